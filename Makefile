@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help venv collection demo test bench clean
+
+help:
+	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
+	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
+	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
+
+venv:
+	@bash scripts/venv.sh
+
+collection: venv
+	@bash scripts/collection.sh
+
+demo: collection
+	@bash scripts/demo.sh
+
+test: collection
+	@bash scripts/test.sh
+
+bench: collection
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin base that shows a module's progress while the module is still running.
+
+A module's output reaches Ansible only when it exits, so a module that waits twenty minutes for
+an evacuation would print nothing for twenty minutes. The modules of this collection record
+their progress with ``module_utils.progress.Progress``, which appends JSON lines to the file
+named by ``FLEETOPS_PROGRESS_FILE``. This base runs the module through Ansible's own async
+wrapper on the target, tails that file every ``poll`` seconds, and prints each new line with
+``Display``, which ``ansible-playbook`` shows at once and AWX / ansible-runner turn into job
+events. When the task uses ``async`` itself, runs in check mode, or sets ``wait: false``, the
+module runs the ordinary way.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import secrets
+import time
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+PROGRESS_FILE_ENV = "FLEETOPS_PROGRESS_FILE"
+# Extra time the async wrapper allows beyond the module's own timeout, so the module always
+# reports its own timeout (with the state it reached) before the wrapper would kill it.
+ASYNC_MARGIN = 600
+DEFAULT_TIMEOUT = 1800
+ASYNC_INTERNAL_KEYS = ("ansible_job_id", "started", "finished", "results_file", "erased",
+                       "stdout", "stderr", "stdout_lines", "stderr_lines")
+
+
+def format_progress(host, entry):
+    """One human line for a progress entry written by module_utils.progress."""
+    parts = ["[%s] %s" % (entry.get("task", "progress"), host)]
+    if entry.get("phase"):
+        parts.append(str(entry["phase"]))
+    if entry.get("percent") is not None:
+        parts.append("%s%%" % entry["percent"])
+    if entry.get("msg"):
+        parts.append(str(entry["msg"]))
+    return " | ".join(parts) + " (%ss)" % entry.get("elapsed", 0)
+
+
+class LiveProgressAction(ActionBase):
+    """Run the module of the same name, printing its progress lines as they appear."""
+
+    _supports_check_mode = True
+    _supports_async = True
+    POLL_SECONDS = 1.0
+
+    def _wants_live_progress(self):
+        args = self._task.args
+        if self._task.async_val or self._play_context.check_mode:
+            return False
+        return args.get("wait", True) not in (False, "false", "no", "False", 0)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(LiveProgressAction, self).run(tmp, task_vars)
+        del tmp
+        if not self._wants_live_progress():
+            wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
+            result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
+        result.update(self._run_with_progress(task_vars))
+        return result
+
+    def _async_dir(self):
+        return self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+
+    def _run_with_progress(self, task_vars):
+        host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
+        async_dir = self._async_dir()
+        progress_path = self._connection._shell.join_path(
+            async_dir, "fleetops-progress-%s.jsonl" % secrets.token_hex(8))
+        try:
+            timeout = int(self._task.args.get("timeout") or DEFAULT_TIMEOUT)
+        except (TypeError, ValueError):
+            timeout = DEFAULT_TIMEOUT
+
+        saved_env, saved_async = self._task.environment, self._task.async_val
+        extra_env = {PROGRESS_FILE_ENV: progress_path}
+        if not saved_env:
+            self._task.environment = [extra_env]
+        elif isinstance(saved_env, list):
+            self._task.environment = list(saved_env) + [extra_env]
+        else:
+            self._task.environment = [saved_env, extra_env]
+        self._task.async_val = timeout + ASYNC_MARGIN
+        try:
+            started = self._execute_module(task_vars=task_vars, wrap_async=True)
+        finally:
+            self._task.environment, self._task.async_val = saved_env, saved_async
+        jid = started.get("ansible_job_id")
+        if started.get("failed") or not jid:
+            return started
+
+        shown = 0
+        deadline = time.time() + timeout + ASYNC_MARGIN
+        final = None
+        try:
+            while True:
+                time.sleep(self.POLL_SECONDS)
+                shown = self._show_new_lines(host, progress_path, shown)
+                status = self._execute_module(
+                    module_name="ansible.legacy.async_status", task_vars=task_vars,
+                    module_args={"jid": jid, "_async_dir": async_dir})
+                if status.get("finished") or status.get("failed") and not status.get("started"):
+                    final = status
+                    break
+                if time.time() > deadline:
+                    final = {"failed": True,
+                             "msg": "the module did not finish within %s seconds" % (timeout + ASYNC_MARGIN)}
+                    break
+            self._show_new_lines(host, progress_path, shown)
+        finally:
+            self._low_level_execute_command("rm -f %s" % self._connection._shell.quote(progress_path))
+            self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        for key in ASYNC_INTERNAL_KEYS:
+            final.pop(key, None)
+        return final
+
+    def _show_new_lines(self, host, path, shown):
+        """Print progress lines after the first `shown` ones; return the new count."""
+        quoted = self._connection._shell.quote(path)
+        res = self._low_level_execute_command("cat %s 2>/dev/null || true" % quoted, sudoable=False)
+        lines = to_text(res.get("stdout", "")).splitlines()
+        complete = lines if to_text(res.get("stdout", "")).endswith("\n") else lines[:-1]
+        for line in complete[shown:]:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            display.display(format_progress(host, entry))
+        return max(shown, len(complete))
+

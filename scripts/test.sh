@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# `make test`: every test, each stage timed; a summary line at the end; non-zero if any failed.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+declare -a NAMES=() RESULTS=() TIMES=()
+stage() {  # stage NAME COMMAND...
+  local name=$1; shift
+  echo; echo "==================== $name ===================="
+  local t0=$SECONDS
+  "$@"; local rc=$?
+  NAMES+=("$name"); RESULTS+=("$rc"); TIMES+=($((SECONDS - t0)))
+  return 0
+}
+
+pytest_all() {
+  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
+}
+
+sanity() {
+  # ansible-test needs a real copy at ansible_collections/<ns>/<name>/, and an offline
+  # stand-in for the get-pip script it would download.
+  local dest="$ROOT/build/sanity/ansible_collections/fleetops/maintenance"
+  local pipver cache
+  # the pip version ansible-test bootstraps (`pip='25.2'` in its python_requirements.py)
+  pipver=$(grep -oE "pip='[0-9.]+'" "$(python -c 'import ansible_test,os;print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py" | head -1 | cut -d"'" -f2)
+  cache="$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
+  mkdir -p "$(dirname "$cache")"
+  cp scripts/get_pip_standin.py "$cache"
+  rm -rf "$dest"; mkdir -p "$dest"
+  # the files git would test: tracked plus untracked-but-not-ignored
+  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+    [ -e "$f" ] || continue
+    mkdir -p "$dest/$(dirname "$f")"; cp -p "$f" "$dest/$f"
+  done
+  (cd "$dest" && ansible-test sanity --local --python "$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])')" --color no)
+}
+
+lint() {
+  ansible-lint --profile production --nocolor
+}
+
+changelog_lint() {
+  antsibull-changelog lint
+}
+
+molecule_all() {
+  local rc=0 s
+  for s in molecule/*/; do
+    s=$(basename "$s")
+    echo "--- molecule scenario $s"
+    molecule test -s "$s" || rc=1
+  done
+  return $rc
+}
+
+stage "unit, lab and integration tests (pytest)" pytest_all
+stage "ansible-test sanity" sanity
+stage "ansible-lint (production profile)" lint
+stage "antsibull-changelog lint" changelog_lint
+stage "molecule (every role)" molecule_all
+
+echo; echo "==================== summary ===================="
+passed=0; failed=0
+for i in "${!NAMES[@]}"; do
+  if [ "${RESULTS[$i]}" = 0 ]; then r=PASS; passed=$((passed+1)); else r=FAIL; failed=$((failed+1)); fi
+  printf '%-45s %s  %4ss\n' "${NAMES[$i]}" "$r" "${TIMES[$i]}"
+done
+echo "stages: $passed passed, $failed failed"
+[ "$failed" = 0 ]
