@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small Avi Vantage controller API client built on ``ansible.module_utils.urls``.
+
+One session per module run: log in once (``POST /login``: ``csrftoken`` and ``sessionid``
+cookies in a cookie jar), send ``X-CSRFToken``, ``Referer``, ``X-Avi-Version`` and
+``X-Avi-Tenant`` on every call, log out at the end. :meth:`AviClient.call` is the only retry
+policy: bounded exponential backoff with jitter on connection errors and 5xx (reboot windows,
+dropped connections), a fresh login on 401/419, and a bounded wait while writes are refused
+with 403 because a controller upgrade is in progress. :meth:`AviClient._send` is the only
+place that talks HTTP (tests patch it). Secrets are never put in messages.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import random
+import ssl
+import time
+
+try:
+    from http.client import HTTPException
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import urlencode, urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
+    HTTPException = HTTPError = URLError = Exception
+    urlencode = urlsplit = None
+
+from ansible.module_utils.urls import Request
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
+
+RETRY_STATUSES = (500, 502, 503, 504)
+RELOGIN_STATUSES = (401, 419)
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class AviError(Exception):
+    """An API call failed. ``status`` is the HTTP status (None for connection errors)."""
+
+    def __init__(self, msg, status=None, method=None, path=None, body=None):
+        super(AviError, self).__init__(msg)
+        self.msg = msg
+        self.status = status
+        self.method = method
+        self.path = path
+        self.body = body
+
+
+class AviNotFound(AviError):
+    """A named or referenced object does not exist."""
+
+
+class _ConnectionProblem(Exception):
+    """Network-level failure (refused, reset, dropped, timed out)."""
+
+
+def ref_uuid(ref):
+    """``https://c/api/serviceengine/serviceengine-1#se1`` -> ``serviceengine-1``."""
+    if not ref:
+        return None
+    return ref.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def ref_name(ref):
+    """The ``#name`` suffix of a ref fetched with ``include_name``, or None."""
+    if not ref or "#" not in ref:
+        return None
+    return ref.split("#", 1)[1]
+
+
+def _error_text(data):
+    if isinstance(data, dict):
+        for key in ("error", "detail", "msg", "message"):
+            if data.get(key):
+                return str(data[key])
+        return json.dumps(data, sort_keys=True)[:500]
+    if data is None:
+        return ""
+    return str(data)[:500]
+
+
+class AviClient(object):
+    """Session-based Avi API client. Use as a context manager to log out at the end."""
+
+    def __init__(self, controller, username, password, port=None, api_version="22.1.3",
+                 tenant="admin", validate_certs=True, ca_path=None, api_timeout=60,
+                 retry_timeout=300.0, retry_interval=1.0, retry_max_interval=30.0,
+                 max_attempts=20, upgrade_wait=600.0, upgrade_interval=10.0,
+                 clock=time.monotonic, sleep=time.sleep, rand=random.random):
+        self.base_url = self._base_url(controller, port)
+        self.username = username
+        self._password = password
+        self.api_version = api_version
+        self.tenant = tenant or "admin"
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.api_timeout = api_timeout
+        self.retry_timeout = retry_timeout
+        self.retry_interval = retry_interval
+        self.retry_max_interval = retry_max_interval
+        self.max_attempts = max_attempts
+        self.upgrade_wait = upgrade_wait
+        self.upgrade_interval = upgrade_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self._http = Request(validate_certs=validate_certs, ca_path=ca_path, timeout=api_timeout,
+                             follow_redirects="safe", use_netrc=False)
+        self._logged_in = False
+        self.controller_version = None
+        self.stats = {"logins": 0, "requests": 0, "retries": 0, "relogins": 0,
+                      "upgrade_waits": 0}
+
+    # -- plumbing ------------------------------------------------------------------------
+    @staticmethod
+    def _base_url(controller, port):
+        controller = (controller or "").strip().rstrip("/")
+        if "://" not in controller:
+            controller = "https://" + controller
+        if port:
+            parts = urlsplit(controller)
+            host = parts.hostname or ""
+            if ":" in host:
+                host = "[%s]" % host
+            controller = "%s://%s:%s" % (parts.scheme, host, port)
+        return controller
+
+    def _url(self, path, params=None):
+        if path.startswith("http://") or path.startswith("https://"):
+            # Absolute URL (e.g. a `next` link): keep only path and query, use our base URL.
+            parts = urlsplit(path)
+            path = parts.path + ("?" + parts.query if parts.query else "")
+        elif not path.startswith("/"):
+            path = "/api/" + path
+        url = self.base_url + path
+        if params:
+            query = urlencode([(k, v) for k, v in params.items() if v is not None])
+            if query:
+                url += ("&" if "?" in url else "?") + query
+        return url
+
+    def _cookie(self, name):
+        for cookie in self._http.cookies:
+            if cookie.name == name:
+                return cookie.value
+        return None
+
+    def _headers(self):
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Referer": self.base_url + "/",
+            "X-Avi-Version": self.api_version,
+            "X-Avi-Tenant": self.tenant,
+        }
+        token = self._cookie("csrftoken")
+        if token:
+            headers["X-CSRFToken"] = token
+        return headers
+
+    def _send(self, method, url, body=None):
+        """Send one HTTP request. Returns (status, decoded JSON or text or None).
+
+        The only method that does network I/O; raises ``_ConnectionProblem`` on network errors.
+        """
+        self.stats["requests"] += 1
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        try:
+            response = self._http.open(method, url, data=data, headers=self._headers(),
+                                       timeout=self.api_timeout)
+            status = response.getcode()
+            raw = response.read()
+        except HTTPError as exc:
+            status = exc.code
+            try:
+                raw = exc.read()
+            except Exception:  # the body of an error may itself be cut
+                raw = b""
+        except URLError as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
+                raise AviError("TLS certificate of %s could not be verified (%s); set ca_path to the "
+                               "CA that signed it, or validate_certs=false for a lab"
+                               % (self.base_url, reason), method=method, path=urlsplit(url).path)
+            raise _ConnectionProblem(str(reason))
+        except (HTTPException, OSError) as exc:
+            raise _ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
+        if not raw:
+            return status, None
+        try:
+            text = raw.decode("utf-8")
+        except (AttributeError, UnicodeDecodeError):
+            text = raw
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    # -- the retry policy ------------------------------------------------------------------
+    def _transient_budget(self):
+        budget = sleeps(self.retry_timeout, self.retry_interval, clock=self._clock, sleep=self._sleep,
+                        backoff=2.0, max_interval=self.retry_max_interval, jitter=0.5,
+                        rand=self._rand, max_attempts=self.max_attempts)
+        next(budget)  # the first attempt is immediate
+        return budget
+
+    def call(self, method, path, body=None, params=None, auth=True):
+        """One API call under the retry policy. Returns the decoded body."""
+        method = method.upper()
+        url = self._url(path, params)
+        short_path = urlsplit(url).path
+        transient = self._transient_budget()
+        upgrade = None
+        relogins = 0
+        attempts = 0
+        while True:
+            attempts += 1
+            if auth and not self._logged_in:
+                self.login()
+            try:
+                status, data = self._send(method, url, body)
+            except _ConnectionProblem as exc:
+                failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
+                                   method=method, path=short_path)
+            else:
+                if status < 400:
+                    return data
+                text = _error_text(data)
+                if auth and status in RELOGIN_STATUSES and relogins < 3:
+                    # Session expired or lost (e.g. controller restarted): log in again and retry.
+                    relogins += 1
+                    self.stats["relogins"] += 1
+                    self._logged_in = False
+                    self._http.cookies.clear()
+                    continue
+                if status == 403 and "upgrade" in text.lower() and method in WRITE_METHODS:
+                    # Configuration is read-only while an upgrade runs: wait it out, bounded.
+                    if upgrade is None:
+                        upgrade = sleeps(self.upgrade_wait, self.upgrade_interval, clock=self._clock,
+                                         sleep=self._sleep, backoff=1.5, max_interval=60.0)
+                        next(upgrade)
+                    if next(upgrade, None) is None:
+                        raise AviError("%s %s refused for %.0f seconds because a controller upgrade is "
+                                       "in progress: %s" % (method, short_path, self.upgrade_wait, text),
+                                       status=status, method=method, path=short_path, body=data)
+                    self.stats["upgrade_waits"] += 1
+                    continue
+                if status in RETRY_STATUSES:
+                    failure = AviError("%s %s: HTTP %s %s" % (method, short_path, status, text),
+                                       status=status, method=method, path=short_path, body=data)
+                else:
+                    cls = AviNotFound if status == 404 else AviError
+                    raise cls("%s %s: HTTP %s %s" % (method, short_path, status, text),
+                              status=status, method=method, path=short_path, body=data)
+            if next(transient, None) is None:
+                failure.msg = "%s (gave up after %d attempts)" % (failure.msg, attempts)
+                failure.args = (failure.msg,)
+                raise failure
+            self.stats["retries"] += 1
+
+    # -- session ---------------------------------------------------------------------------
+    def login(self):
+        self._http.cookies.clear()
+        self._logged_in = False
+        try:
+            data = self.call("POST", "/login", {"username": self.username, "password": self._password},
+                             auth=False)
+        except AviError as exc:
+            if exc.status in (401, 403):
+                raise AviError("login to %s as %s failed: HTTP %s %s"
+                               % (self.base_url, self.username, exc.status, _error_text(exc.body)),
+                               status=exc.status, method="POST", path="/login")
+            raise
+        self.stats["logins"] += 1
+        self._logged_in = True
+        if isinstance(data, dict):
+            version = data.get("version")
+            if isinstance(version, dict):
+                self.controller_version = version.get("Version")
+        return data
+
+    def logout(self):
+        """End the session; best effort, one attempt, never raises."""
+        if not self._logged_in:
+            return
+        self._logged_in = False
+        try:
+            self._send("POST", self._url("/logout"), {})
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.logout()
+        return False
+
+    # -- verbs -----------------------------------------------------------------------------
+    def get(self, path, params=None):
+        return self.call("GET", path, params=params)
+
+    def post(self, path, body=None, params=None):
+        return self.call("POST", path, body if body is not None else {}, params=params)
+
+    def put(self, path, body, params=None):
+        return self.call("PUT", path, body, params=params)
+
+    def patch(self, path, body, params=None):
+        return self.call("PATCH", path, body, params=params)
+
+    def get_all(self, path, params=None, page_size=100):
+        """All results of a collection, following ``next`` links."""
+        query = dict(params or {})
+        query.setdefault("page_size", page_size)
+        data = self.get(path, params=query)
+        results = []
+        seen = set()
+        while True:
+            if isinstance(data, list):
+                return results + data
+            results.extend((data or {}).get("results", []))
+            nxt = (data or {}).get("next")
+            if not nxt or nxt in seen:
+                return results
+            seen.add(nxt)
+            data = self.get(nxt)
+
+    # -- names and uuids -------------------------------------------------------------------
+    def find(self, obj_type, name=None, uuid=None, params=None):
+        """The object of ``obj_type`` with that name or uuid, or None."""
+        query = dict(params or {})
+        if uuid:
+            query["uuid"] = uuid
+        if name:
+            query["name"] = name
+        for item in self.get_all(obj_type, params=query):
+            if (not uuid or item.get("uuid") == uuid) and (not name or item.get("name") == name):
+                return item
+        return None
+
+    def resolve(self, obj_type, value, params=None):
+        """The object of ``obj_type`` whose uuid or name is ``value``; AviNotFound otherwise."""
+        obj = None
+        if value and str(value).startswith(obj_type + "-"):
+            obj = self.find(obj_type, uuid=value, params=params)
+        if obj is None:
+            obj = self.find(obj_type, name=value, params=params)
+        if obj is None:
+            raise AviNotFound("%s '%s' not found (no %s has that name or uuid)"
+                              % (obj_type, value, obj_type), status=404)
+        return obj
+
+    def ref(self, obj_type, uuid):
+        return "%s/api/%s/%s" % (self.base_url, obj_type, uuid)
+
+
+def client_from_params(params, **kwargs):
+    """Build an :class:`AviClient` from module parameters (see ``avi_spec.resolve_connection``)."""
+    from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_spec import resolve_connection
+    conn = resolve_connection(params)
+    return AviClient(conn["controller"], conn["username"], conn["password"], port=conn["port"],
+                     api_version=conn["api_version"], tenant=conn["tenant"],
+                     validate_certs=conn["validate_certs"], ca_path=conn["ca_path"],
+                     api_timeout=conn["api_timeout"], **kwargs)

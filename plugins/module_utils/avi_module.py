@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every Avi module does around its own logic: build the AnsibleModule from the shared
+specs, open one API session, turn known errors into clean failures with the API statistics."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import (
+    AviError,
+    client_from_params,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import PlacementError
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_spec import (
+    avi_argument_spec,
+    merge_specs,
+    wait_argument_spec,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout
+
+
+class ModuleFailure(Exception):
+    """Fail the module with ``msg`` and the partial ``result`` gathered so far."""
+
+    def __init__(self, msg, **result):
+        super(ModuleFailure, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def avi_module(argument_spec, with_wait=False, **kwargs):
+    specs = [avi_argument_spec()]
+    if with_wait:
+        specs.append(wait_argument_spec())
+    specs.append(argument_spec)
+    kwargs.setdefault("supports_check_mode", True)
+    return AnsibleModule(argument_spec=merge_specs(*specs), **kwargs)
+
+
+def run_avi_module(module, logic, client_factory=client_from_params):
+    """Run ``logic(module, client) -> result dict`` in one session and exit the module."""
+    try:
+        client = client_factory(module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    result = {}
+    try:
+        with client:
+            result = logic(module, client)
+    except ModuleFailure as exc:
+        failure = dict(exc.result)
+        failure["api_stats"] = dict(client.stats)
+        module.fail_json(msg=exc.msg, **failure)
+    except (AviError, PlacementError, WaitTimeout) as exc:
+        module.fail_json(msg=getattr(exc, "msg", None) or str(exc), api_stats=dict(client.stats))
+    result["api_stats"] = dict(client.stats)
+    module.exit_json(**result)

@@ -1,0 +1,128 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: se_info
+short_description: Read Avi service engines and where virtual services are placed
+version_added: 0.1.0
+description:
+  - Returns the service engines (SEs) of an Avi controller with their state and the virtual services (VSs) on
+    each, and the virtual services with their placement per VIP.
+  - Read-only.
+author:
+  - fleetops maintainers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+  - fleetops.maintenance.avi
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+options:
+  se_group:
+    description:
+      - Only SEs and VSs of these SE groups (names or UUIDs).
+    type: list
+    elements: str
+  names:
+    description:
+      - Only these SEs (names or UUIDs), and the VSs placed on them.
+    type: list
+    elements: str
+seealso:
+  - module: fleetops.maintenance.se_disable
+  - module: fleetops.maintenance.vs_migrate
+'''
+
+EXAMPLES = r'''
+- name: Read all SEs and VS placement
+  fleetops.maintenance.se_info:
+    controller: avi.example.com
+    username: admin
+    password: "{{ avi_password }}"
+  register: avi
+
+- name: SEs of one group
+  fleetops.maintenance.se_info:
+    se_group: [Default-Group]
+  register: group_ses
+
+- name: Names of the VSs on se-01
+  ansible.builtin.debug:
+    msg: "{{ (avi.service_engines | selectattr('name', 'equalto', 'se-01') | first).virtual_services }}"
+'''
+
+RETURN = r'''
+service_engines:
+  description: The service engines, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Name., type: str, returned: always}
+    uuid: {description: UUID., type: str, returned: always}
+    se_group: {description: Name of the SE group., type: str, returned: always}
+    enable_state: {description: C(enable_state), for example C(SE_STATE_ENABLED)., type: str, returned: always}
+    oper_status: {description: Operational state, for example C(OPER_UP)., type: str, returned: always}
+    migrate_state: {description: C(migrate_state), for example C(SE_MIGRATE_STATE_IDLE)., type: str, returned: always}
+    version: {description: SE software version., type: str, returned: always}
+    host: {description: Name of the host the SE runs on., type: str, returned: always}
+    virtual_services: {description: Names of the VSs placed on the SE., type: list, elements: str, returned: always}
+  sample: [{"name": "se-01", "uuid": "serviceengine-1", "se_group": "Default-Group", "enable_state": "SE_STATE_ENABLED",
+            "oper_status": "OPER_UP", "migrate_state": "SE_MIGRATE_STATE_IDLE", "version": "22.1.3", "host": "esx-01",
+            "virtual_services": ["web-vs"]}]
+virtual_services:
+  description: The virtual services, sorted by name, with their placement per VIP.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Name., type: str, returned: always}
+    uuid: {description: UUID., type: str, returned: always}
+    se_group: {description: Name of the SE group., type: str, returned: always}
+    oper_status: {description: Operational state., type: str, returned: always}
+    placement:
+      description: One entry per VIP, C(vip_id) and C(service_engines) (C(name), C(uuid), C(primary), C(standby), C(oper_status)).
+      type: list
+      elements: dict
+      returned: always
+  sample: [{"name": "web-vs", "uuid": "virtualservice-1", "se_group": "Default-Group", "oper_status": "OPER_UP",
+            "placement": [{"vip_id": "0", "service_engines": [{"name": "se-01", "uuid": "serviceengine-1",
+                                                                "primary": true, "standby": false, "oper_status": "OPER_UP"}]}]}]
+api_stats:
+  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
+  returned: always
+  type: dict
+  sample: {"logins": 1, "requests": 6, "retries": 0, "relogins": 0, "upgrade_waits": 0}
+'''
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+    avi_module,
+    run_avi_module,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_se_info import gather_se_info
+
+
+def main():
+    argument_spec = dict(
+        se_group=dict(type="list", elements="str"),
+        names=dict(type="list", elements="str"),
+    )
+    module = avi_module(argument_spec)
+    run_avi_module(module, gather_se_info)
+
+
+if __name__ == "__main__":
+    main()
