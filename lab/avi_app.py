@@ -1,0 +1,321 @@
+"""The Avi controller REST plane and the /_lab/ admin plane, as one Starlette application.
+
+The handlers stay fast: they take the world lock, read or change a few documents and answer;
+the background simulation thread does the slow work.
+"""
+import asyncio
+import json
+import logging
+import re
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lab.world import TYPES, ApiError
+
+log = logging.getLogger("lab.avi")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def err(status, message):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def base_url(request):
+    return f"https://{request.headers.get('host', '127.0.0.1')}"
+
+
+def query(request):
+    return dict(parse_qsl(request.url.query, keep_blank_values=True))
+
+
+async def json_body(request):
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Request body is not valid JSON")
+
+
+def build_app(world):
+    cfg = world.cfg
+
+    def version_info():
+        return {"Version": cfg["version"], "build": int(cfg["build"]) if str(cfg["build"]).isdigit() else
+                cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": "15.2",
+                "ProductName": "Avi Cloud Controller (fleetops lab)"}
+
+    # ----------------------------------------------------------------- auth plane
+    async def login(request: Request):
+        ctype = request.headers.get("content-type", "")
+        raw = await request.body()
+        body = {}
+        if raw:
+            if "json" in ctype or raw[:1] in (b"{", b"["):
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    return err(400, "Request body is not valid JSON")
+            else:  # avisdk posts the credentials form-encoded (requests' data=dict)
+                body = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        if not isinstance(body, dict):
+            return err(400, "JSON object expected")
+        delay = float(cfg["timing"].get("login", 0)) * world.time_scale
+        if delay > 0:
+            await asyncio.sleep(delay)
+        res = world.login(body.get("username"), body.get("password"))
+        if res is None:
+            log.info("login refused for user %r", body.get("username"))
+            return err(401, "Invalid credentials")
+        sid, csrf = res
+        log.info("login ok for user %r", body.get("username"))
+        resp = JSONResponse({
+            "user": {"username": body["username"], "name": body["username"], "is_superuser": True,
+                     "local": True, "full_name": "System Administrator", "default_tenant_ref":
+                         base_url(request) + "/api/tenant/admin"},
+            "version": version_info(), "session_cookie_name": "sessionid",
+            "controller": {"api_idle_timeout": int(cfg["api_idle_timeout"] // 60) or 1},
+            "tenants": [{"name": t, "uuid": t, "url": base_url(request) + f"/api/tenant/{t}"}
+                        for t in cfg["tenants"]],
+        })
+        resp.set_cookie("csrftoken", csrf, path="/", secure=True, samesite="lax")
+        resp.set_cookie("sessionid", sid, path="/", secure=True, httponly=True, samesite="lax")
+        return resp
+
+    def session_id(request):
+        return request.cookies.get("sessionid") or request.cookies.get("avi-sessionid")
+
+    def authorize(request, need_version=True):
+        sess = world.check_session(session_id(request))
+        if need_version and not request.headers.get("x-avi-version"):
+            raise ApiError(400, "X-Avi-Version header is required")
+        if request.method in WRITE_METHODS:
+            token = request.headers.get("x-csrftoken")
+            cookie = request.cookies.get("csrftoken")
+            if not token or token != sess["csrftoken"] or (cookie is not None and cookie != token):
+                raise ApiError(403, "CSRF Failed: CSRF token missing or incorrect.")
+            if not request.headers.get("referer"):
+                raise ApiError(403, "CSRF Failed: Referer checking failed - no Referer.")
+        tenant = request.headers.get("x-avi-tenant") or "admin"
+        tenant_uuid = request.headers.get("x-avi-tenant-uuid")
+        if tenant_uuid and not request.headers.get("x-avi-tenant"):
+            tenant = tenant_uuid.replace("tenant-", "") if tenant_uuid != "admin" else "admin"
+        if tenant not in cfg["tenants"]:
+            raise ApiError(404, f"Tenant '{tenant}' not found")
+        return sess
+
+    async def logout(request: Request):
+        try:
+            authorize(request, need_version=False)
+        except ApiError as e:
+            return err(e.status, e.message)
+        world.logout(session_id(request))
+        resp = JSONResponse({})
+        resp.delete_cookie("sessionid", path="/")
+        resp.delete_cookie("csrftoken", path="/")
+        return resp
+
+    async def initial_data(request: Request):  # vendor: readable without a session
+        return JSONResponse({"version": version_info(), "user_initial_setup": False,
+                             "banner": "fleetops lab"})
+
+    # ----------------------------------------------------------------- /api dispatcher
+    R_TYPE = "(" + "|".join(TYPES) + ")"
+    routes = [
+        (re.compile(r"^serviceengine-inventory/?$"), "se_inv"),
+        (re.compile(r"^serviceengine-inventory/([^/]+)/?$"), "se_inv_one"),
+        (re.compile(r"^virtualservice-inventory/?$"), "vs_inv"),
+        (re.compile(r"^virtualservice-inventory/([^/]+)/?$"), "vs_inv_one"),
+        (re.compile(r"^virtualservice/([^/]+)/runtime/?$"), "vs_runtime"),
+        (re.compile(r"^serviceengine/([^/]+)/runtime/?$"), "se_runtime"),
+        (re.compile(r"^virtualservice/([^/]+)/(migrate|scaleout|scalein)/?$"), "vs_action"),
+        (re.compile(r"^cluster/status/?$"), "cluster_status"),
+        (re.compile(r"^cluster/?$"), "cluster"),
+        (re.compile(r"^tenant/?$"), "tenant"),
+        (re.compile(r"^" + R_TYPE + r"/?$"), "collection"),
+        (re.compile(r"^" + R_TYPE + r"/([^/]+)/?$"), "object"),
+    ]
+
+    async def api(request: Request):
+        rest = request.path_params["rest"]
+        try:
+            if rest.rstrip("/") == "initial-data":
+                return await initial_data(request)
+            authorize(request)
+            q = query(request)
+            base = base_url(request)
+            url = str(request.url)
+            m = kind = None
+            for rx, k in routes:
+                m = rx.match(rest)
+                if m:
+                    kind = k
+                    break
+            if not kind:
+                return err(404, f"Resource /api/{rest} not found in the lab")
+            meth = request.method
+            if kind in ("se_inv", "vs_inv", "se_inv_one", "vs_inv_one", "vs_runtime", "se_runtime",
+                        "cluster_status", "cluster", "tenant") and meth != "GET":
+                return err(405, f"Method {meth} not allowed")
+            if kind == "se_inv":
+                return JSONResponse(world.se_inventory(q, base, url))
+            if kind == "se_inv_one":
+                return JSONResponse(world.se_inventory(q, base, url, one=m.group(1)))
+            if kind == "vs_inv":
+                return JSONResponse(world.vs_inventory(q, base, url))
+            if kind == "vs_inv_one":
+                return JSONResponse(world.vs_inventory(q, base, url, one=m.group(1)))
+            if kind == "vs_runtime":
+                return JSONResponse(world.vs_runtime(m.group(1), base))
+            if kind == "se_runtime":
+                return JSONResponse(world.se_runtime(m.group(1)))
+            if kind == "cluster_status":
+                return JSONResponse({"cluster_state": {"state": "CLUSTER_UP_NO_HA", "progress": 100},
+                                     "node_states": [{"name": "127.0.0.1", "role": "CLUSTER_LEADER",
+                                                      "state": "CLUSTER_ACTIVE"}]})
+            if kind == "cluster":
+                return JSONResponse({"uuid": "cluster-lab", "name": "cluster-0-1", "url": base + "/api/cluster",
+                                     "nodes": [{"name": "127.0.0.1", "ip": {"addr": "127.0.0.1", "type": "V4"}}]})
+            if kind == "tenant":
+                return JSONResponse({"count": len(cfg["tenants"]), "results": [
+                    {"uuid": t, "name": t, "url": base + f"/api/tenant/{t}"} for t in cfg["tenants"]]})
+            if kind == "vs_action":
+                if meth != "POST":
+                    return err(405, f"Method {meth} not allowed")
+                body = await json_body(request)
+                fn = {"migrate": world.migrate, "scaleout": world.scaleout, "scalein": world.scalein}[m.group(2)]
+                fn(m.group(1), body)
+                return JSONResponse({})
+            typ = m.group(1)
+            if kind == "collection":
+                if meth == "GET":
+                    return JSONResponse(world.list(typ, q, base, url))
+                if meth == "POST" and typ == "serviceengine":
+                    return err(405, "Service engines are created by the controller (placement); "
+                               "POST /api/serviceengine is not allowed")
+                return err(405, f"Method {meth} on /api/{typ} is not supported by the lab")
+            u = m.group(2)
+            inc = "include_name" in q and q.get("include_name") not in ("false", "0")
+            if meth == "GET":
+                return JSONResponse(world.get(typ, u, base, inc))
+            if meth in ("PUT", "PATCH"):
+                body = await json_body(request)
+                return JSONResponse(world.update(typ, u, body, base, patch=meth == "PATCH"))
+            return err(405, f"Method {meth} on /api/{typ}/<uuid> is not supported by the lab")
+        except ApiError as e:
+            return err(e.status, e.message)
+
+    # ----------------------------------------------------------------- admin plane
+    def loopback(request):
+        host = request.client.host if request.client else ""
+        return host in ("127.0.0.1", "::1", "localhost")
+
+    async def admin(request: Request):
+        if not loopback(request):
+            return err(403, "admin plane is loopback only")
+        path = request.path_params["rest"].strip("/")
+        meth = request.method
+        try:
+            if path == "health":
+                return JSONResponse({"ok": True, "time_scale": world.time_scale, "lab_now": world.lab_now()})
+            if path == "faults":
+                if meth == "GET":
+                    return JSONResponse({"faults": world.list_faults()})
+                if meth == "DELETE":
+                    world.clear_faults()
+                    return JSONResponse({"ok": True})
+                if meth == "POST":
+                    body = await json_body(request)
+                    if not isinstance(body, dict):
+                        raise ApiError(400, "JSON object expected")
+                    return JSONResponse({"id": world.add_fault(body)})
+            if path == "disruption" and meth == "GET":
+                return JSONResponse(world.disruption_report())
+            if path == "stats" and meth == "GET":
+                return JSONResponse(world.stats_report())
+            if path == "stats/reset" and meth == "POST":
+                world.stats_reset()
+                return JSONResponse({"ok": True})
+            if path == "reset" and meth == "POST":
+                world.reset()
+                return JSONResponse({"ok": True})
+            if path == "time-scale":
+                if meth == "POST":
+                    body = await json_body(request)
+                    world.set_time_scale(body.get("scale"))
+                return JSONResponse({"time_scale": world.time_scale})
+            if path == "sessions/expire" and meth == "POST":
+                world.expire_sessions()
+                return JSONResponse({"ok": True})
+            if path == "world" and meth == "GET":
+                return JSONResponse(world_summary(world))
+            return err(404, f"no admin endpoint {meth} /_lab/{path}")
+        except (ApiError, TypeError, ValueError, re.error) as e:
+            return err(getattr(e, "status", 400), getattr(e, "message", str(e)))
+
+    app = Starlette(routes=[
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/_lab/{rest:path}", admin, methods=["GET", "POST", "DELETE", "PUT"]),
+    ])
+    return FaultsAndStats(app, world)
+
+
+def world_summary(world):
+    """/_lab/world: a compact picture of placement (lab only, handy for demos and debugging)."""
+    with world.lock:
+        ses = {}
+        for se in world.objs["serviceengine"].values():
+            ses[se["name"]] = {"group": world._group_of(se)["name"], "enable_state": se["enable_state"],
+                               "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
+                               "vs": sorted(v["name"] for v in world._vss_on(se["uuid"]))}
+        return {"service_engines": dict(sorted(ses.items())), "lab_now": world.lab_now()}
+
+
+class FaultsAndStats:
+    """Outermost ASGI layer: injected HTTP faults (incl. dropped connections) and request counting.
+
+    It wraps the Starlette app directly so that ``send`` is uvicorn's own: to drop a connection
+    it aborts the transport of uvicorn's request cycle.
+    """
+
+    def __init__(self, app, world):
+        self.app = app
+        self.world = world
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        if path.startswith("/_lab/"):
+            return await self.app(scope, receive, send)
+        status = self.world.http_fault(method, path)
+        if status is not None:
+            self.world.count_request(method, status if status else "dropped")
+            if status == 0:
+                cycle = getattr(send, "__self__", None)
+                transport = getattr(cycle, "transport", None)
+                if transport is not None:
+                    transport.abort()
+                    return
+                raise ConnectionAbortedError("lab fault: drop connection")
+            body = json.dumps({"error": f"Service unavailable (lab fault {status})"}).encode()
+            await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
+            return
+        seen = {}
+
+        async def counting_send(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            self.world.count_request(method, seen.get("status", 500))

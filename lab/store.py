@@ -1,0 +1,64 @@
+"""SQLite persistence: one JSON document per row; the World holds the lock around every call."""
+import json
+import sqlite3
+
+TABLES = {
+    "objects": "type TEXT NOT NULL, uuid TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (type, uuid)",
+    "operations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "sessions": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "disruption": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+}
+
+
+class Store:
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        for name, cols in TABLES.items():
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+
+    def is_empty(self):
+        return self.db.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
+
+    def clear(self):
+        self.db.execute("BEGIN")
+        for name in TABLES:
+            self.db.execute(f"DELETE FROM {name}")
+        self.db.execute("COMMIT")
+
+    def load_objects(self):
+        out = {}
+        for typ, uuid, doc in self.db.execute("SELECT type, uuid, doc FROM objects"):
+            out.setdefault(typ, {})[uuid] = json.loads(doc)
+        return out
+
+    def load(self, table):
+        return {k: json.loads(d) for k, d in self.db.execute(f"SELECT id, doc FROM {table}")}
+
+    def write(self, changes):
+        """changes: list of (table, key, doc-or-None); key is (type, uuid) for objects."""
+        if not changes:
+            return
+        self.db.execute("BEGIN")
+        try:
+            for table, key, doc in changes:
+                if table == "objects":
+                    if doc is None:
+                        self.db.execute("DELETE FROM objects WHERE type=? AND uuid=?", key)
+                    else:
+                        self.db.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?)",
+                                        (key[0], key[1], json.dumps(doc)))
+                elif doc is None:
+                    self.db.execute(f"DELETE FROM {table} WHERE id=?", (key,))
+                else:
+                    self.db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?,?)", (key, json.dumps(doc)))
+            self.db.execute("COMMIT")
+        except Exception:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def close(self):
+        self.db.close()
