@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient  # noqa: E402
+from fake_avi import FakeController  # noqa: E402
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A FakeController answering every request of AviClient (patched at its single HTTP method)."""
+    controller = FakeController()
+    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None: controller.send(self, method, url, body))
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    return controller
+
+
+@pytest.fixture
+def run_module(capsys):
+    """Run a module's main() with args; return (failed, result dict)."""
+
+    def runner(module, args, check_mode=False, diff=False):
+        full = dict(controller="ctl.example", username="admin", password="s3cret-pw", wait_sleep=0)
+        if module.__name__.endswith("se_info"):
+            full.pop("wait_sleep")
+        full.update(args)
+        if check_mode:
+            full["_ansible_check_mode"] = True
+        if diff:
+            full["_ansible_diff"] = True
+        with patch_module_args(full):
+            with pytest.raises(SystemExit):
+                module.main()
+        result = json.loads(capsys.readouterr().out)
+        return result
+
+    return runner
