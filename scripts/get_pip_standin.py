@@ -8,6 +8,7 @@ otherwise downloads from the internet. This machine only reaches the package reg
 packages (e.g. ``pip==25.2``) from the package index.
 """
 import ensurepip
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,12 @@ GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 
 
 def main(argv):
+    saved = dict(os.environ)
     ensurepip.bootstrap(upgrade=True)
+    # ensurepip points PIP_CONFIG_FILE at os.devnull; the real install must see the machine's
+    # pip configuration (index, certificates).
+    os.environ.clear()
+    os.environ.update(saved)
     args = [arg for arg in argv if arg not in GET_PIP_ONLY]
     if args:
         subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)

@@ -34,6 +34,8 @@ sanity() {
     [ -e "$f" ] || continue
     mkdir -p "$dest/$(dirname "$f")"; cp -p "$f" "$dest/$f"
   done
+  # ansible-test finds its targets through git: make the copy a repository of those files
+  (cd "$dest" && git init -q && git add -A)
   (cd "$dest" && ansible-test sanity --local --python "$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])')" --color no)
 }
 
