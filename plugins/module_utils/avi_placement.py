@@ -183,7 +183,8 @@ def load_placement(client, group_uuid=None):
     clouds = dict((c["uuid"], _cloud(c)) for c in client.get_all("cloud"))
     hosts = dict((h["uuid"], _host(h)) for h in client.get_all("vimgrhostruntime"))
     ses = {}
-    for item in client.get_all("serviceengine-inventory", params=dict(flt, include_name="true")):
+    # All SEs, whatever the group: host capacity (max_se_on_host) counts every SE on a host.
+    for item in client.get_all("serviceengine-inventory", params={"include_name": "true"}):
         se = se_from_inventory(item)
         ses[se["uuid"]] = se
     vss = {}

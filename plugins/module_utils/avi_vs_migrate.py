@@ -24,12 +24,15 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.progress impo
 def _resolve_se(client, placement, value, group):
     """SE uuid for a name or uuid; a clear error if unknown or in another group."""
     try:
-        return find_in(placement.ses, value, "serviceengine")["uuid"]
+        se = find_in(placement.ses, value, "serviceengine")
     except PlacementError:
-        pass
-    se = client.resolve("serviceengine", value)  # raises 'serviceengine X not found'
-    raise ModuleFailure("serviceengine '%s' is not in SE group '%s' of the virtual service (it is in %s)"
-                        % (value, group["name"], ref_uuid(se.get("se_group_ref"))))
+        se = client.resolve("serviceengine", value)  # raises 'serviceengine X not found'
+        se = {"uuid": se["uuid"], "group_uuid": ref_uuid(se.get("se_group_ref"))}
+    if se["group_uuid"] != group["uuid"]:
+        other = placement.groups.get(se["group_uuid"])
+        raise ModuleFailure("serviceengine '%s' is not in SE group '%s' of the virtual service (it is in '%s')"
+                            % (value, group["name"], other["name"] if other else se["group_uuid"]))
+    return se["uuid"]
 
 
 def migrate_virtual_service(module, client):

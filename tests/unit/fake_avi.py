@@ -118,7 +118,7 @@ class FakeController(object):
         self._path = parts.path
         query = parse_qs(parts.query)
         self.calls.append((method, parts.path))
-        if method != "GET":
+        if method != "GET" and parts.path not in ("/login", "/logout"):
             self.writes.append((method, parts.path, copy.deepcopy(body)))
         path = parts.path.rstrip("/")
         if path == "/login":
@@ -158,6 +158,9 @@ class FakeController(object):
                 if body["enable_state"] == "SE_STATE_DISABLED":
                     for vs in self.vss.values():
                         if se["uuid"] in vs["placed"]:
+                            if vs["uuid"] in self.fail_migrate:  # this one cannot move this time
+                                self.fail_migrate.discard(vs["uuid"])
+                                continue
                             dst = self._pick(vs, exclude=[se["uuid"]])
                             if dst:
                                 vs["placed"] = [s for s in vs["placed"] if s != se["uuid"]] + [dst]

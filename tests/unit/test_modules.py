@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.fleetops.maintenance.plugins.modules import se_disable, se_info, vs_migrate
+
+
+def placed(fake, vs_name):
+    vs = [v for v in fake.vss.values() if v["name"] == vs_name][0]
+    return sorted(fake.ses[s]["name"] for s in vs["placed"])
+
+
+# -- se_info ----------------------------------------------------------------------------------
+def test_se_info_lists_ses_and_placement_across_pages(fake, run_module):
+    result = run_module(se_info, {})
+    assert not result.get("failed"), result
+    names = [se["name"] for se in result["service_engines"]]
+    assert names == ["se1", "se2", "se3", "se4"]  # fake pages hold 2 items: paging was followed
+    se1 = result["service_engines"][0]
+    assert se1["virtual_services"] == ["vs1", "vs2"] and se1["host"] == "esx-1" and se1["se_group"] == "g1"
+    vs1 = [v for v in result["virtual_services"] if v["name"] == "vs1"][0]
+    assert vs1["placement"][0]["service_engines"][0]["name"] == "se1"
+    assert result["api_stats"]["logins"] == 1
+    assert fake.writes == []
+    assert fake.calls[-1] == ("POST", "/logout")
+
+
+def test_se_info_filters(fake, run_module):
+    result = run_module(se_info, {"se_group": ["g2"]})
+    assert [se["name"] for se in result["service_engines"]] == ["se4"]
+    assert [vs["name"] for vs in result["virtual_services"]] == ["vs4"]
+    result = run_module(se_info, {"names": ["nope"]})
+    assert result["failed"] and "serviceengine 'nope' not found" in result["msg"]
+
+
+def test_password_is_never_returned(fake, run_module):
+    result = run_module(se_info, {"names": ["nope"]})
+    assert "s3cret-pw" not in json.dumps(result)
+
+
+# -- se_disable --------------------------------------------------------------------------------
+def test_se_disable_check_mode_plans_without_writing(fake, run_module):
+    result = run_module(se_disable, {"name": "se1"}, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert fake.writes == []
+    assert [(m["name"], m["to_se"]) for m in result["moves"]] == [("vs1", "se2"), ("vs2", "se3")]
+    assert result["plan"]["moves"][0]["to_se"] == "se2"
+    assert result["diff"]["after"]["placement"] == {"vs1 (vip 0)": ["se2"], "vs2 (vip 0)": ["se3"]}
+    assert placed(fake, "vs1") == ["se1"]
+
+
+def test_se_disable_controller_method_then_idempotent(fake, run_module):
+    result = run_module(se_disable, {"name": "se1"}, diff=True)
+    assert result["changed"] is True, result
+    puts = [w for w in fake.writes if w[0] == "PUT"]
+    assert len(puts) == 1 and puts[0][2]["enable_state"] == "SE_STATE_DISABLED"
+    assert all(m["result"] == "moved" for m in result["moves"])
+    assert result["service_engine"]["enable_state"] == {"before": "SE_STATE_ENABLED", "after": "SE_STATE_DISABLED"}
+    assert "se1" not in placed(fake, "vs1") + placed(fake, "vs2")
+    fake.writes[:] = []
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is False
+    assert fake.writes == []
+
+
+def test_se_disable_refuses_when_the_group_cannot_absorb(fake, run_module):
+    fake.groups["serviceenginegroup-1"]["max_se"] = 3
+    fake.ses["serviceengine-3"]["enable_state"] = "SE_STATE_DISABLED"
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"]
+    assert "cannot absorb" in result["msg"] and "max_se" in result["msg"]
+    assert fake.writes == []
+
+
+def test_se_disable_per_vs_migrates_each_then_disables(fake, run_module):
+    result = run_module(se_disable, {"name": "se1", "method": "per_vs", "concurrency": 2})
+    assert result["changed"] is True, result
+    states = [w[2]["enable_state"] for w in fake.writes if w[0] == "PUT"]
+    assert states == ["SE_STATE_DISABLED_FOR_PLACEMENT", "SE_STATE_DISABLED"]
+    migrates = [w for w in fake.writes if w[1].endswith("/migrate")]
+    assert len(migrates) == 2
+    assert all(w[2]["from_se_ref"].endswith("serviceengine-1") for w in migrates)
+    assert any(p["percent"] == 50 for p in result["progress"] if "percent" in p)
+    assert sorted(m["result"] for m in result["moves"]) == ["moved", "moved"]
+
+
+def test_se_disable_per_vs_failure_then_rerun_converges(fake, run_module):
+    fake.fail_migrate.add("virtualservice-2")
+    result = run_module(se_disable, {"name": "se1", "method": "per_vs"})
+    assert result["failed"]
+    assert "vs2" in result["msg"] and "run the task again" in result["msg"]
+    assert placed(fake, "vs2") == ["se1"]  # still serving where it was
+    assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    again = run_module(se_disable, {"name": "se1", "method": "per_vs"})
+    assert again["changed"] is True and not again.get("failed"), again
+    assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED"
+    assert "se1" not in placed(fake, "vs2")
+
+
+def test_se_disable_controller_failure_lists_what_is_left_and_rerun_converges(fake, run_module):
+    fake.fail_migrate.add("virtualservice-2")
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"]
+    assert "vs2" in result["msg"] and "FINISHED_WITH_FAILURE" in result["msg"] and "vs1" not in result["msg"]
+    assert placed(fake, "vs2") == ["se1"]  # keeps serving
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is True and not again.get("failed"), again
+    assert "se1" not in placed(fake, "vs2")
+    assert [m["name"] for m in again["moves"]] == ["vs2"]
+    assert run_module(se_disable, {"name": "se1"})["changed"] is False
+
+
+def test_se_disable_counts_ses_of_other_groups_on_the_hosts(fake, run_module):
+    # se2/se3 take nothing new; a new SE would need a host, but esx-1 (se1, se2) and esx-2 (se3 and
+    # se4 of group g2) are at max_se_on_host 2.
+    fake.ses["serviceengine-2"]["enable_state"] = "SE_STATE_DISABLED_FOR_PLACEMENT"
+    fake.ses["serviceengine-3"]["enable_state"] = "SE_STATE_DISABLED_FOR_PLACEMENT"
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"] and "host" in result["msg"]
+    assert fake.writes == []
+
+
+def test_se_enable_and_disabled_for_placement(fake, run_module):
+    result = run_module(se_disable, {"name": "se2", "state": "disabled_for_placement"})
+    assert result["changed"] and fake.ses["serviceengine-2"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    assert placed(fake, "vs3") == ["se2"]
+    assert run_module(se_disable, {"name": "se2", "state": "disabled_for_placement"})["changed"] is False
+    result = run_module(se_disable, {"name": "se2", "state": "enabled"})
+    assert result["changed"] and fake.ses["serviceengine-2"]["enable_state"] == "SE_STATE_ENABLED"
+
+
+def test_se_disable_rejects_bad_choices(fake, run_module):
+    result = run_module(se_disable, {"name": "se1", "state": "off"})
+    assert result["failed"] and "state" in result["msg"] and "disabled_for_placement" in result["msg"]
+
+
+# -- vs_migrate ----------------------------------------------------------------------------------
+def test_vs_migrate_check_mode_predicts(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs3"}, check_mode=True, diff=True)
+    assert result["changed"] is True
+    # se1 is full (max_vs_per_se 2), se3 is the only eligible SE
+    assert result["target"] == {"name": "se3", "uuid": "serviceengine-3", "created": False}
+    assert fake.writes == []
+    assert result["diff"]["before"] == {"placement": ["se2"]}
+
+
+def test_vs_migrate_to_se_and_idempotence(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": "se3"}, diff=True)
+    assert result["changed"] is True, result
+    assert result["placement"] == {"before": ["se2"], "after": ["se3"]}
+    assert result["target"]["name"] == "se3"
+    assert any(p.get("percent") == 50 for p in result["progress"])
+    again = run_module(vs_migrate, {"name": "vs3", "to_se": "se3"})
+    assert again["changed"] is False
+    again = run_module(vs_migrate, {"name": "vs3", "from_se": "se2"})
+    assert again["changed"] is False
+
+
+def test_vs_migrate_refuses_full_target_before_calling_the_api(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": "se1"})
+    assert result["failed"] and "full" in result["msg"]
+    assert not [w for w in fake.writes if w[1].endswith("/migrate")]
+
+
+def test_vs_migrate_refuses_legacy_active_standby(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs4"})
+    assert result["failed"] and "HA_MODE_LEGACY_ACTIVE_STANDBY" in result["msg"]
+    assert not [w for w in fake.writes if w[1].endswith("/migrate")]
+
+
+def test_vs_migrate_needs_from_se_on_several_ses(fake, run_module):
+    fake.vss["virtualservice-3"]["placed"].append("serviceengine-3")
+    result = run_module(vs_migrate, {"name": "vs3"})
+    assert result["failed"] and "set from_se" in result["msg"]
+
+
+def test_vs_migrate_unknown_names(fake, run_module):
+    assert "virtualservice 'nope' not found" in run_module(vs_migrate, {"name": "nope"})["msg"]
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": "se-missing"})
+    assert "serviceengine 'se-missing' not found" in result["msg"]
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": "se4"})
+    assert "not in SE group" in result["msg"]
+
+
+def test_vs_migrate_targets_are_mutually_exclusive(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": "se3", "to_new_se": True})
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_connection_settings_from_avi_credentials(fake, run_module, monkeypatch):
+    monkeypatch.setenv("AVI_CONTROLLER", "env.example")
+    result = run_module(se_info, {"controller": None, "username": None, "password": None,
+                                  "avi_credentials": {"controller": "ctl.example", "username": "u",
+                                                      "password": "p"}})
+    assert not result.get("failed"), result
