@@ -51,7 +51,7 @@ def serve(topology, state_dir, time_scale=None, reset=False, max_lifetime=14400.
     port = sock.getsockname()[1]
     app = build_app(world)
     config = uvicorn.Config(app, ssl_certfile=cert, ssl_keyfile=key, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2, log_config=None)
+                            lifespan="off", timeout_graceful_shutdown=0.2, log_config=None)
     server = uvicorn.Server(config)
     info = {"pid": os.getpid(), "avi": {"url": f"https://127.0.0.1:{port}", "port": port},
             "ca_path": ca_path, "time_scale": world.time_scale, "state_dir": state_dir,
