@@ -143,4 +143,3 @@ class LiveProgressAction(ActionBase):
                 continue
             display.display(format_progress(host, entry))
         return max(shown, len(complete))
-
