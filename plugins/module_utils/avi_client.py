@@ -21,13 +21,9 @@ import random
 import ssl
 import time
 
-try:
-    from http.client import HTTPException
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import urlencode, urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
-    HTTPException = HTTPError = URLError = Exception
-    urlencode = urlsplit = None
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import Request
 

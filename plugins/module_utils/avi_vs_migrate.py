@@ -15,6 +15,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement
     Planner,
     find_in,
     load_placement,
+    migrate_body,
     run_migrations,
     se_brief,
 )
@@ -123,9 +124,8 @@ def migrate_virtual_service(module, client):
     job = {"uuid": vs_uuid, "name": vs["name"], "vip_id": vip_id, "from_se": from_se, "before": before,
            "to_se": to_se, "to_host": to_host, "to_new_se": to_new_se}
     if not params["wait"]:
-        from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import migrate_body
-        client.post("virtualservice/%s/migrate" % vs_uuid, migrate_body(client, vip_id, from_se, to_se, to_host,
-                                                                         to_new_se))
+        body = migrate_body(client, vip_id, from_se, to_se, to_host, to_new_se)
+        client.post("virtualservice/%s/migrate" % vs_uuid, body)
         progress.update("migrate", "migration of VS %s started (not waiting)" % vs["name"])
         result["placement"]["after"] = None
         result["diff"]["after"] = {"placement": None}

@@ -24,7 +24,7 @@ description:
   - If a VS cannot be moved, it keeps serving where it is and the module fails listing it; running the task
     again moves what is left.
 author:
-  - fleetops maintainers
+  - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi

@@ -17,10 +17,9 @@ description:
     each, and the virtual services with their placement per VIP.
   - Read-only.
 author:
-  - fleetops maintainers
+  - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - fleetops.maintenance.avi
 attributes:
   check_mode:
@@ -74,9 +73,9 @@ service_engines:
     name: {description: Name., type: str, returned: always}
     uuid: {description: UUID., type: str, returned: always}
     se_group: {description: Name of the SE group., type: str, returned: always}
-    enable_state: {description: C(enable_state), for example C(SE_STATE_ENABLED)., type: str, returned: always}
-    oper_status: {description: Operational state, for example C(OPER_UP)., type: str, returned: always}
-    migrate_state: {description: C(migrate_state), for example C(SE_MIGRATE_STATE_IDLE)., type: str, returned: always}
+    enable_state: {description: "C(enable_state), for example C(SE_STATE_ENABLED).", type: str, returned: always}
+    oper_status: {description: "Operational state, for example C(OPER_UP).", type: str, returned: always}
+    migrate_state: {description: "C(migrate_state), for example C(SE_MIGRATE_STATE_IDLE).", type: str, returned: always}
     version: {description: SE software version., type: str, returned: always}
     host: {description: Name of the host the SE runs on., type: str, returned: always}
     virtual_services: {description: Names of the VSs placed on the SE., type: list, elements: str, returned: always}

@@ -23,7 +23,7 @@ description:
   - Idempotent when O(from_se) or O(to_se) is given; a VS already on O(to_se), or no longer on O(from_se)
     when no target is given, is left alone (RV(ignore:changed=false)).
 author:
-  - fleetops maintainers
+  - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi
@@ -128,7 +128,7 @@ target:
   returned: always
   type: dict
   contains:
-    name: {description: Name (for a predicted new SE, a description such as C(new SE 1 on host-a))., type: str, returned: always}
+    name: {description: "Name (for a predicted new SE, a description such as C(new SE 1 on host-a)).", type: str, returned: always}
     uuid: {description: UUID., type: str, returned: always}
     created: {description: Whether the SE was (or would be) created for this migration., type: bool, returned: always}
   sample: {"name": "se-03", "uuid": "serviceengine-3", "created": false}
