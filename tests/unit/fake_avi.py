@@ -141,10 +141,11 @@ class FakeController(object):
                                   "version": "22.1.3"}} for s in self.ses.values()]
             return 200, self._collection(items, query)
         if kind == "virtualservice-inventory":
-            items = [{"uuid": v["uuid"], "config": {"uuid": v["uuid"], "name": v["name"],
-                                                   "se_group_ref": v["se_group_ref"], "vip": v["vip"]},
-                      "runtime": {"oper_status": {"state": "OPER_UP"}, "vip_summary": [self._runtime(v)]}}
-                     for v in self.vss.values()]
+            items = []
+            for v in self.vss.values():
+                config = {"uuid": v["uuid"], "name": v["name"], "se_group_ref": v["se_group_ref"], "vip": v["vip"]}
+                runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": [self._runtime(v)]}
+                items.append({"uuid": v["uuid"], "config": config, "runtime": runtime})
             return 200, self._collection(items, query)
         if kind == "serviceengine":
             if len(path.split("/")) == 3:

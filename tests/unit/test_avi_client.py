@@ -80,7 +80,7 @@ def test_base_url_and_port():
 
 
 def test_logs_in_once_and_counts(make):
-    client, script, _ = make([(200, {"a": 1}), (200, {"b": 2})])
+    client, script, dummy = make([(200, {"a": 1}), (200, {"b": 2})])
     assert client.get("cloud") == {"a": 1}
     assert client.get("cloud") == {"b": 2}
     assert client.stats["logins"] == 1

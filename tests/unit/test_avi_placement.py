@@ -34,7 +34,7 @@ def world(algo="PLACEMENT_ALGO_PACKED", max_se=4, max_vs=2, can_create=True, hos
               "enable_state": (states or {}).get(idx, "SE_STATE_ENABLED"), "oper_state": "OPER_UP",
               "migrate_state": None, "version": None, "vs_uuids": set()}
         ses[se["uuid"]] = se
-        for _ in range(load):
+        for dummy in range(load):
             n += 1
             vs = {"uuid": "vs%d" % n, "name": "vs%d" % n, "group_uuid": "g", "cloud_uuid": "c",
                   "vips": {"0": [{"se_uuid": se["uuid"], "primary": True, "standby": False, "oper_state": "OPER_UP"}]}}
