@@ -1,0 +1,98 @@
+"""The collection's playbooks, run with ansible-playbook against the lab (small topology)."""
+import re
+
+RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+def recap(output):
+    match = RECAP.search(output)
+    assert match, output[-3000:]
+    ok, changed, unreachable, failed = (int(x) for x in match.groups())
+    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+
+
+def flat(output):
+    """The output with YAML line wrapping undone, for matching phrases."""
+    return " ".join(output.split())
+
+
+def operations(lab):
+    return lab.admin("/_lab/stats")["operations"]
+
+
+def test_evacuate_shows_live_progress_moves_everything_and_is_idempotent(lab, playbook):
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a"})
+    assert rc == 0, out[-3000:]
+    # progress lines are printed while the task runs, i.e. before its result line
+    task = out[out.index("TASK [fleetops.maintenance.se_evacuate : Set Service Engine se-a"):]
+    task = task[:task.index("changed: [localhost]")]
+    assert "[se_disable] localhost | evacuate" in task
+    assert "lost: 0, unplaced: 0" in flat(out)
+    assert recap(out)["changed"] == 1
+    assert lab.credentials["password"] not in out
+    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
+    kinds = [op["kind"] for op in operations(lab)]
+    assert "se_disable" in kinds
+
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a"})
+    assert rc == 0, out[-3000:]
+    assert recap(out)["changed"] == 0
+    assert len(operations(lab)) == len(kinds)
+
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a", "state": "enabled"})
+    assert rc == 0, out[-3000:]
+    assert "SE_STATE_DISABLED -> SE_STATE_ENABLED" in flat(out)
+
+
+def test_check_mode_plans_a_new_se_and_changes_nothing(lab, playbook):
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-f1"}, check=True, diff=True)
+    assert rc == 0, out[-3000:]
+    assert "vs-f1: se-f1 -> new SE" in flat(out)
+    assert "(check mode: nothing changed)" in flat(out)
+    assert operations(lab) == []
+    rc, out = playbook("placement_report")
+    assert re.search(r"sg-full se-f1 ENABLED/UP 1 VS: vs-f1", flat(out)), out[-2000:]
+
+
+def test_evacuation_that_cannot_fit_fails_cleanly(lab, playbook):
+    # sg-bare: a cloud with no orchestrator (no SE creation), every SE full
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-n1"})
+    assert rc != 0
+    assert recap(out)["failed"] == 1
+    assert "se-n1" in out and re.search(r"cannot|capacity|no room|not enough", flat(out), re.I), out[-3000:]
+    assert operations(lab) == []
+    rc, out = playbook("placement_report")
+    assert re.search(r"sg-bare se-n1 ENABLED/UP 1 VS: vs-n1", flat(out)), out[-2000:]
+
+
+def test_bad_state_is_refused_with_the_accepted_values(lab, playbook):
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a", "state": "off"})
+    assert rc != 0
+    assert "disabled, disabled_for_placement or" in flat(out)
+    assert operations(lab) == []
+
+
+def test_unknown_service_engine_is_a_clear_error(lab, playbook):
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-nope"})
+    assert rc != 0
+    assert "se-nope" in out
+    assert operations(lab) == []
+
+
+def test_migrate_vs_to_named_se_then_no_change(lab, playbook):
+    rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
+    assert rc == 0, out[-3000:]
+    assert "vs-3: se-b -> se-c (moved" in flat(out)
+    assert "[vs_migrate] localhost | migrate" in out
+    rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
+    assert rc == 0, out[-3000:]
+    assert "already where wanted" in flat(out)
+    assert recap(out)["changed"] == 0
+    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
+
+
+def test_migrate_refused_on_legacy_active_standby(lab, playbook):
+    rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-l1", "from_se": "se-l1"})
+    assert rc != 0
+    assert re.search(r"legacy active.standby", flat(out), re.I), out[-3000:]
+    assert operations(lab) == []
