@@ -46,6 +46,7 @@ def serve(topology, state_dir, time_scale=None, reset=False, max_lifetime=14400.
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle + delayed-ACK 40 ms stalls
     sock.bind(("127.0.0.1", int(avi_port or 0)))
     sock.listen(512)
     port = sock.getsockname()[1]

@@ -7,7 +7,7 @@ from tests.lab.conftest import API_VERSION, ROOT, SMALL_PASSWORD, wait_for
 
 
 def test_restart_keeps_the_world_and_resumes_operations(lab_factory, tmp_path):
-    lab = lab_factory(time_scale=0.02, state_dir=tmp_path / "keep").start()
+    lab = lab_factory(time_scale=0.005, state_dir=tmp_path / "keep").start()
     api = lab.client()
     api.set_enable_state("se-c", "SE_STATE_DISABLED_FOR_PLACEMENT")
     vs = api.by_name("virtualservice", "vs-f1")
