@@ -27,7 +27,8 @@ options:
     default: 1800
   wait_sleep:
     description:
-      - Seconds between two polls of the controller while waiting.
+      - Longest pause, in seconds, between two polls of the controller while waiting. Polling starts at a
+        quarter of a second and grows to this value, so short operations are seen finished at once.
     type: float
     default: 2.0
 '''

@@ -27,7 +27,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client im
     AviError,
     ref_uuid,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, poll_sleeps
 
 SE_ENABLED = "SE_STATE_ENABLED"
 SE_DISABLED_FOR_PLACEMENT = "SE_STATE_DISABLED_FOR_PLACEMENT"
@@ -475,7 +475,7 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
             job["error"] = "migration of VS '%s' did not complete: %s" % (job["name"], reason)
         return True
 
-    budget = sleeps(timeout, interval, clock=clock, sleep=sleep)
+    budget = poll_sleeps(timeout, interval, clock=clock, sleep=sleep)
     for _attempt in budget:
         while pending and len(active) < concurrency:
             job = pending.pop(0)

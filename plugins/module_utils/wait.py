@@ -56,6 +56,21 @@ def sleeps(timeout, interval, clock=time.monotonic, sleep=time.sleep, backoff=1.
         delay = delay * float(backoff)
 
 
+FIRST_POLL = 0.25
+POLL_BACKOFF = 1.5
+
+
+def poll_sleeps(timeout, interval, clock=time.monotonic, sleep=time.sleep):
+    """Sleeps for polling an operation: start at FIRST_POLL seconds, grow to ``interval``.
+
+    A short operation is seen finished within a fraction of a second, a long one is polled
+    every ``interval`` seconds (the ``wait_sleep`` option).
+    """
+    interval = float(interval)
+    return sleeps(timeout, min(FIRST_POLL, interval), clock=clock, sleep=sleep,
+                  backoff=POLL_BACKOFF, max_interval=interval)
+
+
 def wait_until(condition, timeout, interval, clock=time.monotonic, sleep=time.sleep,
                what="condition"):
     """Call ``condition()`` until it returns a truthy value, and return that value.
@@ -66,7 +81,7 @@ def wait_until(condition, timeout, interval, clock=time.monotonic, sleep=time.sl
     """
     start = clock()
     last = None
-    for _attempt in sleeps(timeout, interval, clock=clock, sleep=sleep):
+    for _attempt in poll_sleeps(timeout, interval, clock=clock, sleep=sleep):
         last = condition()
         if last:
             return last

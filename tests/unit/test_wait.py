@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, sleeps, wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, poll_sleeps, sleeps, wait_until
 
 
 class FakeClock(object):
@@ -48,7 +48,18 @@ def test_wait_until_returns_the_truthy_value():
     clk = FakeClock()
     answers = iter([None, False, {"done": True}])
     assert wait_until(lambda: next(answers), 60, 5, clock=clk.clock, sleep=clk.sleep) == {"done": True}
-    assert clk.slept == [5, 5]
+    # polling starts fast and grows towards the interval
+    assert clk.slept == [0.25, 0.375]
+
+
+def test_poll_sleeps_grow_to_the_interval_and_stay_there():
+    clk = FakeClock()
+    list(poll_sleeps(30, 2, clock=clk.clock, sleep=clk.sleep))
+    assert clk.slept[0] == 0.25
+    growing = clk.slept[:-1]  # the last sleep is cut to the time left
+    assert all(b >= a for a, b in zip(growing, growing[1:]))
+    assert max(clk.slept) == 2
+    assert sum(clk.slept) == pytest.approx(30)
 
 
 def test_wait_until_times_out_with_last_value():

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make bench`: evacuate an SE hosting 50 VSs (lab topology bench50), once the controller's way
+# and once per VS, and print wall time, the lab's own operation time for the same moves, their
+# ratio, the time per module call spent outside the operation, and the logins made.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+LAB_STATE="$ROOT/.lab/bench"
+LAB_TOPOLOGY="$ROOT/lab/topologies/bench50.yml"
+OUT="$ROOT/.lab/bench-results"
+mkdir -p "$OUT"
+python -m lab start --topology "$LAB_TOPOLOGY" --state-dir "$LAB_STATE" --reset --max-lifetime 1800 >/dev/null
+trap 'python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true' EXIT
+source "$ROOT/scripts/lab_env.sh"
+
+run() {  # run NAME METHOD CONCURRENCY
+  python -m lab ctl --state-dir "$LAB_STATE" reset >/dev/null
+  python -m lab ctl --state-dir "$LAB_STATE" stats reset >/dev/null
+  local t0 t1
+  t0=$(date +%s.%N)
+  ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" \
+    -e bench_se=bench-se-01 -e "bench_method=$2" -e "bench_concurrency=$3" -e "bench_out=$OUT/$1.json" \
+    benchmarks/evacuate_se.yml >"$OUT/$1.log" 2>&1 || { cat "$OUT/$1.log"; exit 1; }
+  t1=$(date +%s.%N)
+  python -m lab ctl --state-dir "$LAB_STATE" stats >"$OUT/$1.stats.json"
+  echo "$t0 $t1" >"$OUT/$1.playbook-times"
+}
+
+run controller controller 1
+run per_vs_4 per_vs 4
+run per_vs_8 per_vs 8
+python "$ROOT/benchmarks/report_evacuate.py" "$OUT" controller per_vs_4 per_vs_8
