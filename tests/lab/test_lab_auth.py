@@ -1,6 +1,6 @@
 import requests
 
-from tests.lab.conftest import API_VERSION, SMALL_PASSWORD
+from labkit import API_VERSION, SMALL_PASSWORD
 
 
 def test_login_sets_session_and_csrf_cookies(lab):

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from tests.lab.conftest import wait_for
+from labkit import wait_for
 
 
 def _done(api, vs):

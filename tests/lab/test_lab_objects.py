@@ -1,4 +1,4 @@
-from tests.lab.conftest import wait_for
+from labkit import wait_for
 
 
 def test_paging_and_filters(api):

@@ -1,7 +1,7 @@
 import pytest
 import requests
 
-from tests.lab.conftest import SMALL_PASSWORD, wait_for
+from labkit import SMALL_PASSWORD, wait_for
 
 
 def test_http_error_fault_with_count(lab, api):

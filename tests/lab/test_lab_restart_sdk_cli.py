@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tests.lab.conftest import API_VERSION, ROOT, SMALL_PASSWORD, wait_for
+from labkit import API_VERSION, ROOT, SMALL_PASSWORD, wait_for
 
 
 def test_restart_keeps_the_world_and_resumes_operations(lab_factory, tmp_path):
