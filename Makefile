@@ -19,6 +19,7 @@ demo: collection
 	@bash scripts/demo.sh
 
 test: collection
+	@bash scripts/system-packages.sh
 	@bash scripts/test.sh
 
 bench: collection

@@ -3,6 +3,7 @@
 # and once per VS, and print wall time, the lab's own operation time for the same moves, their
 # ratio, the time per module call spent outside the operation, and the logins made.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 LAB_STATE="$ROOT/.lab/bench"
@@ -11,6 +12,7 @@ OUT="$ROOT/.lab/bench-results"
 mkdir -p "$OUT"
 python -m lab start --topology "$LAB_TOPOLOGY" --state-dir "$LAB_STATE" --reset --max-lifetime 1800 >/dev/null
 trap 'python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true' EXIT
+# shellcheck source=scripts/lab_env.sh
 source "$ROOT/scripts/lab_env.sh"
 
 run() {  # run NAME METHOD CONCURRENCY

@@ -2,17 +2,19 @@
 # `make demo`: start the lab on the demo topology, evacuate an SE whose load forces the
 # controller to create a new SE, migrate one VS by hand, print the placement, stop the lab.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 LAB_STATE="$ROOT/.lab/demo"
 LAB_TOPOLOGY="$ROOT/lab/topologies/demo.yml"
-PLAY=(ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)")
+PLAY=(ansible-playbook -i "localhost," -c local -e "ansible_python_interpreter=$(command -v python)")
 
 banner() { echo; echo "######## $* ########"; }
 
 banner "starting the lab (Avi controller emulator) on $LAB_TOPOLOGY"
 python -m lab start --topology "$LAB_TOPOLOGY" --state-dir "$LAB_STATE" --reset --max-lifetime 1800 >/dev/null
 trap 'python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true; echo "lab stopped"' EXIT
+# shellcheck source=scripts/lab_env.sh
 source "$ROOT/scripts/lab_env.sh"
 echo "controller https://$AVI_CONTROLLER (CA $AVI_CA_PATH)"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: the project's venv and collections path, and no host-wide config.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every test, each stage timed; a summary line at the end; non-zero if any failed.
 set -uo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 declare -a NAMES=() RESULTS=() TIMES=()
 stage() {  # stage NAME COMMAND...

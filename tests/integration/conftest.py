@@ -93,7 +93,7 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_
         cmd.append("--diff")
     cmd += list(extra_args)
     proc = subprocess.run(cmd, cwd=ROOT, env=lab.env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=600)
+                          stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
     return proc.returncode, proc.stdout
 
 

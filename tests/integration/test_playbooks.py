@@ -24,7 +24,7 @@ def test_evacuate_shows_live_progress_moves_everything_and_is_idempotent(lab, pl
     rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a"})
     assert rc == 0, out[-3000:]
     # progress lines are printed while the task runs, i.e. before its result line
-    task = out[out.index("TASK [fleetops.maintenance.se_evacuate : Set Service Engine se-a"):]
+    task = out[out.index("TASK [fleetops.maintenance.se_evacuate : Set the Service Engine to disabled"):]
     task = task[:task.index("changed: [localhost]")]
     assert "[se_disable] localhost | evacuate" in task
     assert "lost: 0, unplaced: 0" in flat(out)
