@@ -475,8 +475,17 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
             job["error"] = "migration of VS '%s' did not complete: %s" % (job["name"], reason)
         return True
 
-    budget = poll_sleeps(timeout, interval, clock=clock, sleep=sleep)
-    for _attempt in budget:
+    deadline = clock() + timeout
+
+    def fresh_budget():
+        # Polling restarts fast whenever a migration ends, so the next one starts promptly.
+        sleeps_left = poll_sleeps(max(0.0, deadline - clock()), interval, clock=clock, sleep=sleep)
+        next(sleeps_left)  # the first attempt is immediate: this one is running now
+        return sleeps_left
+
+    budget = fresh_budget()
+    while True:
+        finished_now = 0
         while pending and len(active) < concurrency:
             job = pending.pop(0)
             if start(job):
@@ -505,12 +514,19 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
                 still.append(job)
                 continue
             done += 1
+            finished_now += 1
             progress.update("migrate", "VS %s %s (%d/%d)" % (job["name"], job["result"], done, total),
                             percent=100 if job["result"] == "moved" else None, vs=job["name"],
                             done=done, total=total)
         active = still
         if not active and not pending:
             return jobs
+        if finished_now:
+            budget = fresh_budget()
+        try:
+            next(budget)
+        except StopIteration:
+            break
     left = [job["name"] for job in active + pending]
     raise WaitTimeout("timed out after %s seconds waiting for the migration of %s"
                       % (timeout, ", ".join(left)), last=jobs)
