@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import pytest
 
+from fake_clock import FakeClock
 from ansible_collections.fleetops.maintenance.plugins.module_utils import avi_client
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import (
     AviClient,
@@ -41,25 +42,12 @@ class Script(object):
         return answer
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-        self.slept = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def make(monkeypatch):
     def factory(answers, login=(200, {"version": {"Version": "22.1.3"}}), **kwargs):
         script = Script(answers, login)
         monkeypatch.setattr(AviClient, "_send", lambda self, m, u, b=None: script(self, m, u, b))
-        clk = Clock()
+        clk = FakeClock(start=0.0)
         kwargs.setdefault("retry_timeout", 60)
         client = AviClient("ctl.example", "admin", SECRET, clock=clk.clock, sleep=clk.sleep,
                            rand=lambda: 0.0, **kwargs)

@@ -8,20 +8,8 @@ __metaclass__ = type
 
 import pytest
 
+from fake_clock import FakeClock
 from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, poll_sleeps, sleeps, wait_until
-
-
-class FakeClock(object):
-    def __init__(self):
-        self.now = 100.0
-        self.slept = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_sleeps_stop_at_timeout_and_never_oversleep():
