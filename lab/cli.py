@@ -93,7 +93,7 @@ def cmd_start(a):
         try:
             info = _read_lab_json(a.state_dir)
             if info.get("pid") == proc.pid:
-                status, _ = admin_call(info, "GET", "health", timeout=2)
+                status, _body = admin_call(info, "GET", "health", timeout=2)
                 if status == 200:
                     print(json.dumps(info, indent=2))
                     return 0

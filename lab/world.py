@@ -10,6 +10,7 @@ in-flight operations resume where they were after a restart **[lab assumption]**
 """
 import copy
 import logging
+import math
 import random
 import re
 import secrets
@@ -338,8 +339,8 @@ class World:
 
     def _active_op(self, vs_uuid):
         for op in self.ops.values():
-            if op["state"] == "running" and op.get("vs") == vs_uuid and op["kind"] in ("migrate", "scaleout",
-                                                                                      "scalein"):
+            if op["state"] == "running" and op.get("vs") == vs_uuid and op["kind"] in (
+                    "migrate", "scaleout", "scalein"):
                 return op
         return None
 
@@ -428,7 +429,7 @@ class World:
 
     def _create_se(self, g, host_uuid, parent=None):
         su = new_uuid("serviceengine")
-        suffix = "".join(self._rng.choice(string.ascii_lowercase) for _ in range(5))
+        suffix = "".join(self._rng.choice(string.ascii_lowercase) for _unused in range(5))
         n = len(self.objs["serviceengine"])
         se = {"uuid": su, "name": f"{g.get('se_name_prefix') or 'Avi'}-se-{suffix}",
               "cloud_ref": g["cloud_ref"], "se_group_ref": ref("serviceenginegroup", g["uuid"]),
@@ -691,7 +692,7 @@ class World:
     # ------------------------------------------------------------------ simulation
     def tick(self):
         with self.lock:
-            for _ in range(50):  # let zero-length phases chain within one tick
+            for _unused in range(50):  # let zero-length phases chain within one tick
                 changed = False
                 for op in sorted([o for o in self.ops.values() if o["state"] == "running"],
                                  key=lambda o: o["id"]):
@@ -962,7 +963,7 @@ class World:
     WRITABLE = {
         "serviceengine": {"name": None, "enable_state": SE_ENABLED},
         "virtualservice": {"name": None, "enabled": True, "vip": None, "services": None},
-        "serviceenginegroup": {k: v for k, v in SEG_DEFAULTS.items()} | {"name": None},
+        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None},
         "vimgrhostruntime": {"maintenance_mode": False, "max_se_on_host": None},
         "cloud": {"name": None},
     }
@@ -1094,7 +1095,7 @@ class World:
             inc = "include_name" in q
 
             def render(vs):
-                state, pct, summary, _ = self._vs_runtime(vs, base, inc)
+                state, pct, summary, _flags = self._vs_runtime(vs, base, inc)
                 return {"uuid": vs["uuid"], "url": base + ref("virtualservice", vs["uuid"]),
                         "config": self._view("virtualservice", vs, base, inc),
                         "runtime": {"oper_status": {"state": state}, "percent_ses_up": pct,
@@ -1108,7 +1109,7 @@ class World:
             vs = self.objs["virtualservice"].get(u)
             if not vs:
                 raise ApiError(404, "Object not found!")
-            _, _, summary, flags = self._vs_runtime(vs, base, False)
+            _state, _pct, summary, flags = self._vs_runtime(vs, base, False)
             summary.update(flags)
             return [summary]
 
@@ -1241,7 +1242,7 @@ class World:
 
     def set_time_scale(self, scale):
         scale = float(scale)
-        if not scale > 0:
+        if scale <= 0 or math.isnan(scale):  # NaN is rejected too
             raise ApiError(400, "scale must be > 0")
         with self.lock:
             self._rebase(scale)

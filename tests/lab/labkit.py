@@ -22,7 +22,7 @@ class Lab:
 
     def cli(self, *args, check=True):
         p = subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True, text=True,
-                           timeout=60)
+                           timeout=60, check=False)
         if check and p.returncode != 0:
             raise AssertionError(f"lab {args[0]} failed: {p.stdout}\n{p.stderr}")
         return p
@@ -134,5 +134,3 @@ def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
-
-

@@ -105,7 +105,7 @@ def test_to_host_ref_creates_the_se_on_that_host(api):
     host = api.get("vimgrhostruntime", name="esx-02").json()["results"][0]
     assert api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0", "to_host_ref": host["url"]}
                     ).status_code == 200
-    ses, _ = wait_for(lambda: _done(api, "vs-3"), what="migration")
+    ses, _rt = wait_for(lambda: _done(api, "vs-3"), what="migration")
     se = api.by_name("serviceengine", ses[0])
     assert se["host_ref"] == host["url"] and se["name"].startswith("Avi-se-")
 
@@ -113,7 +113,7 @@ def test_to_host_ref_creates_the_se_on_that_host(api):
 def test_scaleout_and_scalein_on_active_active(api):
     vs = api.by_name("virtualservice", "vs-p1")
     assert api.post(f"virtualservice/{vs['uuid']}/scaleout", {"vip_id": "0"}).status_code == 200
-    ses, _ = wait_for(lambda: _done(api, "vs-p1"), what="scaleout")
+    ses, _rt = wait_for(lambda: _done(api, "vs-p1"), what="scaleout")
     assert sorted(ses) == ["se-p1", "se-p2", "se-p3"]
     se_p1 = api.by_name("serviceengine", "se-p1")
     assert api.post(f"virtualservice/{vs['uuid']}/scalein", {"vip_id": "0", "from_se_ref": se_p1["url"]}
@@ -131,12 +131,12 @@ def test_concurrent_requests_are_safe(lab, api):
 
     def reader():
         c = lab.client()
-        for _ in range(15):
+        for _unused in range(15):
             for path in ("virtualservice-inventory", "serviceengine-inventory"):
                 r = c.get(path, page_size=50)
                 if r.status_code != 200:
                     errors.append(r.text)
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    threads = [threading.Thread(target=reader) for _unused in range(4)]
     for t in threads:
         t.start()
     api.set_enable_state("se-a", "SE_STATE_DISABLED")

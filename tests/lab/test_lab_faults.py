@@ -4,10 +4,15 @@ import requests
 from labkit import SMALL_PASSWORD, wait_for
 
 
+def _settled(rt):
+    """The VS runtime once no migration is in progress, else None (for wait_for)."""
+    return rt if not rt["migrate_in_progress"] else None
+
+
 def test_http_error_fault_with_count(lab, api):
     lab.admin("POST", "faults", {"kind": "http_error", "path": "^/api/serviceengine$", "method": "GET",
                                  "status": 503, "rate": 1.0, "count": 2})
-    assert [api.get("serviceengine").status_code for _ in range(3)] == [503, 503, 200]
+    assert [api.get("serviceengine").status_code for _unused in range(3)] == [503, 503, 200]
     assert api.get("virtualservice").status_code == 200
     assert lab.admin("GET", "faults")["faults"] == []
 
@@ -15,7 +20,7 @@ def test_http_error_fault_with_count(lab, api):
 def test_http_error_rate_is_partial(lab, api):
     lab.admin("POST", "faults", {"kind": "http_error", "path": "/api/virtualservice", "status": 500,
                                  "rate": 0.5})
-    codes = [api.get("virtualservice").status_code for _ in range(60)]
+    codes = [api.get("virtualservice").status_code for _unused in range(60)]
     assert 5 < codes.count(500) < 55 and codes.count(200) + codes.count(500) == 60
     lab.admin("DELETE", "faults")
     assert api.get("virtualservice").status_code == 200
@@ -44,7 +49,7 @@ def test_fail_migrate_leaves_vs_on_its_source(lab, api):
                                  "reason": "injected: target SE did not come up"})
     vs = api.by_name("virtualservice", "vs-3")
     assert api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0"}).status_code == 200
-    rt = wait_for(lambda: (lambda r: r if not r["migrate_in_progress"] else None)(api.vs_ses("vs-3")[1]),
+    rt = wait_for(lambda: _settled(api.vs_ses("vs-3")[1]),
                   what="migration end")
     assert [s["name"] for s in rt["service_engine"]] == ["se-b"]
     assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE"
@@ -52,7 +57,7 @@ def test_fail_migrate_leaves_vs_on_its_source(lab, api):
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
     # the fault was used up: the next migration succeeds
     assert api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0"}).status_code == 200
-    rt = wait_for(lambda: (lambda r: r if not r["migrate_in_progress"] else None)(api.vs_ses("vs-3")[1]),
+    rt = wait_for(lambda: _settled(api.vs_ses("vs-3")[1]),
                   what="migration end")
     assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED" and rt["service_engine"][0]["name"] != "se-b"
 
@@ -61,7 +66,7 @@ def test_fail_se_create_removes_the_se_and_fails_the_migration(lab, api):
     lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "se_create", "target": "*"})
     vs = api.by_name("virtualservice", "vs-f1")
     assert api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0"}).status_code == 200
-    rt = wait_for(lambda: (lambda r: r if not r["migrate_in_progress"] else None)(api.vs_ses("vs-f1")[1]),
+    rt = wait_for(lambda: _settled(api.vs_ses("vs-f1")[1]),
                   what="migration end")
     assert [s["name"] for s in rt["service_engine"]] == ["se-f1"]
     grp = api.by_name("serviceenginegroup", "sg-full")

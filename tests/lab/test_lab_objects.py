@@ -60,8 +60,11 @@ def test_disabled_for_placement_keeps_vs_and_blocks_new_placements(lab, api):
     assert r.status_code == 400 and "No SE available for placement" in r.json()["error"]
     # with se-c out and se-a full, the engine must create a new SE for vs-3
     assert api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0"}).status_code == 200
-    ses = wait_for(lambda: (lambda s: s if s[0] not in ("se-b",) and not s[1]["migrate_in_progress"] else None)(
-        api.vs_ses("vs-3")), what="vs-3 moved")
+
+    def _moved_off_se_b():
+        s = api.vs_ses("vs-3")
+        return s if s[0] not in ("se-b",) and not s[1]["migrate_in_progress"] else None
+    ses = wait_for(_moved_off_se_b, what="vs-3 moved")
     assert ses[0][0].startswith("Avi-se-")
     api.set_enable_state("se-c", "SE_STATE_ENABLED")
     assert api.se_runtime("se-c")["enable_state"] == "SE_STATE_ENABLED"
@@ -76,7 +79,7 @@ def test_disable_evacuates_every_vs_without_disruption(lab, api):
     assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED"
     assert api.by_name("serviceengine", "se-a")["vs_refs"] == []
     for vs in ("vs-1", "vs-2"):
-        ses, _ = api.vs_ses(vs)
+        ses, _rt = api.vs_ses(vs)
         assert ses and "se-a" not in ses
     d = lab.admin("GET", "disruption")
     assert d["total_vs_seconds"] == 0
