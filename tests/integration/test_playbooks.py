@@ -96,3 +96,16 @@ def test_migrate_refused_on_legacy_active_standby(lab, playbook):
     assert rc != 0
     assert re.search(r"legacy active.standby", flat(out), re.I), out[-3000:]
     assert operations(lab) == []
+
+
+def test_evacuation_rides_out_controller_errors_and_expired_sessions(lab, playbook):
+    # a third of the reads fail with 503 while the module works: the client retries with
+    # bounded backoff and the evacuation completes without losing a virtual service
+    lab.admin("/_lab/faults", {"kind": "http_error", "path": "^/api/(serviceengine|virtualservice)",
+                               "method": "GET", "status": 503, "rate": 0.33, "count": 12})
+    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a", "method": "per_vs"})
+    assert rc == 0, out[-3000:]
+    assert "lost: 0, unplaced: 0" in flat(out)
+    stats = lab.admin("/_lab/stats")
+    assert stats["status"].get("503", 0) >= 1, stats["status"]
+    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
