@@ -50,7 +50,7 @@ changelog_lint() {
 
 molecule_all() {
   local rc=0 s
-  for s in molecule/*/; do
+  for s in extensions/molecule/*/; do
     s=$(basename "$s")
     echo "--- molecule scenario $s"
     molecule test -s "$s" || rc=1
