@@ -32,13 +32,32 @@ class ModuleFailure(Exception):
         self.result = result
 
 
+# Options that must be positive numbers (or at least 0), whichever module has them.
+POSITIVE_OPTIONS = ("timeout", "concurrency", "api_timeout")
+NON_NEGATIVE_OPTIONS = ("wait_sleep",)
+
+
+def check_positive(module):
+    """Fail, naming the option, when a count or duration is out of range."""
+    for name in POSITIVE_OPTIONS:
+        value = module.params.get(name)
+        if value is not None and value <= 0:
+            module.fail_json(msg="%s must be a positive number, got %s" % (name, value))
+    for name in NON_NEGATIVE_OPTIONS:
+        value = module.params.get(name)
+        if value is not None and value < 0:
+            module.fail_json(msg="%s must be 0 or more, got %s" % (name, value))
+
+
 def avi_module(argument_spec, with_wait=False, **kwargs):
     specs = [avi_argument_spec()]
     if with_wait:
         specs.append(wait_argument_spec())
     specs.append(argument_spec)
     kwargs.setdefault("supports_check_mode", True)
-    return AnsibleModule(argument_spec=merge_specs(*specs), **kwargs)
+    module = AnsibleModule(argument_spec=merge_specs(*specs), **kwargs)
+    check_positive(module)
+    return module
 
 
 def run_avi_module(module, logic, client_factory=client_from_params):

@@ -140,6 +140,13 @@ def test_se_disable_rejects_bad_choices(fake, run_module):
     assert result["failed"] and "state" in result["msg"] and "disabled_for_placement" in result["msg"]
 
 
+def test_counts_and_durations_must_be_positive(fake, run_module):
+    for option, value in (("concurrency", 0), ("timeout", -5), ("wait_sleep", -1)):
+        result = run_module(se_disable, {"name": "se1", "method": "per_vs", option: value})
+        assert result["failed"] and result["msg"].startswith(option + " must be")
+    assert fake.writes == []
+
+
 # -- vs_migrate ----------------------------------------------------------------------------------
 def test_vs_migrate_check_mode_predicts(fake, run_module):
     result = run_module(vs_migrate, {"name": "vs3"}, check_mode=True, diff=True)
