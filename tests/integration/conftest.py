@@ -5,60 +5,35 @@ tests use that installed copy, as a user would.
 """
 import json
 import os
-import ssl
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
+from labkit import ROOT, Lab  # noqa: E402  (the lab tests' start/stop/admin helpers)
+
 COLLECTIONS = os.path.join(ROOT, ".collections")
-TOPOLOGY = os.path.join(ROOT, "lab", "topologies", "small.yml")
 
 
-class Lab(object):
-    def __init__(self, state_dir, topology):
-        self.state_dir = str(state_dir)
-        self.topology = topology
-        self.info = None
-
-    def start(self):
-        subprocess.run([sys.executable, "-m", "lab", "start", "--topology", self.topology,
-                        "--state-dir", self.state_dir, "--reset", "--max-lifetime", "900"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.state_dir, "lab.json")) as stream:
-            self.info = json.load(stream)
-
-    def stop(self):
-        subprocess.run([sys.executable, "-m", "lab", "stop", "--state-dir", self.state_dir],
-                       cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+class PlaybookLab(Lab):
+    """The lab, plus what ansible-playbook needs to reach it."""
 
     @property
     def credentials(self):
         with open(self.topology) as stream:
             return yaml.safe_load(stream)["controller"]
 
-    def admin(self, path, body=None, method=None):
-        ctx = ssl.create_default_context(cafile=self.info["ca_path"])
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.info["avi"]["url"] + path, data=data,
-                                     method=method or ("POST" if data else "GET"),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-            text = resp.read()
-            return json.loads(text) if text else None
-
     def env(self):
         """Environment for ansible-playbook: the AVI_* connection of the lab."""
         creds = self.credentials
         env = dict(os.environ)
         env.update({
-            "AVI_CONTROLLER": self.info["avi"]["url"].split("://", 1)[1],
+            "AVI_CONTROLLER": self.url.split("://", 1)[1],
             "AVI_USERNAME": creds["username"],
             "AVI_PASSWORD": creds["password"],
-            "AVI_CA_PATH": self.info["ca_path"],
+            "AVI_CA_PATH": self.ca,
             "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
             "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
             "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
@@ -71,8 +46,8 @@ class Lab(object):
 
 @pytest.fixture
 def lab(tmp_path):
-    the_lab = Lab(tmp_path / "lab", TOPOLOGY)
-    the_lab.start()
+    the_lab = PlaybookLab(tmp_path / "lab", "small.yml")
+    the_lab.start(reset=True)
     try:
         yield the_lab
     finally:

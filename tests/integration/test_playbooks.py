@@ -17,7 +17,7 @@ def flat(output):
 
 
 def operations(lab):
-    return lab.admin("/_lab/stats")["operations"]
+    return lab.admin("GET", "stats")["operations"]
 
 
 def test_evacuate_shows_live_progress_moves_everything_and_is_idempotent(lab, playbook):
@@ -30,7 +30,7 @@ def test_evacuate_shows_live_progress_moves_everything_and_is_idempotent(lab, pl
     assert "lost: 0, unplaced: 0" in flat(out)
     assert recap(out)["changed"] == 1
     assert lab.credentials["password"] not in out
-    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
     kinds = [op["kind"] for op in operations(lab)]
     assert "se_disable" in kinds
 
@@ -88,7 +88,7 @@ def test_migrate_vs_to_named_se_then_no_change(lab, playbook):
     assert rc == 0, out[-3000:]
     assert "already where wanted" in flat(out)
     assert recap(out)["changed"] == 0
-    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
 
 
 def test_migrate_refused_on_legacy_active_standby(lab, playbook):
@@ -101,11 +101,11 @@ def test_migrate_refused_on_legacy_active_standby(lab, playbook):
 def test_evacuation_rides_out_controller_errors_and_expired_sessions(lab, playbook):
     # a third of the reads fail with 503 while the module works: the client retries with
     # bounded backoff and the evacuation completes without losing a virtual service
-    lab.admin("/_lab/faults", {"kind": "http_error", "path": "^/api/(serviceengine|virtualservice)",
-                               "method": "GET", "status": 503, "rate": 0.33, "count": 12})
+    lab.admin("POST", "faults", {"kind": "http_error", "path": "^/api/(serviceengine|virtualservice)",
+                                 "method": "GET", "status": 503, "rate": 0.33, "count": 12})
     rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a", "method": "per_vs"})
     assert rc == 0, out[-3000:]
     assert "lost: 0, unplaced: 0" in flat(out)
-    stats = lab.admin("/_lab/stats")
+    stats = lab.admin("GET", "stats")
     assert stats["status"].get("503", 0) >= 1, stats["status"]
-    assert lab.admin("/_lab/disruption")["total_vs_seconds"] == 0
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
