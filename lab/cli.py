@@ -19,10 +19,13 @@ def _read_lab_json(state_dir):
         return json.load(fh)
 
 
-def admin_call(info, method, path, body=None, timeout=10):
+def admin_call(info, method, path, body=None, timeout=10, plane="avi"):
+    """Call the /_lab/ admin routes of a plane (each HTTPS plane has its own, on its own port)."""
+    if not (info.get(plane) or {}).get("url"):
+        raise SystemExit(f"the lab has no {plane} plane with an admin URL (planes: {', '.join(info.get('planes', []))})")
     ctx = ssl.create_default_context(cafile=info["ca_path"])
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(info["avi"]["url"] + "/_lab/" + path.lstrip("/"), data=data, method=method,
+    req = urllib.request.Request(info[plane]["url"] + "/_lab/" + path.lstrip("/"), data=data, method=method,
                                  headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=timeout) as r:
@@ -53,12 +56,24 @@ def _serve_args(p):
     p.add_argument("--reset", action="store_true", help="reseed the world from the topology")
     p.add_argument("--max-lifetime", type=float, default=14400.0, help="exit after this many seconds")
     p.add_argument("--avi-port", type=int, default=0, help="0 = a free port")
+    p.add_argument("--port", action="append", default=[], metavar="LISTENER=PORT",
+                   help="port of another plane's listener, e.g. triton=8443 (default: a free port)")
+
+
+def _ports(a):
+    ports = {"avi": a.avi_port}
+    for item in a.port:
+        name, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            raise SystemExit(f"--port wants LISTENER=PORT, got {item!r}")
+        ports[name] = int(value)
+    return ports
 
 
 def cmd_serve(a):
     from lab.server import serve
     serve(a.topology, a.state_dir, time_scale=a.time_scale, reset=a.reset, max_lifetime=a.max_lifetime,
-          avi_port=a.avi_port)
+          ports=_ports(a))
     return 0
 
 
@@ -76,6 +91,8 @@ def cmd_start(a):
         os.unlink(lab_json)
     cmd = [sys.executable, "-m", "lab", "serve", "--topology", a.topology, "--state-dir", a.state_dir,
            "--max-lifetime", str(a.max_lifetime), "--avi-port", str(a.avi_port)]
+    for item in a.port:
+        cmd += ["--port", item]
     if a.time_scale is not None:
         cmd += ["--time-scale", str(a.time_scale)]
     if a.reset:
@@ -136,29 +153,35 @@ def cmd_ctl(a):
     info = _read_lab_json(a.state_dir)
     w = a.what
     args = a.args
+
+    def call(method, path, body=None):
+        return admin_call(info, method, path, body, plane=a.plane)
     if w == "faults":
         if not args or args[0] == "list":
-            r = admin_call(info, "GET", "faults")
+            r = call("GET", "faults")
         elif args[0] == "clear":
-            r = admin_call(info, "DELETE", "faults")
+            r = call("DELETE", "faults")
         elif args[0] == "add":
-            r = admin_call(info, "POST", "faults", json.loads(args[1]))
+            r = call("POST", "faults", json.loads(args[1]))
         else:
             print("usage: ctl faults [list|clear|add JSON]", file=sys.stderr)
             return 2
     elif w == "disruption":
-        r = admin_call(info, "GET", "disruption")
+        r = call("GET", "disruption")
     elif w == "stats":
-        r = admin_call(info, "POST", "stats/reset") if args[:1] == ["reset"] else admin_call(info, "GET", "stats")
+        r = call("POST", "stats/reset") if args[:1] == ["reset"] else call("GET", "stats")
     elif w == "reset":
-        r = admin_call(info, "POST", "reset")
+        r = call("POST", "reset")
     elif w == "time-scale":
-        r = admin_call(info, "POST", "time-scale", {"scale": float(args[0])}) if args else admin_call(
-            info, "GET", "time-scale")
+        r = call("POST", "time-scale", {"scale": float(args[0])}) if args else call("GET", "time-scale")
     elif w == "health":
-        r = admin_call(info, "GET", "health")
+        r = call("GET", "health")
     elif w == "world":
-        r = admin_call(info, "GET", "world")
+        r = call("GET", "world")
+    elif w == "get":  # any other admin route of the plane: ctl [--plane P] get PATH
+        r = call("GET", args[0])
+    elif w == "post":  # ctl [--plane P] post PATH [JSON]
+        r = call("POST", args[0], json.loads(args[1]) if len(args) > 1 else {})
     else:
         print(f"unknown ctl command {w}", file=sys.stderr)
         return 2
@@ -167,7 +190,7 @@ def cmd_ctl(a):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m lab", description="fleetops lab: Avi controller emulator")
+    p = argparse.ArgumentParser(prog="python -m lab", description="fleetops lab: emulators of the vendor APIs")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run the lab in the foreground")
     _serve_args(s)
@@ -180,8 +203,9 @@ def main(argv=None):
     s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
     s.add_argument("--timeout", type=float, default=15.0)
     s.set_defaults(fn=cmd_stop)
-    s = sub.add_parser("ctl", help="admin client: faults|disruption|stats|reset|time-scale|health|world")
+    s = sub.add_parser("ctl", help="admin client: faults|disruption|stats|reset|time-scale|health|world|get|post")
     s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
+    s.add_argument("--plane", default="avi", help="which plane's admin routes (avi, triton, virtfusion)")
     s.add_argument("what")
     s.add_argument("args", nargs="*")
     s.set_defaults(fn=cmd_ctl)

@@ -1,4 +1,4 @@
-"""SQLite persistence: one JSON document per row; the World holds the lock around every call."""
+"""SQLite persistence: one JSON document per row; the world holds its lock around every call."""
 import json
 import sqlite3
 
@@ -13,19 +13,23 @@ TABLES = {
 
 
 class Store:
-    def __init__(self, path):
+    """One SQLite file. ``tables`` maps table names to column definitions (default: the Avi
+    world's); every plane keeps its own file so that resetting one plane never touches another."""
+
+    def __init__(self, path, tables=None):
+        self.tables = dict(tables or TABLES)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        for name, cols in TABLES.items():
+        for name, cols in self.tables.items():
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
 
-    def is_empty(self):
-        return self.db.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
+    def is_empty(self, table="objects"):
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
 
     def clear(self):
         self.db.execute("BEGIN")
-        for name in TABLES:
+        for name in self.tables:
             self.db.execute(f"DELETE FROM {name}")
         self.db.execute("COMMIT")
 

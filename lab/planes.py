@@ -1,0 +1,74 @@
+"""The lab's vendor planes and the interface every plane implements.
+
+One lab process serves several vendor planes, each on its own loopback port(s): the Avi controller
+REST API (always), Triton CloudAPI (when the topology has a ``triton:`` section) and the VirtFusion
+control server (when it has ``virtfusion:``). ``lab.server`` builds the planes listed in
+:data:`PLANES`, gives each HTTPS listener a socket, writes ``lab.json`` and runs them all in one
+event loop; nothing else in the lab knows which planes exist.
+
+A plane keeps its own world (state in its own SQLite file under the state dir, its own lab clock
+at the shared time scale) and its own admin routes under ``/_lab/`` on its own HTTPS port.
+"""
+import importlib
+
+# name -> module with a ``Plane`` class; a plane is built when the topology has a section of that
+# name (the Avi plane is always built: the topology's controller/clouds/se_groups are its section).
+PLANES = (
+    ("avi", "lab.avi_plane"),
+    ("triton", "lab.triton.plane"),
+    ("virtfusion", "lab.virtfusion.plane"),
+)
+
+
+class Listener:
+    """One HTTPS listener of a plane: an ASGI app served on a loopback port with a server cert."""
+
+    def __init__(self, name, app, port=0, cert_name=None):
+        self.name = name            # key in lab.json ("avi", "triton", ...)
+        self.app = app
+        self.port = int(port or 0)  # 0: a free port
+        self.cert_name = cert_name or name
+
+
+class Plane:
+    """Base class of a vendor plane.
+
+    Lifecycle, driven by ``lab.server.serve``: ``__init__`` (load or seed the world),
+    ``listeners()`` (HTTPS apps to serve), ``start(info)`` once every port is bound (start
+    background threads or helper processes such as a private sshd; ``info`` is the lab.json
+    dict so far), ``info(ports)`` (this plane's section of lab.json), ``set_time_scale(s)``,
+    ``shutdown()`` (stop threads and helper processes, persist the world).
+    """
+
+    name = "plane"
+
+    def __init__(self, state_dir, topology, time_scale=None, reset=False, ports=None):
+        self.state_dir = state_dir
+        self.topology = topology
+        self.ports = dict(ports or {})
+
+    def listeners(self):
+        return []
+
+    def start(self, info):
+        """Called once every listener listens; ``info`` has ``ca_path`` and every plane's ports."""
+
+    def info(self, ports):
+        """This plane's section of lab.json; ``ports`` maps listener names to bound ports."""
+        return {}
+
+    def set_time_scale(self, scale):
+        """Apply a new time scale (real seconds per lab second)."""
+
+    def shutdown(self):
+        """Stop background work and persist."""
+
+
+def wanted_planes(topology):
+    """(name, Plane class) for every plane the topology asks for, the Avi plane first."""
+    out = []
+    for name, module in PLANES:
+        if name != "avi" and not (topology or {}).get(name):
+            continue
+        out.append((name, importlib.import_module(module).Plane))
+    return out
