@@ -25,7 +25,7 @@ from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, prepare_multipart
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
 
@@ -107,6 +107,7 @@ class AviClient(object):
         self._http = Request(validate_certs=validate_certs, ca_path=ca_path, timeout=api_timeout,
                              follow_redirects="safe", use_netrc=False)
         self._logged_in = False
+        self._retry_override = None
         self.controller_version = None
         self.stats = {"logins": 0, "requests": 0, "retries": 0, "relogins": 0,
                       "upgrade_waits": 0}
@@ -145,9 +146,9 @@ class AviClient(object):
                 return cookie.value
         return None
 
-    def _headers(self):
+    def _headers(self, content_type=None):
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type or "application/json",
             "Accept": "application/json",
             "Referer": self.base_url + "/",
             "X-Avi-Version": self.api_version,
@@ -158,15 +159,20 @@ class AviClient(object):
             headers["X-CSRFToken"] = token
         return headers
 
-    def _send(self, method, url, body=None):
+    def _send(self, method, url, body=None, form=None):
         """Send one HTTP request. Returns (status, decoded JSON or text or None).
 
+        ``form`` is ``(content_type, bytes)`` for a body that is not JSON (an upload).
         The only method that does network I/O; raises ``_ConnectionProblem`` on network errors.
         """
         self.stats["requests"] += 1
-        data = None if body is None else json.dumps(body).encode("utf-8")
+        content_type = None
+        if form is not None:
+            content_type, data = form
+        else:
+            data = None if body is None else json.dumps(body).encode("utf-8")
         try:
-            response = self._http.open(method, url, data=data, headers=self._headers(),
+            response = self._http.open(method, url, data=data, headers=self._headers(content_type),
                                        timeout=self.api_timeout)
             status = response.getcode()
             raw = response.read()
@@ -198,14 +204,18 @@ class AviClient(object):
 
     # -- the retry policy ------------------------------------------------------------------
     def _transient_budget(self):
-        budget = sleeps(self.retry_timeout, self.retry_interval, clock=self._clock, sleep=self._sleep,
+        timeout = self.retry_timeout if self._retry_override is None else self._retry_override
+        budget = sleeps(timeout, self.retry_interval, clock=self._clock, sleep=self._sleep,
                         backoff=2.0, max_interval=self.retry_max_interval, jitter=0.5,
                         rand=self._rand, max_attempts=self.max_attempts)
         next(budget)  # the first attempt is immediate
         return budget
 
-    def call(self, method, path, body=None, params=None, auth=True):
-        """One API call under the retry policy. Returns the decoded body."""
+    def call(self, method, path, body=None, params=None, auth=True, form=None):
+        """One API call under the retry policy. Returns the decoded body.
+
+        ``form`` (``(content_type, bytes)``) replaces the JSON body, e.g. for a file upload.
+        """
         method = method.upper()
         url = self._url(path, params)
         short_path = urlsplit(url).path
@@ -218,7 +228,10 @@ class AviClient(object):
             if auth and not self._logged_in:
                 self.login()
             try:
-                status, data = self._send(method, url, body)
+                if form is None:
+                    status, data = self._send(method, url, body)
+                else:
+                    status, data = self._send(method, url, body, form=form)
             except _ConnectionProblem as exc:
                 failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
                                    method=method, path=short_path)
@@ -257,6 +270,25 @@ class AviClient(object):
                 failure.args = (failure.msg,)
                 raise failure
             self.stats["retries"] += 1
+
+    def short_retries(self, seconds):
+        """Context manager: calls inside give up on connection errors and 5xx after ``seconds``.
+
+        For callers with a wait loop of their own (e.g. through a controller's reboot window),
+        which want control back quickly to report progress rather than one long silent retry.
+        """
+        client = self
+
+        class _Short(object):
+            def __enter__(self):
+                self.saved = client._retry_override
+                client._retry_override = float(seconds)
+                return client
+
+            def __exit__(self, *exc_info):
+                client._retry_override = self.saved
+                return False
+        return _Short()
 
     # -- session ---------------------------------------------------------------------------
     def login(self):
@@ -308,6 +340,17 @@ class AviClient(object):
 
     def patch(self, path, body, params=None):
         return self.call("PATCH", path, body, params=params)
+
+    def upload(self, path, field, filename, params=None):
+        """POST a local file as multipart/form-data (field ``field``), e.g. an image to /api/image.
+
+        The file is sent as-is (8-bit), not base64: RFC 7578 deprecates transfer encodings in
+        form data and web frameworks do not decode them.
+        """
+        content_type, data = prepare_multipart({field: {
+            "filename": filename, "mime_type": "application/octet-stream",
+            "multipart_encoding": "7or8bit"}})
+        return self.call("POST", path, params=params, form=(content_type, data))
 
     def get_all(self, path, params=None, page_size=100):
         """All results of a collection, following ``next`` links."""

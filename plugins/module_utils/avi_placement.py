@@ -12,9 +12,9 @@
   a new SE needs ``max_se`` room, a cloud that creates SEs and a host with room). Tie-breaks
   (by name) and the host chosen for a new SE are our assumption: the controller's exact choice
   is not documented, so the plan is a prediction.
-* :func:`run_migrations` starts ``POST /api/virtualservice/{uuid}/migrate`` calls, at most
-  ``concurrency`` at once, and waits for each through the VS runtime, reporting
-  ``progress_percent`` through :class:`Progress`.
+* :func:`run_migrations` starts ``POST /api/virtualservice/{uuid}/migrate`` calls (or
+  ``scaleout`` / ``scalein``), at most ``concurrency`` at once, and waits for each through the VS
+  runtime, reporting ``progress_percent`` through :class:`Progress`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -416,6 +416,10 @@ def migrate_body(client, vip_id, from_se=None, to_se=None, to_host=None, to_new_
     return body
 
 
+DONE_RESULT = {"migrate": "moved", "scaleout": "scaled_out", "scalein": "scaled_in"}
+VERB = {"migrate": "migrating", "scaleout": "scaling out", "scalein": "scaling in"}
+
+
 def _busy(summary):
     return bool(summary.get("migrate_in_progress") or summary.get("scaleout_in_progress")
                 or summary.get("scalein_in_progress"))
@@ -436,13 +440,20 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
     done = 0
 
     def start(job):
-        body = migrate_body(client, job["vip_id"], job.get("from_se"), job.get("to_se"),
-                            job.get("to_host"), job.get("to_new_se"))
+        action = job.get("action", "migrate")
+        if action == "scalein":
+            body = migrate_body(client, job["vip_id"], from_se=job.get("from_se"))
+        elif action == "scaleout":
+            body = migrate_body(client, job["vip_id"], to_se=job.get("to_se"), to_host=job.get("to_host"),
+                                to_new_se=job.get("to_new_se"))
+        else:
+            body = migrate_body(client, job["vip_id"], job.get("from_se"), job.get("to_se"),
+                                job.get("to_host"), job.get("to_new_se"))
         job.setdefault("restarts", 0)
         job["polls"] = 0
         job["seen_busy"] = False
         try:
-            client.post("virtualservice/%s/migrate" % job["uuid"], body)
+            client.post("virtualservice/%s/%s" % (job["uuid"], action), body)
         except AviError as exc:
             if exc.status == 409:
                 # Another operation on this VS runs (or our own retried request was accepted):
@@ -452,7 +463,7 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
                 job["result"] = "failed"
                 job["error"] = exc.msg
                 return False
-        progress.update("migrate", "migrating VS %s (vip %s)" % (job["name"], job["vip_id"]),
+        progress.update(action, "%s VS %s (vip %s)" % (VERB[action], job["name"], job["vip_id"]),
                         percent=0, vs=job["name"])
         return True
 
@@ -464,15 +475,24 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
             if job.get("from_se") and job["from_se"] in ses and job["restarts"] < 3:
                 job["restarts"] += 1
                 return start(job) and None
-        moved = (job.get("from_se") not in ses) if job.get("from_se") else (ses != job.get("before"))
-        if job.get("to_se"):
-            moved = moved and job["to_se"] in ses
-        if moved:
-            job["result"] = "moved"
+        action = job.get("action", "migrate")
+        if action == "scaleout":
+            done = len(ses) > len(job.get("before") or []) and (not job.get("to_se") or job["to_se"] in ses)
+        elif action == "scalein":
+            done = job.get("from_se") not in ses
+        else:
+            done = (job.get("from_se") not in ses) if job.get("from_se") else (ses != job.get("before"))
+            if job.get("to_se"):
+                done = done and job["to_se"] in ses
+        if done:
+            job["result"] = DONE_RESULT[action]
         else:
             job["result"] = "failed"
-            reason = summary.get("migrate_state") or summary.get("reason") or "VS still on its source SE"
-            job["error"] = "migration of VS '%s' did not complete: %s" % (job["name"], reason)
+            last = summary.get("lab_last_operation") or {}
+            reason = (last.get("reason") if last.get("result") == "failed" else None) or summary.get(
+                "migrate_state") or summary.get("reason") or "placement unchanged"
+            job["error"] = "%s of VS '%s' did not complete: %s" % (
+                "migration" if action == "migrate" else action, job["name"], reason)
         return True
 
     deadline = clock() + timeout
@@ -499,7 +519,8 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
             if _busy(summary):
                 job["seen_busy"] = True
                 percent = summary.get("progress_percent")
-                progress.update("migrate", "migrating VS %s (vip %s)" % (job["name"], job["vip_id"]),
+                action = job.get("action", "migrate")
+                progress.update(action, "%s VS %s (vip %s)" % (VERB[action], job["name"], job["vip_id"]),
                                 percent=percent, vs=job["name"], done=done, total=total)
                 still.append(job)
                 continue
@@ -515,8 +536,8 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
                 continue
             done += 1
             finished_now += 1
-            progress.update("migrate", "VS %s %s (%d/%d)" % (job["name"], job["result"], done, total),
-                            percent=100 if job["result"] == "moved" else None, vs=job["name"],
+            progress.update(job.get("action", "migrate"), "VS %s %s (%d/%d)" % (job["name"], job["result"], done, total),
+                            percent=100 if job["result"] != "failed" else None, vs=job["name"],
                             done=done, total=total)
         active = still
         if not active and not pending:

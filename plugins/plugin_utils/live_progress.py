@@ -54,6 +54,8 @@ class LiveProgressAction(ActionBase):
     _supports_check_mode = True
     _supports_async = True
     POLL_SECONDS = 1.0
+    # The module's own default for ``timeout`` (the async budget must outlast the module).
+    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
 
     def _wants_live_progress(self):
         args = self._task.args
@@ -82,9 +84,9 @@ class LiveProgressAction(ActionBase):
         progress_path = self._connection._shell.join_path(
             async_dir, "fleetops-progress-%s.jsonl" % secrets.token_hex(8))
         try:
-            timeout = int(self._task.args.get("timeout") or DEFAULT_TIMEOUT)
+            timeout = int(self._task.args.get("timeout") or self.DEFAULT_TIMEOUT)
         except (TypeError, ValueError):
-            timeout = DEFAULT_TIMEOUT
+            timeout = self.DEFAULT_TIMEOUT
 
         saved_env, saved_async = self._task.environment, self._task.async_val
         extra_env = {PROGRESS_FILE_ENV: progress_path}

@@ -1,0 +1,676 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The logic of the cluster_upgrade module: one upgrade (or rollback) step of an Avi system.
+
+Read the running versions and upgrade states, resolve (or upload) the image, compare with the
+wanted version, plan (the vendor's dry run where it exists, plus the placement-based prediction of
+which virtual services lose service and why), act unless in check mode, then wait through the
+read-only API, the controllers' reboot window (503s, dropped connections, lost sessions) and the
+SE upgrades, reporting progress per phase and per node.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import time
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviError, ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import HA_LEGACY, load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_status import (
+    FSM_COMPLETED,
+    FSM_FAILED,
+    FSM_RUNNING,
+    FSM_SUSPENDED,
+    LEGACY_FAILED,
+    LEGACY_RUNNING,
+    image_summary,
+    is_flexible,
+    parse_version,
+    read_view,
+    running_version,
+    same_version,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import poll_sleeps
+
+ACTION_ON_ERROR = {
+    "suspend": "SUSPEND_UPGRADE_OPS_ON_ERROR",
+    "rollback": "ROLLBACK_UPGRADE_OPS_ON_ERROR",
+    "continue": "CONTINUE_UPGRADE_OPS_ON_ERROR",
+}
+# The resume of a suspended SE group: its URL is not settled by public documentation (see
+# lab/API.md); the lab serves this path.
+RESUME_PATH = "upgrade/segroup/resume"
+# Per-SE upgrade: no public vendor API; the lab's extension (see lab/API.md).
+SE_UPGRADE_PATH = "serviceengine/%s/upgrade"
+UNAVAILABLE_RETRY = 20.0
+
+
+def _md5(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _unavailable(exc):
+    """A failure that means 'the controller is not answering now' (reboot window), not a refusal."""
+    return isinstance(exc, AviError) and (exc.status is None or exc.status >= 500)
+
+
+def plan_disruption(placement, group_uuid, se_uuids, disruptive):
+    """Virtual services of the group that would lose service while ``se_uuids`` upgrade, and why.
+
+    Non-disruptive (vendor, seed 001): SEs of a group upgrade one at a time; active/active
+    VSs and N+M VSs scaled to 2+ SEs keep serving from another SE, a legacy active/standby pair
+    switches over to its standby first, and an N+M VS placed on a single SE is unavailable while
+    that SE upgrades. Disruptive: every SE of the group upgrades at once.
+    """
+    group = placement.groups.get(group_uuid) or {}
+    ha_mode = group.get("ha_mode")
+    upgrading = set(se_uuids)
+    out = []
+    for vs in sorted(placement.vss.values(), key=lambda v: v["name"] or ""):
+        if vs["group_uuid"] != group_uuid or not vs.get("enabled", True):
+            continue
+        for vip_id, entries in sorted(vs["vips"].items()):
+            ses = [e["se_uuid"] for e in entries]
+            hit = [u for u in ses if u in upgrading]
+            if not hit:
+                continue
+            names = ", ".join(placement.se_name(u) for u in hit)
+            if disruptive:
+                if all(u in upgrading for u in ses):
+                    out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id,
+                                "se_group": group.get("name"), "service_engines": [placement.se_name(u) for u in ses],
+                                "reason": "disruptive upgrade: every SE of group %s upgrades at once (%s)"
+                                          % (group.get("name"), names)})
+                continue
+            if len(ses) >= 2:
+                continue  # another SE serves it (active/active, scaled-out N+M, or the A/S standby)
+            why = ("legacy active/standby virtual service without a standby" if ha_mode == HA_LEGACY else
+                   "placed on a single SE in an elastic HA %s group" % (ha_mode or "HA_MODE_SHARED"))
+            out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "se_group": group.get("name"),
+                        "service_engines": [placement.se_name(u) for u in ses],
+                        "reason": "%s: unavailable while %s upgrades" % (why, names)})
+    return out
+
+
+class _ClusterUpgrade(object):
+    def __init__(self, module, client, clock=time.monotonic, sleep=time.sleep):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.progress = Progress("cluster_upgrade")
+        self._clock = clock
+        self._sleep = sleep
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self):
+        return read_view(self.client, self.flexible)
+
+    def _scope_targets(self, view):
+        """(group uuids, se uuid or None) the scope covers."""
+        params = self.params
+        scope = params["scope"]
+        if scope in ("controller",):
+            return [], None
+        if scope == "system":
+            return sorted(view.groups, key=lambda u: view.groups[u]["name"] or ""), None
+        if scope == "se_group":
+            group = view.group_named(params["se_group"])
+            if group is None:
+                raise ModuleFailure("se_group '%s' not found; known: %s" % (
+                    params["se_group"], ", ".join(sorted(g["name"] for g in view.groups.values())) or "none"))
+            return [group["uuid"]], None
+        matches = [se for se in view.ses.values() if params["service_engine"] in (se["uuid"], se["name"])]
+        if not matches:
+            raise ModuleFailure("service_engine '%s' not found; known: %s" % (
+                params["service_engine"], ", ".join(sorted(se["name"] for se in view.ses.values())) or "none"))
+        se = matches[0]
+        return [se["group_uuid"]], se["uuid"]
+
+    def _scope_versions(self, view, groups, se_uuid):
+        """{node label: version} for everything the scope covers (the diff)."""
+        out = {}
+        scope = self.params["scope"]
+        if scope in ("controller", "system"):
+            out["controller"] = view.controller.get("version")
+        if se_uuid:
+            se = view.ses[se_uuid]
+            out["service_engine %s" % se["name"]] = se["version"]
+            return out
+        for guuid in groups:
+            for se in view.ses_of(guuid):
+                out["service_engine %s" % se["name"]] = se["version"]
+        return out
+
+    # -- images ------------------------------------------------------------------------------
+    def _image(self):
+        """The image to upgrade to: a summary dict, ``{"upload": path}`` for a local file not yet on
+        the controller, ``{"path": ...}`` for a 17.x image path, or None (version given only)."""
+        params = self.params
+        value = params["image"]
+        if not self.flexible:
+            if value and not str(value).startswith("controller://"):
+                raise ModuleFailure("image '%s': a 17.x controller takes the image as a controller:// path, e.g. "
+                                    "controller://upgrade_pkgs/controller.pkg (copy the package to "
+                                    "/var/lib/avi/upgrade_pkgs/ on the leader first)" % value)
+            if not params["version"]:
+                raise ModuleFailure("version is required with a 17.x controller: its API cannot tell the "
+                                    "version of an image path")
+            return {"path": value or "controller://upgrade_pkgs/controller.pkg", "version": params["version"]}
+        images = [image_summary(i) for i in self.client.get_all("image")]
+        if value and os.path.isfile(os.path.expanduser(value)):
+            path = os.path.expanduser(value)
+            digest = _md5(path)
+            for image in images:
+                if image["hash"] == digest:
+                    return image
+            return {"upload": path, "hash": digest, "version": params["version"], "name": os.path.basename(path)}
+        if value:
+            for image in images:
+                if value in (image["uuid"], image["name"], image["path"]):
+                    return image
+            raise ModuleFailure("image '%s' not found on the controller (by uuid, name or path) and no such local "
+                                "file; images: %s" % (value, ", ".join(sorted(
+                                    "%s (%s)" % (i["name"], i["version"]) for i in images)) or "none"))
+        if not params["version"]:
+            return None
+        found = [i for i in images if same_version(i["version"], params["version"])]
+        if not found:
+            return {"missing": True, "version": params["version"],
+                    "known": sorted("%s (%s)" % (i["name"], i["version"]) for i in images)}
+        if len(found) > 1:
+            raise ModuleFailure("several images have version %s (%s): set image to choose one"
+                                % (params["version"], ", ".join(sorted(i["name"] for i in found))))
+        return found[0]
+
+    def _upload(self, image):
+        self.progress.update("image", "uploading %s" % image["name"])
+        answer = self.client.upload("image", "file", image["upload"])
+        uploaded = answer.get("uuid") if isinstance(answer, dict) else None
+
+        def ready():
+            for item in self.client.get_all("image"):
+                found = image_summary(item)
+                if found["uuid"] == uploaded or found["hash"] == image["hash"]:
+                    if found["state"] in ("IMAGE_FSM_FAILED",):
+                        raise ModuleFailure("image upload failed: %s" % (item.get("img_state") or {}).get("reason"))
+                    self.progress.update("image", "image %s: %s" % (found["name"], found["state"]),
+                                         percent=found.get("progress"))
+                    if found["state"] in (None, "IMAGE_FSM_COMPLETED"):
+                        return found
+            return None
+        return self._wait(ready, "the uploaded image to be ready")
+
+    # -- planning --------------------------------------------------------------------------------
+    def _disruption(self, placement, view, groups, se_uuid, wanted, disruptive):
+        out = []
+        for guuid in groups:
+            if se_uuid:
+                todo = [se_uuid] if not same_version(view.ses[se_uuid]["version"], wanted) else []
+            else:
+                todo = [se["uuid"] for se in view.ses_of(guuid) if not same_version(se["version"], wanted)]
+            if todo:
+                out.extend(plan_disruption(placement, guuid, todo, disruptive))
+        return out
+
+    def _nodes(self, view, groups, se_uuid, wanted):
+        nodes = []
+        scope = self.params["scope"]
+        if scope in ("controller", "system"):
+            ctl = view.controller
+            nodes.append({"type": "controller_cluster", "name": "controller cluster",
+                          "version": ctl.get("version"), "upgrade": not same_version(ctl.get("version"), wanted),
+                          "step": 1})
+        step = 2 if scope == "system" else 1
+        for guuid in groups:
+            group = view.groups[guuid]
+            members = [view.ses[se_uuid]] if se_uuid else view.ses_of(guuid)
+            order = [se["name"] for se in members if not same_version(se["version"], wanted)]
+            nodes.append({"type": "se_group", "name": group["name"], "version": group.get("version"),
+                          "upgrade": bool(order), "step": step,
+                          "order": order, "parallel_with_other_groups": scope == "system",
+                          "all_at_once": bool(self.params["disruptive"] or self.params["force"])})
+        return nodes
+
+    def _preview(self, body):
+        """The vendor's dry run (flexible API); None where it does not exist."""
+        if not self.flexible or self.params["scope"] == "service_engine":
+            return None
+        path = "rollback/preview" if self.params["state"] == "rolled_back" else "upgrade/preview"
+        try:
+            return self.client.post(path, body)
+        except AviError as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 400:
+                raise ModuleFailure("the controller's pre-checks refuse this %s: %s" % (
+                    "rollback" if self.params["state"] == "rolled_back" else "upgrade", exc.msg), **self.result)
+            raise
+
+    # -- acting ------------------------------------------------------------------------------------
+    def _start_body(self, image):
+        params = self.params
+        force = params["force"]
+        if not self.flexible:
+            return {"image_path": image["path"], "force": bool(force), "disruptive": bool(params["disruptive"] or force)}
+        body = {"image_ref": self.client.ref("image", image["uuid"])}
+        if force:
+            body["skip_warnings"] = True
+        scope = params["scope"]
+        options = {"action_on_error": ACTION_ON_ERROR[params["action_on_error"]],
+                   "disruptive": bool(params["disruptive"] or force)}
+        if scope == "system" and same_version(self.view.controller.get("version"), self.wanted):
+            # The controllers already run it (e.g. a system upgrade that was interrupted, or a
+            # controller-only upgrade earlier): the SE groups still behind are what is left.
+            behind = [g for g in self.groups
+                      if not all(same_version(se["version"], self.wanted) for se in self.view.ses_of(g))]
+            body.update(se_group_refs=[self.client.ref("serviceenginegroup", g) for g in behind],
+                        se_group_options=options)
+        elif scope == "system":
+            body.update(system=True, se_group_options=options)
+        elif scope == "se_group":
+            body.update(se_group_refs=[self.client.ref("serviceenginegroup", self.groups[0])],
+                        se_group_options=options)
+        elif scope == "service_engine":
+            body = {"image_ref": body["image_ref"], "disruptive": options["disruptive"]}
+        return body
+
+    def _start(self, image):
+        body = self._start_body(image)
+        scope = self.params["scope"]
+        if not self.flexible:
+            self.client.post("cluster/upgrade", body)
+        elif scope == "service_engine":
+            try:
+                self.client.post(SE_UPGRADE_PATH % self.se_uuid, body)
+            except AviError as exc:
+                if exc.status in (404, 405):
+                    raise ModuleFailure("this controller has no per-SE upgrade API (%s is a lab extension, see "
+                                        "the module documentation): use scope=se_group" % (SE_UPGRADE_PATH % "<uuid>"),
+                                        **self.result)
+                raise
+        else:
+            self.client.post("upgrade", body)
+
+    def _resume(self):
+        body = {"se_group_refs": [self.client.ref("serviceenginegroup", self.groups[0])],
+                "se_group_options": {"action_on_error": ACTION_ON_ERROR[self.params["action_on_error"]],
+                                     "disruptive": bool(self.params["disruptive"]), "skip_suspended": False}}
+        self.client.post(RESUME_PATH, body)
+
+    # -- waiting -----------------------------------------------------------------------------------
+    def _wait(self, condition, what):
+        timeout = self.params["timeout"]
+        start = self._clock()
+        last = None
+        for _attempt in poll_sleeps(timeout, self.params["wait_sleep"], clock=self._clock, sleep=self._sleep):
+            last = condition()
+            if last:
+                return last
+        raise ModuleFailure("timed out after %.0f seconds waiting for %s; the controller carries on: run the task "
+                            "again to re-attach" % (self._clock() - start, what), **self.result)
+
+    def _poll_view(self):
+        """A fresh view, or None while the controller is unreachable (reboot window)."""
+        try:
+            with self.client.short_retries(min(UNAVAILABLE_RETRY, max(1.0, self.params["wait_sleep"] * 4))):
+                return self._read()
+        except AviError as exc:
+            if _unavailable(exc):
+                self.progress.update("reboot", "controller API unavailable (%s): nodes rebooting or the cluster "
+                                     "re-forming, waiting" % (exc.status or "connection dropped"))
+                return None
+            raise
+
+    def _report(self, view, wanted):
+        scope = self.params["scope"]
+        ctl = view.controller
+        if scope in ("controller", "system"):
+            if self.flexible:
+                self.progress.update("controller", "controller cluster %s: %s%s" % (
+                    ctl.get("version"), ctl.get("state"),
+                    " (%s)" % ctl["events"][-1] if ctl.get("events") else ""), percent=ctl.get("progress"))
+            else:
+                self.progress.update("controller", "controller cluster %s: %s%s" % (
+                    ctl.get("version"), ctl.get("state"),
+                    " (%s)" % ctl["tasks"][-1] if ctl.get("tasks") else ""), percent=ctl.get("progress"))
+        for guuid in self.groups:
+            members = [view.ses[self.se_uuid]] if self.se_uuid else view.ses_of(guuid)
+            done = [se["name"] for se in members if same_version(se["version"], wanted)]
+            busy = [se["name"] for se in members if se.get("state") in FSM_RUNNING
+                    or (se.get("oper_state") not in (None, "OPER_UP") and not same_version(se["version"], wanted))]
+            group = view.groups[guuid]
+            label = ("service_engine %s" % members[0]["name"]) if self.se_uuid else ("se_group %s" % group["name"])
+            self.progress.update(label, "%s: %d/%d SE(s) at %s%s%s" % (
+                group["name"], len(done), len(members), wanted,
+                "; upgrading %s" % ", ".join(busy) if busy else "",
+                "; %s" % group.get("state") if group.get("state") and not self.se_uuid else ""),
+                percent=100 * len(done) // len(members) if members else None)
+
+    def _outcome(self, view, wanted, rollback=False):
+        """'done', 'failed' (with self.failure set) or None (still running)."""
+        scope = self.params["scope"]
+        ctl = view.controller
+        if not self.flexible:
+            state = ctl.get("state")
+            if state in LEGACY_FAILED and self.seen_running:
+                self.failure = "upgrade %s: %s" % (state, ctl.get("reason") or "no reason given")
+                return "failed"
+            if state in LEGACY_RUNNING or ctl.get("in_progress"):
+                self.seen_running = True
+                return None
+            if not same_version(ctl.get("version"), wanted):
+                return None
+            if all(same_version(se["version"], wanted) for guuid in self.groups for se in view.ses_of(guuid)):
+                return "done"
+            return None
+        checks = []
+        if scope in ("controller", "system"):
+            checks.append(("controller cluster", ctl.get("version"), ctl.get("state"), ctl.get("reason")))
+        for guuid in self.groups:
+            group = view.groups[guuid]
+            if self.se_uuid:
+                se = view.ses[self.se_uuid]
+                checks.append(("service engine %s" % se["name"], se["version"], se.get("state"), se.get("reason")))
+            else:
+                versions = [se["version"] for se in view.ses_of(guuid)]
+                version = wanted if versions and all(same_version(v, wanted) for v in versions) else None
+                checks.append(("SE group %s" % group["name"], version or group.get("version"), group.get("state"),
+                               group.get("reason")))
+        pending = False
+        for label, version, state, reason in checks:
+            if state in FSM_RUNNING:
+                self.seen_running = True
+                pending = True
+                continue
+            if (state in FSM_FAILED or state in FSM_SUSPENDED) and (self.seen_running or self.polls >= 3):
+                self.failure = "%s: %s%s" % (label, state, " (%s)" % reason if reason else "")
+                return "failed"
+            if not same_version(version, wanted):
+                pending = True
+        return None if pending else "done"
+
+    def _wait_for(self, wanted, rollback=False):
+        self.seen_running = False
+        self.polls = 0
+        self.failure = None
+        state = {"view": None}
+
+        def finished():
+            view = self._poll_view()
+            if view is None:
+                return None
+            self.polls += 1
+            state["view"] = view
+            self._report(view, wanted)
+            outcome = self._outcome(view, wanted, rollback)
+            return outcome
+
+        outcome = self._wait(finished, "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
+        view = state["view"]
+        self.result["status"] = self._status(view)
+        self.result["versions"]["after"] = self._scope_versions(view, self.groups, self.se_uuid)
+        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        if outcome == "failed":
+            raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade", self.failure),
+                                **self.result)
+        return view
+
+    def _status(self, view):
+        out = {"api": "flexible" if self.flexible else "17.x"}
+        scope = self.params["scope"]
+        if scope in ("controller", "system"):
+            ctl = view.controller
+            out["controller"] = dict((k, ctl.get(k)) for k in ("version", "previous_version", "state", "reason",
+                                                               "progress", "enable_rollback"))
+        groups = {}
+        for guuid in self.groups:
+            group = view.groups[guuid]
+            groups[group["name"]] = dict((k, group.get(k)) for k in ("version", "state", "reason", "progress"))
+        if groups:
+            out["se_groups"] = groups
+        members = [view.ses[self.se_uuid]] if self.se_uuid else [se for g in self.groups for se in view.ses_of(g)]
+        if members:
+            out["service_engines"] = dict((se["name"], dict((k, se.get(k)) for k in (
+                "version", "state", "reason", "oper_state"))) for se in members)
+        return out
+
+    def _cluster(self):
+        try:
+            data = self.client.get("cluster/status") or {}
+        except AviError:
+            return None
+        cstate = data.get("cluster_state") or {}
+        return {"state": cstate.get("state"),
+                "nodes": [{"name": n.get("name"), "role": n.get("role"), "state": n.get("state")}
+                          for n in data.get("node_states") or []]}
+
+    # -- the step -------------------------------------------------------------------------------
+    def run(self):
+        params = self.params
+        client = self.client
+        scope = params["scope"]
+        self.flexible = is_flexible(running_version(client), params["api"])
+        if not self.flexible and scope != "system":
+            raise ModuleFailure("a 17.x controller upgrades the whole system (controllers, then every SE group): "
+                                "use scope=system (scope %s needs 18.2.6 or later)" % scope)
+        self.progress.update("read", "reading versions and upgrade state (%s API)"
+                             % ("flexible" if self.flexible else "17.x"))
+        view = self.view = self._read()
+        self.groups, self.se_uuid = self._scope_targets(view)
+        before = self._scope_versions(view, self.groups, self.se_uuid)
+        self.result = {"changed": False, "scope": scope, "api": "flexible" if self.flexible else "17.x",
+                       "versions": {"before": before, "after": before},
+                       "diff": {"before": {"versions": before}, "after": {"versions": before}},
+                       "plan": {"actions": []}, "progress": self.progress.history}
+        if params["state"] == "rolled_back":
+            return self._rollback(view)
+        image = self._image()
+        if image is None:
+            raise ModuleFailure("give image (name, uuid, controller:// path or a local package file) or version")
+        if image.get("missing"):
+            raise ModuleFailure("no image with version %s on the controller; images: %s. Upload one (give image as "
+                                "a local package file)" % (image["version"], ", ".join(image["known"]) or "none"))
+        if image.get("upload") and not params["version"]:
+            # Only the controller can tell the version of a package: upload it first (check mode
+            # cannot, so it plans with an unknown version).
+            if self.module.check_mode:
+                self.result.update(changed=True, image={"name": image["name"]})
+                self.result["plan"]["actions"] = [
+                    "upload image %s" % image["name"],
+                    "upgrade %s to the version of that image (unknown until uploaded: give version to plan in "
+                    "detail)" % scope.replace("_", " ")]
+                return self.result
+            image = self._upload(image)
+        if params["version"] and image.get("version") and not same_version(image["version"], params["version"]):
+            raise ModuleFailure("image %s is version %s, not the wanted version %s"
+                                % (image.get("name"), image["version"], params["version"]))
+        wanted = self.wanted = params["version"] or image.get("version")
+        self.result["image"] = dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k))
+        self.result["to_version"] = wanted
+        self.result["from_version"] = view.controller.get("version") if scope in ("controller", "system") else (
+            sorted(set(v for v in before.values() if v)) or [None])[0]
+        if scope in ("se_group", "service_engine") and wanted and not same_version(view.controller.get("version"),
+                                                                                    wanted):
+            raise ModuleFailure("the controller runs %s: upgrade it to %s first (scope=controller); SEs cannot run a "
+                                "newer version than their controller" % (view.controller.get("version"), wanted),
+                                **self.result)
+        if wanted and parse_version(wanted) and any(parse_version(v) and parse_version(v) > parse_version(wanted)
+                                                    for v in before.values()):
+            raise ModuleFailure("%s is older than what runs now (%s): use state=rolled_back to go back"
+                                % (wanted, ", ".join("%s %s" % kv for kv in sorted(before.items()))), **self.result)
+
+        todo = [k for k, v in before.items() if not same_version(v, wanted)]
+        running = self._running(view)
+        suspended = self._suspended(view)
+        if not todo and not running and not suspended:
+            self.result["plan"]["actions"] = []
+            self.result["status"] = self._status(view)
+            self.progress.update("done", "%s already at %s" % (scope, wanted), percent=100)
+            return self.result
+
+        placement = load_placement(client)
+        disruptive = bool(params["disruptive"] or params["force"])
+        nodes = self._nodes(view, self.groups, self.se_uuid, wanted)
+        disrupted = self._disruption(placement, view, self.groups, self.se_uuid, wanted, disruptive)
+        actions = []
+        if image.get("upload"):
+            actions.append("upload image %s" % image["name"])
+        if running:
+            actions.append("re-attach to the %s already running" % running)
+        elif suspended:
+            actions.append("resume the suspended upgrade of SE group %s" % view.groups[self.groups[0]]["name"])
+        else:
+            actions.append("upgrade %s to %s%s" % (scope.replace("_", " "), wanted,
+                                                    " (disruptive)" if disruptive else ""))
+        self.result["plan"] = {"actions": actions, "nodes": nodes, "disrupted_virtual_services": disrupted,
+                               "warnings": []}
+        self.result["changed"] = True
+        self.result["versions"]["after"] = dict((k, wanted) for k in before)
+        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        if not running and not suspended and not image.get("upload"):
+            preview = self._preview(self._start_body(image))
+            if preview:
+                self._merge_preview(preview)
+        if self.module.check_mode:
+            self.progress.update("plan", "; ".join(actions))
+            return self.result
+
+        if image.get("upload"):
+            image = self._upload(image)
+            self.result["image"] = dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k))
+        if running:
+            self.progress.update("attach", "an upgrade of %s is already running: waiting for it" % running)
+        elif suspended:
+            self.progress.update("resume", "resuming SE group %s" % view.groups[self.groups[0]]["name"])
+            self._resume()
+        else:
+            self.progress.update("start", actions[-1])
+            try:
+                self._start(image)
+            except AviError as exc:
+                raise ModuleFailure("the controller refused the upgrade: %s" % exc.msg, **self.result)
+        if not params["wait"]:
+            self.result["status"] = self._status(self._poll_view() or view)
+            return self.result
+        view = self._wait_for(wanted)
+        if scope in ("controller", "system"):
+            self.result["cluster"] = self._cluster()
+        self.progress.update("done", "%s at %s" % (scope.replace("_", " "), wanted), percent=100)
+        return self.result
+
+    def _running(self, view):
+        """What of the scope is being upgraded now (a label), or None."""
+        if not self.flexible:
+            ctl = view.controller
+            return "system upgrade" if ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING else None
+        scope = self.params["scope"]
+        if scope in ("controller", "system") and view.controller.get("state") in FSM_RUNNING:
+            return "controller upgrade"
+        for guuid in self.groups:
+            if self.se_uuid:
+                if view.ses[self.se_uuid].get("state") in FSM_RUNNING:
+                    return "upgrade of service engine %s" % view.ses[self.se_uuid]["name"]
+            elif view.groups[guuid].get("state") in FSM_RUNNING:
+                return "upgrade of SE group %s" % view.groups[guuid]["name"]
+        return None
+
+    def _suspended(self, view):
+        return (self.flexible and self.params["scope"] == "se_group"
+                and view.groups[self.groups[0]].get("state") in FSM_SUSPENDED)
+
+    def _merge_preview(self, preview):
+        """Fold the vendor's dry run into the plan: warnings, errors, disrupted VSs, SE order."""
+        plan = self.result["plan"]
+        plan["prechecks"] = preview
+        for key in ("warnings", "errors"):
+            for item in preview.get(key) or []:
+                plan.setdefault(key, []).append(item if isinstance(item, str) else str(item.get("message", item)))
+        if preview.get("errors"):
+            raise ModuleFailure("the controller's pre-checks refuse this upgrade: %s"
+                                % "; ".join(plan["errors"]), **self.result)
+        vendor = {}
+        for seg in preview.get("se_groups") or []:
+            name = seg.get("se_group_name")
+            vendor[name] = seg
+            for node in plan["nodes"]:
+                if node["type"] == "se_group" and node["name"] == name and seg.get("lab_order"):
+                    node["order"] = [n for n in seg["lab_order"] if n in node["order"]] or node["order"]
+        if vendor:
+            seen = set((d["uuid"], d["vip_id"]) for d in plan["disrupted_virtual_services"])
+            for name, seg in vendor.items():
+                for ref in seg.get("disrupted_vs_ref") or []:
+                    uuid = ref_uuid(ref)
+                    if not any(u == uuid for u, _v in seen):
+                        plan["disrupted_virtual_services"].append({
+                            "name": ref.split("#", 1)[1] if "#" in ref else uuid, "uuid": uuid, "vip_id": None,
+                            "se_group": name, "service_engines": [],
+                            "reason": "reported by the controller's dry run"})
+
+    # -- rollback -----------------------------------------------------------------------------------
+    def _rollback(self, view):
+        params = self.params
+        scope = params["scope"]
+        if scope == "service_engine":
+            raise ModuleFailure("state=rolled_back works for the controller, an SE group or the system, not one SE")
+        ctl = view.controller
+        if scope == "se_group":
+            node = view.groups[self.groups[0]]
+        else:
+            node = ctl
+        target = params["version"] or node.get("previous_version")
+        current = self.result["versions"]["before"]
+        self.result["to_version"] = target
+        self.result["from_version"] = node.get("version")
+        if params["version"] and all(same_version(v, params["version"]) for v in current.values()):
+            self.progress.update("done", "%s already at %s" % (scope, params["version"]), percent=100)
+            self.result["status"] = self._status(view)
+            return self.result
+        if not target or node.get("enable_rollback") is False or same_version(target, node.get("version")):
+            if params["version"]:
+                raise ModuleFailure("cannot roll %s back to %s: the controller offers no rollback (enable_rollback "
+                                    "%s, previous version %s)" % (scope, params["version"], node.get("enable_rollback"),
+                                                                  node.get("previous_version")), **self.result)
+            self.result["plan"]["actions"] = []
+            self.result["status"] = self._status(view)
+            self.progress.update("done", "nothing to roll back for %s (running %s)" % (scope, node.get("version")))
+            return self.result
+        body = {}
+        if scope == "system":
+            body["system"] = True
+        elif scope == "se_group":
+            body["se_group_refs"] = [self.client.ref("serviceenginegroup", self.groups[0])]
+        self.result["changed"] = True
+        self.result["plan"]["actions"] = ["roll %s back from %s to %s" % (scope.replace("_", " "), node.get("version"),
+                                                                         target)]
+        self.result["versions"]["after"] = dict((k, target) for k in current)
+        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        preview = self._preview(body)
+        if preview:
+            self.result["plan"]["prechecks"] = preview
+        if self.module.check_mode:
+            self.progress.update("plan", self.result["plan"]["actions"][0])
+            return self.result
+        self.progress.update("start", self.result["plan"]["actions"][0])
+        try:
+            self.client.post("rollback" if self.flexible else "cluster/rollback", body)
+        except AviError as exc:
+            raise ModuleFailure("the controller refused the rollback: %s" % exc.msg, **self.result)
+        if params["wait"]:
+            self._wait_for(target, rollback=True)
+            if scope in ("controller", "system"):
+                self.result["cluster"] = self._cluster()
+        return self.result
+
+
+def upgrade_cluster(module, client):
+    return _ClusterUpgrade(module, client).run()

@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cluster_upgrade and vs_scale against an in-memory controller that upgrades (fake_avi_upgrade)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient
+from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade, vs_scale
+from fake_avi_upgrade import FakeUpgradeController
+
+
+@pytest.fixture
+def ctl(monkeypatch):
+    controller = FakeUpgradeController()
+    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
+                        controller.send(self, method, url, body, form))
+    init = AviClient.__init__
+
+    def no_sleep_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._sleep = lambda seconds: None  # retries and backoff without real time
+    monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    return controller
+
+
+def started(ctl):
+    return [w for w in ctl.writes if w[1] in ("/api/upgrade", "/api/rollback", "/api/cluster/upgrade")
+            or w[1].endswith("/upgrade") and "/serviceengine/" in w[1]]
+
+
+def test_check_mode_plans_and_starts_nothing(ctl, run_module):
+    result = run_module(cluster_upgrade, {"scope": "system", "version": "22.1.7"}, check_mode=True, diff=True)
+    assert result["changed"] is True, result
+    assert started(ctl) == []
+    assert ctl.version == "22.1.6"
+    nodes = dict((n["name"], n) for n in result["plan"]["nodes"])
+    assert nodes["controller cluster"]["upgrade"] is True
+    assert nodes["g1"]["order"] == ["se1", "se2", "se3"]
+    # vs1, vs2 (se1) and vs3 (se2) sit on a single SE of the N+M group g1; vs4 is legacy A/S without a standby
+    disrupted = dict((d["name"], d["reason"]) for d in result["plan"]["disrupted_virtual_services"])
+    assert sorted(disrupted) == ["vs1", "vs2", "vs3", "vs4"]
+    assert "single SE" in disrupted["vs1"] and "se1" in disrupted["vs1"]
+    assert result["diff"]["after"]["versions"]["controller"] == "22.1.7"
+    assert result["plan"]["prechecks"]["se_groups"], "the controller's dry run is part of the plan"
+
+
+def test_controller_upgrade_rides_out_the_reboot_and_is_idempotent(ctl, run_module):
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": "controller-22.1.7-9300"})
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert ctl.version == "22.1.7"
+    assert result["versions"] == {"before": {"controller": "22.1.6"}, "after": {"controller": "22.1.7"}}
+    assert result["api_stats"]["relogins"] >= 1, "sessions end with the reboot: the module logs in again"
+    assert result["api_stats"]["retries"] >= 1
+    assert any("unavailable" in p["msg"] for p in result["progress"])
+    assert result["cluster"]["state"] == "CLUSTER_UP_HA_ACTIVE"
+    assert [w[2]["image_ref"].rsplit("/", 1)[-1] for w in started(ctl)] == ["image-22.1.7"]
+    assert "system" not in started(ctl)[0][2] and "se_group_refs" not in started(ctl)[0][2]
+    ctl.writes[:] = []
+    again = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert started(ctl) == []
+
+
+def test_se_group_needs_the_controller_first(ctl, run_module):
+    result = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"})
+    assert result["failed"]
+    assert "scope=controller" in result["msg"] and "22.1.6" in result["msg"]
+    assert started(ctl) == []
+
+
+def test_se_group_upgrade_then_no_change(ctl, run_module):
+    ctl.version = "22.1.7"
+    result = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"}, diff=True)
+    assert not result.get("failed"), result
+    assert [ctl.se_version[u] for u in ("serviceengine-1", "serviceengine-2", "serviceengine-3")] == ["22.1.7"] * 3
+    assert ctl.se_version["serviceengine-4"] == "22.1.6", "another group is left alone"
+    body = started(ctl)[0][2]
+    assert body["se_group_refs"][0].endswith("serviceenginegroup-1")
+    assert body["se_group_options"] == {"action_on_error": "SUSPEND_UPGRADE_OPS_ON_ERROR", "disruptive": False}
+    assert run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"})["changed"] is False
+
+
+def test_a_failed_se_suspends_the_group_and_a_rerun_resumes(ctl, run_module):
+    ctl.version = "22.1.7"
+    ctl.fail_se.add("serviceengine-2")
+    result = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"})
+    assert result["failed"]
+    assert "UPGRADE_FSM_SUSPENDED" in result["msg"] and "g1" in result["msg"]
+    assert result["status"]["service_engines"]["se2"]["state"] == "UPGRADE_FSM_ERROR"
+    again = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"})
+    assert not again.get("failed"), again
+    assert any(w[1] == "/api/upgrade/segroup/resume" for w in ctl.writes)
+    assert ctl.se_version["serviceengine-2"] == "22.1.7"
+
+
+def test_cluster_that_does_not_reform_is_reported_with_the_vendor_reason(ctl, run_module):
+    ctl.reform_fails = True
+    result = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})
+    assert result["failed"]
+    assert "UPGRADE_FSM_ABORTED" in result["msg"] and "did not re-form" in result["msg"]
+    assert ctl.version == "22.1.6"
+    assert result["status"]["controller"]["state"] == "UPGRADE_FSM_ABORTED"
+
+
+def test_per_se_upgrade_and_a_controller_without_it(ctl, run_module):
+    ctl.version = "22.1.7"
+    result = run_module(cluster_upgrade, {"scope": "service_engine", "service_engine": "se3", "version": "22.1.7"})
+    assert not result.get("failed"), result
+    assert ctl.se_version["serviceengine-3"] == "22.1.7" and ctl.se_version["serviceengine-1"] == "22.1.6"
+    assert started(ctl)[0][1] == "/api/serviceengine/serviceengine-3/upgrade"
+    assert [d["name"] for d in result["plan"]["disrupted_virtual_services"]] == []  # se3 hosts nothing
+    ctl.per_se_api = False
+    result = run_module(cluster_upgrade, {"scope": "service_engine", "service_engine": "se1", "version": "22.1.7"})
+    assert result["failed"] and "scope=se_group" in result["msg"]
+
+
+def test_older_version_unknown_image_and_bad_input_are_refused(ctl, run_module):
+    ctl.version = "22.1.7"
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": "controller-21.1.1-100"})
+    assert result["failed"] and "rolled_back" in result["msg"]
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": "nope"})
+    assert result["failed"] and "nope" in result["msg"] and "controller-22.1.7-9300" in result["msg"]
+    result = run_module(cluster_upgrade, {"scope": "controller", "version": "latest"})
+    assert result["failed"] and "version" in result["msg"] and "22.1.7" in result["msg"]
+    result = run_module(cluster_upgrade, {"scope": "controller", "se_group": "g1", "version": "22.1.7"})
+    assert result["failed"] and "scope=se_group" in result["msg"]
+    result = run_module(cluster_upgrade, {"scope": "cluster", "version": "22.1.7"})
+    assert result["failed"] and "controller, se_group, service_engine, system" in result["msg"]
+    assert started(ctl) == []
+
+
+def test_local_package_is_uploaded_once(ctl, run_module, tmp_path):
+    package = tmp_path / "controller.pkg"
+    package.write_bytes(b"not really a controller package")
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": str(package)}, check_mode=True)
+    assert result["changed"] and "upload image controller.pkg" in result["plan"]["actions"]
+    assert ctl.uploads == []
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": str(package)})
+    assert not result.get("failed"), result
+    assert len(ctl.uploads) == 1 and ctl.uploads[0][0].startswith("multipart/form-data")
+    assert ctl.version == "22.1.8"
+
+
+def test_rollback_goes_back_then_has_nothing_to_do(ctl, run_module):
+    assert run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})["changed"]
+    result = run_module(cluster_upgrade, {"scope": "controller", "state": "rolled_back"})
+    assert not result.get("failed"), result
+    assert result["changed"] and ctl.version == "22.1.6"
+    again = run_module(cluster_upgrade, {"scope": "controller", "state": "rolled_back", "version": "22.1.6"})
+    assert again["changed"] is False
+
+
+def test_legacy_controller_takes_only_system_upgrades(ctl, run_module):
+    ctl.version = "17.2.14"
+    result = run_module(cluster_upgrade, {"scope": "controller", "version": "18.2.8"})
+    assert result["failed"] and "scope=system" in result["msg"]
+    result = run_module(cluster_upgrade, {"scope": "system", "image": "controller-22.1.7-9300"})
+    assert result["failed"] and "controller://" in result["msg"]
+
+
+def test_password_is_not_in_results(ctl, run_module):
+    result = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})
+    assert "s3cret-pw" not in json.dumps(result)
+
+
+# -- vs_scale ------------------------------------------------------------------------------------
+def test_vs_scale_out_and_back_in(ctl, run_module):
+    # se1 is full (max_vs_per_se 2): the controller's choice is se3
+    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_out"}, check_mode=True, diff=True)
+    assert result["changed"] and result["added_service_engines"] == ["se3"]
+    assert [w for w in ctl.writes if w[1].endswith("/scaleout")] == []
+    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_out"})
+    assert not result.get("failed"), result
+    assert result["placement"] == {"before": ["se2"], "after": ["se2", "se3"]}
+    assert result["added_service_engines"] == ["se3"]
+    assert run_module(vs_scale, {"name": "vs3", "state": "scaled_out"})["changed"] is False
+    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se3"})
+    assert result["changed"] and result["placement"]["after"] == ["se2"]
+    assert run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se3"})["changed"] is False
+
+
+def test_vs_scale_refusals(ctl, run_module):
+    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se2"})
+    assert result["failed"] and "min_scaleout_per_vs" in result["msg"]
+    result = run_module(vs_scale, {"name": "vs4", "state": "scaled_out"})
+    assert result["failed"] and "legacy" in result["msg"].lower()
+    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in"})
+    assert result["failed"] and "from_se" in result["msg"]
+    assert [w for w in ctl.writes if w[1].endswith(("/scaleout", "/scalein"))] == []
