@@ -87,8 +87,8 @@ def plan_disruption(placement, group_uuid, se_uuids, disruptive):
             names = ", ".join(placement.se_name(u) for u in hit)
             if disruptive:
                 if all(u in upgrading for u in ses):
-                    out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id,
-                                "se_group": group.get("name"), "service_engines": [placement.se_name(u) for u in ses],
+                    out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "se_group": group.get("name"),
+                                "ha_mode": ha_mode, "service_engines": [placement.se_name(u) for u in ses],
                                 "reason": "disruptive upgrade: every SE of group %s upgrades at once (%s)"
                                           % (group.get("name"), names)})
                 continue
@@ -97,7 +97,7 @@ def plan_disruption(placement, group_uuid, se_uuids, disruptive):
             why = ("legacy active/standby virtual service without a standby" if ha_mode == HA_LEGACY else
                    "placed on a single SE in an elastic HA %s group" % (ha_mode or "HA_MODE_SHARED"))
             out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "se_group": group.get("name"),
-                        "service_engines": [placement.se_name(u) for u in ses],
+                        "ha_mode": ha_mode, "service_engines": [placement.se_name(u) for u in ses],
                         "reason": "%s: unavailable while %s upgrades" % (why, names)})
     return out
 
@@ -515,6 +515,8 @@ class _ClusterUpgrade(object):
         if not todo and not running and not suspended:
             self.result["plan"]["actions"] = []
             self.result["status"] = self._status(view)
+            if scope in ("controller", "system"):
+                self.result["cluster"] = self._cluster()
             self.progress.update("done", "%s already at %s" % (scope, wanted), percent=100)
             return self.result
 
@@ -613,7 +615,7 @@ class _ClusterUpgrade(object):
                     if not any(u == uuid for u, _v in seen):
                         plan["disrupted_virtual_services"].append({
                             "name": ref.split("#", 1)[1] if "#" in ref else uuid, "uuid": uuid, "vip_id": None,
-                            "se_group": name, "service_engines": [],
+                            "se_group": name, "ha_mode": seg.get("ha_mode"), "service_engines": [],
                             "reason": "reported by the controller's dry run"})
 
     # -- rollback -----------------------------------------------------------------------------------

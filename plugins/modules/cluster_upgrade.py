@@ -200,7 +200,7 @@ status:
   sample: {"api": "flexible", "controller": {"version": "22.1.7", "state": "UPGRADE_FSM_COMPLETED"}}
 cluster:
   description: The controller cluster's state after a controller or system step (C(GET /api/cluster/status)).
-  returned: after a controller or system upgrade or rollback
+  returned: with scope controller or system, after acting or when nothing had to change
   type: dict
   sample: {"state": "CLUSTER_UP_HA_ACTIVE", "nodes": [{"name": "ctl-1", "role": "CLUSTER_LEADER", "state": "CLUSTER_ACTIVE"}]}
 progress:

@@ -53,6 +53,7 @@ class LiveProgressAction(ActionBase):
 
     _supports_check_mode = True
     _supports_async = True
+    FIRST_POLL = 0.1
     POLL_SECONDS = 1.0
     # The module's own default for ``timeout`` (the async budget must outlast the module).
     DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
@@ -107,41 +108,63 @@ class LiveProgressAction(ActionBase):
 
         shown = 0
         deadline = time.time() + timeout + ASYNC_MARGIN
+        job_path = self._connection._shell.join_path(async_dir, jid)
         final = None
+        pause = self.FIRST_POLL
         try:
             while True:
-                time.sleep(self.POLL_SECONDS)
-                shown = self._show_new_lines(host, progress_path, shown)
-                status = self._execute_module(
-                    module_name="ansible.legacy.async_status", task_vars=task_vars,
-                    module_args={"jid": jid, "_async_dir": async_dir})
-                if status.get("finished") or status.get("failed") and not status.get("started"):
-                    final = status
-                    break
+                time.sleep(pause)
+                pause = min(self.POLL_SECONDS, pause * 1.5)
+                # One cheap shell command per poll: the progress lines, then the job file. The
+                # async_status module (a Python process) runs only once the job file says done.
+                shown, done = self._poll(host, progress_path, job_path, shown)
+                if done:
+                    final = self._execute_module(
+                        module_name="ansible.legacy.async_status", task_vars=task_vars,
+                        module_args={"jid": jid, "_async_dir": async_dir})
+                    if final.get("finished") or final.get("failed") and not final.get("started"):
+                        break
                 if time.time() > deadline:
                     final = {"failed": True,
                              "msg": "the module did not finish within %s seconds" % (timeout + ASYNC_MARGIN)}
                     break
-            self._show_new_lines(host, progress_path, shown)
+            self._poll(host, progress_path, job_path, shown)
         finally:
-            self._low_level_execute_command("rm -f %s" % self._connection._shell.quote(progress_path))
-            self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
+            # what async_status mode=cleanup does, without starting a Python process
+            self._low_level_execute_command("rm -f %s %s" % (self._connection._shell.quote(progress_path),
+                                                             self._connection._shell.quote(job_path)))
             self._remove_tmp_path(self._connection._shell.tmpdir)
         for key in ASYNC_INTERNAL_KEYS:
             final.pop(key, None)
         return final
 
-    def _show_new_lines(self, host, path, shown):
-        """Print progress lines after the first `shown` ones; return the new count."""
-        quoted = self._connection._shell.quote(path)
-        res = self._low_level_execute_command("cat %s 2>/dev/null || true" % quoted, sudoable=False)
-        lines = to_text(res.get("stdout", "")).splitlines()
-        complete = lines if to_text(res.get("stdout", "")).endswith("\n") else lines[:-1]
+    def _poll(self, host, progress_path, job_path, shown):
+        """Print progress lines after the first ``shown`` ones; return (new count, job done?)."""
+        quote = self._connection._shell.quote
+        res = self._low_level_execute_command(
+            "cat %s 2>/dev/null; printf '%s'; cat %s 2>/dev/null; true"
+            % (quote(progress_path), JOB_SEPARATOR, quote(job_path)), sudoable=False)
+        out = to_text(res.get("stdout", ""))
+        progress, _sep, job = out.partition(JOB_SEPARATOR)
+        lines = progress.splitlines()
+        complete = lines if progress.endswith("\n") else lines[:-1]
         for line in complete[shown:]:
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
             display.display(format_progress(host, entry))
-        return max(shown, len(complete))
+        return max(shown, len(complete)), _job_done(job)
+
+
+JOB_SEPARATOR = "\n--fleetops-async-job--\n"
+
+
+def _job_done(text):
+    """Whether an async job file holds the module's result (async_wrapper writes a ``started``
+    marker while the module runs, and the module's own JSON once it ends)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and ("started" not in data or bool(data.get("finished")))
