@@ -796,6 +796,7 @@ class UpgradeMixin:
             op["fail"] = None
         self._at(op, at)
         g = self._group_of(se)
+        op["notes"] = []
         if g["ha_mode"] == HA_LEGACY:  # vendor: the active switches over to its standby first (no outage)
             for vs in self._vss_on(se["uuid"]):
                 mine = self._vs_entry(vs, se["uuid"])
@@ -805,8 +806,10 @@ class UpgradeMixin:
                     mine["primary"], mine["standby"] = False, True
                     other["primary"], other["standby"] = True, False
                     self._save_obj("virtualservice", vs["uuid"])
-                    log.info("VS %s switched over to %s before SE %s upgrades", vs["name"],
-                             self.objs["serviceengine"][other["se"]]["name"], se["name"])
+                    note = (f"{vs['name']} switched over to {self.objs['serviceengine'][other['se']]['name']} "
+                            f"before {se['name']} upgraded")
+                    op["notes"].append(note)
+                    log.info("VS %s", note)
         se["_lab"]["oper"] = "OPER_UPGRADING"
         self._save_obj("serviceengine", se["uuid"])
         op["disrupted"] = [v["uuid"] for v in self._vss_on(se["uuid"])
@@ -1036,6 +1039,7 @@ class UpgradeMixin:
             c = self._start_se(se, kind, op["to"], at, op)
             op["running"].append(c["id"])
             seg["se_upgrade_in_progress"].append(sref)
+            seg.setdefault("notes", []).extend(c["notes"])
             for vu in c["disrupted"]:
                 vr = ref("virtualservice", vu)
                 if vr not in seg["disrupted_vs_ref"]:
