@@ -102,8 +102,8 @@ def read_package(data):
         raise ApiError(400, f"Invalid image package: version must look like 22.1.7, got {manifest.get('version')!r}")
     if not str(manifest.get("build", "")).isdigit():
         raise ApiError(400, f"Invalid image package: build must be a number, got {manifest.get('build')!r}")
-    if manifest.get("min_version") is not None and not re.fullmatch(r"\d+(\.\d+){1,3}",
-                                                                     str(manifest["min_version"])):
+    min_version = manifest.get("min_version")
+    if min_version is not None and not re.fullmatch(r"\d+(\.\d+){1,3}", str(min_version)):
         raise ApiError(400, f"Invalid image package: min_version must look like 22.1.1, "
                        f"got {manifest['min_version']!r}")
     return manifest
@@ -1236,8 +1236,8 @@ class UpgradeMixin:
                     raise ApiError(400, f"Another upgrade operation runs for SE {se['name']} or its group "
                                    f"({op['kind']} of {op['target']}, {op['id']})")
             now = self.lab_now()
-            op = self._start_se(se, "se_upgrade", to_ver, now, None, extra={"image": image, "lab_single": True,
-                                                                             "disruptive": disruptive})
+            extra = {"image": image, "lab_single": True, "disruptive": disruptive}
+            op = self._start_se(se, "se_upgrade", to_ver, now, None, extra=extra)
             self._flush()
             return {"status": f"Upgrade of SE {se['name']} to {to_ver} started", "upgrade_ops": "UPGRADE",
                     "node_type": NODE_SE, "uuid": su, "from_version": op["frm"], "to_version": to_ver,
@@ -1405,7 +1405,9 @@ class UpgradeMixin:
         segs = [s.get("seg_status") for s in segs if s.get("seg_status")]
         if segs:
             in_prog = any(s.get("in_progress") for s in segs)
-            pick = lambda k: [r for s in segs for r in s.get(k, [])]  # noqa: E731
+
+            def pick(key):
+                return [r for s in segs for r in s.get(key, [])]
             starts = [s.get("start_time") for s in segs if s.get("start_time")]
             ends = [s.get("end_time") for s in segs if s.get("end_time")]
             out["se_state"] = {
@@ -1518,8 +1520,8 @@ class UpgradeMixin:
                    "se_groups": {}, "images": [
                        {"name": i["name"], "uuid": i["uuid"], "version": i["_lab"]["version"],
                         "build": i["_lab"]["build"], "package": i["_lab"]["package"],
-                        "state": i["img_state"]["state"]} for i in sorted(self.up["images"].values(),
-                                                                           key=lambda d: d["name"])],
+                        "state": i["img_state"]["state"]}
+                       for i in sorted(self.up["images"].values(), key=lambda d: d["name"])],
                    "running": [{"id": o["id"], "kind": o["kind"], "target": o["target"]}
                                for o in sorted(self.ops.values(), key=lambda o: o["id"])
                                if o["state"] == "running" and o["kind"] in UPGRADE_OP_KINDS],
@@ -1540,4 +1542,3 @@ class UpgradeMixin:
                                      for r in seg.get("disrupted_vs_ref", [])],
                     "service_engines": ses}
             return out
-
