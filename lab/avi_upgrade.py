@@ -965,9 +965,22 @@ class UpgradeMixin:
             sd["enable_rollback"] = op["kind"] == "se_upgrade"
             self._end_doc(sd, end, "COMPLETED", version=op["to"])
             self._finish(op, "success", end)
+            if not op.get("parent"):
+                self._group_after_se(se, op)
         self._save_obj("serviceengine", se["uuid"])
         self._update_disruption(at=end)
         return True
+
+    def _group_after_se(self, se, op):
+        """A per-SE upgrade that brought the last SE of its group to the new version completes the
+        group's version change: the group may then be rolled back like after a group upgrade."""
+        g = self._group_of(se)
+        if g and op["frm"] != op["to"] and all(s["_lab"]["version"] == op["to"]
+                                                for s in self._ses_of_group(g["uuid"])):
+            d = self._group_doc(g)
+            d["previous_version"] = op["frm"]
+            d["enable_rollback"] = True
+            self._up_dirty()
 
     def _advance_group(self, op):
         g = self.objs["serviceenginegroup"].get(op["group"])
@@ -1231,7 +1244,9 @@ class UpgradeMixin:
             for op in self.ops.values():
                 if op["state"] != "running" or op["kind"] not in UPGRADE_OP_KINDS or op["kind"] == "image_upload":
                     continue
-                if op.get("se") == su or op.get("group") == gu or op["kind"] in (
+                group_op = op.get("group") == gu and (op.get("parent") or op["kind"] in (
+                    "se_group_upgrade", "se_group_rollback"))   # per-SE upgrades of other SEs may run
+                if op.get("se") == su or group_op or op["kind"] in (
                         "system_upgrade", "controller_upgrade", "controller_rollback", "rollback"):
                     raise ApiError(400, f"Another upgrade operation runs for SE {se['name']} or its group "
                                    f"({op['kind']} of {op['target']}, {op['id']})")

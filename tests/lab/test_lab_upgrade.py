@@ -305,6 +305,13 @@ def test_controller_only_se_group_and_per_se_upgrades(lab_factory, tmp_path):
     assert info["node_type"] == "NODE_SE_TYPE" and info["version"] == "22.1.7"
     assert info["state"]["state"] == FSM + "COMPLETED" and info["previous_version"] == "22.1.6"
     assert lab.admin("GET", "disruption")["virtualservice"]["nm-single-1"]["unavailable_seconds"] > 0
+    # the other SEs of the group one by one (per-SE upgrades of different SEs may also overlap):
+    # the group then has the new version and can be rolled back like after a group upgrade
+    for name in ("nm-se-02", "nm-se-03", "nm-se-04"):
+        assert api.post(f"serviceengine/{api.by_name('serviceengine', name)['uuid']}/upgrade", {}).status_code == 200
+    wait_for(lambda: idle(lab), timeout=30, what="per-SE upgrades")
+    info = api.get("upgradestatusinfo", name="sg-nm").json()["results"][0]
+    assert (info["version"], info["previous_version"], info["enable_rollback"]) == ("22.1.7", "22.1.6", True)
 
 
 # ---------------------------------------------------------------------------------------- faults
