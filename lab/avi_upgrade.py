@@ -1369,8 +1369,9 @@ class UpgradeMixin:
                 known = ", ".join(sorted(d["controller_info"]["path"] for d in self.up["images"].values()))
                 raise ApiError(400, f"image_path {path} not found (the package must be under "
                                f"controller://upgrade_pkgs/; present: {known})")
+            # seed 001: "If the force flag is set, it will be converted to a disruptive operation"
             p = {"system": True, "groups": [], "skip_warnings": force, "prechecks_only": False, "action": CONTINUE,
-                 "disruptive": disruptive, "skip_suspended": False, "image": img}
+                 "disruptive": disruptive or force, "skip_suspended": False, "image": img}
             plan = self._upgrade_plan(p)
             self._conflict([], controller=True)
             self._refuse_on(plan, force, "force")

@@ -503,6 +503,9 @@ def test_legacy_17x_api(lab_factory, tmp_path):
     st = wait_for(ended, timeout=30, interval=0.005, what="17.x rollback")
     assert st["rollback"] is True and st["controller_state"]["state"] == "UPGRADE_COMPLETED"
     assert summary(lab)["controller"]["version"] == "17.2.8" and set(se_versions(lab).values()) == {"17.2.8"}
+    # force (here past a version too far) makes the upgrade disruptive
+    r = api.post("cluster/upgrade", {"image_path": "controller://upgrade_pkgs/controller-18.2.5.pkg", "force": True})
+    assert r.status_code == 200 and r.json()["disruptive"] is True
 
 
 # ---------------------------------------------------------------------------------------- avisdk, restart
