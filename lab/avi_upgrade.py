@@ -975,8 +975,9 @@ class UpgradeMixin:
         """A per-SE upgrade that brought the last SE of its group to the new version completes the
         group's version change: the group may then be rolled back like after a group upgrade."""
         g = self._group_of(se)
-        if g and op["frm"] != op["to"] and all(s["_lab"]["version"] == op["to"]
-                                                for s in self._ses_of_group(g["uuid"])):
+        if not g or op["frm"] == op["to"]:
+            return
+        if all(s["_lab"]["version"] == op["to"] for s in self._ses_of_group(g["uuid"])):
             d = self._group_doc(g)
             d["previous_version"] = op["frm"]
             d["enable_rollback"] = True
