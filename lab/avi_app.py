@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lab import avi_upgrade_app
+from lab.avi_upgrade import LOCKED_MESSAGE
 from lab.world import TYPES, ApiError
 
 log = logging.getLogger("lab.avi")
@@ -43,9 +45,8 @@ async def json_body(request):
 
 
 def build_app(world):
-    cfg = world.cfg
-
-    def version_info():
+    def version_info():  # world.cfg, not a copy: an upgrade (or a reset) changes the running version
+        cfg = world.cfg
         return {"Version": cfg["version"], "build": int(cfg["build"]) if str(cfg["build"]).isdigit() else
                 cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": "15.2",
                 "ProductName": "Avi Cloud Controller (fleetops lab)"}
@@ -65,7 +66,7 @@ def build_app(world):
                 body = dict(parse_qsl(raw.decode("utf-8", "replace")))
         if not isinstance(body, dict):
             return err(400, "JSON object expected")
-        delay = float(cfg["timing"].get("login", 0)) * world.time_scale
+        delay = float(world.cfg["timing"].get("login", 0)) * world.time_scale
         if delay > 0:
             await asyncio.sleep(delay)
         res = world.login(body.get("username"), body.get("password"))
@@ -79,9 +80,9 @@ def build_app(world):
                      "local": True, "full_name": "System Administrator", "default_tenant_ref":
                          base_url(request) + "/api/tenant/admin"},
             "version": version_info(), "session_cookie_name": "sessionid",
-            "controller": {"api_idle_timeout": int(cfg["api_idle_timeout"] // 60) or 1},
+            "controller": {"api_idle_timeout": int(world.cfg["api_idle_timeout"] // 60) or 1},
             "tenants": [{"name": t, "uuid": t, "url": base_url(request) + f"/api/tenant/{t}"}
-                        for t in cfg["tenants"]],
+                        for t in world.cfg["tenants"]],
         })
         resp.set_cookie("csrftoken", csrf, path="/", secure=True, samesite="lax")
         resp.set_cookie("sessionid", sid, path="/", secure=True, httponly=True, samesite="lax")
@@ -105,7 +106,7 @@ def build_app(world):
         tenant_uuid = request.headers.get("x-avi-tenant-uuid")
         if tenant_uuid and not request.headers.get("x-avi-tenant"):
             tenant = tenant_uuid.replace("tenant-", "") if tenant_uuid != "admin" else "admin"
-        if tenant not in cfg["tenants"]:
+        if tenant not in world.cfg["tenants"] and tenant != "*":  # vendor: "*" means every tenant
             raise ApiError(404, f"Tenant '{tenant}' not found")
         return sess
 
@@ -134,8 +135,6 @@ def build_app(world):
         (re.compile(r"^virtualservice/([^/]+)/runtime/?$"), "vs_runtime"),
         (re.compile(r"^serviceengine/([^/]+)/runtime/?$"), "se_runtime"),
         (re.compile(r"^virtualservice/([^/]+)/(migrate|scaleout|scalein)/?$"), "vs_action"),
-        (re.compile(r"^cluster/status/?$"), "cluster_status"),
-        (re.compile(r"^cluster/?$"), "cluster"),
         (re.compile(r"^tenant/?$"), "tenant"),
         (re.compile(r"^" + R_TYPE + r"/?$"), "collection"),
         (re.compile(r"^" + R_TYPE + r"/([^/]+)/?$"), "object"),
@@ -150,6 +149,12 @@ def build_app(world):
             q = query(request)
             base = base_url(request)
             url = str(request.url)
+            if request.method in WRITE_METHODS and not avi_upgrade_app.is_control_path(rest) \
+                    and world.config_locked():
+                return err(403, LOCKED_MESSAGE)  # vendor: the API is read-only while an upgrade runs
+            answer = await avi_upgrade_app.dispatch(world, request, rest, q, base)
+            if answer is not None:
+                return answer
             m = kind = None
             for rx, k in routes:
                 m = rx.match(rest)
@@ -160,7 +165,7 @@ def build_app(world):
                 return err(404, f"Resource /api/{rest} not found in the lab")
             meth = request.method
             if kind in ("se_inv", "vs_inv", "se_inv_one", "vs_inv_one", "vs_runtime", "se_runtime",
-                        "cluster_status", "cluster", "tenant") and meth != "GET":
+                        "tenant") and meth != "GET":
                 return err(405, f"Method {meth} not allowed")
             if kind == "se_inv":
                 return JSONResponse(world.se_inventory(q, base, url))
@@ -174,16 +179,9 @@ def build_app(world):
                 return JSONResponse(world.vs_runtime(m.group(1), base))
             if kind == "se_runtime":
                 return JSONResponse(world.se_runtime(m.group(1)))
-            if kind == "cluster_status":
-                return JSONResponse({"cluster_state": {"state": "CLUSTER_UP_NO_HA", "progress": 100},
-                                     "node_states": [{"name": "127.0.0.1", "role": "CLUSTER_LEADER",
-                                                      "state": "CLUSTER_ACTIVE"}]})
-            if kind == "cluster":
-                return JSONResponse({"uuid": "cluster-lab", "name": "cluster-0-1", "url": base + "/api/cluster",
-                                     "nodes": [{"name": "127.0.0.1", "ip": {"addr": "127.0.0.1", "type": "V4"}}]})
             if kind == "tenant":
-                return JSONResponse({"count": len(cfg["tenants"]), "results": [
-                    {"uuid": t, "name": t, "url": base + f"/api/tenant/{t}"} for t in cfg["tenants"]]})
+                return JSONResponse({"count": len(world.cfg["tenants"]), "results": [
+                    {"uuid": t, "name": t, "url": base + f"/api/tenant/{t}"} for t in world.cfg["tenants"]]})
             if kind == "vs_action":
                 if meth != "POST":
                     return err(405, f"Method {meth} not allowed")
@@ -254,6 +252,8 @@ def build_app(world):
                 return JSONResponse({"ok": True})
             if path == "world" and meth == "GET":
                 return JSONResponse(world_summary(world))
+            if path == "upgrade" and meth == "GET":
+                return JSONResponse(world.upgrade_summary())
             return err(404, f"no admin endpoint {meth} /_lab/{path}")
         except (ApiError, TypeError, ValueError, re.error) as e:
             return err(getattr(e, "status", 400), getattr(e, "message", str(e)))
@@ -274,6 +274,7 @@ def world_summary(world):
         for se in world.objs["serviceengine"].values():
             ses[se["name"]] = {"group": world._group_of(se)["name"], "enable_state": se["enable_state"],
                                "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
+                               "version": se["_lab"]["version"],
                                "vs": sorted(v["name"] for v in world._vss_on(se["uuid"]))}
         return {"service_engines": dict(sorted(ses.items())), "lab_now": world.lab_now()}
 
@@ -296,7 +297,11 @@ class FaultsAndStats:
         method = scope.get("method", "GET")
         if path.startswith("/_lab/"):
             return await self.app(scope, receive, send)
-        status = self.world.http_fault(method, path)
+        block = self.world.upgrade_http_block(path)  # controller nodes rebooting / cluster forming
+        if block is not None:
+            status, message = block
+        else:
+            status, message = self.world.http_fault(method, path), None
         if status is not None:
             self.world.count_request(method, status if status else "dropped")
             if status == 0:
@@ -306,7 +311,7 @@ class FaultsAndStats:
                     transport.abort()
                     return
                 raise ConnectionAbortedError("lab fault: drop connection")
-            body = json.dumps({"error": f"Service unavailable (lab fault {status})"}).encode()
+            body = json.dumps({"error": message or f"Service unavailable (lab fault {status})"}).encode()
             await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
             return
         seen = {}

@@ -1,4 +1,4 @@
-"""Command line: python -m lab serve|start|stop|ctl (see lab/README.md)."""
+"""Command line: python -m lab serve|start|stop|ctl|make-image (see lab/README.md)."""
 import argparse
 import json
 import os
@@ -178,6 +178,8 @@ def cmd_ctl(a):
         r = call("GET", "health")
     elif w == "world":
         r = call("GET", "world")
+    elif w == "upgrade":
+        r = call("GET", "upgrade")
     elif w == "get":  # any other admin route of the plane: ctl [--plane P] get PATH
         r = call("GET", args[0])
     elif w == "post":  # ctl [--plane P] post PATH [JSON]
@@ -187,6 +189,19 @@ def cmd_ctl(a):
         return 2
     print(json.dumps(r[1], indent=2))
     return 0 if r[0] < 400 else 1
+
+
+def cmd_make_image(a):
+    from lab.avi_upgrade import PACKAGES, make_image_bytes
+    if a.package not in PACKAGES:
+        print(f"--package must be one of {', '.join(PACKAGES)}", file=sys.stderr)
+        return 2
+    data = make_image_bytes(a.version, a.build, a.min_version, a.package)
+    with open(a.out, "wb") as fh:
+        fh.write(data)
+    print(json.dumps({"out": os.path.abspath(a.out), "name": f"controller-{a.version}-{a.build}",
+                      "package": a.package, "bytes": len(data)}))
+    return 0
 
 
 def main(argv=None):
@@ -203,11 +218,20 @@ def main(argv=None):
     s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
     s.add_argument("--timeout", type=float, default=15.0)
     s.set_defaults(fn=cmd_stop)
-    s = sub.add_parser("ctl", help="admin client: faults|disruption|stats|reset|time-scale|health|world|get|post")
+    s = sub.add_parser("ctl", help="admin client: faults|disruption|stats|reset|time-scale|health|world|upgrade|"
+                       "get|post")
     s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
     s.add_argument("--plane", default="avi", help="which plane's admin routes (avi, triton, virtfusion)")
     s.add_argument("what")
     s.add_argument("args", nargs="*")
     s.set_defaults(fn=cmd_ctl)
+    s = sub.add_parser("make-image", help="write a lab controller image package (upload it with POST /api/image)")
+    s.add_argument("--version", required=True, help="e.g. 22.1.7")
+    s.add_argument("--build", required=True, type=int, help="build number, e.g. 9300")
+    s.add_argument("--min-version", default=None, help="the oldest running version that may upgrade to it")
+    s.add_argument("--package", default="controller.pkg", help="controller.pkg (VM) or controller_docker.tgz "
+                   "(bare metal)")
+    s.add_argument("--out", required=True, help="file to write")
+    s.set_defaults(fn=cmd_make_image)
     a = p.parse_args(argv)
     return a.fn(a)

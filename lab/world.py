@@ -17,12 +17,13 @@ import secrets
 import string
 import threading
 import time
-import uuid as uuidlib
+
+from lab.avi_common import HA_LEGACY, HA_PAIR, HA_SHARED, SERVING_OPER, ApiError, new_uuid, ref, uuid_of
+from lab.avi_upgrade import UPGRADE_FAULT_OPS, UPGRADE_OP_KINDS, UpgradeMixin
 
 log = logging.getLogger("lab.world")
 
 TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice")
-HA_SHARED, HA_PAIR, HA_LEGACY = "HA_MODE_SHARED", "HA_MODE_SHARED_PAIR", "HA_MODE_LEGACY_ACTIVE_STANDBY"
 HA_MODES = (HA_PAIR, HA_SHARED, HA_LEGACY)
 ALGOS = ("PLACEMENT_ALGO_PACKED", "PLACEMENT_ALGO_DISTRIBUTED")
 SE_ENABLED, SE_DFP, SE_DISABLED, SE_FORCE = ("SE_STATE_ENABLED", "SE_STATE_DISABLED_FOR_PLACEMENT",
@@ -31,9 +32,7 @@ ENABLE_STATES = (SE_ENABLED, SE_DFP, SE_DISABLED, SE_FORCE)
 MIG_IDLE, MIG_STARTED, MIG_FINISHED, MIG_FAILED = ("SE_MIGRATE_STATE_IDLE", "SE_MIGRATE_STATE_STARTED",
                                                    "SE_MIGRATE_STATE_FINISHED",
                                                    "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE")
-# SE oper states in which the SE's data plane runs (it serves the VSs placed on it).
-SERVING_OPER = ("OPER_UP", "OPER_DISABLING", "OPER_DISABLED", "OPER_ERROR_DISABLED")
-OP_KINDS = ("migrate", "scaleout", "scalein", "se_create", "se_disable")
+OP_KINDS = ("migrate", "scaleout", "scalein", "se_create", "se_disable") + UPGRADE_FAULT_OPS
 
 SEG_DEFAULTS = {
     "ha_mode": HA_SHARED, "min_scaleout_per_vs": 1, "max_scaleout_per_vs": 4, "max_se": 10,
@@ -45,30 +44,7 @@ TIMING_DEFAULTS = {"login": 0, "se_create": 300, "scaleout": 20, "scalein": 10,
                    "se_disable_settle": 2, "honour_scalein_timeout": False, "se_disable_parallel": 1}
 
 
-class ApiError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def new_uuid(typ):
-    return f"{typ}-{uuidlib.uuid4()}"
-
-
-def ref(typ, uuid):
-    return f"/api/{typ}/{uuid}"
-
-
-def uuid_of(value):
-    """uuid from a ref (`https://h/api/t/<uuid>#name`, `/api/t/<uuid>`) or a bare uuid."""
-    if not value:
-        return None
-    value = str(value).split("#", 1)[0].rstrip("/")
-    return value.rsplit("/", 1)[-1]
-
-
-class World:
+class World(UpgradeMixin):
     def __init__(self, store, topology, time_scale=None, reset=False):
         self.lock = threading.RLock()
         self.store = store
@@ -105,6 +81,8 @@ class World:
         self._mark("meta", "clock", {"lab_now": self.lab_now(), "time_scale": self.time_scale})
         self._mark("meta", "stats", self.stats)
         self._mark("meta", "config", self.cfg)
+        if getattr(self, "up", None) is not None:
+            self._mark("meta", "upgrade", self.up)
 
     def _flush(self):
         if self._changes:
@@ -125,6 +103,7 @@ class World:
         self.sessions = self.store.load("sessions")
         self.faults = self.store.load("faults")
         self.disruption = self.store.load("disruption")
+        self._up_load(meta)
         self._save_meta()
         log.info("world loaded from state dir: %d SEs, %d VSs, %d operations in flight",
                  len(self.objs["serviceengine"]), len(self.objs["virtualservice"]),
@@ -223,6 +202,7 @@ class World:
                 placement.append({"se": su, "primary": j == 0, "standby": legacy and j > 0, "state": "active"})
             doc["_lab"]["placement"] = placement
             self.objs["virtualservice"][u] = doc
+        self._up_seed(topo)
         for t in TYPES:
             for u in self.objs[t]:
                 self._save_obj(t, u)
@@ -710,6 +690,8 @@ class World:
     def _advance(self, op):
         now = self.lab_now()
         k = op["kind"]
+        if k in UPGRADE_OP_KINDS:
+            return self._advance_upgrade(op)
         if k in ("migrate", "scaleout") and op.get("wait_se"):
             se = self.objs["serviceengine"].get(op["wait_se"])
             if se is None or se["_lab"]["oper"] == "OPER_FAILED":
@@ -861,8 +843,9 @@ class World:
             return True
         return changed
 
-    def _update_disruption(self):
-        now = self.lab_now()
+    def _update_disruption(self, at=None):
+        """Open/close unavailability intervals; ``at``: the lab time of the change (default now)."""
+        now = self.lab_now() if at is None else at
         for u, vs in self.objs["virtualservice"].items():
             d = self.disruption.get(u)
             if d is None:

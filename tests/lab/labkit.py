@@ -102,6 +102,14 @@ class Client:
     def post(self, path, body):
         return self.s.post(f"{self.lab.url}/api/{path}", json=body, headers=self.headers(True), timeout=10)
 
+    def delete(self, path):
+        return self.s.delete(f"{self.lab.url}/api/{path}", headers=self.headers(True), timeout=10)
+
+    def upload(self, path, data, filename="controller.pkg", field="file"):
+        """multipart/form-data POST, the way packages are uploaded to /api/image."""
+        return self.s.post(f"{self.lab.url}/api/{path}", files={field: (filename, data, "application/octet-stream")},
+                           headers=self.headers(True), timeout=10)
+
     def by_name(self, typ, name):
         r = self.get(typ, name=name)
         assert r.status_code == 200, r.text
