@@ -45,7 +45,7 @@ ACTION_ON_ERROR = {
 }
 # The resume of a suspended SE group: its URL is not settled by public documentation (see
 # lab/API.md); the lab serves this path.
-RESUME_PATH = "upgrade/segroup/resume"
+RESUME_PATH = "resumesegroup"
 # Per-SE upgrade: no public vendor API; the lab's extension (see lab/API.md).
 SE_UPGRADE_PATH = "serviceengine/%s/upgrade"
 UNAVAILABLE_RETRY = 20.0
@@ -236,7 +236,7 @@ class _ClusterUpgrade(object):
             members = [view.ses[se_uuid]] if se_uuid else view.ses_of(guuid)
             order = [se["name"] for se in members if not same_version(se["version"], wanted)]
             nodes.append({"type": "se_group", "name": group["name"], "version": group.get("version"),
-                          "upgrade": bool(order), "step": step,
+                          "upgrade": bool(order), "step": step, "size": len(members),
                           "order": order, "parallel_with_other_groups": scope == "system",
                           "all_at_once": bool(self.params["disruptive"] or self.params["force"])})
         return nodes
@@ -499,8 +499,9 @@ class _ClusterUpgrade(object):
         self.result["to_version"] = wanted
         self.result["from_version"] = view.controller.get("version") if scope in ("controller", "system") else (
             sorted(set(v for v in before.values() if v)) or [None])[0]
-        if scope in ("se_group", "service_engine") and wanted and not same_version(view.controller.get("version"),
-                                                                                    wanted):
+        controller_behind = (scope in ("se_group", "service_engine") and wanted
+                             and not same_version(view.controller.get("version"), wanted))
+        if controller_behind and not self.module.check_mode:
             raise ModuleFailure("the controller runs %s: upgrade it to %s first (scope=controller); SEs cannot run a "
                                 "newer version than their controller" % (view.controller.get("version"), wanted),
                                 **self.result)
@@ -536,10 +537,14 @@ class _ClusterUpgrade(object):
                                                     " (disruptive)" if disruptive else ""))
         self.result["plan"] = {"actions": actions, "nodes": nodes, "disrupted_virtual_services": disrupted,
                                "warnings": []}
+        if controller_behind:  # check mode only: plan as if the controller step came first
+            self.result["plan"]["warnings"].append(
+                "the controller runs %s: it must be upgraded to %s first (scope=controller)"
+                % (view.controller.get("version"), wanted))
         self.result["changed"] = True
         self.result["versions"]["after"] = dict((k, wanted) for k in before)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        if not running and not suspended and not image.get("upload"):
+        if not running and not suspended and not image.get("upload") and not controller_behind:
             preview = self._preview(self._start_body(image))
             if preview:
                 self._merge_preview(preview)

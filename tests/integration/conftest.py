@@ -45,13 +45,22 @@ class PlaybookLab(Lab):
 
 
 @pytest.fixture
-def lab(tmp_path):
-    the_lab = PlaybookLab(tmp_path / "lab", "small.yml")
-    the_lab.start(reset=True)
-    try:
-        yield the_lab
-    finally:
+def make_lab(tmp_path):
+    """Start a lab on a topology of lab/topologies (stopped after the test)."""
+    labs = []
+
+    def make(topology):
+        the_lab = PlaybookLab(tmp_path / ("lab%d" % len(labs)), topology)
+        labs.append(the_lab)
+        return the_lab.start(reset=True)
+    yield make
+    for the_lab in labs:
         the_lab.stop()
+
+
+@pytest.fixture
+def lab(make_lab):
+    return make_lab("small.yml")
 
 
 def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=()):

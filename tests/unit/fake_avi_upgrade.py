@@ -169,7 +169,7 @@ class FakeUpgradeController(FakeController):
             self.images["image-up"] = self._image("image-up", "controller-22.1.8-1", "22.1.8", "22.1.1", "md5-up")
             return 201, self.images["image-up"]
         kind = path.split("/")[2] if path.startswith("/api/") else ""
-        upgrade_paths = ("image", "upgradestatusinfo", "upgrade", "rollback", "cluster")
+        upgrade_paths = ("image", "upgradestatusinfo", "upgrade", "rollback", "cluster", "resumesegroup")
         if kind in upgrade_paths or path.endswith("/upgrade") or path.endswith("/scaleout") or path.endswith("/scalein"):
             client.stats["requests"] += 1
             self.calls.append((method, path))
@@ -203,7 +203,7 @@ class FakeUpgradeController(FakeController):
             return 200, {"warnings": [], "errors": []}
         if self.op:
             return 409, {"error": "an upgrade operation is in progress"}
-        if segs[2] == "upgrade" and len(segs) > 3 and segs[3] == "segroup":  # resume
+        if segs[2] == "resumesegroup":
             guuid = body["se_group_refs"][0].rsplit("/", 1)[-1]
             self.group_state[guuid] = "UPGRADE_FSM_IN_PROGRESS"
             self.op = self._group_steps([guuid], self.version)

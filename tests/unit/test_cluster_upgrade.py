@@ -98,7 +98,7 @@ def test_a_failed_se_suspends_the_group_and_a_rerun_resumes(ctl, run_module):
     assert result["status"]["service_engines"]["se2"]["state"] == "UPGRADE_FSM_ERROR"
     again = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g1", "version": "22.1.7"})
     assert not again.get("failed"), again
-    assert any(w[1] == "/api/upgrade/segroup/resume" for w in ctl.writes)
+    assert any(w[1] == "/api/resumesegroup" for w in ctl.writes)
     assert ctl.se_version["serviceengine-2"] == "22.1.7"
 
 
