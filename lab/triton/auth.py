@@ -100,7 +100,7 @@ def authenticate(world, method, raw_path, headers, now=None):
             raise invalid_header(f"{name} was not specified")
     algorithm = str(params["algorithm"]).lower()
     parts = algorithm.split("-")
-    if len(parts) != 2 or parts[0] not in PK_ALGOS or parts[1] not in HASH_ALGOS:
+    if len(parts) != 2 or (parts[0] != "hmac" and parts[0] not in PK_ALGOS) or parts[1] not in HASH_ALGOS:
         raise invalid_header(f"{algorithm} is not supported")
     signed = str(params.get("headers") or "date").lower().split(" ")
     lines = []
