@@ -20,6 +20,7 @@ demo: collection
 
 test: collection
 	@bash scripts/system-packages.sh
+	@bash scripts/node-triton.sh
 	@bash scripts/test.sh
 
 bench: collection

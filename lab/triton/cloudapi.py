@@ -132,6 +132,13 @@ def build_cloudapi(world):
                                          "email": account["email"], "companyName": "fleetops lab",
                                          "created": "2020-01-01T00:00:00.000Z",
                                          "updated": "2020-01-01T00:00:00.000Z"}, headers=hdrs)
+                if rest == ["images"] and meth == "GET":
+                    images = sorted({v["image_uuid"]: v["brand"] for v in world.vms.values()}.items())
+                    return JSONResponse([{"id": u, "name": f"lab-{brand}", "version": "1.0.0", "os": "smartos",
+                                          "type": "zone-dataset", "state": "active", "public": True}
+                                         for u, brand in images], headers=hdrs)
+                if rest == ["packages"] and meth == "GET":
+                    return JSONResponse([], headers=hdrs)
                 if rest == ["machines"] and meth in ("GET", "HEAD"):
                     return list_machines(request, account, hdrs)
                 if rest[0] == "machines" and len(rest) >= 2:

@@ -9,7 +9,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from labkit import Lab, wait_for  # noqa: F401  (re-exported for the tests)
+from labkit import ROOT, Lab, wait_for  # noqa: F401  (re-exported for the tests)
 
 
 def md5_fp(pub_line):
