@@ -270,7 +270,7 @@ class _Observer(object):
         if isinstance(cur, (int, float)) and isinstance(total, (int, float)) and total:
             percent = max(0, min(100, int(100.0 * cur / total)))
         data = {"instance": self.name}
-        if event.get("transfer_bytes_second") is not None:
+        if event.get("transfer_bytes_second") is not None and phase == "sync":
             self._sync_bytes = max(self._sync_bytes or 0, int(cur or 0))
             rate = event.get("transfer_bytes_second") or 0
             eta = (event.get("eta_ms") or 0) / 1000.0
@@ -303,6 +303,8 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
               "server_name": {"before": inst.get("server_name"), "after": None}, "target_server": None,
               "target_server_name": None, "migration": None, "estimated_bytes": None, "syncs": [],
               "bytes_sent": 0, "downtime_seconds": None, "reached": None, "msg": ""}
+    if want == "rolled_back" and provider.unsupported("rollback"):
+        raise _fail("%s: %s" % (inst["name"], provider.unsupported("rollback")), result)
     rec = provider.record(inst)
     before = rec.view() if rec else None
     result["migration_before"] = before

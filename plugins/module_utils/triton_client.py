@@ -252,6 +252,8 @@ def _error_fields(data):
 class TritonClient(object):
     """One client per module run (or per worker thread)."""
 
+    REATTACH_INTERVAL = 1.0  # seconds between two attempts to re-attach a dropped progress stream
+
     def __init__(self, conn, retry_timeout=300.0, retry_interval=1.0, retry_max_interval=30.0, max_attempts=20,
                  clock=time.monotonic, sleep=time.sleep, rand=random.random, signer=None):
         self.conn = conn
@@ -403,7 +405,7 @@ class TritonClient(object):
         return self.call(method, self.conn.get("cnapi_url") or self.conn.get("vmapi_url"), path, body=body,
                          params=params)
 
-    def watch(self, open_stream, on_event, timeout, get_state=None, reattach_interval=1.0):
+    def watch(self, open_stream, on_event, timeout, get_state=None, reattach_interval=None):
         """Follow a migration's progress until its ``end`` event; return that event.
 
         ``open_stream()`` opens a new watch (an iterator of events). When the stream ends or breaks
@@ -412,6 +414,8 @@ class TritonClient(object):
         given, is asked between attempts and may return an end event itself (e.g. the record is gone).
         """
         deadline = self._clock() + timeout
+        if reattach_interval is None:
+            reattach_interval = self.REATTACH_INTERVAL
         first = True
         while True:
             if not first:

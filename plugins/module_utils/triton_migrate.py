@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import threading
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
     Migration,
@@ -38,6 +39,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import resolve_connection
 
+_SERVERS_LOCK = threading.Lock()
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -59,8 +61,10 @@ class TritonProvider(MigrationProvider):
         self._servers = servers  # cache shared with forks: {uuid: server}
 
     def fork(self):
+        if self.api == "operator":
+            self.servers()
         return TritonProvider(self.params, client=TritonClient(self.conn, signer=self.client._signer),
-                              servers=self.servers() if self.api == "operator" else None)
+                              servers=self._servers)
 
     def api_stats(self):
         return dict(self.client.stats)
@@ -75,12 +79,13 @@ class TritonProvider(MigrationProvider):
             except (TritonError, SigningError) as exc:
                 raise _err(exc, "listing compute nodes (CNAPI)")
             fresh = dict((s["uuid"], s) for s in items)
-            if self._servers is None:
-                self._servers = fresh
-            else:
-                self._servers.clear()
-                self._servers.update(fresh)
-        return self._servers
+            with _SERVERS_LOCK:  # forks share the cache: replace its content in one step
+                if self._servers is None:
+                    self._servers = fresh
+                else:
+                    self._servers.update(fresh)
+        with _SERVERS_LOCK:
+            return dict(self._servers)
 
     def resolve_server(self, value):
         if not value:
