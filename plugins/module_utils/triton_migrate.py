@@ -139,11 +139,19 @@ class TritonProvider(MigrationProvider):
         return self._inst(found[0])
 
     def instances_on(self, server):
+        """Instances on the compute node, plus (operator) those with a migration record whose source
+        it is: after a switch they run elsewhere but their migration (finalize) is not done."""
         su, _name = self.resolve_server(server)
         try:
             if self.api == "operator":
                 items = self.client.vmapi("GET", "/vms", params={"server_uuid": su}) or []
                 items = [v for v in items if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
+                known = set(v["uuid"] for v in items)
+                for rec in self.client.vmapi("GET", "/migrations", params={"source_server_uuid": su,
+                                                                          "format": "raw"}) or []:
+                    if rec.get("vm_uuid") and rec["vm_uuid"] not in known:
+                        known.add(rec["vm_uuid"])
+                        items.append(self.client.vmapi("GET", "/vms/%s" % rec["vm_uuid"]))
             else:
                 items = [m for m in self.client.cloudapi("GET", "/machines") or [] if m.get("compute_node") == su]
         except (TritonError, SigningError) as exc:

@@ -85,9 +85,10 @@ def resolve_connection(params, environ=None):
     result = {}
     for key, (kind, env_names, default) in _CONNECTION_KEYS.items():
         value = params.get(key)
-        if value is None:
+        if value in (None, ""):
             value = credentials.get(key)
-        if value is None:
+        if value in (None, ""):  # an empty string (e.g. an unset survey field) counts as not given
+            value = None
             for env_name in env_names:
                 env_value = environ.get(env_name)
                 if env_value not in (None, ""):

@@ -140,6 +140,9 @@ class FakeTriton(object):
         with self.lock:
             if parts == ["servers"]:
                 return 200, list(self.servers.values())
+            if parts == ["migrations"]:
+                return 200, [dict(self.view(r, raw=True), vm_uuid=u) for u, r in self.recs.items()
+                             if not q.get("source_server_uuid") or r["source"] == q["source_server_uuid"]]
             if parts == ["vms"]:
                 return 200, [self.vmapi_vm(v) for v in self.vms.values()
                              if (not q.get("alias") or v["name"] == q["alias"])

@@ -137,6 +137,10 @@ def test_window_slides_a_new_migration_starts_when_one_finishes(triton, run_trit
     assert seen["web1_running_while_web3_done"] is True
     assert [m["instance"]["name"] for m in r["migrations"]] == ["web-1", "web-2", "web-3"]
     r = run_triton({"from_server": "cn-1", "state": "migrated", "api": "operator", "concurrency": 2})
+    assert not r["changed"] and [m["reached"] for m in r["migrations"]] == ["switched"] * 3   # not finalized yet
+    r = run_triton({"from_server": "cn-1", "state": "finalized", "api": "operator", "concurrency": 2})
+    assert r["summary"]["changed"] == 3
+    r = run_triton({"from_server": "cn-1", "state": "migrated", "api": "operator", "concurrency": 2})
     assert not r["changed"] and r["migrations"] == []                # nothing left on cn-1
 
 
