@@ -820,6 +820,7 @@ class TritonWorld:
 
     def _sync_progress(self, rec, act, phase_label="sync"):
         s = act["sync"]
+        final = s["sent"] >= s["total"] and not s["queue"]
         elapsed = max(self.lab_now() - s["started"], 1e-9)
         rate = s["sent"] / elapsed
         left = max(s["total"] - s["sent"], 0)
@@ -828,7 +829,7 @@ class TritonWorld:
                                  "current_progress": s["sent"], "total_progress": max(s["sent"], s["total"]),
                                  "eta_ms": eta_ms, "transfer_bytes_second": int(rate / self.time_scale),
                                  "started_timestamp": iso(s["started_wall"]),
-                                 "duration_ms": int(elapsed * self.time_scale * 1000)})
+                                 "duration_ms": int(elapsed * self.time_scale * 1000)}, final=final)
 
     def _end_sync(self, rec, act):
         s = act.pop("sync")
@@ -954,12 +955,36 @@ class TritonWorld:
         self._save("vms", vm["uuid"])
         return True
 
-    def _set_progress(self, rec, event):
+    def _set_progress(self, rec, event, final=False):
+        """Record the latest progress event, and log it for watchers at the vendor's cadence (one
+        event per lab second and kind, as cn-agent sends one a second; the last of a sync always)."""
         ev = {"type": "progress"}
         ev.update(event)
+        if ev == self.progress.get(rec["vm_uuid"]):
+            return
         self.progress[rec["vm_uuid"]] = ev
         rec["_lab"]["progress"] = ev
+        log_ = rec["_lab"].setdefault("events", [])
+        seq = rec["_lab"].get("seq", 0) + 1
+        rec["_lab"]["seq"] = seq
+        now = self.lab_now()
+        last = log_[-1] if log_ else None
+        if (last and not last["final"] and now - last["lab_t"] < 1.0
+                and (last["event"].get("phase"), last["event"].get("message")) == (ev.get("phase"), ev.get("message"))):
+            last.update(seq=seq, event=ev, final=final)
+        else:
+            log_.append({"seq": seq, "lab_t": now, "event": ev, "final": final})
+            del log_[:-200]
         self._save("migrations", rec["id"])
+
+    def events_since(self, vm_uuid, seq):
+        """(progress events logged after seq, the last seq) for a watcher."""
+        with self.lock:
+            rec = self.record_of(vm_uuid) or self.last_record.get(vm_uuid)
+            if not rec:
+                return [], seq
+            log_ = rec["_lab"].get("events", [])
+            return [e["event"] for e in log_ if e["seq"] > seq], rec["_lab"].get("seq", 0)
 
     # ------------------------------------------------------------------ watch support
     def watch_snapshot(self, vm_uuid):

@@ -244,20 +244,24 @@ class _Observer(object):
         self.name = name
         self.clock = clock
         self.syncs = []
-        self._sync_bytes = None
+        self._bytes = {}   # sync (its started_timestamp) -> most bytes seen
+        self._order = []
         self.stop_seen = None
         self.downtime = None
 
     def begin_action(self, action):
-        self._sync_bytes = None
-        self._action = action
+        self._bytes, self._order = {}, []
+        if action in ("switch", "automatic"):
+            self.switch_requested = self.clock()
 
     def end_action(self, end):
-        if self._sync_bytes is not None:
-            self.syncs.append(self._sync_bytes)
-            self._sync_bytes = None
-        if self.stop_seen is not None and end.get("state") == "successful" and end.get("phase") == "switch":
-            self.downtime = round(self.clock() - self.stop_seen, 3)
+        self.syncs.extend(self._bytes[k] for k in self._order)
+        self._bytes, self._order = {}, []
+        if end.get("state") == "successful" and end.get("phase") == "switch":
+            # from the stop event; if the stream did not show it, from the switch request (an upper bound)
+            start = self.stop_seen if self.stop_seen is not None else getattr(self, "switch_requested", None)
+            if start is not None:
+                self.downtime = round(self.clock() - start, 3)
             self.stop_seen = None
 
     def __call__(self, event):
@@ -271,7 +275,10 @@ class _Observer(object):
             percent = max(0, min(100, int(100.0 * cur / total)))
         data = {"instance": self.name}
         if event.get("transfer_bytes_second") is not None and phase == "sync":
-            self._sync_bytes = max(self._sync_bytes or 0, int(cur or 0))
+            key = event.get("started_timestamp") or "sync"
+            if key not in self._bytes:
+                self._order.append(key)
+            self._bytes[key] = max(self._bytes.get(key, 0), int(cur or 0))
             rate = event.get("transfer_bytes_second") or 0
             eta = (event.get("eta_ms") or 0) / 1000.0
             msg = "%s: %s of %s at %s/s, ETA %.0fs" % (self.name, human_bytes(cur), human_bytes(total),
