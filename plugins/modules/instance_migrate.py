@@ -263,8 +263,9 @@ bytes_sent:
   sample: 1085440
 downtime_seconds:
   description:
-    - Seconds from the "stopping the instance" progress event of the switch to the end of the switch, as this run
-      observed them (an upper bound, within the progress stream's granularity); V(null) when no switch was followed.
+    - Seconds from the "stopping the instance" progress event of the switch (or, when the stream did not show it,
+      from the switch request) to the end of the switch, as this run observed them, an upper bound within the
+      progress stream's granularity; V(null) when no switch was followed.
   returned: with O(instance)
   type: float
   sample: 12.4
