@@ -253,7 +253,8 @@ class TritonWorld:
                   "nics": nics, "internal_metadata": im, "tags": dict(v.get("tags") or {}),
                   "created": iso(self.epoch), "do_not_inventory": False,
                   "_lab": {"workload": {"bytes_per_second": int(wl.get("bytes_per_second", 0)),
-                                        "file_size": int(wl.get("file_size", 4096)), "seq": 0, "carry": 0.0},
+                                        "file_size": int(wl.get("file_size", 4096)),
+                                        "max_files": int(wl.get("max_files", 64)), "seq": 0, "carry": 0.0},
                            "history": []}}
             self.vms[u] = vm
             ds = v.get("dataset") or {}
@@ -691,7 +692,9 @@ class TritonWorld:
         while wl["carry"] >= wl["file_size"] and n < 64:
             os.makedirs(root, exist_ok=True)
             wl["seq"] += 1
-            with open(os.path.join(root, "w-%07d.dat" % wl["seq"]), "wb") as fh:
+            # a bounded set of files rewritten in turn (like a database's pages or rotating logs): the
+            # dataset stays the same size while each sync has changes to send
+            with open(os.path.join(root, "w-%05d.dat" % (wl["seq"] % max(1, wl.get("max_files", 64)))), "wb") as fh:
                 fh.write(os.urandom(wl["file_size"]))
             wl["carry"] -= wl["file_size"]
             n += 1
