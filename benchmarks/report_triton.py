@@ -23,7 +23,7 @@ def main(out, runs):
                 continue
             migs.append(done[0])
         durations = [(m["switched"] - m["started"]) * scale for m in migs]
-        ideal = max(max(durations), sum(durations) / n) if durations else 0.0
+        ideal = max(*durations, sum(durations) / n) if durations else 0.0
         wall = run["end"] - run["start"]
         downtime = sum(m["downtime_lab_seconds"] for m in migs)
         rows.append({"run": name, "n": n, "moved": len(migs), "wall": wall, "ideal": ideal,

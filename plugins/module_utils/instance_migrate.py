@@ -281,8 +281,8 @@ class _Observer(object):
             self._bytes[key] = max(self._bytes.get(key, 0), int(cur or 0))
             rate = event.get("transfer_bytes_second") or 0
             eta = (event.get("eta_ms") or 0) / 1000.0
-            msg = "%s: %s of %s at %s/s, ETA %.0fs" % (self.name, human_bytes(cur), human_bytes(total),
-                                                        human_bytes(rate), eta)
+            msg = "%s: %s of %s at %s/s, ETA %.0fs" % (
+                self.name, human_bytes(cur), human_bytes(total), human_bytes(rate), eta)
             data.update(bytes=cur, total_bytes=total, bytes_per_second=rate, eta_seconds=round(eta, 1))
         else:
             msg = "%s: %s" % (self.name, msg or event.get("state", ""))

@@ -218,12 +218,12 @@ class AgentSigner(object):
         answer = self._request(payload)
         if not answer or answer[0] != self.SIGN_RESPONSE:
             raise SigningError("the ssh-agent refused to sign with key %s" % self.fingerprint)
-        sig, _ = _ssh_string(answer, 1)
-        _alg, offset = _ssh_string(sig, 0)
-        raw, _ = _ssh_string(sig, offset)
+        sig = _ssh_string(answer, 1)[0]
+        offset = _ssh_string(sig, 0)[1]
+        raw = _ssh_string(sig, offset)[0]
         if self.algorithm.startswith("ecdsa"):
             r_bytes, offset = _ssh_string(raw, 0)
-            s_bytes, _ = _ssh_string(raw, offset)
+            s_bytes = _ssh_string(raw, offset)[0]
             raw = encode_dss_signature(int.from_bytes(r_bytes, "big"), int.from_bytes(s_bytes, "big"))
         return base64.b64encode(raw).decode()
 

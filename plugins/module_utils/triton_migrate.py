@@ -147,8 +147,8 @@ class TritonProvider(MigrationProvider):
                 items = self.client.vmapi("GET", "/vms", params={"server_uuid": su}) or []
                 items = [v for v in items if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
                 known = set(v["uuid"] for v in items)
-                for rec in self.client.vmapi("GET", "/migrations", params={"source_server_uuid": su,
-                                                                          "format": "raw"}) or []:
+                mine = self.client.vmapi("GET", "/migrations", params={"source_server_uuid": su, "format": "raw"})
+                for rec in mine or []:
                     if rec.get("vm_uuid") and rec["vm_uuid"] not in known:
                         known.add(rec["vm_uuid"])
                         items.append(self.client.vmapi("GET", "/vms/%s" % rec["vm_uuid"]))

@@ -127,7 +127,8 @@ options:
     type: int
     default: 3600
 seealso:
-  - role: fleetops.maintenance.host_evacuate
+  - ref: fleetops.maintenance.host_evacuate
+    description: The role that empties a compute node with this module.
 notes:
   - The migration of one instance can take hours (the first sync copies its whole dataset). Downtime happens only
     in the switch phase.
@@ -306,7 +307,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migr
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
 # Providers register themselves on import; AnsiballZ ships only module_utils imported here.
-from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401
+from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import triton_argument_spec
 
 
@@ -400,9 +401,9 @@ def _many(module, provider, opts, progress, result):
         short = [t for t in (targets or []) if not t["target"]]
         if short:
             result["plan"] = plan
+            why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
             raise MigrationError("capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s"
-                                 % (len(short), len(to_move), "; ".join("%s: %s" % (t["name"], t["reason"])
-                                                                          for t in short)))
+                                 % (len(short), len(to_move), why))
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"])
@@ -414,8 +415,8 @@ def _many(module, provider, opts, progress, result):
                           "after": dict((r["instance"]["name"], _diff_view(r)) for r in results if "server" in r)}
     if summary["failed"]:
         failed = [r for r in results if r["result"] == "failed"]
-        raise MigrationError("%d of %d migration(s) failed: %s" % (len(failed), len(results),
-                                                                  "; ".join(r["msg"] for r in failed)))
+        why = "; ".join(r["msg"] for r in failed)
+        raise MigrationError("%d of %d migration(s) failed: %s" % (len(failed), len(results), why))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ HEALTH_FAILS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files",
 def test_migrate_instance_on_demand_phases_idempotent_with_live_progress(tlab, tplaybook):
     rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})
     assert rc == 0, out[-3000:]
-    task = out[out.index("TASK [Bring web-1 to synced]"):]
+    task = out[out.index("TASK [Migrate the instance to state synced]"):]
     task = task[:task.index("changed: [localhost]")]
     assert "[instance_migrate] localhost | sync |" in task and "MiB/s, ETA" in flat(task)   # live, before the result
     rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})

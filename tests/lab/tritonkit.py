@@ -9,7 +9,8 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from labkit import ROOT, Lab, wait_for  # noqa: F401  (re-exported for the tests)
+# re-exported for the tests
+from labkit import ROOT, Lab, wait_for  # noqa: F401 pylint: disable=unused-import
 
 
 def md5_fp(pub_line):

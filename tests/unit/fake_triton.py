@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import json
 import threading
 from urllib.parse import parse_qs, urlsplit
 

@@ -66,7 +66,7 @@ def test_agent_signer_signs_with_the_agents_key(tmp_path):
     sock = str(tmp_path / "agent.sock")
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for _attempt in range(100):
             if os.path.exists(sock):
                 break
             subprocess.run(["sleep", "0.02"], check=False)
