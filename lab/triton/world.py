@@ -141,7 +141,8 @@ class TritonWorld:
         return time.time()
 
     def _mark(self, table, key, doc):
-        self._changes[(table, key)] = copy.deepcopy(doc) if doc is not None else None
+        # a reference: the document is serialized when flushed, under the lock, as it is then
+        self._changes[(table, key)] = doc
 
     def _save_meta(self):
         self._mark("meta", "clock", {"lab_now": self.lab_now(), "time_scale": self.time_scale, "epoch": self.epoch})
@@ -662,15 +663,20 @@ class TritonWorld:
         return delay
 
     # ------------------------------------------------------------------ simulation
-    def run_simulation(self, interval=0.01):
+    def run_simulation(self, interval=0.01, flush_every=0.2):
+        """Advance the world every ``interval`` real seconds; write what changed at most every
+        ``flush_every`` real seconds (public calls write at once)."""
         last = self.lab_now()
+        flushed = time.monotonic()
         while not self.stop_event.wait(interval):
             with self.lock:
                 try:
                     now = self.lab_now()
                     self.tick(now, now - last)
                     last = now
-                    self._flush()
+                    if time.monotonic() - flushed >= flush_every:
+                        self._flush()
+                        flushed = time.monotonic()
                 except Exception:  # keep the lab alive; the failure is in lab.log
                     log.exception("triton simulation tick failed")
 
@@ -992,12 +998,15 @@ class TritonWorld:
     # ------------------------------------------------------------------ watch support
     def watch_snapshot(self, vm_uuid):
         """(record-or-None, history length, latest progress event) under the lock."""
+        def light(r):  # what a watcher needs, without the lab's bookkeeping (manifest, event log)
+            return {"phase": r["phase"], "state": r["state"], "error": r.get("error"),
+                    "progress_history": [dict(e) for e in r["progress_history"]]}
         with self.lock:
             rec = self.record_of(vm_uuid)
             if rec is None:
                 last = self.last_record.get(vm_uuid)
-                return (copy.deepcopy(last) if last else None), False, self.progress.get(vm_uuid)
-            return copy.deepcopy(rec), True, self.progress.get(vm_uuid)
+                return (light(last) if last else None), False, self.progress.get(vm_uuid)
+            return light(rec), True, self.progress.get(vm_uuid)
 
     def entry_view(self, e):
         return self._entry_view(e, self.wall())
