@@ -91,7 +91,10 @@ class TritonProvider(MigrationProvider):
         if not value:
             return None, None
         if self.api != "operator":
-            return value, None
+            if not UUID_RE.match(value):
+                raise MigrationError("compute node %s: with api=cloudapi give compute nodes by UUID (CloudAPI shows "
+                                     "an instance's compute_node as a UUID; host names need api=operator)" % value)
+            return value.lower(), None
         servers = self.servers()
         for s in servers.values():
             if value in (s["uuid"], s.get("hostname")):

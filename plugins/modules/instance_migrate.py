@@ -122,8 +122,8 @@ options:
     default: true
   timeout:
     description:
-      - How many seconds to wait at most for one instance's phases to finish. When it passes the module fails; the
-        phase goes on, and running the task again re-attaches to it.
+      - How many seconds to wait at most for each phase of an instance to finish. When it passes the module fails;
+        the phase goes on, and running the task again re-attaches to it.
     type: int
     default: 3600
 seealso:

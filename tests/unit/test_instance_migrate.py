@@ -162,6 +162,11 @@ def test_private_key_never_appears_in_results(triton, run_triton):
     assert KEY_PEM.split("\n")[1] not in body and "PRIVATE KEY" not in body
 
 
+def test_cloudapi_needs_compute_node_uuids(triton, run_triton):
+    r = run_triton({"instance": "web-1", "state": "migrated", "source_server": "cn-1"})
+    assert r["failed"] and "with api=cloudapi give compute nodes by UUID" in r["msg"] and triton.writes == []
+
+
 def test_bad_input_names_the_option(triton, run_triton):
     r = run_triton({"instance": "web-1", "concurrency": 0})
     assert r["failed"] and r["msg"] == "concurrency must be a positive number, got 0"
