@@ -105,7 +105,7 @@ def test_target_server_override_goes_to_vmapi(triton, run_triton):
     assert r["target_server_name"] == "cn-2" and r["server_name"]["after"] == "cn-2"
     begin = [c for c in triton.posts() if c[2].get("migration_action") == "begin"][0]
     assert begin[2]["override_server_uuid"] == CN["cn-2"]
-    r = run_triton({"instance": "web-2", "state": "begun", "target_server": "cn-2"})
+    r = run_triton({"instance": "web-2", "state": "begun", "target_server": CN["cn-2"]})
     assert r["failed"] and "target_server needs api=operator" in r["msg"]
 
 
