@@ -86,3 +86,21 @@ def test_bad_input_is_refused_with_the_accepted_values(tlab, tplaybook):
     rc, out = tplaybook("evacuate_host", extra_vars={"concurrency": 0})
     assert rc != 0 and "Set compute_node" in flat(out)
     assert all(not i["migrations"] for i in tlab.report().values())
+
+
+def test_module_reattaches_after_the_lab_drops_its_progress_stream(tlab):
+    import json
+    import subprocess
+    import sys
+    from conftest import ROOT
+    tlab.tadmin("POST", "faults", {"kind": "drop_watch", "instance": "web-2", "after_events": 1})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=" + sys.executable, "-m", "fleetops.maintenance.instance_migrate",
+           "-a", "instance=web-2 state=synced", "-o"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=tlab.env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout.split("=>", 1)[1])
+    assert result["reached"] == "synced" and result["phases"] == ["begin", "sync"]
+    assert tlab.tadmin("GET", "faults")["faults"] == []           # the lab cut a progress stream...
+    assert result["api_stats"]["reattaches"] >= 1                 # ...and the module re-attached
+    assert tlab.report()["web-2"]["migrations"][0]["result"] == "paused"
