@@ -1,7 +1,11 @@
 """The Triton playbooks and the host_evacuate role, run with ansible-playbook against the lab's
 Triton plane (triton_small topology: cn-1 hosts web-1 (with a workload), web-2 and db-1)."""
+import json
 import os
+import subprocess
+import sys
 
+from conftest import ROOT
 from test_playbooks import flat, recap
 
 HEALTH_FAILS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "health_fails_for_web1.yml")
@@ -89,10 +93,6 @@ def test_bad_input_is_refused_with_the_accepted_values(tlab, tplaybook):
 
 
 def test_module_reattaches_after_the_lab_drops_its_progress_stream(tlab):
-    import json
-    import subprocess
-    import sys
-    from conftest import ROOT
     tlab.tadmin("POST", "faults", {"kind": "drop_watch", "instance": "web-2", "after_events": 1})
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=" + sys.executable, "-m", "fleetops.maintenance.instance_migrate",
