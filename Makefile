@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench clean
+.PHONY: help venv collection demo test bench bench-triton clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
+	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
 
 venv:
 	@bash scripts/venv.sh
@@ -20,10 +21,14 @@ demo: collection
 
 test: collection
 	@bash scripts/system-packages.sh
+	@bash scripts/node-triton.sh
 	@bash scripts/test.sh
 
 bench: collection
 	@bash scripts/bench.sh
+
+bench-triton: collection
+	@bash scripts/bench-triton.sh
 
 clean:
 	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

@@ -76,6 +76,13 @@ class LiveProgressAction(ActionBase):
         result.update(self._run_with_progress(task_vars))
         return result
 
+    def _total_timeout(self, args):
+        """Seconds the module may run at most (its own ``timeout`` option by default)."""
+        try:
+            return int(args.get("timeout") or self.DEFAULT_TIMEOUT)
+        except (TypeError, ValueError):
+            return self.DEFAULT_TIMEOUT
+
     def _async_dir(self):
         return self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
 
@@ -84,10 +91,7 @@ class LiveProgressAction(ActionBase):
         async_dir = self._async_dir()
         progress_path = self._connection._shell.join_path(
             async_dir, "fleetops-progress-%s.jsonl" % secrets.token_hex(8))
-        try:
-            timeout = int(self._task.args.get("timeout") or self.DEFAULT_TIMEOUT)
-        except (TypeError, ValueError):
-            timeout = self.DEFAULT_TIMEOUT
+        timeout = self._total_timeout(self._task.args)
 
         saved_env, saved_async = self._task.environment, self._task.async_val
         extra_env = {PROGRESS_FILE_ENV: progress_path}

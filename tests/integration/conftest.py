@@ -86,3 +86,55 @@ def playbook(lab):
     def _run(name, **kwargs):
         return run_playbook(lab, name, **kwargs)
     return _run
+
+
+class TritonPlaybookLab(Lab):
+    """The lab with its Triton plane, plus the TRITON_* connection ansible-playbook reads."""
+
+    @property
+    def t(self):
+        return self.info["triton"]
+
+    def tadmin(self, method, path, body=None):
+        import requests
+        r = requests.request(method, f"{self.t['url']}/_lab/{path}", json=body, verify=self.ca, timeout=10)
+        assert r.status_code < 400, r.text
+        return r.json()
+
+    def report(self):
+        return self.tadmin("GET", "instances")["instances"]
+
+    def env(self):
+        env = dict(os.environ)
+        for name in list(env):
+            if name.startswith(("TRITON_", "SDC_", "AVI_")):
+                del env[name]
+        env.update({
+            "TRITON_URL": self.t["url"], "TRITON_ACCOUNT": "alice", "TRITON_KEY_ID": self.t["accounts"]["alice"],
+            "TRITON_KEY_FILE": self.t["key_files"]["alice"], "TRITON_VMAPI_URL": self.t["operator_url"],
+            "TRITON_CA_PATH": self.ca,
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+            "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        })
+        return env
+
+
+@pytest.fixture
+def tlab(tmp_path):
+    the_lab = TritonPlaybookLab(tmp_path / "lab", "triton_small.yml")
+    the_lab.start(reset=True)
+    try:
+        yield the_lab
+    finally:
+        the_lab.stop()
+
+
+@pytest.fixture
+def tplaybook(tlab):
+    def _run(name, **kwargs):
+        return run_playbook(tlab, name, **kwargs)
+    return _run

@@ -49,3 +49,39 @@ def run_module(capsys):
         return result
 
     return runner
+
+
+@pytest.fixture
+def triton(monkeypatch):
+    """A FakeTriton answering every request of TritonClient (patched at its single HTTP method)."""
+    from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import TritonClient
+    from fake_triton import FakeTriton
+    world = FakeTriton()
+    monkeypatch.setattr(TritonClient, "_send", lambda self, method, url, body=None, headers=None, stream=False:
+                        world.send(self, method, url, body, headers, stream))
+    monkeypatch.setattr(TritonClient, "REATTACH_INTERVAL", 0.0)
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    for name in list(os.environ):
+        if name.startswith(("TRITON_", "SDC_")):
+            monkeypatch.delenv(name)
+    return world
+
+
+@pytest.fixture
+def run_triton(capsys):
+    """Run instance_migrate's main() against the FakeTriton; return the result dict."""
+    from ansible_collections.fleetops.maintenance.plugins.modules import instance_migrate
+    from fake_triton import CLOUDAPI, KEY_ID, KEY_PEM, VMAPI
+
+    def runner(args, check_mode=False, diff=False):
+        full = dict(url=CLOUDAPI, account="alice", key_id=KEY_ID, private_key=KEY_PEM, vmapi_url=VMAPI)
+        full.update(args)
+        if check_mode:
+            full["_ansible_check_mode"] = True
+        if diff:
+            full["_ansible_diff"] = True
+        with patch_module_args(full):
+            with pytest.raises(SystemExit):
+                instance_migrate.main()
+        return json.loads(capsys.readouterr().out)
+    return runner

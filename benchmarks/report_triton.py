@@ -1,0 +1,51 @@
+"""Print the Triton evacuation benchmark table from the files scripts/bench-triton.sh wrote, and
+fail when an instance's data did not arrive byte for byte."""
+import json
+import os
+import sys
+
+
+def main(out, runs):
+    rows, problems = [], []
+    for spec in runs:
+        name, n = spec.split(":")
+        n = int(n)
+        with open(os.path.join(out, name + ".json")) as stream:
+            run = json.load(stream)
+        with open(os.path.join(out, name + ".lab.json")) as stream:
+            lab = json.load(stream)
+        scale = lab["time_scale"]
+        migs = []
+        for inst, info in sorted(lab["instances"].items()):
+            done = [m for m in info["migrations"] if m["result"] == "switched"]
+            if len(done) != 1 or not done[0]["data_intact"] or info["server_hostname"] == "cn-src":
+                problems.append(f"{name}: {inst}: migration {done[:1]} server {info['server_hostname']}")
+                continue
+            migs.append(done[0])
+        durations = [(m["switched"] - m["started"]) * scale for m in migs]
+        ideal = max(*durations, sum(durations) / n) if durations else 0.0
+        wall = run["end"] - run["start"]
+        downtime = sum(m["downtime_lab_seconds"] for m in migs)
+        rows.append({"run": name, "n": n, "moved": len(migs), "wall": wall, "ideal": ideal,
+                     "ratio": wall / ideal if ideal else float("nan"), "sum_migration": sum(durations),
+                     "downtime_lab": downtime, "downtime_real": downtime * scale,
+                     "bytes": sum(m["bytes_sent"] for m in migs),
+                     "intact": sum(1 for m in migs if m["data_intact"])})
+    print(f"{'run':<11} {'moved':>5} {'module wall':>11} {'ideal':>7} {'ratio':>6} {'sum of migrations':>17} "
+          f"{'downtime (lab s / real s)':>26} {'bytes sent':>11} {'data intact':>11}")
+    for r in rows:
+        print(f"{r['run']:<11} {r['moved']:>5} {r['wall']:>10.1f}s {r['ideal']:>6.1f}s {r['ratio']:>6.2f} "
+              f"{r['sum_migration']:>16.1f}s {r['downtime_lab']:>15.1f} / {r['downtime_real']:>6.2f}s "
+              f"{r['bytes']:>11} {r['intact']:>8}/{r['moved']}")
+    print("ideal: the lab's own per-migration times (begin request to switch end) scheduled on N slots, "
+          "max(longest, sum/N); ratio = module wall / ideal")
+    if problems:
+        print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
+        return 1
+    print("data check: every instance switched once, off cn-src, target files equal to the source's at its stop "
+          "(SHA-256 of every file)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -1,0 +1,423 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: instance_migrate
+short_description: Migrate virtual machine instances between compute nodes
+version_added: 0.2.0
+description:
+  - Drives the migration of an instance (or of several, or of every instance on a compute node) to another compute
+    node through the provider's migration API, phase by phase (C(begin), C(sync), C(switch)) or in one automatic run,
+    then C(finalize), C(rollback), C(abort) or C(pause) it.
+  - Idempotent against the provider's migration record. A second run asking for the state already reached reports
+    RV(ignore:changed=false). A phase already running (started by an earlier run or by someone else) is re-attached to
+    and waited for, never started twice. A request the provider refuses in the current state fails with the
+    provider's own reason and changes nothing.
+  - After C(finalize) the record is gone. The module then tells a finished migration from one never started by where
+    the instance runs; give O(source_server) (the node being emptied) or O(target_server) so a re-run does not
+    start a new migration. Without either, O(state=migrated) on an instance with no record starts one.
+  - Progress (phase, percent, bytes sent, rate, ETA) is streamed live by the collection's action plugin; a dropped
+    progress connection is re-attached.
+  - Providers plug in through C(module_utils/instance_migrate.py). This release has O(provider=triton).
+author:
+  - Fleetops Maintainers (@fleetops)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fleetops.maintenance.triton
+attributes:
+  check_mode:
+    support: full
+    details: >-
+      Reads the instance and its migration record and reports the phases that would run, the target compute node
+      (or why none fits), and the estimated size of the first sync, without changing anything.
+  diff_mode:
+    support: full
+    details: Shows the compute node and the migration phase/state of each instance before and after.
+  platform:
+    platforms: all
+options:
+  provider:
+    description:
+      - The virtualization platform.
+    type: str
+    choices: [triton]
+    default: triton
+  instance:
+    description:
+      - Name or UUID of the instance to migrate.
+      - Exactly one of O(instance), O(instances) and O(from_server) is required.
+    type: str
+  instances:
+    description:
+      - Names or UUIDs of several instances, migrated O(concurrency) at a time.
+    type: list
+    elements: str
+  from_server:
+    description:
+      - Migrate every instance on this compute node (name or UUID; a UUID with O(api=cloudapi)), O(concurrency) at a
+        time; it also acts as O(source_server).
+    type: str
+  state:
+    description:
+      - V(begun) provisions the hidden target (C(begin)).
+      - V(synced) also copies the data while the instance runs (C(sync)); with O(resync) one more incremental sync.
+      - V(switched) also stops the instance, syncs the last changes, moves its NICs and starts it on the target
+        (C(switch)).
+      - V(migrated) does what is still missing in one go (C(automatic) when nothing has started).
+      - V(finalized) removes the hidden source after a verified switch; the switch must have succeeded.
+      - V(rolled_back) reinstates the source after a switch and discards the target (needs O(api=operator)).
+      - V(aborted) discards a migration that has not switched (the target is removed, the source never stopped).
+      - V(paused) pauses a running sync.
+    type: str
+    choices: [begun, synced, switched, migrated, finalized, rolled_back, aborted, paused]
+    default: migrated
+  target_server:
+    description:
+      - Compute node to migrate to (name or UUID), instead of the provider's allocator. Needs O(api=operator).
+      - Also used, when there is no migration record, to tell that the instance already moved.
+    type: str
+  source_server:
+    description:
+      - Compute node the instance is being moved off (name or UUID). When there is no migration record and the
+        instance is no longer there, the migration counts as done (the idempotence rule after C(finalize)).
+    type: str
+  resync:
+    description:
+      - Run one more incremental sync before O(state=synced) or a planned switch, even if a sync was done (for
+        example at the start of a downtime window). Each run with O(resync=true) syncs again.
+    type: bool
+    default: false
+  concurrency:
+    description:
+      - With O(instances) or O(from_server), how many migrations run at once. A sliding window, not batches, a new
+        migration starts as soon as one finishes.
+    type: int
+    default: 1
+  on_failure:
+    description:
+      - With several instances, V(stop) starts no new migration after one fails (running ones finish); V(continue)
+        goes on with the others.
+    type: str
+    choices: [stop, continue]
+    default: stop
+  failed_action:
+    description:
+      - What to do with a migration that failed before its switch. V(abort) discards it (the source keeps
+        running and a re-run starts afresh); V(leave) leaves it for inspection (a re-run retries the failed phase).
+    type: str
+    choices: [abort, leave]
+    default: leave
+  capacity_check:
+    description:
+      - Before any migration begins, check that the compute nodes can take every instance to be moved and fail
+        naming what is short, with nothing moved. Needs the capacity view of O(api=operator); skipped otherwise.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - How many seconds to wait at most for each phase of an instance to finish. When it passes the module fails;
+        the phase goes on, and running the task again re-attaches to it.
+    type: int
+    default: 3600
+seealso:
+  - ref: fleetops.maintenance.host_evacuate
+    description: The role that empties a compute node with this module.
+notes:
+  - The migration of one instance can take hours (the first sync copies its whole dataset). Downtime happens only
+    in the switch phase.
+'''
+
+EXAMPLES = r'''
+- name: Migrate web-1 in one go (the allocator picks the target)
+  fleetops.maintenance.instance_migrate:
+    url: https://cloudapi.dc1.example.com
+    account: ops
+    key_id: "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99"
+    private_key_file: ~/.ssh/triton_id_rsa
+    instance: web-1
+    state: migrated
+    source_server: 44454c4c-3800-1034-804a-b2c04f354d32
+
+- name: Begin and sync now, switch later in the maintenance window
+  fleetops.maintenance.instance_migrate:
+    instance: db-1
+    state: synced
+
+- name: In the window - one more incremental sync, then switch
+  fleetops.maintenance.instance_migrate:
+    instance: db-1
+    state: switched
+    resync: true
+
+- name: Keep it, remove the hidden source
+  fleetops.maintenance.instance_migrate:
+    instance: db-1
+    state: finalized
+
+- name: Operator - move everything off cn-7, four at a time, to the allocator's choice
+  fleetops.maintenance.instance_migrate:
+    api: operator
+    vmapi_url: http://vmapi.dc1.example.com
+    from_server: cn-7
+    concurrency: 4
+    state: migrated
+    failed_action: abort
+
+- name: What would happen?
+  fleetops.maintenance.instance_migrate:
+    api: operator
+    instance: web-1
+    target_server: cn-3
+  check_mode: true
+  register: plan
+'''
+
+RETURN = r'''
+instance:
+  description: The instance (single-instance runs).
+  returned: with O(instance)
+  type: dict
+  sample: {"id": "0c0a4b1e-0d3e-4b5e-9c44-2b1f6c7a9e01", "name": "web-1"}
+reached:
+  description:
+    - Where the instance stands at the end, V(begun), V(synced), V(switched), V(finalized) (no record, and it left its
+      source), V(no_migration), V(not_migrating), V(failed) or V(running) (check mode).
+  returned: with O(instance)
+  type: str
+  sample: switched
+phases:
+  description: The actions this run started, in order (planned ones in check mode).
+  returned: with O(instance)
+  type: list
+  elements: str
+  sample: ["begin", "sync", "switch"]
+waited_for:
+  description: Phases that were already running and were re-attached to and waited for.
+  returned: with O(instance)
+  type: list
+  elements: str
+  sample: []
+server:
+  description: Compute node UUID of the instance before and after.
+  returned: with O(instance)
+  type: dict
+  sample: {"before": "44454c4c-3800-1034-804a-b2c04f354d32", "after": "564d4374-d703-b97b-ca9f-7375f05f337c"}
+server_name:
+  description: Compute node host names before and after (V(null) when not visible, O(api=cloudapi)).
+  returned: with O(instance)
+  type: dict
+  sample: {"before": "cn-1", "after": "cn-2"}
+target_server:
+  description: UUID of the target compute node (predicted in check mode; V(null) when the provider does not show it).
+  returned: with O(instance)
+  type: str
+  sample: 564d4374-d703-b97b-ca9f-7375f05f337c
+target_server_name:
+  description: Host name of the target compute node, when visible.
+  returned: with O(instance)
+  type: str
+  sample: cn-2
+migration:
+  description: The migration record after the run (V(null) once finalized, aborted or rolled back).
+  returned: with O(instance)
+  type: dict
+  sample: {"phase": "switch", "state": "successful", "automatic": false, "syncs": 2, "error": null,
+           "source_server": null, "target_server": null}
+migration_before:
+  description: The migration record before the run.
+  returned: with O(instance)
+  type: dict
+  sample: null
+plan:
+  description:
+    - Check mode. C(phases) that would run, C(target_server) / C(target_server_name) and C(target_reason) (the
+      predicted target and why, or why none fits), C(estimated_bytes) (size of the first sync), C(notes).
+    - Several instances, any mode, C(capacity), the capacity pre-check, one entry per instance to move with its
+      predicted target or why none fits.
+  returned: in check mode, or with several instances
+  type: dict
+  sample: {"phases": ["automatic"], "target_server": "564d4374-d703-b97b-ca9f-7375f05f337c", "target_server_name": "cn-2",
+           "target_reason": "cn-2: the most unreserved RAM that fits (40000 MiB left after placing)",
+           "estimated_bytes": 1048576, "notes": []}
+estimated_bytes:
+  description: Size in bytes of the first sync as estimated by the provider (check mode, when a begin is planned).
+  returned: with O(instance)
+  type: int
+  sample: 1048576
+syncs:
+  description: Bytes sent by each sync this run followed (as reported by the progress stream).
+  returned: with O(instance)
+  type: list
+  elements: int
+  sample: [1048576, 36864]
+bytes_sent:
+  description: Sum of RV(syncs).
+  returned: with O(instance)
+  type: int
+  sample: 1085440
+downtime_seconds:
+  description:
+    - Seconds from the "stopping the instance" progress event of the switch (or, when the stream did not show it,
+      from the switch request) to the end of the switch, as this run observed them, an upper bound within the
+      progress stream's granularity; V(null) when no switch was followed.
+  returned: with O(instance)
+  type: float
+  sample: 12.4
+migrations:
+  description: One result per instance (the keys above plus C(result) V(ok), V(failed) or V(skipped), C(seconds),
+    C(cleanup) for failed ones), in the order given or, with O(from_server), by name.
+  returned: with O(instances) or O(from_server)
+  type: list
+  elements: dict
+  sample: []
+summary:
+  description: Counts of the instances V(ok), V(failed), V(skipped) (not started after a failure) and changed.
+  returned: with O(instances) or O(from_server)
+  type: dict
+  sample: {"ok": 24, "failed": 0, "skipped": 0, "changed": 24}
+progress:
+  description: Progress steps recorded while the module ran (also streamed live by the action plugin).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"task": "instance_migrate", "elapsed": 3.1, "phase": "sync", "msg": "web-1: 1.0 MiB of 1.0 MiB at 40.0 MiB/s, ETA 0s",
+            "percent": 100, "instance": "web-1", "bytes": 1048576}]
+api_stats:
+  description: Numbers of HTTP requests, retries and watch re-attaches of this run.
+  returned: always
+  type: dict
+  sample: {"requests": 14, "retries": 0, "reattaches": 0}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
+    STATES,
+    MigrationError,
+    provider_class,
+    run_window,
+    converge,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
+# Providers register themselves on import; AnsiballZ ships only module_utils imported here.
+from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import triton_argument_spec
+
+
+def _diff_view(res):
+    mig = res.get("migration") or {}
+    return {"server": res.get("server_name", {}).get("after") or res.get("server", {}).get("after"),
+            "migration": "%s/%s" % (mig.get("phase"), mig.get("state")) if mig else None}
+
+
+def _diff_before(res):
+    mig = res.get("migration_before") or {}
+    return {"server": res.get("server_name", {}).get("before") or res.get("server", {}).get("before"),
+            "migration": "%s/%s" % (mig.get("phase"), mig.get("state")) if mig else None}
+
+
+def main():
+    argument_spec = triton_argument_spec()
+    argument_spec.update(
+        provider=dict(type="str", default="triton", choices=["triton"]),
+        instance=dict(type="str"),
+        instances=dict(type="list", elements="str"),
+        from_server=dict(type="str"),
+        state=dict(type="str", default="migrated", choices=list(STATES)),
+        target_server=dict(type="str"),
+        source_server=dict(type="str"),
+        resync=dict(type="bool", default=False),
+        concurrency=dict(type="int", default=1),
+        on_failure=dict(type="str", default="stop", choices=["stop", "continue"]),
+        failed_action=dict(type="str", default="leave", choices=["abort", "leave"]),
+        capacity_check=dict(type="bool", default=True),
+        timeout=dict(type="int", default=3600),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("instance", "instances", "from_server")],
+                           mutually_exclusive=[("instance", "instances", "from_server")])
+    p = module.params
+    for name in ("concurrency", "timeout"):
+        if p[name] < 1:
+            module.fail_json(msg="%s must be a positive number, got %s" % (name, p[name]))
+    if p["instances"] is not None and not p["instances"]:
+        module.fail_json(msg="instances must list at least one instance name or uuid")
+    progress = Progress("instance_migrate")
+    try:
+        provider = provider_class(p["provider"])(p)
+    except (ValueError, MigrationError) as exc:
+        module.fail_json(msg=getattr(exc, "msg", None) or str(exc))
+    result = {"changed": False, "progress": progress.history}
+    opts = {"state": p["state"], "resync": p["resync"], "timeout": p["timeout"],
+            "capacity_check": p["capacity_check"]}
+    try:
+        if p["target_server"]:
+            opts["target_server"] = provider.resolve_server(p["target_server"])[0]
+        if p["source_server"] or p["from_server"]:
+            opts["source_server"] = provider.resolve_server(p["source_server"] or p["from_server"])[0]
+        if p["instance"]:
+            try:
+                res = converge(provider, p["instance"], opts, progress, module.check_mode)
+            except MigrationError as exc:
+                res = getattr(exc, "result", None) or {}
+                res.pop("failed", None)
+                result.update(res)
+                result["api_stats"] = provider.api_stats()
+                module.fail_json(**dict(result, msg=exc.msg))
+            result.update(res)
+            if module._diff:
+                result["diff"] = {"before": _diff_before(res), "after": _diff_view(res)}
+        else:
+            _many(module, provider, opts, progress, result)
+    except MigrationError as exc:
+        result["api_stats"] = provider.api_stats()
+        module.fail_json(msg=exc.msg, **dict((k, v) for k, v in result.items() if k != "msg"))
+    result["api_stats"] = provider.api_stats()
+    module.exit_json(**result)
+
+
+def _many(module, provider, opts, progress, result):
+    p = module.params
+    if p["from_server"]:
+        instances = provider.instances_on(p["from_server"])
+        keys = [i["id"] for i in instances]
+        progress.update("read", "%d instance(s) on %s" % (len(keys), p["from_server"]))
+    else:
+        keys = list(dict.fromkeys(p["instances"]))
+        instances = [provider.resolve(k) for k in keys]
+    plan = {"capacity": None}
+    if opts["state"] in ("begun", "synced", "switched", "migrated") and opts.get("capacity_check"):
+        to_move = [i for i in instances if provider.record(i) is None and not (
+            opts.get("source_server") and i["server"] != opts["source_server"])]
+        targets = provider.plan_targets(to_move, opts.get("target_server")) if to_move else []
+        plan["capacity"] = targets
+        short = [t for t in (targets or []) if not t["target"]]
+        if short:
+            result["plan"] = plan
+            why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
+            raise MigrationError("capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s"
+                                 % (len(short), len(to_move), why))
+    result["plan"] = plan
+    results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
+                                  on_failure=p["on_failure"], failed_action=p["failed_action"])
+    result["migrations"] = results
+    result["summary"] = summary
+    result["changed"] = summary["changed"] > 0
+    if module._diff:
+        result["diff"] = {"before": dict((r["instance"]["name"], _diff_before(r)) for r in results if "server" in r),
+                          "after": dict((r["instance"]["name"], _diff_view(r)) for r in results if "server" in r)}
+    if summary["failed"]:
+        failed = [r for r in results if r["result"] == "failed"]
+        why = "; ".join(r["msg"] for r in failed)
+        raise MigrationError("%d of %d migration(s) failed: %s" % (len(failed), len(results), why))
+
+
+if __name__ == "__main__":
+    main()

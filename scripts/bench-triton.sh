@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make bench-triton`: evacuate a Triton compute node hosting 24 instances (lab topology
+# triton_bench24) with a sliding window of 6, one at a time, and in batches of 6; print wall time,
+# the ideal from the lab's own per-migration times, the ratio, total downtime, and check that every
+# instance's data arrived byte for byte.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+LAB_STATE="$ROOT/.lab/bench-triton"
+OUT="$ROOT/.lab/bench-triton-results"
+mkdir -p "$OUT"
+python -m lab start --topology "$ROOT/lab/topologies/triton_bench24.yml" --state-dir "$LAB_STATE" --reset \
+  --max-lifetime 1800 >/dev/null
+trap 'python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true' EXIT
+lab_json="$LAB_STATE/lab.json"
+TRITON_VMAPI_URL="$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["triton"]["operator_url"])' "$lab_json")"
+TRITON_CA_PATH="$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_path"])' "$lab_json")"
+export TRITON_VMAPI_URL TRITON_CA_PATH
+INSTANCES="$(python -c 'import yaml,json,sys; print(json.dumps([i["name"] for i in yaml.safe_load(open(sys.argv[1]))["triton"]["instances"]]))' lab/topologies/triton_bench24.yml)"
+
+run() {  # run NAME MODE CONCURRENCY
+  python -m lab ctl --state-dir "$LAB_STATE" --plane triton reset >/dev/null
+  local t0 t1
+  t0=$(date +%s.%N)
+  ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" \
+    -e bench_server=cn-src -e "bench_mode=$2" -e "bench_concurrency=$3" -e "{\"bench_instances\": $INSTANCES}" \
+    -e "bench_out=$OUT/$1.json" benchmarks/evacuate_host.yml >"$OUT/$1.log" 2>&1 || { cat "$OUT/$1.log"; exit 1; }
+  t1=$(date +%s.%N)
+  python -m lab ctl --state-dir "$LAB_STATE" --plane triton get instances >"$OUT/$1.lab.json"
+  echo "$t0 $t1" >"$OUT/$1.playbook-times"
+}
+
+run window_6 window 6
+run serial_1 window 1
+run batches_6 batches 6
+python "$ROOT/benchmarks/report_triton.py" "$OUT" window_6:6 serial_1:1 batches_6:6

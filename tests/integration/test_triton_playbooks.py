@@ -1,0 +1,106 @@
+"""The Triton playbooks and the host_evacuate role, run with ansible-playbook against the lab's
+Triton plane (triton_small topology: cn-1 hosts web-1 (with a workload), web-2 and db-1)."""
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+from test_playbooks import flat, recap
+
+HEALTH_FAILS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "health_fails_for_web1.yml")
+
+
+def test_migrate_instance_on_demand_phases_idempotent_with_live_progress(tlab, tplaybook):
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})
+    assert rc == 0, out[-3000:]
+    task = out[out.index("TASK [Migrate the instance to state synced]"):]
+    task = task[:task.index("changed: [localhost]")]
+    assert "[instance_migrate] localhost | sync |" in task and "MiB/s, ETA" in flat(task)   # live, before the result
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})
+    assert rc == 0 and recap(out)["changed"] == 0, out[-2000:]
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "switched", "resync": True})
+    assert rc == 0, out[-3000:]
+    assert "phases sync, switch" in flat(out) and "downtime" in out
+    report = tlab.report()["web-1"]["migrations"][0]
+    assert report["result"] == "switched" and report["data_intact"] is True and len(report["syncs"]) == 3
+    source = report["source_server"]
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "finalized"})
+    assert rc == 0 and recap(out)["changed"] == 1, out[-2000:]
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "migrated",
+                                                        "source_server": source})
+    assert rc == 0 and recap(out)["changed"] == 0, out[-2000:]
+    assert len(tlab.report()["web-1"]["migrations"]) == 1          # no second migration
+    with open(tlab.t["key_files"]["alice"]) as fh:
+        assert fh.read().split("\n")[1] not in out
+
+
+def test_check_mode_reports_target_and_size_and_changes_nothing(tlab, tplaybook):
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "db-1", "api": "operator"}, check=True)
+    assert rc == 0, out[-3000:]
+    assert "phases automatic" in flat(out) and "(check mode: nothing changed)" in flat(out)
+    assert tlab.report()["db-1"]["migrations"] == []
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "db-1", "api": "operator",
+                                                        "target_server": "cn-3"}, check=True)
+    assert rc != 0 and "cn-3: 3481 MiB RAM free, needs 4096" in flat(out), out[-3000:]
+
+
+def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, tplaybook):
+    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
+    assert rc == 0, out[-4000:]
+    assert "compute node cn-1: 3 instance(s), 0 failed" in out
+    for name in ("db-1", "web-1", "web-2"):
+        assert f"{name} -> cn-2: finalized" in out
+        mig = tlab.report()[name]["migrations"][0]
+        assert mig["result"] == "finalized" and mig["data_intact"] is True, (name, mig)
+        assert tlab.report()[name]["server_hostname"] == "cn-2"
+    world = tlab.tadmin("GET", "world")["servers"]["cn-1"]
+    assert world["instances"] == [] and world["hidden"] == []
+    assert tlab.tadmin("GET", "stats")["auth_failures"] == 0
+    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
+    assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
+
+
+def test_evacuation_that_cannot_fit_moves_nothing(tlab, tplaybook):
+    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "target_server": "cn-3"})
+    assert rc != 0
+    text = flat(out)
+    assert "capacity check failed, nothing was moved: 2 of 3 instance(s) do not fit" in text, out[-3000:]
+    assert "db-1: no compute node has room for 4096 MiB RAM" in text
+    assert all(not i["migrations"] for i in tlab.report().values())
+
+
+def test_serial_switches_stop_and_roll_back_an_unhealthy_instance(tlab, tplaybook):
+    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 3,
+                                                     "switch_serially": True, "health_check_tasks": HEALTH_FAILS})
+    assert rc != 0
+    assert "web-1 failed its health check after the switch (rolled back to cn-1); no further instance was " \
+           "switched" in flat(out), out[-4000:]
+    report = tlab.report()
+    assert report["db-1"]["server_hostname"] == "cn-2"                      # switched first, healthy
+    assert report["web-1"]["server_hostname"] == "cn-1"                     # rolled back
+    assert report["web-1"]["migrations"][0]["result"] == "rolled_back"
+    assert report["web-2"]["server_hostname"] == "cn-1"                     # never switched
+    assert report["web-2"]["migrations"][0]["result"] == "paused"           # synced, waiting
+
+
+def test_bad_input_is_refused_with_the_accepted_values(tlab, tplaybook):
+    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "off"})
+    assert rc != 0 and "begun, synced, switched, migrated, finalized, rolled_back, aborted, paused" in flat(out)
+    rc, out = tplaybook("evacuate_host", extra_vars={"concurrency": 0})
+    assert rc != 0 and "Set compute_node" in flat(out)
+    assert all(not i["migrations"] for i in tlab.report().values())
+
+
+def test_module_reattaches_after_the_lab_drops_its_progress_stream(tlab):
+    tlab.tadmin("POST", "faults", {"kind": "drop_watch", "instance": "web-2", "after_events": 1})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=" + sys.executable, "-m", "fleetops.maintenance.instance_migrate",
+           "-a", "instance=web-2 state=synced", "-o"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=tlab.env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout.split("=>", 1)[1])
+    assert result["reached"] == "synced" and result["phases"] == ["begin", "sync"]
+    assert tlab.tadmin("GET", "faults")["faults"] == []           # the lab cut a progress stream...
+    assert result["api_stats"]["reattaches"] >= 1                 # ...and the module re-attached
+    assert tlab.report()["web-2"]["migrations"][0]["result"] == "paused"
