@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton clean
+.PHONY: help venv collection demo test bench bench-triton bench-upgrade clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
+	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
 
 venv:
 	@bash scripts/venv.sh
@@ -29,6 +30,9 @@ bench: collection
 
 bench-triton: collection
 	@bash scripts/bench-triton.sh
+
+bench-upgrade: collection
+	@bash scripts/bench-upgrade.sh
 
 clean:
 	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

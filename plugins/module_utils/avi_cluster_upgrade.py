@@ -22,7 +22,6 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client im
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import HA_LEGACY, load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_status import (
-    FSM_COMPLETED,
     FSM_FAILED,
     FSM_RUNNING,
     FSM_SUSPENDED,
@@ -534,7 +533,7 @@ class _ClusterUpgrade(object):
             actions.append("resume the suspended upgrade of SE group %s" % view.groups[self.groups[0]]["name"])
         else:
             actions.append("upgrade %s to %s%s" % (scope.replace("_", " "), wanted,
-                                                    " (disruptive)" if disruptive else ""))
+                                                   " (disruptive)" if disruptive else ""))
         self.result["plan"] = {"actions": actions, "nodes": nodes, "disrupted_virtual_services": disrupted,
                                "warnings": []}
         if controller_behind:  # check mode only: plan as if the controller step came first
@@ -657,8 +656,8 @@ class _ClusterUpgrade(object):
         elif scope == "se_group":
             body["se_group_refs"] = [self.client.ref("serviceenginegroup", self.groups[0])]
         self.result["changed"] = True
-        self.result["plan"]["actions"] = ["roll %s back from %s to %s" % (scope.replace("_", " "), node.get("version"),
-                                                                         target)]
+        self.result["plan"]["actions"] = ["roll %s back from %s to %s"
+                                          % (scope.replace("_", " "), node.get("version"), target)]
         self.result["versions"]["after"] = dict((k, target) for k in current)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
         preview = self._preview(body)

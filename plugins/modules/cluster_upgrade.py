@@ -21,7 +21,7 @@ description:
     system (C(system), the controller's own orchestration - controllers in parallel, then SE groups in parallel and the
     SEs of each group one after another), and one service engine.
   - The per-SE upgrade (O(scope=service_engine)) uses C(POST /api/serviceengine/{uuid}/upgrade), an extension of the
-    collection's lab: no public Avi API upgrades a single SE. Against a controller without it the module fails and says
+    collection's lab - no public Avi API upgrades a single SE. Against a controller without it the module fails and says
     so; use O(scope=se_group) there.
   - With a 17.x controller (before 18.2.6) only the system upgrade exists (C(POST /api/cluster/upgrade) with
     C(image_path), C(force), C(disruptive); status at C(GET /api/cluster/upgrade/status)).

@@ -14,7 +14,7 @@ short_description: Scale an Avi virtual service out to more service engines, or 
 version_added: 0.2.0
 description:
   - V(scaled_out) places a virtual service (VS) on more service engines (SEs) of its group
-    (C(POST /api/virtualservice/{uuid}/scaleout)): on O(to_se), or until it runs on O(min_placements) SEs, the
+    (C(POST /api/virtualservice/{uuid}/scaleout)) - on O(to_se), or until it runs on O(min_placements) SEs, the
     controller choosing where (or on a new SE with O(to_new_se) or O(to_host)). The VS keeps serving throughout.
   - V(scaled_in) takes it off O(from_se) (C(POST /api/virtualservice/{uuid}/scalein)).
   - Used for example to give an N+M virtual service placed on a single SE a second SE while that SE is upgraded or
