@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: start the lab on the demo topology, evacuate an SE whose load forces the
-# controller to create a new SE, migrate one VS by hand, print the placement; then, on a second
+# controller to create a new SE, migrate one VS by hand, print the placement, upgrade the whole
+# system with the rolling_upgrade role (no VS loses service); then, on a second
 # lab with a Triton data center, migrate an instance on demand and evacuate a compute node.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -31,7 +32,12 @@ banner "migrate app-aa-01 off aa-se-01 by hand (controller's best choice of targ
 banner "placement after"
 "${PLAY[@]}" fleetops.maintenance.placement_report
 
-banner "what clients felt (the lab's disruption accounting)"
+banner "rolling upgrade to 22.1.7: controllers, then the SE groups in parallel, their SEs one at a time, single-SE VSs protected"
+"${PLAY[@]}" fleetops.maintenance.upgrade -e version=22.1.7 -e "disruption_url=https://$AVI_CONTROLLER/_lab/disruption" \
+  -e "report_file=$LAB_STATE/upgrade-report.json"
+echo "run record: $LAB_STATE/upgrade-report.json"
+
+banner "what clients felt (the lab's disruption accounting, evacuation + migration + upgrade)"
 python -m lab ctl --state-dir "$LAB_STATE" disruption | python -c '
 import json, sys
 d = json.load(sys.stdin)
