@@ -151,8 +151,9 @@ def create_image(path, size_mib, data_mib=0, fill=0x5A):
 
 
 def compare_images(a, b):
-    """True when the guest-visible contents of two images are the same (qemu-img compare)."""
-    p = subprocess.run([QEMU_IMG, "compare", "-q", a, b], capture_output=True, text=True, check=False, timeout=60)
+    """True when the guest-visible contents of two images are the same (qemu-img compare; -U: the
+    source may still be open in a stopped QEMU)."""
+    p = subprocess.run([QEMU_IMG, "compare", "-U", "-q", a, b], capture_output=True, text=True, check=False, timeout=60)
     return p.returncode == 0
 
 

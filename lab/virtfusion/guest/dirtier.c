@@ -125,10 +125,9 @@ static void halt_forever(void) {
 }
 
 void kmain(void) {
-    STATUS->magic = 0;
+    volatile u32 *words = (volatile u32 *)STATUS;
+    for (unsigned i = 0; i < sizeof(struct status) / 4; i++) words[i] = 0;
     STATUS->state = 1;
-    STATUS->pages = 0;
-    STATUS->passes = 0;
     u32 rate_mib = fw_number("opt/fleetops/dirty-rate", 0);
     u32 wss_mib = fw_number("opt/fleetops/working-set", 16);
     if (wss_mib == 0) wss_mib = 1;
