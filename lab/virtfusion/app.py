@@ -188,6 +188,8 @@ def build_app(plane):
                 return JSONResponse({"migrations": [await call(service.migration, m) for m in ids]})
             if len(parts) == 2 and parts[0] == "migrations" and meth == "GET":
                 return JSONResponse(await call(service.migration, parts[1]))
+            if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "migration":
+                return JSONResponse(await call(service.last_of_server, parts[1]))
             if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "guest":
                 return JSONResponse(await call(engine.guest_status, parts[1]))
             if len(parts) == 3 and parts[0] == "servers" and parts[2] == "dirty-rate":

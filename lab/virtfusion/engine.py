@@ -91,11 +91,14 @@ class Engine:
                           incoming=incoming)
 
     def boot_server(self, server, wait=True):
-        """Start the server's QEMU on its hypervisor (paused when suspended)."""
-        g = self.guest_for(server, server["hypervisor"], paused=server["state"] == "suspended")
+        """Start the server's QEMU on its hypervisor; a suspended server boots, then is paused."""
+        g = self.guest_for(server, server["hypervisor"])
         g.start()
-        if wait:
+        if wait or server["state"] == "suspended":
             g.wait_booted()
+        if server["state"] == "suspended":
+            with g.qmp() as q:
+                q.cmd("stop")
         with self.world.lock:
             self.guests[server["id"]] = g
         return g
@@ -242,10 +245,17 @@ class Engine:
             raise StepFailed(f["message"])
 
     def _wait(self, mig, ev, lab_seconds):
-        if self.world.sleep_lab(lab_seconds, self.stop_event):
-            raise Stopped()
-        if ev["cancel"].is_set():
-            raise StepFailed("cancelled")
+        """A lab-timed pause in a step; a cancel or the lab's shutdown ends it at once."""
+        deadline = time.monotonic() + max(0.0, float(lab_seconds)) * self.world.time_scale
+        while True:
+            if self.stop_event.is_set():
+                raise Stopped()
+            if ev["cancel"].is_set():
+                raise StepFailed("cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            ev["cancel"].wait(min(left, 0.05))
 
     def _fail(self, mig, key, message, data=None):
         w = self.world
@@ -511,12 +521,16 @@ class Engine:
             # data-success-force on a transfer that never finished [vendor: "may result in data loss"]
             if dst is not None:
                 dst.kill()
-            dst = self.guest_for(s, mig["dst"], paused=s["state"] != "online")
+            dst = self.guest_for(s, mig["dst"], paused=s["state"] == "offline")
             for d in s["disks"]:
                 p = w.disk_path(s, d, mig["dst"])
                 if not os.path.exists(p):
                     qemu.create_image(p, d["size"], 0)
             dst.start()
+            if s["state"] == "suspended":
+                dst.wait_booted()
+                with dst.qmp() as q:
+                    q.cmd("stop")
             with w.lock:
                 mig["data_lost"] = True
                 self.incoming[mig["id"]] = dst
@@ -745,10 +759,12 @@ class Engine:
                 mig["data"] = "success"
             return "server offline: not booted"
         self._wait(mig, ev, w.cfg["timing"]["boot"])
-        dst = self.guest_for(s, mig["dst"], paused=s["state"] == "suspended")
+        dst = self.guest_for(s, mig["dst"])
         dst.start()
-        if s["state"] == "online":
-            dst.wait_booted()
+        dst.wait_booted()
+        if s["state"] == "suspended":
+            with dst.qmp() as q:
+                q.cmd("stop")
         with w.lock:
             self.incoming[mig["id"]] = dst
             mig["downtime_ms"] = int((time.time() - mig["suspended_at"]) * 1000)

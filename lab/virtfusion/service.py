@@ -319,6 +319,16 @@ class Service:
         with w.lock:
             return migration_view(w, mig)
 
+    def last_of_server(self, server_id):
+        """The server's last migration of either kind (admin)."""
+        w = self.world
+        with w.lock:
+            s = w.server(server_id)
+            mig = w.last_migration(s["id"])
+            if mig is None:
+                raise VfError(404, f"No migration found for server {s['id']}")
+            return migration_view(w, mig)
+
     def migration(self, mid):
         w = self.world
         with w.lock:
