@@ -460,11 +460,9 @@ class Engine:
             w.save_migration(mig["id"])
         w.debug(mig, f"query-migrate final: {final}")
         if why is not None:
+            if src.alive():
+                self._fresh_process(mig, s, src)
             ev["aborted_ack"].set()
-            if src.alive() and src.run_state() == "postmigrate":
-                # a cancel after the switch-over point: the source must run again
-                with src.qmp() as q:
-                    q.cmd("cont")
             raise StepFailed(why, data="failed")
         if w.take_fault("lose_tracking", server=mig["server"], step="transfer") is not None:
             raise StepFailed("Lost track of the data transfer: no final status from the destination "
@@ -473,6 +471,59 @@ class Engine:
             mig["data"] = "success"
         return (f"{final['transferred_bytes']} bytes in {final['total_time_ms']} ms, downtime "
                 f"{final['downtime_ms']} ms (QEMU)")
+
+    def _fresh_process(self, mig, server, old):
+        """Hand a guest whose outgoing migration was cancelled to a fresh QEMU process on the same host.
+
+        QEMU 7.2 with TCG loses track of dirty pages in a process whose outgoing migration was cancelled:
+        its next migration converges at once and the copy is stale (measured: a guest dirtying 24 MiB/s
+        "converged" in 1.5 s at 10 MiB/s). So the lab moves the paused guest (an exact copy: nothing
+        writes) into a new process and resumes it there [lab assumption: a workaround, ~tens of ms]."""
+        w = self.world
+        t0 = time.monotonic()
+        was = old.run_state()
+        new = self.guest_for(server, old.hv_id, incoming=True)
+        new.start()
+        try:
+            with old.qmp() as q:
+                if was in ("running", "postmigrate"):
+                    q.cmd("stop")
+                q.cmd("migrate-set-capabilities", capabilities=[{"capability": c, "state": False} for c in
+                                                                ("auto-converge", "xbzrle", "postcopy-ram")])
+                q.cmd("migrate-set-parameters", **{"max-bandwidth": UNLIMITED_BANDWIDTH})
+            port = qemu.free_port()
+            with new.qmp() as q:
+                q.cmd("migrate-incoming", uri=f"tcp:127.0.0.1:{port}")
+            with old.qmp() as q:
+                q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with old.qmp() as q:
+                    st = q.cmd("query-migrate").get("status")
+                if st in ("completed", "failed", "cancelled"):
+                    break
+                time.sleep(0.01)
+            if st != "completed":
+                raise qemu.QemuError(f"local hand-over ended {st}")
+            while new.run_state() == "inmigrate" and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if was in ("running", "postmigrate"):
+                with new.qmp() as q:
+                    q.cmd("cont")
+        except qemu.QemuError as e:
+            new.kill()
+            if old.alive() and was in ("running", "postmigrate"):
+                with old.qmp() as q:
+                    q.cmd("cont")
+            w.debug(mig, f"lab: could not hand the guest to a fresh QEMU process ({e}); it keeps running in the "
+                         "old one")
+            return
+        old.stop()
+        new.incoming = False
+        with w.lock:
+            self.guests[server["id"]] = new
+        w.debug(mig, f"lab: guest handed to a fresh QEMU process after the cancelled migration (QEMU 7.2 TCG "
+                     f"dirty tracking), paused {int((time.monotonic() - t0) * 1000)} ms")
 
     def _sample(self, mig, r, t0, src):
         ram = r.get("ram") or {}

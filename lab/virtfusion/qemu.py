@@ -11,6 +11,7 @@ drives a private asyncio loop, so it is only used from worker threads, never fro
 loop thread.
 """
 import ctypes
+import itertools
 import hashlib
 import logging
 import os
@@ -204,6 +205,9 @@ class Qmp:
         self.close()
 
 
+_SEQ = itertools.count(1)
+
+
 class Guest:
     """One QEMU process for one server on one hypervisor."""
 
@@ -216,10 +220,10 @@ class Guest:
         self.dirty_rate = int(dirty_rate)
         self.working_set = int(working_set)
         self.disks = list(disks)            # [(drive letter, image path)]
-        tag = f"{server_id}-{hv_id}{'-in' if incoming else ''}"
+        tag = f"{server_id}-{hv_id}-{next(_SEQ)}"   # unique: a server can have two processes on one host
         self.qmp_path = os.path.join(run_dir, f"{tag}.qmp")
         self.pid_path = os.path.join(log_dir, f"{tag}.pid")
-        self.log_path = os.path.join(log_dir, f"{tag}.log")
+        self.log_path = os.path.join(log_dir, f"{server_id}-{hv_id}.log")
         self.kernel = kernel
         self.paused = paused
         self.incoming = incoming
@@ -344,6 +348,7 @@ class Guest:
             pass
         try:
             self.proc.wait(timeout=timeout)
+            self._forget_files()
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -354,7 +359,10 @@ class Guest:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        for p in (self.qmp_path,):
+        self._forget_files()
+
+    def _forget_files(self):
+        for p in (self.qmp_path, self.pid_path):
             try:
                 os.unlink(p)
             except OSError:
