@@ -49,6 +49,7 @@ class ToolMissing(QemuError):
 TOOLS = {
     QEMU: ("qemu-system-x86", "runs the servers (QEMU guests)"),
     QEMU_IMG: ("qemu-utils", "creates the servers' disk images"),
+    "qemu-io": ("qemu-utils", "writes data into the servers' disk images"),
     "gcc": ("gcc", "builds the lab's tiny guest kernel"),
     "ld": ("binutils", "links the lab's tiny guest kernel"),
 }
