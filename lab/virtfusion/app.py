@@ -72,7 +72,7 @@ def build_app(plane):
                     if isinstance(dst, bool) or not isinstance(dst, int):
                         raise VfError(422, f"destinationId is required (a hypervisor id), got {dst!r}")
                     raw = {k: body.get(rest) for k, (rest, _kind, _rng, _d) in LIVE_OPTIONS.items() if rest in body}
-                    unknown = sorted(set(body) - {r for r, *_ in LIVE_OPTIONS.values()} - {
+                    unknown = sorted(set(body) - {spec[0] for spec in LIVE_OPTIONS.values()} - {
                         "destinationId", "altIPv4", "dstUser", "allowUnsafe", "dstIso"})
                     if unknown:
                         raise VfError(422, [f"unknown field {u}" for u in unknown])

@@ -390,7 +390,7 @@ class Engine:
         with dst.qmp() as q:
             q.cmd("migrate-set-capabilities", capabilities=capl)
             port = None
-            for _ in range(5):
+            for _attempt in range(5):
                 port = qemu.free_port()
                 try:
                     q.cmd("migrate-incoming", uri=f"tcp:127.0.0.1:{port}")

@@ -39,7 +39,7 @@ def migration_view(world, mig):
                    "startedAt": _ts(st["started"]), "finishedAt": _ts(st["finished"])} for st in mig["steps"]],
         "errors": list(mig["errors"]), "startedAt": _ts(mig["created"]), "finishedAt": _ts(mig["finished"]),
         "options": ({LIVE_OPTIONS[k][0]: v for k, v in opts.items() if k in LIVE_OPTIONS} if mig["kind"] == "live"
-                    else {k: v for k, v in opts.items()}),
+                    else dict(opts)),
     }
     if mig["kind"] == "live":
         view["qemu"] = {

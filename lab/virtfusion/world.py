@@ -50,6 +50,7 @@ HYBRID_STEPS = (("precheck", "Pre-migration checks"), ("prepare", "Prepare desti
                 ("stage1", "Transfer disks (online)"), ("suspend", "Suspend server"),
                 ("stage2", "Transfer disk changes (suspended)"), ("boot", "Boot server on destination"),
                 ("finalize", "Finalise migration"))
+STEP_KEYS = frozenset(step[0] for step in LIVE_STEPS + HYBRID_STEPS)
 FAULT_KINDS = ("fail_step", "refuse_destination", "lose_tracking", "kill_ssh")
 
 
@@ -305,7 +306,7 @@ class World:
 
     def set_time_scale(self, scale):
         scale = float(scale)
-        if not scale > 0:
+        if scale <= 0:
             raise VfError(400, f"time scale must be a positive number, got {scale}")
         with self.lock:
             self.time_scale = scale
@@ -458,7 +459,7 @@ class World:
             raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
         doc = {"kind": kind}
         if kind == "fail_step":
-            keys = sorted({k for k, _ in LIVE_STEPS} | {k for k, _ in HYBRID_STEPS})
+            keys = sorted(STEP_KEYS)
             if body.get("step") not in keys:
                 raise VfError(400, f"fail_step needs step, one of {', '.join(keys)}, got {body.get('step')!r}")
             doc["step"] = body["step"]
@@ -467,7 +468,7 @@ class World:
             doc["hypervisor"] = self.hypervisor(body.get("hypervisor"))["id"]
         if kind == "kill_ssh":
             step = body.get("step")
-            if step is not None and step not in {k for k, _ in LIVE_STEPS} | {k for k, _ in HYBRID_STEPS}:
+            if step is not None and step not in STEP_KEYS:
                 raise VfError(400, f"kill_ssh step must be a step key, got {step!r}")
             doc["step"] = step
         if body.get("server") is not None:

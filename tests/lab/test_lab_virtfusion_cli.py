@@ -45,7 +45,7 @@ def test_sshd_checks_host_key_and_only_takes_the_lab_key(vf, tmp_path):
 
 
 def test_servers_plain_and_json(vf):
-    rc, out, _ = vf.vfcli("servers --src=1")
+    rc, out, _err = vf.vfcli("servers --src=1")
     assert rc == 0 and out.strip() == "101,102,103,104,105"
     doc = vf.vfjson("servers --src=2")
     assert doc == {"servers": [{"id": 201, "name": "web-2", "uuid": doc["servers"][0]["uuid"]}]}
@@ -125,11 +125,11 @@ def test_start_human_output_then_vendor_errors_after_completion(vf):
     # ... and without --dst: "Specify a destination hypervisor ID"
     rc, _o, err = vf.vfcli("start --server=101")
     assert rc == 1 and err.strip() == "Error: Specify a destination hypervisor ID"
-    rc, out, _ = vf.vfcli("last-status --server=101")
+    rc, out, _err = vf.vfcli("last-status --server=101")
     assert rc == 0 and out.strip() == "complete"
-    rc, out, _ = vf.vfcli("last-debug --server=101")
+    rc, out, _err = vf.vfcli("last-debug --server=101")
     assert rc == 0 and "QMP migrate-set-parameters" in out and "query-migrate final" in out
-    rc, out, _ = vf.vfcli("servers --src=2")
+    rc, out, _err = vf.vfcli("servers --src=2")
     assert out.strip() == "101,201"
 
 

@@ -111,8 +111,8 @@ def test_hybrid_two_stage_copy_online_and_offline(vf):
     body = r.json()["data"]["startBodies"][0]
     assert body == {"destinationId": 2, "disks": [{"drive": "a", "storageId": 3}, {"drive": "b", "storageId": 4}],
                     "compress": False, "speedLimit": 0}
-    bad = vf.api("POST", "servers/102/migrate/hybrid", {"destinationId": 2, "disks": [{"drive": "a"}],
-                                                         "speedLimit": 700000})
+    bad = vf.api("POST", "servers/102/migrate/hybrid",
+                 {"destinationId": 2, "disks": [{"drive": "a"}], "speedLimit": 700000})
     assert bad.status_code == 422
     assert bad.json()["errors"] == ["disks[0] must be {drive: string, storageId: integer}, got {'drive': 'a'}",
                                     "speedLimit must be 0 (unlimited) to 625000 (KB/s), got 700000"]
@@ -131,8 +131,8 @@ def test_hybrid_two_stage_copy_online_and_offline(vf):
     g = vf.guest(102)
     assert g["hypervisor"] == 2 and g["qemu"] == "running" and g["guest"]["state"] == "idle"   # booted afresh
     # offline: one (compressed) copy, nothing booted
-    r = vf.api("POST", "servers/103/migrate/hybrid", {"destinationId": 2, "disks": [{"drive": "a", "storageId": 3}],
-                                                       "compress": True})
+    r = vf.api("POST", "servers/103/migrate/hybrid",
+               {"destinationId": 2, "disks": [{"drive": "a", "storageId": 3}], "compress": True})
     assert r.status_code == 201, r.text
     m = vf.wait_status(103)
     assert m["status"] == "complete" and m["disks"]["stage2Bytes"] == 0

@@ -115,7 +115,7 @@ def test_data_success_force_after_an_abort_loses_the_memory_state(vf):
         assert vf.vfjson("data-success-force --server=102")["migration"]["dataTransfer"] == "success"
         doc = vf.vfjson("start --server=102")
         assert doc["success"] is True and doc["migration"]["dataLost"] is True
-        rc, out, _ = vf.vfcli("last-debug --server=102")
+        rc, out, _err = vf.vfcli("last-debug --server=102")
         assert "its memory state is lost" in out
         assert vf.server(102)["hypervisorId"] == 2
     finally:
