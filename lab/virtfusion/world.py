@@ -106,8 +106,7 @@ def parse_topology(section):
                     "cpu": {"vendor": str(cpu.get("vendor", "GenuineIntel")),
                             "flags": sorted(str(f) for f in cpu.get("flags") or [])},
                     "storage": storage, "ip_ranges": ranges,
-                    "ssh": {"enabled": bool(ssh.get("enabled", True)), "port": port},
-                    "nat": bool(h.get("nat", False))}
+                    "ssh": {"enabled": bool(ssh.get("enabled", True)), "port": port}}
     guest = dict(GUEST_DEFAULTS)
     guest.update(section.get("guest") or {})
     for i, s in enumerate(section.get("servers") or []):

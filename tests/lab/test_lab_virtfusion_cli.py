@@ -170,8 +170,10 @@ def test_force_offline_and_suspended_servers(vf):
     s = vf.server(103)
     assert s["hypervisorId"] == 2 and s["state"] == "offline"
     assert vf.guest(103)["qemu"] == "not running"
-    doc = vf.vfjson("start --server=105 --dst=2")      # suspended: moves paused, stays paused
-    assert doc["success"] is True
+    # suspended: moves paused, stays paused; on a terminal the step list is redrawn in place
+    rc, out, _e = vf.vfcli("start --server=105 --dst=2", pty=True)
+    assert rc == 0 and "\x1b[" in out and "[complete]    Finalise migration" in out
+    assert out.rstrip().splitlines()[-1].startswith("Migration complete: downtime ")
     assert vf.guest(105)["qemu"] == "paused" and vf.server(105)["state"] == "suspended"
 
 

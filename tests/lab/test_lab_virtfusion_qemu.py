@@ -72,7 +72,7 @@ def test_max_downtime_is_honoured(vf):
 
 
 def test_dirtying_guest_needs_auto_converge_or_post_copy(vf):
-    vf.vfadmin("POST", "time-scale", {"scale": 0.1})        # --abort-after=60 lab seconds = 6 s
+    vf.vfadmin("POST", "time-scale", {"scale": 0.07})       # --abort-after=60 lab seconds = 4.2 s
     vf.vfadmin("POST", "servers/102/dirty-rate", DIRTY)
     try:
         plain = vf.vfjson("start --server=102 --dst=2 --xfer-speed=10 --disable-auto-converge --abort-after=60",

@@ -47,9 +47,14 @@ class VfLab(Lab):
                   allow_agent=False, look_for_keys=False, timeout=10)
         return c
 
-    def vfcli(self, args, client=None, timeout=120):
+    def vfcli(self, args, client=None, timeout=120, pty=False):
         """Run `vfcli-ctrl server:migrate-live ARGS` over SSH (one kept connection unless ``client``):
-        (exit status, stdout, stderr)."""
+        (exit status, stdout, stderr). ``pty``: on a terminal (stderr then arrives in stdout)."""
+        if pty:
+            c = client or self.ssh()
+            _in, out, _err = c.exec_command(f"vfcli-ctrl {GROUP} {args}", timeout=timeout, get_pty=True)
+            o = out.read().decode()
+            return out.channel.recv_exit_status(), o, ""
         if client is None:
             if getattr(self, "_ssh", None) is None or not self._ssh.get_transport() \
                     or not self._ssh.get_transport().is_active():
