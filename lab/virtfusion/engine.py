@@ -433,7 +433,9 @@ class Engine:
                     with src.qmp() as q:
                         q.cmd("migrate_cancel")
                     raise Stopped()
-                if ev["abort"].is_set():
+                if ev["cancel"].is_set():   # a cancel that raced the start of the transfer
+                    why = "cancelled"
+                elif ev["abort"].is_set():
                     why = "Migration aborted by request (server:migrate-live abort)"
                     with w.lock:
                         mig["aborted"] = True
@@ -638,6 +640,8 @@ class Engine:
         w = self.world
         self.request_cancel(mig)
         with w.lock:
+            if mig["status"] == "complete":    # it finished before the cancel reached it
+                raise VfError(409, f"The migration of server {mig['server']} completed before it could be cancelled")
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
         if dst is not None:
