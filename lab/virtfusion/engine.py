@@ -353,8 +353,8 @@ class Engine:
         with w.lock:
             s = w.servers[mig["server"]]
             src_guest = self.guests.get(s["id"])
-        if s["state"] == "offline":
-            # --force-offline [vendor: seed]: start the server paused for the transfer
+        if s["state"] == "offline" and not (src_guest is not None and src_guest.alive()):
+            # --force-offline [vendor: seed]: start the server paused for the transfer (once per migration)
             g = self.guest_for(s, mig["src"], paused=True)
             g.start()
             with w.lock:
