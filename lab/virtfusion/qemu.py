@@ -103,11 +103,27 @@ def free_port():
 
 
 def run_dir_for(state_dir):
-    """A short private directory for the QMP sockets (unix socket paths are limited to 107 bytes)."""
-    digest = hashlib.sha256(os.path.abspath(state_dir).encode()).hexdigest()[:12]
-    path = os.path.join("/tmp", f"fleetops-vf-{os.getuid()}-{digest}")
+    """A short private directory for the QMP sockets (unix socket paths are limited to 107 bytes).
+
+    It records its state dir; directories left by a killed lab whose state dir is gone are swept."""
+    state_dir = os.path.abspath(state_dir)
+    prefix = f"fleetops-vf-{os.getuid()}-"
+    for name in os.listdir("/tmp"):
+        old = os.path.join("/tmp", name)
+        if not name.startswith(prefix) or not os.path.isdir(old) or os.path.islink(old):
+            continue
+        try:
+            with open(os.path.join(old, "state_dir"), encoding="utf-8") as fh:
+                owner = fh.read().strip()
+        except OSError:
+            continue
+        if owner and not os.path.exists(owner):
+            shutil.rmtree(old, ignore_errors=True)
+    path = os.path.join("/tmp", prefix + hashlib.sha256(state_dir.encode()).hexdigest()[:12])
     os.makedirs(path, mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
+    with open(os.path.join(path, "state_dir"), "w", encoding="utf-8") as fh:
+        fh.write(state_dir)
     return path
 
 
