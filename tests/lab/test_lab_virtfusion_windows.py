@@ -141,7 +141,7 @@ def test_refusing_destination_and_cancel_force(vf):
 
 
 def test_dropped_ssh_connection_does_not_stop_the_migration_and_start_reattaches(vf, slow_steps):
-    slow_steps(1.5)
+    slow_steps(2.0)
     box = {}
     client = vf.ssh()
 
