@@ -134,12 +134,13 @@ def test_start_human_output_then_vendor_errors_after_completion(vf):
 
 
 def test_start_json_and_detach_shapes(vf):
-    doc = vf.vfjson("start --server=101 --dst=1 --detach")
+    here, there = vf.server(101)["hypervisorId"], vf.other_hv(101)
+    doc = vf.vfjson(f"start --server=101 --dst={there} --detach")
     assert doc["success"] is True and doc["errors"] == [] and doc["detached"] is True
     assert doc["action"] == "started" and doc["status"] == "in-progress"
     m = vf.wait_status(101)
     assert m["status"] == "complete"
-    assert m["type"] == "live" and m["serverId"] == 101 and m["sourceId"] == 2 and m["destinationId"] == 1
+    assert m["type"] == "live" and m["serverId"] == 101 and m["sourceId"] == here and m["destinationId"] == there
     assert [s["status"] for s in m["steps"]] == ["complete"] * 6
     q = m["qemu"]
     assert q["status"] == "completed" and q["transferredBytes"] > 0 and q["totalTimeMs"] >= 0
@@ -149,7 +150,7 @@ def test_start_json_and_detach_shapes(vf):
     st = vf.vfjson("last-status --server=101")
     assert st["status"] == "complete" and st["cancelled"] is False and st["migration"]["id"] == m["id"]
     # a blocking --json start prints one document at the end
-    doc = vf.vfjson("start --server=101 --dst=2 --xfer-speed=100 --max-downtime=50 --disable-compression "
+    doc = vf.vfjson(f"start --server=101 --dst={here} --xfer-speed=100 --max-downtime=50 --disable-compression "
                     "--auto-converge-initial=40 --auto-converge-increment=5 --disable-filter-check")
     assert doc["success"] is True and doc["status"] == "complete" and doc["errors"] == []
     q = doc["migration"]["qemu"]

@@ -60,8 +60,9 @@ def test_memory_state_moves_and_numbers_come_from_qemu(vf):
 def test_max_downtime_is_honoured(vf):
     # a 3 MiB/s guest on a 10 MiB/s link: 300 ms allows ~3 MiB left for the switch-over, 5 ms ~50 KiB
     vf.vfadmin("POST", "servers/101/dirty-rate", {"rate": 3, "working_set": 8})
-    wide = vf.vfjson("start --server=101 --dst=1 --xfer-speed=10 --max-downtime=300 --disable-auto-converge")
-    tight = vf.vfjson("start --server=101 --dst=2 --xfer-speed=10 --max-downtime=5 --disable-auto-converge")
+    here, there = vf.server(101)["hypervisorId"], vf.other_hv(101)
+    wide = vf.vfjson(f"start --server=101 --dst={there} --xfer-speed=10 --max-downtime=300 --disable-auto-converge")
+    tight = vf.vfjson(f"start --server=101 --dst={here} --xfer-speed=10 --max-downtime=5 --disable-auto-converge")
     report("max-downtime 300", wide["migration"])
     report("max-downtime 5", tight["migration"])
     w, t = wide["migration"]["qemu"], tight["migration"]["qemu"]

@@ -92,7 +92,8 @@ def test_failed_after_data_transfer_cannot_be_cancelled_and_start_completes_it(v
 
 def test_lost_tracking_then_data_success_force_completes_without_loss(vf):
     vf.vfadmin("POST", "faults", {"kind": "lose_tracking", "server": 101})
-    rc, out, _err = vf.vfcli("start --server=101 --dst=1")
+    there = vf.other_hv(101)
+    rc, out, _err = vf.vfcli(f"start --server=101 --dst={there}")
     assert rc == 1 and "Lost track of the data transfer" in out
     m = vf.last(101)
     assert m["dataTransfer"] == "unknown" and m["status"] == "failed"
@@ -102,7 +103,7 @@ def test_lost_tracking_then_data_success_force_completes_without_loss(vf):
     assert rc == 1 and "already marked complete" in err
     doc = vf.vfjson("start --server=101")
     assert doc["success"] is True and doc["migration"]["dataLost"] is False
-    assert vf.server(101)["hypervisorId"] == 1 and vf.guest(101)["qemu"] == "running"
+    assert vf.server(101)["hypervisorId"] == there and vf.guest(101)["qemu"] == "running"
 
 
 def test_data_success_force_after_an_abort_loses_the_memory_state(vf):
@@ -144,6 +145,8 @@ def test_dropped_ssh_connection_does_not_stop_the_migration_and_start_reattaches
     slow_steps(2.0)
     box = {}
     client = vf.ssh()
+    r = vf.vfadmin("GET", "servers/105/migration", ok=False)
+    before = r.json()["id"] if r.status_code == 200 else None
 
     def run():
         try:
@@ -152,7 +155,7 @@ def test_dropped_ssh_connection_does_not_stop_the_migration_and_start_reattaches
             box["error"] = e
     t = threading.Thread(target=run)
     t.start()
-    vf.wait_step(105, "prepare")
+    vf.wait_step(105, "prepare", after=before)
     killed = vf.vfadmin("POST", "faults", {"kind": "kill_ssh"})["killed_sessions"]
     assert killed >= 1
     t.join(30)
@@ -171,12 +174,13 @@ def test_dropped_ssh_connection_does_not_stop_the_migration_and_start_reattaches
 def test_kill_ssh_at_a_step_fault(vf, slow_steps):
     slow_steps(0.3)
     vf.vfadmin("POST", "faults", {"kind": "kill_ssh", "step": "finalize", "server": 105})
+    there = vf.other_hv(105)
     client = vf.ssh()
     try:
-        rc, _out, _err = vf.vfcli("start --server=105 --dst=1", client=client)
+        rc, _out, _err = vf.vfcli(f"start --server=105 --dst={there}", client=client)
     except Exception:   # paramiko may raise instead of returning when the channel dies
         rc = -1
     assert rc != 0
     m = vf.wait_status(105)
     assert m["status"] == "complete"
-    wait_for(lambda: vf.server(105)["hypervisorId"] == 1, timeout=5, what="server moved")
+    wait_for(lambda: vf.server(105)["hypervisorId"] == there, timeout=5, what="server moved")

@@ -94,12 +94,23 @@ class VfLab(Lab):
             return m if m["status"] in statuses and not (m["status"] == "in-progress") else None
         return wait_for(done, timeout=timeout, interval=0.3, what=f"migration of {server} to end")
 
-    def wait_step(self, server, key, status="in-progress", timeout=30):
+    def wait_step(self, server, key, status="in-progress", timeout=30, after=None):
+        """Wait until the server's last migration (other than ``after``, an id) has step ``key`` in
+        ``status``; a migration that does not exist yet is waited for."""
         def there():
-            m = self.last(server)
+            r = self.vfadmin("GET", f"servers/{server}/migration", ok=False)
+            if r.status_code == 404:
+                return None
+            m = r.json()
+            if m["id"] == after:
+                return None
             st = next(s for s in m["steps"] if s["key"] == key)
             return m if st["status"] == status else None
         return wait_for(there, timeout=timeout, interval=0.05, what=f"step {key} {status}")
+
+    def other_hv(self, sid):
+        """Hypervisor 1 or 2, whichever the server is not on (tests do not depend on their order)."""
+        return 1 if self.server(sid)["hypervisorId"] == 2 else 2
 
     def server(self, sid):
         return self.api("GET", f"servers/{sid}").json()["data"]
