@@ -99,12 +99,16 @@ def cmd_start(a):
         cmd.append("--reset")
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with open(os.path.join(a.state_dir, "lab.log"), "ab") as log:
+    log_path = os.path.join(a.state_dir, "lab.log")
+    with open(log_path, "ab") as log:
+        log_start = log.tell()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                 start_new_session=True)
     deadline = time.monotonic() + a.wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            for line in _why_it_stopped(log_path, log_start):   # e.g. "lab: ... needs QEMU ..."
+                print(line, file=sys.stderr)
             print(f"lab exited with status {proc.returncode}; see {a.state_dir}/lab.log", file=sys.stderr)
             return 1
         try:
@@ -120,6 +124,16 @@ def cmd_start(a):
     print("lab did not become ready in time; stopping it", file=sys.stderr)
     proc.terminate()
     return 1
+
+
+def _why_it_stopped(log_path, offset):
+    """The `lab: ...` lines a plane printed before exiting (a missing tool, a bad topology)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            return [ln.rstrip() for ln in fh if ln.startswith("lab: ")]
+    except OSError:
+        return []
 
 
 def cmd_stop(a):

@@ -1,0 +1,219 @@
+"""The VirtFusion plane's HTTPS listener: the REST API, vfcli-ctrl's calls and the /_lab/ admin routes.
+
+- ``/api/v1/...`` [vendor paths: VirtFusion API docs, 7.1.0+]: bearer token (the topology's
+  ``virtfusion.api_token``). Live and hybrid migration start, hybrid destination availability, and
+  minimal server and hypervisor reads.
+- ``/_vfcli/...`` [lab]: what the lab's ``vfcli-ctrl`` (run in an SSH session on the control server)
+  calls; bearer token from ``<state>/virtfusion/vfcli.json`` (0600). The migration state lives in
+  the lab, so a dropped SSH session never stops a migration.
+- ``/_lab/...`` [lab]: admin, loopback only, no auth (like the Avi plane's).
+
+Handlers run the service calls in worker threads (QMP must not run on the event loop's thread).
+"""
+import asyncio
+import hmac
+import json
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from lab.virtfusion.world import LIVE_OPTIONS, VfError
+
+log = logging.getLogger("lab.virtfusion.app")
+
+
+def err(e):
+    return JSONResponse({"message": e.errors[0] if len(e.errors) == 1 else "The given data was invalid.",
+                         "errors": e.errors}, status_code=e.status)
+
+
+async def body_of(request):
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise VfError(400, "Request body is not valid JSON") from None
+
+
+def _bearer_ok(request, token):
+    auth = request.headers.get("authorization", "")
+    return auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip().encode(), token.encode())
+
+
+def build_app(plane):
+    world, service, engine = plane.world, plane.service, plane.engine
+
+    async def call(fn, *args, **kwargs):
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # ----------------------------------------------------------------- REST API
+    async def api(request: Request):
+        if not _bearer_ok(request, world.cfg["api_token"]):
+            return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+        world.bump("api_calls")
+        parts = [p for p in request.path_params["rest"].split("/") if p]
+        meth = request.method
+        try:
+            if parts[:1] == ["servers"] and len(parts) >= 2:
+                sid = parts[1]
+                if len(parts) == 2 and meth == "GET":
+                    with world.lock:
+                        return JSONResponse({"data": world.server_view(world.server(sid))})
+                if parts[2:] == ["migrate", "live"] and meth == "POST":
+                    body = await body_of(request)
+                    if not isinstance(body, dict):
+                        raise VfError(400, "JSON object expected")
+                    dst = body.get("destinationId")
+                    if isinstance(dst, bool) or not isinstance(dst, int):
+                        raise VfError(422, f"destinationId is required (a hypervisor id), got {dst!r}")
+                    raw = {k: body.get(rest) for k, (rest, _kind, _rng, _d) in LIVE_OPTIONS.items() if rest in body}
+                    unknown = sorted(set(body) - {spec[0] for spec in LIVE_OPTIONS.values()} - {
+                        "destinationId", "altIPv4", "dstUser", "allowUnsafe", "dstIso"})
+                    if unknown:
+                        raise VfError(422, [f"unknown field {u}" for u in unknown])
+                    action, view = await call(service.live_start, sid, dst, raw, names="rest", via="api")
+                    if action == "attached":   # REST has nothing to attach: say it runs
+                        raise VfError(409, f"Server {view['serverId']} already has a live migration in progress "
+                                           f"(id {view['id']})")
+                    return JSONResponse({"data": view}, status_code=201)   # started, or a failed one retried
+                if parts[2:] == ["migrate", "hybrid"] and meth == "POST":
+                    body = await body_of(request)
+                    view = await call(service.hybrid_start, sid, body)
+                    return JSONResponse({"data": view}, status_code=201)
+                if parts[2:4] == ["migrate", "hybrid"] and len(parts) == 6 and parts[4] == "destinations" \
+                        and meth == "GET":
+                    return JSONResponse(await call(service.hybrid_destination, sid, parts[5]))
+            if parts[:1] == ["hypervisors"] and meth == "GET":
+                with world.lock:
+                    if len(parts) == 1:
+                        return JSONResponse({"data": [_hv_view(h) for h in sorted(world.hvs.values(),
+                                                                                  key=lambda h: h["id"])]})
+                    if len(parts) == 2:
+                        return JSONResponse({"data": _hv_view(world.hypervisor(parts[1]))})
+            return JSONResponse({"message": f"{meth} /api/v1/{'/'.join(parts)} is not implemented by the lab"},
+                                status_code=404)
+        except VfError as e:
+            return err(e)
+
+    # ----------------------------------------------------------------- vfcli-ctrl's calls
+    async def vfcli(request: Request):
+        if not _bearer_ok(request, plane.cli_token):
+            return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+        parts = [p for p in request.path_params["rest"].split("/") if p]
+        meth = request.method
+        try:
+            if parts == ["live", "start"] and meth == "POST":
+                body = await body_of(request)
+                world.count_cli("start")
+                action, view = await call(service.live_start, body.get("server"), body.get("dst"),
+                                          body.get("options") or {}, names="cli", via="cli")
+                return JSONResponse({"action": action, "migration": view})
+            if parts == ["servers"] and meth == "GET":
+                world.count_cli("servers")
+                return JSONResponse({"servers": await call(service.servers_on, request.query_params.get("src"))})
+            if len(parts) == 2 and parts[0] == "live" and meth == "GET":
+                if request.query_params.get("command"):    # last-status (start's polling is not counted)
+                    world.count_cli(request.query_params["command"][:40])
+                return JSONResponse({"migration": await call(service.live_status, parts[1])})
+            if len(parts) == 3 and parts[0] == "live" and parts[2] == "debug" and meth == "GET":
+                world.count_cli("last-debug")
+                return JSONResponse(await call(service.live_debug, parts[1]))
+            if len(parts) == 3 and parts[0] == "live" and meth == "POST":
+                action = parts[2]
+                fns = {"abort": service.live_abort, "cancel": service.live_cancel,
+                       "cancel-force": lambda sid: service.live_cancel(sid, force=True),
+                       "data-success-force": service.data_success_force}
+                if action in fns:
+                    world.count_cli(action)
+                    return JSONResponse({"migration": await call(fns[action], parts[1])})
+            return JSONResponse({"message": f"no vfcli endpoint {meth} /{'/'.join(parts)}"}, status_code=404)
+        except VfError as e:
+            return err(e)
+
+    # ----------------------------------------------------------------- admin
+    def loopback(request):
+        host = request.client.host if request.client else ""
+        return host in ("127.0.0.1", "::1", "localhost")
+
+    async def admin(request: Request):
+        if not loopback(request):
+            return JSONResponse({"message": "admin plane is loopback only"}, status_code=403)
+        path = request.path_params["rest"].strip("/")
+        parts = path.split("/")
+        meth = request.method
+        try:
+            if path == "health":
+                return JSONResponse(await call(plane.health))
+            if path == "faults":
+                if meth == "GET":
+                    with world.lock:
+                        return JSONResponse({"faults": sorted(world.faults.values(), key=lambda f: f["id"])})
+                if meth == "DELETE":
+                    world.clear_faults()
+                    return JSONResponse({"ok": True})
+                if meth == "POST":
+                    body = await body_of(request)
+                    if not isinstance(body, dict):
+                        raise VfError(400, "JSON object expected")
+                    if body.get("kind") == "kill_ssh" and body.get("step") is None:
+                        return JSONResponse({"killed_sessions": await call(plane.kill_ssh_sessions)})
+                    return JSONResponse(world.add_fault(body))
+            if path == "stats" and meth == "GET":
+                return JSONResponse(plane.stats())
+            if path == "stats/reset" and meth == "POST":
+                with world.lock:
+                    world.stats = world._zero_stats()
+                    world._save_meta()
+                return JSONResponse({"ok": True})
+            if path == "reset" and meth == "POST":
+                await call(plane.reset)
+                return JSONResponse({"ok": True})
+            if path == "time-scale":
+                if meth == "POST":
+                    body = await body_of(request)
+                    world.set_time_scale(body.get("scale") if isinstance(body, dict) else None)
+                return JSONResponse({"time_scale": world.time_scale})
+            if path == "world" and meth == "GET":
+                return JSONResponse(world.world_view())
+            if path == "disruption" and meth == "GET":
+                return JSONResponse(plane.disruption())
+            if path == "migrations" and meth == "GET":
+                with world.lock:
+                    ids = sorted(world.migrations, key=lambda m: int(m.split("-")[1]))
+                return JSONResponse({"migrations": [await call(service.migration, m) for m in ids]})
+            if len(parts) == 2 and parts[0] == "migrations" and meth == "GET":
+                return JSONResponse(await call(service.migration, parts[1]))
+            if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "migration":
+                return JSONResponse(await call(service.last_of_server, parts[1]))
+            if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "guest":
+                return JSONResponse(await call(engine.guest_status, parts[1]))
+            if len(parts) == 3 and parts[0] == "servers" and parts[2] == "dirty-rate":
+                if meth == "GET":
+                    return JSONResponse(await call(engine.measure_dirty_rate, parts[1]))
+                if meth == "POST":
+                    body = await body_of(request)
+                    if not isinstance(body, dict):
+                        raise VfError(400, "JSON object expected")
+                    return JSONResponse(await call(engine.set_dirty_rate, parts[1], body.get("rate"),
+                                                   body.get("working_set")))
+            return JSONResponse({"message": f"no admin endpoint {meth} /_lab/{path}"}, status_code=404)
+        except VfError as e:
+            return err(e)
+        except (TypeError, ValueError) as e:
+            return JSONResponse({"message": str(e), "errors": [str(e)]}, status_code=400)
+
+    return Starlette(routes=[
+        Route("/api/v1/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/_vfcli/{rest:path}", vfcli, methods=["GET", "POST"]),
+        Route("/_lab/{rest:path}", admin, methods=["GET", "POST", "DELETE", "PUT"]),
+    ])
+
+
+def _hv_view(h):
+    return {"id": h["id"], "name": h["name"], "sshEnabled": h["ssh"]["enabled"], "sshPort": h["ssh"]["port"],
+            "cpu": h["cpu"], "storage": h["storage"], "ipRanges": h["ip_ranges"]}

@@ -1,0 +1,536 @@
+"""The VirtFusion world: hypervisors, servers and migrations, persisted in ``virtfusion.sqlite``.
+
+Plain data under one lock; ``lab.virtfusion.engine`` does the slow work (QEMU, disk copies) and
+writes its progress back through the methods here. Every public mutation is written through to
+SQLite before it returns, so a restarted lab finds the world as it was.
+
+Time: lab seconds, each ``time_scale`` real seconds (the topology's ``time_scale``, or
+``--time-scale``). Only the lab's own waits (step overheads, ``--abort-after``) follow it; QEMU's
+transfers run in real time.
+"""
+import copy
+import ipaddress
+import logging
+import os
+import re
+import threading
+import time
+import uuid as uuidlib
+
+log = logging.getLogger("lab.virtfusion.world")
+
+TABLES = {
+    "hypervisors": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "servers": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "migrations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+}
+SERVER_STATES = ("online", "offline", "suspended")
+TIMING_DEFAULTS = {"precheck": 1.0, "filters": 1.0, "prepare": 1.0, "finalize": 1.0, "boot": 1.0}
+GUEST_DEFAULTS = {"memory": 64, "working_set": 16}
+# live start options: name -> (REST field, kind, (min, max) or None, default)  [vendor: seed + REST docs]
+LIVE_OPTIONS = {
+    "force_offline": ("forceOffline", bool, None, False),
+    "xfer_speed": ("xferSpeed", int, (10, 8796093022206), None),
+    "max_downtime": ("maxDowntime", int, (5, 9000), 300),
+    "abort_after": ("abortAfter", int, (60, 86400), None),
+    "disable_compression": ("disableCompression", bool, None, False),
+    "disable_auto_converge": ("disableAutoConverge", bool, None, False),
+    "auto_converge_initial": ("autoConvergeInitial", int, (1, 70), 20),
+    "auto_converge_increment": ("autoConvergeIncrement", int, (1, 15), 10),
+    "auto_post_copy": ("autoPostCopy", bool, None, False),
+    "disable_filter_check": ("disableFilterCheck", bool, None, False),
+}
+CLI_NAMES = {k: "--" + k.replace("_", "-") for k in LIVE_OPTIONS}
+LIVE_STEPS = (("precheck", "Pre-migration checks"), ("filters", "Check source filters"),
+              ("prepare", "Prepare destination hypervisor"), ("transfer", "Transfer data"),
+              ("start_dst", "Start server on destination"), ("finalize", "Finalise migration"))
+HYBRID_STEPS = (("precheck", "Pre-migration checks"), ("prepare", "Prepare destination hypervisor"),
+                ("stage1", "Transfer disks (online)"), ("suspend", "Suspend server"),
+                ("stage2", "Transfer disk changes (suspended)"), ("boot", "Boot server on destination"),
+                ("finalize", "Finalise migration"))
+STEP_KEYS = frozenset(step[0] for step in LIVE_STEPS + HYBRID_STEPS)
+FAULT_KINDS = ("fail_step", "refuse_destination", "lose_tracking", "kill_ssh")
+
+
+class VfError(Exception):
+    """An error answered to the caller: ``status`` for HTTP, ``errors`` is the list of messages."""
+
+    def __init__(self, status, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("; ".join(self.errors))
+        self.status = status
+        self.message = "; ".join(self.errors)
+
+
+class TopologyError(ValueError):
+    pass
+
+
+def _int(v, what):
+    if isinstance(v, bool) or not isinstance(v, (int, str)) or not str(v).strip().lstrip("-").isdigit():
+        raise TopologyError(f"{what} must be an integer, got {v!r}")
+    return int(v)
+
+
+def parse_topology(section):
+    """Validate the topology's ``virtfusion:`` section; return (hypervisors, servers, cfg)."""
+    if not isinstance(section, dict):
+        raise TopologyError("virtfusion: must be a mapping with hypervisors and servers")
+    hvs, servers = {}, {}
+    for i, h in enumerate(section.get("hypervisors") or []):
+        where = f"virtfusion.hypervisors[{i}]"
+        hid = _int(h.get("id"), f"{where}.id")
+        if hid in hvs:
+            raise TopologyError(f"{where}.id {hid} is used twice")
+        cpu = h.get("cpu") or {}
+        storage = []
+        for j, s in enumerate(h.get("storage") or []):
+            mount = s.get("mount")
+            if not isinstance(mount, str) or not mount.startswith("/") or ".." in mount.split("/"):
+                raise TopologyError(f"{where}.storage[{j}].mount must be an absolute path, got {mount!r}")
+            storage.append({"id": _int(s.get("id"), f"{where}.storage[{j}].id"), "mount": mount.rstrip("/") or "/",
+                            "enabled": bool(s.get("enabled", True))})
+        ranges = []
+        for r in h.get("ip_ranges") or []:
+            try:
+                ranges.append(str(ipaddress.ip_network(str(r), strict=False)))
+            except ValueError:
+                raise TopologyError(f"{where}.ip_ranges: {r!r} is not a network (e.g. 10.0.1.0/24)") from None
+        ssh = h.get("ssh") or {}
+        port = _int(ssh.get("port", 22), f"{where}.ssh.port")
+        if not 1 <= port <= 65535:
+            raise TopologyError(f"{where}.ssh.port must be 1-65535, got {port}")
+        hvs[hid] = {"id": hid, "name": str(h.get("name") or f"hv-{hid}"),
+                    "cpu": {"vendor": str(cpu.get("vendor", "GenuineIntel")),
+                            "flags": sorted(str(f) for f in cpu.get("flags") or [])},
+                    "storage": storage, "ip_ranges": ranges,
+                    "ssh": {"enabled": bool(ssh.get("enabled", True)), "port": port}}
+    guest = dict(GUEST_DEFAULTS)
+    guest.update(section.get("guest") or {})
+    for i, s in enumerate(section.get("servers") or []):
+        where = f"virtfusion.servers[{i}]"
+        sid = _int(s.get("id"), f"{where}.id")
+        if sid in servers:
+            raise TopologyError(f"{where}.id {sid} is used twice")
+        hv = _int(s.get("hypervisor"), f"{where}.hypervisor")
+        if hv not in hvs:
+            raise TopologyError(f"{where}.hypervisor {hv} is not a hypervisor of the topology ({sorted(hvs)})")
+        state = s.get("state", "online")
+        if state not in SERVER_STATES:
+            raise TopologyError(f"{where}.state must be one of {', '.join(SERVER_STATES)}, got {state!r}")
+        memory = _int(s.get("memory", guest["memory"]), f"{where}.memory")
+        wss = _int(s.get("working_set", min(int(guest["working_set"]), max(1, memory - 8))), f"{where}.working_set")
+        if not 16 <= memory <= 1024:
+            raise TopologyError(f"{where}.memory must be 16-1024 MiB (small QEMU guests), got {memory}")
+        if not 1 <= wss <= memory - 8:
+            raise TopologyError(f"{where}.working_set must be 1 to memory - 8 MiB ({memory - 8}), got {wss}")
+        rate = _int(s.get("dirty_rate", 0), f"{where}.dirty_rate")
+        if not 0 <= rate <= 4096:
+            raise TopologyError(f"{where}.dirty_rate must be 0-4096 MiB/s, got {rate}")
+        nics = []
+        for j, n in enumerate(s.get("nics") or []):
+            ips = n.get("ips") or []
+            for ip in ips:
+                try:
+                    ipaddress.ip_address(str(ip))
+                except ValueError:
+                    raise TopologyError(f"{where}.nics[{j}].ips: {ip!r} is not an IP address") from None
+            nics.append({"name": str(n.get("name") or f"eth{j}"), "ips": [str(x) for x in ips],
+                         "nat": bool(n.get("nat", False))})
+        disks = []
+        hv_storage = {st["id"]: st for st in hvs[hv]["storage"]}
+        for j, d in enumerate(s.get("disks") or []):
+            drive = str(d.get("drive") or "abcdefgh"[j])
+            if not re.fullmatch(r"[a-z]", drive):
+                raise TopologyError(f"{where}.disks[{j}].drive must be one letter a-z, got {drive!r}")
+            st = _int(d.get("storage"), f"{where}.disks[{j}].storage")
+            if st not in hv_storage:
+                raise TopologyError(f"{where}.disks[{j}].storage {st} is not a storage of hypervisor {hv} "
+                                    f"({sorted(hv_storage)})")
+            size = _int(d.get("size", 64), f"{where}.disks[{j}].size")
+            data = _int(d.get("data", 4), f"{where}.disks[{j}].data")
+            if not 1 <= size <= 4096 or not 0 <= data <= size:
+                raise TopologyError(f"{where}.disks[{j}]: size must be 1-4096 MiB and data 0-size, got {size}/{data}")
+            disks.append({"drive": drive, "storage": st, "size": size, "data": data})
+        cpu_flags = s.get("cpu_flags")
+        servers[sid] = {"id": sid, "name": str(s.get("name") or f"server-{sid}"),
+                        "uuid": str(s.get("uuid") or uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"fleetops-lab/{sid}")),
+                        "hypervisor": hv, "state": state, "memory": memory, "working_set": wss,
+                        "dirty_rate": rate, "disk_write_rate": _int(s.get("disk_write_rate", 0),
+                                                                    f"{where}.disk_write_rate"),
+                        "cpu_flags": sorted(str(f) for f in (cpu_flags if cpu_flags is not None
+                                                             else hvs[hv]["cpu"]["flags"])),
+                        "nics": nics, "disks": disks}
+    timing = dict(TIMING_DEFAULTS)
+    for k, v in (section.get("timing") or {}).items():
+        if k not in TIMING_DEFAULTS:
+            raise TopologyError(f"virtfusion.timing.{k} is unknown (known: {', '.join(TIMING_DEFAULTS)})")
+        timing[k] = float(v)
+    token = section.get("api_token")
+    if not isinstance(token, str) or len(token) < 16:
+        raise TopologyError("virtfusion.api_token must be a string of 16 characters or more (the REST API's "
+                            "bearer token)")
+    cfg = {"timing": timing, "api_token": token}
+    return hvs, servers, cfg
+
+
+def validate_live_options(raw, names="cli"):
+    """raw: option name -> value (CLI strings, or REST JSON values). Return (options, errors).
+
+    ``names`` picks how errors name the options: "cli" (--max-downtime) or "rest" (maxDowntime)."""
+    opts, errors = {}, []
+    for key, (rest, kind, rng, default) in LIVE_OPTIONS.items():
+        label = CLI_NAMES[key] if names == "cli" else rest
+        if key not in raw or raw[key] is None:
+            opts[key] = default
+            continue
+        v = raw[key]
+        if kind is bool:
+            if isinstance(v, bool):
+                opts[key] = v
+            elif names == "cli" and v in ("", True):
+                opts[key] = True
+            else:
+                errors.append(f"{label} is a flag (true/false), got {v!r}")
+            continue
+        if isinstance(v, bool) or not str(v).strip().isdigit():
+            errors.append(f"{label} must be a whole number from {rng[0]} to {rng[1]}, got {v!r}")
+            continue
+        n = int(str(v).strip())
+        if not rng[0] <= n <= rng[1]:
+            errors.append(f"{label} must be from {rng[0]} to {rng[1]}, got {n}")
+            continue
+        opts[key] = n
+    if opts.get("disable_auto_converge"):
+        for key in ("auto_converge_initial", "auto_converge_increment"):
+            if raw.get(key) is not None:
+                label = CLI_NAMES[key] if names == "cli" else LIVE_OPTIONS[key][0]
+                dis = CLI_NAMES["disable_auto_converge"] if names == "cli" else "disableAutoConverge"
+                errors.append(f"{label} applies only while auto-converge is enabled; drop it or {dis}")
+    return opts, errors
+
+
+class World:
+    def __init__(self, store, topology, state_dir, time_scale=None, reset=False):
+        self.lock = threading.RLock()
+        self.store = store
+        self.state_dir = state_dir
+        self.topology = topology or {}
+        self.section = self.topology.get("virtfusion") or {}
+        self.listeners = []           # callables(event, doc) notified on changes (the engine)
+        with self.lock:
+            if reset or store.is_empty("meta"):
+                self._seed(time_scale)
+            else:
+                self._load(time_scale)
+
+    # ------------------------------------------------------------------ persistence
+    def _seed(self, time_scale):
+        hvs, servers, cfg = parse_topology(self.section)
+        self.store.clear()
+        self.hvs, self.servers, self.cfg = hvs, servers, cfg
+        self.migrations, self.faults = {}, {}
+        self.stats = self._zero_stats()
+        self.seq = 0
+        self.time_scale = float(time_scale if time_scale is not None else self.topology.get("time_scale", 1.0))
+        self.seeded = True
+        self._save_all()
+        log.info("virtfusion world seeded: %d hypervisors, %d servers", len(hvs), len(servers))
+
+    def _load(self, time_scale):
+        _hvs, _servers, cfg = parse_topology(self.section)   # the topology still has to be valid
+        self.hvs = {int(k): v for k, v in self.store.load("hypervisors").items()}
+        self.servers = {int(k): v for k, v in self.store.load("servers").items()}
+        self.migrations = self.store.load("migrations")
+        self.faults = self.store.load("faults")
+        meta = self.store.load("meta")
+        self.cfg = cfg
+        self.stats = meta.get("stats") or self._zero_stats()
+        self.seq = meta.get("seq", {}).get("n", 0)
+        saved_scale = meta.get("clock", {}).get("time_scale", 1.0)
+        self.time_scale = float(time_scale if time_scale is not None else saved_scale)
+        self.seeded = False
+        for mig in self.migrations.values():
+            if mig["status"] == "in-progress":   # its QEMU processes died with the old lab process
+                step = next((st for st in mig["steps"] if st["status"] == "in-progress"), None)
+                msg = f"the lab restarted during step {step['key'] if step else '?'}; the guests were power-cycled"
+                if step is not None:
+                    step.update(status="failed", finished=time.time(), message=msg)
+                mig["status"] = "failed"
+                if mig["data"] != "success":
+                    mig["data"] = "failed"
+                mig["errors"].append(msg)
+                mig["finished"] = time.time()
+                self.store.write([("migrations", mig["id"], mig)])
+        self._save_meta()
+        log.info("virtfusion world loaded: %d hypervisors, %d servers, %d migrations", len(self.hvs),
+                 len(self.servers), len(self.migrations))
+
+    def _zero_stats(self):
+        return {"cli_calls": {}, "api_calls": 0, "migrations_started": 0, "migrations_complete": 0,
+                "migrations_failed": 0, "migrations_cancelled": 0, "aborts": 0, "precheck_refusals": 0}
+
+    def _save_all(self):
+        changes = [("hypervisors", str(k), v) for k, v in self.hvs.items()]
+        changes += [("servers", str(k), v) for k, v in self.servers.items()]
+        changes += [("migrations", k, v) for k, v in self.migrations.items()]
+        changes += [("faults", k, v) for k, v in self.faults.items()]
+        self.store.write(changes)
+        self._save_meta()
+
+    def _save_meta(self):
+        self.store.write([("meta", "stats", self.stats), ("meta", "seq", {"n": self.seq}),
+                          ("meta", "clock", {"time_scale": self.time_scale})])
+
+    def save_server(self, sid):
+        with self.lock:
+            self.store.write([("servers", str(sid), self.servers[sid])])
+
+    def save_migration(self, mid):
+        with self.lock:
+            self.store.write([("migrations", mid, self.migrations[mid])])
+
+    def bump(self, key, n=1):
+        with self.lock:
+            self.stats[key] = self.stats.get(key, 0) + n
+            self._save_meta()
+
+    def count_cli(self, command):
+        with self.lock:
+            calls = self.stats.setdefault("cli_calls", {})
+            calls[command] = calls.get(command, 0) + 1
+            self._save_meta()
+
+    def set_time_scale(self, scale):
+        scale = float(scale)
+        if scale <= 0:
+            raise VfError(400, f"time scale must be a positive number, got {scale}")
+        with self.lock:
+            self.time_scale = scale
+            self._save_meta()
+
+    def sleep_lab(self, lab_seconds, stop=None):
+        """Sleep lab_seconds (time-scaled); return early (True) when ``stop`` is set."""
+        real = max(0.0, float(lab_seconds)) * self.time_scale
+        if stop is not None:
+            return stop.wait(real)
+        time.sleep(real)
+        return False
+
+    # ------------------------------------------------------------------ lookups
+    def server(self, sid):
+        try:
+            sid = int(sid)
+        except (TypeError, ValueError):
+            raise VfError(400, f"server id must be a number, got {sid!r}") from None
+        s = self.servers.get(sid)
+        if s is None:
+            raise VfError(404, f"Server {sid} not found")
+        return s
+
+    def hypervisor(self, hid, label="hypervisor"):
+        try:
+            hid = int(hid)
+        except (TypeError, ValueError):
+            raise VfError(400, f"{label} id must be a number, got {hid!r}") from None
+        h = self.hvs.get(hid)
+        if h is None:
+            raise VfError(404, f"Hypervisor {hid} not found")
+        return h
+
+    def disk_path(self, server, disk, hv_id):
+        """Where a server's disk image lives on a hypervisor: under the storage's mount point, which
+        is the same path on every hypervisor it exists on (the seed's mount-point requirement)."""
+        mount = self.storage_mount(server["hypervisor"], disk["storage"])
+        return os.path.join(self.hv_root(hv_id), mount.lstrip("/"), f"{server['uuid']}_{disk['drive']}.qcow2")
+
+    def hv_root(self, hv_id):
+        return os.path.join(self.state_dir, "hypervisors", str(hv_id))
+
+    def storage_mount(self, hv_id, storage_id):
+        for st in self.hvs[hv_id]["storage"]:
+            if st["id"] == storage_id:
+                return st["mount"]
+        return None
+
+    def servers_on(self, hv_id):
+        return [s for s in sorted(self.servers.values(), key=lambda s: s["id"]) if s["hypervisor"] == hv_id]
+
+    # ------------------------------------------------------------------ pre-checks [vendor: seed]
+    def prechecks(self, server, dst_id, kind="live", force_offline=False):
+        """Every failing requirement, as vendor-style messages (empty list: all pass)."""
+        errors = []
+        src = self.hvs[server["hypervisor"]]
+        dst = self.hvs[dst_id]
+        sid = server["id"]
+        if kind == "live" and server["state"] == "offline" and not force_offline:
+            errors.append(f"Server {sid} is offline. A live migration needs the server online (running or "
+                          "suspended); use --force-offline to start it paused for the transfer.")
+        if not dst["ssh"]["enabled"]:
+            errors.append(f"Destination hypervisor {dst_id} ({dst['name']}) does not have SSH enabled.")
+        nets = [ipaddress.ip_network(r) for r in dst["ip_ranges"]]
+        for nic in server["nics"]:
+            for ip in nic["ips"]:
+                addr = ipaddress.ip_address(ip)
+                if not any(addr.version == n.version and addr in n for n in nets):
+                    errors.append(f"IP address {ip} is not usable on destination hypervisor {dst_id} "
+                                  f"({dst['name']}).")
+        dst_mounts = {st["mount"] for st in dst["storage"]}
+        for disk in server["disks"]:
+            mount = self.storage_mount(src["id"], disk["storage"])
+            st = next((x for x in src["storage"] if x["id"] == disk["storage"]), None)
+            if st is not None and not st["enabled"]:
+                errors.append(f"Storage {st['id']} ({mount}) of server {sid} (drive {disk['drive']}) is not enabled.")
+            if mount not in dst_mounts:
+                errors.append(f"Storage mount point {mount} (drive {disk['drive']}) does not exist on destination "
+                              f"hypervisor {dst_id} ({dst['name']}).")
+        if src["cpu"]["vendor"] != dst["cpu"]["vendor"]:
+            errors.append(f"CPU vendor mismatch: source hypervisor {src['id']} is {src['cpu']['vendor']}, "
+                          f"destination hypervisor {dst_id} is {dst['cpu']['vendor']}.")
+        missing = sorted(set(server["cpu_flags"]) - set(dst["cpu"]["flags"]))
+        if missing:
+            errors.append(f"CPU flags used by server {sid} are missing on destination hypervisor {dst_id}: "
+                          f"{', '.join(missing)}.")
+        nat = [n["name"] for n in server["nics"] if n["nat"]]
+        if nat:
+            errors.append(f"Server {sid} has NAT interfaces ({', '.join(nat)}); servers with NAT interfaces can't "
+                          "be migrated.")
+        return errors
+
+    # ------------------------------------------------------------------ migrations
+    def new_migration(self, kind, server, dst_id, options, via):
+        with self.lock:
+            self.seq += 1
+            mid = f"{'lm' if kind == 'live' else 'hm'}-{self.seq}"
+            steps = LIVE_STEPS if kind == "live" else HYBRID_STEPS
+            doc = {"id": mid, "kind": kind, "server": server["id"], "src": server["hypervisor"], "dst": dst_id,
+                   "server_state": server["state"], "options": options, "via": via, "status": "in-progress",
+                   "data": "pending", "cancelled": False, "aborted": False, "data_lost": False,
+                   "steps": [{"key": k, "name": n, "status": "pending", "started": None, "finished": None,
+                              "message": ""} for k, n in steps],
+                   "errors": [], "debug": [], "qemu": {}, "disks": {}, "created": time.time(), "finished": None,
+                   "attempts": 1}
+            self.migrations[mid] = doc
+            server["migration"] = mid
+            self.stats["migrations_started"] += 1
+            self._save_meta()
+            self.store.write([("migrations", mid, doc), ("servers", str(server["id"]), server)])
+            return doc
+
+    def last_migration(self, sid, kind=None):
+        best = None
+        for m in self.migrations.values():
+            if m["server"] == sid and (kind is None or m["kind"] == kind):
+                if best is None or int(m["id"].split("-")[1]) > int(best["id"].split("-")[1]):
+                    best = m
+        return best
+
+    def debug(self, mig, line):
+        with self.lock:
+            mig["debug"].append(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}")
+            if len(mig["debug"]) > 2000:
+                del mig["debug"][:500]
+
+    def step(self, mig, key):
+        return next(s for s in mig["steps"] if s["key"] == key)
+
+    def set_step(self, mig, key, status, message=None):
+        with self.lock:
+            st = self.step(mig, key)
+            st["status"] = status
+            if status == "in-progress":
+                st["started"] = time.time()
+                st["finished"] = None
+                st["message"] = message or ""
+            else:
+                st["finished"] = time.time()
+                if message is not None:
+                    st["message"] = message
+            self.debug(mig, f"step {key}: {status}{' - ' + message if message else ''}")
+            self.save_migration(mig["id"])
+
+    # ------------------------------------------------------------------ faults
+    def add_fault(self, body):
+        kind = body.get("kind")
+        if kind not in FAULT_KINDS:
+            raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
+        doc = {"kind": kind}
+        if kind == "fail_step":
+            keys = sorted(STEP_KEYS)
+            if body.get("step") not in keys:
+                raise VfError(400, f"fail_step needs step, one of {', '.join(keys)}, got {body.get('step')!r}")
+            doc["step"] = body["step"]
+            doc["message"] = str(body.get("message") or f"lab fault: step {body['step']} failed")
+        if kind == "refuse_destination":
+            doc["hypervisor"] = self.hypervisor(body.get("hypervisor"))["id"]
+        if kind == "kill_ssh":
+            step = body.get("step")
+            if step is not None and step not in STEP_KEYS:
+                raise VfError(400, f"kill_ssh step must be a step key, got {step!r}")
+            doc["step"] = step
+        if body.get("server") is not None:
+            doc["server"] = self.server(body["server"])["id"]
+        times = body.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+            raise VfError(400, f"times must be a whole number (0 = until cleared), got {times!r}")
+        doc["times"] = times
+        with self.lock:
+            self.seq += 1
+            fid = f"fault-{self.seq}"
+            doc["id"] = fid
+            self.faults[fid] = doc
+            self.store.write([("faults", fid, doc)])
+            self._save_meta()
+        log.info("fault added: %s", doc)
+        return doc
+
+    def take_fault(self, kind, server=None, step=None, hypervisor=None):
+        """The first matching fault (consumed once when it has ``times``), or None."""
+        with self.lock:
+            for fid, f in sorted(self.faults.items()):
+                if f["kind"] != kind:
+                    continue
+                if f.get("server") is not None and f["server"] != server:
+                    continue
+                if "step" in f and f["step"] is not None and f["step"] != step:
+                    continue
+                if "hypervisor" in f and f["hypervisor"] != hypervisor:
+                    continue
+                if f["times"]:
+                    f["times"] -= 1
+                    if f["times"] == 0:
+                        del self.faults[fid]
+                        self.store.write([("faults", fid, None)])
+                    else:
+                        self.store.write([("faults", fid, f)])
+                return copy.deepcopy(f)
+        return None
+
+    def clear_faults(self):
+        with self.lock:
+            self.store.write([("faults", k, None) for k in self.faults])
+            self.faults = {}
+
+    # ------------------------------------------------------------------ views
+    def server_view(self, s):
+        hv = self.hvs[s["hypervisor"]]
+        mig = self.migrations.get(s.get("migration") or "")
+        return {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
+                "hypervisorName": hv["name"], "state": s["state"], "memory": s["memory"],
+                "dirtyRate": s["dirty_rate"], "workingSet": s["working_set"],
+                "nics": s["nics"], "disks": [{"drive": d["drive"], "storageId": d["storage"], "size": d["size"],
+                                              "mount": self.storage_mount(s["hypervisor"], d["storage"])}
+                                             for d in s["disks"]],
+                "migration": None if mig is None else {"id": mig["id"], "type": mig["kind"], "status": mig["status"],
+                                                       "cancelled": mig["cancelled"], "destinationId": mig["dst"]}}
+
+    def world_view(self):
+        with self.lock:
+            return {"hypervisors": [{"id": h["id"], "name": h["name"], "ssh": h["ssh"], "cpu": h["cpu"],
+                                     "storage": h["storage"], "ip_ranges": h["ip_ranges"],
+                                     "servers": [s["id"] for s in self.servers_on(h["id"])]}
+                                    for h in sorted(self.hvs.values(), key=lambda h: h["id"])],
+                    "servers": [self.server_view(s) for s in sorted(self.servers.values(), key=lambda s: s["id"])],
+                    "time_scale": self.time_scale}
