@@ -440,7 +440,7 @@ class _ClusterUpgrade(object):
         members = [view.ses[self.se_uuid]] if self.se_uuid else [se for g in self.groups for se in view.ses_of(g)]
         if members:
             out["service_engines"] = dict((se["name"], dict((k, se.get(k)) for k in (
-                "version", "state", "reason", "oper_state"))) for se in members)
+                "version", "state", "reason", "oper_state", "enable_state"))) for se in members)
         return out
 
     def _cluster(self):
@@ -548,6 +548,7 @@ class _ClusterUpgrade(object):
             if preview:
                 self._merge_preview(preview)
         if self.module.check_mode:
+            self.result["status"] = self._status(view)
             self.progress.update("plan", "; ".join(actions))
             return self.result
 
@@ -663,6 +664,7 @@ class _ClusterUpgrade(object):
         preview = self._preview(body)
         if preview:
             self.result["plan"]["prechecks"] = preview
+        self.result["status"] = self._status(view)
         if self.module.check_mode:
             self.progress.update("plan", self.result["plan"]["actions"][0])
             return self.result
@@ -675,6 +677,8 @@ class _ClusterUpgrade(object):
             self._wait_for(target, rollback=True)
             if scope in ("controller", "system"):
                 self.result["cluster"] = self._cluster()
+        else:
+            self.result["status"] = self._status(self._poll_view() or view)
         return self.result
 
 

@@ -193,9 +193,11 @@ plan:
            "disrupted_virtual_services": [{"name": "vs-1", "se_group": "sg-1", "service_engines": ["se-1"],
                                            "reason": "placed on a single SE in an elastic HA HA_MODE_SHARED group: unavailable while se-1 upgrades"}]}
 status:
-  description: The controller's upgrade state at the end, for the controller cluster, each SE group and each SE of the scope
-    (C(state) is the vendor's FSM state, C(reason) its reason).
-  returned: when the scope was read after acting, or when nothing had to change
+  description:
+    - The controller's upgrade state at the end (before acting, in check mode), for the controller cluster, each SE group
+      and each SE of the scope. C(state) is the vendor's FSM state and C(reason) its reason; SEs also have their
+      C(version), C(oper_state) and C(enable_state).
+  returned: always, except when the module fails before reading the scope
   type: dict
   sample: {"api": "flexible", "controller": {"version": "22.1.7", "state": "UPGRADE_FSM_COMPLETED"}}
 cluster:
