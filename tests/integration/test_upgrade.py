@@ -134,6 +134,18 @@ def test_vendor_system_upgrade_disrupts_single_se_vss_the_role_does_not(lab, upg
     assert "nm-single-1 60.0" in flat(out)
 
 
+def test_disruptive_fast_path_upgrades_every_se_of_a_group_at_once(lab, upgrade):
+    rc, out = upgrade(disruptive=True)
+    assert rc == 0, out[-3000:]
+    assert set(versions(lab)[1].values()) == {"22.1.7"}
+    ops = [op for op in lab.admin("GET", "stats")["operations"] if op["kind"] == "se_upgrade"]
+    nm = sorted((op for op in ops if op["target"].startswith("nm-")), key=lambda op: op["started"])
+    assert len(nm) == 2 and nm[1]["started"] < nm[0]["ended"], "the two SEs of sg-nm upgraded at once"
+    disrupted = {name for name, vs in lab.admin("GET", "disruption")["virtualservice"].items()
+                 if vs["unavailable_seconds"]}
+    assert {"nm-single-1", "nm-scaled-1", "aa-1"} <= disrupted, disrupted
+
+
 def test_cluster_that_does_not_reform_rolls_back_and_no_se_is_touched(lab, upgrade):
     lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "cluster_reform", "count": 1})
     rc, out = upgrade()
