@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton bench-upgrade clean
+.PHONY: help venv collection demo test bench bench-triton bench-upgrade ee clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
+	@echo "make ee     - write the execution environment build context (extensions/ee) into build/ee"
 	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
 
 venv:
@@ -33,6 +34,9 @@ bench-triton: collection
 
 bench-upgrade: collection
 	@bash scripts/bench-upgrade.sh
+
+ee: collection
+	@bash scripts/ee.sh
 
 clean:
 	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

@@ -16,7 +16,7 @@ stage() {  # stage NAME COMMAND...
 }
 
 pytest_all() {
-  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
+  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration tests/awx
 }
 
 sanity() {
