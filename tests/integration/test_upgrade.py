@@ -98,8 +98,11 @@ def test_failed_se_is_put_back_the_rest_waits_and_a_rerun_converges(lab, upgrade
     assert "was put back as it was" in text
     with open(str(lab.state_dir) + "/run.json") as stream:
         record = json.load(stream)
-    results = {(s["se_group"], s["service_engine"]): s["result"] for s in record["steps"]}
+    assert record["format"] == "fleetops.maintenance.run_record/v1" and record["result"] == "failed"
+    results = {(s["group"], s["target"]): s["result"] for s in record["steps"]}
     assert results[("sg-nm", "nm-se-01")] == "failed" and results[("sg-nm", "nm-se-02")] == "skipped"
+    with open(str(lab.state_dir) + "/run.html") as stream:
+        assert "nm-se-01 (failed)" in stream.read()
     _controller, ses = versions(lab)
     assert ses["nm-se-01"] == "22.1.6" and ses["nm-se-02"] == "22.1.6"
     world = lab.admin("GET", "world")["service_engines"]
