@@ -300,8 +300,9 @@ def test_credential_injectors_produce_what_the_playbooks_read_and_secrets_are_se
         for template in templates:
             names = jinja2.meta.find_undeclared_variables(ENV.parse(template)) - {"tower"}
             assert names <= set(fields), (ctype["name"], template)
-        # a secret reaches the job only through a file or the environment, never as a visible extra var value
-        for key, template in ctype["injectors"].get("extra_vars", {}).items():
+        # a secret reaches the job as an extra var (the controller writes extra vars to a private file) or
+        # as a private file (keys); never in the environment, which ansible-runner records in its artifacts
+        for key, template in ctype["injectors"].get("env", {}).items():
             names = jinja2.meta.find_undeclared_variables(ENV.parse(template))
             assert not {n for n in names if fields.get(n, {}).get("secret")}, (ctype["name"], key)
         if ctype["name"] in PROVISIONAL_TYPES:
