@@ -43,7 +43,7 @@ antsibull-docs collection --use-current --squash-hierarchy --fail-on-error --des
 # a page with that label leads there until the module's docs say `ref: ...host_evacuate_role`.
 if grep -q "ref:\`fleetops.maintenance.host_evacuate\`" "$DEST"/rst/*.rst; then
   printf '%s\n' ':orphan:' '' '.. _fleetops.maintenance.host_evacuate:' '' 'host_evacuate' '=============' '' \
-    'See :ref:`the host_evacuate role <ansible_collections.fleetops.maintenance.host_evacuate_role>`.' \
+    "See :ref:\`the host_evacuate role <ansible_collections.fleetops.maintenance.host_evacuate_role>\`." \
     > "$DEST/rst/compat_host_evacuate.rst"
 fi
 sphinx-build -q -b html -c "$DEST" -W --keep-going "$DEST/rst" "$DEST/build/html"

@@ -309,9 +309,10 @@ def render_html(record, title=None):
             axis.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>'
                         % (x, AXIS_H - 8, _fmt_seconds(tick)))
             tick += step_s
+    full_width = LABEL_W + CHART_W + 30
     svg_doc = ('<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-               'viewBox="0 0 %d %d">%s%s</svg>' % (LABEL_W + CHART_W + 30, height, LABEL_W + CHART_W + 30,
-                                                    height, "".join(axis), "".join(svg)))
+               'viewBox="0 0 %d %d">%s%s</svg>'
+               % (full_width, height, full_width, height, "".join(axis), "".join(svg)))
 
     legend = "".join('<span><i style="background:%s"></i>%s</span>' % (c, _esc(n)) for n, c in colours.items())
     legend += ('<span><i style="background:%s"></i>disruptive phase</span>'

@@ -49,6 +49,8 @@ def config():
 
 
 PLAYBOOKS = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(ROOT, "playbooks", "*.yml")))
+
+
 class _Anything(dict):
     """Every filter and test name exists: Ansible's filters are not Jinja's, and only names matter here."""
 
@@ -114,8 +116,8 @@ class Playbook:
             self.templates += list(expressions(content))
         self.asts = [ENV.parse(t) for t in self.templates]
         self.defined = defined_names(self.plays) | {k for c in self.vars_files.values() for k in c}
-        self.text = open(self.path).read() + "".join(open(os.path.join(ROOT, "playbooks", vf)).read()
-                                                      for vf in self.vars_files)
+        texts = [open(self.path).read()] + [open(os.path.join(ROOT, "playbooks", vf)).read() for vf in self.vars_files]
+        self.text = "".join(texts)
 
     def inputs(self):
         names = set()
@@ -275,8 +277,8 @@ def test_survey_types_defaults_and_choices_agree_with_the_playbooks_and_roles(co
                     got = q["default"]
                     if kind == "multiplechoice" and set(q["choices"]) == {"true", "false"}:
                         got = got == "true"
-                    assert got == spec["default"], "%s: survey default %r, role %r" % (where, q["default"],
-                                                                                        spec["default"])
+                    assert got == spec["default"], "%s: survey default %r, role %r" % (
+                        where, q["default"], spec["default"])
             # required: the playbook refuses to run without it
             needs = re.search(r"^\s*- %s \| default\(''\) \| length > 0\s*$" % var, playbook.text, re.M)
             assert bool(q["required"]) == bool(needs) or kind != "text", where + " required differs from the check"
@@ -313,9 +315,8 @@ def test_credential_injectors_produce_what_the_playbooks_read_and_secrets_are_se
         assert not injected_extra - conn_extra, (ctype["name"], injected_extra - conn_extra)
         assert not injected_env - conn_env, (ctype["name"], injected_env - conn_env)
         assert injected_extra | injected_env, ctype["name"]
-    assert pending == {"fleetops VirtFusion SSH key": ["virtfusion_host", "virtfusion_key_file",
-                                                      "virtfusion_known_hosts", "virtfusion_port",
-                                                      "virtfusion_user"]}
+    assert pending == {"fleetops VirtFusion SSH key": [
+        "virtfusion_host", "virtfusion_key_file", "virtfusion_known_hosts", "virtfusion_port", "virtfusion_user"]}
 
 
 def test_each_job_template_gets_the_connection_its_playbook_needs(config):

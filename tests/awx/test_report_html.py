@@ -3,7 +3,6 @@ page holds one row per step and one bar per phase where the record says, and the
 the bars - one band of colour per row, the disruptive phase in red, groups side by side in time
 and the steps of a group one after another."""
 import datetime
-import os
 import re
 import shutil
 import subprocess
@@ -98,8 +97,9 @@ def test_dom_after_load_has_a_row_per_step_and_a_bar_per_phase(page):
     for group in ("sg-a", "sg-b", "sg-c"):
         assert extent(group + "-se-1")[1] <= extent(group + "-se-2")[0]
     firsts = [extent(g + "-se-1") for g in ("sg-a", "sg-b", "sg-c")]
-    assert max(start for start, _ in firsts) < min(end for _, end in firsts)
-    assert extent("controller cluster")[1] <= min(start for start, _ in firsts)
+    starts, ends = [first[0] for first in firsts], [first[1] for first in firsts]
+    assert max(starts) < min(ends)
+    assert extent("controller cluster")[1] <= min(starts)
 
 
 def colour(hex_colour):

@@ -28,8 +28,8 @@ def test_validate_names_the_field_that_is_wrong():
     cases = [
         ({"format": "other"}, "format must be " + FORMAT),
         (dict(good, steps="x"), "steps must be a list"),
-        (record([{"target": "se-1"}]), "steps[0] lacks target_type, group, start, end, result, phases, "
-                                        "disruption, message"),
+        (record([{"target": "se-1"}]),
+         "steps[0] lacks target_type, group, start, end, result, phases, disruption, message"),
         (record([step("se-1", "g", None, None, target_type="router")]), "steps[0].target_type must be one of"),
         (record([step("se-1", "g", "2026-01-01T10:00:10", "2026-01-01T10:00:00")]), "steps[0] ends before it starts"),
         (record([step("se-1", "g", None, None, phases=[{"name": "up"}])]), "steps[0].phases[0] needs start and end"),
