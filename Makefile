@@ -2,13 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton bench-upgrade clean
+.PHONY: help venv collection demo test bench bench-triton bench-upgrade ee docs clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
+	@echo "make docs   - module, plugin and role docs and the user guides (antsibull-docs + Sphinx) in build/docs"
+	@echo "make ee     - write the execution environment build context (extensions/ee) into build/ee"
 	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
 
 venv:
@@ -33,6 +35,12 @@ bench-triton: collection
 
 bench-upgrade: collection
 	@bash scripts/bench-upgrade.sh
+
+ee: collection
+	@bash scripts/ee.sh
+
+docs: collection
+	@bash scripts/docs.sh
 
 clean:
 	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

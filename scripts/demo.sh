@@ -36,6 +36,7 @@ banner "rolling upgrade to 22.1.7: controllers, then the SE groups in parallel, 
 "${PLAY[@]}" fleetops.maintenance.upgrade -e version=22.1.7 -e "disruption_url=https://$AVI_CONTROLLER/_lab/disruption" \
   -e "report_file=$LAB_STATE/upgrade-report.json"
 echo "run record: $LAB_STATE/upgrade-report.json"
+echo "HTML report (timeline per SE group and SE): $LAB_STATE/upgrade-report.html"
 
 banner "what clients felt (the lab's disruption accounting, evacuation + migration + upgrade)"
 python -m lab ctl --state-dir "$LAB_STATE" disruption | python -c '

@@ -16,7 +16,7 @@ stage() {  # stage NAME COMMAND...
 }
 
 pytest_all() {
-  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration
+  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration tests/awx
 }
 
 sanity() {
@@ -48,6 +48,10 @@ changelog_lint() {
   antsibull-changelog lint
 }
 
+docs() {
+  bash scripts/docs.sh
+}
+
 molecule_all() {
   local rc=0 s
   for s in extensions/molecule/*/; do
@@ -62,6 +66,7 @@ stage "unit, lab and integration tests (pytest)" pytest_all
 stage "ansible-test sanity" sanity
 stage "ansible-lint (production profile)" lint
 stage "antsibull-changelog lint" changelog_lint
+stage "docs (antsibull-docs, Sphinx -W)" docs
 stage "molecule (every role)" molecule_all
 
 echo; echo "==================== summary ===================="

@@ -34,6 +34,6 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-"$VENV/bin/python" -c "import ansible, starlette, uvicorn, cryptography, yaml, avi.sdk, python_multipart, qemu.qmp" \
+"$VENV/bin/python" -c "import ansible, ansible_builder, antsibull_docs, sphinx, PIL, starlette, uvicorn, cryptography, yaml, avi.sdk, python_multipart, qemu.qmp" \
   || { echo "error: the tool chain did not install" >&2; exit 1; }
 echo "$want" > "$STAMP"

@@ -1,13 +1,18 @@
-"""Integration tests: real ansible-playbook runs of the installed collection against the lab.
+"""Integration tests: real playbook runs of the installed collection against the lab, through
+ansible-runner (the engine AWX / Automation Platform runs jobs with), so every test also checks the
+AWX way of running; the job events and artifacts are there for the tests that look at them.
 
 `make test` builds and installs the collection into .collections before pytest runs; these
 tests use that installed copy, as a user would.
 """
 import json
 import os
-import subprocess
+import shlex
 import sys
+import tempfile
+import time
 
+import ansible_runner
 import pytest
 import yaml
 
@@ -63,22 +68,93 @@ def lab(make_lab):
     return make_lab("small.yml")
 
 
+class PlaybookRun(tuple):
+    """(returncode, text output), as ansible-playbook gave them, plus what ansible-runner recorded:
+    ``events`` (job events, each with ``_arrived``: when the event handler saw it, monotonic seconds),
+    ``artifact_dir``, ``private_data_dir`` and ``stats`` (the set_stats data of the run)."""
+
+    def __new__(cls, rc, text, **extra):
+        run = super().__new__(cls, (rc, text))
+        run.__dict__.update(extra)
+        return run
+
+    def task_events(self, task_name):
+        """The events of the first task whose name starts with task_name, by counter order."""
+        start = next(e for e in self.events if e["event"] == "playbook_on_task_start"
+                     and e["event_data"].get("task", "").startswith(task_name))
+        uuid = start["event_data"]["task_uuid"]
+        return start, [e for e in self.events if e["event_data"].get("task_uuid") == uuid]
+
+
 def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=()):
-    """Run one of the collection's playbooks; returns (returncode, stdout+stderr)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-           "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=" + sys.executable,
-           "fleetops.maintenance." + playbook]
-    for key, value in (extra_vars or {}).items():
-        cmd += ["-e", json.dumps({key: value})]
+    """Run one of the collection's playbooks through ansible-runner, the engine AWX uses (job events,
+    artifacts, extra vars from a file, the environment kept out of the artifacts as AWX does);
+    returns (returncode, text output) with the events and artifacts attached (PlaybookRun)."""
+    private = tempfile.mkdtemp(prefix="runner-", dir=str(lab.state_dir))
+    os.makedirs(os.path.join(private, "project"))
+    cmdline = ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable]
     if check:
-        cmd.append("--check")
+        cmdline.append("--check")
     if diff:
-        cmd.append("--diff")
-    cmd += list(extra_args)
-    proc = subprocess.run(cmd, cwd=ROOT, env=lab.env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
-    return proc.returncode, proc.stdout
+        cmdline.append("--diff")
+    cmdline += list(extra_args)
+    # As AWX does: extra vars (survey answers, and the password a credential injects as the extra var
+    # avi_password) go to the job in a file of the private data dir, never on the command line or in
+    # the environment that ansible-runner records in its artifacts.
+    env = lab.env()
+    extra = dict(extra_vars or {})
+    if env.get("AVI_PASSWORD"):
+        extra.setdefault("avi_password", env.pop("AVI_PASSWORD"))
+    os.makedirs(os.path.join(private, "env"))
+    with open(os.path.join(private, "env", "extravars"), "w") as stream:
+        json.dump(extra, stream)
+    os.chmod(os.path.join(private, "env", "extravars"), 0o600)
+    events = []
+
+    def on_event(event):
+        event["_arrived"] = time.monotonic()
+        events.append(event)
+        return True
+
+    result = ansible_runner.run(
+        private_data_dir=private, playbook="fleetops.maintenance." + playbook,
+        cmdline=" ".join(shlex.quote(arg) for arg in cmdline), envvars=env, event_handler=on_event,
+        quiet=True, timeout=600, suppress_env_files=True)
+    with open(os.path.join(result.config.artifact_dir, "stdout"), errors="replace") as stream:
+        text = stream.read()
+    stats = {}
+    for event in events:
+        if event["event"] == "playbook_on_stats":
+            stats = event["event_data"].get("artifact_data") or {}
+    rc = result.rc if result.status != "timeout" else 124
+    return PlaybookRun(rc, text, events=events, artifact_dir=result.config.artifact_dir, private_data_dir=private,
+                       stats=stats, status=result.status)
+
+
+def live_progress(run, task_name, marker):
+    """The events carrying progress lines (containing marker) that arrived while the task ran, i.e.
+    between its start event and its result event (by counter and by arrival at the event handler)."""
+    start, task = run.task_events(task_name)
+    result = next(e for e in task if e["event"] in ("runner_on_ok", "runner_on_failed"))
+    progress = [e for e in run.events if marker in (e.get("stdout") or "")
+                and start["counter"] < e["counter"] < result["counter"]]
+    assert progress, "no progress event during %r" % task_name
+    assert all(e["_arrived"] <= result["_arrived"] and e["created"] <= result["created"] for e in progress)
+    return progress, result
+
+
+def secrets_found(run, *secrets):
+    """Where any of the secrets appears: in an event, or in a file of the run's artifacts."""
+    found = []
+    for event in run.events:
+        text = json.dumps(event)
+        found += ["event %s (%s)" % (event["counter"], event["event"]) for s in secrets if s and s in text]
+    for base, _dirs, files in os.walk(run.artifact_dir):
+        for name in files:
+            with open(os.path.join(base, name), errors="replace") as stream:
+                text = stream.read()
+            found += [os.path.relpath(os.path.join(base, name), run.artifact_dir) for s in secrets if s and s in text]
+    return found
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
-"""The collection's playbooks, run with ansible-playbook against the lab (small topology)."""
+"""The collection's playbooks, run through ansible-runner against the lab (small topology)."""
 import re
+
+from conftest import live_progress, secrets_found
 
 RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
@@ -21,8 +23,17 @@ def operations(lab):
 
 
 def test_evacuate_shows_live_progress_moves_everything_and_is_idempotent(lab, playbook):
-    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a"})
+    run = playbook("evacuate_se", extra_vars={"service_engine": "se-a"})
+    rc, out = run
     assert rc == 0, out[-3000:]
+    # the AWX way: progress lines are job events while the task runs, the report is a set_stats artifact
+    live_progress(run, "Set the Service Engine to disabled", "[se_disable] localhost |")
+    report = run.stats["se_evacuate_report"]
+    assert report["lost"] == [] and report["state"] == "SE_STATE_DISABLED"
+    record = report["run_record"]
+    assert record["format"] == "fleetops.maintenance.run_record/v1" and record["result"] == "ok"
+    assert [(s["target"], s["result"]) for s in record["steps"]][0] == ("se-a", "disabled")
+    assert secrets_found(run, lab.credentials["password"], "sessionid=", "csrftoken=") == []
     # progress lines are printed while the task runs, i.e. before its result line
     task = out[out.index("TASK [fleetops.maintenance.se_evacuate : Set the Service Engine to disabled"):]
     task = task[:task.index("changed: [localhost]")]
@@ -50,8 +61,10 @@ def test_check_mode_plans_a_new_se_and_changes_nothing(lab, playbook):
     assert "vs-f1: se-f1 -> new SE" in flat(out)
     assert "(check mode: nothing changed)" in flat(out)
     assert operations(lab) == []
-    rc, out = playbook("placement_report")
+    run = playbook("placement_report")
+    rc, out = run
     assert re.search(r"sg-full se-f1 ENABLED/UP 1 VS: vs-f1", flat(out)), out[-2000:]
+    assert run.stats["placement"]["se-f1"] == ["vs-f1"]
 
 
 def test_evacuation_that_cannot_fit_fails_cleanly(lab, playbook):
@@ -80,8 +93,12 @@ def test_unknown_service_engine_is_a_clear_error(lab, playbook):
 
 
 def test_migrate_vs_to_named_se_then_no_change(lab, playbook):
-    rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
+    run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c", "vip_id": ""})
+    rc, out = run
     assert rc == 0, out[-3000:]
+    live_progress(run, "Migrate ", "[vs_migrate] localhost |")
+    assert run.stats["migrate_vs_result"]["placement"]["after"] == ["se-c"]
+    assert secrets_found(run, lab.credentials["password"], "sessionid=", "csrftoken=") == []
     assert "vs-3: se-b -> se-c (moved" in flat(out)
     assert "[vs_migrate] localhost | migrate" in out
     rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})

@@ -5,15 +5,20 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, live_progress, secrets_found
 from test_playbooks import flat, recap
 
 HEALTH_FAILS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "health_fails_for_web1.yml")
 
 
 def test_migrate_instance_on_demand_phases_idempotent_with_live_progress(tlab, tplaybook):
-    rc, out = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})
+    run = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "synced"})
+    rc, out = run
     assert rc == 0, out[-3000:]
+    live_progress(run, "Migrate the instance to state", "[instance_migrate] localhost | sync |")
+    assert run.stats["migrate_instance_result"]["reached"] == "synced"
+    with open(tlab.t["key_files"]["alice"]) as fh:
+        assert secrets_found(run, *[line for line in fh.read().splitlines()[1:-1] if len(line) > 20]) == []
     task = out[out.index("TASK [Migrate the instance to state synced]"):]
     task = task[:task.index("changed: [localhost]")]
     assert "[instance_migrate] localhost | sync |" in task and "MiB/s, ETA" in flat(task)   # live, before the result
@@ -46,8 +51,10 @@ def test_check_mode_reports_target_and_size_and_changes_nothing(tlab, tplaybook)
 
 
 def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, tplaybook):
-    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
+    run = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
+    rc, out = run
     assert rc == 0, out[-4000:]
+    assert sorted(i["instance"] for i in run.stats["host_evacuate_report"]["instances"]) == ["db-1", "web-1", "web-2"]
     assert "compute node cn-1: 3 instance(s), 0 failed" in out
     for name in ("db-1", "web-1", "web-2"):
         assert f"{name} -> cn-2: finalized" in out

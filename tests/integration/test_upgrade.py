@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from conftest import live_progress, secrets_found
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -52,8 +53,18 @@ def test_check_mode_then_a_rolling_upgrade_that_loses_no_virtual_service_then_no
     assert lab.admin("GET", "stats")["operations"] == []
     assert versions(lab)[0] == "22.1.6"
 
-    rc, out = upgrade()
+    run = upgrade()
+    rc, out = run
     assert rc == 0, out[-4000:]
+    # the AWX way: controller progress as job events while the task runs, the run record as set_stats data
+    live_progress(run, "Upgrade the controllers", "[cluster_upgrade] localhost | controller")
+    record = run.stats["rolling_upgrade_report"]
+    assert record["format"] == "fleetops.maintenance.run_record/v1" and record["result"] == "ok"
+    steps = {s["target"]: s for s in record["steps"]}
+    assert [p["name"] for p in steps["nm-se-01"]["phases"]] == [
+        "placement off", "scale out", "upgrade", "health check", "placement on", "scale in"]
+    assert steps["nm-se-01"]["disruption"]["expected"] is False and steps["nm-se-01"]["group"] == "sg-nm"
+    assert secrets_found(run, lab.credentials["password"], "sessionid=", "csrftoken=") == []
     controller, ses = versions(lab)
     assert controller == "22.1.7" and set(ses.values()) == {"22.1.7"}, ses
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
@@ -87,7 +98,7 @@ def test_check_mode_then_a_rolling_upgrade_that_loses_no_virtual_service_then_no
     assert "rolling-upgrade-sg" not in out, "nothing left to upgrade: no SE group phase"
 
 
-def test_failed_se_is_put_back_the_rest_waits_and_a_rerun_converges(lab, upgrade):
+def test_failed_se_is_put_back_the_rest_waits_and_a_rerun_converges(lab, upgrade, playbook):
     lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "se_upgrade", "target": "nm-se-01",
                                  "count": 1})
     rc, out = upgrade(report_file=str(lab.state_dir) + "/run.json")
@@ -98,8 +109,19 @@ def test_failed_se_is_put_back_the_rest_waits_and_a_rerun_converges(lab, upgrade
     assert "was put back as it was" in text
     with open(str(lab.state_dir) + "/run.json") as stream:
         record = json.load(stream)
-    results = {(s["se_group"], s["service_engine"]): s["result"] for s in record["steps"]}
+    assert record["format"] == "fleetops.maintenance.run_record/v1" and record["result"] == "failed"
+    results = {(s["group"], s["target"]): s["result"] for s in record["steps"]}
     assert results[("sg-nm", "nm-se-01")] == "failed" and results[("sg-nm", "nm-se-02")] == "skipped"
+    with open(str(lab.state_dir) + "/run.html") as stream:
+        assert "nm-se-01 (failed)" in stream.read()
+    # an existing record rendered again, elsewhere, by the render_report playbook
+    run = playbook("render_report", extra_vars={"record_file": str(lab.state_dir) + "/run.json",
+                                                "html_file": str(lab.state_dir) + "/again.html"})
+    assert run[0] == 0 and run.stats["render_report_file"] == str(lab.state_dir) + "/again.html", run[1][-2000:]
+    with open(str(lab.state_dir) + "/again.html") as stream:
+        assert 'data-target="nm-se-02"' in stream.read()
+    run = playbook("render_report", extra_vars={"record_file": str(lab.state_dir) + "/lab.json"})
+    assert run[0] != 0 and "not a run record: format must be" in flat(run[1])
     _controller, ses = versions(lab)
     assert ses["nm-se-01"] == "22.1.6" and ses["nm-se-02"] == "22.1.6"
     world = lab.admin("GET", "world")["service_engines"]
