@@ -11,4 +11,6 @@ from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress
 
 
 class ActionModule(LiveProgressAction):
-    pass
+    def _quick(self, args):
+        # Only state=disabled waits for an evacuation; the other states set enable_state and return.
+        return args.get("state", "disabled") in ("disabled_for_placement", "enabled")
