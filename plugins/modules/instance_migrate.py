@@ -394,16 +394,13 @@ def _many(module, provider, opts, progress, result):
         instances = [provider.resolve(k) for k in keys]
     plan = {"capacity": None}
     if opts["state"] in ("begun", "synced", "switched", "migrated") and opts.get("capacity_check"):
-        to_move = [i for i in instances if provider.record(i) is None and not (
-            opts.get("source_server") and i["server"] != opts["source_server"])]
+        to_move = [i for i in instances if provider.needs_start(i, provider.record(i), opts)]
         targets = provider.plan_targets(to_move, opts.get("target_server")) if to_move else []
         plan["capacity"] = targets
         short = [t for t in (targets or []) if not t["target"]]
         if short:
             result["plan"] = plan
-            why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
-            raise MigrationError("capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s"
-                                 % (len(short), len(to_move), why))
+            raise MigrationError(provider.check_failure(short, to_move))
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"])
