@@ -528,7 +528,11 @@ def _plan(provider, inst, want, rec, opts, target):
             elif plans[0]["target"]:
                 plan["target_server"], plan["target_server_name"] = plans[0]["target"], plans[0]["target_name"]
                 plan["target_reason"] = plans[0]["reason"]
+                if plans[0].get("problems") is not None:
+                    plan["problems"] = plans[0]["problems"]
             else:
+                if plans[0].get("problems") is not None:   # a provider's pre-check: every failing check
+                    plan["problems"] = plans[0]["problems"]
                 plan["fail"] = "%s: not migrating: %s" % (inst["name"], plans[0]["reason"])
                 plan["target_reason"] = plans[0]["reason"]
                 return plan
