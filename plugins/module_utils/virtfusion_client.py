@@ -91,12 +91,14 @@ class VirtFusionClient(object):
     """One client per module run (or per worker thread of a sliding window): one SSH connection,
     opened at the first command and re-opened when it drops."""
 
-    def __init__(self, conn, retry_timeout=120.0, retry_interval=1.0, retry_max_interval=15.0, max_attempts=6,
+    RETRY_INTERVAL = 1.0  # seconds before the first retry (then doubling, with jitter, up to retry_max_interval)
+
+    def __init__(self, conn, retry_timeout=120.0, retry_interval=None, retry_max_interval=15.0, max_attempts=6,
                  clock=time.monotonic, sleep=time.sleep, rand=random.random):
         self.conn = conn
         self.timeout = conn.get("timeout") or 60
         self.retry_timeout = retry_timeout
-        self.retry_interval = retry_interval
+        self.retry_interval = self.RETRY_INTERVAL if retry_interval is None else retry_interval
         self.retry_max_interval = retry_max_interval
         self.max_attempts = max_attempts
         self._clock = clock

@@ -557,6 +557,10 @@ def _many(module, provider, opts, progress, result):
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"])
+    known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)
+    for res in results:   # entries the window never resolved (skipped, crashed): name them
+        if res["instance"].get("id") is None and res["instance"].get("name") in known:
+            res["instance"] = dict(known[res["instance"]["name"]])
     result["migrations"] = results
     result["summary"] = summary
     result["changed"] = summary["changed"] > 0
