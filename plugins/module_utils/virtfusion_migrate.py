@@ -509,7 +509,7 @@ class VirtFusionProvider(MigrationProvider):
             problems = self.prechecks(inst, target_server)
             out.append({"id": inst["id"], "name": inst["name"], "target": None if problems else target_server,
                         "target_name": name, "problems": problems,
-                        "reason": "; ".join(problems) if problems else "hypervisor %s (%s): every pre-check passed"
+                        "reason": " ".join(problems) if problems else "hypervisor %s (%s): every pre-check passed"
                         % (target_server, name)})
         return out
 
