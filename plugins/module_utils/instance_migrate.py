@@ -408,7 +408,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
                                 instance=inst["name"])
                 result["waited_for"].append(rec.phase)
                 obs.begin_action(rec.phase)
-                end = provider.wait(inst, obs, opts["timeout"])
+                end = _follow(provider, inst, obs, opts["timeout"], result)
                 obs.end_action(end)
                 rec = provider.record(inst)
                 continue
@@ -446,7 +446,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             rec = provider.record(inst)
             continue
         obs.begin_action(action)
-        end = provider.wait(inst, obs, opts["timeout"])
+        end = _follow(provider, inst, obs, opts["timeout"], result)
         obs.end_action(end)
         rec = provider.record(inst)
         if end.get("state") == "failed" or (rec is not None and rec.state == "failed"):
@@ -482,6 +482,16 @@ def _finish(provider, inst, rec, obs, result, opts):
         opts, source_server=inst["server"]))
     result["msg"] = "%s: %s (%s)" % (inst["name"], result["reached"],
                                      ", ".join(result["phases"]) if result["phases"] else "nothing to do")
+
+
+def _follow(provider, inst, obs, timeout, result):
+    """provider.wait, with what this run did attached to a failure (a timeout: the action goes on)."""
+    try:
+        return provider.wait(inst, obs, timeout)
+    except MigrationError as exc:
+        if getattr(exc, "result", None) is not None:
+            raise
+        raise _fail(exc.msg, result, reason=exc.reason)
 
 
 def _fail(msg, result, reason=None, failed_phase=None):

@@ -168,7 +168,9 @@ class VirtFusionProvider(MigrationProvider):
         names = {}
         for hid in sorted(self.hypervisors()):
             for s in self._servers_on(hid):
-                names.setdefault(s.get("name"), []).append(s["id"])
+                ids = names.setdefault(s.get("name"), [])
+                if s["id"] not in ids:   # a server that moved between two listings is seen twice
+                    ids.append(s["id"])
         with self._cache["lock"]:
             self._cache["names"] = names
         return names
