@@ -264,8 +264,8 @@ class VirtFusionProvider(MigrationProvider):
             if rec is not None and rec.state == "failed" and kind == "live":
                 if target is not None and rec.target_server != target:
                     return ("fail", "server %s has a failed migration to hypervisor %s; exit it with state=cancelled "
-                                    "first, or migrate it to hypervisor %s" % (inst["id"], rec.target_server,
-                                                                                rec.target_server))
+                                    "first, or migrate it to hypervisor %s"
+                            % (inst["id"], rec.target_server, rec.target_server))
                 if self.mode == "live":
                     if self.force == "data_success" and rec.extra.get("data_transfer") != "success":
                         return "data_success_force"

@@ -49,7 +49,7 @@ attributes:
       (or why none fits), and the estimated size of the first sync, without changing anything. With
       O(provider=virtfusion) it runs the vendor's pre-checks read-only (server online or O(force_offline), destination
       SSH, IP addresses, storage mount points, storage enabled, CPU vendor and flags, NAT interfaces) and reports
-      every failing one at once in RV(plan.problems).
+      every failing one at once in RV(plan) (C(problems)).
   diff_mode:
     support: full
     details: Shows the compute node and the migration phase/state of each instance before and after.
@@ -497,8 +497,8 @@ def main():
     if p["provider"] != "virtfusion":
         given = [name for name in MIGRATION_OPTION_NAMES if p[name] is not None]
         if given:
-            module.fail_json(msg="%s appl%s only to provider=virtfusion" % (", ".join(given),
-                                                                          "ies" if len(given) == 1 else "y"))
+            module.fail_json(msg="%s appl%s only to provider=virtfusion"
+                             % (", ".join(given), "ies" if len(given) == 1 else "y"))
     elif p["state"] == "migrated" and not p["target_server"]:
         module.fail_json(msg="target_server (the destination hypervisor, id or name) is required with "
                              "provider=virtfusion and state=migrated: VirtFusion has no allocator")

@@ -99,9 +99,14 @@ def vf(monkeypatch):
     from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate import VirtFusionProvider
     from fake_virtfusion import FakeVirtFusion
     world = FakeVirtFusion()
-    monkeypatch.setattr(VirtFusionClient, "_exec", lambda self, command, timeout: world.exec_(self, command, timeout))
-    monkeypatch.setattr(VirtFusionClient, "_send", lambda self, method, url, body=None: world.send(self, method, url,
-                                                                                                 body))
+
+    def fake_exec(client, command, timeout):
+        return world.exec_(client, command, timeout)
+
+    def fake_send(client, method, url, body=None):
+        return world.send(client, method, url, body)
+    monkeypatch.setattr(VirtFusionClient, "_exec", fake_exec)
+    monkeypatch.setattr(VirtFusionClient, "_send", fake_send)
     monkeypatch.setattr(VirtFusionClient, "RETRY_INTERVAL", 0.0)
     monkeypatch.setattr(VirtFusionProvider, "POLL_SECONDS", 0.0)
     monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)

@@ -59,8 +59,8 @@ class FakeVirtFusion(object):
         self.fail_next = {}           # server id -> (step key, message): the next migration fails there
         self.hold = {}                # server id -> threading.Event: its transfer does not finish before it is set
         self.lose_tracking = set()    # server ids whose next transfer ends with dataTransfer "unknown"
-        self.drop = []                # [(when, command)]: drop the SSH connection "before" or "after" the next
-                                      # vfcli-ctrl COMMAND runs
+        # [(when, command)]: drop the SSH connection "before" or "after" the next vfcli-ctrl COMMAND runs
+        self.drop = []
         self.finished = []            # (server name, status) in the order migrations ended
         self.downtime_ms = 4
         self.transferred = 34196684
@@ -175,8 +175,8 @@ class FakeVirtFusion(object):
         for n in s["nics"]:
             for ip in n["ips"]:
                 if not any(ipaddress.ip_address(ip) in ipaddress.ip_network(r) for r in d["ranges"]):
-                    errors.append("IP address %s is not usable on destination hypervisor %d (%s)." % (ip, dst,
-                                                                                                     d["name"]))
+                    errors.append("IP address %s is not usable on destination hypervisor %d (%s)."
+                                  % (ip, dst, d["name"]))
         for disk in s["disks"]:
             if disk["mount"] not in d["mounts"]:
                 errors.append("Storage mount point %s (drive %s) does not exist on destination hypervisor %d (%s)."
