@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton bench-upgrade clean
+.PHONY: help venv collection demo test bench bench-triton bench-upgrade bench-virtfusion clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
 	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
+	@echo "make bench-virtfusion - benchmark: VirtFusion live-migration convergence options; evacuate 8 servers, N=4 vs 1"
 
 venv:
 	@bash scripts/venv.sh
@@ -33,6 +34,9 @@ bench-triton: collection
 
 bench-upgrade: collection
 	@bash scripts/bench-upgrade.sh
+
+bench-virtfusion: collection
+	@bash scripts/bench-virtfusion.sh
 
 clean:
 	rm -rf .venv .collections .pytest-collections .lab build tests/output reports

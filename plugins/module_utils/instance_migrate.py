@@ -452,6 +452,8 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         if end.get("state") == "failed" or (rec is not None and rec.state == "failed"):
             reason = (rec.error if rec is not None and rec.error else end.get("message")) or "failed"
             result["migration"] = rec.view() if rec else None
+            if obs.measured is not None:   # what was measured up to the failure (e.g. bytes sent before an abort)
+                result["measured"] = obs.measured
             raise _fail("%s: %s failed: %s" % (inst["name"], end.get("phase") or action, reason), result,
                         reason=reason, failed_phase=end.get("phase") or action)
         if action == "automatic":
