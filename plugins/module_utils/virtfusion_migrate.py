@@ -218,6 +218,9 @@ class VirtFusionProvider(MigrationProvider):
                 view["steps"] = [dict(st, status="unknown") if st.get("status") in ("pending", "in-progress")
                                  else st for st in view.get("steps") or []]
             return self._migration(view)
+        return self._live_record(inst)
+
+    def _live_record(self, inst):
         try:
             view = self.client.vfcli("last-status", server=inst["id"]).get("migration")
         except VirtFusionError as exc:
@@ -447,7 +450,8 @@ class VirtFusionProvider(MigrationProvider):
         last_progress = None
         rec = None
         for _attempt in poll_sleeps(timeout, self.POLL_SECONDS):
-            rec = self.record(inst)
+            # a live migration is read with last-status alone once known (the REST read tells its kind)
+            rec = self._live_record(inst) if rec is not None and rec.extra.get("type") == "live" else self.record(inst)
             if rec is None:
                 raise MigrationError("%s: the migration disappeared while it was followed" % inst["name"])
             view = rec.raw

@@ -313,11 +313,16 @@ reached:
   description:
     - Where the instance stands at the end, V(begun), V(synced), V(switched), V(finalized) (no record, and it left its
       source), V(no_migration), V(not_migrating), V(failed) or V(running) (check mode).
+    - O(provider=virtfusion), V(migrated) (on O(target_server)), V(cancelled), V(aborted), V(failed), V(running),
+      V(not_migrating) (not on O(target_server), no migration running) or V(no_migration).
   returned: with O(instance)
   type: str
   sample: switched
 phases:
-  description: The actions this run started, in order (planned ones in check mode).
+  description:
+    - The actions this run started, in order (planned ones in check mode).
+    - O(provider=virtfusion), V(start) (C(vfcli-ctrl ... start), also a retry), V(hybrid) (the REST start),
+      V(cancel), V(abort), V(cancel_force), V(data_success_force).
   returned: with O(instance)
   type: list
   elements: str
