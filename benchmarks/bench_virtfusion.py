@@ -98,8 +98,8 @@ class Bench:
                     assert res["measured"]["downtime_ms"] == q["downtimeMs"], (res["measured"], q)
                 samples = q["samples"] or []
                 written = [x["guest_write_mib_s"] for x in samples if x.get("guest_write_mib_s") is not None]
-                rows.append({"run": label, "repeat": rep + 1, "result": mig["status"] + (" (aborted)" if mig["aborted"]
-                                                                                      else ""),
+                result = mig["status"] + (" (aborted)" if mig["aborted"] else "")
+                rows.append({"run": label, "repeat": rep + 1, "result": result,
                              "max_downtime_ms": q["parameters"]["downtime-limit"], "downtime_ms": q["downtimeMs"],
                              "total_ms": q["totalTimeMs"] or max([x["t_ms"] for x in samples] or [0]),
                              # an aborted run has no final numbers: the last one-second sample's
@@ -132,7 +132,7 @@ class Bench:
             run = json.load(fh)
         servers = run["report"]["servers"]
         secs = [s["seconds"] for s in servers]
-        ideal = max(max(secs), sum(secs) / concurrency)
+        ideal = max(*secs, sum(secs) / concurrency)
         wall = run["end"] - run["start"]
         return {"n": concurrency, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
                 "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),

@@ -87,10 +87,6 @@ def run_triton(capsys):
     return runner
 
 
-VF_CREDENTIALS = {"host": "cp.example.test", "port": 2222, "username": "root", "known_hosts_file": "/nonexistent/kh",
-                  "api_url": "https://cp.example.test", "api_token": "unit-test-api-token-0123456789"}
-
-
 @pytest.fixture
 def vf(monkeypatch):
     """A FakeVirtFusion answering every SSH command and HTTP request of VirtFusionClient (patched at its
@@ -120,6 +116,7 @@ def vf(monkeypatch):
 def run_vf(capsys):
     """Run instance_migrate's main() with provider=virtfusion against the FakeVirtFusion; the result dict."""
     from ansible_collections.fleetops.maintenance.plugins.modules import instance_migrate
+    from fake_virtfusion import VF_CREDENTIALS
 
     def runner(args, check_mode=False, diff=False, credentials=None):
         full = dict(provider="virtfusion", virtfusion_credentials=dict(credentials or VF_CREDENTIALS))

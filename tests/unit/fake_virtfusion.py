@@ -24,6 +24,8 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_cl
 
 API = "https://cp.example.test"
 TOKEN = "unit-test-api-token-0123456789"
+VF_CREDENTIALS = {"host": "cp.example.test", "port": 2222, "username": "root", "known_hosts_file": "/nonexistent/kh",
+                  "api_url": API, "api_token": TOKEN}
 GROUP = "server:migrate-live"
 STEPS = (("precheck", "Pre-migration checks"), ("filters", "Check source filters"),
          ("prepare", "Prepare destination hypervisor"), ("transfer", "Transfer data"),

@@ -12,7 +12,7 @@ __metaclass__ = type
 import json
 import threading
 
-from conftest import VF_CREDENTIALS
+from fake_virtfusion import VF_CREDENTIALS
 
 FORCE = ("data-success-force", "cancel-force")
 
