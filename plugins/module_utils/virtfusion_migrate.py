@@ -214,8 +214,9 @@ class VirtFusionProvider(MigrationProvider):
             started.pop("qemu", None)
             view = dict(started, id=last.get("id"), type="hybrid", status=last.get("status"),
                         cancelled=last.get("cancelled"), destinationId=last.get("destinationId"))
-            if view["status"] != "in-progress":
-                view["steps"] = [dict(st, status="unknown") if st.get("status") in ("pending", "in-progress")
+            if view["status"] != "in-progress":   # complete: every step completed; failed: which is not shown
+                done = "complete" if view["status"] == "complete" else "unknown"
+                view["steps"] = [dict(st, status=done) if st.get("status") in ("pending", "in-progress")
                                  else st for st in view.get("steps") or []]
             return self._migration(view)
         return self._live_record(inst)
@@ -456,7 +457,7 @@ class VirtFusionProvider(MigrationProvider):
                 raise MigrationError("%s: the migration disappeared while it was followed" % inst["name"])
             view = rec.raw
             for st in STARTED_STEPS.search(view) or []:
-                if shown.get(st["key"]) == st["status"]:
+                if shown.get(st["key"]) == st["status"] or st["status"] == "unknown":
                     continue
                 shown[st["key"]] = st["status"]
                 text = "[%s] %s" % (st["status"], st["name"])

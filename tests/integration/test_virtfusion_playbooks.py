@@ -49,6 +49,19 @@ def test_live_migration_shows_its_steps_reports_qemu_numbers_and_is_idempotent(v
     assert vflab.token not in out
 
 
+def test_hybrid_migration_goes_through_the_rest_api(vflab, vfplaybook):
+    rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-3",
+                                                         "destination": "hv-b", "mode": "hybrid", "compression": True,
+                                                         "xfer_speed": 20})
+    assert rc == 0, out[-4000:]
+    assert "web-3: [complete] Finalise migration" in out and "web-3: migrated (hybrid)" in flat(out)
+    mig = vflab.last(103)
+    assert mig["type"] == "hybrid" and mig["status"] == "complete" and mig["disks"]["verified"] is True
+    assert mig["options"]["speed_limit"] == 20971 and mig["options"]["compress"] is True    # 20 MiB/s in KB/s
+    stats = vflab.vfadmin("GET", "stats")
+    assert "start" not in stats["cli_calls"] and vflab.where()["web-3"] == "hv-b"
+
+
 def test_reattach_abort_and_cancel_a_migration_that_cannot_converge(vflab):
     # web-1 writes 64 MiB/s into 16 MiB; at 10 MiB/s with a 5 ms downtime limit and no auto-converge its
     # memory copy never converges, so the migration runs until something ends it (deterministic).
