@@ -110,6 +110,10 @@ def test_check_mode_lists_every_failing_precheck_and_changes_nothing(vflab, vfpl
     rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-2",
                                                          "destination": "hv-b"}, check=True)
     assert rc == 0 and "pre-checks: all pass" in flat(out) and "(check mode: nothing changed)" in flat(out)
+    rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
+                                                      "destination": "hv-b", "concurrency": 2}, check=True)
+    assert rc == 0 and "web-1 (101) -> hv-b: would start" in flat(out) and "web-3 (103) -> hv-b: would start" \
+        in flat(out), out[-3000:]
     stats = vflab.vfadmin("GET", "stats")
     assert stats["migrations_started"] == 0 and "start" not in stats["cli_calls"]
 
