@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton bench-upgrade ee docs clean
+.PHONY: help venv collection demo test bench bench-triton bench-upgrade bench-virtfusion ee docs clean
 
 help:
 	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
@@ -12,6 +12,7 @@ help:
 	@echo "make docs   - module, plugin and role docs and the user guides (antsibull-docs + Sphinx) in build/docs"
 	@echo "make ee     - write the execution environment build context (extensions/ee) into build/ee"
 	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
+	@echo "make bench-virtfusion - benchmark: VirtFusion live-migration convergence options; evacuate 8 servers, N=4 vs 1"
 
 venv:
 	@bash scripts/venv.sh
@@ -35,6 +36,9 @@ bench-triton: collection
 
 bench-upgrade: collection
 	@bash scripts/bench-upgrade.sh
+
+bench-virtfusion: collection
+	@bash scripts/bench-virtfusion.sh
 
 ee: collection
 	@bash scripts/ee.sh

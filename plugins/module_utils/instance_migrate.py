@@ -17,6 +17,14 @@ Adding a provider (e.g. VirtFusion):
 3. Map the vendor's migration record onto :class:`Migration` (phase, state, syncs...). The state
    machine (:func:`next_action`) then gives every provider the same behaviour: idempotence, re-attach,
    check mode, failure policy and results.
+4. A vendor whose migration model differs (VirtFusion: one ``start`` that runs every step, ``cancel``
+   and ``abort`` instead of phases) overrides the state-machine hooks of :class:`MigrationProvider`
+   (``states``, ``start_actions``, ``next_action``, ``running_action``, ``waits_for``, ``reached``,
+   ``simulate``, ``needs_start``, ``cleanup_failed``, ``check_failure``); :func:`converge`, the check
+   mode plan and the sliding window call those hooks, so re-attach, check mode, the failure policy and
+   the result shape stay shared. A provider that measures the migration itself (QEMU's downtime and
+   bytes) returns them in the end event of :meth:`MigrationProvider.wait` as ``downtime_seconds``,
+   ``bytes`` and ``measured``.
 
 The migration model (Triton's, which the others map onto): an optional record per instance with a
 ``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused, failed,
@@ -32,10 +40,13 @@ import importlib
 import threading
 import time
 
-STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
+TRITON_STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
+# every state of every provider (the module's choices); each provider says which it supports
+STATES = TRITON_STATES + ("cancelled",)
 ACTIONS = ("begin", "automatic", "sync", "switch", "pause", "abort", "rollback", "finalize")
 PROVIDER_MODULES = {
     "triton": "ansible_collections.fleetops.maintenance.plugins.module_utils.triton_migrate",
+    "virtfusion": "ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate",
 }
 _REGISTRY = {}
 MAX_STEPS = 12
@@ -68,7 +79,7 @@ class Migration(object):
     """A provider's migration record, normalized."""
 
     def __init__(self, phase, state, automatic=False, syncs=0, error=None, source_server=None,
-                 target_server=None, raw=None):
+                 target_server=None, raw=None, extra=None):
         self.phase = phase
         self.state = state
         self.automatic = bool(automatic)
@@ -77,19 +88,27 @@ class Migration(object):
         self.source_server = source_server
         self.target_server = target_server
         self.raw = raw or {}
+        self.extra = extra  # provider-specific fields added to view()
 
     def key(self):
         return (self.phase, self.state, self.syncs, len(self.raw.get("progress_history") or []))
 
     def view(self):
-        return {"phase": self.phase, "state": self.state, "automatic": self.automatic, "syncs": self.syncs,
-                "error": self.error, "source_server": self.source_server, "target_server": self.target_server}
+        out = {"phase": self.phase, "state": self.state, "automatic": self.automatic, "syncs": self.syncs,
+               "error": self.error, "source_server": self.source_server, "target_server": self.target_server}
+        if self.extra:
+            out.update(self.extra)
+        return out
 
 
 class MigrationProvider(object):
     """The interface every provider implements (methods raising NotImplementedError)."""
 
     name = "provider"
+    #: the states this provider can reach (a subset of STATES)
+    states = TRITON_STATES
+    #: the actions that start a migration: they get the target plan and the capacity / pre-check
+    start_actions = ("begin", "automatic")
 
     def __init__(self, params):
         self.params = params
@@ -139,6 +158,43 @@ class MigrationProvider(object):
     def instances_on(self, server):
         """Instances on a compute node (for evacuations). provider"""
         raise NotImplementedError
+
+    # -- state-machine hooks: the defaults are Triton's model ----------------------------------------
+    def next_action(self, want, rec, inst, opts, resynced):
+        """What to do next when no action is running (see :func:`next_action`)."""
+        return next_action(want, rec, inst, opts, resynced)
+
+    def running_action(self, want, rec, inst, opts):
+        """With a running record: an action to take now, ("fail", reason), or None to wait for it."""
+        if want == "paused" and rec.phase == "sync":
+            return "pause"
+        return None
+
+    def waits_for(self, action):
+        """Whether ``action`` runs on (and is followed with :meth:`wait`) after it was requested."""
+        return action != "finalize"
+
+    def reached(self, rec, inst, opts):
+        """A name for where the instance stands (see :func:`reached`)."""
+        return reached(rec, inst, opts)
+
+    def simulate(self, rec, action, inst, target):
+        """The record ``action`` would leave (check mode planning)."""
+        return _simulate(rec, action, inst, target)
+
+    def needs_start(self, inst, rec, opts):
+        """Whether a migration of ``inst`` would be started (it gets the capacity / pre-check)."""
+        return rec is None and not (opts.get("source_server") and inst["server"] != opts["source_server"])
+
+    def check_failure(self, short, to_move):
+        """The message when the up-front check of several instances finds some that cannot move."""
+        why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
+        return "capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s" % (
+            len(short), len(to_move), why)
+
+    def cleanup_failed(self, key, progress):
+        """Failure policy ``failed_action=abort``: discard a failed migration; returns what was done."""
+        return _abort_failed(self, key, progress)
 
 
 # -- the state machine ---------------------------------------------------------------------------
@@ -248,6 +304,7 @@ class _Observer(object):
         self._order = []
         self.stop_seen = None
         self.downtime = None
+        self.measured = None   # what the provider measured itself (e.g. QEMU), from the end event
 
     def begin_action(self, action):
         self._bytes, self._order = {}, []
@@ -257,6 +314,14 @@ class _Observer(object):
     def end_action(self, end):
         self.syncs.extend(self._bytes[k] for k in self._order)
         self._bytes, self._order = {}, []
+        if end.get("measured") is not None:
+            # the provider's own numbers (VirtFusion: QEMU's downtime and bytes) beat the observed ones
+            self.measured = end["measured"]
+            if end.get("bytes") is not None:
+                self.syncs.append(int(end["bytes"]))
+            if end.get("downtime_seconds") is not None:
+                self.downtime = end["downtime_seconds"]
+            return
         if end.get("state") == "successful" and end.get("phase") == "switch":
             # from the stop event; if the stream did not show it, from the switch request (an upper bound)
             start = self.stop_seen if self.stop_seen is not None else getattr(self, "switch_requested", None)
@@ -310,6 +375,9 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
               "server_name": {"before": inst.get("server_name"), "after": None}, "target_server": None,
               "target_server_name": None, "migration": None, "estimated_bytes": None, "syncs": [],
               "bytes_sent": 0, "downtime_seconds": None, "reached": None, "msg": ""}
+    if want not in provider.states:
+        raise _fail("%s: state %s is not supported by provider %s (its states: %s)"
+                    % (inst["name"], want, provider.name, ", ".join(provider.states)), result)
     if want == "rolled_back" and provider.unsupported("rollback"):
         raise _fail("%s: %s" % (inst["name"], provider.unsupported("rollback")), result)
     rec = provider.record(inst)
@@ -324,7 +392,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         result["target_server"] = result["plan"].get("target_server")
         result["target_server_name"] = result["plan"].get("target_server_name")
         result["estimated_bytes"] = result["plan"].get("estimated_bytes")
-        result["reached"] = reached(rec, inst, opts)
+        result["reached"] = provider.reached(rec, inst, opts)
         result["migration"] = before
         result["server"]["after"] = inst["server"]
         result["server_name"]["after"] = inst.get("server_name")
@@ -334,34 +402,34 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         return result
     for _step in range(MAX_STEPS):
         if rec is not None and rec.state == "running":
-            if want == "paused" and rec.phase == "sync":
-                action = "pause"
-            else:
+            action = provider.running_action(want, rec, inst, opts)
+            if action is None:
                 progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
                                 instance=inst["name"])
                 result["waited_for"].append(rec.phase)
                 obs.begin_action(rec.phase)
-                end = provider.wait(inst, obs, opts["timeout"])
+                end = _follow(provider, inst, obs, opts["timeout"], result)
                 obs.end_action(end)
                 rec = provider.record(inst)
                 continue
         else:
-            action = next_action(want, rec, inst, opts, resynced)
+            action = provider.next_action(want, rec, inst, opts, resynced)
         if action == DONE:
             break
         if isinstance(action, tuple):
             raise _fail("%s: cannot reach state %s: %s" % (inst["name"], want, action[1]), result, reason=action[1])
-        why = provider.unsupported(action, target if action in ("begin", "automatic") else None)
+        starts = action in provider.start_actions
+        why = provider.unsupported(action, target if starts else None)
         if why:
             raise _fail("%s: %s" % (inst["name"], why), result)
-        if action in ("begin", "automatic") and opts.get("capacity_check", True):
+        if starts and opts.get("capacity_check", True):
             plans = provider.plan_targets([inst], target)
             if plans and not plans[0]["target"]:
                 raise _fail("%s: not migrating: %s" % (inst["name"], plans[0]["reason"]), result)
         progress.update(action, "%s: %s" % (inst["name"], action), 0, instance=inst["name"])
         key_before = rec.key() if rec else None
         try:
-            provider.start(inst, action, target if action in ("begin", "automatic") else None)
+            provider.start(inst, action, target if starts else None)
         except MigrationError as exc:
             again = provider.record(inst)
             if exc.status == 412 and again is not None and again.key() != key_before and again.state == "running":
@@ -374,16 +442,18 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         result["phases"].append(action)
         if action == "sync" and rec is not None and rec.syncs >= 1:
             resynced = True
-        if action == "finalize":
+        if not provider.waits_for(action):
             rec = provider.record(inst)
             continue
         obs.begin_action(action)
-        end = provider.wait(inst, obs, opts["timeout"])
+        end = _follow(provider, inst, obs, opts["timeout"], result)
         obs.end_action(end)
         rec = provider.record(inst)
         if end.get("state") == "failed" or (rec is not None and rec.state == "failed"):
             reason = (rec.error if rec is not None and rec.error else end.get("message")) or "failed"
             result["migration"] = rec.view() if rec else None
+            if obs.measured is not None:   # what was measured up to the failure (e.g. bytes sent before an abort)
+                result["measured"] = obs.measured
             raise _fail("%s: %s failed: %s" % (inst["name"], end.get("phase") or action, reason), result,
                         reason=reason, failed_phase=end.get("phase") or action)
         if action == "automatic":
@@ -408,10 +478,22 @@ def _finish(provider, inst, rec, obs, result, opts):
     result["syncs"] = list(obs.syncs)
     result["bytes_sent"] = sum(obs.syncs)
     result["downtime_seconds"] = obs.downtime
-    result["reached"] = reached(rec, now, opts if rec or not result["changed"] else dict(
+    if obs.measured is not None:
+        result["measured"] = obs.measured
+    result["reached"] = provider.reached(rec, now, opts if rec or not result["changed"] else dict(
         opts, source_server=inst["server"]))
     result["msg"] = "%s: %s (%s)" % (inst["name"], result["reached"],
                                      ", ".join(result["phases"]) if result["phases"] else "nothing to do")
+
+
+def _follow(provider, inst, obs, timeout, result):
+    """provider.wait, with what this run did attached to a failure (a timeout: the action goes on)."""
+    try:
+        return provider.wait(inst, obs, timeout)
+    except MigrationError as exc:
+        if getattr(exc, "result", None) is not None:
+            raise
+        raise _fail(exc.msg, result, reason=exc.reason)
 
 
 def _fail(msg, result, reason=None, failed_phase=None):
@@ -431,24 +513,25 @@ def _plan(provider, inst, want, rec, opts, target):
     if rec is not None and rec.target_server:
         plan["target_server"], plan["target_server_name"] = provider.resolve_server(rec.target_server)
         plan["target_reason"] = "the migration's target, chosen at begin"
-    if sim is not None and sim.state == "running":
-        if want == "paused" and sim.phase == "sync":
-            plan["phases"].append("pause")
-            return plan
-        plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
-        return plan
     for _i in range(MAX_STEPS):
-        action = next_action(want, sim, inst, opts, resynced)
+        if sim is not None and sim.state == "running":
+            action = provider.running_action(want, sim, inst, opts)
+            if action is None:
+                plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
+                return plan
+        else:
+            action = provider.next_action(want, sim, inst, opts, resynced)
         if action == DONE:
             break
         if isinstance(action, tuple):
             plan["fail"] = "%s: cannot reach state %s: %s" % (inst["name"], want, action[1])
             return plan
-        why = provider.unsupported(action, target if action in ("begin", "automatic") else None)
+        starts = action in provider.start_actions
+        why = provider.unsupported(action, target if starts else None)
         if why:
             plan["fail"] = "%s: %s" % (inst["name"], why)
             return plan
-        if action in ("begin", "automatic"):
+        if starts:
             plans = provider.plan_targets([inst], target)
             if plans is None:
                 plan["target_reason"] = "chosen by the provider's allocator at begin (capacity not visible)"
@@ -457,7 +540,11 @@ def _plan(provider, inst, want, rec, opts, target):
             elif plans[0]["target"]:
                 plan["target_server"], plan["target_server_name"] = plans[0]["target"], plans[0]["target_name"]
                 plan["target_reason"] = plans[0]["reason"]
+                if plans[0].get("problems") is not None:
+                    plan["problems"] = plans[0]["problems"]
             else:
+                if plans[0].get("problems") is not None:   # a provider's pre-check: every failing check
+                    plan["problems"] = plans[0]["problems"]
                 plan["fail"] = "%s: not migrating: %s" % (inst["name"], plans[0]["reason"])
                 plan["target_reason"] = plans[0]["reason"]
                 return plan
@@ -467,7 +554,7 @@ def _plan(provider, inst, want, rec, opts, target):
             resynced = True
         if action == "automatic":
             resynced = True
-        sim = _simulate(sim, action, inst, plan["target_server"])
+        sim = provider.simulate(sim, action, inst, plan["target_server"])
     return plan
 
 
@@ -508,7 +595,7 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
             res["msg"] = exc.msg
             res["failed"] = True
             if not check_mode and failed_action == "abort":
-                res["cleanup"] = _abort_failed(prov, key, shared)
+                res["cleanup"] = prov.cleanup_failed(key, shared)
         except Exception as exc:  # a worker never takes the others down
             res = {"instance": {"id": None, "name": key}, "changed": False, "result": "failed", "failed": True,
                    "msg": "%s: %s" % (key, exc)}

@@ -25,18 +25,31 @@ description:
     start a new migration. Without either, O(state=migrated) on an instance with no record starts one.
   - Progress (phase, percent, bytes sent, rate, ETA) is streamed live by the collection's action plugin; a dropped
     progress connection is re-attached.
-  - Providers plug in through C(module_utils/instance_migrate.py). This release has O(provider=triton).
+  - Providers plug in through C(module_utils/instance_migrate.py). This release has O(provider=triton) and
+    O(provider=virtfusion).
+  - With O(provider=virtfusion) an instance is a VirtFusion server (id or name) and a compute node a hypervisor (id or
+    name). A live migration runs C(vfcli-ctrl server:migrate-live start) on the control server over SSH and follows
+    every step (complete, in-progress, failed) with C(last-status); a hybrid migration (O(mode=hybrid)) goes
+    through the REST API. States V(migrated), V(cancelled), V(aborted). Already on the destination is
+    RV(ignore:changed=false); a running migration is re-attached to (never started twice); a failed one is tried
+    again with the same C(start), as the vendor documents. The downtime and bytes reported are those QEMU measured.
+  - With O(provider=virtfusion) the vendor's force commands (C(data-success-force), C(cancel-force)), which may lose
+    data, are sent only when O(force_may_lose_data) asks for them.
 author:
   - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.triton
+  - fleetops.maintenance.virtfusion
 attributes:
   check_mode:
     support: full
     details: >-
       Reads the instance and its migration record and reports the phases that would run, the target compute node
-      (or why none fits), and the estimated size of the first sync, without changing anything.
+      (or why none fits), and the estimated size of the first sync, without changing anything. With
+      O(provider=virtfusion) it runs the vendor's pre-checks read-only (server online or O(force_offline), destination
+      SSH, IP addresses, storage mount points, storage enabled, CPU vendor and flags, NAT interfaces) and reports
+      every failing one at once in RV(plan) (C(problems)).
   diff_mode:
     support: full
     details: Shows the compute node and the migration phase/state of each instance before and after.
@@ -45,13 +58,14 @@ attributes:
 options:
   provider:
     description:
-      - The virtualization platform.
+      - The virtualization platform. V(triton) connects with the Triton options, V(virtfusion) with
+        O(virtfusion_credentials).
     type: str
-    choices: [triton]
+    choices: [triton, virtfusion]
     default: triton
   instance:
     description:
-      - Name or UUID of the instance to migrate.
+      - Name or UUID of the instance to migrate (O(provider=virtfusion), a server id or name).
       - Exactly one of O(instance), O(instances) and O(from_server) is required.
     type: str
   instances:
@@ -75,13 +89,21 @@ options:
       - V(rolled_back) reinstates the source after a switch and discards the target (needs O(api=operator)).
       - V(aborted) discards a migration that has not switched (the target is removed, the source never stopped).
       - V(paused) pauses a running sync.
+      - O(provider=virtfusion) takes V(migrated), V(cancelled) and V(aborted) only, with the vendor's meanings.
+        V(migrated), the server runs on O(target_server) (C(start); a failed migration is tried again).
+        V(cancelled), its last live migration is exited with C(cancel) and it stays on its source, possible up to a
+        successful data transfer (while data transfers, C(abort) runs first).
+        V(aborted), the data transfer that is running is stopped with C(abort); the migration is then failed
+        (run V(migrated) to try again, or V(cancelled) to exit it).
     type: str
-    choices: [begun, synced, switched, migrated, finalized, rolled_back, aborted, paused]
+    choices: [begun, synced, switched, migrated, finalized, rolled_back, aborted, paused, cancelled]
     default: migrated
   target_server:
     description:
       - Compute node to migrate to (name or UUID), instead of the provider's allocator. Needs O(api=operator).
       - Also used, when there is no migration record, to tell that the instance already moved.
+      - O(provider=virtfusion), the destination hypervisor (id or name), required with O(state=migrated) (VirtFusion
+        has no allocator).
     type: str
   source_server:
     description:
@@ -118,6 +140,8 @@ options:
     description:
       - Before any migration begins, check that the compute nodes can take every instance to be moved and fail
         naming what is short, with nothing moved. Needs the capacity view of O(api=operator); skipped otherwise.
+      - O(provider=virtfusion), the vendor's pre-checks of every server to be moved (read-only, through the REST
+        API); when one fails, nothing is moved and every failing check of every server is reported.
     type: bool
     default: true
   timeout:
@@ -126,6 +150,76 @@ options:
         the phase goes on, and running the task again re-attaches to it.
     type: int
     default: 3600
+  mode:
+    description:
+      - O(provider=virtfusion). V(live) (the default) is QEMU's live migration through C(vfcli-ctrl). V(hybrid)
+        copies the disks in two stages (online, then suspended) and boots the server on the destination, through
+        the REST API (C(POST /servers/{id}/migrate/hybrid)); it takes O(compression) and O(xfer_speed) only.
+    type: str
+    choices: [live, hybrid]
+  force_offline:
+    description:
+      - O(provider=virtfusion), live. Migrate an offline server by starting it paused for the transfer; it is shut
+        down on the destination after (C(--force-offline)). Without it an offline server fails the pre-checks.
+    type: bool
+  xfer_speed:
+    description:
+      - O(provider=virtfusion). Cap of the transfer rate in MiB/s (mebibytes per second, the vendor's unit),
+        10 to 8796093022206 (C(--xfer-speed)). Default, unlimited.
+      - With O(mode=hybrid) it is converted to the REST API's C(speedLimit) in KB/s (1 MiB/s = 1048.576 KB/s,
+        rounded down; at most 596 MiB/s).
+    type: int
+  max_downtime:
+    description:
+      - O(provider=virtfusion), live. Longest pause allowed for the final switch-over, in milliseconds, 5 to 9000
+        (C(--max-downtime); the vendor's default is 300).
+    type: int
+  abort_after:
+    description:
+      - O(provider=virtfusion), live. Abort the migration by itself after this many seconds, 60 to 86400
+        (C(--abort-after)).
+    type: int
+  compression:
+    description:
+      - O(provider=virtfusion). Live, compression is on unless V(false) (C(--disable-compression)). Hybrid, the
+        REST API's C(compress) (off unless V(true)).
+    type: bool
+  auto_converge:
+    description:
+      - O(provider=virtfusion), live. Auto-converge throttles the guest's vCPUs so that a busy guest's memory
+        copy converges. On by default.
+    type: dict
+    suboptions:
+      enabled:
+        description: V(false) disables it (C(--disable-auto-converge)).
+        type: bool
+        default: true
+      initial:
+        description: Initial CPU throttle in percent, 1 to 70 (C(--auto-converge-initial)).
+        type: int
+      increment:
+        description: Throttle step in percent when the initial one is not enough, 1 to 15 (C(--auto-converge-increment)).
+        type: int
+  post_copy:
+    description:
+      - O(provider=virtfusion), live. Switch to post-copy after the first pre-copy pass (C(--auto-post-copy)).
+    type: bool
+  filter_check:
+    description:
+      - O(provider=virtfusion), live. V(false) skips the check of the source's firewall filters
+        (C(--disable-filter-check)).
+    type: bool
+  force_may_lose_data:
+    description:
+      - O(provider=virtfusion), live. Allows one of the vendor's force commands, which skip safety checks and may
+        lose data. Never used unless set here.
+      - V(data_success), with O(state=migrated), marks the data transfer of a failed migration complete
+        (C(data-success-force)) before C(start) completes it. Only for a migration whose data tracking was lost
+        while you are sure the data arrived.
+      - V(cancel), with O(state=cancelled), uses C(cancel-force) instead of C(cancel) (it skips the checks that the
+        source server is online and the migration no longer runs).
+    type: str
+    choices: [data_success, cancel]
 seealso:
   - ref: fleetops.maintenance.host_evacuate
     description: The role that empties a compute node with this module.
@@ -144,6 +238,36 @@ EXAMPLES = r'''
     instance: web-1
     state: migrated
     source_server: 44454c4c-3800-1034-804a-b2c04f354d32
+
+- name: VirtFusion - live-migrate server 1902 to hypervisor 7, capped at 100 MiB/s
+  fleetops.maintenance.instance_migrate:
+    provider: virtfusion
+    virtfusion_credentials:
+      host: cp.example.com
+      known_hosts_file: /etc/fleetops/virtfusion_known_hosts
+      private_key_file: ~/.ssh/virtfusion_ed25519
+      api_url: https://cp.example.com
+      api_token: "{{ vault_virtfusion_api_token }}"
+    instance: "1902"
+    target_server: "7"
+    xfer_speed: 100
+    max_downtime: 500
+    auto_converge:
+      initial: 30
+      increment: 10
+
+- name: VirtFusion - is hypervisor hv-ams-2 a valid destination for every server of hv-ams-1?
+  fleetops.maintenance.instance_migrate:
+    provider: virtfusion
+    from_server: hv-ams-1
+    target_server: hv-ams-2
+  check_mode: true
+
+- name: VirtFusion - exit a failed migration (the server stays on its source)
+  fleetops.maintenance.instance_migrate:
+    provider: virtfusion
+    instance: web-1
+    state: cancelled
 
 - name: Begin and sync now, switch later in the maintenance window
   fleetops.maintenance.instance_migrate:
@@ -189,11 +313,16 @@ reached:
   description:
     - Where the instance stands at the end, V(begun), V(synced), V(switched), V(finalized) (no record, and it left its
       source), V(no_migration), V(not_migrating), V(failed) or V(running) (check mode).
+    - O(provider=virtfusion), V(migrated) (on O(target_server)), V(cancelled), V(aborted), V(failed), V(running),
+      V(not_migrating) (not on O(target_server), no migration running) or V(no_migration).
   returned: with O(instance)
   type: str
   sample: switched
 phases:
-  description: The actions this run started, in order (planned ones in check mode).
+  description:
+    - The actions this run started, in order (planned ones in check mode).
+    - O(provider=virtfusion), V(start) (C(vfcli-ctrl ... start), also a retry), V(hybrid) (the REST start),
+      V(cancel), V(abort), V(cancel_force), V(data_success_force).
   returned: with O(instance)
   type: list
   elements: str
@@ -239,6 +368,7 @@ plan:
   description:
     - Check mode. C(phases) that would run, C(target_server) / C(target_server_name) and C(target_reason) (the
       predicted target and why, or why none fits), C(estimated_bytes) (size of the first sync), C(notes).
+    - O(provider=virtfusion), also C(problems), every failing pre-check (empty when all pass).
     - Several instances, any mode, C(capacity), the capacity pre-check, one entry per instance to move with its
       predicted target or why none fits.
   returned: in check mode, or with several instances
@@ -270,6 +400,18 @@ downtime_seconds:
   returned: with O(instance)
   type: float
   sample: 12.4
+measured:
+  description:
+    - O(provider=virtfusion), live, when this run followed a migration to its end. What QEMU measured
+      (C(source=qemu)), C(downtime_ms), C(max_downtime_ms) (the limit that applied), C(total_time_ms),
+      C(setup_time_ms), C(transferred_bytes), C(precopy_bytes), C(postcopy_bytes), C(downtime_bytes),
+      C(dirty_sync_count), C(max_throttle_percent), C(max_dirty_rate_mib_s), C(postcopy_started_ms),
+      C(qemu_status), C(capabilities), plus C(disk_copied_bytes), C(attempts) and C(data_lost). RV(downtime_seconds)
+      and RV(bytes_sent) are then QEMU's numbers.
+  returned: with O(provider=virtfusion) after a live migration this run followed
+  type: dict
+  sample: {"source": "qemu", "downtime_ms": 4, "max_downtime_ms": 300, "total_time_ms": 1150,
+           "transferred_bytes": 34196684, "dirty_sync_count": 3, "max_throttle_percent": 0}
 migrations:
   description: One result per instance (the keys above plus C(result) V(ok), V(failed) or V(skipped), C(seconds),
     C(cleanup) for failed ones), in the order given or, with O(from_server), by name.
@@ -290,7 +432,9 @@ progress:
   sample: [{"task": "instance_migrate", "elapsed": 3.1, "phase": "sync", "msg": "web-1: 1.0 MiB of 1.0 MiB at 40.0 MiB/s, ETA 0s",
             "percent": 100, "instance": "web-1", "bytes": 1048576}]
 api_stats:
-  description: Numbers of HTTP requests, retries and watch re-attaches of this run.
+  description:
+    - Numbers of HTTP requests, retries and watch re-attaches of this run.
+    - O(provider=virtfusion), C(ssh_commands), C(ssh_connects), C(ssh_reconnects), C(requests), C(retries).
   returned: always
   type: dict
   sample: {"requests": 14, "retries": 0, "reattaches": 0}
@@ -308,7 +452,12 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migr
 from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
 # Providers register themselves on import; AnsiballZ ships only module_utils imported here.
 from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.fleetops.maintenance.plugins.module_utils import virtfusion_migrate  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import triton_argument_spec
+from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_spec import (
+    MIGRATION_OPTION_NAMES,
+    virtfusion_argument_spec,
+)
 
 
 def _diff_view(res):
@@ -325,8 +474,9 @@ def _diff_before(res):
 
 def main():
     argument_spec = triton_argument_spec()
+    argument_spec.update(virtfusion_argument_spec())
     argument_spec.update(
-        provider=dict(type="str", default="triton", choices=["triton"]),
+        provider=dict(type="str", default="triton", choices=["triton", "virtfusion"]),
         instance=dict(type="str"),
         instances=dict(type="list", elements="str"),
         from_server=dict(type="str"),
@@ -349,6 +499,14 @@ def main():
             module.fail_json(msg="%s must be a positive number, got %s" % (name, p[name]))
     if p["instances"] is not None and not p["instances"]:
         module.fail_json(msg="instances must list at least one instance name or uuid")
+    if p["provider"] != "virtfusion":
+        given = [name for name in MIGRATION_OPTION_NAMES if p[name] is not None]
+        if given:
+            module.fail_json(msg="%s appl%s only to provider=virtfusion"
+                             % (", ".join(given), "ies" if len(given) == 1 else "y"))
+    elif p["state"] == "migrated" and not p["target_server"]:
+        module.fail_json(msg="target_server (the destination hypervisor, id or name) is required with "
+                             "provider=virtfusion and state=migrated: VirtFusion has no allocator")
     progress = Progress("instance_migrate")
     try:
         provider = provider_class(p["provider"])(p)
@@ -394,19 +552,20 @@ def _many(module, provider, opts, progress, result):
         instances = [provider.resolve(k) for k in keys]
     plan = {"capacity": None}
     if opts["state"] in ("begun", "synced", "switched", "migrated") and opts.get("capacity_check"):
-        to_move = [i for i in instances if provider.record(i) is None and not (
-            opts.get("source_server") and i["server"] != opts["source_server"])]
+        to_move = [i for i in instances if provider.needs_start(i, provider.record(i), opts)]
         targets = provider.plan_targets(to_move, opts.get("target_server")) if to_move else []
         plan["capacity"] = targets
         short = [t for t in (targets or []) if not t["target"]]
         if short:
             result["plan"] = plan
-            why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
-            raise MigrationError("capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s"
-                                 % (len(short), len(to_move), why))
+            raise MigrationError(provider.check_failure(short, to_move))
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"])
+    known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)
+    for res in results:   # entries the window never resolved (skipped, crashed): name them
+        if res["instance"].get("id") is None and res["instance"].get("name") in known:
+            res["instance"] = dict(known[res["instance"]["name"]])
     result["migrations"] = results
     result["summary"] = summary
     result["changed"] = summary["changed"] > 0

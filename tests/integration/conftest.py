@@ -18,6 +18,7 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 from labkit import ROOT, Lab  # noqa: E402  (the lab tests' start/stop/admin helpers)
+from vfkit import VfLab  # noqa: E402  (the VirtFusion plane's helpers: SSH, vfcli-ctrl, REST, admin)
 
 COLLECTIONS = os.path.join(ROOT, ".collections")
 
@@ -213,4 +214,60 @@ def tlab(tmp_path):
 def tplaybook(tlab):
     def _run(name, **kwargs):
         return run_playbook(tlab, name, **kwargs)
+    return _run
+
+
+class VirtFusionPlaybookLab(VfLab):
+    """The lab with its VirtFusion plane (virtfusion_small topology), plus the VIRTFUSION_* connection
+    ansible-playbook reads."""
+
+    def __init__(self, state_dir, topology="virtfusion_small.yml", time_scale=None):
+        super().__init__(state_dir, topology, time_scale)
+
+    @property
+    def token(self):
+        with open(self.topology) as stream:
+            return yaml.safe_load(stream)["virtfusion"]["api_token"]
+
+    def env(self):
+        ssh = self.vf["ssh"]
+        env = dict(os.environ)
+        for name in list(env):
+            if name.startswith(("TRITON_", "SDC_", "AVI_", "VIRTFUSION_")):
+                del env[name]
+        env.update({
+            "VIRTFUSION_HOST": ssh["host"], "VIRTFUSION_SSH_PORT": str(ssh["port"]),
+            "VIRTFUSION_SSH_USER": ssh["user"], "VIRTFUSION_SSH_KEY_FILE": ssh["private_key"],
+            "VIRTFUSION_KNOWN_HOSTS": ssh["known_hosts"], "VIRTFUSION_API_URL": self.vf_url,
+            "VIRTFUSION_API_TOKEN": self.token, "VIRTFUSION_CA_PATH": self.ca,
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+            "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        })
+        return env
+
+    def where(self):
+        """Server name -> hypervisor name, from the lab's world."""
+        world = self.vfadmin("GET", "world")
+        names = dict((h["id"], h["name"]) for h in world["hypervisors"])
+        return dict((s["name"], names[s["hypervisorId"]]) for s in world["servers"])
+
+
+@pytest.fixture
+def vflab(tmp_path):
+    the_lab = VirtFusionPlaybookLab(tmp_path / "lab")
+    the_lab.start(reset=True)
+    try:
+        yield the_lab
+    finally:
+        the_lab.stop()
+
+
+@pytest.fixture
+def vfplaybook(vflab):
+    def _run(name, **kwargs):
+        return run_playbook(vflab, name, **kwargs)
     return _run

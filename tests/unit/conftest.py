@@ -85,3 +85,48 @@ def run_triton(capsys):
                 instance_migrate.main()
         return json.loads(capsys.readouterr().out)
     return runner
+
+
+@pytest.fixture
+def vf(monkeypatch):
+    """A FakeVirtFusion answering every SSH command and HTTP request of VirtFusionClient (patched at its
+    single SSH method and its single HTTP method)."""
+    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_client import VirtFusionClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate import VirtFusionProvider
+    from fake_virtfusion import FakeVirtFusion
+    world = FakeVirtFusion()
+
+    def fake_exec(client, command, timeout):
+        return world.exec_(client, command, timeout)
+
+    def fake_send(client, method, url, body=None):
+        return world.send(client, method, url, body)
+    monkeypatch.setattr(VirtFusionClient, "_exec", fake_exec)
+    monkeypatch.setattr(VirtFusionClient, "_send", fake_send)
+    monkeypatch.setattr(VirtFusionClient, "RETRY_INTERVAL", 0.0)
+    monkeypatch.setattr(VirtFusionProvider, "POLL_SECONDS", 0.0)
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    for name in list(os.environ):
+        if name.startswith("VIRTFUSION_"):
+            monkeypatch.delenv(name)
+    return world
+
+
+@pytest.fixture
+def run_vf(capsys):
+    """Run instance_migrate's main() with provider=virtfusion against the FakeVirtFusion; the result dict."""
+    from ansible_collections.fleetops.maintenance.plugins.modules import instance_migrate
+    from fake_virtfusion import VF_CREDENTIALS
+
+    def runner(args, check_mode=False, diff=False, credentials=None):
+        full = dict(provider="virtfusion", virtfusion_credentials=dict(credentials or VF_CREDENTIALS))
+        full.update(args)
+        if check_mode:
+            full["_ansible_check_mode"] = True
+        if diff:
+            full["_ansible_diff"] = True
+        with patch_module_args(full):
+            with pytest.raises(SystemExit):
+                instance_migrate.main()
+        return json.loads(capsys.readouterr().out)
+    return runner

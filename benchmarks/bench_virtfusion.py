@@ -1,0 +1,176 @@
+"""`make bench-virtfusion` driver (scripts/bench-virtfusion.sh starts the lab and passes its lab.json).
+
+Part 1, convergence: busy-1 (64 MiB) dirties its memory at a fixed rate; it is live-migrated back and forth
+between hv-a and hv-b by instance_migrate (`ansible -m`, the collection as a user runs it) with a capped
+link and different options. For each run: QEMU's measured downtime against max_downtime, total time,
+bytes, sync passes, the CPU throttle auto-converge reached, post-copy bytes.
+
+Part 2, evacuation: srv-1..8 (idle 32 MiB guests) leave hv-src for hv-dst through the host_evacuate role
+(benchmarks/evacuate_hypervisor.yml), with a window of 4 and one at a time. Wall time of the play, the
+ideal from the module's per-server times (max(longest, sum/N)), their ratio, QEMU's total downtime.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import requests
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUSY = 100
+LINK = 10          # --xfer-speed, MiB/s
+CONVERGENCE = [    # (label, module options)
+    ("max_downtime 5 ms", {"max_downtime": 5}),
+    ("max_downtime 50 ms", {"max_downtime": 50}),
+    ("max_downtime 300 ms (default)", {}),
+    ("max_downtime 1000 ms", {"max_downtime": 1000}),
+    ("pre-copy only (no auto-converge)", {"auto_converge": {"enabled": False}, "abort_after": 300}),
+    ("auto-converge 70% + 15%", {"auto_converge": {"initial": 70, "increment": 15}}),
+    ("post-copy (no auto-converge)", {"post_copy": True, "auto_converge": {"enabled": False}}),
+]
+
+
+class Bench:
+    def __init__(self, lab_json, topology, out):
+        with open(lab_json) as fh:
+            self.info = json.load(fh)
+        with open(topology) as fh:
+            self.token = yaml.safe_load(fh)["virtfusion"]["api_token"]
+        self.out = out
+        self.vf = self.info["virtfusion"]
+        self.ca = self.info["ca_path"]
+
+    def admin(self, method, path, body=None):
+        r = requests.request(method, f"{self.vf['url']}/_lab/{path}", json=body, verify=self.ca, timeout=120)
+        r.raise_for_status()
+        return r.json()
+
+    def env(self):
+        ssh = self.vf["ssh"]
+        env = dict(os.environ)
+        env.update({"VIRTFUSION_HOST": ssh["host"], "VIRTFUSION_SSH_PORT": str(ssh["port"]),
+                    "VIRTFUSION_SSH_USER": ssh["user"], "VIRTFUSION_SSH_KEY_FILE": ssh["private_key"],
+                    "VIRTFUSION_KNOWN_HOSTS": ssh["known_hosts"], "VIRTFUSION_API_URL": self.vf["url"],
+                    "VIRTFUSION_API_TOKEN": self.token, "VIRTFUSION_CA_PATH": self.ca, "ANSIBLE_NOCOLOR": "1"})
+        return env
+
+    def module(self, args):
+        cmd = ["ansible", "localhost", "-i", "localhost,", "-c", "local", "-e",
+               "ansible_python_interpreter=" + sys.executable, "-m", "fleetops.maintenance.instance_migrate",
+               "-a", json.dumps(dict({"provider": "virtfusion"}, **args)), "-o"]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=900, check=False)
+        wall = time.monotonic() - t0
+        try:
+            return json.loads(p.stdout.split("=>", 1)[1]), wall
+        except (IndexError, ValueError):
+            raise SystemExit("instance_migrate gave no result:\n" + p.stdout[-3000:] + p.stderr[-3000:])
+
+    def where(self, sid):
+        world = self.admin("GET", "world")
+        return next(s["hypervisorId"] for s in world["servers"] if s["id"] == sid)
+
+    def calibrate(self, target=24, working_set=8, tries=4):
+        """Reboot busy-1 alone until its guest writes near the asked rate: the guest calibrates its write loop
+        once at boot, and a boot among many (the lab's start) calibrates it on a busy CPU."""
+        rate = None
+        for _i in range(tries):
+            self.admin("POST", f"servers/{BUSY}/dirty-rate", {"rate": target, "working_set": working_set})
+            time.sleep(1)
+            rate = self.admin("GET", f"servers/{BUSY}/dirty-rate")
+            if 0.5 * target <= rate["guest_written_mib_s"] <= 1.5 * target:
+                break
+        return rate
+
+    def convergence(self, repeats):
+        rate = self.calibrate()
+        rows = []
+        for rep in range(repeats):
+            for label, opts in CONVERGENCE:
+                dst = 2 if self.where(BUSY) == 1 else 1
+                res, wall = self.module(dict({"instance": str(BUSY), "target_server": str(dst), "xfer_speed": LINK,
+                                              "timeout": 600}, **opts))
+                mig = self.admin("GET", f"servers/{BUSY}/migration")
+                q = mig["qemu"]
+                if res.get("measured") and mig["status"] == "complete":
+                    assert res["measured"]["downtime_ms"] == q["downtimeMs"], (res["measured"], q)
+                samples = q["samples"] or []
+                written = [x["guest_write_mib_s"] for x in samples if x.get("guest_write_mib_s") is not None]
+                result = mig["status"] + (" (aborted)" if mig["aborted"] else "")
+                rows.append({"run": label, "repeat": rep + 1, "result": result,
+                             "max_downtime_ms": q["parameters"]["downtime-limit"], "downtime_ms": q["downtimeMs"],
+                             "total_ms": q["totalTimeMs"] or max([x["t_ms"] for x in samples] or [0]),
+                             # an aborted run has no final numbers: the last one-second sample's
+                             "bytes": q["transferredBytes"] or max([x["transferred"] or 0 for x in samples] or [0]),
+                             "postcopy_bytes": q["postcopyBytes"],
+                             "passes": q["dirtySyncCount"] or max([x["dirty_sync_count"] or 0 for x in samples] or [0]),
+                             "throttle": q["maxThrottlePercent"],
+                             "guest_mib_s": round(sum(written) / len(written), 1) if written else None,
+                             "module_wall": wall})
+                if mig["status"] != "complete":   # exit the failed migration; busy-1 stays where it is
+                    self.module({"instance": str(BUSY), "state": "cancelled"})
+        with open(os.path.join(self.out, "convergence.json"), "w") as fh:
+            json.dump({"rate": rate, "rows": rows}, fh, indent=1)
+        return rate, rows
+
+    def evacuation(self, concurrency):
+        self.admin("POST", "reset")
+        self.admin("POST", f"servers/{BUSY}/dirty-rate", {"rate": 0})   # no busy guest during this part
+        self.admin("POST", "time-scale", {"scale": 0.2})               # step overheads: 25 lab s = 5 s each
+        out = os.path.join(self.out, f"evacuate_{concurrency}.json")
+        cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+               "ansible_python_interpreter=" + sys.executable, "-e", "bench_server=hv-src",
+               "-e", "bench_destination=hv-dst", "-e", f"bench_concurrency={concurrency}", "-e", f"bench_out={out}",
+               os.path.join(ROOT, "benchmarks", "evacuate_hypervisor.yml")]
+        p = subprocess.run(cmd, cwd=ROOT, env=dict(self.env(), VIRTFUSION_TIMEOUT="120"), capture_output=True,
+                           text=True, timeout=1800, check=False)
+        if p.returncode != 0:
+            raise SystemExit(p.stdout[-4000:])
+        with open(out) as fh:
+            run = json.load(fh)
+        servers = run["report"]["servers"]
+        secs = [s["seconds"] for s in servers]
+        ideal = max(*secs, sum(secs) / concurrency)
+        wall = run["end"] - run["start"]
+        return {"n": concurrency, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
+                "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
+                "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
+
+
+def main(lab_json, topology, out, repeats="2"):
+    b = Bench(lab_json, topology, out)
+    rate, rows = b.convergence(int(repeats))
+    print(f"Part 1 - busy-1: 64 MiB guest asked to write {rate['target_mib_s']} MiB/s into 8 MiB (it wrote "
+          f"{rate['guest_written_mib_s']} MiB/s, QEMU calc-dirty-rate {rate['qemu_dirty_rate_mb_s']} MB/s), link capped "
+          f"at {LINK} MiB/s (--xfer-speed); numbers are QEMU's (query-migrate)")
+    print(f"{'run':<34} {'#':>1} {'result':<18} {'limit ms':>8} {'downtime ms':>11} {'total s':>7} {'MB sent':>8} "
+          f"{'post-copy MB':>12} {'passes':>6} {'throttle %':>10} {'guest MiB/s':>11}")
+    print("(guest MiB/s: what the guest itself wrote per second while it was migrated, mean of the one-second samples; "
+          "'-' when the run took under two seconds)")
+    for r in rows:
+        print(f"{r['run']:<34} {r['repeat']:>1} {r['result']:<18} {r['max_downtime_ms']:>8} "
+              f"{'-' if r['downtime_ms'] is None else r['downtime_ms']:>11} "
+              f"{(r['total_ms'] or 0) / 1000:>7.2f} {(r['bytes'] or 0) / 1e6:>8.1f} "
+              f"{(r['postcopy_bytes'] or 0) / 1e6:>12.1f} {r['passes'] or '-':>6} {r['throttle'] or 0:>10} "
+              f"{'-' if r['guest_mib_s'] is None else r['guest_mib_s']:>11}")
+    print()
+    evac = [b.evacuation(4), b.evacuation(1)]
+    print("Part 2 - evacuate hv-src (8 idle 32 MiB guests) into hv-dst with host_evacuate; each migration has 25 lab "
+          "seconds of step overheads at time scale 0.2 (5 s)")
+    print(f"{'run':<18} {'moved':>5} {'play wall':>9} {'ideal':>7} {'ratio':>5} {'sum of migrations':>17} "
+          f"{'QEMU downtime total':>19} {'MB sent':>8}")
+    for e in evac:
+        name = "window of 4" if e["n"] == 4 else "one at a time"
+        print(f"{name:<18} {e['moved']:>5} {e['wall']:>8.1f}s {e['ideal']:>6.1f}s {e['ratio']:>5.2f} "
+              f"{e['sum']:>16.1f}s {e['downtime_ms']:>16} ms {e['bytes'] / 1e6:>8.1f}")
+    print("ideal: the module's per-server times scheduled on N slots, max(longest, sum/N); ratio = play wall / ideal")
+    if any(e["moved"] != 8 for e in evac):
+        print("NOT EVERY SERVER MOVED")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
