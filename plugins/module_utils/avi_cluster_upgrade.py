@@ -294,8 +294,8 @@ class _ClusterUpgrade(object):
             except AviError as exc:
                 if exc.status in (404, 405):
                     raise ModuleFailure("this controller has no per-SE upgrade API (%s is a lab extension, see "
-                                        "the module documentation): use scope=se_group" % (SE_UPGRADE_PATH % "<uuid>"),
-                                        **self.result)
+                                        "the module documentation): use scope=se_group (with the rolling_upgrade "
+                                        "role: strategy per_group)" % (SE_UPGRADE_PATH % "<uuid>"), **self.result)
                 raise
         else:
             self.client.post("upgrade", body)
