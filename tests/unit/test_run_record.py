@@ -50,7 +50,8 @@ def test_every_platform_has_its_target_types():
     assert validate(good) is good
     with pytest.raises(ValueError) as info:
         validate(record([step("web-1", "hv-a", None, None, target_type="vm")]))
-    assert "steps[0].target_type must be one of" in str(info.value) and "hypervisor, server, got 'vm'" in str(info.value)
+    assert "steps[0].target_type must be one of" in str(info.value)
+    assert "hypervisor, server, got 'vm'" in str(info.value)
 
 
 PROGRESS = [  # what instance_migrate returns for a window of two (elapsed: seconds since the module started)
