@@ -38,13 +38,5 @@ intersphinx_mapping = {'ansible_devel': ('https://docs.ansible.com/ansible/devel
 PY
 antsibull-docs collection --use-current --squash-hierarchy --fail-on-error --dest-dir "$DEST/rst" \
   fleetops.maintenance 2>&1 | { grep -v "^$" || true; }
-# instance_migrate's seealso names the label fleetops.maintenance.host_evacuate, which antsibull-docs
-# does not generate (the role's page is ansible_collections.fleetops.maintenance.host_evacuate_role):
-# a page with that label leads there until the module's docs say `ref: ...host_evacuate_role`.
-if grep -q "ref:\`fleetops.maintenance.host_evacuate\`" "$DEST"/rst/*.rst; then
-  printf '%s\n' ':orphan:' '' '.. _fleetops.maintenance.host_evacuate:' '' 'host_evacuate' '=============' '' \
-    "See :ref:\`the host_evacuate role <ansible_collections.fleetops.maintenance.host_evacuate_role>\`." \
-    > "$DEST/rst/compat_host_evacuate.rst"
-fi
 sphinx-build -q -b html -c "$DEST" -W --keep-going "$DEST/rst" "$DEST/build/html"
 echo "==> documentation in build/docs/build/html/index.html"

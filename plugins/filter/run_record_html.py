@@ -15,7 +15,8 @@ description:
   - Turns a run record (the JSON document the roles of this collection write, format
     C(fleetops.maintenance.run_record/v1)) into one HTML page with inline CSS and SVG; it loads nothing from the
     network, so it can be attached to a ticket or opened offline.
-  - The timeline has one row per step (Service Engine, SE group, controller cluster, instance or compute node),
+  - The timeline has one row per step (Service Engine, SE group, controller cluster, Triton instance or compute
+    node, VirtFusion server or hypervisor),
     grouped by the step's C(group), each phase a bar on a common time axis, so that parallel groups and serial
     steps within a group can be seen at a glance. Disruptive phases are red, and a red triangle marks a step
     that disrupted (or was expected to disrupt) service. A table lists every step with its phases, disruption and

@@ -221,8 +221,12 @@ options:
     type: str
     choices: [data_success, cancel]
 seealso:
-  - ref: fleetops.maintenance.host_evacuate
-    description: The role that empties a compute node with this module.
+  - ref: ansible_collections.fleetops.maintenance.docsite.guide_evacuate_host
+    description: >-
+      The user guide to emptying a Triton compute node or a VirtFusion hypervisor with the
+      P(fleetops.maintenance.host_evacuate#role) role, which runs this module (a sliding window of migrations).
+  - ref: ansible_collections.fleetops.maintenance.docsite.guide_migrate_instance
+    description: The user guide to this module, for Triton and VirtFusion.
 notes:
   - The migration of one instance can take hours (the first sync copies its whole dataset). Downtime happens only
     in the switch phase.

@@ -31,8 +31,10 @@ import html
 
 FORMAT = "fleetops.maintenance.run_record/v1"
 RESULTS_FAILED = ("failed",)
+# Avi: controller_cluster, system, se_group, service_engine, virtual_service. Triton: compute_node, instance.
+# VirtFusion: hypervisor, server (what the vendor calls a virtual machine).
 TARGET_TYPES = ("controller_cluster", "system", "se_group", "service_engine", "virtual_service", "instance",
-                "compute_node", "hypervisor")
+                "compute_node", "hypervisor", "server")
 STEP_KEYS = ("target", "target_type", "group", "start", "end", "result", "phases", "disruption", "message")
 # Colours of the phases, in order of first appearance; red is kept for disruption.
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f",

@@ -2,10 +2,12 @@
 
 No controller runs here, so the definitions are checked against what the playbooks really read: the
 variables of every Jinja expression in a playbook and its vars files (parsed with Jinja's own
-parser), the defaults and conversions applied to them, the choices of the playbooks' input checks,
-and the argument specs of the roles the playbooks map them to.
+parser), the defaults and conversions applied to them, the choices of the playbooks' input checks
+(and the provider each check applies to), the argument specs of the roles and modules the playbooks
+map them to, and the vendor's ranges the modules enforce.
 """
 import glob
+import importlib
 import os
 import re
 
@@ -17,9 +19,9 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AWX = os.path.join(ROOT, "extensions", "awx", "config")
-# Credential types whose names are not read by a playbook of this branch yet (the VirtFusion
-# provider is written elsewhere); the test reports them instead of checking them.
-PROVISIONAL_TYPES = {"fleetops VirtFusion SSH key"}
+COLLECTION = "ansible_collections.fleetops.maintenance.plugins."
+# Vars files whose dictionary keys are the options of a module (the module validates the values)
+VARS_FILE_MODULES = {"vars/virtfusion_options.yml": "instance_migrate"}
 # What Ansible defines itself, and names the playbooks define (register, loop vars, vars files)
 MAGIC = {"ansible_check_mode", "hostvars", "groups", "inventory_hostname", "omit", "lookup", "query", "now",
          "ansible_playbook_python", "ansible_failed_result", "ansible_failed_task", "item", "true", "false",
@@ -116,8 +118,9 @@ class Playbook:
             self.templates += list(expressions(content))
         self.asts = [ENV.parse(t) for t in self.templates]
         self.defined = defined_names(self.plays) | {k for c in self.vars_files.values() for k in c}
-        texts = [open(self.path).read()] + [open(os.path.join(ROOT, "playbooks", vf)).read() for vf in self.vars_files]
-        self.text = "".join(texts)
+        self.vars_texts = {vf: open(os.path.join(ROOT, "playbooks", vf)).read() for vf in self.vars_files}
+        self.text = open(self.path).read() + "".join(self.vars_texts.values())
+        self.checks = list(assert_lines(self.plays))
 
     def inputs(self):
         names = set()
@@ -147,16 +150,38 @@ class Playbook:
         return defaults, conv
 
     def assert_choices(self, var):
-        """Choices an input check accepts: `var | default('x') in ['a', 'b']` or `role_var in [...]`."""
+        """Choices an input check accepts: `var | default('x') in ['a', 'b']`, `role_var in [...]`, or
+        `var | default('x') in a_list` with `a_list: [a, b]` in the play's vars. An empty string (an
+        unanswered optional question) is left out."""
         found = []
         for name in [var] + self.role_vars(var):
             pattern = r"\b%s(?: \| default\('[^']*'\))? in \[([^\]]*)\]" % re.escape(name)
             for match in re.finditer(pattern, self.text):
                 found.append([c.strip().strip("'\"") for c in match.group(1).split(",")])
-        listed = re.search(r"migrate_states: \[([^\]]*)\]", self.text)
-        if var == "state" and listed:
-            found.append([c.strip() for c in listed.group(1).split(",")])
-        return found
+            pattern = r"\b%s(?: \| default\('[^']*'\))? in (\w+)\b" % re.escape(name)
+            for match in re.finditer(pattern, self.text):
+                listed = re.search(r"^\s*%s: \[([^\]]*)\]" % match.group(1), self.text, re.M)
+                if listed:
+                    found.append([c.strip() for c in listed.group(1).split(",")])
+        return [[c for c in one if c] for one in found]
+
+    def needed(self, var):
+        """The conditions under which an input check refuses to run without var: [None] when always."""
+        pattern = re.compile(r"^%s \| default\(''\)(?: \| string)? \| length > 0$" % re.escape(var))
+        return [when for line, when in self.checks if pattern.match(line)]
+
+    def module_options(self, var):
+        """Options of the modules var reaches: a task's `option: "{{ var ... }}"`, or a key of a vars file
+        whose dictionary is a module's options (`'option': var | ...`, nested dictionaries as `parent.key`)."""
+        out = []
+        for module in set(re.findall(r"^\s*fleetops\.maintenance\.(\w+):", self.text, re.M)):
+            options = module_spec(module)
+            out += [options[key] for key in self.role_vars(var) if key in options]
+        for vf, text in self.vars_texts.items():
+            if vf in VARS_FILE_MODULES:
+                options = module_spec(VARS_FILE_MODULES[vf])
+                out += [options[path] for path in vars_file_keys(text).get(var, []) if path in options]
+        return out
 
     def role_vars(self, var):
         """Role variables the playbook sets from this input (`role_var: "{{ var | default(...) }}"`)."""
@@ -166,6 +191,64 @@ class Playbook:
         for match in re.finditer(r"^\s*(\w+): >-\n\s*\{\{ \(?%s\b" % re.escape(var), self.text, re.M):
             out.append(match.group(1))
         return out
+
+
+def assert_lines(node, when=None):
+    """(line, condition) for every line of every assert task's `that`; condition is the `when` of the task
+    or of the block around it (None when the check always runs)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from assert_lines(item, when)
+    elif isinstance(node, dict):
+        here = node.get("when")
+        here = " and ".join(here) if isinstance(here, list) else here
+        cond = " and ".join(c for c in (when, here) if c) or None
+        args = node.get("ansible.builtin.assert") or node.get("assert")
+        if isinstance(args, dict):
+            that = args.get("that")
+            for line in that if isinstance(that, list) else [that]:
+                yield " ".join(str(line).split()), cond
+        for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks"):
+            if key in node:
+                yield from assert_lines(node[key], cond)
+
+
+def vars_file_keys(text):
+    """var -> option paths in a vars file of `name: {{ {'key': var | ...} }}` blocks; a block used as the value
+    of another block's key nests its keys under that key."""
+    blocks = dict(re.findall(r"^(\w+): (.*?)(?=^\w+:|\Z)", text, re.M | re.S))
+    parent = {}
+    for body in blocks.values():
+        for key, ref in re.findall(r"'(\w+)': (\w+)\b", body):
+            if ref in blocks:
+                parent[ref] = key
+    out = {}
+    for name, body in blocks.items():
+        for key, var in re.findall(r"'(\w+)': (\w+) \|", body):
+            out.setdefault(var, []).append("%s.%s" % (parent[name], key) if name in parent else key)
+    return out
+
+
+def module_spec(module):
+    """A module's options (with its fragments' from this collection), suboptions as `parent.key`, each with the
+    vendor's range (`range`: low, high) where the module enforces one."""
+    docs = [importlib.import_module(COLLECTION + "modules." + module).DOCUMENTATION]
+    doc = yaml.safe_load(docs[0])
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        if fragment.startswith("fleetops.maintenance."):
+            docs.append(importlib.import_module(COLLECTION + "doc_fragments." + fragment.split(".")[-1])
+                        .ModuleDocFragment.DOCUMENTATION)
+    options = {}
+    for text in docs:
+        for name, spec in (yaml.safe_load(text).get("options") or {}).items():
+            options[name] = spec
+            for sub, subspec in (spec.get("suboptions") or {}).items():
+                options["%s.%s" % (name, sub)] = subspec
+    if module == "instance_migrate":
+        ranges = importlib.import_module(COLLECTION + "module_utils.virtfusion_spec").RANGES
+        for name, (low, high, _unit) in ranges.items():
+            options[name] = dict(options[name], range=(low, high))
+    return options
 
 
 def role_options():
@@ -228,7 +311,7 @@ def test_surveys_ask_exactly_what_each_playbook_reads(config):
             name, sorted(inputs - set(asked)))
 
 
-def test_survey_types_defaults_and_choices_agree_with_the_playbooks_and_roles(config):
+def test_survey_types_defaults_and_choices_agree_with_the_playbooks_roles_and_modules(config):
     options = role_options()
     for name, jt in templates_by_playbook(config).items():
         playbook = Playbook(name)
@@ -238,50 +321,72 @@ def test_survey_types_defaults_and_choices_agree_with_the_playbooks_and_roles(co
             assert kind in SURVEY_TYPES, where
             assert {"question_name", "required", "type", "variable", "default"} <= set(q), where
             defaults, conv = playbook.conversions(var)
-            specs = [options[r] for r in playbook.role_vars(var) if r in options]
+            specs = [options[r] for r in playbook.role_vars(var) if r in options] + playbook.module_options(var)
             types = {s.get("type", "str") for s in specs}
+            # an optional question left empty passes nothing (or ""): the playbook must then mean "not set"
+            unset = q["default"] == "" and not q["required"]
+            if unset and kind != "text":
+                assert defaults and all(d == "" for d in defaults), where + ": empty must mean not set to the playbook"
             if kind == "integer":
                 assert "int" in conv or "int" in types, where + " is an integer question the playbook does not int"
-                assert isinstance(q["default"], int) and q["min"] <= q["default"] <= q["max"], where
+                assert unset or isinstance(q["default"], int) and q["min"] <= q["default"] <= q["max"], where
                 minimum = re.search(r"\b%s \| default\([^)]*\) \| int >= (\d+)" % var, playbook.text) or re.search(
                     r"\b(?:%s) \| int >= (\d+)" % "|".join(playbook.role_vars(var) or [var]), playbook.text)
                 if minimum:
                     assert q["min"] == int(minimum.group(1)), where + " min differs from the input check"
+                for spec in specs:
+                    if "range" in spec:   # the vendor's range, as the module enforces it
+                        assert (q["min"], q["max"]) == spec["range"], "%s: survey %s-%s, module %s" % (
+                            where, q["min"], q["max"], spec["range"])
             elif kind == "float":
                 assert "float" in conv or "float" in types, where
                 assert isinstance(q["default"], float), where
             elif kind == "multiplechoice":
                 choices = q["choices"]
-                assert isinstance(choices, list) and q["default"] in choices, where
+                assert isinstance(choices, list) and (q["default"] in choices or unset), where
                 if set(choices) == {"true", "false"}:
                     assert "bool" in conv or "bool" in types, where + " is a yes/no question the playbook does not bool"
                 else:
-                    accepted = playbook.assert_choices(var) + [s["choices"] for s in specs if "choices" in s]
-                    assert accepted, where + ": no input check or argument spec lists the choices"
-                    for one in accepted:
-                        assert sorted(one) == sorted(choices), "%s: survey %s, playbook/role %s" % (where, choices, one)
+                    # the playbook's checks may each apply to one provider: together they accept the choices
+                    checks = playbook.assert_choices(var)
+                    specced = [s["choices"] for s in specs if "choices" in s]
+                    assert checks or specced, where + ": no input check or argument spec lists the choices"
+                    if checks:
+                        union = sorted(set(c for one in checks for c in one))
+                        assert union == sorted(choices), "%s: survey %s, playbook checks %s" % (where, choices, checks)
+                    else:
+                        assert sorted(specced[0]) == sorted(choices), "%s: survey %s, spec %s" % (
+                            where, choices, specced[0])
+                    for one in specced:
+                        assert not set(choices) - set(one), "%s: survey %s, role/module %s" % (where, choices, one)
             else:
                 assert not conv & {"int", "float", "bool"}, where + " is converted by the playbook: not a text question"
-            # the default is the playbook's (and the role's, where the playbook maps the input to the role)
-            if defaults and not q["required"] or kind != "text":
-                if defaults:
-                    want = defaults[0]
-                    assert all(d == want for d in defaults), (where, defaults)
-                    got = q["default"]
-                    if kind == "multiplechoice" and set(q["choices"]) == {"true", "false"}:
-                        got = got == "true"
-                    assert got == want or str(got) == str(want), "%s: survey default %r, playbook %r" % (
-                        where, q["default"], want)
+                assert not types & {"int", "float", "bool"}, "%s: a %s option: not a text question" % (where, types)
+            # the default is the playbook's (and the role's or module's, where the playbook maps the input to one)
+            if (defaults and not q["required"] or kind != "text") and defaults:
+                want = defaults[0]
+                assert all(d == want for d in defaults), (where, defaults)
+                got = q["default"]
+                if kind == "multiplechoice" and set(q["choices"]) == {"true", "false"} and not unset:
+                    got = got == "true"
+                assert got == want or str(got) == str(want), "%s: survey default %r, playbook %r" % (
+                    where, q["default"], want)
             for spec in specs:
-                if "default" in spec and spec["default"] not in ("", [], {}) and kind != "text":
+                if "default" in spec and spec["default"] not in ("", [], {}) and kind != "text" and not unset:
                     got = q["default"]
                     if kind == "multiplechoice" and set(q["choices"]) == {"true", "false"}:
                         got = got == "true"
-                    assert got == spec["default"], "%s: survey default %r, role %r" % (
+                    assert got == spec["default"], "%s: survey default %r, role/module %r" % (
                         where, q["default"], spec["default"])
-            # required: the playbook refuses to run without it
-            needs = re.search(r"^\s*- %s \| default\(''\) \| length > 0\s*$" % var, playbook.text, re.M)
-            assert bool(q["required"]) == bool(needs) or kind != "text", where + " required differs from the check"
+            # required: the playbook refuses to run without it; a question needed with one provider only is optional
+            # and says when it is needed
+            needs = playbook.needed(var)
+            if kind == "text":
+                assert bool(q["required"]) == (None in needs), where + " required differs from the check"
+            for when in needs:
+                if when is not None:
+                    provider = re.findall(r"'(\w+)'", when)[-1]
+                    assert "required with provider %s" % provider in q.get("question_description", ""), (where, when)
             assert not SECRET_ID.search(var) or kind == "password", where + " looks secret: use type password"
 
 
@@ -289,7 +394,6 @@ def test_credential_injectors_produce_what_the_playbooks_read_and_secrets_are_se
     conn_extra, conn_env = connection_reads()
     used = {c for jt in config["controller_templates"] for c in jt["credentials"]}
     creds = {c["name"]: c["credential_type"] for c in config["controller_credentials"]}
-    pending = {}
     for ctype in config["controller_credential_types"]:
         fields = {f["id"]: f for f in ctype["inputs"]["fields"]}
         for fid, field in fields.items():
@@ -307,22 +411,23 @@ def test_credential_injectors_produce_what_the_playbooks_read_and_secrets_are_se
         for key, template in ctype["injectors"].get("env", {}).items():
             names = jinja2.meta.find_undeclared_variables(ENV.parse(template))
             assert not {n for n in names if fields.get(n, {}).get("secret")}, (ctype["name"], key)
-        if ctype["name"] in PROVISIONAL_TYPES:
-            pending[ctype["name"]] = sorted(injected_extra | injected_env)
-            assert ctype["name"] not in creds.values() or not used & {
-                n for n, t in creds.items() if t == ctype["name"]}, "a provisional type is in use"
-            continue
+        used_fields = set()
+        for template in templates:
+            used_fields |= jinja2.meta.find_undeclared_variables(ENV.parse(template))
+        assert not set(fields) - used_fields, "%s: fields never injected: %s" % (
+            ctype["name"], sorted(set(fields) - used_fields))
         assert not injected_extra - conn_extra, (ctype["name"], injected_extra - conn_extra)
         assert not injected_env - conn_env, (ctype["name"], injected_env - conn_env)
         assert injected_extra | injected_env, ctype["name"]
-    assert pending == {"fleetops VirtFusion SSH key": [
-        "virtfusion_host", "virtfusion_key_file", "virtfusion_known_hosts", "virtfusion_port", "virtfusion_user"]}
+        assert ctype["name"] in creds.values() and used & {n for n, t in creds.items() if t == ctype["name"]}, (
+            "%s: no job template uses a credential of this type" % ctype["name"])
 
 
 def test_each_job_template_gets_the_connection_its_playbook_needs(config):
     types = {t["name"]: t for t in config["controller_credential_types"]}
     creds = {c["name"]: c["credential_type"] for c in config["controller_credentials"]}
-    needs = {"AVI_CONTROLLER": "avi_connection", "TRITON_ACCOUNT": "triton_connection"}
+    needs = {"AVI_CONTROLLER": "avi_connection", "TRITON_ACCOUNT": "triton_connection",
+             "virtfusion_api_url": "virtfusion_connection"}
     for name, jt in templates_by_playbook(config).items():
         playbook = Playbook(name)
         injected = set()

@@ -21,6 +21,9 @@ from labkit import ROOT, Lab  # noqa: E402  (the lab tests' start/stop/admin hel
 from vfkit import VfLab  # noqa: E402  (the VirtFusion plane's helpers: SSH, vfcli-ctrl, REST, admin)
 
 COLLECTIONS = os.path.join(ROOT, ".collections")
+# Secrets the labs' env() gives (what `ansible -m` and Molecule read) and the extra var a job gets each one as
+# instead, as the AWX credential types inject them (extensions/awx/config/credential_types.yml).
+SECRET_EXTRA_VARS = {"AVI_PASSWORD": "avi_password", "VIRTFUSION_API_TOKEN": "virtfusion_api_token"}
 
 
 class PlaybookLab(Lab):
@@ -99,13 +102,14 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_
     if diff:
         cmdline.append("--diff")
     cmdline += list(extra_args)
-    # As AWX does: extra vars (survey answers, and the password a credential injects as the extra var
-    # avi_password) go to the job in a file of the private data dir, never on the command line or in
-    # the environment that ansible-runner records in its artifacts.
+    # As AWX does: extra vars (survey answers, and the secrets a credential injects as extra vars:
+    # avi_password, virtfusion_api_token) go to the job in a file of the private data dir, never on the
+    # command line or in the environment that ansible-runner records in its artifacts.
     env = lab.env()
     extra = dict(extra_vars or {})
-    if env.get("AVI_PASSWORD"):
-        extra.setdefault("avi_password", env.pop("AVI_PASSWORD"))
+    for env_name, var in SECRET_EXTRA_VARS.items():
+        if env.get(env_name):
+            extra.setdefault(var, env.pop(env_name))
     os.makedirs(os.path.join(private, "env"))
     with open(os.path.join(private, "env", "extravars"), "w") as stream:
         json.dump(extra, stream)
@@ -219,7 +223,7 @@ def tplaybook(tlab):
 
 class VirtFusionPlaybookLab(VfLab):
     """The lab with its VirtFusion plane (virtfusion_small topology), plus the VIRTFUSION_* connection
-    ansible-playbook reads."""
+    ansible-playbook reads (run_playbook hands the API token to the job as the extra var virtfusion_api_token)."""
 
     def __init__(self, state_dir, topology="virtfusion_small.yml", time_scale=None):
         super().__init__(state_dir, topology, time_scale)

@@ -50,12 +50,44 @@ def test_check_mode_reports_target_and_size_and_changes_nothing(tlab, tplaybook)
     assert rc != 0 and "cn-3: 3481 MiB RAM free, needs 4096" in flat(out), out[-3000:]
 
 
+def key_lines(tlab):
+    """The lines of alice's private key (what must never show up in a job's events or artifacts)."""
+    with open(tlab.t["key_files"]["alice"]) as fh:
+        return [line for line in fh.read().splitlines()[1:-1] if len(line) > 20]
+
+
 def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, tplaybook):
-    run = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
+    report_file = str(tlab.state_dir) + "/cn-1.json"
+    run = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2, "report_file": report_file})
     rc, out = run
     assert rc == 0, out[-4000:]
-    assert sorted(i["instance"] for i in run.stats["host_evacuate_report"]["instances"]) == ["db-1", "web-1", "web-2"]
+    live_progress(run, "Migrate every instance off the compute node", "[instance_migrate] localhost | sync |")
+    report = run.stats["host_evacuate_report"]
+    assert sorted(i["instance"] for i in report["instances"]) == ["db-1", "web-1", "web-2"]
     assert "compute node cn-1: 3 instance(s), 0 failed" in out
+    assert secrets_found(run, *key_lines(tlab)) == []
+    # the run record: a row for the node (the role's stages), one per instance with its phases, the switch red
+    record = report["run_record"]
+    with open(report_file) as fh:
+        assert json.load(fh) == record
+    assert record["kind"] == "host_evacuate" and record["result"] == "ok" and record["failures"] == 0
+    node, steps = record["steps"][0], {s["target"]: s for s in record["steps"][1:]}
+    assert (node["target"], node["target_type"], node["result"]) == ("cn-1", "compute_node", "evacuated")
+    assert [p["name"] for p in node["phases"]] == ["migrations", "finalize"]
+    assert sorted(steps) == ["db-1", "web-1", "web-2"]
+    downtime = {i["instance"]: i["downtime_seconds"] for i in report["instances"]}
+    for name, step in steps.items():
+        assert (step["target_type"], step["group"], step["result"]) == ("instance", "cn-1", "finalized"), step
+        names = [p["name"] for p in step["phases"]]
+        assert "switch" in names and names[-1] == "finalize", (name, names)
+        assert {p["name"] for p in step["phases"] if p["disruptive"]} == {"switch"}
+        assert step["disruption"]["seconds"] == downtime[name] > 0 and step["disruption"]["expected"] is True
+        assert step["start"] == step["phases"][0]["start"] and step["end"] == step["phases"][-1]["end"]
+        assert node["start"] <= step["start"] <= step["end"] <= node["end"]
+    assert record["disruption"]["by_target"] == downtime and record["disruption"]["measured"] is True
+    with open(report_file[:-5] + ".html") as fh:
+        page = fh.read()
+    assert all('data-target="%s"' % name in page for name in ("cn-1", "db-1", "web-1", "web-2"))
     for name in ("db-1", "web-1", "web-2"):
         assert f"{name} -> cn-2: finalized" in out
         mig = tlab.report()[name]["migrations"][0]
@@ -69,18 +101,42 @@ def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, t
 
 
 def test_evacuation_that_cannot_fit_moves_nothing(tlab, tplaybook):
-    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "target_server": "cn-3"})
+    run = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "target_server": "cn-3"})
+    rc, out = run
     assert rc != 0
     text = flat(out)
     assert "capacity check failed, nothing was moved: 2 of 3 instance(s) do not fit" in text, out[-3000:]
     assert "db-1: no compute node has room for 4096 MiB RAM" in text
     assert all(not i["migrations"] for i in tlab.report().values())
+    # the run record of a refused evacuation: the instances that do not fit failed, the one that fits not started
+    record = run.stats["host_evacuate_report"]["run_record"]
+    assert record["result"] == "failed" and record["failures"] == 2
+    results = {s["target"]: (s["result"], s["message"]) for s in record["steps"]}
+    assert results["cn-1"][0] == "failed" and "nothing was moved" in results["cn-1"][1]
+    assert results["db-1"] == ("failed", "does not fit: no compute node has room for 4096 MiB RAM and 40960 MiB "
+                                         "disk (cn-3: 3481 MiB RAM free, needs 4096)")
+    assert results["web-2"][0] == "failed" and results["web-1"][0] == "not_started", results
 
 
 def test_serial_switches_stop_and_roll_back_an_unhealthy_instance(tlab, tplaybook):
-    rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 3,
-                                                     "switch_serially": True, "health_check_tasks": HEALTH_FAILS})
+    report_file = str(tlab.state_dir) + "/serial.json"
+    run = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 3, "switch_serially": True,
+                                                 "health_check_tasks": HEALTH_FAILS, "report_file": report_file})
+    rc, out = run
     assert rc != 0
+    # the failed run's record is published and written: web-1 failed (switched, then rolled back: both red)
+    record = run.stats["host_evacuate_report"]["run_record"]
+    with open(report_file) as fh:
+        assert json.load(fh) == record
+    steps = {s["target"]: s for s in record["steps"]}
+    assert record["result"] == "failed" and steps["cn-1"]["result"] == "failed"
+    assert [p["name"] for p in steps["cn-1"]["phases"]] == ["begin and sync", "serial switches"]
+    assert (steps["db-1"]["result"], steps["web-1"]["result"], steps["web-2"]["result"]) == (
+        "switched", "failed", "synced")
+    assert "web-1 failed its health check after the switch (rolled back to cn-1)" in steps["web-1"]["message"]
+    web1 = [(p["name"], p["disruptive"]) for p in steps["web-1"]["phases"]]
+    assert ("switch", True) in web1 and web1[-1] == ("rollback", True), web1
+    assert "switch" not in [p["name"] for p in steps["web-2"]["phases"]]
     assert "web-1 failed its health check after the switch (rolled back to cn-1); no further instance was " \
            "switched" in flat(out), out[-4000:]
     report = tlab.report()

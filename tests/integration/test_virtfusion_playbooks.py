@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, live_progress, secrets_found
 from test_playbooks import flat, recap
 
 from labkit import wait_for
@@ -25,10 +25,20 @@ def ad_hoc(lab, args, check=False):
     return proc.returncode, json.loads(out.split("=>", 1)[1]) if "=>" in out else {"raw": out + proc.stderr}
 
 
+def secrets(lab):
+    """The API token and the lines of the SSH private key: never in a job's events or artifacts."""
+    with open(lab.vf["ssh"]["private_key"]) as fh:
+        return [lab.token] + [line for line in fh.read().splitlines()[1:-1] if len(line) > 20]
+
+
 def test_live_migration_shows_its_steps_reports_qemu_numbers_and_is_idempotent(vflab, vfplaybook):
-    rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-1",
-                                                         "destination": "hv-b", "max_downtime": 200})
+    run = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-1",
+                                                     "destination": "hv-b", "max_downtime": 200})
+    rc, out = run
     assert rc == 0, out[-4000:]
+    # the AWX way: the steps are job events while the task runs, the result a set_stats artifact, no secret
+    live_progress(run, "Migrate the server to state", "[instance_migrate] localhost | transfer |")
+    assert secrets_found(run, *secrets(vflab)) == []
     task = out[out.index("TASK [Migrate the server to state migrated]"):]
     task = task[:task.index("changed: [localhost]")]                      # shown while the module waits
     for step in ("Pre-migration checks", "Check source filters", "Prepare destination hypervisor", "Transfer data",
@@ -40,6 +50,10 @@ def test_live_migration_shows_its_steps_reports_qemu_numbers_and_is_idempotent(v
     assert (f"web-1: migrated (start); hypervisor hv-a -> hv-b; downtime {q['downtimeMs']} ms (QEMU, limit 200 ms), "
             f"{q['transferredBytes']} bytes in {q['totalTimeMs']} ms") in flat(out)
     assert vflab.where()["web-1"] == "hv-b"
+    result = run.stats["migrate_instance_result"]
+    assert (result["provider"], result["reached"], result["phases"]) == ("virtfusion", "migrated", ["start"])
+    assert result["measured"]["downtime_ms"] == q["downtimeMs"] and result["bytes_sent"] == q["transferredBytes"]
+    assert result["server_name"] == {"before": "hv-a", "after": "hv-b"}
     rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-1",
                                                          "destination": "hv-b"})
     assert rc == 0 and recap(out)["changed"] == 0 and "web-1: migrated (nothing to do)" in flat(out), out[-3000:]
@@ -100,20 +114,36 @@ def test_check_mode_lists_every_failing_precheck_and_changes_nothing(vflab, vfpl
                     "CPU vendor mismatch: source hypervisor 1 is GenuineIntel, destination hypervisor 3 is AuthenticAMD.",
                     "CPU flags used by server 101 are missing on destination hypervisor 3: aes, avx2."):
         assert problem in text, (problem, out[-3000:])
-    rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-b",
-                                                      "destination": "hv-a"}, check=True)
+    run = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-b",
+                                                  "destination": "hv-a"}, check=True)
+    rc, out = run
     assert rc != 0
     text = flat(out)
     assert "pre-checks failed, nothing was moved: 2 of 2 server(s) cannot be migrated" in text, out[-3000:]
     assert "batch-1: pre-checks failed: Server 202 is offline." in text
     assert "Server 201 has NAT interfaces (nat0); servers with NAT interfaces can't be migrated." in text
+    # the run record of the refused check: every server a failed step naming each of its failing checks
+    record = run.stats["host_evacuate_report"]["run_record"]
+    assert record["check_mode"] is True and record["result"] == "failed" and record["failures"] == 2
+    steps = {s["target"]: s for s in record["steps"]}
+    assert (steps["hv-b"]["target_type"], steps["hv-b"]["result"]) == ("hypervisor", "failed")
+    assert [p["name"] for p in steps["hv-b"]["phases"]] == ["pre-checks"]
+    assert steps["batch-1"]["message"].startswith("pre-checks failed: Server 202 is offline.")
+    nat = steps["nat-1"]
+    assert (nat["target_type"], nat["group"], nat["result"]) == ("server", "hv-b", "failed")
+    assert "Server 201 has NAT interfaces (nat0)" in nat["message"] and nat["details"]["problems"], nat
     rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-2",
                                                          "destination": "hv-b"}, check=True)
     assert rc == 0 and "pre-checks: all pass" in flat(out) and "(check mode: nothing changed)" in flat(out)
-    rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
-                                                      "destination": "hv-b", "concurrency": 2}, check=True)
+    run = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
+                                                  "destination": "hv-b", "concurrency": 2}, check=True)
+    rc, out = run
     assert rc == 0 and "web-1 (101) -> hv-b: would start" in flat(out) and "web-3 (103) -> hv-b: would start" \
         in flat(out), out[-3000:]
+    record = run.stats["host_evacuate_report"]["run_record"]
+    assert record["result"] == "ok" and record["disruption"]["measured"] is False
+    assert [(s["target"], s["result"], s["disruption"]["expected"]) for s in record["steps"][1:]] == [
+        ("web-1", "planned", True), ("web-2", "planned", True), ("web-3", "planned", True)]
     stats = vflab.vfadmin("GET", "stats")
     assert stats["migrations_started"] == 0 and "start" not in stats["cli_calls"]
 
@@ -140,17 +170,37 @@ def test_bad_values_and_unverified_host_keys_are_refused(vflab, vfplaybook, tmp_
 
 
 def test_evacuate_a_hypervisor_with_a_sliding_window_and_a_report(vflab, vfplaybook):
-    rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
-                                                      "destination": "hv-b", "concurrency": 2})
+    report_file = str(vflab.state_dir) + "/hv-a.json"
+    run = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
+                                                  "destination": "hv-b", "concurrency": 2, "report_file": report_file})
+    rc, out = run
     assert rc == 0, out[-4000:]
+    live_progress(run, "Pre-check every server, then migrate them", "[instance_migrate] localhost | transfer |")
+    assert secrets_found(run, *secrets(vflab)) == []
     text = flat(out)
     assert "hypervisor hv-a -> hv-b: 3 server(s): migrated 3" in text, out[-3000:]
     migs = {m["serverName"]: m for m in vflab.vfadmin("GET", "migrations")["migrations"]}
+    record = run.stats["host_evacuate_report"]["run_record"]
+    with open(report_file) as fh:
+        assert json.load(fh) == record
+    steps = {s["target"]: s for s in record["steps"]}
+    assert (steps["hv-a"]["target_type"], steps["hv-a"]["result"]) == ("hypervisor", "evacuated")
     for name, sid in (("web-1", 101), ("web-2", 102), ("web-3", 103)):
         q = migs[name]["qemu"]
         assert migs[name]["status"] == "complete" and vflab.where()[name] == "hv-b"
         assert (f"{name} ({sid}) -> hv-b: migrated, downtime {q['downtimeMs']} ms (QEMU, limit 300 ms), "
                 f"{q['transferredBytes']} bytes") in text
+        # the run record: the vendor's steps as phases, the transfer (QEMU's stop-and-copy) red, QEMU's downtime
+        step = steps[name]
+        assert (step["target_type"], step["group"], step["result"]) == ("server", "hv-a", "migrated")
+        names = [p["name"] for p in step["phases"]]
+        assert names[0] == "start" and {"precheck", "prepare", "transfer", "finalize"} <= set(names), names
+        assert [p["name"] for p in step["phases"] if p["disruptive"]] == ["transfer"]
+        assert step["disruption"]["seconds"] == q["downtimeMs"] / 1000.0 == record["disruption"]["by_target"][name]
+        assert step["details"]["max_downtime_ms"] == 300 and step["details"]["bytes"] == q["transferredBytes"]
+    with open(report_file[:-5] + ".html") as fh:
+        page = fh.read()
+    assert all('data-target="%s"' % name in page for name in ("hv-a", "web-1", "web-2", "web-3"))
     # a window of 2: never more than two at once, and two did overlap
     spans = sorted((m["startedAt"], m["finishedAt"]) for m in migs.values())
     overlap = max(sum(1 for s, f in spans if s <= t < f) for t, _f in spans)
@@ -166,9 +216,24 @@ def test_evacuate_a_hypervisor_with_a_sliding_window_and_a_report(vflab, vfplayb
 def test_a_failure_stops_new_starts_and_cancels_only_the_failed_one(vflab, vfplaybook):
     vflab.vfadmin("POST", "time-scale", {"scale": 1.0})       # web-2 fails at ~2 s, web-1 ends after ~4 s
     vflab.vfadmin("POST", "faults", {"kind": "refuse_destination", "hypervisor": 2, "server": 102})
-    rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
-                                                      "destination": "hv-b", "concurrency": 2})
+    report_file = str(vflab.state_dir) + "/failed.json"
+    run = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a",
+                                                  "destination": "hv-b", "concurrency": 2, "report_file": report_file})
+    rc, out = run
     assert rc != 0
+    # the failed run's record is published and written: web-2 failed where it failed and was cancelled
+    record = run.stats["host_evacuate_report"]["run_record"]
+    with open(report_file) as fh:
+        assert json.load(fh) == record
+    steps = {s["target"]: s for s in record["steps"]}
+    assert record["result"] == "failed" and record["failures"] == 1
+    assert (steps["web-1"]["result"], steps["web-2"]["result"], steps["web-3"]["result"]) == (
+        "migrated", "failed", "skipped")
+    assert [p["name"] for p in steps["web-2"]["phases"]][-2:] == ["prepare", "cancel"]
+    assert "prepare failed: Connection to destination hypervisor 2 (hv-b) on SSH port 22 refused" in \
+        steps["web-2"]["message"]
+    assert steps["web-3"]["phases"] == [] and steps["web-2"]["disruption"]["seconds"] is None
+    assert list(record["disruption"]["by_target"]) == ["web-1"]
     text = flat(out)
     assert "hypervisor hv-a -> hv-b: 3 server(s): migrated 1, failed 1, skipped 1" in text, out[-4000:]
     assert ("web-2 (102) -> hv-b: failed, cancelled - web-2: prepare failed: Connection to destination hypervisor 2 "

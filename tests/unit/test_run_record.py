@@ -43,6 +43,17 @@ def test_validate_names_the_field_that_is_wrong():
         run_record_html({"steps": []})
 
 
+def test_every_platform_has_its_target_types():
+    # host_evacuate: a row for the Triton compute node or VirtFusion hypervisor, one per instance or server
+    kinds = [("cn-1", "compute_node"), ("web-1", "instance"), ("hv-a", "hypervisor"), ("web-2", "server")]
+    good = record([step(name, "hv-a", None, None, target_type=kind, result="planned") for name, kind in kinds])
+    assert validate(good) is good
+    with pytest.raises(ValueError) as info:
+        validate(record([step("web-1", "hv-a", None, None, target_type="vm")]))
+    assert "steps[0].target_type must be one of" in str(info.value)
+    assert "hypervisor, server, got 'vm'" in str(info.value)
+
+
 PROGRESS = [  # what instance_migrate returns for a window of two (elapsed: seconds since the module started)
     {"task": "instance_migrate", "elapsed": 0.1, "phase": "read", "msg": "reading"},
     {"task": "instance_migrate", "elapsed": 0.5, "phase": "begin", "msg": "web-1: begin", "instance": "web-1"},
