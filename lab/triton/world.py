@@ -24,17 +24,12 @@ import uuid as uuidlib
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from lab.store import doc_tables
 from lab.worldbase import WorldBase
 
 log = logging.getLogger("lab.triton")
 
-TABLES = {
-    "servers": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "vms": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "migrations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-}
+TABLES = doc_tables("servers", "vms", "migrations", "faults", "meta")
 TIMING_DEFAULTS = {"sync_bytes_per_second": 4 * 1024 * 1024, "begin": 20, "switch": 10, "finalize": 2,
                    "abort": 10, "rollback": 15, "pause": 1, "stop": 5, "start": 5}
 ACTIONS = ("begin", "sync", "switch", "pause", "abort", "rollback", "finalize", "estimate")

@@ -17,15 +17,11 @@ import threading
 import time
 import uuid as uuidlib
 
+from lab.store import doc_tables
+
 log = logging.getLogger("lab.virtfusion.world")
 
-TABLES = {
-    "hypervisors": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "servers": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "migrations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-}
+TABLES = doc_tables("hypervisors", "servers", "migrations", "faults", "meta")
 SERVER_STATES = ("online", "offline", "suspended")
 TIMING_DEFAULTS = {"precheck": 1.0, "filters": 1.0, "prepare": 1.0, "finalize": 1.0, "boot": 1.0}
 GUEST_DEFAULTS = {"memory": 64, "working_set": 16}
