@@ -628,11 +628,15 @@ class Engine:
                     d["storage"] = next(st["id"] for st in w.hvs[mig["dst"]]["storage"] if st["mount"] == mount)
             s["hypervisor"] = mig["dst"]
             w.save_server(s["id"])
-        for p in old_paths:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        qemu.remove_files(old_paths)
+
+    def _discard_destination(self, mig, s, dst):
+        """Undo a migration's destination side: its QEMU (``dst``, taken out of ``incoming``) is killed
+        and, while the server still belongs to the source, its disk images there are removed."""
+        if dst is not None:
+            dst.kill()
+        if s["hypervisor"] == mig["src"]:
+            qemu.remove_files(self.world.disk_path(s, d, mig["dst"]) for d in s["disks"])
 
     # ------------------------------------------------------------------ cancel (CLI cancel / cancel-force)
     def cleanup_cancelled(self, mig, force=False):
@@ -644,14 +648,7 @@ class Engine:
                 raise VfError(409, f"The migration of server {mig['server']} completed before it could be cancelled")
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
-        if dst is not None:
-            dst.kill()
-        if s["hypervisor"] == mig["src"]:
-            for d in s["disks"]:
-                try:
-                    os.unlink(w.disk_path(s, d, mig["dst"]))
-                except OSError:
-                    pass
+        self._discard_destination(mig, s, dst)
         with w.lock:
             src = self.guests.get(s["id"])
         if mig["server_state"] == "offline":
@@ -847,14 +844,7 @@ class Engine:
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
             src = self.guests.get(s["id"])
-        if dst is not None:
-            dst.kill()
-        if s["hypervisor"] == mig["src"]:
-            for d in s["disks"]:
-                try:
-                    os.unlink(w.disk_path(s, d, mig["dst"]))
-                except OSError:
-                    pass
+        self._discard_destination(mig, s, dst)
         if s["state"] == "online" and src is not None and src.alive() and src.run_state() == "paused":
             with src.qmp() as q:
                 q.cmd("cont")
