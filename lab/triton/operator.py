@@ -5,7 +5,6 @@ sdc-cnapi docs (ServerList, ServerGet, ServerCapacity, VmList); see lab/TRITON.m
 """
 import asyncio
 import uuid as uuidlib
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,6 +13,7 @@ from starlette.routing import Route
 
 from lab.triton.cloudapi import FaultsAndStats, error_response, request_params, watch_stream
 from lab.triton.world import UUID_RE, ApiError
+from lab.web import query
 
 TRUE = ("true", "1", True)
 
@@ -21,9 +21,6 @@ TRUE = ("true", "1", True)
 def build_operator(world):
     async def ping(request: Request):
         return JSONResponse({"healthy": True, "status": "OK", "pingErrors": {}})
-
-    def query(request):
-        return dict(parse_qsl(request.url.query, keep_blank_values=True))
 
     async def list_vms(request: Request):
         q = query(request)
