@@ -168,9 +168,7 @@ def build_cloudapi(world):
                     vm = world.vms.get(rest[1])
                     if not vm or vm["owner_uuid"] != account["uuid"]:
                         raise ApiError(404, "ResourceNotFound", "VM not found")
-                    rec = world.record_of(vm["uuid"])
-                    if not rec:
-                        raise ApiError(404, "ResourceNotFound", "migration not found")
+                    rec = world.require_record(vm["uuid"])
                     return JSONResponse(world.migration_view(rec, cloudapi=True), headers=hdrs)
                 else:
                     raise ApiError(404, "ResourceNotFound", f"{request.url.path} does not exist")
@@ -204,8 +202,7 @@ def build_cloudapi(world):
             raise ApiError(409, "MissingParameter", '"action" must be specified')
         if action == "watch":
             with world.lock:
-                if not world.record_of(vm["uuid"]) and vm["uuid"] not in world.last_record:
-                    raise ApiError(404, "ResourceNotFound", "migration not found")
+                world.require_record(vm["uuid"], watch=True)
             return StreamingResponse(watch_stream(world, vm["uuid"]), media_type="application/x-json-stream",
                                      headers=hdrs)
         if action not in ("begin", "sync", "switch", "automatic", "abort", "pause", "finalize"):

@@ -286,6 +286,14 @@ class TritonWorld(WorldBase):
                 return rec
         return None
 
+    def require_record(self, vm_uuid, watch=False):
+        """The instance's migration record, else 404 ``migration not found``. With ``watch``, an
+        instance whose migration ended and was deleted passes too (a watch answers its end): None."""
+        rec = self.record_of(vm_uuid)
+        if not rec and not (watch and vm_uuid in self.last_record):
+            raise ApiError(404, "ResourceNotFound", "migration not found")
+        return rec
+
     def _hidden_halves(self, server_uuid):
         """(vm, role) of migration halves living on a server other than the VM's own."""
         out = []
