@@ -25,24 +25,15 @@ from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import prepare_multipart
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.http_retry import (
-    RETRY_STATUSES,
-    ClientError,
-    ConnectionProblem as _ConnectionProblem,
-    decode_body,
-    exchange,
-    gave_up,
-    http_request,
-    retry_budget,
-    tls_error_text,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
 
+_ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
 RELOGIN_STATUSES = (401, 419)
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-class AviError(ClientError):
+class AviError(http_retry.ClientError):
     """An API call failed. ``status`` is the HTTP status (None for connection errors)."""
 
     def __init__(self, msg, status=None, method=None, path=None, body=None):
@@ -104,7 +95,7 @@ class AviClient(object):
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
-        self._http = http_request(validate_certs, ca_path, api_timeout)
+        self._http = http_retry.http_request(validate_certs, ca_path, api_timeout)
         self._logged_in = False
         self._retry_override = None
         self.controller_version = None
@@ -162,7 +153,7 @@ class AviClient(object):
         """Send one HTTP request. Returns (status, decoded JSON or text or None).
 
         ``form`` is ``(content_type, bytes)`` for a body that is not JSON (an upload).
-        The only method that does network I/O; raises ``_ConnectionProblem`` on network errors.
+        The only method that does network I/O; raises ``http_retry.ConnectionProblem`` on network errors.
         """
         self.stats["requests"] += 1
         content_type = None
@@ -170,17 +161,18 @@ class AviClient(object):
             content_type, data = form
         else:
             data = None if body is None else json.dumps(body).encode("utf-8")
-        status, raw = exchange(self._http, method, url, data=data, headers=self._headers(content_type),
-                               timeout=self.api_timeout, tls_error=lambda reason: AviError(
-                                   tls_error_text(self.base_url, reason, hint=", or validate_certs=false for a lab"),
-                                   method=method, path=urlsplit(url).path))
-        return status, decode_body(raw, errors="strict")
+        def tls_error(reason):
+            text = http_retry.tls_error_text(self.base_url, reason, hint=", or validate_certs=false for a lab")
+            return AviError(text, method=method, path=urlsplit(url).path)
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=self._headers(content_type),
+                                          timeout=self.api_timeout, tls_error=tls_error)
+        return status, http_retry.decode_body(raw, errors="strict")
 
     # -- the retry policy ------------------------------------------------------------------
     def _transient_budget(self):
         timeout = self.retry_timeout if self._retry_override is None else self._retry_override
-        return retry_budget(timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
-                            self._clock, self._sleep, self._rand)
+        return http_retry.retry_budget(timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
+                                       self._clock, self._sleep, self._rand)
 
     def call(self, method, path, body=None, params=None, auth=True, form=None):
         """One API call under the retry policy. Returns the decoded body.
@@ -203,7 +195,7 @@ class AviClient(object):
                     status, data = self._send(method, url, body)
                 else:
                     status, data = self._send(method, url, body, form=form)
-            except _ConnectionProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
                                    method=method, path=short_path)
             else:
@@ -229,7 +221,7 @@ class AviClient(object):
                                        status=status, method=method, path=short_path, body=data)
                     self.stats["upgrade_waits"] += 1
                     continue
-                if status in RETRY_STATUSES:
+                if status in http_retry.RETRY_STATUSES:
                     failure = AviError("%s %s: HTTP %s %s" % (method, short_path, status, text),
                                        status=status, method=method, path=short_path, body=data)
                 else:
@@ -237,7 +229,7 @@ class AviClient(object):
                     raise cls("%s %s: HTTP %s %s" % (method, short_path, status, text),
                               status=status, method=method, path=short_path, body=data)
             if next(transient, None) is None:
-                raise gave_up(failure, attempts)
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
 
     def short_retries(self, seconds):

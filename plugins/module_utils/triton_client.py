@@ -33,17 +33,7 @@ from email.utils import formatdate
 from http.client import HTTPException
 from urllib.parse import quote, urlencode, urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.http_retry import (
-    RETRY_STATUSES,
-    ClientError,
-    ConnectionProblem as _ConnectionProblem,
-    decode_body,
-    exchange,
-    gave_up,
-    http_request,
-    retry_budget,
-    tls_error_text,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
@@ -54,9 +44,10 @@ except ImportError:  # pragma: no cover - ansible-core itself depends on cryptog
     HAS_CRYPTOGRAPHY = False
 
 ACCEPT_VERSION = "~9||~8"
+_ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
 
 
-class TritonError(ClientError):
+class TritonError(http_retry.ClientError):
     """An API call failed. ``status`` is the HTTP status (None for connection errors), ``code`` the
     restify error code (``PreconditionFailed``...), ``message`` the vendor's message."""
 
@@ -265,7 +256,7 @@ class TritonClient(object):
         self._rand = rand
         self._signer = signer
         self.api_timeout = conn.get("api_timeout") or 60
-        self._http = http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.api_timeout)
+        self._http = http_retry.http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.api_timeout)
         self.stats = {"requests": 0, "retries": 0, "reattaches": 0}
 
     @property
@@ -292,20 +283,21 @@ class TritonClient(object):
 
     def _send(self, method, url, body=None, headers=None, stream=False):
         """Send one request. Returns (status, decoded JSON / text / None), or for ``stream`` and
-        status 200 (status, iterator of decoded JSON lines that raises _ConnectionProblem when the
+        status 200 (status, iterator of decoded JSON lines that raises http_retry.ConnectionProblem when the
         connection drops). The only method that does network I/O."""
         self.stats["requests"] += 1
         data = None if body is None else json.dumps(body).encode("utf-8")
         hdrs = {"Accept": "application/json", "Content-Type": "application/json",
                 "Accept-Version": ACCEPT_VERSION, "User-Agent": "fleetops.maintenance"}
         hdrs.update(headers or {})
-        status, raw = exchange(self._http, method, url, data=data, headers=hdrs, timeout=self.api_timeout,
-                               tls_error=lambda reason: TritonError(tls_error_text(urlsplit(url).netloc, reason),
-                                                                    method=method, path=urlsplit(url).path),
-                               stream=stream)
+        def tls_error(reason):
+            return TritonError(http_retry.tls_error_text(urlsplit(url).netloc, reason), method=method,
+                               path=urlsplit(url).path)
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=hdrs, timeout=self.api_timeout,
+                                          tls_error=tls_error, stream=stream)
         if stream and status == 200:
             return status, self._lines(raw)
-        return status, decode_body(raw)
+        return status, http_retry.decode_body(raw)
 
     @staticmethod
     def _lines(response):
@@ -319,9 +311,9 @@ class TritonClient(object):
                     try:
                         yield json.loads(line.decode("utf-8", "replace"))
                     except ValueError:
-                        raise _ConnectionProblem("invalid JSON in the watch stream")
+                        raise http_retry.ConnectionProblem("invalid JSON in the watch stream")
         except (HTTPException, OSError) as exc:
-            raise _ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
+            raise http_retry.ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
         finally:
             try:
                 response.close()
@@ -329,8 +321,8 @@ class TritonClient(object):
                 pass
 
     def _transient_budget(self):
-        return retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
-                            self._clock, self._sleep, self._rand)
+        return http_retry.retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval,
+                                       self.max_attempts, self._clock, self._sleep, self._rand)
 
     def call(self, method, base, path, body=None, params=None, sign=False, stream=False):
         """One API call under the retry policy. Returns the decoded body (or a line iterator)."""
@@ -347,20 +339,20 @@ class TritonClient(object):
             headers = self._auth_headers(method, full_path) if sign else {}
             try:
                 status, data = self._send(method, url, body, headers=headers, stream=stream)
-            except _ConnectionProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = TritonError("%s %s: connection failed: %s" % (method, path, exc), method=method, path=path)
             else:
                 if status < 400:
                     return data
                 code, message = _error_fields(data)
                 text = "%s %s: HTTP %s %s%s" % (method, path, status, code + ": " if code else "", message)
-                if status in RETRY_STATUSES:
+                if status in http_retry.RETRY_STATUSES:
                     failure = TritonError(text, status=status, code=code, message=message, method=method, path=path)
                 else:
                     cls = TritonNotFound if status == 404 else TritonError
                     raise cls(text, status=status, code=code, message=message, method=method, path=path)
             if next(transient, None) is None:
-                raise gave_up(failure, attempts)
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
 
     # -- the APIs --------------------------------------------------------------------------------
@@ -407,7 +399,7 @@ class TritonClient(object):
                     on_event(event)
                     if self._clock() >= deadline:
                         raise TritonError("timed out after %.0f seconds following the migration progress" % timeout)
-            except _ConnectionProblem:
+            except http_retry.ConnectionProblem:
                 continue
             except TritonError as exc:
                 if exc.status is not None and exc.status < 500 and exc.status != 404:

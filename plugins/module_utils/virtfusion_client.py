@@ -33,17 +33,7 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.http_retry import (
-    RETRY_STATUSES,
-    ClientError,
-    ConnectionProblem,
-    decode_body,
-    exchange,
-    gave_up,
-    http_request,
-    retry_budget,
-    tls_error_text,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 
 try:
     import paramiko
@@ -55,7 +45,7 @@ except ImportError:  # reported by the provider with missing_required_lib's advi
 GROUP = "server:migrate-live"
 
 
-class VirtFusionError(ClientError):
+class VirtFusionError(http_retry.ClientError):
     """A command or request failed. ``errors`` is the vendor's list of messages (``vfcli-ctrl --json``
     ``errors``, or the REST ``errors``/``message``), ``status`` the HTTP status, ``rc`` the exit status."""
 
@@ -108,7 +98,7 @@ class VirtFusionClient(object):
         if base and "://" not in base:
             base = "https://" + base
         self.api_base = base if base.endswith("/api/v1") else base + "/api/v1"
-        self._http = http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
+        self._http = http_retry.http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
         self.stats = {"ssh_commands": 0, "ssh_connects": 0, "ssh_reconnects": 0, "requests": 0, "retries": 0}
 
     @property
@@ -191,8 +181,8 @@ class VirtFusionClient(object):
             self._ssh = None
 
     def _budget(self):
-        return retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
-                            self._clock, self._sleep, self._rand)
+        return http_retry.retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval,
+                                       self.max_attempts, self._clock, self._sleep, self._rand)
 
     def ssh(self, argv):
         """Run a command given as an argument list (each argument shell-quoted) under the retry policy."""
@@ -206,7 +196,7 @@ class VirtFusionClient(object):
                 return self._exec(command, self.timeout)
             except _Dropped as exc:
                 if next(budget, None) is None:
-                    raise gave_up(VirtFusionError(str(exc)), attempts)
+                    raise http_retry.gave_up(VirtFusionError(str(exc)), attempts)
                 self.stats["ssh_reconnects"] += 1
 
     def vfcli(self, command, server=None, dst=None, src=None, options=(), detach=False):
@@ -244,10 +234,12 @@ class VirtFusionClient(object):
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "Authorization": "Bearer %s" % self.conn["api_token"], "User-Agent": "fleetops.maintenance"}
-        status, raw = exchange(self._http, method, url, data=data, headers=headers, timeout=self.timeout,
-                               tls_error=lambda reason: VirtFusionError(tls_error_text(
-                                   urlsplit(url).netloc, reason, ca_option="virtfusion_credentials.ca_path")))
-        return status, decode_body(raw)
+        def tls_error(reason):
+            return VirtFusionError(http_retry.tls_error_text(urlsplit(url).netloc, reason,
+                                                             ca_option="virtfusion_credentials.ca_path"))
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=headers, timeout=self.timeout,
+                                          tls_error=tls_error)
+        return status, http_retry.decode_body(raw)
 
     def rest(self, method, path, body=None):
         """One REST call under the retry policy; the decoded body. Errors raise VirtFusionError with the
@@ -260,7 +252,7 @@ class VirtFusionClient(object):
             self.stats["requests"] += 1
             try:
                 status, data = self._send(method, url, body)
-            except ConnectionProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = VirtFusionError("%s %s: connection failed: %s" % (method, path, exc))
             else:
                 if status < 400:
@@ -271,8 +263,8 @@ class VirtFusionClient(object):
                     errors = [("HTTP %s %s" % (status, data or "")).strip()[:300]]
                 failure = VirtFusionError("%s %s: HTTP %s: %s" % (method, path, status, "; ".join(errors)),
                                           errors=errors, status=status)
-                if status not in RETRY_STATUSES:
+                if status not in http_retry.RETRY_STATUSES:
                     raise failure
             if next(budget, None) is None:
-                raise gave_up(failure, attempts)
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
