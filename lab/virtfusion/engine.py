@@ -734,6 +734,20 @@ class Engine:
             fd.truncate(size)
         return sent, chunks
 
+    def _copy_disks(self, mig, s, ev, diff_only, writer=None, verify=False):
+        """Copy every disk of server ``s`` from the source to the destination (see _paced_copy), and
+        with ``verify`` check that each copy equals its source; (bytes sent, chunks sent)."""
+        w = self.world
+        total = chunks = 0
+        for d in s["disks"]:
+            src, dst = w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"])
+            b, c = self._paced_copy(mig, src, dst, diff_only, ev, writer)
+            total += b
+            chunks += c
+            if verify and not qemu.compare_images(src, dst):
+                raise StepFailed(f"drive {d['drive']}: the copy differs from the source after stage 2")
+        return total, chunks
+
     def _stage1(self, mig, ev):
         w = self.world
         with w.lock:
@@ -755,12 +769,7 @@ class Engine:
                     q.hmp(f'qemu-io drive-{d["drive"]} "write -P {0x20 + written["n"] % 90} {off} 64k"')
                 written["bytes"] += 65536
                 written["n"] += 1
-        total = chunks = 0
-        for d in s["disks"]:
-            b, c = self._paced_copy(mig, w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"]), False, ev,
-                                    writer)
-            total += b
-            chunks += c
+        total, chunks = self._copy_disks(mig, s, ev, False, writer)
         with w.lock:
             mig["disks"].update({"stage1_bytes": total, "stage1_chunks": chunks,
                                  "guest_writes_during_stage1": written["bytes"]})
@@ -789,14 +798,7 @@ class Engine:
             with w.lock:
                 mig["disks"].update({"stage2_bytes": 0, "stage2_chunks": 0})
             return "server offline: one stage was enough"
-        total = chunks = 0
-        for d in s["disks"]:
-            src, dst = w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"])
-            b, c = self._paced_copy(mig, src, dst, True, ev)
-            total += b
-            chunks += c
-            if not qemu.compare_images(src, dst):
-                raise StepFailed(f"drive {d['drive']}: the copy differs from the source after stage 2")
+        total, chunks = self._copy_disks(mig, s, ev, True, verify=True)
         with w.lock:
             mig["disks"].update({"stage2_bytes": total, "stage2_chunks": chunks, "verified": True})
             mig["data"] = "success"
