@@ -15,7 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lab import avi_upgrade_app
+from lab.avi_common import json_body
 from lab.avi_upgrade import LOCKED_MESSAGE
+from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, query, world_admin
 from lab.world import TYPES, ApiError
 
 log = logging.getLogger("lab.avi")
@@ -28,20 +30,6 @@ def err(status, message):
 
 def base_url(request):
     return f"https://{request.headers.get('host', '127.0.0.1')}"
-
-
-def query(request):
-    return dict(parse_qsl(request.url.query, keep_blank_values=True))
-
-
-async def json_body(request):
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "Request body is not valid JSON")
 
 
 def build_app(world):
@@ -209,44 +197,23 @@ def build_app(world):
             return err(e.status, e.message)
 
     # ----------------------------------------------------------------- admin plane
-    def loopback(request):
-        host = request.client.host if request.client else ""
-        return host in ("127.0.0.1", "::1", "localhost")
-
     async def admin(request: Request):
-        if not loopback(request):
+        if not is_loopback(request):
             return err(403, "admin plane is loopback only")
         path = request.path_params["rest"].strip("/")
         meth = request.method
+
+        async def read_body(object_only):
+            body = await json_body(request)
+            if object_only and not isinstance(body, dict):
+                raise ApiError(400, "JSON object expected")
+            return body
         try:
-            if path == "health":
-                return JSONResponse({"ok": True, "time_scale": world.time_scale, "lab_now": world.lab_now()})
-            if path == "faults":
-                if meth == "GET":
-                    return JSONResponse({"faults": world.list_faults()})
-                if meth == "DELETE":
-                    world.clear_faults()
-                    return JSONResponse({"ok": True})
-                if meth == "POST":
-                    body = await json_body(request)
-                    if not isinstance(body, dict):
-                        raise ApiError(400, "JSON object expected")
-                    return JSONResponse({"id": world.add_fault(body)})
+            answer = await world_admin(world, path, meth, read_body)
+            if answer is not None:
+                return answer
             if path == "disruption" and meth == "GET":
                 return JSONResponse(world.disruption_report())
-            if path == "stats" and meth == "GET":
-                return JSONResponse(world.stats_report())
-            if path == "stats/reset" and meth == "POST":
-                world.stats_reset()
-                return JSONResponse({"ok": True})
-            if path == "reset" and meth == "POST":
-                world.reset()
-                return JSONResponse({"ok": True})
-            if path == "time-scale":
-                if meth == "POST":
-                    body = await json_body(request)
-                    world.set_time_scale(body.get("scale"))
-                return JSONResponse({"time_scale": world.time_scale})
             if path == "sessions/expire" and meth == "POST":
                 world.expire_sessions()
                 return JSONResponse({"ok": True})
@@ -279,48 +246,16 @@ def world_summary(world):
         return {"service_engines": dict(sorted(ses.items())), "lab_now": world.lab_now()}
 
 
-class FaultsAndStats:
-    """Outermost ASGI layer: injected HTTP faults (incl. dropped connections) and request counting.
+class FaultsAndStats(BaseFaultsAndStats):
+    """lab.web.FaultsAndStats with the upgrade engine's answers first (controller nodes rebooting,
+    the cluster forming) and the Avi error body."""
 
-    It wraps the Starlette app directly so that ``send`` is uvicorn's own: to drop a connection
-    it aborts the transport of uvicorn's request cycle.
-    """
+    def fault(self, method, path):
+        block = self.world.upgrade_http_block(path)
+        return block if block is not None else super().fault(method, path)
 
-    def __init__(self, app, world):
-        self.app = app
-        self.world = world
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path = scope.get("path", "")
-        method = scope.get("method", "GET")
-        if path.startswith("/_lab/"):
-            return await self.app(scope, receive, send)
-        block = self.world.upgrade_http_block(path)  # controller nodes rebooting / cluster forming
-        if block is not None:
-            status, message = block
-        else:
-            status, message = self.world.http_fault(method, path), None
-        if status is not None:
-            self.world.count_request(method, status if status else "dropped")
-            if status == 0:
-                cycle = getattr(send, "__self__", None)
-                transport = getattr(cycle, "transport", None)
-                if transport is not None:
-                    transport.abort()
-                    return
-                raise ConnectionAbortedError("lab fault: drop connection")
-            body = json.dumps({"error": message or f"Service unavailable (lab fault {status})"}).encode()
-            await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
-            return
-        seen = {}
-
-        async def counting_send(message):
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-            await send(message)
-        try:
-            await self.app(scope, receive, counting_send)
-        finally:
-            self.world.count_request(method, seen.get("status", 500))
+    def fault_response(self, status, message):
+        if status == 0:
+            raise ConnectionAbortedError("lab fault: drop connection")
+        body = json.dumps({"error": message or f"Service unavailable (lab fault {status})"}).encode()
+        return Response(body, status_code=status, media_type="application/json")

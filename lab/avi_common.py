@@ -1,5 +1,8 @@
-"""Primitives the Avi world (lab.world) and its upgrade engine (lab.avi_upgrade) share."""
+"""Primitives the Avi plane's modules share: the world (lab.world), its upgrade engine
+(lab.avi_upgrade) and their REST routes (lab.avi_app, lab.avi_upgrade_app)."""
 import uuid as uuidlib
+
+from lab.web import read_json
 
 HA_SHARED, HA_PAIR, HA_LEGACY = "HA_MODE_SHARED", "HA_MODE_SHARED_PAIR", "HA_MODE_LEGACY_ACTIVE_STANDBY"
 # SE oper states in which the SE's data plane runs (it serves the VSs placed on it).
@@ -11,6 +14,11 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+async def json_body(request):
+    """The request's JSON body ({} when there is none); 400 when it is not JSON."""
+    return await read_json(request, ApiError(400, "Request body is not valid JSON"))
 
 
 def new_uuid(typ):

@@ -3,12 +3,11 @@
 ``dispatch`` answers the upgrade, image, cluster and version paths and returns None for every
 other path, which lab.avi_app then serves as before.
 """
-import json
 import re
 
 from starlette.responses import JSONResponse, Response
 
-from lab.avi_common import ApiError
+from lab.avi_common import ApiError, json_body
 
 # paths that start, preview or stop upgrade operations: they answer the configuration lock with
 # their own 409 instead of the 403 every other write gets while an upgrade runs
@@ -45,16 +44,6 @@ METHODS = {"images": ("GET", "POST"), "image": ("GET", "DELETE"), "image_inv": (
 
 def is_control_path(rest):
     return bool(CONTROL_PATHS.match(rest))
-
-
-async def _json(request):
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "Request body is not valid JSON")
 
 
 async def _upload(request):
@@ -102,15 +91,15 @@ async def dispatch(world, request, rest, q, base):
     if kind == "image_inv_one":
         return JSONResponse(world.image_get(m.group(1), base, inventory=True))
     if kind == "upgrade_preview":
-        return JSONResponse(world.upgrade_preview(await _json(request), base))
+        return JSONResponse(world.upgrade_preview(await json_body(request), base))
     if kind == "upgrade":
-        return JSONResponse(world.start_upgrade(await _json(request), base))
+        return JSONResponse(world.start_upgrade(await json_body(request), base))
     if kind == "rollback_preview":
-        return JSONResponse(world.rollback_preview(await _json(request), base))
+        return JSONResponse(world.rollback_preview(await json_body(request), base))
     if kind == "rollback":
-        return JSONResponse(world.start_rollback(await _json(request), base))
+        return JSONResponse(world.start_rollback(await json_body(request), base))
     if kind == "resume":
-        return JSONResponse(world.resume_groups(await _json(request), base))
+        return JSONResponse(world.resume_groups(await json_body(request), base))
     if kind == "status_list":
         return JSONResponse(world.status_list(q, base, url))
     if kind == "status_one":
@@ -120,13 +109,13 @@ async def dispatch(world, request, rest, q, base):
     if kind == "legacy_history":
         return JSONResponse(world.legacy_history(base))
     if kind == "legacy_upgrade":
-        return JSONResponse(world.legacy_upgrade(await _json(request), base))
+        return JSONResponse(world.legacy_upgrade(await json_body(request), base))
     if kind == "legacy_rollback":
-        return JSONResponse(world.start_rollback(await _json(request), base, legacy=True))
+        return JSONResponse(world.start_rollback(await json_body(request), base, legacy=True))
     if kind == "cluster_status":
         return JSONResponse(world.cluster_status())
     if kind == "cluster":
         return JSONResponse(world.cluster_view(base))
     if kind == "versions":
         return JSONResponse(world.controller_versions())
-    return JSONResponse(world.upgrade_se(m.group(1), await _json(request), base))
+    return JSONResponse(world.upgrade_se(m.group(1), await json_body(request), base))

@@ -10,6 +10,7 @@ A plane keeps its own world (state in its own SQLite file under the state dir, i
 at the shared time scale) and its own admin routes under ``/_lab/`` on its own HTTPS port.
 """
 import importlib
+import threading
 
 # name -> module with a ``Plane`` class; a plane is built when the topology has a section of that
 # name (the Avi plane is always built: the topology's controller/clouds/se_groups are its section).
@@ -41,6 +42,7 @@ class Plane:
     """
 
     name = "plane"
+    world = None  # the plane's world: it keeps the time scale
 
     def __init__(self, state_dir, topology, time_scale=None, reset=False, ports=None):
         self.state_dir = state_dir
@@ -59,9 +61,31 @@ class Plane:
 
     def set_time_scale(self, scale):
         """Apply a new time scale (real seconds per lab second)."""
+        self.world.set_time_scale(scale)
+
+    @property
+    def time_scale(self):
+        return self.world.time_scale
 
     def shutdown(self):
         """Stop background work and persist."""
+
+
+class SimulatedPlane(Plane):
+    """A plane whose world (a ``lab.worldbase.WorldBase``, in ``self.store``) is advanced by one
+    background thread, ``world.run_simulation``, from ``start`` to ``shutdown``."""
+
+    _sim = None
+
+    def start(self, info):
+        self._sim = threading.Thread(target=self.world.run_simulation, name=f"{self.name}-simulation", daemon=True)
+        self._sim.start()
+
+    def shutdown(self):
+        self.world.shutdown()
+        if self._sim is not None:
+            self._sim.join(timeout=2)
+        self.store.close()
 
 
 def wanted_planes(topology):

@@ -2,13 +2,17 @@
 import json
 import sqlite3
 
+DOC_COLUMNS = "id TEXT PRIMARY KEY, doc TEXT NOT NULL"
+
+
+def doc_tables(*names):
+    """Table definitions of tables of JSON documents by id (every table but the Avi ``objects``)."""
+    return {name: DOC_COLUMNS for name in names}
+
+
 TABLES = {
     "objects": "type TEXT NOT NULL, uuid TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (type, uuid)",
-    "operations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "sessions": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "disruption": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
+    **doc_tables("operations", "sessions", "faults", "disruption", "meta"),
 }
 
 

@@ -10,16 +10,14 @@ in-flight operations resume where they were after a restart **[lab assumption]**
 """
 import copy
 import logging
-import math
-import random
 import re
 import secrets
 import string
-import threading
 import time
 
 from lab.avi_common import HA_LEGACY, HA_PAIR, HA_SHARED, SERVING_OPER, ApiError, new_uuid, ref, uuid_of
 from lab.avi_upgrade import UPGRADE_FAULT_OPS, UPGRADE_OP_KINDS, UpgradeMixin
+from lab.worldbase import WorldBase
 
 log = logging.getLogger("lab.world")
 
@@ -44,51 +42,19 @@ TIMING_DEFAULTS = {"login": 0, "se_create": 300, "scaleout": 20, "scalein": 10,
                    "se_disable_settle": 2, "honour_scalein_timeout": False, "se_disable_parallel": 1}
 
 
-class World(UpgradeMixin):
+class World(UpgradeMixin, WorldBase):
     def __init__(self, store, topology, time_scale=None, reset=False):
-        self.lock = threading.RLock()
-        self.store = store
-        self.topology = topology
-        self.stop_event = threading.Event()
-        self._changes = {}
-        self._rng = random.Random()
-        self.mono_base = time.monotonic()
-        with self.lock:
-            if reset or store.is_empty():
-                store.clear()
-                self._seed(topology, time_scale)
-            else:
-                self._load(time_scale)
-            self._flush()
+        super().__init__(store, topology)
+        self._open(time_scale, reset, "objects")
 
-    # ------------------------------------------------------------------ clock, persistence
-    def lab_now(self):
-        return self.lab_base + (time.monotonic() - self.mono_base) / self.time_scale
-
-    def _rebase(self, scale=None):
-        now = self.lab_now()
-        self.lab_base, self.mono_base = now, time.monotonic()
-        if scale is not None:
-            self.time_scale = float(scale)
-
-    def _mark(self, table, key, doc):
-        self._changes[(table, key if not isinstance(key, list) else tuple(key))] = doc
-
+    # ------------------------------------------------------------------ persistence (lab.worldbase)
     def _save_obj(self, typ, uuid):
         self._mark("objects", (typ, uuid), self.objs[typ].get(uuid))
 
     def _save_meta(self):
-        self._mark("meta", "clock", {"lab_now": self.lab_now(), "time_scale": self.time_scale})
-        self._mark("meta", "stats", self.stats)
-        self._mark("meta", "config", self.cfg)
+        super()._save_meta()
         if getattr(self, "up", None) is not None:
             self._mark("meta", "upgrade", self.up)
-
-    def _flush(self):
-        if self._changes:
-            changes = [(t, k, d) for (t, k), d in self._changes.items()]
-            self._changes = {}
-            self.store.write(changes)
 
     def _load(self, time_scale):
         self.objs = {t: {} for t in TYPES}
@@ -96,9 +62,7 @@ class World(UpgradeMixin):
         meta = self.store.load("meta")
         self.cfg = meta["config"]
         self.stats = meta["stats"]
-        self.time_scale = float(time_scale if time_scale is not None else meta["clock"]["time_scale"])
-        self.lab_base = meta["clock"]["lab_now"]
-        self.mono_base = time.monotonic()
+        self._load_clock(meta["clock"], time_scale)
         self.ops = self.store.load("operations")
         self.sessions = self.store.load("sessions")
         self.faults = self.store.load("faults")
@@ -110,8 +74,8 @@ class World(UpgradeMixin):
                  sum(1 for o in self.ops.values() if o["state"] == "running"))
 
     # ------------------------------------------------------------------ seeding
-    def _seed(self, topo, time_scale):
-        topo = topo or {}
+    def _seed(self, time_scale):
+        topo = self.topology or {}
         ctl = topo.get("controller", {})
         timing = dict(TIMING_DEFAULTS)
         timing.update(topo.get("timing") or {})
@@ -124,9 +88,7 @@ class World(UpgradeMixin):
             "api_idle_timeout": float(ctl.get("api_idle_timeout", 900)),
             "timing": timing,
         }
-        self.time_scale = float(time_scale if time_scale is not None else topo.get("time_scale", 1.0))
-        self.lab_base = 0.0
-        self.mono_base = time.monotonic()
+        self._start_clock(time_scale)
         self.objs = {t: {} for t in TYPES}
         self.ops, self.sessions, self.faults, self.disruption = {}, {}, {}, {}
         self.stats = self._empty_stats()
@@ -225,13 +187,6 @@ class World(UpgradeMixin):
     @staticmethod
     def _empty_stats():
         return {"logins": 0, "failed_logins": 0, "requests": {}, "status": {}, "operations_done": []}
-
-    def reset(self):
-        with self.lock:
-            self.store.clear()
-            self._changes = {}
-            self._seed(self.topology, self.time_scale)
-            self._flush()
 
     # ------------------------------------------------------------------ sessions
     def login(self, username, password):
@@ -1096,78 +1051,22 @@ class World(UpgradeMixin):
             summary.update(flags)
             return [summary]
 
-    # ------------------------------------------------------------------ admin plane
-    def add_fault(self, f):
-        with self.lock:
-            kind = f.get("kind")
-            if kind == "http_error":
-                re.compile(f.get("path", ".*"))
-                f.setdefault("path", ".*")
-                f.setdefault("method", "*")
-                f.setdefault("status", 503)
-                f.setdefault("rate", 1.0)
-            elif kind == "unavailable":
-                f.setdefault("status", 503)
-                f["until"] = time.time() + float(f.get("seconds", 10))
-            elif kind == "fail_operation":
-                if f.get("operation") not in OP_KINDS:
-                    raise ApiError(400, f"operation must be one of {', '.join(OP_KINDS)}")
-                f.setdefault("target", "*")
-                f.setdefault("count", 1)
-            else:
-                raise ApiError(400, "kind must be http_error, unavailable or fail_operation")
-            fid = f"fault-{secrets.token_hex(4)}"
-            f["id"] = fid
-            f["used"] = 0
-            self.faults[fid] = f
-            self._mark("faults", fid, f)
-            self._flush()
-            return fid
+    # ------------------------------------------------------------------ admin plane (faults, stats: lab.worldbase)
+    @staticmethod
+    def _bad_request(message):
+        return ApiError(400, message)
 
-    def list_faults(self):
-        with self.lock:
-            now = time.time()
-            return [f for f in self.faults.values() if f["kind"] != "unavailable" or f["until"] > now]
+    def _check_fault(self, f):
+        if f.get("kind") != "fail_operation":
+            raise ApiError(400, "kind must be http_error, unavailable or fail_operation")
+        if f.get("operation") not in OP_KINDS:
+            raise ApiError(400, f"operation must be one of {', '.join(OP_KINDS)}")
+        f.setdefault("target", "*")
+        f.setdefault("count", 1)
 
-    def clear_faults(self):
-        with self.lock:
-            for fid in list(self.faults):
-                self._mark("faults", fid, None)
-            self.faults = {}
-            self._flush()
-
-    def http_fault(self, method, path):
-        """None, or the status to answer (0 = drop the connection)."""
-        with self.lock:
-            now = time.time()
-            for fid, f in list(self.faults.items()):
-                if f["kind"] == "unavailable":
-                    if f["until"] > now:
-                        if path.startswith("/api/") or path.rstrip("/") in ("/login", "/logout"):
-                            return int(f["status"])
-                    else:
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                elif f["kind"] == "http_error":
-                    if f["method"] not in ("*", method) or not re.search(f["path"], path):
-                        continue
-                    if self._rng.random() >= float(f["rate"]):
-                        continue
-                    f["used"] += 1
-                    if f.get("count") is not None and f["used"] >= int(f["count"]):
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                    else:
-                        self._mark("faults", fid, f)
-                    return int(f["status"])
-            return None
-
-    def count_request(self, method, status):
-        with self.lock:
-            r = self.stats["requests"]
-            r[method] = r.get(method, 0) + 1
-            s = self.stats["status"]
-            s[str(status)] = s.get(str(status), 0) + 1
+    @staticmethod
+    def _unavailable_covers(path):
+        return path.startswith("/api/") or path.rstrip("/") in ("/login", "/logout")
 
     def disruption_report(self):
         with self.lock:
@@ -1220,20 +1119,5 @@ class World(UpgradeMixin):
                 if d["open"] is not None:
                     d["open"] = self.lab_now()
                 self._mark("disruption", u, d)
-            self._save_meta()
-            self._flush()
-
-    def set_time_scale(self, scale):
-        scale = float(scale)
-        if scale <= 0 or math.isnan(scale):  # NaN is rejected too
-            raise ApiError(400, "scale must be > 0")
-        with self.lock:
-            self._rebase(scale)
-            self._save_meta()
-            self._flush()
-
-    def shutdown(self):
-        self.stop_event.set()
-        with self.lock:
             self._save_meta()
             self._flush()

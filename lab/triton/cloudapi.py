@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from lab.triton.auth import authenticate
 from lab.triton.world import ApiError
+from lab.web import DROP, FaultsAndStats as BaseFaultsAndStats, is_loopback, world_admin
 
 log = logging.getLogger("lab.triton.cloudapi")
-DROP = b"\x00lab-drop-connection\x00"
 API_VERSION = "9.0.0"
 SERVER = "cloudapi/9.20.0 (fleetops lab)"
 
@@ -168,9 +168,7 @@ def build_cloudapi(world):
                     vm = world.vms.get(rest[1])
                     if not vm or vm["owner_uuid"] != account["uuid"]:
                         raise ApiError(404, "ResourceNotFound", "VM not found")
-                    rec = world.record_of(vm["uuid"])
-                    if not rec:
-                        raise ApiError(404, "ResourceNotFound", "migration not found")
+                    rec = world.require_record(vm["uuid"])
                     return JSONResponse(world.migration_view(rec, cloudapi=True), headers=hdrs)
                 else:
                     raise ApiError(404, "ResourceNotFound", f"{request.url.path} does not exist")
@@ -204,8 +202,7 @@ def build_cloudapi(world):
             raise ApiError(409, "MissingParameter", '"action" must be specified')
         if action == "watch":
             with world.lock:
-                if not world.record_of(vm["uuid"]) and vm["uuid"] not in world.last_record:
-                    raise ApiError(404, "ResourceNotFound", "migration not found")
+                world.require_record(vm["uuid"], watch=True)
             return StreamingResponse(watch_stream(world, vm["uuid"]), media_type="application/x-json-stream",
                                      headers=hdrs)
         if action not in ("begin", "sync", "switch", "automatic", "abort", "pause", "finalize"):
@@ -231,11 +228,8 @@ def build_cloudapi(world):
 
 
 def admin_endpoint(world):
-    def loopback(request):
-        return (request.client.host if request.client else "") in ("127.0.0.1", "::1", "localhost")
-
     async def admin(request: Request):
-        if not loopback(request):
+        if not is_loopback(request):
             return JSONResponse({"code": "NotAuthorized", "message": "admin plane is loopback only"}, 403)
         path = request.path_params["rest"].strip("/")
         meth = request.method
@@ -246,28 +240,12 @@ def admin_endpoint(world):
                 body = json.loads(raw) if raw else {}
                 if not isinstance(body, dict):
                     raise ApiError(400, "BadRequest", "JSON object expected")
-            if path == "health":
-                return JSONResponse({"ok": True, "time_scale": world.time_scale, "lab_now": world.lab_now()})
-            if path == "faults":
-                if meth == "GET":
-                    return JSONResponse({"faults": world.list_faults()})
-                if meth == "DELETE":
-                    world.clear_faults()
-                    return JSONResponse({"ok": True})
-                if meth == "POST":
-                    return JSONResponse({"id": world.add_fault(body)})
-            if path == "stats" and meth == "GET":
-                return JSONResponse(world.stats_report())
-            if path == "stats/reset" and meth == "POST":
-                world.stats_reset()
-                return JSONResponse({"ok": True})
-            if path == "reset" and meth == "POST":
-                world.reset()
-                return JSONResponse({"ok": True})
-            if path == "time-scale":
-                if meth == "POST":
-                    world.set_time_scale(body.get("scale"))
-                return JSONResponse({"time_scale": world.time_scale})
+
+            async def read_body(_object_only):  # read and checked above
+                return body
+            answer = await world_admin(world, path, meth, read_body)
+            if answer is not None:
+                return answer
             if path == "world" and meth == "GET":
                 return JSONResponse(world.world_summary())
             if path == "instances" and meth == "GET":
@@ -286,50 +264,11 @@ def admin_endpoint(world):
     return admin
 
 
-class FaultsAndStats:
-    """Outermost ASGI layer: injected HTTP faults, dropped watch connections, request counting."""
+class FaultsAndStats(BaseFaultsAndStats):
+    """lab.web.FaultsAndStats with restify's error body (a ``code`` and a ``message``)."""
 
-    def __init__(self, app, world):
-        self.app = app
-        self.world = world
-
-    @staticmethod
-    def _abort(send):
-        transport = getattr(getattr(send, "__self__", None), "transport", None)
-        if transport is not None:
-            transport.abort()
-            return True
-        return False
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("path", "").startswith("/_lab/"):
-            return await self.app(scope, receive, send)
-        method = scope.get("method", "GET")
-        status = self.world.http_fault(method, scope.get("path", ""))
-        if status is not None:
-            self.world.count_request(method, status if status else "dropped")
-            if status == 0 and self._abort(send):
-                return
-            code = {503: "ServiceUnavailable", 500: "InternalError", 502: "BadGateway",
-                    504: "GatewayTimeout"}.get(status, "InternalError")
-            body = json.dumps({"code": code, "message": f"lab fault: HTTP {status}"}).encode()
-            await Response(body, status_code=status or 503, media_type="application/json")(scope, receive, send)
-            return
-        seen = {}
-        dropped = {}
-
-        async def wrapped_send(message):
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-            if message["type"] == "http.response.body" and message.get("body") == DROP:
-                dropped["yes"] = self._abort(send)
-                if dropped["yes"]:
-                    return
-                message = dict(message, body=b"", more_body=False)
-            if dropped.get("yes"):
-                return
-            await send(message)
-        try:
-            await self.app(scope, receive, wrapped_send)
-        finally:
-            self.world.count_request(method, seen.get("status", 500))
+    def fault_response(self, status, message):
+        code = {503: "ServiceUnavailable", 500: "InternalError", 502: "BadGateway",
+                504: "GatewayTimeout"}.get(status, "InternalError")
+        body = json.dumps({"code": code, "message": f"lab fault: HTTP {status}"}).encode()
+        return Response(body, status_code=status or 503, media_type="application/json")

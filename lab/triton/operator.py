@@ -4,8 +4,8 @@ Paths and shapes follow sdc-vmapi (lib/endpoints/vms.js, lib/vm-migration/migrat
 sdc-cnapi docs (ServerList, ServerGet, ServerCapacity, VmList); see lab/TRITON.md.
 """
 import asyncio
+import functools
 import uuid as uuidlib
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,16 +14,25 @@ from starlette.routing import Route
 
 from lab.triton.cloudapi import FaultsAndStats, error_response, request_params, watch_stream
 from lab.triton.world import UUID_RE, ApiError
+from lab.web import query
 
 TRUE = ("true", "1", True)
+
+
+def restify_errors(handler):
+    """The handler, answering an ApiError it raises with the restify error body."""
+    @functools.wraps(handler)
+    async def wrapped(request):
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return error_response(e)
+    return wrapped
 
 
 def build_operator(world):
     async def ping(request: Request):
         return JSONResponse({"healthy": True, "status": "OK", "pingErrors": {}})
-
-    def query(request):
-        return dict(parse_qsl(request.url.query, keep_blank_values=True))
 
     async def list_vms(request: Request):
         q = query(request)
@@ -56,39 +65,36 @@ def build_operator(world):
             raise ApiError(404, "ResourceNotFound", "VM not found")
         return vm
 
+    @restify_errors
     async def vm_endpoint(request: Request):
         u = request.path_params["uuid"]
-        try:
-            if request.method == "GET":
-                with world.lock:
-                    return JSONResponse(world.vmapi_view(vm_or_404(u)))
-            params = await request_params(request)
+        if request.method == "GET":
             with world.lock:
-                vm_or_404(u)
-            if params.get("action") != "migrate":
-                raise ApiError(409, "ValidationFailed", "Invalid Parameters",
-                               errors=[{"field": "action", "code": "Invalid", "message": "Invalid parameter"}])
-            action = params.get("migration_action")
-            override = params.get("override_server_uuid")
-            if override and not UUID_RE.match(str(override)):
-                raise ApiError(409, "ValidationFailed",
-                               f"Invalid parameters: override_server_uuid ({override}) is not a valid UUID",
-                               errors=[{"field": "override_server_uuid", "code": "Invalid",
-                                        "message": "Invalid UUID"}])
-            automatic = params.get("migration_automatic") in TRUE
-            kind, payload = world.migrate(u, action, owner_uuid=params.get("owner_uuid"), automatic=automatic,
-                                          override=override if action == "begin" else None)
-            if kind == "finalized":
-                if payload:
-                    await asyncio.sleep(payload)
-                return Response(status_code=200)
-            if kind == "estimate":
-                return JSONResponse(payload)
-            if kind == "early_abort":
-                return JSONResponse({"migration": world.migration_view(payload)})
-            return JSONResponse({"job_uuid": str(uuidlib.uuid4()), "migration": payload}, status_code=202)
-        except ApiError as e:
-            return error_response(e)
+                return JSONResponse(world.vmapi_view(vm_or_404(u)))
+        params = await request_params(request)
+        with world.lock:
+            vm_or_404(u)
+        if params.get("action") != "migrate":
+            raise ApiError(409, "ValidationFailed", "Invalid Parameters",
+                           errors=[{"field": "action", "code": "Invalid", "message": "Invalid parameter"}])
+        action = params.get("migration_action")
+        override = params.get("override_server_uuid")
+        if override and not UUID_RE.match(str(override)):
+            raise ApiError(409, "ValidationFailed",
+                           f"Invalid parameters: override_server_uuid ({override}) is not a valid UUID",
+                           errors=[{"field": "override_server_uuid", "code": "Invalid", "message": "Invalid UUID"}])
+        automatic = params.get("migration_automatic") in TRUE
+        kind, payload = world.migrate(u, action, owner_uuid=params.get("owner_uuid"), automatic=automatic,
+                                      override=override if action == "begin" else None)
+        if kind == "finalized":
+            if payload:
+                await asyncio.sleep(payload)
+            return Response(status_code=200)
+        if kind == "estimate":
+            return JSONResponse(payload)
+        if kind == "early_abort":
+            return JSONResponse({"migration": world.migration_view(payload)})
+        return JSONResponse({"job_uuid": str(uuidlib.uuid4()), "migration": payload}, status_code=202)
 
     async def list_migrations(request: Request):
         q = query(request)
@@ -102,28 +108,21 @@ def build_operator(world):
                 out.append(world.migration_view(rec, raw=raw))
             return JSONResponse(out)
 
+    @restify_errors
     async def get_migration(request: Request):
         u = request.path_params["uuid"]
-        try:
-            with world.lock:
-                vm_or_404(u)
-                rec = world.record_of(u)
-                if not rec:
-                    raise ApiError(404, "ResourceNotFound", "migration not found")
-                return JSONResponse(world.migration_view(rec, raw=query(request).get("format") == "raw"))
-        except ApiError as e:
-            return error_response(e)
+        with world.lock:
+            vm_or_404(u)
+            rec = world.require_record(u)
+            return JSONResponse(world.migration_view(rec, raw=query(request).get("format") == "raw"))
 
+    @restify_errors
     async def watch(request: Request):
         u = request.path_params["uuid"]
-        try:
-            with world.lock:
-                vm_or_404(u)
-                if not world.record_of(u) and u not in world.last_record:
-                    raise ApiError(404, "ResourceNotFound", "migration not found")
-            return StreamingResponse(watch_stream(world, u), media_type="application/x-json-stream")
-        except ApiError as e:
-            return error_response(e)
+        with world.lock:
+            vm_or_404(u)
+            world.require_record(u, watch=True)
+        return StreamingResponse(watch_stream(world, u), media_type="application/x-json-stream")
 
     def extras(q):
         return [x.strip() for x in (q.get("extras") or "").split(",") if x.strip()]
@@ -151,35 +150,29 @@ def build_operator(world):
             raise ApiError(404, "ResourceNotFound", f"Server {su} not found")
         return s
 
+    @restify_errors
     async def get_server(request: Request):
-        try:
-            with world.lock:
-                s = server_or_404(request.path_params["uuid"])
-                return JSONResponse(world.server_view(s, extras(query(request)) or ["all"]))
-        except ApiError as e:
-            return error_response(e)
+        with world.lock:
+            s = server_or_404(request.path_params["uuid"])
+            return JSONResponse(world.server_view(s, extras(query(request)) or ["all"]))
 
+    @restify_errors
     async def server_vms(request: Request):
-        try:
-            with world.lock:
-                su = server_or_404(request.path_params["uuid"])["uuid"]
-                return JSONResponse([world.vmapi_view(v, hidden=v["server_uuid"] != su, server=su)
-                                     for v in world.vms_on_server(su)])
-        except ApiError as e:
-            return error_response(e)
+        with world.lock:
+            su = server_or_404(request.path_params["uuid"])["uuid"]
+            return JSONResponse([world.vmapi_view(v, hidden=v["server_uuid"] != su, server=su)
+                                 for v in world.vms_on_server(su)])
 
+    @restify_errors
     async def capacity(request: Request):
-        try:
-            params = await request_params(request)
-            wanted = params.get("servers")
-            with world.lock:
-                if wanted is not None and (not isinstance(wanted, list)
-                                           or any(not UUID_RE.match(str(x)) for x in wanted)):
-                    raise ApiError(409, "InvalidParameters", "servers: invalid server UUID")
-                return JSONResponse({"capacities": {su: world.capacity(su) for su in world.servers
-                                                    if wanted is None or su in wanted}})
-        except ApiError as e:
-            return error_response(e)
+        params = await request_params(request)
+        wanted = params.get("servers")
+        with world.lock:
+            if wanted is not None and (not isinstance(wanted, list)
+                                       or any(not UUID_RE.match(str(x)) for x in wanted)):
+                raise ApiError(409, "InvalidParameters", "servers: invalid server UUID")
+            return JSONResponse({"capacities": {su: world.capacity(su) for su in world.servers
+                                                if wanted is None or su in wanted}})
 
     app = Starlette(routes=[
         Route("/ping", ping, methods=["GET"]),

@@ -1,31 +1,25 @@
 """The Triton plane: the TritonWorld (lab.triton.world) behind CloudAPI (lab.triton.cloudapi) and
 the operator plane (lab.triton.operator), each on its own loopback HTTPS port."""
 import os
-import threading
 
-from lab.planes import Listener, Plane as BasePlane
+from lab.planes import Listener, SimulatedPlane
 from lab.store import Store
 from lab.triton.cloudapi import build_cloudapi
 from lab.triton.operator import build_operator
 from lab.triton.world import TABLES, TritonWorld
 
 
-class Plane(BasePlane):
+class Plane(SimulatedPlane):
     name = "triton"
 
     def __init__(self, state_dir, topology, time_scale=None, reset=False, ports=None):
         super().__init__(state_dir, topology, time_scale, reset, ports)
         self.store = Store(os.path.join(state_dir, "triton.sqlite"), tables=TABLES)
         self.world = TritonWorld(self.store, topology, state_dir, time_scale=time_scale, reset=reset)
-        self._sim = None
 
     def listeners(self):
         return [Listener("triton", build_cloudapi(self.world), self.ports.get("triton", 0)),
                 Listener("triton_operator", build_operator(self.world), self.ports.get("triton_operator", 0))]
-
-    def start(self, info):
-        self._sim = threading.Thread(target=self.world.run_simulation, name="triton-simulation", daemon=True)
-        self._sim.start()
 
     def info(self, ports):
         cfg = self.world.cfg
@@ -34,16 +28,3 @@ class Plane(BasePlane):
                 "operator_port": ports["triton_operator"], "datacenter": cfg["datacenter"],
                 "accounts": {login: a["keys"][0]["fingerprint"] for login, a in cfg["accounts"].items()},
                 "key_files": {login: a["key_file"] for login, a in cfg["accounts"].items() if a.get("key_file")}}
-
-    def set_time_scale(self, scale):
-        self.world.set_time_scale(scale)
-
-    @property
-    def time_scale(self):
-        return self.world.time_scale
-
-    def shutdown(self):
-        self.world.shutdown()
-        if self._sim is not None:
-            self._sim.join(timeout=2)
-        self.store.close()

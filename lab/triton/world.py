@@ -17,24 +17,19 @@ import math
 import os
 import random
 import re
-import secrets
 import shutil
-import threading
 import time
 import uuid as uuidlib
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from lab.store import doc_tables
+from lab.worldbase import WorldBase
+
 log = logging.getLogger("lab.triton")
 
-TABLES = {
-    "servers": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "vms": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "migrations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-}
+TABLES = doc_tables("servers", "vms", "migrations", "faults", "meta")
 TIMING_DEFAULTS = {"sync_bytes_per_second": 4 * 1024 * 1024, "begin": 20, "switch": 10, "finalize": 2,
                    "abort": 10, "rollback": 15, "pause": 1, "stop": 5, "start": 5}
 ACTIONS = ("begin", "sync", "switch", "pause", "abort", "rollback", "finalize", "estimate")
@@ -110,50 +105,24 @@ def tree_checksum(root):
     return h.hexdigest()
 
 
-class TritonWorld:
+class TritonWorld(WorldBase):
     def __init__(self, store, topology, state_dir, time_scale=None, reset=False):
-        self.lock = threading.RLock()
-        self.store = store
-        self.topology = topology or {}
+        super().__init__(store, topology or {})
         self.state_dir = state_dir
         self.base = os.path.join(state_dir, "triton")
-        self.stop_event = threading.Event()
-        self._changes = {}
-        self._rng = random.Random()
         self.progress = {}       # vm uuid -> latest progress event (like VMAPI's in-memory map)
         self.last_record = {}    # vm uuid -> last record, also after it was deleted (watch end events)
         self.watch_events = {}   # vm uuid -> events sent so far on watches (drop_watch fault)
-        with self.lock:
-            if reset or store.is_empty("meta"):
-                store.clear()
-                self._seed(time_scale)
-            else:
-                self._load(time_scale)
-            self._flush()
+        self._open(time_scale, reset, "meta")
 
-    # ------------------------------------------------------------------ clock, persistence
-    def lab_now(self):
-        return self.lab_base + (time.monotonic() - self.mono_base) / self.time_scale
-
+    # ------------------------------------------------------------------ clock, persistence (lab.worldbase)
     @staticmethod
     def wall():
         """Timestamps and durations in API objects are real (wall-clock) time."""
         return time.time()
 
-    def _mark(self, table, key, doc):
-        # a reference: the document is serialized when flushed, under the lock, as it is then
-        self._changes[(table, key)] = doc
-
-    def _save_meta(self):
-        self._mark("meta", "clock", {"lab_now": self.lab_now(), "time_scale": self.time_scale, "epoch": self.epoch})
-        self._mark("meta", "config", self.cfg)
-        self._mark("meta", "stats", self.stats)
-
-    def _flush(self):
-        if self._changes:
-            changes = [(t, k, d) for (t, k), d in self._changes.items()]
-            self._changes = {}
-            self.store.write(changes)
+    def _clock_doc(self):
+        return dict(super()._clock_doc(), epoch=self.epoch)
 
     def _save(self, table, key):
         src = {"servers": self.servers, "vms": self.vms, "migrations": self.migrations, "faults": self.faults}[table]
@@ -163,10 +132,8 @@ class TritonWorld:
         meta = self.store.load("meta")
         self.cfg = meta["config"]
         self.stats = meta.get("stats") or self._empty_stats()
-        self.time_scale = float(time_scale if time_scale is not None else meta["clock"]["time_scale"])
-        self.lab_base = meta["clock"]["lab_now"]
+        self._load_clock(meta["clock"], time_scale)
         self.epoch = meta["clock"]["epoch"]
-        self.mono_base = time.monotonic()
         self.servers = self.store.load("servers")
         self.vms = self.store.load("vms")
         self.migrations = self.store.load("migrations")
@@ -189,9 +156,7 @@ class TritonWorld:
         tri = topo.get("triton") or {}
         timing = dict(TIMING_DEFAULTS)
         timing.update(tri.get("timing") or {})
-        self.time_scale = float(time_scale if time_scale is not None else topo.get("time_scale", 1.0))
-        self.lab_base = 0.0
-        self.mono_base = time.monotonic()
+        self._start_clock(time_scale)
         self.epoch = time.time()
         self.stats = self._empty_stats()
         self.servers, self.vms, self.migrations, self.faults = {}, {}, {}, {}
@@ -295,13 +260,6 @@ class TritonWorld:
             with open(os.path.join(root, "data", "f-%04d.bin" % k), "wb") as fh:
                 fh.write(rng.randbytes(size))
 
-    def reset(self):
-        with self.lock:
-            self.store.clear()
-            self._changes = {}
-            self._seed(self.time_scale)
-            self._flush()
-
     # ------------------------------------------------------------------ lookups
     def account(self, login):
         return self.cfg["accounts"].get(login)
@@ -327,6 +285,14 @@ class TritonWorld:
             if rec["vm_uuid"] == vm_uuid:
                 return rec
         return None
+
+    def require_record(self, vm_uuid, watch=False):
+        """The instance's migration record, else 404 ``migration not found``. With ``watch``, an
+        instance whose migration ended and was deleted passes too (a watch answers its end): None."""
+        rec = self.record_of(vm_uuid)
+        if not rec and not (watch and vm_uuid in self.last_record):
+            raise ApiError(404, "ResourceNotFound", "migration not found")
+        return rec
 
     def _hidden_halves(self, server_uuid):
         """(vm, role) of migration halves living on a server other than the VM's own."""
@@ -1021,48 +987,25 @@ class TritonWorld:
             self._save("vms", vm["uuid"])
             self._flush()
 
-    def add_fault(self, f):
-        with self.lock:
-            kind = f.get("kind")
-            if kind == "fail_phase":
-                if f.get("phase") not in ("begin", "sync", "switch", "abort", "rollback"):
-                    raise ApiError(400, "BadRequest", "phase must be one of begin, sync, switch, abort, rollback")
-                f.setdefault("instance", "*")
-                f.setdefault("at", 0.5)
-                f.setdefault("count", 1)
-            elif kind == "drop_watch":
-                f.setdefault("instance", "*")
-                f.setdefault("after_events", 1)
-                f.setdefault("count", 1)
-            elif kind == "http_error":
-                re.compile(f.get("path", ".*"))
-                f.setdefault("path", ".*")
-                f.setdefault("method", "*")
-                f.setdefault("status", 503)
-                f.setdefault("rate", 1.0)
-            elif kind == "unavailable":
-                f.setdefault("status", 503)
-                f["until"] = time.time() + float(f.get("seconds", 10))
-            else:
-                raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error or unavailable")
-            fid = f"fault-{secrets.token_hex(4)}"
-            f["id"], f["used"] = fid, 0
-            self.faults[fid] = f
-            self._save("faults", fid)
-            self._flush()
-            return fid
+    @staticmethod
+    def _bad_request(message):
+        return ApiError(400, "BadRequest", message)
 
-    def list_faults(self):
-        with self.lock:
-            now = time.time()
-            return [f for f in self.faults.values() if f["kind"] != "unavailable" or f["until"] > now]
-
-    def clear_faults(self):
-        with self.lock:
-            for fid in list(self.faults):
-                self._mark("faults", fid, None)
-            self.faults = {}
-            self._flush()
+    @staticmethod
+    def _check_fault(f):
+        kind = f.get("kind")
+        if kind == "fail_phase":
+            if f.get("phase") not in ("begin", "sync", "switch", "abort", "rollback"):
+                raise ApiError(400, "BadRequest", "phase must be one of begin, sync, switch, abort, rollback")
+            f.setdefault("instance", "*")
+            f.setdefault("at", 0.5)
+            f.setdefault("count", 1)
+        elif kind == "drop_watch":
+            f.setdefault("instance", "*")
+            f.setdefault("after_events", 1)
+            f.setdefault("count", 1)
+        else:
+            raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error or unavailable")
 
     def take_drop_watch(self, vm_uuid):
         """The number of events after which this watch is cut, or None."""
@@ -1080,35 +1023,9 @@ class TritonWorld:
                     return int(f["after_events"])
             return None
 
-    def http_fault(self, method, path):
-        with self.lock:
-            now = time.time()
-            for fid, f in list(self.faults.items()):
-                if f["kind"] == "unavailable":
-                    if f["until"] > now:
-                        return int(f["status"])
-                    del self.faults[fid]
-                    self._mark("faults", fid, None)
-                elif f["kind"] == "http_error":
-                    if f["method"] not in ("*", method) or not re.search(f["path"], path):
-                        continue
-                    if self._rng.random() >= float(f["rate"]):
-                        continue
-                    f["used"] += 1
-                    if f.get("count") is not None and f["used"] >= int(f["count"]):
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                    else:
-                        self._save("faults", fid)
-                    return int(f["status"])
-            return None
-
     def count_request(self, method, status):
         with self.lock:
-            r = self.stats["requests"]
-            r[method] = r.get(method, 0) + 1
-            s = self.stats["status"]
-            s[str(status)] = s.get(str(status), 0) + 1
+            super().count_request(method, status)
             if status == 401:
                 self.stats["auth_failures"] += 1
 
@@ -1157,19 +1074,3 @@ class TritonWorld:
             return {"servers": out, "migrations": {self.vms[r["vm_uuid"]]["alias"]: [r["phase"], r["state"]]
                                                    for r in self.migrations.values()},
                     "lab_now": round(self.lab_now(), 3)}
-
-    def set_time_scale(self, scale):
-        scale = float(scale)
-        if scale <= 0 or math.isnan(scale):
-            raise ApiError(400, "BadRequest", "scale must be > 0")
-        with self.lock:
-            now = self.lab_now()
-            self.lab_base, self.mono_base, self.time_scale = now, time.monotonic(), scale
-            self._save_meta()
-            self._flush()
-
-    def shutdown(self):
-        self.stop_event.set()
-        with self.lock:
-            self._save_meta()
-            self._flush()

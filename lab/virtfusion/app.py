@@ -12,7 +12,6 @@ Handlers run the service calls in worker threads (QMP must not run on the event 
 """
 import asyncio
 import hmac
-import json
 import logging
 
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from lab.virtfusion.world import LIVE_OPTIONS, VfError
+from lab.web import is_loopback, read_json
 
 log = logging.getLogger("lab.virtfusion.app")
 
@@ -31,13 +31,7 @@ def err(e):
 
 
 async def body_of(request):
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise VfError(400, "Request body is not valid JSON") from None
+    return await read_json(request, VfError(400, "Request body is not valid JSON"))
 
 
 def _bearer_ok(request, token):
@@ -136,12 +130,8 @@ def build_app(plane):
             return err(e)
 
     # ----------------------------------------------------------------- admin
-    def loopback(request):
-        host = request.client.host if request.client else ""
-        return host in ("127.0.0.1", "::1", "localhost")
-
     async def admin(request: Request):
-        if not loopback(request):
+        if not is_loopback(request):
             return JSONResponse({"message": "admin plane is loopback only"}, status_code=403)
         path = request.path_params["rest"].strip("/")
         parts = path.split("/")

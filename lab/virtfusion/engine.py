@@ -628,11 +628,15 @@ class Engine:
                     d["storage"] = next(st["id"] for st in w.hvs[mig["dst"]]["storage"] if st["mount"] == mount)
             s["hypervisor"] = mig["dst"]
             w.save_server(s["id"])
-        for p in old_paths:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        qemu.remove_files(old_paths)
+
+    def _discard_destination(self, mig, s, dst):
+        """Undo a migration's destination side: its QEMU (``dst``, taken out of ``incoming``) is killed
+        and, while the server still belongs to the source, its disk images there are removed."""
+        if dst is not None:
+            dst.kill()
+        if s["hypervisor"] == mig["src"]:
+            qemu.remove_files(self.world.disk_path(s, d, mig["dst"]) for d in s["disks"])
 
     # ------------------------------------------------------------------ cancel (CLI cancel / cancel-force)
     def cleanup_cancelled(self, mig, force=False):
@@ -644,14 +648,7 @@ class Engine:
                 raise VfError(409, f"The migration of server {mig['server']} completed before it could be cancelled")
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
-        if dst is not None:
-            dst.kill()
-        if s["hypervisor"] == mig["src"]:
-            for d in s["disks"]:
-                try:
-                    os.unlink(w.disk_path(s, d, mig["dst"]))
-                except OSError:
-                    pass
+        self._discard_destination(mig, s, dst)
         with w.lock:
             src = self.guests.get(s["id"])
         if mig["server_state"] == "offline":
@@ -737,6 +734,20 @@ class Engine:
             fd.truncate(size)
         return sent, chunks
 
+    def _copy_disks(self, mig, s, ev, diff_only, writer=None, verify=False):
+        """Copy every disk of server ``s`` from the source to the destination (see _paced_copy), and
+        with ``verify`` check that each copy equals its source; (bytes sent, chunks sent)."""
+        w = self.world
+        total = chunks = 0
+        for d in s["disks"]:
+            src, dst = w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"])
+            b, c = self._paced_copy(mig, src, dst, diff_only, ev, writer)
+            total += b
+            chunks += c
+            if verify and not qemu.compare_images(src, dst):
+                raise StepFailed(f"drive {d['drive']}: the copy differs from the source after stage 2")
+        return total, chunks
+
     def _stage1(self, mig, ev):
         w = self.world
         with w.lock:
@@ -758,12 +769,7 @@ class Engine:
                     q.hmp(f'qemu-io drive-{d["drive"]} "write -P {0x20 + written["n"] % 90} {off} 64k"')
                 written["bytes"] += 65536
                 written["n"] += 1
-        total = chunks = 0
-        for d in s["disks"]:
-            b, c = self._paced_copy(mig, w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"]), False, ev,
-                                    writer)
-            total += b
-            chunks += c
+        total, chunks = self._copy_disks(mig, s, ev, False, writer)
         with w.lock:
             mig["disks"].update({"stage1_bytes": total, "stage1_chunks": chunks,
                                  "guest_writes_during_stage1": written["bytes"]})
@@ -792,14 +798,7 @@ class Engine:
             with w.lock:
                 mig["disks"].update({"stage2_bytes": 0, "stage2_chunks": 0})
             return "server offline: one stage was enough"
-        total = chunks = 0
-        for d in s["disks"]:
-            src, dst = w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"])
-            b, c = self._paced_copy(mig, src, dst, True, ev)
-            total += b
-            chunks += c
-            if not qemu.compare_images(src, dst):
-                raise StepFailed(f"drive {d['drive']}: the copy differs from the source after stage 2")
+        total, chunks = self._copy_disks(mig, s, ev, True, verify=True)
         with w.lock:
             mig["disks"].update({"stage2_bytes": total, "stage2_chunks": chunks, "verified": True})
             mig["data"] = "success"
@@ -847,14 +846,7 @@ class Engine:
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
             src = self.guests.get(s["id"])
-        if dst is not None:
-            dst.kill()
-        if s["hypervisor"] == mig["src"]:
-            for d in s["disks"]:
-                try:
-                    os.unlink(w.disk_path(s, d, mig["dst"]))
-                except OSError:
-                    pass
+        self._discard_destination(mig, s, dst)
         if s["state"] == "online" and src is not None and src.alive() and src.run_state() == "paused":
             with src.qmp() as q:
                 q.cmd("cont")

@@ -100,13 +100,6 @@ class Plane(BasePlane):
         return {"url": f"https://127.0.0.1:{ports['virtfusion']}", "port": ports["virtfusion"],
                 "ssh": self.sshd.info()}
 
-    def set_time_scale(self, scale):
-        self.world.set_time_scale(scale)
-
-    @property
-    def time_scale(self):
-        return self.world.time_scale
-
     # ------------------------------------------------------------------ admin
     def kill_ssh_sessions(self):
         return self.sshd.kill_sessions()

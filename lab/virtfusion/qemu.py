@@ -168,6 +168,15 @@ def create_image(path, size_mib, data_mib=0, fill=0x5A):
         _run(["qemu-io", "-f", "qcow2", "-c", f"write -P {fill} 0 {int(data_mib)}M", path])
 
 
+def remove_files(paths):
+    """Remove these files; one that is already gone (or cannot be removed) is passed over."""
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
 def compare_images(a, b):
     """True when the guest-visible contents of two images are the same (qemu-img compare; -U: the
     source may still be open in a stopped QEMU)."""
@@ -379,8 +388,4 @@ class Guest:
         self._forget_files()
 
     def _forget_files(self):
-        for p in (self.qmp_path, self.pid_path):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        remove_files((self.qmp_path, self.pid_path))

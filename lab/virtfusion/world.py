@@ -17,15 +17,11 @@ import threading
 import time
 import uuid as uuidlib
 
+from lab.store import doc_tables
+
 log = logging.getLogger("lab.virtfusion.world")
 
-TABLES = {
-    "hypervisors": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "servers": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "migrations": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "faults": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-    "meta": "id TEXT PRIMARY KEY, doc TEXT NOT NULL",
-}
+TABLES = doc_tables("hypervisors", "servers", "migrations", "faults", "meta")
 SERVER_STATES = ("online", "offline", "suspended")
 TIMING_DEFAULTS = {"precheck": 1.0, "filters": 1.0, "prepare": 1.0, "finalize": 1.0, "boot": 1.0}
 GUEST_DEFAULTS = {"memory": 64, "working_set": 16}
@@ -320,25 +316,23 @@ class World:
         return False
 
     # ------------------------------------------------------------------ lookups
-    def server(self, sid):
+    @staticmethod
+    def _by_id(docs, value, label, kind):
+        """The document whose numeric id is ``value``: 400 when it is not a number, 404 when unknown."""
         try:
-            sid = int(sid)
+            key = int(value)
         except (TypeError, ValueError):
-            raise VfError(400, f"server id must be a number, got {sid!r}") from None
-        s = self.servers.get(sid)
-        if s is None:
-            raise VfError(404, f"Server {sid} not found")
-        return s
+            raise VfError(400, f"{label} id must be a number, got {value!r}") from None
+        doc = docs.get(key)
+        if doc is None:
+            raise VfError(404, f"{kind} {key} not found")
+        return doc
+
+    def server(self, sid):
+        return self._by_id(self.servers, sid, "server", "Server")
 
     def hypervisor(self, hid, label="hypervisor"):
-        try:
-            hid = int(hid)
-        except (TypeError, ValueError):
-            raise VfError(400, f"{label} id must be a number, got {hid!r}") from None
-        h = self.hvs.get(hid)
-        if h is None:
-            raise VfError(404, f"Hypervisor {hid} not found")
-        return h
+        return self._by_id(self.hvs, hid, label, "Hypervisor")
 
     def disk_path(self, server, disk, hv_id):
         """Where a server's disk image lives on a hypervisor: under the storage's mount point, which

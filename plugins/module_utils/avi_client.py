@@ -18,40 +18,31 @@ __metaclass__ = type
 
 import json
 import random
-import ssl
 import time
 
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
+from urllib.error import URLError  # noqa: F401 pylint: disable=unused-import (re-exported: tests raise it from here)
 from urllib.parse import urlencode, urlsplit
 
-from ansible.module_utils.urls import Request, prepare_multipart
+from ansible.module_utils.urls import prepare_multipart
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
 
-RETRY_STATUSES = (500, 502, 503, 504)
+_ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
 RELOGIN_STATUSES = (401, 419)
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-class AviError(Exception):
+class AviError(http_retry.ClientError):
     """An API call failed. ``status`` is the HTTP status (None for connection errors)."""
 
     def __init__(self, msg, status=None, method=None, path=None, body=None):
-        super(AviError, self).__init__(msg)
-        self.msg = msg
-        self.status = status
-        self.method = method
-        self.path = path
+        super(AviError, self).__init__(msg, status=status, method=method, path=path)
         self.body = body
 
 
 class AviNotFound(AviError):
     """A named or referenced object does not exist."""
-
-
-class _ConnectionProblem(Exception):
-    """Network-level failure (refused, reset, dropped, timed out)."""
 
 
 def ref_uuid(ref):
@@ -104,8 +95,7 @@ class AviClient(object):
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
-        self._http = Request(validate_certs=validate_certs, ca_path=ca_path, timeout=api_timeout,
-                             follow_redirects="safe", use_netrc=False)
+        self._http = http_retry.http_request(validate_certs, ca_path, api_timeout)
         self._logged_in = False
         self._retry_override = None
         self.controller_version = None
@@ -163,7 +153,7 @@ class AviClient(object):
         """Send one HTTP request. Returns (status, decoded JSON or text or None).
 
         ``form`` is ``(content_type, bytes)`` for a body that is not JSON (an upload).
-        The only method that does network I/O; raises ``_ConnectionProblem`` on network errors.
+        The only method that does network I/O; raises ``http_retry.ConnectionProblem`` on network errors.
         """
         self.stats["requests"] += 1
         content_type = None
@@ -171,45 +161,18 @@ class AviClient(object):
             content_type, data = form
         else:
             data = None if body is None else json.dumps(body).encode("utf-8")
-        try:
-            response = self._http.open(method, url, data=data, headers=self._headers(content_type),
-                                       timeout=self.api_timeout)
-            status = response.getcode()
-            raw = response.read()
-        except HTTPError as exc:
-            status = exc.code
-            try:
-                raw = exc.read()
-            except Exception:  # the body of an error may itself be cut
-                raw = b""
-        except URLError as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
-                raise AviError("TLS certificate of %s could not be verified (%s); set ca_path to the "
-                               "CA that signed it, or validate_certs=false for a lab"
-                               % (self.base_url, reason), method=method, path=urlsplit(url).path)
-            raise _ConnectionProblem(str(reason))
-        except (HTTPException, OSError) as exc:
-            raise _ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
-        if not raw:
-            return status, None
-        try:
-            text = raw.decode("utf-8")
-        except (AttributeError, UnicodeDecodeError):
-            text = raw
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        def tls_error(reason):
+            text = http_retry.tls_error_text(self.base_url, reason, hint=", or validate_certs=false for a lab")
+            return AviError(text, method=method, path=urlsplit(url).path)
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=self._headers(content_type),
+                                          timeout=self.api_timeout, tls_error=tls_error)
+        return status, http_retry.decode_body(raw, errors="strict")
 
     # -- the retry policy ------------------------------------------------------------------
     def _transient_budget(self):
         timeout = self.retry_timeout if self._retry_override is None else self._retry_override
-        budget = sleeps(timeout, self.retry_interval, clock=self._clock, sleep=self._sleep,
-                        backoff=2.0, max_interval=self.retry_max_interval, jitter=0.5,
-                        rand=self._rand, max_attempts=self.max_attempts)
-        next(budget)  # the first attempt is immediate
-        return budget
+        return http_retry.retry_budget(timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
+                                       self._clock, self._sleep, self._rand)
 
     def call(self, method, path, body=None, params=None, auth=True, form=None):
         """One API call under the retry policy. Returns the decoded body.
@@ -232,7 +195,7 @@ class AviClient(object):
                     status, data = self._send(method, url, body)
                 else:
                     status, data = self._send(method, url, body, form=form)
-            except _ConnectionProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
                                    method=method, path=short_path)
             else:
@@ -258,7 +221,7 @@ class AviClient(object):
                                        status=status, method=method, path=short_path, body=data)
                     self.stats["upgrade_waits"] += 1
                     continue
-                if status in RETRY_STATUSES:
+                if status in http_retry.RETRY_STATUSES:
                     failure = AviError("%s %s: HTTP %s %s" % (method, short_path, status, text),
                                        status=status, method=method, path=short_path, body=data)
                 else:
@@ -266,9 +229,7 @@ class AviClient(object):
                     raise cls("%s %s: HTTP %s %s" % (method, short_path, status, text),
                               status=status, method=method, path=short_path, body=data)
             if next(transient, None) is None:
-                failure.msg = "%s (gave up after %d attempts)" % (failure.msg, attempts)
-                failure.args = (failure.msg,)
-                raise failure
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
 
     def short_retries(self, seconds):

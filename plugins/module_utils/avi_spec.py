@@ -14,35 +14,34 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import os
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.connection_spec import (
+    connection_options,
+    missing_setting,
+    resolve_settings,
+)
 
 DEFAULT_API_VERSION = "22.1.3"
 DEFAULT_TENANT = "admin"
 DEFAULT_API_TIMEOUT = 60
 
-# key -> (type, environment variable, default)
+# key -> (type, environment variables, default)
 _CONNECTION_KEYS = {
-    "controller": ("str", "AVI_CONTROLLER", None),
-    "port": ("int", "AVI_PORT", None),
-    "username": ("str", "AVI_USERNAME", None),
-    "password": ("str", "AVI_PASSWORD", None),
-    "api_version": ("str", "AVI_API_VERSION", DEFAULT_API_VERSION),
-    "tenant": ("str", "AVI_TENANT", DEFAULT_TENANT),
-    "validate_certs": ("bool", "AVI_VALIDATE_CERTS", True),
-    "ca_path": ("path", "AVI_CA_PATH", None),
-    "api_timeout": ("int", "AVI_API_TIMEOUT", DEFAULT_API_TIMEOUT),
+    "controller": ("str", ("AVI_CONTROLLER",), None),
+    "port": ("int", ("AVI_PORT",), None),
+    "username": ("str", ("AVI_USERNAME",), None),
+    "password": ("str", ("AVI_PASSWORD",), None),
+    "api_version": ("str", ("AVI_API_VERSION",), DEFAULT_API_VERSION),
+    "tenant": ("str", ("AVI_TENANT",), DEFAULT_TENANT),
+    "validate_certs": ("bool", ("AVI_VALIDATE_CERTS",), True),
+    "ca_path": ("path", ("AVI_CA_PATH",), None),
+    "api_timeout": ("int", ("AVI_API_TIMEOUT",), DEFAULT_API_TIMEOUT),
 }
-
-_TRUE = ("1", "true", "yes", "on", "y", "t")
-_FALSE = ("0", "false", "no", "off", "n", "f")
+SECRET_KEYS = ("password",)
 
 
 def _connection_options():
-    options = {}
-    for key, (kind, _env, _default) in _CONNECTION_KEYS.items():
-        options[key] = {"type": kind}
-    options["password"]["no_log"] = True
-    return options
+    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
 
 
 def avi_argument_spec():
@@ -72,53 +71,14 @@ def merge_specs(*specs):
     return merged
 
 
-def _coerce(kind, value, key):
-    if value is None:
-        return None
-    if kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValueError("%s must be an integer, got %r" % (key, value))
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError("%s must be a boolean (true/false), got %r" % (key, value))
-    if kind == "path":
-        return os.path.expanduser(os.path.expandvars(str(value)))
-    return value
-
-
 def resolve_connection(params, environ=None):
     """Return the effective connection settings as a dict.
 
     ``params`` are the module parameters. Raises ``ValueError`` naming the missing or invalid
     setting and where it can be given.
     """
-    environ = os.environ if environ is None else environ
-    credentials = params.get("avi_credentials") or {}
-    result = {}
-    for key, (kind, env_name, default) in _CONNECTION_KEYS.items():
-        value = params.get(key)
-        if value is None:
-            value = credentials.get(key)
-        if value is None:
-            env_value = environ.get(env_name)
-            if env_value not in (None, ""):
-                value = _coerce(kind, env_value, "%s (from %s)" % (key, env_name))
-        if value is None:
-            value = default
-        result[key] = _coerce(kind, value, key)
+    result = resolve_settings(_CONNECTION_KEYS, (params, params.get("avi_credentials") or {}), environ)
     for key in ("controller", "username", "password"):
         if not result.get(key):
-            raise ValueError(
-                "missing required connection setting '%s': give the option %s, the key %s in "
-                "avi_credentials, or the environment variable %s"
-                % (key, key, key, _CONNECTION_KEYS[key][1])
-            )
+            raise missing_setting(key, _CONNECTION_KEYS, "avi_credentials")
     return result

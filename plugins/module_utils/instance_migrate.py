@@ -199,6 +199,9 @@ class MigrationProvider(object):
 
 # -- the state machine ---------------------------------------------------------------------------
 DONE = "done"
+# states reached from a successful migration: state -> (the action, the refusal otherwise)
+AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
+                 "finalized": ("finalize", "Finalize only works on a successful migration")}
 
 
 def _moved_already(inst, opts):
@@ -227,18 +230,13 @@ def next_action(want, rec, inst, opts, resynced):
         if rec.state == "successful":
             return "fail", "Abort cannot work on a successful migration"
         return "abort"
-    if want == "rolled_back":
+    if want in AFTER_SUCCESS:  # rolled_back, finalized
         if rec is None:
             return DONE
+        action, refusal = AFTER_SUCCESS[want]
         if rec.state != "successful":
-            return "fail", "Rollback only works on a successful migration"
-        return "rollback"
-    if want == "finalized":
-        if rec is None:
-            return DONE
-        if rec.state != "successful":
-            return "fail", "Finalize only works on a successful migration"
-        return "finalize"
+            return "fail", refusal
+        return action
     # begun, synced, switched, migrated
     if rec is None:
         if _moved_already(inst, opts):

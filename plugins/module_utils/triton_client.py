@@ -26,18 +26,14 @@ import json
 import os
 import random
 import socket
-import ssl
 import struct
 import time
 
 from email.utils import formatdate
 from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 
-from ansible.module_utils.urls import Request
-
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
@@ -47,30 +43,22 @@ try:
 except ImportError:  # pragma: no cover - ansible-core itself depends on cryptography
     HAS_CRYPTOGRAPHY = False
 
-RETRY_STATUSES = (500, 502, 503, 504)
 ACCEPT_VERSION = "~9||~8"
+_ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
 
 
-class TritonError(Exception):
+class TritonError(http_retry.ClientError):
     """An API call failed. ``status`` is the HTTP status (None for connection errors), ``code`` the
     restify error code (``PreconditionFailed``...), ``message`` the vendor's message."""
 
     def __init__(self, msg, status=None, code=None, message=None, method=None, path=None):
-        super(TritonError, self).__init__(msg)
-        self.msg = msg
-        self.status = status
+        super(TritonError, self).__init__(msg, status=status, method=method, path=path)
         self.code = code
         self.message = message
-        self.method = method
-        self.path = path
 
 
 class TritonNotFound(TritonError):
     """HTTP 404 (no such instance, or no migration)."""
-
-
-class _ConnectionProblem(Exception):
-    """Network-level failure (refused, reset, dropped, timed out)."""
 
 
 # -- keys and fingerprints -------------------------------------------------------------------
@@ -268,8 +256,7 @@ class TritonClient(object):
         self._rand = rand
         self._signer = signer
         self.api_timeout = conn.get("api_timeout") or 60
-        self._http = Request(validate_certs=conn.get("validate_certs", True), ca_path=conn.get("ca_path"),
-                             timeout=self.api_timeout, follow_redirects="safe", use_netrc=False)
+        self._http = http_retry.http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.api_timeout)
         self.stats = {"requests": 0, "retries": 0, "reattaches": 0}
 
     @property
@@ -296,41 +283,21 @@ class TritonClient(object):
 
     def _send(self, method, url, body=None, headers=None, stream=False):
         """Send one request. Returns (status, decoded JSON / text / None), or for ``stream`` and
-        status 200 (status, iterator of decoded JSON lines that raises _ConnectionProblem when the
+        status 200 (status, iterator of decoded JSON lines that raises http_retry.ConnectionProblem when the
         connection drops). The only method that does network I/O."""
         self.stats["requests"] += 1
         data = None if body is None else json.dumps(body).encode("utf-8")
         hdrs = {"Accept": "application/json", "Content-Type": "application/json",
                 "Accept-Version": ACCEPT_VERSION, "User-Agent": "fleetops.maintenance"}
         hdrs.update(headers or {})
-        try:
-            response = self._http.open(method, url, data=data, headers=hdrs, timeout=self.api_timeout)
-            status = response.getcode()
-            if stream and status == 200:
-                return status, self._lines(response)
-            raw = response.read()
-        except HTTPError as exc:
-            status = exc.code
-            try:
-                raw = exc.read()
-            except Exception:  # the body of an error may itself be cut
-                raw = b""
-        except URLError as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
-                raise TritonError("TLS certificate of %s could not be verified (%s); set ca_path to the CA that "
-                                  "signed it" % (urlsplit(url).netloc, reason), method=method,
-                                  path=urlsplit(url).path)
-            raise _ConnectionProblem(str(reason))
-        except (HTTPException, OSError) as exc:
-            raise _ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
-        if not raw:
-            return status, None
-        text = raw.decode("utf-8", "replace")
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        def tls_error(reason):
+            return TritonError(http_retry.tls_error_text(urlsplit(url).netloc, reason), method=method,
+                               path=urlsplit(url).path)
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=hdrs, timeout=self.api_timeout,
+                                          tls_error=tls_error, stream=stream)
+        if stream and status == 200:
+            return status, self._lines(raw)
+        return status, http_retry.decode_body(raw)
 
     @staticmethod
     def _lines(response):
@@ -344,9 +311,9 @@ class TritonClient(object):
                     try:
                         yield json.loads(line.decode("utf-8", "replace"))
                     except ValueError:
-                        raise _ConnectionProblem("invalid JSON in the watch stream")
+                        raise http_retry.ConnectionProblem("invalid JSON in the watch stream")
         except (HTTPException, OSError) as exc:
-            raise _ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
+            raise http_retry.ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
         finally:
             try:
                 response.close()
@@ -354,11 +321,8 @@ class TritonClient(object):
                 pass
 
     def _transient_budget(self):
-        budget = sleeps(self.retry_timeout, self.retry_interval, clock=self._clock, sleep=self._sleep,
-                        backoff=2.0, max_interval=self.retry_max_interval, jitter=0.5, rand=self._rand,
-                        max_attempts=self.max_attempts)
-        next(budget)
-        return budget
+        return http_retry.retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval,
+                                       self.max_attempts, self._clock, self._sleep, self._rand)
 
     def call(self, method, base, path, body=None, params=None, sign=False, stream=False):
         """One API call under the retry policy. Returns the decoded body (or a line iterator)."""
@@ -375,22 +339,20 @@ class TritonClient(object):
             headers = self._auth_headers(method, full_path) if sign else {}
             try:
                 status, data = self._send(method, url, body, headers=headers, stream=stream)
-            except _ConnectionProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = TritonError("%s %s: connection failed: %s" % (method, path, exc), method=method, path=path)
             else:
                 if status < 400:
                     return data
                 code, message = _error_fields(data)
                 text = "%s %s: HTTP %s %s%s" % (method, path, status, code + ": " if code else "", message)
-                if status in RETRY_STATUSES:
+                if status in http_retry.RETRY_STATUSES:
                     failure = TritonError(text, status=status, code=code, message=message, method=method, path=path)
                 else:
                     cls = TritonNotFound if status == 404 else TritonError
                     raise cls(text, status=status, code=code, message=message, method=method, path=path)
             if next(transient, None) is None:
-                failure.msg = "%s (gave up after %d attempts)" % (failure.msg, attempts)
-                failure.args = (failure.msg,)
-                raise failure
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
 
     # -- the APIs --------------------------------------------------------------------------------
@@ -437,7 +399,7 @@ class TritonClient(object):
                     on_event(event)
                     if self._clock() >= deadline:
                         raise TritonError("timed out after %.0f seconds following the migration progress" % timeout)
-            except _ConnectionProblem:
+            except http_retry.ConnectionProblem:
                 continue
             except TritonError as exc:
                 if exc.status is not None and exc.status < 500 and exc.status != 404:

@@ -14,7 +14,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import os
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.connection_spec import (
+    connection_options,
+    missing_setting,
+    resolve_settings,
+)
 
 DEFAULT_API_TIMEOUT = 60
 API_CHOICES = ("cloudapi", "operator")
@@ -34,17 +39,9 @@ _CONNECTION_KEYS = {
 }
 SECRET_KEYS = ("private_key",)
 
-_TRUE = ("1", "true", "yes", "on", "y", "t")
-_FALSE = ("0", "false", "no", "off", "n", "f")
-
 
 def _connection_options():
-    options = {}
-    for key, (kind, _env, _default) in _CONNECTION_KEYS.items():
-        options[key] = {"type": kind}
-    for key in SECRET_KEYS:
-        options[key]["no_log"] = True
-    return options
+    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
 
 
 def triton_argument_spec():
@@ -55,62 +52,21 @@ def triton_argument_spec():
     return copy.deepcopy(spec)
 
 
-def _coerce(kind, value, key):
-    if value is None:
-        return None
-    if kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValueError("%s must be an integer, got %r" % (key, value))
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError("%s must be a boolean (true/false), got %r" % (key, value))
-    if kind == "path":
-        return os.path.expanduser(os.path.expandvars(str(value)))
-    return value
-
-
 def resolve_connection(params, environ=None):
     """The effective connection settings. Raises ``ValueError`` naming what is missing and where
     it can be given."""
-    environ = os.environ if environ is None else environ
-    credentials = params.get("triton_credentials") or {}
-    result = {}
-    for key, (kind, env_names, default) in _CONNECTION_KEYS.items():
-        value = params.get(key)
-        if value in (None, ""):
-            value = credentials.get(key)
-        if value in (None, ""):  # an empty string (e.g. an unset survey field) counts as not given
-            value = None
-            for env_name in env_names:
-                env_value = environ.get(env_name)
-                if env_value not in (None, ""):
-                    value = _coerce(kind, env_value, "%s (from %s)" % (key, env_name))
-                    break
-        if value is None:
-            value = default
-        result[key] = _coerce(kind, value, key)
+    # an empty string (e.g. an unset survey field) counts as not given
+    result = resolve_settings(_CONNECTION_KEYS, (params, params.get("triton_credentials") or {}), environ,
+                              empty_is_unset=True)
     if not result.get("cnapi_url"):
         result["cnapi_url"] = result.get("vmapi_url")
     result["api"] = params.get("api") or "cloudapi"
     if result["api"] == "cloudapi":
         for key in ("url", "account", "key_id"):
             if not result.get(key):
-                raise ValueError(
-                    "missing required connection setting '%s' for api=cloudapi: give the option %s, the key %s "
-                    "in triton_credentials, or the environment variable %s"
-                    % (key, key, key, " or ".join(_CONNECTION_KEYS[key][1])))
+                raise missing_setting(key, _CONNECTION_KEYS, "triton_credentials", " for api=cloudapi")
     elif not result.get("vmapi_url"):
-        raise ValueError("missing required connection setting 'vmapi_url' for api=operator: give the option "
-                         "vmapi_url, the key vmapi_url in triton_credentials, or the environment variable "
-                         "TRITON_VMAPI_URL")
+        raise missing_setting("vmapi_url", _CONNECTION_KEYS, "triton_credentials", " for api=operator")
     if result.get("private_key") and result.get("private_key_file"):
         raise ValueError("private_key and private_key_file are mutually exclusive: give one (or neither, to sign "
                          "with the ssh-agent)")

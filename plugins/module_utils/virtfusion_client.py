@@ -29,16 +29,11 @@ import json
 import random
 import shlex
 import socket
-import ssl
 import time
 
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
-from ansible.module_utils.urls import Request
-
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
 
 try:
     import paramiko
@@ -48,18 +43,15 @@ except ImportError:  # reported by the provider with missing_required_lib's advi
     HAS_PARAMIKO = False
 
 GROUP = "server:migrate-live"
-RETRY_STATUSES = (500, 502, 503, 504)
 
 
-class VirtFusionError(Exception):
+class VirtFusionError(http_retry.ClientError):
     """A command or request failed. ``errors`` is the vendor's list of messages (``vfcli-ctrl --json``
     ``errors``, or the REST ``errors``/``message``), ``status`` the HTTP status, ``rc`` the exit status."""
 
     def __init__(self, msg, errors=None, status=None, rc=None):
-        super(VirtFusionError, self).__init__(msg)
-        self.msg = msg
+        super(VirtFusionError, self).__init__(msg, status=status)
         self.errors = list(errors or [])
-        self.status = status
         self.rc = rc
 
     @property
@@ -69,10 +61,6 @@ class VirtFusionError(Exception):
 
 class _Dropped(Exception):
     """The SSH connection was refused, dropped or timed out (worth a new connection)."""
-
-
-class _HttpProblem(Exception):
-    """Network-level failure of an HTTP request."""
 
 
 def load_private_key(text, source="virtfusion_credentials.private_key"):
@@ -110,8 +98,7 @@ class VirtFusionClient(object):
         if base and "://" not in base:
             base = "https://" + base
         self.api_base = base if base.endswith("/api/v1") else base + "/api/v1"
-        self._http = Request(validate_certs=conn.get("validate_certs", True), ca_path=conn.get("ca_path"),
-                             timeout=self.timeout, follow_redirects="safe", use_netrc=False)
+        self._http = http_retry.http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
         self.stats = {"ssh_commands": 0, "ssh_connects": 0, "ssh_reconnects": 0, "requests": 0, "retries": 0}
 
     @property
@@ -194,11 +181,8 @@ class VirtFusionClient(object):
             self._ssh = None
 
     def _budget(self):
-        budget = sleeps(self.retry_timeout, self.retry_interval, clock=self._clock, sleep=self._sleep, backoff=2.0,
-                        max_interval=self.retry_max_interval, jitter=0.5, rand=self._rand,
-                        max_attempts=self.max_attempts)
-        next(budget)
-        return budget
+        return http_retry.retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval,
+                                       self.max_attempts, self._clock, self._sleep, self._rand)
 
     def ssh(self, argv):
         """Run a command given as an argument list (each argument shell-quoted) under the retry policy."""
@@ -212,7 +196,7 @@ class VirtFusionClient(object):
                 return self._exec(command, self.timeout)
             except _Dropped as exc:
                 if next(budget, None) is None:
-                    raise VirtFusionError("%s (gave up after %d attempts)" % (exc, attempts))
+                    raise http_retry.gave_up(VirtFusionError(str(exc)), attempts)
                 self.stats["ssh_reconnects"] += 1
 
     def vfcli(self, command, server=None, dst=None, src=None, options=(), detach=False):
@@ -250,31 +234,12 @@ class VirtFusionClient(object):
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "Authorization": "Bearer %s" % self.conn["api_token"], "User-Agent": "fleetops.maintenance"}
-        try:
-            response = self._http.open(method, url, data=data, headers=headers, timeout=self.timeout)
-            status, raw = response.getcode(), response.read()
-        except HTTPError as exc:
-            status = exc.code
-            try:
-                raw = exc.read()
-            except Exception:
-                raw = b""
-        except URLError as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
-                raise VirtFusionError("TLS certificate of %s could not be verified (%s); set "
-                                      "virtfusion_credentials.ca_path to the CA that signed it"
-                                      % (urlsplit(url).netloc, reason))
-            raise _HttpProblem(str(reason))
-        except (HTTPException, OSError) as exc:
-            raise _HttpProblem("%s: %s" % (type(exc).__name__, exc))
-        if not raw:
-            return status, None
-        text = raw.decode("utf-8", "replace")
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        def tls_error(reason):
+            return VirtFusionError(http_retry.tls_error_text(urlsplit(url).netloc, reason,
+                                                             ca_option="virtfusion_credentials.ca_path"))
+        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=headers, timeout=self.timeout,
+                                          tls_error=tls_error)
+        return status, http_retry.decode_body(raw)
 
     def rest(self, method, path, body=None):
         """One REST call under the retry policy; the decoded body. Errors raise VirtFusionError with the
@@ -287,7 +252,7 @@ class VirtFusionClient(object):
             self.stats["requests"] += 1
             try:
                 status, data = self._send(method, url, body)
-            except _HttpProblem as exc:
+            except http_retry.ConnectionProblem as exc:
                 failure = VirtFusionError("%s %s: connection failed: %s" % (method, path, exc))
             else:
                 if status < 400:
@@ -298,10 +263,8 @@ class VirtFusionClient(object):
                     errors = [("HTTP %s %s" % (status, data or "")).strip()[:300]]
                 failure = VirtFusionError("%s %s: HTTP %s: %s" % (method, path, status, "; ".join(errors)),
                                           errors=errors, status=status)
-                if status not in RETRY_STATUSES:
+                if status not in http_retry.RETRY_STATUSES:
                     raise failure
             if next(budget, None) is None:
-                failure.msg = "%s (gave up after %d attempts)" % (failure.msg, attempts)
-                failure.args = (failure.msg,)
-                raise failure
+                raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1

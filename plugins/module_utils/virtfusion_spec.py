@@ -19,7 +19,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import os
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils.connection_spec import (
+    connection_options,
+    resolve_settings,
+)
 
 DEFAULT_TIMEOUT = 60
 
@@ -40,9 +44,6 @@ _CONNECTION_KEYS = {
 SECRET_KEYS = ("private_key", "api_token")
 REQUIRED_KEYS = ("host", "known_hosts_file", "api_url", "api_token")
 
-_TRUE = ("1", "true", "yes", "on", "y", "t")
-_FALSE = ("0", "false", "no", "off", "n", "f")
-
 # -- migration options: module option -> (vendor CLI option, REST field, range) ------------------------
 MODES = ("live", "hybrid")
 RANGES = {
@@ -61,12 +62,7 @@ MIGRATION_OPTION_NAMES = ("mode", "force_offline", "xfer_speed", "max_downtime",
 
 
 def _connection_options():
-    options = {}
-    for key, (kind, _env, _default) in _CONNECTION_KEYS.items():
-        options[key] = {"type": kind}
-    for key in SECRET_KEYS:
-        options[key]["no_log"] = True
-    return options
+    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
 
 
 def virtfusion_argument_spec():
@@ -89,46 +85,13 @@ def virtfusion_argument_spec():
     return copy.deepcopy(spec)
 
 
-def _coerce(kind, value, key):
-    if value is None:
-        return None
-    if kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValueError("%s must be an integer, got %r" % (key, value))
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError("%s must be a boolean (true/false), got %r" % (key, value))
-    if kind == "path":
-        return os.path.expanduser(os.path.expandvars(str(value)))
-    return value
-
-
 def resolve_connection(params, environ=None):
     """The effective connection settings. Raises ``ValueError`` naming what is missing and where it
     can be given (never a secret's value)."""
-    environ = os.environ if environ is None else environ
-    credentials = params.get("virtfusion_credentials") or {}
-    result = {}
-    for key, (kind, env_names, default) in _CONNECTION_KEYS.items():
-        value = credentials.get(key)
-        if value in (None, ""):  # an empty string (e.g. an unset survey field) counts as not given
-            value = None
-            for env_name in env_names:
-                env_value = environ.get(env_name)
-                if env_value not in (None, ""):
-                    value = _coerce(kind, env_value, "virtfusion_credentials.%s (from %s)" % (key, env_name))
-                    break
-        if value is None:
-            value = default
-        result[key] = _coerce(kind, value, "virtfusion_credentials.%s" % key)
+    # only the credentials dict (no top-level options); an empty string (e.g. an unset survey field)
+    # counts as not given
+    result = resolve_settings(_CONNECTION_KEYS, (params.get("virtfusion_credentials") or {},), environ,
+                              empty_is_unset=True, label="virtfusion_credentials.%s")
     missing = [k for k in REQUIRED_KEYS if not result.get(k)]
     if missing:
         raise ValueError(

@@ -151,6 +151,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+extends_documentation_fragment: fleetops.maintenance.avi
 scope:
   description: The scope of this step.
   returned: always
@@ -212,11 +213,6 @@ progress:
   elements: dict
   sample: [{"task": "cluster_upgrade", "elapsed": 40.2, "phase": "reboot",
             "msg": "controller API unavailable (503): nodes rebooting or the cluster re-forming, waiting"}]
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 2, "requests": 120, "retries": 14, "relogins": 1, "upgrade_waits": 0}
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_cluster_upgrade import upgrade_cluster

@@ -100,6 +100,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+extends_documentation_fragment: fleetops.maintenance.avi
 service_engine:
   description: The service engine.
   returned: always
@@ -151,11 +152,6 @@ progress:
   elements: dict
   sample: [{"task": "se_disable", "elapsed": 3.1, "phase": "evacuate", "msg": "SE se-01: 1/2 virtual service(s) moved",
             "percent": 50}]
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (

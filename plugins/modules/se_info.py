@@ -64,6 +64,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+extends_documentation_fragment: fleetops.maintenance.avi
 service_engines:
   description: The service engines, sorted by name.
   returned: always
@@ -100,11 +101,6 @@ virtual_services:
   sample: [{"name": "web-vs", "uuid": "virtualservice-1", "se_group": "Default-Group", "oper_status": "OPER_UP",
             "placement": [{"vip_id": "0", "service_engines": [{"name": "se-01", "uuid": "serviceengine-1",
                                                                 "primary": true, "standby": false, "oper_status": "OPER_UP"}]}]}]
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 1, "requests": 6, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (

@@ -106,6 +106,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+extends_documentation_fragment: fleetops.maintenance.avi
 virtual_service:
   description: The virtual service.
   returned: always
@@ -156,11 +157,6 @@ progress:
   type: list
   elements: dict
   sample: [{"task": "vs_migrate", "elapsed": 0.5, "phase": "migrate", "msg": "migrating VS web-vs (vip 0)", "percent": 40}]
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 1, "requests": 12, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (

@@ -92,6 +92,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+extends_documentation_fragment: fleetops.maintenance.avi
 virtual_service:
   description: The virtual service (name, uuid, vip_id, se_group).
   returned: always
@@ -131,11 +132,6 @@ progress:
   type: list
   elements: dict
   sample: [{"task": "vs_scale", "elapsed": 1.2, "phase": "scaleout", "msg": "scaling out VS vs-web (vip 0)", "percent": 40}]
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 1, "requests": 12, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import avi_module, run_avi_module

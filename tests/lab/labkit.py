@@ -50,10 +50,17 @@ class Lab:
     def ca(self):
         return self.info["ca_path"]
 
-    def admin(self, method, path, body=None):
-        r = requests.request(method, f"{self.url}/_lab/{path}", json=body, verify=self.ca, timeout=10)
+    def admin_at(self, base_url, method, path, body=None, ok=True, timeout=10):
+        """A /_lab/ admin request to the plane at ``base_url``: its JSON (asserting success), or with
+        ``ok=False`` the response as it is."""
+        r = requests.request(method, f"{base_url}/_lab/{path}", json=body, verify=self.ca, timeout=timeout)
+        if not ok:
+            return r
         assert r.status_code < 400, r.text
         return r.json()
+
+    def admin(self, method, path, body=None):
+        return self.admin_at(self.url, method, path, body)
 
     def client(self, login=True, password=SMALL_PASSWORD):
         c = Client(self)

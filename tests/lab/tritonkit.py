@@ -24,9 +24,7 @@ class TritonLab(Lab):
         return self.info["triton"]
 
     def tadmin(self, method, path, body=None):
-        r = requests.request(method, f"{self.t['url']}/_lab/{path}", json=body, verify=self.ca, timeout=10)
-        assert r.status_code < 400, r.text
-        return r.json()
+        return self.admin_at(self.t["url"], method, path, body)
 
     def cloudapi(self, login="alice"):
         return CloudApi(self.t["url"], login, self.t["key_files"][login], self.ca)
@@ -36,6 +34,20 @@ class TritonLab(Lab):
 
     def report(self, name):
         return self.tadmin("GET", "instances")["instances"][name]
+
+
+def wait_migration_state(fetch, states, timeout, what):
+    """Poll ``fetch()`` (a GET of a migration) until its state is one of ``states`` (None: gone,
+    404); the migration, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = fetch()
+        if r.status_code == 404 and None in states:
+            return None
+        if r.status_code == 200 and r.json()["state"] in states:
+            return r.json()
+        time.sleep(0.05)
+    raise AssertionError(f"migration of {what} did not reach {states}: {r.status_code} {r.text}")
 
 
 class CloudApi:
@@ -103,15 +115,7 @@ class CloudApi:
         return events
 
     def wait_state(self, mid, states, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.get(f"/my/migrations/{mid}")
-            if r.status_code == 404 and None in states:
-                return None
-            if r.status_code == 200 and r.json()["state"] in states:
-                return r.json()
-            time.sleep(0.05)
-        raise AssertionError(f"migration of {mid} did not reach {states}: {r.status_code} {r.text}")
+        return wait_migration_state(lambda: self.get(f"/my/migrations/{mid}"), states, timeout, mid)
 
 
 class Operator:
@@ -128,12 +132,4 @@ class Operator:
         return self.post(f"/vms/{vm}", action="migrate", migration_action=action, **params)
 
     def wait_state(self, vm, states, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.get(f"/migrations/{vm}", format="raw")
-            if r.status_code == 404 and None in states:
-                return None
-            if r.status_code == 200 and r.json()["state"] in states:
-                return r.json()
-            time.sleep(0.05)
-        raise AssertionError(f"migration of {vm} did not reach {states}: {r.status_code} {r.text}")
+        return wait_migration_state(lambda: self.get(f"/migrations/{vm}", format="raw"), states, timeout, vm)

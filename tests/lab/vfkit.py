@@ -27,11 +27,7 @@ class VfLab(Lab):
         return self.vf["url"]
 
     def vfadmin(self, method, path, body=None, ok=True):
-        r = requests.request(method, f"{self.vf_url}/_lab/{path}", json=body, verify=self.ca, timeout=60)
-        if ok:
-            assert r.status_code < 400, r.text
-            return r.json()
-        return r
+        return self.admin_at(self.vf_url, method, path, body, ok=ok, timeout=60)
 
     def api(self, method, path, body=None, token=API_TOKEN):
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -20,12 +20,32 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client im
 from fake_avi import FakeController  # noqa: E402
 
 
+def _quiet_env(monkeypatch, prefixes=()):
+    """No live progress file, and none of the environment variables starting with ``prefixes``."""
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    for name in list(os.environ):
+        if prefixes and name.startswith(prefixes):
+            monkeypatch.delenv(name)
+
+
+def _run_main(capsys, main, full, check_mode=False, diff=False):
+    """Run a module's ``main()`` with the module args ``full``; its result dict."""
+    if check_mode:
+        full["_ansible_check_mode"] = True
+    if diff:
+        full["_ansible_diff"] = True
+    with patch_module_args(full):
+        with pytest.raises(SystemExit):
+            main()
+    return json.loads(capsys.readouterr().out)
+
+
 @pytest.fixture
 def fake(monkeypatch):
     """A FakeController answering every request of AviClient (patched at its single HTTP method)."""
     controller = FakeController()
     monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None: controller.send(self, method, url, body))
-    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    _quiet_env(monkeypatch)
     return controller
 
 
@@ -38,15 +58,7 @@ def run_module(capsys):
         if module.__name__.endswith("se_info"):
             full.pop("wait_sleep")
         full.update(args)
-        if check_mode:
-            full["_ansible_check_mode"] = True
-        if diff:
-            full["_ansible_diff"] = True
-        with patch_module_args(full):
-            with pytest.raises(SystemExit):
-                module.main()
-        result = json.loads(capsys.readouterr().out)
-        return result
+        return _run_main(capsys, module.main, full, check_mode, diff)
 
     return runner
 
@@ -60,10 +72,7 @@ def triton(monkeypatch):
     monkeypatch.setattr(TritonClient, "_send", lambda self, method, url, body=None, headers=None, stream=False:
                         world.send(self, method, url, body, headers, stream))
     monkeypatch.setattr(TritonClient, "REATTACH_INTERVAL", 0.0)
-    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
-    for name in list(os.environ):
-        if name.startswith(("TRITON_", "SDC_")):
-            monkeypatch.delenv(name)
+    _quiet_env(monkeypatch, ("TRITON_", "SDC_"))
     return world
 
 
@@ -76,14 +85,7 @@ def run_triton(capsys):
     def runner(args, check_mode=False, diff=False):
         full = dict(url=CLOUDAPI, account="alice", key_id=KEY_ID, private_key=KEY_PEM, vmapi_url=VMAPI)
         full.update(args)
-        if check_mode:
-            full["_ansible_check_mode"] = True
-        if diff:
-            full["_ansible_diff"] = True
-        with patch_module_args(full):
-            with pytest.raises(SystemExit):
-                instance_migrate.main()
-        return json.loads(capsys.readouterr().out)
+        return _run_main(capsys, instance_migrate.main, full, check_mode, diff)
     return runner
 
 
@@ -105,10 +107,7 @@ def vf(monkeypatch):
     monkeypatch.setattr(VirtFusionClient, "_send", fake_send)
     monkeypatch.setattr(VirtFusionClient, "RETRY_INTERVAL", 0.0)
     monkeypatch.setattr(VirtFusionProvider, "POLL_SECONDS", 0.0)
-    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
-    for name in list(os.environ):
-        if name.startswith("VIRTFUSION_"):
-            monkeypatch.delenv(name)
+    _quiet_env(monkeypatch, ("VIRTFUSION_",))
     return world
 
 
@@ -121,12 +120,5 @@ def run_vf(capsys):
     def runner(args, check_mode=False, diff=False, credentials=None):
         full = dict(provider="virtfusion", virtfusion_credentials=dict(credentials or VF_CREDENTIALS))
         full.update(args)
-        if check_mode:
-            full["_ansible_check_mode"] = True
-        if diff:
-            full["_ansible_diff"] = True
-        with patch_module_args(full):
-            with pytest.raises(SystemExit):
-                instance_migrate.main()
-        return json.loads(capsys.readouterr().out)
+        return _run_main(capsys, instance_migrate.main, full, check_mode, diff)
     return runner
