@@ -62,12 +62,18 @@ molecule_all() {
   return $rc
 }
 
-stage "unit, lab and integration tests (pytest)" pytest_all
-stage "ansible-test sanity" sanity
-stage "ansible-lint (production profile)" lint
-stage "antsibull-changelog lint" changelog_lint
-stage "docs (antsibull-docs, Sphinx -W)" docs
-stage "molecule (every role)" molecule_all
+# `bash scripts/test.sh sanity lint` runs only the named stages (a developer's shortcut; make test runs all)
+wanted() { [ ${#ONLY[@]} -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
+ONLY=("$@")
+for s in "${ONLY[@]}"; do
+  case $s in pytest|sanity|lint|changelog|docs|molecule) ;; *) echo "unknown stage '$s': use pytest, sanity, lint, changelog, docs or molecule" >&2; exit 2;; esac
+done
+wanted pytest && stage "unit, lab and integration tests (pytest)" pytest_all
+wanted sanity && stage "ansible-test sanity" sanity
+wanted lint && stage "ansible-lint (production profile)" lint
+wanted changelog && stage "antsibull-changelog lint" changelog_lint
+wanted docs && stage "docs (antsibull-docs, Sphinx -W)" docs
+wanted molecule && stage "molecule (every role)" molecule_all
 
 echo; echo "==================== summary ===================="
 passed=0; failed=0

@@ -20,7 +20,8 @@ import json
 import random
 import time
 
-from urllib.error import URLError  # noqa: F401 pylint: disable=unused-import (re-exported: tests raise it from here)
+# URLError is re-exported: tests raise it from here
+from urllib.error import URLError  # noqa: F401 pylint: disable=unused-import
 from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import prepare_multipart
@@ -161,6 +162,7 @@ class AviClient(object):
             content_type, data = form
         else:
             data = None if body is None else json.dumps(body).encode("utf-8")
+
         def tls_error(reason):
             text = http_retry.tls_error_text(self.base_url, reason, hint=", or validate_certs=false for a lab")
             return AviError(text, method=method, path=urlsplit(url).path)

@@ -290,6 +290,7 @@ class TritonClient(object):
         hdrs = {"Accept": "application/json", "Content-Type": "application/json",
                 "Accept-Version": ACCEPT_VERSION, "User-Agent": "fleetops.maintenance"}
         hdrs.update(headers or {})
+
         def tls_error(reason):
             return TritonError(http_retry.tls_error_text(urlsplit(url).netloc, reason), method=method,
                                path=urlsplit(url).path)

@@ -234,6 +234,7 @@ class VirtFusionClient(object):
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "Authorization": "Bearer %s" % self.conn["api_token"], "User-Agent": "fleetops.maintenance"}
+
         def tls_error(reason):
             return VirtFusionError(http_retry.tls_error_text(urlsplit(url).netloc, reason,
                                                              ca_option="virtfusion_credentials.ca_path"))
