@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help venv collection demo test bench bench-triton bench-upgrade bench-virtfusion ee docs clean
 
 help:
-	@echo "make demo   - run the demo: evacuate an SE and migrate a VS on the lab"
+	@echo "make demo   - run the demo on the lab: Avi SE evacuation, VS migration, rolling upgrade; Triton and VirtFusion migrations and evacuations"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
@@ -21,6 +21,7 @@ collection: venv
 	@bash scripts/collection.sh
 
 demo: collection
+	@bash scripts/system-packages.sh
 	@bash scripts/demo.sh
 
 test: collection

@@ -2,7 +2,8 @@
 # `make demo`: start the lab on the demo topology, evacuate an SE whose load forces the
 # controller to create a new SE, migrate one VS by hand, print the placement, upgrade the whole
 # system with the rolling_upgrade role (no VS loses service); then, on a second
-# lab with a Triton data center, migrate an instance on demand and evacuate a compute node.
+# lab with a Triton data center, migrate an instance on demand and evacuate a compute node; on a third, a
+# VirtFusion control server over SSH with QEMU guests, pre-check, live-migrate a server and evacuate a hypervisor.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
@@ -77,3 +78,39 @@ for name, migs in sorted(json.load(sys.stdin)["instances"].items()):
         print("%-6s %s -> %s: %s, downtime %.1f lab s, syncs %s bytes, data intact: %s" % (
             name, m["source_server_hostname"], m["target_server_hostname"], m["result"], m["downtime_lab_seconds"] or 0,
             [s["bytes"] for s in m["syncs"]], m["data_intact"]))'
+
+banner "VirtFusion: a third lab, a control server over real SSH whose servers are QEMU guests (lab/topologies/virtfusion_small.yml)"
+VF_STATE="$ROOT/.lab/demo-virtfusion"
+VF_TOPOLOGY="$ROOT/lab/topologies/virtfusion_small.yml"
+python -m lab start --topology "$VF_TOPOLOGY" --state-dir "$VF_STATE" --reset --max-lifetime 1800 >/dev/null
+trap 'python -m lab stop --state-dir "$VF_STATE" >/dev/null 2>&1 || true; python -m lab stop --state-dir "$TRITON_STATE" >/dev/null 2>&1 || true; python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true; echo "labs stopped"' EXIT
+# the connection as the playbooks read it: the SSH side from VIRTFUSION_* variables, the API token as an
+# extra var from a file (as an AWX credential injects it; it never enters the environment)
+eval "$(python - "$VF_STATE/lab.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+vf = t["virtfusion"]
+ssh = vf["ssh"]
+for k, v in {"VIRTFUSION_HOST": ssh["host"], "VIRTFUSION_SSH_PORT": ssh["port"], "VIRTFUSION_SSH_USER": ssh["user"],
+             "VIRTFUSION_SSH_KEY_FILE": ssh["private_key"], "VIRTFUSION_KNOWN_HOSTS": ssh["known_hosts"],
+             "VIRTFUSION_API_URL": vf["url"], "VIRTFUSION_CA_PATH": t["ca_path"]}.items():
+    print("export %s=%s" % (k, v))
+PY
+)"
+VF_SECRETS="$VF_STATE/demo-secrets.yml"
+(umask 077 && python -c 'import sys, yaml; print(yaml.safe_dump({"virtfusion_api_token": yaml.safe_load(open(sys.argv[1]))["virtfusion"]["api_token"]}))' \
+  "$VF_TOPOLOGY" > "$VF_SECRETS")
+VF=(-e provider=virtfusion -e "@$VF_SECRETS")
+echo "control server ssh://$VIRTFUSION_SSH_USER@$VIRTFUSION_HOST:$VIRTFUSION_SSH_PORT (host key pinned in $VIRTFUSION_KNOWN_HOSTS)"
+
+banner "VirtFusion: check mode runs every pre-check of web-1 against hv-bad (another CPU vendor, other IPs, no SSH) and changes nothing"
+"${PLAY[@]}" fleetops.maintenance.migrate_instance --check "${VF[@]}" -e server=101 -e destination=hv-bad || true
+
+banner "VirtFusion: live-migrate web-1 to hv-b (QEMU migration, every vendor step shown live; QEMU's own downtime and bytes)"
+"${PLAY[@]}" fleetops.maintenance.migrate_instance "${VF[@]}" -e server=101 -e destination=hv-b -e max_downtime=300
+
+banner "VirtFusion: evacuate hypervisor hv-a (web-2, web-3) into hv-b, two at a time, with a run record"
+"${PLAY[@]}" fleetops.maintenance.evacuate_host "${VF[@]}" -e hypervisor=hv-a -e destination=hv-b -e concurrency=2 \
+  -e "report_file=$VF_STATE/evacuate-hv-a.json"
+echo "run record: $VF_STATE/evacuate-hv-a.json"
+echo "HTML report (timeline per server): $VF_STATE/evacuate-hv-a.html"
