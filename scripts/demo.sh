@@ -104,10 +104,11 @@ VF=(-e provider=virtfusion -e "@$VF_SECRETS")
 echo "control server ssh://$VIRTFUSION_SSH_USER@$VIRTFUSION_HOST:$VIRTFUSION_SSH_PORT (host key pinned in $VIRTFUSION_KNOWN_HOSTS)"
 
 banner "VirtFusion: check mode runs every pre-check of web-1 against hv-bad (another CPU vendor, other IPs, no SSH) and changes nothing"
-"${PLAY[@]}" fleetops.maintenance.migrate_instance --check "${VF[@]}" -e server=101 -e destination=hv-bad || true
+"${PLAY[@]}" fleetops.maintenance.migrate_instance --check "${VF[@]}" -e server=web-1 -e destination=hv-bad \
+  || echo "==> refused as expected: every failing pre-check listed at once, nothing migrated"
 
 banner "VirtFusion: live-migrate web-1 to hv-b (QEMU migration, every vendor step shown live; QEMU's own downtime and bytes)"
-"${PLAY[@]}" fleetops.maintenance.migrate_instance "${VF[@]}" -e server=101 -e destination=hv-b -e max_downtime=300
+"${PLAY[@]}" fleetops.maintenance.migrate_instance "${VF[@]}" -e server=web-1 -e destination=hv-b -e max_downtime=300
 
 banner "VirtFusion: evacuate hypervisor hv-a (web-2, web-3) into hv-b, two at a time, with a run record"
 "${PLAY[@]}" fleetops.maintenance.evacuate_host "${VF[@]}" -e hypervisor=hv-a -e destination=hv-b -e concurrency=2 \

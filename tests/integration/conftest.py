@@ -21,6 +21,20 @@ from labkit import ROOT, Lab  # noqa: E402  (the lab tests' start/stop/admin hel
 from vfkit import VfLab  # noqa: E402  (the VirtFusion plane's helpers: SSH, vfcli-ctrl, REST, admin)
 
 COLLECTIONS = os.path.join(ROOT, ".collections")
+
+
+def ansible_env(env):
+    """``env`` plus what every ansible-playbook run of the tests needs: the project's collections path and
+    configuration, no colour, and this virtualenv's executables first on PATH."""
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+    })
+    return env
 # Secrets the labs' env() gives (what `ansible -m` and Molecule read) and the extra var a job gets each one as
 # instead, as the AWX credential types inject them (extensions/awx/config/credential_types.yml).
 SECRET_EXTRA_VARS = {"AVI_PASSWORD": "avi_password", "VIRTFUSION_API_TOKEN": "virtfusion_api_token"}
@@ -43,14 +57,8 @@ class PlaybookLab(Lab):
             "AVI_USERNAME": creds["username"],
             "AVI_PASSWORD": creds["password"],
             "AVI_CA_PATH": self.ca,
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-            "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         })
-        return env
+        return ansible_env(env)
 
 
 @pytest.fixture
@@ -194,14 +202,8 @@ class TritonPlaybookLab(Lab):
             "TRITON_URL": self.t["url"], "TRITON_ACCOUNT": "alice", "TRITON_KEY_ID": self.t["accounts"]["alice"],
             "TRITON_KEY_FILE": self.t["key_files"]["alice"], "TRITON_VMAPI_URL": self.t["operator_url"],
             "TRITON_CA_PATH": self.ca,
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-            "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         })
-        return env
+        return ansible_env(env)
 
 
 @pytest.fixture
@@ -244,14 +246,8 @@ class VirtFusionPlaybookLab(VfLab):
             "VIRTFUSION_SSH_USER": ssh["user"], "VIRTFUSION_SSH_KEY_FILE": ssh["private_key"],
             "VIRTFUSION_KNOWN_HOSTS": ssh["known_hosts"], "VIRTFUSION_API_URL": self.vf_url,
             "VIRTFUSION_API_TOKEN": self.token, "VIRTFUSION_CA_PATH": self.ca,
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-            "ANSIBLE_HOME": os.path.join(ROOT, ".ansible"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         })
-        return env
+        return ansible_env(env)
 
     def where(self):
         """Server name -> hypervisor name, from the lab's world."""
