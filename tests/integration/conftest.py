@@ -35,6 +35,8 @@ def ansible_env(env):
         "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
     })
     return env
+
+
 # Secrets the labs' env() gives (what `ansible -m` and Molecule read) and the extra var a job gets each one as
 # instead, as the AWX credential types inject them (extensions/awx/config/credential_types.yml).
 SECRET_EXTRA_VARS = {"AVI_PASSWORD": "avi_password", "VIRTFUSION_API_TOKEN": "virtfusion_api_token"}
