@@ -16,28 +16,43 @@ stage() {  # stage NAME COMMAND...
 }
 
 pytest_all() {
-  python -m pytest -q -p no:cacheprovider tests/unit tests/lab tests/integration tests/awx
+  python -m pytest -q -p no:cacheprovider tests/lab tests/integration tests/awx
 }
 
+# ansible-test needs a real copy at ansible_collections/<ns>/<name>/ (made once per run, for sanity and units)
+TREE="$ROOT/build/sanity/ansible_collections/fleetops/maintenance"
+TREE_MADE=""
+collection_tree() {
+  [ -n "$TREE_MADE" ] && return 0
+  rm -rf "$TREE"; mkdir -p "$TREE"
+  # the files git would test: tracked plus untracked-but-not-ignored
+  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+    [ -e "$f" ] || continue
+    mkdir -p "$TREE/$(dirname "$f")"; cp -p "$f" "$TREE/$f"
+  done
+  # ansible-test finds its targets through git: make the copy a repository of those files
+  (cd "$TREE" && git init -q && git add -A)
+  TREE_MADE=1
+}
+
+pyver() { python -c 'import sys;print("%d.%d"%sys.version_info[:2])'; }
+
 sanity() {
-  # ansible-test needs a real copy at ansible_collections/<ns>/<name>/, and an offline
-  # stand-in for the get-pip script it would download.
-  local dest="$ROOT/build/sanity/ansible_collections/fleetops/maintenance"
   local pipver cache
-  # the pip version ansible-test bootstraps (`pip='25.2'` in its python_requirements.py)
+  # an offline stand-in for the get-pip script ansible-test would download: the pip version it bootstraps
+  # (`pip='25.2'` in its python_requirements.py)
   pipver=$(grep -oE "pip='[0-9.]+'" "$(python -c 'import ansible_test,os;print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py" | head -1 | cut -d"'" -f2)
   cache="$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
   mkdir -p "$(dirname "$cache")"
   cp scripts/get_pip_standin.py "$cache"
-  rm -rf "$dest"; mkdir -p "$dest"
-  # the files git would test: tracked plus untracked-but-not-ignored
-  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-    [ -e "$f" ] || continue
-    mkdir -p "$dest/$(dirname "$f")"; cp -p "$f" "$dest/$f"
-  done
-  # ansible-test finds its targets through git: make the copy a repository of those files
-  (cd "$dest" && git init -q && git add -A)
-  (cd "$dest" && ansible-test sanity --local --python "$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])')" --color no)
+  collection_tree
+  (cd "$TREE" && ansible-test sanity --local --python "$(pyver)" --color no)
+}
+
+units() {
+  # tests/unit through ansible-test (pytest -n auto, the collection imported from the ansible_collections tree)
+  collection_tree
+  (cd "$TREE" && ansible-test units --local --python "$(pyver)" --color no)
 }
 
 lint() {
@@ -66,10 +81,11 @@ molecule_all() {
 wanted() { [ ${#ONLY[@]} -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 ONLY=("$@")
 for s in "${ONLY[@]}"; do
-  case $s in pytest|sanity|lint|changelog|docs|molecule) ;; *) echo "unknown stage '$s': use pytest, sanity, lint, changelog, docs or molecule" >&2; exit 2;; esac
+  case $s in pytest|sanity|units|lint|changelog|docs|molecule) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs or molecule" >&2; exit 2;; esac
 done
-wanted pytest && stage "unit, lab and integration tests (pytest)" pytest_all
+wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
 wanted sanity && stage "ansible-test sanity" sanity
+wanted units && stage "ansible-test units" units
 wanted lint && stage "ansible-lint (production profile)" lint
 wanted changelog && stage "antsibull-changelog lint" changelog_lint
 wanted docs && stage "docs (antsibull-docs, Sphinx -W)" docs
