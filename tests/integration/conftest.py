@@ -5,6 +5,7 @@ AWX way of running; the job events and artifacts are there for the tests that lo
 `make test` builds and installs the collection into .collections before pytest runs; these
 tests use that installed copy, as a user would.
 """
+import functools
 import json
 import os
 import shlex
@@ -174,9 +175,7 @@ def secrets_found(run, *secrets):
 
 @pytest.fixture
 def playbook(lab):
-    def _run(name, **kwargs):
-        return run_playbook(lab, name, **kwargs)
-    return _run
+    return functools.partial(run_playbook, lab)
 
 
 class TritonPlaybookLab(Lab):
@@ -210,19 +209,12 @@ class TritonPlaybookLab(Lab):
 
 @pytest.fixture
 def tlab(tmp_path):
-    the_lab = TritonPlaybookLab(tmp_path / "lab", "triton_small.yml")
-    the_lab.start(reset=True)
-    try:
-        yield the_lab
-    finally:
-        the_lab.stop()
+    yield from TritonPlaybookLab(tmp_path / "lab", "triton_small.yml").running()
 
 
 @pytest.fixture
 def tplaybook(tlab):
-    def _run(name, **kwargs):
-        return run_playbook(tlab, name, **kwargs)
-    return _run
+    return functools.partial(run_playbook, tlab)
 
 
 class VirtFusionPlaybookLab(VfLab):
@@ -260,16 +252,9 @@ class VirtFusionPlaybookLab(VfLab):
 
 @pytest.fixture
 def vflab(tmp_path):
-    the_lab = VirtFusionPlaybookLab(tmp_path / "lab")
-    the_lab.start(reset=True)
-    try:
-        yield the_lab
-    finally:
-        the_lab.stop()
+    yield from VirtFusionPlaybookLab(tmp_path / "lab").running()
 
 
 @pytest.fixture
 def vfplaybook(vflab):
-    def _run(name, **kwargs):
-        return run_playbook(vflab, name, **kwargs)
-    return _run
+    return functools.partial(run_playbook, vflab)

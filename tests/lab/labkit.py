@@ -42,6 +42,15 @@ class Lab:
             self.cli("stop", "--state-dir", self.state_dir)
             self.info = None
 
+    def running(self, reset=True):
+        """Start the lab for the body of a fixture and stop it afterwards, whatever happens:
+        ``yield from SomeLab(...).running()``."""
+        self.start(reset=reset)
+        try:
+            yield self
+        finally:
+            self.stop()
+
     @property
     def url(self):
         return self.info["avi"]["url"]

@@ -14,12 +14,7 @@ from tritonkit import TritonLab, wait_for
 
 @pytest.fixture
 def tlab(tmp_path):
-    lab = TritonLab(tmp_path / "state", "triton_small.yml")
-    lab.start(reset=True)
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    yield from TritonLab(tmp_path / "state", "triton_small.yml").running()
 
 
 def test_lab_json_names_the_plane_and_keys_are_private(tlab):
