@@ -327,6 +327,11 @@ class Engine:
         self._wait(mig, ev, self.world.cfg["timing"]["filters"])
         return "source filters checked and up to date"
 
+    def _server(self, mig):
+        """The migration's server record, read under the world lock."""
+        with self.world.lock:
+            return self.world.servers[mig["server"]]
+
     def _refused(self, mig):
         w = self.world
         f = w.take_fault("refuse_destination", server=mig["server"], hypervisor=mig["dst"])
@@ -688,8 +693,7 @@ class Engine:
     def _prepare_hybrid(self, mig, ev):
         w = self.world
         self._refused(mig)
-        with w.lock:
-            s = w.servers[mig["server"]]
+        s = self._server(mig)
         for d in s["disks"]:
             dst = w.disk_path(s, d, mig["dst"])
             if not os.path.isdir(os.path.dirname(dst)):
@@ -792,8 +796,7 @@ class Engine:
 
     def _stage2(self, mig, ev):
         w = self.world
-        with w.lock:
-            s = w.servers[mig["server"]]
+        s = self._server(mig)
         if s["state"] == "offline":
             with w.lock:
                 mig["disks"].update({"stage2_bytes": 0, "stage2_chunks": 0})
@@ -806,8 +809,7 @@ class Engine:
 
     def _boot_hybrid(self, mig, ev):
         w = self.world
-        with w.lock:
-            s = w.servers[mig["server"]]
+        s = self._server(mig)
         if s["state"] == "offline":
             with w.lock:
                 mig["data"] = "success"
