@@ -35,7 +35,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_s
     same_version,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import poll_sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, wait_until
 
 ACTION_ON_ERROR = {
     "suspend": "SUSPEND_UPGRADE_OPS_ON_ERROR",
@@ -308,15 +308,12 @@ class _ClusterUpgrade(object):
 
     # -- waiting -----------------------------------------------------------------------------------
     def _wait(self, condition, what):
-        timeout = self.params["timeout"]
-        start = self._clock()
-        last = None
-        for _attempt in poll_sleeps(timeout, self.params["wait_sleep"], clock=self._clock, sleep=self._sleep):
-            last = condition()
-            if last:
-                return last
-        raise ModuleFailure("timed out after %.0f seconds waiting for %s; the controller carries on: run the task "
-                            "again to re-attach" % (self._clock() - start, what), **self.result)
+        try:
+            return wait_until(condition, self.params["timeout"], self.params["wait_sleep"], clock=self._clock,
+                              sleep=self._sleep, what=what)
+        except WaitTimeout as exc:
+            raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
+                                **self.result)
 
     def _poll_view(self):
         """A fresh view, or None while the controller is unreachable (reboot window)."""

@@ -8,12 +8,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_cluster_upgrade import _ClusterUpgrade
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade, vs_scale
 from fake_avi_upgrade import FakeUpgradeController
+from fake_clock import FakeClock
 
 
 @pytest.fixture
@@ -196,3 +200,16 @@ def test_vs_scale_refusals(ctl, run_module):
     result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in"})
     assert result["failed"] and "from_se" in result["msg"]
     assert [w for w in ctl.writes if w[1].endswith(("/scaleout", "/scalein"))] == []
+
+
+def test_a_wait_that_runs_out_fails_with_the_partial_result_and_says_how_to_re_attach():
+    clock = FakeClock()
+    step = _ClusterUpgrade(SimpleNamespace(params={"timeout": 30, "wait_sleep": 5}), client=None,
+                           clock=clock.clock, sleep=clock.sleep)
+    step.result = {"changed": True, "scope": "controller"}
+    with pytest.raises(ModuleFailure) as failure:
+        step._wait(lambda: None, "the upgrade to 22.1.7")
+    assert failure.value.msg == ("timed out after 30 seconds waiting for the upgrade to 22.1.7; the controller "
+                                 "carries on: run the task again to re-attach")
+    assert failure.value.result == {"changed": True, "scope": "controller"}
+    assert step._wait(lambda: {"done": 1}, "anything") == {"done": 1}
