@@ -441,14 +441,8 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
 
     def start(job):
         action = job.get("action", "migrate")
-        if action == "scalein":
-            body = migrate_body(client, job["vip_id"], from_se=job.get("from_se"))
-        elif action == "scaleout":
-            body = migrate_body(client, job["vip_id"], to_se=job.get("to_se"), to_host=job.get("to_host"),
-                                to_new_se=job.get("to_new_se"))
-        else:
-            body = migrate_body(client, job["vip_id"], job.get("from_se"), job.get("to_se"),
-                                job.get("to_host"), job.get("to_new_se"))
+        body = migrate_body(client, job["vip_id"], job.get("from_se"), job.get("to_se"),
+                            job.get("to_host"), job.get("to_new_se"))
         job.setdefault("restarts", 0)
         job["polls"] = 0
         job["seen_busy"] = False
