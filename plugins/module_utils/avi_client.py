@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
 import random
 import time
@@ -234,24 +235,19 @@ class AviClient(object):
                 raise http_retry.gave_up(failure, attempts)
             self.stats["retries"] += 1
 
+    @contextlib.contextmanager
     def short_retries(self, seconds):
         """Context manager: calls inside give up on connection errors and 5xx after ``seconds``.
 
         For callers with a wait loop of their own (e.g. through a controller's reboot window),
         which want control back quickly to report progress rather than one long silent retry.
         """
-        client = self
-
-        class _Short(object):
-            def __enter__(self):
-                self.saved = client._retry_override
-                client._retry_override = float(seconds)
-                return client
-
-            def __exit__(self, *exc_info):
-                client._retry_override = self.saved
-                return False
-        return _Short()
+        saved = self._retry_override
+        self._retry_override = float(seconds)
+        try:
+            yield self
+        finally:
+            self._retry_override = saved
 
     # -- session ---------------------------------------------------------------------------
     def login(self):

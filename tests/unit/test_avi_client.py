@@ -100,6 +100,23 @@ def test_gives_up_when_the_budget_is_spent(make):
     assert max(clk.slept) <= 30.0
 
 
+def test_short_retries_gives_up_sooner_inside_and_restores_the_budget_after(make):
+    client, script, clk = make([(503, {"error": "rebooting"})] * 100 + [(200, {"ok": 1})], retry_timeout=60)
+    with client.short_retries(5) as short:
+        assert short is client
+        with pytest.raises(AviError) as err:
+            client.get("serviceengine")
+    assert "gave up" in err.value.msg
+    assert clk.now <= 5.0
+    script.answers[:] = [(503, {"error": "rebooting"})] * 5 + [(200, {"ok": 1})]
+    assert client.get("serviceengine") == {"ok": 1}, "outside, the full retry budget applies again"
+    with pytest.raises(RuntimeError):
+        with client.short_retries(5):
+            raise RuntimeError("the caller's own error")
+    script.answers[:] = [(503, {"error": "rebooting"})] * 5 + [(200, {"ok": 1})]
+    assert client.get("serviceengine") == {"ok": 1}, "restored after an exception too"
+
+
 def test_does_not_retry_client_errors(make):
     client, script, clk = make([(400, {"error": "VS is already placed on the target SE"})])
     with pytest.raises(AviError) as err:
