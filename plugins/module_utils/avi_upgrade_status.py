@@ -138,6 +138,14 @@ def _entry(item):
     }
 
 
+def _versions_from_ses(groups, ses):
+    """A group without a version of its own has the version all its SEs run (None when they differ)."""
+    for group in groups.values():
+        if not group.get("version"):
+            versions = set(se["version"] for se in ses.values() if se["group_uuid"] == group["uuid"])
+            group["version"] = versions.pop() if len(versions) == 1 else None
+
+
 def read_view(client, flexible, se_inventory=None):
     """Read an :class:`UpgradeView`. ``se_inventory``: items of ``serviceengine-inventory``
     already read (their runtime ``version`` and group), else they are read here."""
@@ -167,9 +175,7 @@ def read_view(client, flexible, se_inventory=None):
                       "tasks": [t.get("task") if isinstance(t, dict) else t
                                 for t in status.get("tasks_completed") or []],
                       "enable_rollback": bool(status.get("from_version"))}
-        for group in groups.values():
-            versions = set(se["version"] for se in ses.values() if se["group_uuid"] == group["uuid"])
-            group["version"] = versions.pop() if len(versions) == 1 else None
+        _versions_from_ses(groups, ses)
         return UpgradeView(False, controller, groups, ses, raw=status)
     entries = client.get_all("upgradestatusinfo")
     controller = {"version": None, "state": None}
@@ -188,8 +194,5 @@ def read_view(client, flexible, se_inventory=None):
             se["version"] = se["version"] or entry.get("version")
     if not controller.get("version"):
         controller["version"] = running_version(client)
-    for group in groups.values():
-        if not group.get("version"):
-            versions = set(se["version"] for se in ses.values() if se["group_uuid"] == group["uuid"])
-            group["version"] = versions.pop() if len(versions) == 1 else None
+    _versions_from_ses(groups, ses)
     return UpgradeView(True, controller, groups, ses, raw=entries)
