@@ -146,13 +146,10 @@ def _versions_from_ses(groups, ses):
             group["version"] = versions.pop() if len(versions) == 1 else None
 
 
-def read_view(client, flexible, se_inventory=None):
-    """Read an :class:`UpgradeView`. ``se_inventory``: items of ``serviceengine-inventory``
-    already read (their runtime ``version`` and group), else they are read here."""
-    if se_inventory is None:
-        se_inventory = client.get_all("serviceengine-inventory", params={"include_name": "true"})
+def read_view(client, flexible):
+    """Read an :class:`UpgradeView` (the SEs' runtime ``version`` and group from ``serviceengine-inventory``)."""
     ses = {}
-    for item in se_inventory:
+    for item in client.get_all("serviceengine-inventory", params={"include_name": "true"}):
         config = item.get("config") or {}
         runtime = item.get("runtime") or {}
         uuid = item.get("uuid") or config.get("uuid")
