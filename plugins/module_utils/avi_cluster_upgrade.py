@@ -331,14 +331,9 @@ class _ClusterUpgrade(object):
         scope = self.params["scope"]
         ctl = view.controller
         if scope in ("controller", "system"):
-            if self.flexible:
-                self.progress.update("controller", "controller cluster %s: %s%s" % (
-                    ctl.get("version"), ctl.get("state"),
-                    " (%s)" % ctl["events"][-1] if ctl.get("events") else ""), percent=ctl.get("progress"))
-            else:
-                self.progress.update("controller", "controller cluster %s: %s%s" % (
-                    ctl.get("version"), ctl.get("state"),
-                    " (%s)" % ctl["tasks"][-1] if ctl.get("tasks") else ""), percent=ctl.get("progress"))
+            steps = ctl.get("events") if self.flexible else ctl.get("tasks")  # the last one is shown
+            self.progress.update("controller", "controller cluster %s: %s%s" % (
+                ctl.get("version"), ctl.get("state"), " (%s)" % steps[-1] if steps else ""), percent=ctl.get("progress"))
         for guuid in self.groups:
             members = [view.ses[self.se_uuid]] if self.se_uuid else view.ses_of(guuid)
             done = [se["name"] for se in members if same_version(se["version"], wanted)]
