@@ -525,9 +525,8 @@ def main():
             except MigrationError as exc:
                 res = getattr(exc, "result", None) or {}
                 res.pop("failed", None)
-                result.update(res)
-                result["api_stats"] = provider.api_stats()
-                module.fail_json(**dict(result, msg=exc.msg))
+                result.update(res)   # what the run did goes with the failure (below)
+                raise
             result.update(res)
             if module._diff:
                 result["diff"] = {"before": _diff_side(res, "before"), "after": _diff_side(res, "after")}
