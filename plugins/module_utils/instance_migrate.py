@@ -399,27 +399,21 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         result["msg"] = "check mode: would run %s" % (", ".join(result["phases"]) or "nothing")
         return result
     for _step in range(MAX_STEPS):
-        if rec is not None and rec.state == "running":
-            action = provider.running_action(want, rec, inst, opts)
-            if action is None:
-                progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
-                                instance=inst["name"])
-                result["waited_for"].append(rec.phase)
-                obs.begin_action(rec.phase)
-                end = _follow(provider, inst, obs, opts["timeout"], result)
-                obs.end_action(end)
-                rec = provider.record(inst)
-                continue
-        else:
-            action = provider.next_action(want, rec, inst, opts, resynced)
+        action = _decide(provider, want, rec, inst, opts, resynced, target)
+        if action is None:
+            progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
+                            instance=inst["name"])
+            result["waited_for"].append(rec.phase)
+            obs.begin_action(rec.phase)
+            end = _follow(provider, inst, obs, opts["timeout"], result)
+            obs.end_action(end)
+            rec = provider.record(inst)
+            continue
         if action == DONE:
             break
         if isinstance(action, tuple):
-            raise _fail("%s: cannot reach state %s: %s" % (inst["name"], want, action[1]), result, reason=action[1])
+            raise _fail(action[0], result, reason=action[1])
         starts = action in provider.start_actions
-        why = provider.unsupported(action, target if starts else None)
-        if why:
-            raise _fail("%s: %s" % (inst["name"], why), result)
         if starts and opts.get("capacity_check", True):
             plans = provider.plan_targets([inst], target)
             if plans and not plans[0]["target"]:
@@ -438,8 +432,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             raise _fail("%s: %s refused: %s" % (inst["name"], action, exc.reason), result, reason=exc.reason)
         result["changed"] = True
         result["phases"].append(action)
-        if action == "sync" and rec is not None and rec.syncs >= 1:
-            resynced = True
+        resynced = resynced or _resyncs(action, rec)
         if not provider.waits_for(action):
             rec = provider.record(inst)
             continue
@@ -454,12 +447,35 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
                 result["measured"] = obs.measured
             raise _fail("%s: %s failed: %s" % (inst["name"], end.get("phase") or action, reason), result,
                         reason=reason, failed_phase=end.get("phase") or action)
-        if action == "automatic":
-            resynced = True
     else:
         raise _fail("%s: did not reach state %s after %d steps" % (inst["name"], want, MAX_STEPS), result)
     _finish(provider, inst, rec, obs, result, opts)
     return result
+
+
+def _decide(provider, want, rec, inst, opts, resynced, target):
+    """The next step toward ``want`` from record ``rec``, the same for a run and its check-mode plan:
+    None while a running action is to be waited for, DONE, an action the provider can take, or
+    ``(message, reason)`` when ``want`` cannot be reached from here."""
+    if rec is not None and rec.state == "running":
+        action = provider.running_action(want, rec, inst, opts)
+        if action is None:
+            return None
+    else:
+        action = provider.next_action(want, rec, inst, opts, resynced)
+    if isinstance(action, tuple):
+        return "%s: cannot reach state %s: %s" % (inst["name"], want, action[1]), action[1]
+    if action != DONE:
+        why = provider.unsupported(action, target if action in provider.start_actions else None)
+        if why:
+            return "%s: %s" % (inst["name"], why), None
+    return action
+
+
+def _resyncs(action, rec):
+    """Whether ``action`` on record ``rec`` counts as the resync that ``resync`` asks for (a sync after
+    the first one, or an automatic migration, which syncs again before its switch)."""
+    return action == "automatic" or (action == "sync" and rec is not None and rec.syncs >= 1)
 
 
 def _finish(provider, inst, rec, obs, result, opts):
@@ -512,24 +528,16 @@ def _plan(provider, inst, want, rec, opts, target):
         plan["target_server"], plan["target_server_name"] = provider.resolve_server(rec.target_server)
         plan["target_reason"] = "the migration's target, chosen at begin"
     for _i in range(MAX_STEPS):
-        if sim is not None and sim.state == "running":
-            action = provider.running_action(want, sim, inst, opts)
-            if action is None:
-                plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
-                return plan
-        else:
-            action = provider.next_action(want, sim, inst, opts, resynced)
+        action = _decide(provider, want, sim, inst, opts, resynced, target)
+        if action is None:
+            plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
+            return plan
         if action == DONE:
             break
         if isinstance(action, tuple):
-            plan["fail"] = "%s: cannot reach state %s: %s" % (inst["name"], want, action[1])
+            plan["fail"] = action[0]
             return plan
-        starts = action in provider.start_actions
-        why = provider.unsupported(action, target if starts else None)
-        if why:
-            plan["fail"] = "%s: %s" % (inst["name"], why)
-            return plan
-        if starts:
+        if action in provider.start_actions:
             plans = provider.plan_targets([inst], target)
             if plans is None:
                 plan["target_reason"] = "chosen by the provider's allocator at begin (capacity not visible)"
@@ -548,10 +556,7 @@ def _plan(provider, inst, want, rec, opts, target):
                 return plan
             plan["estimated_bytes"] = provider.estimate(inst)
         plan["phases"].append(action)
-        if action == "sync" and sim is not None and sim.syncs >= 1:
-            resynced = True
-        if action == "automatic":
-            resynced = True
+        resynced = resynced or _resyncs(action, sim)
         sim = provider.simulate(sim, action, inst, plan["target_server"])
     return plan
 

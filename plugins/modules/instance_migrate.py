@@ -464,15 +464,10 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_sp
 )
 
 
-def _diff_view(res):
-    mig = res.get("migration") or {}
-    return {"server": res.get("server_name", {}).get("after") or res.get("server", {}).get("after"),
-            "migration": "%s/%s" % (mig.get("phase"), mig.get("state")) if mig else None}
-
-
-def _diff_before(res):
-    mig = res.get("migration_before") or {}
-    return {"server": res.get("server_name", {}).get("before") or res.get("server", {}).get("before"),
+def _diff_side(res, side):
+    """One side (``before`` or ``after``) of an instance's diff: its server and its migration's phase/state."""
+    mig = res.get("migration_before" if side == "before" else "migration") or {}
+    return {"server": res.get("server_name", {}).get(side) or res.get("server", {}).get(side),
             "migration": "%s/%s" % (mig.get("phase"), mig.get("state")) if mig else None}
 
 
@@ -530,12 +525,11 @@ def main():
             except MigrationError as exc:
                 res = getattr(exc, "result", None) or {}
                 res.pop("failed", None)
-                result.update(res)
-                result["api_stats"] = provider.api_stats()
-                module.fail_json(**dict(result, msg=exc.msg))
+                result.update(res)   # what the run did goes with the failure (below)
+                raise
             result.update(res)
             if module._diff:
-                result["diff"] = {"before": _diff_before(res), "after": _diff_view(res)}
+                result["diff"] = {"before": _diff_side(res, "before"), "after": _diff_side(res, "after")}
         else:
             _many(module, provider, opts, progress, result)
     except MigrationError as exc:
@@ -574,8 +568,9 @@ def _many(module, provider, opts, progress, result):
     result["summary"] = summary
     result["changed"] = summary["changed"] > 0
     if module._diff:
-        result["diff"] = {"before": dict((r["instance"]["name"], _diff_before(r)) for r in results if "server" in r),
-                          "after": dict((r["instance"]["name"], _diff_view(r)) for r in results if "server" in r)}
+        resolved = [r for r in results if "server" in r]
+        result["diff"] = dict((side, dict((r["instance"]["name"], _diff_side(r, side)) for r in resolved))
+                              for side in ("before", "after"))
     if summary["failed"]:
         failed = [r for r in results if r["result"] == "failed"]
         why = "; ".join(r["msg"] for r in failed)
