@@ -393,12 +393,7 @@ class World(UpgradeMixin, WorldBase):
                 continue
             if f.get("target", "*") not in ("*", None) and f["target"] not in names:
                 continue
-            f["used"] = f.get("used", 0) + 1
-            if f.get("count") is not None and f["used"] >= f["count"]:
-                del self.faults[fid]
-                self._mark("faults", fid, None)
-            else:
-                self._mark("faults", fid, f)
+            self._use_fault(fid, f)
             return f.get("reason") or f"{kind} failed (injected fault)"
         return None
 

@@ -686,12 +686,7 @@ class TritonWorld(WorldBase):
                 continue
             if now - act["started"] < float(f.get("at", 0.5)) * max(duration, 1e-9):
                 continue
-            f["used"] += 1
-            if f["used"] >= int(f.get("count", 1)):
-                del self.faults[fid]
-                self._mark("faults", fid, None)
-            else:
-                self._save("faults", fid)
+            self._use_fault(fid, f)
             return True
         return False
 
@@ -1010,12 +1005,7 @@ class TritonWorld(WorldBase):
             vm = self.vms.get(vm_uuid) or {}
             for fid, f in list(self.faults.items()):
                 if f["kind"] == "drop_watch" and f["instance"] in ("*", vm.get("uuid"), vm.get("alias")):
-                    f["used"] += 1
-                    if f["used"] >= int(f["count"]):
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                    else:
-                        self._save("faults", fid)
+                    self._use_fault(fid, f)
                     self._flush()
                     return int(f["after_events"])
             return None
