@@ -408,8 +408,7 @@ class World:
                    "attempts": 1}
             self.migrations[mid] = doc
             server["migration"] = mid
-            self.stats["migrations_started"] += 1
-            self._save_meta()
+            self.bump("migrations_started")
             self.store.write([("migrations", mid, doc), ("servers", str(server["id"]), server)])
             return doc
 
