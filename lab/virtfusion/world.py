@@ -293,6 +293,11 @@ class World:
             self.stats[key] = self.stats.get(key, 0) + n
             self._save_meta()
 
+    def stats_reset(self):
+        with self.lock:
+            self.stats = self._zero_stats()
+            self._save_meta()
+
     def count_cli(self, command):
         with self.lock:
             calls = self.stats.setdefault("cli_calls", {})
@@ -500,6 +505,10 @@ class World:
                         self.store.write([("faults", fid, f)])
                 return copy.deepcopy(f)
         return None
+
+    def list_faults(self):
+        with self.lock:
+            return [dict(f) for f in sorted(self.faults.values(), key=lambda f: f["id"])]
 
     def clear_faults(self):
         with self.lock:
