@@ -825,16 +825,6 @@ class UpgradeMixin:
         log.info("SE %s: %s to %s started (%s)", se["name"], kind.replace("_", " "), to_ver, op["id"])
         return op
 
-    def _finish(self, op, result, at, reason=None):
-        op["state"] = "done"
-        op["result"] = result
-        op["reason"] = reason
-        op["ended"] = max(at, op["started"])
-        op["ended_real"] = time.time()
-        self._mark("operations", op["id"], op)
-        log.info("operation %s %s %s: %s%s (%.1f lab s)", op["id"], op["kind"], op["target"], result,
-                 f" ({reason})" if reason else "", op["ended"] - op["started"])
-
     # ------------------------------------------------------------------ the simulation
     def _advance_upgrade(self, op):
         changed = self._advance_upgrade_kind(op)
@@ -854,7 +844,7 @@ class UpgradeMixin:
                 img.update(progress=100, tasks_completed=1, end_time=self._ts(end),
                            duration=int(round(end - op["started"])))
                 self._up_dirty()
-            self._finish(op, "success", end)
+            self._finish_op(op, "success", at=end)
             return True
         if k in ("controller_upgrade", "controller_rollback"):
             return self._advance_controller(op)
@@ -925,7 +915,7 @@ class UpgradeMixin:
                     self._set_state(doc, "CONTROLLER_COMPLETED", end)
                 else:
                     self._end_doc(doc, end, "COMPLETED", version=self.cfg["version"])
-                self._finish(op, "success", end)
+                self._finish_op(op, "success", at=end)
                 log.info("controller cluster up on %s", self.cfg["version"])
                 return True
         elif name == "abort_reboot":
@@ -938,7 +928,7 @@ class UpgradeMixin:
             reason = f"Upgrade aborted and rolled back to {op['frm']}: the controller cluster did not re-form " \
                      f"({op['abort_reason']})"
             self._end_doc(doc, end, "ABORTED", reason, version=self.cfg["version"])
-            self._finish(op, "failed", end, reason)
+            self._finish_op(op, "failed", reason, at=end)
             return True
         op["phase"] += 1
         op["phase_started"] = end
@@ -950,7 +940,7 @@ class UpgradeMixin:
             return False
         se = self.objs["serviceengine"].get(op["se"])
         if se is None:
-            self._finish(op, "failed", end, "SE deleted")
+            self._finish_op(op, "failed", "SE deleted", at=end)
             return True
         if se["_lab"]["oper"] == "OPER_UPGRADING":
             se["_lab"]["oper"] = op["prior_oper"] if op["prior_oper"] != "OPER_UPGRADING" else "OPER_UP"
@@ -958,13 +948,13 @@ class UpgradeMixin:
         if op.get("fail"):
             reason = f"Upgrade of SE {se['name']} to {op['to']} failed: {op['fail']}; it came back on {op['frm']}"
             self._end_doc(sd, end, "ERROR", reason, version=se["_lab"]["version"])
-            self._finish(op, "failed", end, reason)
+            self._finish_op(op, "failed", reason, at=end)
         else:
             se["_lab"]["version"] = op["to"]
             sd["previous_version"] = op["frm"]
             sd["enable_rollback"] = op["kind"] == "se_upgrade"
             self._end_doc(sd, end, "COMPLETED", version=op["to"])
-            self._finish(op, "success", end)
+            self._finish_op(op, "success", at=end)
             if not op.get("parent"):
                 self._group_after_se(se, op)
         self._save_obj("serviceengine", se["uuid"])
@@ -1114,7 +1104,7 @@ class UpgradeMixin:
                     doc["enable_rollback"] = False
             self._end_doc(doc, at, state, reason, version=self._group_version(g))
             doc["tasks_completed"] = len(op["completed"])
-        self._finish(op, result, at, reason)
+        self._finish_op(op, result, reason, at=at)
 
     def _advance_parent(self, op):
         if op["stage"] == "controller":
@@ -1129,7 +1119,7 @@ class UpgradeMixin:
                         gd = self._group_doc(g)
                         self._end_doc(gd, c["ended"], "ABORTED", "not started: the controller upgrade was aborted",
                                       version=self._group_version(g))
-                self._finish(op, "failed", c["ended"], c["reason"])
+                self._finish_op(op, "failed", c["reason"], at=c["ended"])
                 return True
             at = c["ended"]
             op["stage"] = "groups"
@@ -1157,18 +1147,19 @@ class UpgradeMixin:
         doc = self._ctl_doc()
         if op.get("ctl") is None and op["kind"] == "rollback":
             result = "success" if all(r == "success" for r in results) else "failed"
-            self._finish(op, result, at, None if result == "success" else "SE group rollback did not complete")
+            self._finish_op(op, result, None if result == "success" else "SE group rollback did not complete",
+                            at=at)
             return True
         if all(r == "success" for r in results):
             self._event(doc, "COMMIT_UPGRADE", at, at)
             self._end_doc(doc, at, "COMPLETED", version=self.cfg["version"])
-            self._finish(op, "success", at)
+            self._finish_op(op, "success", at=at)
         else:
             bad = [g["target"] for g in gops if g is not None and g["result"] != "success"]
             state = "SUSPENDED" if all(g["result"] in ("success", "suspended") for g in gops if g) else "ERROR"
             reason = f"SE group(s) {', '.join(bad)} did not complete the upgrade"
             self._end_doc(doc, at, state, reason, version=self.cfg["version"])
-            self._finish(op, "failed" if state == "ERROR" else "suspended", at, reason)
+            self._finish_op(op, "failed" if state == "ERROR" else "suspended", reason, at=at)
         return True
 
     # ------------------------------------------------------------------ resume, per-SE, rollback

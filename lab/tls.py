@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-def _write_key(path, key):
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+def write_private_key(path, key, private_format=serialization.PrivateFormat.PKCS8):
+    """Write ``key`` unencrypted as PEM in ``private_format`` to a file created with mode 0600 (the
+    lab's TLS keys here, the Triton account keys, the VirtFusion sshd's host and client keys)."""
+    data = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -46,7 +47,7 @@ def ensure_certs(state_dir, name="avi"):
                                              encipher_only=False, decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        _write_key(ca_key, key)
+        write_private_key(ca_key, key)
         with open(ca_pem, "wb") as fh:
             fh.write(cert.public_bytes(serialization.Encoding.PEM))
         for p in (cert_pem, cert_key):  # a new CA invalidates the old server cert
@@ -69,7 +70,7 @@ def ensure_certs(state_dir, name="avi"):
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_k.public_key()),
                                critical=False)
                 .sign(ca_k, hashes.SHA256()))
-        _write_key(cert_key, key)
+        write_private_key(cert_key, key)
         with open(cert_pem, "wb") as fh:
             fh.write(cert.public_bytes(serialization.Encoding.PEM))
     return os.path.abspath(ca_pem), os.path.abspath(cert_pem), os.path.abspath(cert_key)

@@ -393,12 +393,7 @@ class World(UpgradeMixin, WorldBase):
                 continue
             if f.get("target", "*") not in ("*", None) and f["target"] not in names:
                 continue
-            f["used"] = f.get("used", 0) + 1
-            if f.get("count") is not None and f["used"] >= f["count"]:
-                del self.faults[fid]
-                self._mark("faults", fid, None)
-            else:
-                self._mark("faults", fid, f)
+            self._use_fault(fid, f)
             return f.get("reason") or f"{kind} failed (injected fault)"
         return None
 
@@ -419,11 +414,13 @@ class World(UpgradeMixin, WorldBase):
         self._mark("operations", oid, op)
         return op
 
-    def _finish_op(self, op, result, reason=None):
+    def _finish_op(self, op, result, reason=None, at=None):
+        """End an operation now, or at lab time ``at`` (the upgrade engine ends its operations when their
+        phases were due; never before the start)."""
         op["state"] = "done"
         op["result"] = result
         op["reason"] = reason
-        op["ended"] = self.lab_now()
+        op["ended"] = self.lab_now() if at is None else max(at, op["started"])
         op["ended_real"] = time.time()
         self._mark("operations", op["id"], op)
         log.info("operation %s %s %s: %s%s (%.1f lab s)", op["id"], op["kind"], op["target"], result,

@@ -11,7 +11,8 @@ still while the lab process is down **[lab assumption]**.
 
 HTTP faults (``POST /_lab/faults``): ``http_error`` (``status``, ``method``, ``path`` regex,
 ``rate``, ``count``; status 0 drops the connection) and ``unavailable`` (``status`` for ``seconds``
-real seconds). A world adds its own kinds with ``_check_fault``.
+real seconds). A world adds its own kinds with ``_check_fault`` and counts their firings with
+``_use_fault``.
 """
 import math
 import random
@@ -141,6 +142,16 @@ class WorldBase:
             self.faults = {}
             self._flush()
 
+    def _use_fault(self, fid, f):
+        """Count one firing of fault ``f``: once it has fired ``count`` times it is gone (no ``count``:
+        it stays until cleared). The change is marked, not flushed."""
+        f["used"] = f.get("used", 0) + 1
+        if f.get("count") is not None and f["used"] >= int(f["count"]):
+            del self.faults[fid]
+            self._mark("faults", fid, None)
+        else:
+            self._mark("faults", fid, f)
+
     def _unavailable_covers(self, path):
         """Whether an ``unavailable`` fault answers this path (default: every path)."""
         return True
@@ -162,12 +173,7 @@ class WorldBase:
                         continue
                     if self._rng.random() >= float(f["rate"]):
                         continue
-                    f["used"] += 1
-                    if f.get("count") is not None and f["used"] >= int(f["count"]):
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                    else:
-                        self._mark("faults", fid, f)
+                    self._use_fault(fid, f)
                     return int(f["status"])
             return None
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lab.store import doc_tables
+from lab.tls import write_private_key
 from lab.worldbase import WorldBase
 
 log = logging.getLogger("lab.triton")
@@ -237,11 +238,7 @@ class TritonWorld(WorldBase):
         path = os.path.join(self.base, "keys", f"{login}_id_rsa")
         if not os.path.exists(path):
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                     serialization.NoEncryption())
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            write_private_key(path, key, serialization.PrivateFormat.TraditionalOpenSSL)
             pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                 serialization.PublicFormat.OpenSSH).decode()
             with open(path + ".pub", "w", encoding="utf-8") as fh:
@@ -689,12 +686,7 @@ class TritonWorld(WorldBase):
                 continue
             if now - act["started"] < float(f.get("at", 0.5)) * max(duration, 1e-9):
                 continue
-            f["used"] += 1
-            if f["used"] >= int(f.get("count", 1)):
-                del self.faults[fid]
-                self._mark("faults", fid, None)
-            else:
-                self._save("faults", fid)
+            self._use_fault(fid, f)
             return True
         return False
 
@@ -1013,12 +1005,7 @@ class TritonWorld(WorldBase):
             vm = self.vms.get(vm_uuid) or {}
             for fid, f in list(self.faults.items()):
                 if f["kind"] == "drop_watch" and f["instance"] in ("*", vm.get("uuid"), vm.get("alias")):
-                    f["used"] += 1
-                    if f["used"] >= int(f["count"]):
-                        del self.faults[fid]
-                        self._mark("faults", fid, None)
-                    else:
-                        self._save("faults", fid)
+                    self._use_fault(fid, f)
                     self._flush()
                     return int(f["after_events"])
             return None

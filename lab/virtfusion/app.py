@@ -141,8 +141,7 @@ def build_app(plane):
                 return JSONResponse(await call(plane.health))
             if path == "faults":
                 if meth == "GET":
-                    with world.lock:
-                        return JSONResponse({"faults": sorted(world.faults.values(), key=lambda f: f["id"])})
+                    return JSONResponse({"faults": world.list_faults()})
                 if meth == "DELETE":
                     world.clear_faults()
                     return JSONResponse({"ok": True})
@@ -156,9 +155,7 @@ def build_app(plane):
             if path == "stats" and meth == "GET":
                 return JSONResponse(plane.stats())
             if path == "stats/reset" and meth == "POST":
-                with world.lock:
-                    world.stats = world._zero_stats()
-                    world._save_meta()
+                world.stats_reset()
                 return JSONResponse({"ok": True})
             if path == "reset" and meth == "POST":
                 await call(plane.reset)

@@ -270,8 +270,7 @@ class Engine:
             if message not in mig["errors"]:
                 mig["errors"].append(message)
             mig["finished"] = time.time()
-            w.stats["migrations_failed"] += 1
-            w._save_meta()
+            w.bump("migrations_failed")
             w.save_migration(mig["id"])
         log.info("migration %s of server %s failed at %s: %s", mig["id"], mig["server"], key, message)
 
@@ -299,8 +298,7 @@ class Engine:
         with w.lock:
             mig["status"] = "complete"
             mig["finished"] = time.time()
-            w.stats["migrations_complete"] += 1
-            w._save_meta()
+            w.bump("migrations_complete")
             w.save_migration(mig["id"])
         log.info("migration %s of server %s complete", mig["id"], mig["server"])
         return True
@@ -677,8 +675,7 @@ class Engine:
             mig["status"] = "cancelled"
             mig["cancelled"] = True
             mig["finished"] = time.time()
-            w.stats["migrations_cancelled"] += 1
-            w._save_meta()
+            w.bump("migrations_cancelled")
             w.debug(mig, "cancelled" + (" (cancel-force)" if force else ""))
             w.save_migration(mig["id"])
 

@@ -138,8 +138,7 @@ class Service:
                 raise VfError(409, f"Server {sid} is already on the destination hypervisor {dst}")
             problems = w.prechecks(s, dst, "live", opts["force_offline"])
             if problems:
-                w.stats["precheck_refusals"] += 1
-                w._save_meta()
+                w.bump("precheck_refusals")
                 raise VfError(422, problems)
             mig = w.new_migration("live", s, dst, opts, via)
             w.debug(mig, f"start: server {sid} from hypervisor {s['hypervisor']} to {dst} (via {via}), "
@@ -307,8 +306,7 @@ class Service:
                                     f"{w.storage_mount(s['hypervisor'], drives[drive]['storage'])} [lab limit]")
             problems += w.prechecks(s, dst["id"], "hybrid")
             if problems:
-                w.stats["precheck_refusals"] += 1
-                w._save_meta()
+                w.bump("precheck_refusals")
                 raise VfError(422, problems)
             opts = {"disks": [{"drive": k, "storageId": v} for k, v in sorted(given.items())], "compress": compress,
                     "speed_limit": speed, "sendMail": bool(body.get("sendMail", False)),

@@ -20,6 +20,8 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from lab.tls import write_private_key
+
 log = logging.getLogger("lab.virtfusion.sshd")
 
 SSHD = "/usr/sbin/sshd"
@@ -28,14 +30,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class SshdError(Exception):
     pass
-
-
-def _write_private(path, key):
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                             serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _public_line(path):
@@ -47,7 +41,7 @@ def _public_line(path):
 
 def _ensure_key(path):
     if not os.path.exists(path):
-        _write_private(path, ed25519.Ed25519PrivateKey.generate())
+        write_private_key(path, ed25519.Ed25519PrivateKey.generate(), serialization.PrivateFormat.OpenSSH)
     return _public_line(path)
 
 

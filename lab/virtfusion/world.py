@@ -293,6 +293,11 @@ class World:
             self.stats[key] = self.stats.get(key, 0) + n
             self._save_meta()
 
+    def stats_reset(self):
+        with self.lock:
+            self.stats = self._zero_stats()
+            self._save_meta()
+
     def count_cli(self, command):
         with self.lock:
             calls = self.stats.setdefault("cli_calls", {})
@@ -408,8 +413,7 @@ class World:
                    "attempts": 1}
             self.migrations[mid] = doc
             server["migration"] = mid
-            self.stats["migrations_started"] += 1
-            self._save_meta()
+            self.bump("migrations_started")
             self.store.write([("migrations", mid, doc), ("servers", str(server["id"]), server)])
             return doc
 
@@ -501,6 +505,10 @@ class World:
                         self.store.write([("faults", fid, f)])
                 return copy.deepcopy(f)
         return None
+
+    def list_faults(self):
+        with self.lock:
+            return [dict(f) for f in sorted(self.faults.values(), key=lambda f: f["id"])]
 
     def clear_faults(self):
         with self.lock:

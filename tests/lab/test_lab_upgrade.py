@@ -29,9 +29,7 @@ def up_lab(lab_factory, tmp_path, time_scale=0.002, topology="upgrade.yml", **ti
 
 
 def image(api, name):
-    r = api.get("image", name=name)
-    assert r.status_code == 200 and r.json()["count"] == 1, r.text
-    return r.json()["results"][0]
+    return api.by_name("image", name)
 
 
 def summary(lab):

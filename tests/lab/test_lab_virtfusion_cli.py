@@ -12,9 +12,7 @@ from vfkit import VfLab, pages_after
 
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
-    lab = VfLab(tmp_path_factory.mktemp("vfcli") / "state").start()
-    yield lab
-    lab.stop()
+    yield from VfLab(tmp_path_factory.mktemp("vfcli") / "state").running(reset=False)
 
 
 def test_sshd_checks_host_key_and_only_takes_the_lab_key(vf, tmp_path):

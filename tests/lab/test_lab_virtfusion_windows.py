@@ -10,9 +10,7 @@ from vfkit import VfLab, pages_after
 
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
-    lab = VfLab(tmp_path_factory.mktemp("vfwin") / "state").start()
-    yield lab
-    lab.stop()
+    yield from VfLab(tmp_path_factory.mktemp("vfwin") / "state").running(reset=False)
 
 
 @pytest.fixture

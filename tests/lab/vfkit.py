@@ -46,24 +46,20 @@ class VfLab(Lab):
     def vfcli(self, args, client=None, timeout=120, pty=False):
         """Run `vfcli-ctrl server:migrate-live ARGS` over SSH (one kept connection unless ``client``):
         (exit status, stdout, stderr). ``pty``: on a terminal (stderr then arrives in stdout)."""
-        if pty:
-            c = client or self.ssh()
-            _in, out, _err = c.exec_command(f"vfcli-ctrl {GROUP} {args}", timeout=timeout, get_pty=True)
-            o = out.read().decode()
-            return out.channel.recv_exit_status(), o, ""
-        if client is None:
+        cmd = f"vfcli-ctrl {GROUP} {args}"
+        if client is None and not pty:
             if getattr(self, "_ssh", None) is None or not self._ssh.get_transport() \
                     or not self._ssh.get_transport().is_active():
                 self._ssh = self.ssh()
             try:
-                _in, out, err = self._ssh.exec_command(f"vfcli-ctrl {GROUP} {args}", timeout=timeout)
+                _in, out, err = self._ssh.exec_command(cmd, timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError):   # the kept connection was dropped: once more
                 self._ssh = self.ssh()
-                _in, out, err = self._ssh.exec_command(f"vfcli-ctrl {GROUP} {args}", timeout=timeout)
-            o, e = out.read().decode(), err.read().decode()
-            return out.channel.recv_exit_status(), o, e
-        _in, out, err = client.exec_command(f"vfcli-ctrl {GROUP} {args}", timeout=timeout)
-        o, e = out.read().decode(), err.read().decode()
+                _in, out, err = self._ssh.exec_command(cmd, timeout=timeout)
+        else:
+            _in, out, err = (client or self.ssh()).exec_command(cmd, timeout=timeout, get_pty=pty)
+        o = out.read().decode()
+        e = "" if pty else err.read().decode()
         return out.channel.recv_exit_status(), o, e
 
     def stop(self):
