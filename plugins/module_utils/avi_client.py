@@ -194,10 +194,7 @@ class AviClient(object):
             if auth and not self._logged_in:
                 self.login()
             try:
-                if form is None:
-                    status, data = self._send(method, url, body)
-                else:
-                    status, data = self._send(method, url, body, form=form)
+                status, data = self._send(method, url, body, form=form)
             except http_retry.ConnectionProblem as exc:
                 failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
                                    method=method, path=short_path)

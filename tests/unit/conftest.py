@@ -44,7 +44,8 @@ def _run_main(capsys, main, full, check_mode=False, diff=False):
 def fake(monkeypatch):
     """A FakeController answering every request of AviClient (patched at its single HTTP method)."""
     controller = FakeController()
-    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None: controller.send(self, method, url, body))
+    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
+                        controller.send(self, method, url, body))
     _quiet_env(monkeypatch)
     return controller
 

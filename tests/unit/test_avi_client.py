@@ -46,7 +46,7 @@ class Script(object):
 def make(monkeypatch):
     def factory(answers, login=(200, {"version": {"Version": "22.1.3"}}), **kwargs):
         script = Script(answers, login)
-        monkeypatch.setattr(AviClient, "_send", lambda self, m, u, b=None: script(self, m, u, b))
+        monkeypatch.setattr(AviClient, "_send", lambda self, m, u, b=None, form=None: script(self, m, u, b))
         clk = FakeClock(start=0.0)
         kwargs.setdefault("retry_timeout", 60)
         client = AviClient("ctl.example", "admin", SECRET, clock=clk.clock, sleep=clk.sleep,
