@@ -425,6 +425,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         except MigrationError as exc:
             again = provider.record(inst)
             if exc.status == 412 and again is not None and again.key() != key_before and again.state == "running":
+                resynced = resynced or _resyncs(action, rec)
                 rec = again  # our own request got through before a retry: follow it
                 result["changed"] = True
                 result["phases"].append(action)

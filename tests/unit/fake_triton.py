@@ -60,6 +60,8 @@ class FakeTriton(object):
         self.started = []              # (vm name, action) in the order actions were started
         self.finished = []
         self.http_errors = []          # statuses to answer to the next calls
+        self.lost_answer = set()       # actions whose next start succeeds but answers 412, as a retried request
+                                       # gets when its first attempt went through and the answer was lost
 
     # -- plumbing --------------------------------------------------------------------------
     def send(self, client, method, url, body=None, headers=None, stream=False):
@@ -187,6 +189,9 @@ class FakeTriton(object):
             rec.pop("error", None)
             rec["progress_history"].append({"phase": rec["phase"], "state": "running", "message": action})
             self.started.append((vm["name"], action))
+            if action in self.lost_answer:
+                self.lost_answer.discard(action)
+                return self.err(412, "PreconditionFailed", "An active migration already exists for this instance")
             return 201, self.view(rec)
 
     @staticmethod

@@ -40,6 +40,15 @@ def test_resync_then_switch_and_finalize(triton, run_triton):
     assert r["changed"] and r["phases"] == ["finalize"] and r["migration"] is None
 
 
+def test_a_resync_whose_answer_was_lost_is_followed_and_counts_as_the_resync(triton, run_triton):
+    run_triton({"instance": "web-1", "state": "synced"})
+    triton.lost_answer.add("sync")      # the resync starts, but the module hears 412 (its retry's answer)
+    r = run_triton({"instance": "web-1", "state": "switched", "resync": True})
+    assert not r.get("failed"), r
+    assert r["phases"] == ["sync", "switch"], r
+    assert [a for _n, a in triton.started] == ["begin", "sync", "sync", "switch"]
+
+
 def test_after_finalize_the_source_server_keeps_it_idempotent(triton, run_triton):
     run_triton({"instance": "web-1", "state": "migrated"})
     run_triton({"instance": "web-1", "state": "finalized"})
