@@ -60,8 +60,9 @@ class FakeTriton(object):
         self.started = []              # (vm name, action) in the order actions were started
         self.finished = []
         self.http_errors = []          # statuses to answer to the next calls
-        self.lost_answer = set()       # actions whose next start succeeds but answers 412, as a retried request
-                                       # gets when its first attempt went through and the answer was lost
+        # actions whose next start succeeds but answers 412, as a retried request gets when its first
+        # attempt went through and the answer was lost
+        self.lost_answer = set()
 
     # -- plumbing --------------------------------------------------------------------------
     def send(self, client, method, url, body=None, headers=None, stream=False):
