@@ -17,6 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import SE_ENABLED
 
 FLEXIBLE_SINCE = (18, 2, 6)
 
@@ -157,7 +158,7 @@ def read_view(client, flexible):
         ses[uuid] = {"uuid": uuid, "name": config.get("name"), "group_uuid": ref_uuid(config.get("se_group_ref")),
                      "version": runtime.get("version"), "state": None, "reason": None,
                      "oper_state": oper.get("state") if isinstance(oper, dict) else oper,
-                     "enable_state": config.get("enable_state")}
+                     "enable_state": config.get("enable_state", SE_ENABLED)}
     groups = {}
     for group in client.get_all("serviceenginegroup"):
         groups[group["uuid"]] = {"uuid": group["uuid"], "name": group.get("name"), "version": None,

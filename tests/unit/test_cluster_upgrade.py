@@ -213,3 +213,13 @@ def test_a_wait_that_runs_out_fails_with_the_partial_result_and_says_how_to_re_a
                                  "carries on: run the task again to re-attach")
     assert failure.value.result == {"changed": True, "scope": "controller"}
     assert step._wait(lambda: {"done": 1}, "anything") == {"done": 1}
+
+
+def test_an_se_whose_enable_state_is_left_out_counts_as_enabled(ctl, run_module, monkeypatch):
+    # the API may leave a field at its default out of a response; enable_state's default is SE_STATE_ENABLED
+    # (ServiceEngine.json), and the role turns placement off and back on only for an enabled SE
+    full = ctl.se_config
+    monkeypatch.setattr(ctl, "se_config", lambda se: dict((k, v) for k, v in full(se).items() if k != "enable_state"))
+    result = run_module(cluster_upgrade, {"scope": "service_engine", "service_engine": "se1", "version": "22.1.7"},
+                        check_mode=True)
+    assert result["status"]["service_engines"]["se1"]["enable_state"] == "SE_STATE_ENABLED", result["status"]
