@@ -15,7 +15,7 @@ import threading
 # name -> module with a ``Plane`` class; a plane is built when the topology has a section of that
 # name (the Avi plane is always built: the topology's controller/clouds/se_groups are its section).
 PLANES = (
-    ("avi", "lab.avi_plane"),
+    ("avi", "lab.avi.plane"),
     ("triton", "lab.triton.plane"),
     ("virtfusion", "lab.virtfusion.plane"),
 )

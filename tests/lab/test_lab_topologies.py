@@ -5,7 +5,7 @@ import pytest
 
 from lab.server import load_topology
 from lab.store import Store
-from lab.world import World
+from lab.avi.world import World
 from labkit import TOPOLOGIES
 
 

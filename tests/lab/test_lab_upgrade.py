@@ -1,6 +1,6 @@
 """The lab's upgrade engine: images, both upgrade API generations, the configuration lock, reboot
 windows, SE upgrade order and disruption, faults, rollback, preview, the per-SE extension, avisdk
-and restart (lab/API.md "Upgrades")."""
+and restart (lab/AVI.md "Upgrades")."""
 import os
 import subprocess
 import sys

@@ -7,7 +7,7 @@ import re
 
 from starlette.responses import JSONResponse, Response
 
-from lab.avi_common import ApiError, json_body
+from lab.avi.common import ApiError, json_body
 
 # paths that start, preview or stop upgrade operations: they answer the configuration lock with
 # their own 409 instead of the 403 every other write gets while an upgrade runs

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lab import avi_upgrade_app
-from lab.avi_common import json_body
-from lab.avi_upgrade import LOCKED_MESSAGE
+from lab.avi import routes as avi_upgrade_app
+from lab.avi.common import json_body
+from lab.avi.upgrade.engine import LOCKED_MESSAGE
 from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, query, world_admin
-from lab.world import TYPES, ApiError
+from lab.avi.world import TYPES, ApiError
 
 log = logging.getLogger("lab.avi")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -1,10 +1,10 @@
 """The Avi controller plane: the World (lab.world) behind the REST app (lab.avi_app)."""
 import os
 
-from lab.avi_app import build_app
+from lab.avi.app import build_app
 from lab.planes import Listener, SimulatedPlane
 from lab.store import Store
-from lab.world import World
+from lab.avi.world import World
 
 
 class Plane(SimulatedPlane):

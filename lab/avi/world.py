@@ -15,8 +15,8 @@ import secrets
 import string
 import time
 
-from lab.avi_common import HA_LEGACY, HA_PAIR, HA_SHARED, SERVING_OPER, ApiError, new_uuid, ref, uuid_of
-from lab.avi_upgrade import UPGRADE_FAULT_OPS, UPGRADE_OP_KINDS, UpgradeMixin
+from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, SERVING_OPER, ApiError, new_uuid, ref, uuid_of
+from lab.avi.upgrade.engine import UPGRADE_FAULT_OPS, UPGRADE_OP_KINDS, UpgradeMixin
 from lab.worldbase import WorldBase
 
 log = logging.getLogger("lab.world")

@@ -9,7 +9,7 @@ the topology's ``upgrade_timing``. Each step is scheduled at the lab time the pr
 (not at the tick that noticed it), so the lab's own operation times add up exactly.
 
 What is vendor behaviour and what is the lab's assumption is listed in lab/README.md and
-lab/API.md ("Upgrades").
+lab/AVI.md ("Upgrades").
 """
 import copy
 import datetime
@@ -22,7 +22,7 @@ import tarfile
 import time
 import uuid as uuidlib
 
-from lab.avi_common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref, uuid_of
+from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref, uuid_of
 
 log = logging.getLogger("lab.upgrade")
 
@@ -67,7 +67,7 @@ def is_flexible(version):
 
 
 def make_image_bytes(version, build, min_version=None, package="controller.pkg", product="controller"):
-    """A lab image package: a tar.gz with manifest.json (see lab/API.md "Images")."""
+    """A lab image package: a tar.gz with manifest.json (see lab/AVI.md "Images")."""
     manifest = {"product": product, "version": str(version), "build": int(build), "package": package}
     if min_version:
         manifest["min_version"] = str(min_version)

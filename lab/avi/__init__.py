@@ -1,0 +1,1 @@
+"""The Avi controller plane (lab.planes): see lab/AVI.md for its contract."""

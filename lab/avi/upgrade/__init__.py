@@ -1,0 +1,1 @@
+"""The Avi plane's upgrade engine."""
