@@ -206,7 +206,7 @@ def cmd_ctl(a):
 
 
 def cmd_make_image(a):
-    from lab.avi.upgrade.engine import PACKAGES, make_image_bytes
+    from lab.avi.upgrade.package import PACKAGES, make_image_bytes
     if a.package not in PACKAGES:
         print(f"--package must be one of {', '.join(PACKAGES)}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""What the Avi world (lab.world) and the Triton world (lab.triton.world) share: the lab clock,
+"""What the Avi world (lab.avi.world) and the Triton world (lab.triton.world) share: the lab clock,
 write-through persistence of marked changes, the HTTP faults and the request counters.
 
 A world holds its state in memory under one re-entrant lock (``lock``) and writes what a public

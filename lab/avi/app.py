@@ -16,9 +16,10 @@ from starlette.routing import Route
 
 from lab.avi import routes as avi_upgrade_app
 from lab.avi.common import json_body
-from lab.avi.upgrade.engine import LOCKED_MESSAGE
+from lab.avi.upgrade.package import LOCKED_MESSAGE
 from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, query, world_admin
-from lab.avi.world import TYPES, ApiError
+from lab.avi.common import ApiError
+from lab.avi.objects import TYPES
 
 log = logging.getLogger("lab.avi")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -138,7 +139,7 @@ def build_app(world):
             base = base_url(request)
             url = str(request.url)
             if request.method in WRITE_METHODS and not avi_upgrade_app.is_control_path(rest) \
-                    and world.config_locked():
+                    and world.upgrade.config_locked():
                 return err(403, LOCKED_MESSAGE)  # vendor: the API is read-only while an upgrade runs
             answer = await avi_upgrade_app.dispatch(world, request, rest, q, base)
             if answer is not None:
@@ -156,17 +157,17 @@ def build_app(world):
                         "tenant") and meth != "GET":
                 return err(405, f"Method {meth} not allowed")
             if kind == "se_inv":
-                return JSONResponse(world.se_inventory(q, base, url))
+                return JSONResponse(world.views.se_inventory(q, base, url))
             if kind == "se_inv_one":
-                return JSONResponse(world.se_inventory(q, base, url, one=m.group(1)))
+                return JSONResponse(world.views.se_inventory(q, base, url, one=m.group(1)))
             if kind == "vs_inv":
-                return JSONResponse(world.vs_inventory(q, base, url))
+                return JSONResponse(world.views.vs_inventory(q, base, url))
             if kind == "vs_inv_one":
-                return JSONResponse(world.vs_inventory(q, base, url, one=m.group(1)))
+                return JSONResponse(world.views.vs_inventory(q, base, url, one=m.group(1)))
             if kind == "vs_runtime":
-                return JSONResponse(world.vs_runtime(m.group(1), base))
+                return JSONResponse(world.views.vs_runtime(m.group(1), base))
             if kind == "se_runtime":
-                return JSONResponse(world.se_runtime(m.group(1)))
+                return JSONResponse(world.views.se_runtime(m.group(1)))
             if kind == "tenant":
                 return JSONResponse({"count": len(world.cfg["tenants"]), "results": [
                     {"uuid": t, "name": t, "url": base + f"/api/tenant/{t}"} for t in world.cfg["tenants"]]})
@@ -174,13 +175,13 @@ def build_app(world):
                 if meth != "POST":
                     return err(405, f"Method {meth} not allowed")
                 body = await json_body(request)
-                fn = {"migrate": world.migrate, "scaleout": world.scaleout, "scalein": world.scalein}[m.group(2)]
+                fn = {"migrate": world.operations.migrate, "scaleout": world.operations.scaleout, "scalein": world.operations.scalein}[m.group(2)]
                 fn(m.group(1), body)
                 return JSONResponse({})
             typ = m.group(1)
             if kind == "collection":
                 if meth == "GET":
-                    return JSONResponse(world.list(typ, q, base, url))
+                    return JSONResponse(world.views.list(typ, q, base, url))
                 if meth == "POST" and typ == "serviceengine":
                     return err(405, "Service engines are created by the controller (placement); "
                                "POST /api/serviceengine is not allowed")
@@ -188,10 +189,10 @@ def build_app(world):
             u = m.group(2)
             inc = "include_name" in q and q.get("include_name") not in ("false", "0")
             if meth == "GET":
-                return JSONResponse(world.get(typ, u, base, inc))
+                return JSONResponse(world.views.get(typ, u, base, inc))
             if meth in ("PUT", "PATCH"):
                 body = await json_body(request)
-                return JSONResponse(world.update(typ, u, body, base, patch=meth == "PATCH"))
+                return JSONResponse(world.objects.update(typ, u, body, base, patch=meth == "PATCH"))
             return err(405, f"Method {meth} on /api/{typ}/<uuid> is not supported by the lab")
         except ApiError as e:
             return err(e.status, e.message)
@@ -220,7 +221,7 @@ def build_app(world):
             if path == "world" and meth == "GET":
                 return JSONResponse(world_summary(world))
             if path == "upgrade" and meth == "GET":
-                return JSONResponse(world.upgrade_summary())
+                return JSONResponse(world.upgrade.status.upgrade_summary())
             return err(404, f"no admin endpoint {meth} /_lab/{path}")
         except (ApiError, TypeError, ValueError, re.error) as e:
             return err(getattr(e, "status", 400), getattr(e, "message", str(e)))
@@ -239,10 +240,10 @@ def world_summary(world):
     with world.lock:
         ses = {}
         for se in world.objs["serviceengine"].values():
-            ses[se["name"]] = {"group": world._group_of(se)["name"], "enable_state": se["enable_state"],
+            ses[se["name"]] = {"group": world.group_of(se)["name"], "enable_state": se["enable_state"],
                                "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
                                "version": se["_lab"]["version"],
-                               "vs": sorted(v["name"] for v in world._vss_on(se["uuid"]))}
+                               "vs": sorted(v["name"] for v in world.vss_on(se["uuid"]))}
         return {"service_engines": dict(sorted(ses.items())), "lab_now": world.lab_now()}
 
 
@@ -251,7 +252,7 @@ class FaultsAndStats(BaseFaultsAndStats):
     the cluster forming) and the Avi error body."""
 
     def fault(self, method, path):
-        block = self.world.upgrade_http_block(path)
+        block = self.world.upgrade.upgrade_http_block(path)
         return block if block is not None else super().fault(method, path)
 
     def fault_response(self, status, message):

@@ -1,5 +1,5 @@
-"""Primitives the Avi plane's modules share: the world (lab.world), its upgrade engine
-(lab.avi_upgrade) and their REST routes (lab.avi_app, lab.avi_upgrade_app)."""
+"""Primitives the Avi plane's modules share: the world and its parts (lab.avi.world), the upgrade
+engine (lab.avi.upgrade) and the REST app and routes (lab.avi.app, lab.avi.routes)."""
 import uuid as uuidlib
 
 from lab.web import read_json

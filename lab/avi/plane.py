@@ -1,4 +1,4 @@
-"""The Avi controller plane: the World (lab.world) behind the REST app (lab.avi_app)."""
+"""The Avi controller plane: the World (lab.avi.world) behind the REST app (lab.avi.app)."""
 import os
 
 from lab.avi.app import build_app

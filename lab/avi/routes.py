@@ -1,7 +1,7 @@
-"""REST routes of the upgrade engine (lab.avi_upgrade), dispatched from lab.avi_app's /api handler.
+"""REST routes of the upgrade engine (lab.avi.upgrade), dispatched from lab.avi.app's /api handler.
 
 ``dispatch`` answers the upgrade, image, cluster and version paths and returns None for every
-other path, which lab.avi_app then serves as before.
+other path, which lab.avi.app then serves as before.
 """
 import re
 
@@ -79,43 +79,43 @@ async def dispatch(world, request, rest, q, base):
     url = str(request.url)
     if kind == "images":
         if meth == "GET":
-            return JSONResponse(world.image_list(q, base, url))
-        return JSONResponse(world.image_upload(await _upload(request), base), status_code=201)
+            return JSONResponse(world.upgrade.images.image_list(q, base, url))
+        return JSONResponse(world.upgrade.images.image_upload(await _upload(request), base), status_code=201)
     if kind == "image":
         if meth == "DELETE":
-            world.image_delete(m.group(1))
+            world.upgrade.images.image_delete(m.group(1))
             return Response(status_code=204)
-        return JSONResponse(world.image_get(m.group(1), base))
+        return JSONResponse(world.upgrade.images.image_get(m.group(1), base))
     if kind == "image_inv":
-        return JSONResponse(world.image_list(q, base, url, inventory=True))
+        return JSONResponse(world.upgrade.images.image_list(q, base, url, inventory=True))
     if kind == "image_inv_one":
-        return JSONResponse(world.image_get(m.group(1), base, inventory=True))
+        return JSONResponse(world.upgrade.images.image_get(m.group(1), base, inventory=True))
     if kind == "upgrade_preview":
-        return JSONResponse(world.upgrade_preview(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.upgrade_preview(await json_body(request), base))
     if kind == "upgrade":
-        return JSONResponse(world.start_upgrade(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.start_upgrade(await json_body(request), base))
     if kind == "rollback_preview":
-        return JSONResponse(world.rollback_preview(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.rollback_preview(await json_body(request), base))
     if kind == "rollback":
-        return JSONResponse(world.start_rollback(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.start_rollback(await json_body(request), base))
     if kind == "resume":
-        return JSONResponse(world.resume_groups(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.resume_groups(await json_body(request), base))
     if kind == "status_list":
-        return JSONResponse(world.status_list(q, base, url))
+        return JSONResponse(world.upgrade.status.status_list(q, base, url))
     if kind == "status_one":
-        return JSONResponse(world.status_get(m.group(1), base))
+        return JSONResponse(world.upgrade.status.status_get(m.group(1), base))
     if kind == "legacy_status":
-        return JSONResponse(world.legacy_status(base))
+        return JSONResponse(world.upgrade.requests.legacy_status(base))
     if kind == "legacy_history":
-        return JSONResponse(world.legacy_history(base))
+        return JSONResponse(world.upgrade.requests.legacy_history(base))
     if kind == "legacy_upgrade":
-        return JSONResponse(world.legacy_upgrade(await json_body(request), base))
+        return JSONResponse(world.upgrade.requests.legacy_upgrade(await json_body(request), base))
     if kind == "legacy_rollback":
-        return JSONResponse(world.start_rollback(await json_body(request), base, legacy=True))
+        return JSONResponse(world.upgrade.requests.start_rollback(await json_body(request), base, legacy=True))
     if kind == "cluster_status":
-        return JSONResponse(world.cluster_status())
+        return JSONResponse(world.upgrade.status.cluster_status())
     if kind == "cluster":
-        return JSONResponse(world.cluster_view(base))
+        return JSONResponse(world.upgrade.status.cluster_view(base))
     if kind == "versions":
-        return JSONResponse(world.controller_versions())
-    return JSONResponse(world.upgrade_se(m.group(1), await json_body(request), base))
+        return JSONResponse(world.upgrade.status.controller_versions())
+    return JSONResponse(world.upgrade.requests.upgrade_se(m.group(1), await json_body(request), base))

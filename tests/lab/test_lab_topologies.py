@@ -14,7 +14,7 @@ def _world(tmp_path, name):
 
 
 def _placement(w):
-    return {se["name"]: sorted(v["name"] for v in w._vss_on(se["uuid"])) for se in w.objs["serviceengine"].values()}
+    return {se["name"]: sorted(v["name"] for v in w.vss_on(se["uuid"])) for se in w.objs["serviceengine"].values()}
 
 
 def test_demo_shape(tmp_path):
@@ -28,9 +28,9 @@ def test_demo_shape(tmp_path):
     # evacuating nm-se-01 cannot fit on the existing SEs: the group must grow
     g = groups["sg-nplusm"]
     load = _placement(w)
-    free = sum(g["max_vs_per_se"] - len(load[s["name"]]) for s in w._ses_of_group(g["uuid"])
+    free = sum(g["max_vs_per_se"] - len(load[s["name"]]) for s in w.ses_of_group(g["uuid"])
                if s["name"] != "nm-se-01")
-    assert free < len(load["nm-se-01"]) and len(w._ses_of_group(g["uuid"])) < g["max_se"]
+    assert free < len(load["nm-se-01"]) and len(w.ses_of_group(g["uuid"])) < g["max_se"]
     assert 30 <= w.time_scale * 2000 <= 90   # ~2000 lab seconds of demo work in about a minute
 
 

@@ -1,0 +1,159 @@
+"""Objects of the Avi world: the vendor's object types and enums the lab uses, seeding them from the
+topology, and configuration writes (PUT / PATCH of an object)."""
+import time
+
+from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref
+from lab.avi.part import Part
+
+TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice")
+HA_MODES = (HA_PAIR, HA_SHARED, HA_LEGACY)
+ALGOS = ("PLACEMENT_ALGO_PACKED", "PLACEMENT_ALGO_DISTRIBUTED")
+SE_ENABLED, SE_DFP, SE_DISABLED, SE_FORCE = ("SE_STATE_ENABLED", "SE_STATE_DISABLED_FOR_PLACEMENT",
+                                             "SE_STATE_DISABLED", "SE_STATE_DISABLED_FORCE")
+ENABLE_STATES = (SE_ENABLED, SE_DFP, SE_DISABLED, SE_FORCE)
+MIG_IDLE, MIG_STARTED, MIG_FINISHED, MIG_FAILED = ("SE_MIGRATE_STATE_IDLE", "SE_MIGRATE_STATE_STARTED",
+                                                   "SE_MIGRATE_STATE_FINISHED",
+                                                   "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE")
+
+SEG_DEFAULTS = {
+    "ha_mode": HA_SHARED, "min_scaleout_per_vs": 1, "max_scaleout_per_vs": 4, "max_se": 10,
+    "min_se": 1, "max_vs_per_se": 10, "buffer_se": 1, "algo": "PLACEMENT_ALGO_PACKED",
+    "vs_scalein_timeout": 30, "vs_scaleout_timeout": 600, "max_cpu_usage": 80,
+    "vcpus_per_se": 1, "memory_per_se": 2048, "disk_per_se": 15, "se_name_prefix": "Avi",
+}
+
+
+class Objects(Part):
+    WRITABLE = {
+        "serviceengine": {"name": None, "enable_state": SE_ENABLED},
+        "virtualservice": {"name": None, "enabled": True, "vip": None, "services": None},
+        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None},
+        "vimgrhostruntime": {"maintenance_mode": False, "max_se_on_host": None},
+        "cloud": {"name": None},
+    }
+
+    @staticmethod
+    def check_seg(doc):
+        if doc["ha_mode"] not in HA_MODES:
+            raise ApiError(400, f"Invalid ha_mode {doc['ha_mode']}")
+        if doc["algo"] not in ALGOS:
+            raise ApiError(400, f"Invalid algo {doc['algo']}")
+        for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se"):
+            if not isinstance(doc.get(k), int) or doc[k] < 1:
+                raise ApiError(400, f"{k} must be a positive integer")
+
+    def seed(self, topo):
+        """Create the topology's clouds, hosts, SE groups, SEs and virtual services."""
+        names = {t: {} for t in TYPES}
+        mgmt = iter(f"10.10.{i // 250}.{i % 250 + 2}" for i in range(100000))
+        for c in topo.get("clouds", []):
+            u = new_uuid("cloud")
+            vtype = c.get("vtype", "CLOUD_VCENTER")
+            can = c.get("can_create_se", vtype != "CLOUD_NONE")
+            self.w.objs["cloud"][u] = {"uuid": u, "name": c["name"], "vtype": vtype,
+                                       "tenant_ref": ref("tenant", "admin"), "_lab": {"can_create_se": bool(can)}}
+            names["cloud"][c["name"]] = u
+            for h in c.get("hosts", []):
+                hu = new_uuid("host")
+                self.w.objs["vimgrhostruntime"][hu] = {
+                    "uuid": hu, "name": h["name"], "cloud_ref": ref("cloud", u),
+                    "type": vtype, "num_cpu_cores": int(h.get("num_cpu_cores", 32)),
+                    "mem": int(h.get("mem", 262144)), "maintenance_mode": bool(h.get("maintenance_mode", False)),
+                    "powerstate": h.get("powerstate", "VIMGR_HOST_POWERED_ON"),
+                    "connection_state": "connected", "max_se_on_host": int(h.get("max_se_on_host", 4)),
+                    "tenant_ref": ref("tenant", "admin")}
+                names["vimgrhostruntime"][h["name"]] = hu
+        default_cloud = next(iter(names["cloud"].values()), None)
+        for g in topo.get("se_groups", []):
+            u = new_uuid("serviceenginegroup")
+            doc = dict(SEG_DEFAULTS)
+            if g.get("ha_mode") == HA_PAIR:
+                doc["min_scaleout_per_vs"] = 2  # vendor: active/active places every VS on >= 2 SEs
+            if g.get("ha_mode") == HA_LEGACY:
+                doc.update(min_scaleout_per_vs=1, max_scaleout_per_vs=1, buffer_se=0)
+            for k, v in g.items():
+                if k not in ("cloud", "service_engines"):
+                    doc[k] = v
+            self.check_seg(doc)
+            cu = names["cloud"].get(g.get("cloud")) if g.get("cloud") else default_cloud
+            doc.update(uuid=u, cloud_ref=ref("cloud", cu), tenant_ref=ref("tenant", "admin"))
+            self.w.objs["serviceenginegroup"][u] = doc
+            names["serviceenginegroup"][g["name"]] = u
+            for s in g.get("service_engines", []):
+                su = new_uuid("serviceengine")
+                hu = names["vimgrhostruntime"].get(s.get("host")) if s.get(
+                    "host") else self.w.placement.pick_host(cu, {})
+                if s.get("host") and not hu:
+                    raise ValueError(f"SE {s['name']}: unknown host {s['host']}")
+                state = s.get("enable_state", SE_ENABLED)
+                oper = {SE_ENABLED: "OPER_UP", SE_DFP: "OPER_UP"}.get(state, "OPER_DISABLED")
+                self.w.objs["serviceengine"][su] = {
+                    "uuid": su, "name": s["name"], "cloud_ref": ref("cloud", cu), "se_group_ref": ref(
+                        "serviceenginegroup", u), "host_ref": ref("vimgrhostruntime", hu) if hu else None,
+                    "enable_state": state, "mgmt_ip_address": {"addr": s.get("mgmt_ip", next(mgmt)), "type": "V4"},
+                    "resources": {"num_vcpus": doc["vcpus_per_se"], "memory": doc["memory_per_se"],
+                                  "disk": doc["disk_per_se"]},
+                    "controller_created": True, "tenant_ref": ref("tenant", "admin"),
+                    "_lab": {"oper": oper, "migrate_state": MIG_IDLE if oper == "OPER_UP" else MIG_FINISHED,
+                             "version": str(s.get("version", self.w.cfg["version"])), "failures": []}}
+                names["serviceengine"][s["name"]] = su
+        for i, v in enumerate(topo.get("virtual_services", [])):
+            u = new_uuid("virtualservice")
+            gu = names["serviceenginegroup"][v["se_group"]]
+            g = self.w.objs["serviceenginegroup"][gu]
+            vip = v.get("vip", f"10.20.{i // 250}.{i % 250 + 10}")
+            doc = {"uuid": u, "name": v["name"], "cloud_ref": g["cloud_ref"],
+                   "se_group_ref": ref("serviceenginegroup", gu), "enabled": bool(v.get("enabled", True)),
+                   "vip": [{"vip_id": "0", "enabled": True, "ip_address": {"addr": vip, "type": "V4"}}],
+                   "services": [{"port": p, "enable_ssl": p == 443} for p in v.get("ports", [80])],
+                   "tenant_ref": ref("tenant", "admin"), "_lab": {"placement": [], "migrate_state": MIG_IDLE}}
+            placement = []
+            for j, sname in enumerate(v.get("ses", [])):
+                su = names["serviceengine"][sname]
+                if self.w.objs["serviceengine"][su]["se_group_ref"] != doc["se_group_ref"]:
+                    raise ValueError(f"VS {v['name']}: SE {sname} is not in group {v['se_group']}")
+                legacy = g["ha_mode"] == HA_LEGACY
+                placement.append({"se": su, "primary": j == 0, "standby": legacy and j > 0, "state": "active"})
+            doc["_lab"]["placement"] = placement
+            self.w.objs["virtualservice"][u] = doc
+
+    def update(self, typ, u, body, base, patch=False):
+        with self.w.lock:
+            o = self.w.objs[typ].get(u)
+            if not o:
+                raise ApiError(404, "Object not found!")
+            if not isinstance(body, dict):
+                raise ApiError(400, "JSON object expected")
+            if patch:
+                vals = {}
+                for op_name in ("replace", "add"):
+                    if isinstance(body.get(op_name), dict):
+                        vals.update(body[op_name])
+                if not vals and not any(k in body for k in ("replace", "add", "delete")):
+                    vals = body
+            else:
+                vals = {}
+                for k, default in self.WRITABLE[typ].items():
+                    if k in body:
+                        vals[k] = body[k]
+                    elif default is not None:
+                        vals[k] = default  # PUT replaces: an omitted field takes its default [vendor]
+            vals = {k: v for k, v in vals.items() if k in self.WRITABLE[typ]}
+            if typ == "serviceengine" and "enable_state" in vals and vals["enable_state"] not in ENABLE_STATES:
+                raise ApiError(400, f"Invalid enable_state {vals['enable_state']}")
+            if typ == "serviceenginegroup":
+                cand = dict(o)
+                cand.update(vals)
+                self.check_seg(cand)
+            if "name" in vals and (not isinstance(vals["name"], str) or not vals["name"]):
+                raise ApiError(400, "name is required")
+            for k, v in vals.items():
+                if typ == "serviceengine" and k == "enable_state":
+                    self.w.operations.set_enable_state(o, v)
+                else:
+                    o[k] = v
+            o["_last_modified"] = str(int(time.time() * 1e6))
+            self.w.save_obj(typ, u)
+            self.w.update_disruption()
+            self.w._flush()
+            return self.w.views.view(typ, o, base, False)

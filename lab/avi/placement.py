@@ -1,0 +1,128 @@
+"""The placement engine of the Avi world: where the controller puts a virtual service (an existing
+SE of the group, or a new SE on a host with room) and creating SEs."""
+import logging
+import string
+
+from lab.avi.common import ApiError, new_uuid, ref, uuid_of
+from lab.avi.objects import MIG_IDLE, SE_ENABLED
+from lab.avi.part import Part
+
+log = logging.getLogger("lab.avi.placement")
+
+
+class Placement(Part):
+    # ------------------------------------------------------------------ placement engine
+    def _host_room(self, hu):
+        h = self.w.objs["vimgrhostruntime"].get(hu)
+        if not h or h.get("maintenance_mode") or h.get("powerstate") != "VIMGR_HOST_POWERED_ON":
+            return 0
+        used = sum(1 for s in self.w.objs["serviceengine"].values() if uuid_of(s.get("host_ref")) == hu)
+        return h.get("max_se_on_host", 4) - used
+
+    def pick_host(self, cu, _unused):
+        best, room = None, 0
+        for h in sorted(self.w.objs["vimgrhostruntime"].values(), key=lambda x: x["name"]):
+            if uuid_of(h["cloud_ref"]) != cu:
+                continue
+            r = self._host_room(h["uuid"])
+            if r > room:
+                best, room = h["uuid"], r
+        return best
+
+    def _can_create_se(self, g, host_uuid=None):
+        """(True, host_uuid) or (False, reason)."""
+        cloud = self.w.objs["cloud"].get(uuid_of(g["cloud_ref"]))
+        if not cloud or not cloud["_lab"]["can_create_se"]:
+            return False, f"cloud {cloud['name'] if cloud else '?'} cannot create service engines"
+        n = len(self.w.ses_of_group(g["uuid"]))
+        if n >= g["max_se"]:
+            return False, f"SE group {g['name']} has reached max_se={g['max_se']} ({n} SEs, disabled SEs count)"
+        if host_uuid:
+            h = self.w.objs["vimgrhostruntime"].get(host_uuid)
+            if not h or uuid_of(h["cloud_ref"]) != cloud["uuid"]:
+                return False, "host not found in the SE group's cloud"
+            if self._host_room(host_uuid) <= 0:
+                return False, f"host {h['name']} has no capacity for another SE"
+            return True, host_uuid
+        hu = self.pick_host(cloud["uuid"], {})
+        if not hu:
+            return False, f"no host in cloud {cloud['name']} has capacity for another SE"
+        return True, hu
+
+    def _se_ineligible_reason(self, se, vs, g):
+        if se["se_group_ref"] != vs["se_group_ref"]:
+            return "in another SE group"
+        if se["enable_state"] != SE_ENABLED:
+            return f"{se['enable_state']}"
+        if se["_lab"]["oper"] not in ("OPER_UP", "OPER_CREATING"):
+            return f"{se['_lab']['oper']}"
+        if any(p["se"] == se["uuid"] for p in vs["_lab"]["placement"]):
+            return "already hosting the VS"
+        load = self.w.load_of(se["uuid"])
+        if load >= g["max_vs_per_se"]:
+            return f"full ({load} VSs, max_vs_per_se={g['max_vs_per_se']})"
+        return None
+
+    def _choose_target(self, vs, g, exclude=()):
+        """Return ("se", uuid) or ("new", host_uuid) or raise ApiError(400, No SE available...)."""
+        eligible, reasons = [], []
+        for se in sorted(self.w.ses_of_group(g["uuid"]), key=lambda s: s["name"]):
+            if se["uuid"] in exclude:
+                continue
+            why = self._se_ineligible_reason(se, vs, g)
+            if why:
+                reasons.append(f"{se['name']}: {why}")
+            else:
+                eligible.append(se)
+        can, host = self._can_create_se(g)
+        if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED" and can:
+            return "new", host
+        if eligible:
+            up = [s for s in eligible if s["_lab"]["oper"] == "OPER_UP"] or eligible
+            if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED":
+                return "se", min(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
+            return "se", max(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
+        if can:
+            return "new", host
+        raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+
+    def create_se(self, g, host_uuid, parent=None):
+        su = new_uuid("serviceengine")
+        suffix = "".join(self.w._rng.choice(string.ascii_lowercase) for _unused in range(5))
+        n = len(self.w.objs["serviceengine"])
+        se = {"uuid": su, "name": f"{g.get('se_name_prefix') or 'Avi'}-se-{suffix}",
+              "cloud_ref": g["cloud_ref"], "se_group_ref": ref("serviceenginegroup", g["uuid"]),
+              "host_ref": ref("vimgrhostruntime", host_uuid), "enable_state": SE_ENABLED,
+              "mgmt_ip_address": {"addr": f"10.11.{n // 250}.{n % 250 + 2}", "type": "V4"},
+              "resources": {"num_vcpus": g["vcpus_per_se"], "memory": g["memory_per_se"],
+                            "disk": g["disk_per_se"]},
+              "controller_created": True, "tenant_ref": ref("tenant", "admin"),
+              "_lab": {"oper": "OPER_CREATING", "migrate_state": MIG_IDLE, "version": self.w.cfg["version"],
+                       "failures": []}}
+        self.w.objs["serviceengine"][su] = se
+        self.w.save_obj("serviceengine", su)
+        self.w.operations.start_op("se_create", se=su, target=se["name"], parent=parent,
+                                   phases=[("create", self.w.timing("se_create"))])
+        log.info("creating SE %s on host %s for group %s", se["name"],
+                 self.w.objs["vimgrhostruntime"][host_uuid]["name"], g["name"])
+        return su
+
+    def target_from_params(self, vs, g, params, exclude=()):
+        to_se = params.get("to_se_ref")
+        if to_se:
+            se = self.w.objs["serviceengine"].get(uuid_of(to_se))
+            if not se:
+                raise ApiError(404, "Object not found!")
+            if self.w.vs_entry(vs, se["uuid"]):
+                raise ApiError(400, "VS is already placed on the target SE")
+            why = self._se_ineligible_reason(se, vs, g)
+            if why:
+                raise ApiError(400, f"No SE available for placement: target SE {se['name']} is {why}")
+            return "se", se["uuid"]
+        if params.get("to_host_ref") or params.get("to_new_se"):
+            hu = uuid_of(params.get("to_host_ref")) if params.get("to_host_ref") else None
+            can, host = self._can_create_se(g, hu)
+            if not can:
+                raise ApiError(400, f"No SE available for placement: {host}")
+            return "new", host
+        return self._choose_target(vs, g, exclude)
