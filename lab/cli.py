@@ -1,4 +1,5 @@
-"""Command line: python -m lab serve|start|stop|ctl|make-image (see lab/README.md)."""
+"""Command line: python -m lab serve|start|stop|ctl, and the commands the planes add (lab.planes;
+see lab/README.md)."""
 import argparse
 import json
 import os
@@ -10,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 
+from lab.planes import PLANES, default_plane, plane_classes
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TOPOLOGY = os.path.join("lab", "topologies", "demo.yml")
 
@@ -19,8 +22,10 @@ def _read_lab_json(state_dir):
         return json.load(fh)
 
 
-def admin_call(info, method, path, body=None, timeout=10, plane="avi"):
-    """Call the /_lab/ admin routes of a plane (each HTTPS plane has its own, on its own port)."""
+def admin_call(info, method, path, body=None, timeout=10, plane=None):
+    """Call the /_lab/ admin routes of a plane (each HTTPS plane has its own, on its own port; default:
+    the first plane of lab.json)."""
+    plane = plane or default_plane(info)
     if not (info.get(plane) or {}).get("url"):
         raise SystemExit(f"the lab has no {plane} plane with an admin URL (planes: {', '.join(info.get('planes', []))})")
     ctx = ssl.create_default_context(cafile=info["ca_path"])
@@ -55,13 +60,12 @@ def _serve_args(p):
                    help="real seconds per lab second (default: the topology's time_scale)")
     p.add_argument("--reset", action="store_true", help="reseed the world from the topology")
     p.add_argument("--max-lifetime", type=float, default=14400.0, help="exit after this many seconds")
-    p.add_argument("--avi-port", type=int, default=0, help="0 = a free port")
     p.add_argument("--port", action="append", default=[], metavar="LISTENER=PORT",
-                   help="port of another plane's listener, e.g. triton=8443 (default: a free port)")
+                   help="port of a plane's listener, e.g. avi=8443 or triton=9443 (default: a free port)")
 
 
 def _ports(a):
-    ports = {"avi": a.avi_port}
+    ports = {}
     for item in a.port:
         name, sep, value = item.partition("=")
         if not sep or not value.isdigit():
@@ -90,7 +94,7 @@ def cmd_start(a):
             pass
         os.unlink(lab_json)
     cmd = [sys.executable, "-m", "lab", "serve", "--topology", a.topology, "--state-dir", a.state_dir,
-           "--max-lifetime", str(a.max_lifetime), "--avi-port", str(a.avi_port)]
+           "--max-lifetime", str(a.max_lifetime)]
     for item in a.port:
         cmd += ["--port", item]
     if a.time_scale is not None:
@@ -205,19 +209,6 @@ def cmd_ctl(a):
     return 0 if r[0] < 400 else 1
 
 
-def cmd_make_image(a):
-    from lab.avi.upgrade.package import PACKAGES, make_image_bytes
-    if a.package not in PACKAGES:
-        print(f"--package must be one of {', '.join(PACKAGES)}", file=sys.stderr)
-        return 2
-    data = make_image_bytes(a.version, a.build, a.min_version, a.package)
-    with open(a.out, "wb") as fh:
-        fh.write(data)
-    print(json.dumps({"out": os.path.abspath(a.out), "name": f"controller-{a.version}-{a.build}",
-                      "package": a.package, "bytes": len(data)}))
-    return 0
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m lab", description="fleetops lab: emulators of the vendor APIs")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -235,17 +226,12 @@ def main(argv=None):
     s = sub.add_parser("ctl", help="admin client: faults|disruption|stats|reset|time-scale|health|world|upgrade|"
                        "get|post")
     s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
-    s.add_argument("--plane", default="avi", help="which plane's admin routes (avi, triton, virtfusion)")
+    s.add_argument("--plane", default=None, help="which plane's admin routes (%s; default: the first "
+                   "plane of lab.json)" % ", ".join(name for name, _module in PLANES))
     s.add_argument("what")
     s.add_argument("args", nargs="*")
     s.set_defaults(fn=cmd_ctl)
-    s = sub.add_parser("make-image", help="write a lab controller image package (upload it with POST /api/image)")
-    s.add_argument("--version", required=True, help="e.g. 22.1.7")
-    s.add_argument("--build", required=True, type=int, help="build number, e.g. 9300")
-    s.add_argument("--min-version", default=None, help="the oldest running version that may upgrade to it")
-    s.add_argument("--package", default="controller.pkg", help="controller.pkg (VM) or controller_docker.tgz "
-                   "(bare metal)")
-    s.add_argument("--out", required=True, help="file to write")
-    s.set_defaults(fn=cmd_make_image)
+    for _name, plane in plane_classes():
+        plane.add_commands(sub)
     a = p.parse_args(argv)
     return a.fn(a)

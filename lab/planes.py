@@ -6,8 +6,13 @@ control server (when it has ``virtfusion:``). ``lab.server`` builds the planes l
 :data:`PLANES`, gives each HTTPS listener a socket, writes ``lab.json`` and runs them all in one
 event loop; nothing else in the lab knows which planes exist.
 
-A plane keeps its own world (state in its own SQLite file under the state dir, its own lab clock
-at the shared time scale) and its own admin routes under ``/_lab/`` on its own HTTPS port.
+A plane keeps its own world (a ``lab.worldbase.WorldBase``: state in its own SQLite file under the
+state dir, its own lab clock at the shared time scale, faults) and its own admin routes under
+``/_lab/`` on its own HTTPS port (``lab.web.world_admin`` plus its own).
+
+The command line (``lab.cli``) knows the planes through this module too: the listener names it
+takes ports for, the plane ``ctl`` talks to by default, and the commands a plane adds
+(:meth:`Plane.add_commands`, e.g. the Avi plane's ``make-image``).
 """
 import importlib
 import threading
@@ -70,6 +75,10 @@ class Plane:
     def shutdown(self):
         """Stop background work and persist."""
 
+    @classmethod
+    def add_commands(cls, subparsers):
+        """Add the plane's own ``python -m lab`` commands (argparse sub-parsers with ``fn`` set)."""
+
 
 class SimulatedPlane(Plane):
     """A plane whose world (a ``lab.worldbase.WorldBase``, in ``self.store``) is advanced by one
@@ -86,6 +95,16 @@ class SimulatedPlane(Plane):
         if self._sim is not None:
             self._sim.join(timeout=2)
         self.store.close()
+
+
+def plane_classes():
+    """(name, Plane class) of every plane the lab has, the always-built one first."""
+    return [(name, importlib.import_module(module).Plane) for name, module in PLANES]
+
+
+def default_plane(info):
+    """The plane ``python -m lab ctl`` talks to when none is named: the first of lab.json's planes."""
+    return (info.get("planes") or [PLANES[0][0]])[0]
 
 
 def wanted_planes(topology):

@@ -35,12 +35,16 @@ async def read_json(request, error):
         raise error from None
 
 
-async def world_admin(world, path, meth, read_body):
+async def world_admin(world, path, meth, read_body, health=None, stats=None, reset=None):
     """The admin routes every ``WorldBase`` world answers: ``health``, ``faults`` (GET, POST,
     DELETE), ``stats``, ``stats/reset``, ``reset`` and ``time-scale`` (GET, POST). Returns the
     response, or None for any other route. ``await read_body(object_only)`` is the request's JSON
-    (with ``object_only``, what is not an object is refused), with the plane's own errors."""
+    (with ``object_only``, what is not an object is refused), with the plane's own errors.
+    ``health``, ``stats`` and ``reset`` (async callables) answer those routes for a plane that has
+    more to report or reset than its world (helper processes, guests)."""
     if path == "health":
+        if health is not None:
+            return JSONResponse(await health())
         return JSONResponse({"ok": True, "time_scale": world.time_scale, "lab_now": world.lab_now()})
     if path == "faults":
         if meth == "GET":
@@ -49,14 +53,18 @@ async def world_admin(world, path, meth, read_body):
             world.clear_faults()
             return JSONResponse({"ok": True})
         if meth == "POST":
-            return JSONResponse({"id": world.add_fault(await read_body(True))})
+            fid = world.add_fault(await read_body(True))
+            return JSONResponse(dict(world.faults.get(fid) or {"id": fid}))
     if path == "stats" and meth == "GET":
-        return JSONResponse(world.stats_report())
+        return JSONResponse(await stats() if stats is not None else world.stats_report())
     if path == "stats/reset" and meth == "POST":
         world.stats_reset()
         return JSONResponse({"ok": True})
     if path == "reset" and meth == "POST":
-        world.reset()
+        if reset is not None:
+            await reset()
+        else:
+            world.reset()
         return JSONResponse({"ok": True})
     if path == "time-scale":
         if meth == "POST":

@@ -1,5 +1,5 @@
-"""What the Avi world (lab.avi.world) and the Triton world (lab.triton.world) share: the lab clock,
-write-through persistence of marked changes, the HTTP faults and the request counters.
+"""What every plane's world shares (lab.avi.world, lab.triton.world, lab.virtfusion.world): the lab
+clock, write-through persistence of marked changes, the HTTP faults and the request counters.
 
 A world holds its state in memory under one re-entrant lock (``lock``) and writes what a public
 call changed to its SQLite file (``lab.store``) before the call returns: ``_mark`` notes a changed

@@ -6,7 +6,8 @@
 - ``/_vfcli/...`` [lab]: what the lab's ``vfcli-ctrl`` (run in an SSH session on the control server)
   calls; bearer token from ``<state>/virtfusion/vfcli.json`` (0600). The migration state lives in
   the lab, so a dropped SSH session never stops a migration.
-- ``/_lab/...`` [lab]: admin, loopback only, no auth (like the Avi plane's).
+- ``/_lab/...`` [lab]: admin, loopback only, no auth: the routes every plane shares
+  (``lab.web.world_admin``) and the plane's own.
 
 Handlers run the service calls in worker threads (QMP must not run on the event loop's thread).
 """
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from lab.virtfusion.world import LIVE_OPTIONS, VfError
-from lab.web import is_loopback, read_json
+from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, read_json, world_admin
 
 log = logging.getLogger("lab.virtfusion.app")
 
@@ -129,42 +130,30 @@ def build_app(plane):
         except VfError as e:
             return err(e)
 
-    # ----------------------------------------------------------------- admin
+    # ----------------------------------------------------------------- admin (lab.web.world_admin + the plane's own)
     async def admin(request: Request):
         if not is_loopback(request):
             return JSONResponse({"message": "admin plane is loopback only"}, status_code=403)
         path = request.path_params["rest"].strip("/")
         parts = path.split("/")
         meth = request.method
+
+        async def read_body(object_only):
+            body = await body_of(request)
+            if object_only and not isinstance(body, dict):
+                raise VfError(400, "JSON object expected")
+            return body if isinstance(body, dict) or object_only else {}
         try:
-            if path == "health":
-                return JSONResponse(await call(plane.health))
-            if path == "faults":
-                if meth == "GET":
-                    return JSONResponse({"faults": world.list_faults()})
-                if meth == "DELETE":
-                    world.clear_faults()
-                    return JSONResponse({"ok": True})
-                if meth == "POST":
-                    body = await body_of(request)
-                    if not isinstance(body, dict):
-                        raise VfError(400, "JSON object expected")
-                    if body.get("kind") == "kill_ssh" and body.get("step") is None:
-                        return JSONResponse({"killed_sessions": await call(plane.kill_ssh_sessions)})
-                    return JSONResponse(world.add_fault(body))
-            if path == "stats" and meth == "GET":
-                return JSONResponse(plane.stats())
-            if path == "stats/reset" and meth == "POST":
-                world.stats_reset()
-                return JSONResponse({"ok": True})
-            if path == "reset" and meth == "POST":
-                await call(plane.reset)
-                return JSONResponse({"ok": True})
-            if path == "time-scale":
-                if meth == "POST":
-                    body = await body_of(request)
-                    world.set_time_scale(body.get("scale") if isinstance(body, dict) else None)
-                return JSONResponse({"time_scale": world.time_scale})
+            if path == "faults" and meth == "POST":
+                body = await read_body(True)
+                if body.get("kind") == "kill_ssh" and body.get("step") is None:   # now, not a fault to keep
+                    return JSONResponse({"killed_sessions": await call(plane.kill_ssh_sessions)})
+                fid = world.add_fault(body)
+                return JSONResponse(dict(world.faults.get(fid) or {"id": fid}))
+            answer = await world_admin(world, path, meth, read_body, health=lambda: call(plane.health),
+                                       stats=lambda: call(plane.stats), reset=lambda: call(plane.reset))
+            if answer is not None:
+                return answer
             if path == "world" and meth == "GET":
                 return JSONResponse(world.world_view())
             if path == "disruption" and meth == "GET":
@@ -183,9 +172,7 @@ def build_app(plane):
                 if meth == "GET":
                     return JSONResponse(await call(engine.measure_dirty_rate, parts[1]))
                 if meth == "POST":
-                    body = await body_of(request)
-                    if not isinstance(body, dict):
-                        raise VfError(400, "JSON object expected")
+                    body = await read_body(True)
                     return JSONResponse(await call(engine.set_dirty_rate, parts[1], body.get("rate"),
                                                    body.get("working_set")))
             return JSONResponse({"message": f"no admin endpoint {meth} /_lab/{path}"}, status_code=404)
@@ -194,11 +181,19 @@ def build_app(plane):
         except (TypeError, ValueError) as e:
             return JSONResponse({"message": str(e), "errors": [str(e)]}, status_code=400)
 
-    return Starlette(routes=[
+    return FaultsAndStats(Starlette(routes=[
         Route("/api/v1/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route("/_vfcli/{rest:path}", vfcli, methods=["GET", "POST"]),
         Route("/_lab/{rest:path}", admin, methods=["GET", "POST", "DELETE", "PUT"]),
-    ])
+    ]), world)
+
+
+class FaultsAndStats(BaseFaultsAndStats):
+    """lab.web.FaultsAndStats with VirtFusion's error body."""
+
+    def fault_response(self, status, message):
+        return JSONResponse({"message": message or f"Service unavailable (lab fault {status})"},
+                            status_code=status or 503)
 
 
 def _hv_view(h):

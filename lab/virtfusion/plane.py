@@ -113,7 +113,7 @@ class Plane(BasePlane):
 
     def stats(self):
         with self.world.lock:
-            out = json.loads(json.dumps(self.world.stats))
+            out = self.world.stats_report()
             out["guests_running"] = sum(1 for g in self.engine.guests.values() if g.alive())
             out["time_scale"] = self.world.time_scale
         out["ssh_sessions"] = len(self.sshd.session_pids())
@@ -143,7 +143,7 @@ class Plane(BasePlane):
     def reset(self):
         self.engine.shutdown()
         with self.world.lock:
-            self.world._seed(self.world.time_scale)
+            self.world.reset()
             self.engine.guests, self.engine.incoming, self.engine.runs = {}, {}, {}
         root = os.path.join(self.dir, "hypervisors")
         if os.path.isdir(root):
@@ -154,6 +154,7 @@ class Plane(BasePlane):
     def shutdown(self):
         try:
             self.engine.shutdown()
+            self.world.shutdown()
         finally:
             self.sshd.stop()
             self.spawner.shutdown()

@@ -13,11 +13,11 @@ import ipaddress
 import logging
 import os
 import re
-import threading
 import time
 import uuid as uuidlib
 
 from lab.store import doc_tables
+from lab.worldbase import WorldBase
 
 log = logging.getLogger("lab.virtfusion.world")
 
@@ -208,31 +208,27 @@ def validate_live_options(raw, names="cli"):
     return opts, errors
 
 
-class World:
+class World(WorldBase):
+    """The plane's state on the shared base (lab.worldbase): lock, write-through persistence, lab
+    clock, faults (its own kinds beside the HTTP ones) and request counters."""
+
     def __init__(self, store, topology, state_dir, time_scale=None, reset=False):
-        self.lock = threading.RLock()
-        self.store = store
+        super().__init__(store, topology or {})
         self.state_dir = state_dir
-        self.topology = topology or {}
         self.section = self.topology.get("virtfusion") or {}
         self.listeners = []           # callables(event, doc) notified on changes (the engine)
-        with self.lock:
-            if reset or store.is_empty("meta"):
-                self._seed(time_scale)
-            else:
-                self._load(time_scale)
+        self._open(time_scale, reset, "meta")
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ persistence (lab.worldbase)
     def _seed(self, time_scale):
         hvs, servers, cfg = parse_topology(self.section)
-        self.store.clear()
         self.hvs, self.servers, self.cfg = hvs, servers, cfg
         self.migrations, self.faults = {}, {}
-        self.stats = self._zero_stats()
+        self.stats = self._empty_stats()
         self.seq = 0
-        self.time_scale = float(time_scale if time_scale is not None else self.topology.get("time_scale", 1.0))
+        self._start_clock(time_scale)
         self.seeded = True
-        self._save_all()
+        self._mark_all()
         log.info("virtfusion world seeded: %d hypervisors, %d servers", len(hvs), len(servers))
 
     def _load(self, time_scale):
@@ -243,10 +239,11 @@ class World:
         self.faults = self.store.load("faults")
         meta = self.store.load("meta")
         self.cfg = cfg
-        self.stats = meta.get("stats") or self._zero_stats()
+        self.stats = dict(self._empty_stats(), **(meta.get("stats") or {}))
         self.seq = meta.get("seq", {}).get("n", 0)
-        saved_scale = meta.get("clock", {}).get("time_scale", 1.0)
-        self.time_scale = float(time_scale if time_scale is not None else saved_scale)
+        clock = meta.get("clock") or {}
+        self._load_clock({"lab_now": clock.get("lab_now", 0.0), "time_scale": clock.get("time_scale", 1.0)},
+                         time_scale)
         self.seeded = False
         for mig in self.migrations.values():
             if mig["status"] == "in-progress":   # its QEMU processes died with the old lab process
@@ -259,58 +256,74 @@ class World:
                     mig["data"] = "failed"
                 mig["errors"].append(msg)
                 mig["finished"] = time.time()
-                self.store.write([("migrations", mig["id"], mig)])
+                self._mark("migrations", mig["id"], mig)
         self._save_meta()
         log.info("virtfusion world loaded: %d hypervisors, %d servers, %d migrations", len(self.hvs),
                  len(self.servers), len(self.migrations))
 
-    def _zero_stats(self):
+    @staticmethod
+    def _empty_stats():
         return {"cli_calls": {}, "api_calls": 0, "migrations_started": 0, "migrations_complete": 0,
-                "migrations_failed": 0, "migrations_cancelled": 0, "aborts": 0, "precheck_refusals": 0}
+                "migrations_failed": 0, "migrations_cancelled": 0, "aborts": 0, "precheck_refusals": 0,
+                "requests": {}, "status": {}}
 
-    def _save_all(self):
-        changes = [("hypervisors", str(k), v) for k, v in self.hvs.items()]
-        changes += [("servers", str(k), v) for k, v in self.servers.items()]
-        changes += [("migrations", k, v) for k, v in self.migrations.items()]
-        changes += [("faults", k, v) for k, v in self.faults.items()]
-        self.store.write(changes)
+    def _mark_all(self):
+        for k, v in self.hvs.items():
+            self._mark("hypervisors", str(k), v)
+        for k, v in self.servers.items():
+            self._mark("servers", str(k), v)
+        for table in ("migrations", "faults"):
+            for k, v in getattr(self, table).items():
+                self._mark(table, k, v)
         self._save_meta()
 
     def _save_meta(self):
-        self.store.write([("meta", "stats", self.stats), ("meta", "seq", {"n": self.seq}),
-                          ("meta", "clock", {"time_scale": self.time_scale})])
+        super()._save_meta()
+        self._mark("meta", "seq", {"n": self.seq})
+
+    def _write(self, table, key, doc):
+        with self.lock:
+            self._mark(table, key, doc)
+            self._flush()
 
     def save_server(self, sid):
         with self.lock:
-            self.store.write([("servers", str(sid), self.servers[sid])])
+            self._write("servers", str(sid), self.servers[sid])
 
     def save_migration(self, mid):
         with self.lock:
-            self.store.write([("migrations", mid, self.migrations[mid])])
+            self._write("migrations", mid, self.migrations[mid])
 
     def bump(self, key, n=1):
         with self.lock:
             self.stats[key] = self.stats.get(key, 0) + n
             self._save_meta()
+            self._flush()
 
     def stats_reset(self):
         with self.lock:
-            self.stats = self._zero_stats()
+            self.stats = self._empty_stats()
             self._save_meta()
+            self._flush()
+
+    def stats_report(self):
+        with self.lock:
+            return copy.deepcopy(self.stats)
 
     def count_cli(self, command):
         with self.lock:
             calls = self.stats.setdefault("cli_calls", {})
             calls[command] = calls.get(command, 0) + 1
             self._save_meta()
+            self._flush()
 
-    def set_time_scale(self, scale):
-        scale = float(scale)
-        if scale <= 0:
-            raise VfError(400, f"time scale must be a positive number, got {scale}")
-        with self.lock:
-            self.time_scale = scale
-            self._save_meta()
+    @staticmethod
+    def _bad_request(message):
+        return VfError(400, message)
+
+    @staticmethod
+    def _unavailable_covers(path):
+        return path.startswith("/api/")
 
     def sleep_lab(self, lab_seconds, stop=None):
         """Sleep lab_seconds (time-scaled); return early (True) when ``stop`` is set."""
@@ -414,7 +427,9 @@ class World:
             self.migrations[mid] = doc
             server["migration"] = mid
             self.bump("migrations_started")
-            self.store.write([("migrations", mid, doc), ("servers", str(server["id"]), server)])
+            self._mark("migrations", mid, doc)
+            self._mark("servers", str(server["id"]), server)
+            self._flush()
             return doc
 
     def last_migration(self, sid, kind=None):
@@ -449,43 +464,37 @@ class World:
             self.debug(mig, f"step {key}: {status}{' - ' + message if message else ''}")
             self.save_migration(mig["id"])
 
-    # ------------------------------------------------------------------ faults
-    def add_fault(self, body):
-        kind = body.get("kind")
+    # ------------------------------------------------------------------ faults (lab.worldbase: add, list, clear)
+    def _check_fault(self, f):
+        """Validate and complete one of the plane's own fault kinds (``times``: default 1, 0 = until
+        cleared; it is the shared base's ``count``)."""
+        kind = f.get("kind")
         if kind not in FAULT_KINDS:
-            raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
-        doc = {"kind": kind}
+            raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS + ('http_error', 'unavailable'))}, "
+                               f"got {kind!r}")
         if kind == "fail_step":
             keys = sorted(STEP_KEYS)
-            if body.get("step") not in keys:
-                raise VfError(400, f"fail_step needs step, one of {', '.join(keys)}, got {body.get('step')!r}")
-            doc["step"] = body["step"]
-            doc["message"] = str(body.get("message") or f"lab fault: step {body['step']} failed")
+            if f.get("step") not in keys:
+                raise VfError(400, f"fail_step needs step, one of {', '.join(keys)}, got {f.get('step')!r}")
+            f["message"] = str(f.get("message") or f"lab fault: step {f['step']} failed")
         if kind == "refuse_destination":
-            doc["hypervisor"] = self.hypervisor(body.get("hypervisor"))["id"]
+            f["hypervisor"] = self.hypervisor(f.get("hypervisor"))["id"]
         if kind == "kill_ssh":
-            step = body.get("step")
+            step = f.get("step")
             if step is not None and step not in STEP_KEYS:
                 raise VfError(400, f"kill_ssh step must be a step key, got {step!r}")
-            doc["step"] = step
-        if body.get("server") is not None:
-            doc["server"] = self.server(body["server"])["id"]
-        times = body.get("times", 1)
+            f["step"] = step
+        if f.get("server") is not None:
+            f["server"] = self.server(f["server"])["id"]
+        times = f.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
             raise VfError(400, f"times must be a whole number (0 = until cleared), got {times!r}")
-        doc["times"] = times
-        with self.lock:
-            self.seq += 1
-            fid = f"fault-{self.seq}"
-            doc["id"] = fid
-            self.faults[fid] = doc
-            self.store.write([("faults", fid, doc)])
-            self._save_meta()
-        log.info("fault added: %s", doc)
-        return doc
+        f["times"] = times
+        f["count"] = times or None
+        log.info("fault added: %s", f)
 
     def take_fault(self, kind, server=None, step=None, hypervisor=None):
-        """The first matching fault (consumed once when it has ``times``), or None."""
+        """The first matching fault (each firing counted against its ``times``), or None."""
         with self.lock:
             for fid, f in sorted(self.faults.items()):
                 if f["kind"] != kind:
@@ -496,24 +505,11 @@ class World:
                     continue
                 if "hypervisor" in f and f["hypervisor"] != hypervisor:
                     continue
-                if f["times"]:
-                    f["times"] -= 1
-                    if f["times"] == 0:
-                        del self.faults[fid]
-                        self.store.write([("faults", fid, None)])
-                    else:
-                        self.store.write([("faults", fid, f)])
-                return copy.deepcopy(f)
+                hit = copy.deepcopy(f)
+                self._use_fault(fid, f)
+                self._flush()
+                return hit
         return None
-
-    def list_faults(self):
-        with self.lock:
-            return [dict(f) for f in sorted(self.faults.values(), key=lambda f: f["id"])]
-
-    def clear_faults(self):
-        with self.lock:
-            self.store.write([("faults", k, None) for k in self.faults])
-            self.faults = {}
 
     # ------------------------------------------------------------------ views
     def server_view(self, s):
