@@ -14,12 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lab.avi import routes as avi_upgrade_app
-from lab.avi.common import json_body
+from lab.avi import routes
+from lab.avi.common import ApiError, json_body
 from lab.avi.upgrade.package import LOCKED_MESSAGE
 from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, query, world_admin
-from lab.avi.common import ApiError
-from lab.avi.objects import TYPES
 
 log = logging.getLogger("lab.avi")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -34,12 +32,6 @@ def base_url(request):
 
 
 def build_app(world):
-    def version_info():  # world.cfg, not a copy: an upgrade (or a reset) changes the running version
-        cfg = world.cfg
-        return {"Version": cfg["version"], "build": int(cfg["build"]) if str(cfg["build"]).isdigit() else
-                cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": "15.2",
-                "ProductName": "Avi Cloud Controller (fleetops lab)"}
-
     # ----------------------------------------------------------------- auth plane
     async def login(request: Request):
         ctype = request.headers.get("content-type", "")
@@ -68,7 +60,7 @@ def build_app(world):
             "user": {"username": body["username"], "name": body["username"], "is_superuser": True,
                      "local": True, "full_name": "System Administrator", "default_tenant_ref":
                          base_url(request) + "/api/tenant/admin"},
-            "version": version_info(), "session_cookie_name": "sessionid",
+            "version": world.views.version_info(), "session_cookie_name": "sessionid",
             "controller": {"api_idle_timeout": int(world.cfg["api_idle_timeout"] // 60) or 1},
             "tenants": [{"name": t, "uuid": t, "url": base_url(request) + f"/api/tenant/{t}"}
                         for t in world.cfg["tenants"]],
@@ -110,90 +102,32 @@ def build_app(world):
         resp.delete_cookie("csrftoken", path="/")
         return resp
 
-    async def initial_data(request: Request):  # vendor: readable without a session
-        return JSONResponse({"version": version_info(), "user_initial_setup": False,
-                             "banner": "fleetops lab"})
-
-    # ----------------------------------------------------------------- /api dispatcher
-    R_TYPE = "(" + "|".join(TYPES) + ")"
-    routes = [
-        (re.compile(r"^serviceengine-inventory/?$"), "se_inv"),
-        (re.compile(r"^serviceengine-inventory/([^/]+)/?$"), "se_inv_one"),
-        (re.compile(r"^virtualservice-inventory/?$"), "vs_inv"),
-        (re.compile(r"^virtualservice-inventory/([^/]+)/?$"), "vs_inv_one"),
-        (re.compile(r"^virtualservice/([^/]+)/runtime/?$"), "vs_runtime"),
-        (re.compile(r"^serviceengine/([^/]+)/runtime/?$"), "se_runtime"),
-        (re.compile(r"^virtualservice/([^/]+)/(migrate|scaleout|scalein)/?$"), "vs_action"),
-        (re.compile(r"^tenant/?$"), "tenant"),
-        (re.compile(r"^" + R_TYPE + r"/?$"), "collection"),
-        (re.compile(r"^" + R_TYPE + r"/([^/]+)/?$"), "object"),
-    ]
-
+    # ----------------------------------------------------------------- /api: the route table (lab.avi.routes)
     async def api(request: Request):
         rest = request.path_params["rest"]
         try:
-            if rest.rstrip("/") == "initial-data":
-                return await initial_data(request)
+            route, params = routes.match(rest)
+            if route is not None and not route.auth:
+                handler = route.handlers.get(request.method)
+                if handler is None:
+                    return err(405, f"Method {request.method} not allowed")
+                return await handler(routes.Call(world, request, params, query(request), base_url(request)))
             authorize(request)
-            q = query(request)
-            base = base_url(request)
-            url = str(request.url)
-            if request.method in WRITE_METHODS and not avi_upgrade_app.is_control_path(rest) \
-                    and world.upgrade.config_locked():
+            if request.method in WRITE_METHODS and not (route and route.control) and world.upgrade.config_locked():
                 return err(403, LOCKED_MESSAGE)  # vendor: the API is read-only while an upgrade runs
-            answer = await avi_upgrade_app.dispatch(world, request, rest, q, base)
-            if answer is not None:
-                return answer
-            m = kind = None
-            for rx, k in routes:
-                m = rx.match(rest)
-                if m:
-                    kind = k
-                    break
-            if not kind:
+            if route is None:
                 return err(404, f"Resource /api/{rest} not found in the lab")
-            meth = request.method
-            if kind in ("se_inv", "vs_inv", "se_inv_one", "vs_inv_one", "vs_runtime", "se_runtime",
-                        "tenant") and meth != "GET":
-                return err(405, f"Method {meth} not allowed")
-            if kind == "se_inv":
-                return JSONResponse(world.views.se_inventory(q, base, url))
-            if kind == "se_inv_one":
-                return JSONResponse(world.views.se_inventory(q, base, url, one=m.group(1)))
-            if kind == "vs_inv":
-                return JSONResponse(world.views.vs_inventory(q, base, url))
-            if kind == "vs_inv_one":
-                return JSONResponse(world.views.vs_inventory(q, base, url, one=m.group(1)))
-            if kind == "vs_runtime":
-                return JSONResponse(world.views.vs_runtime(m.group(1), base))
-            if kind == "se_runtime":
-                return JSONResponse(world.views.se_runtime(m.group(1)))
-            if kind == "tenant":
-                return JSONResponse({"count": len(world.cfg["tenants"]), "results": [
-                    {"uuid": t, "name": t, "url": base + f"/api/tenant/{t}"} for t in world.cfg["tenants"]]})
-            if kind == "vs_action":
-                if meth != "POST":
-                    return err(405, f"Method {meth} not allowed")
-                body = await json_body(request)
-                fn = {"migrate": world.operations.migrate, "scaleout": world.operations.scaleout, "scalein": world.operations.scalein}[m.group(2)]
-                fn(m.group(1), body)
-                return JSONResponse({})
-            typ = m.group(1)
-            if kind == "collection":
-                if meth == "GET":
-                    return JSONResponse(world.views.list(typ, q, base, url))
-                if meth == "POST" and typ == "serviceengine":
+            if route.api == "flexible":
+                world.upgrade.need_flexible(f"/api/{rest}")
+            elif route.api == "legacy":
+                world.upgrade.need_legacy(f"/api/{rest}")
+            handler = route.handlers.get(request.method)
+            if handler is None:
+                if request.method == "POST" and rest.rstrip("/") == "serviceengine":
                     return err(405, "Service engines are created by the controller (placement); "
                                "POST /api/serviceengine is not allowed")
-                return err(405, f"Method {meth} on /api/{typ} is not supported by the lab")
-            u = m.group(2)
-            inc = "include_name" in q and q.get("include_name") not in ("false", "0")
-            if meth == "GET":
-                return JSONResponse(world.views.get(typ, u, base, inc))
-            if meth in ("PUT", "PATCH"):
-                body = await json_body(request)
-                return JSONResponse(world.objects.update(typ, u, body, base, patch=meth == "PATCH"))
-            return err(405, f"Method {meth} on /api/{typ}/<uuid> is not supported by the lab")
+                return err(405, f"Method {request.method} on /api/{route.path} is not supported by the lab")
+            return await handler(routes.Call(world, request, params, query(request), base_url(request)))
         except ApiError as e:
             return err(e.status, e.message)
 

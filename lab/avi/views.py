@@ -9,6 +9,13 @@ from lab.avi.part import Part
 
 
 class Views(Part):
+    def version_info(self):
+        """The version block of /login and /api/initial-data (world.cfg: an upgrade changes it)."""
+        cfg = self.w.cfg
+        return {"Version": cfg["version"], "build": int(cfg["build"]) if str(cfg["build"]).isdigit() else
+                cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": "15.2",
+                "ProductName": "Avi Cloud Controller (fleetops lab)"}
+
     # ------------------------------------------------------------------ REST views
     def _render(self, doc, base, include_name):
         def conv(v, key=""):
