@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from lab.planes import PLANES, default_plane, plane_classes
+from lab.planes import PLANES, add_plane_commands, default_plane
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TOPOLOGY = os.path.join("lab", "topologies", "demo.yml")
@@ -231,7 +231,6 @@ def main(argv=None):
     s.add_argument("what")
     s.add_argument("args", nargs="*")
     s.set_defaults(fn=cmd_ctl)
-    for _name, plane in plane_classes():
-        plane.add_commands(sub)
+    add_plane_commands(sub)
     a = p.parse_args(argv)
     return a.fn(a)

@@ -10,9 +10,8 @@ A plane keeps its own world (a ``lab.worldbase.WorldBase``: state in its own SQL
 state dir, its own lab clock at the shared time scale, faults) and its own admin routes under
 ``/_lab/`` on its own HTTPS port (``lab.web.world_admin`` plus its own).
 
-The command line (``lab.cli``) knows the planes through this module too: the listener names it
-takes ports for, the plane ``ctl`` talks to by default, and the commands a plane adds
-(:meth:`Plane.add_commands`, e.g. the Avi plane's ``make-image``).
+The command line (``lab.cli``) knows the planes through this module too: the plane ``ctl`` talks to
+by default, and the commands a plane adds (:data:`COMMANDS`, e.g. the Avi plane's ``make-image``).
 """
 import importlib
 import threading
@@ -23,6 +22,11 @@ PLANES = (
     ("avi", "lab.avi.plane"),
     ("triton", "lab.triton.plane"),
     ("virtfusion", "lab.virtfusion.plane"),
+)
+# plane -> module whose ``add_commands(subparsers)`` adds the plane's own ``python -m lab`` commands
+# (a light module: every CLI call imports it, and `lab stop` must stay quick)
+COMMANDS = (
+    ("avi", "lab.avi.commands"),
 )
 
 
@@ -75,10 +79,6 @@ class Plane:
     def shutdown(self):
         """Stop background work and persist."""
 
-    @classmethod
-    def add_commands(cls, subparsers):
-        """Add the plane's own ``python -m lab`` commands (argparse sub-parsers with ``fn`` set)."""
-
 
 class SimulatedPlane(Plane):
     """A plane whose world (a ``lab.worldbase.WorldBase``, in ``self.store``) is advanced by one
@@ -97,9 +97,10 @@ class SimulatedPlane(Plane):
         self.store.close()
 
 
-def plane_classes():
-    """(name, Plane class) of every plane the lab has, the always-built one first."""
-    return [(name, importlib.import_module(module).Plane) for name, module in PLANES]
+def add_plane_commands(subparsers):
+    """Add every plane's own ``python -m lab`` commands (:data:`COMMANDS`)."""
+    for _name, module in COMMANDS:
+        importlib.import_module(module).add_commands(subparsers)
 
 
 def default_plane(info):
