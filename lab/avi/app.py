@@ -153,9 +153,11 @@ def build_app(world):
                 world.expire_sessions()
                 return JSONResponse({"ok": True})
             if path == "world" and meth == "GET":
-                return JSONResponse(world_summary(world))
+                return JSONResponse(world.views.lab_world())
             if path == "upgrade" and meth == "GET":
                 return JSONResponse(world.upgrade.status.upgrade_summary())
+            if path == "upgrade/preview" and meth == "POST":
+                return JSONResponse(world.upgrade.requests.lab_preview(await read_body(True), base_url(request)))
             return err(404, f"no admin endpoint {meth} /_lab/{path}")
         except (ApiError, TypeError, ValueError, re.error) as e:
             return err(getattr(e, "status", 400), getattr(e, "message", str(e)))
@@ -167,18 +169,6 @@ def build_app(world):
         Route("/_lab/{rest:path}", admin, methods=["GET", "POST", "DELETE", "PUT"]),
     ])
     return FaultsAndStats(app, world)
-
-
-def world_summary(world):
-    """/_lab/world: a compact picture of placement (lab only, handy for demos and debugging)."""
-    with world.lock:
-        ses = {}
-        for se in world.objs["serviceengine"].values():
-            ses[se["name"]] = {"group": world.group_of(se)["name"], "enable_state": se["enable_state"],
-                               "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
-                               "version": se["_lab"]["version"],
-                               "vs": sorted(v["name"] for v in world.vss_on(se["uuid"]))}
-        return {"service_engines": dict(sorted(ses.items())), "lab_now": world.lab_now()}
 
 
 class FaultsAndStats(BaseFaultsAndStats):

@@ -89,13 +89,15 @@ class Objects(Part):
                 oper = {SE_ENABLED: "OPER_UP", SE_DFP: "OPER_UP"}.get(state, "OPER_DISABLED")
                 self.w.objs["serviceengine"][su] = {
                     "uuid": su, "name": s["name"], "cloud_ref": ref("cloud", cu), "se_group_ref": ref(
-                        "serviceenginegroup", u), "host_ref": ref("vimgrhostruntime", hu) if hu else None,
-                    "enable_state": state, "mgmt_ip_address": {"addr": s.get("mgmt_ip", next(mgmt)), "type": "V4"},
+                        "serviceenginegroup", u), "enable_state": state,
                     "resources": {"num_vcpus": doc["vcpus_per_se"], "memory": doc["memory_per_se"],
                                   "disk": doc["disk_per_se"]},
                     "controller_created": True, "tenant_ref": ref("tenant", "admin"),
                     "_lab": {"oper": oper, "migrate_state": MIG_IDLE if oper == "OPER_UP" else MIG_FINISHED,
-                             "version": str(s.get("version", self.w.cfg["version"])), "failures": []}}
+                             "version": str(s.get("version", self.w.cfg["version"])), "failures": [],
+                             "mgmt_ip": {"addr": s.get("mgmt_ip", next(mgmt)), "type": "V4"}}}
+                if hu:
+                    self.w.objs["serviceengine"][su]["host_ref"] = ref("vimgrhostruntime", hu)
                 names["serviceengine"][s["name"]] = su
         for i, v in enumerate(topo.get("virtual_services", [])):
             u = new_uuid("virtualservice")

@@ -93,12 +93,11 @@ class Placement(Part):
         se = {"uuid": su, "name": f"{g.get('se_name_prefix') or 'Avi'}-se-{suffix}",
               "cloud_ref": g["cloud_ref"], "se_group_ref": ref("serviceenginegroup", g["uuid"]),
               "host_ref": ref("vimgrhostruntime", host_uuid), "enable_state": SE_ENABLED,
-              "mgmt_ip_address": {"addr": f"10.11.{n // 250}.{n % 250 + 2}", "type": "V4"},
               "resources": {"num_vcpus": g["vcpus_per_se"], "memory": g["memory_per_se"],
                             "disk": g["disk_per_se"]},
               "controller_created": True, "tenant_ref": ref("tenant", "admin"),
               "_lab": {"oper": "OPER_CREATING", "migrate_state": MIG_IDLE, "version": self.w.cfg["version"],
-                       "failures": []}}
+                       "failures": [], "mgmt_ip": {"addr": f"10.11.{n // 250}.{n % 250 + 2}", "type": "V4"}}}
         self.w.objs["serviceengine"][su] = se
         self.w.save_obj("serviceengine", su)
         self.w.operations.start_op("se_create", se=su, target=se["name"], parent=parent,

@@ -4,7 +4,7 @@ import copy
 import re
 
 from lab.avi.common import HA_LEGACY, SERVING_OPER, ApiError, ref, uuid_of
-from lab.avi.objects import MIG_IDLE
+from lab.avi.upgrade.package import vkey
 from lab.avi.part import Part
 
 
@@ -13,7 +13,7 @@ class Views(Part):
         """The version block of /login and /api/initial-data (world.cfg: an upgrade changes it)."""
         cfg = self.w.cfg
         return {"Version": cfg["version"], "build": int(cfg["build"]) if str(cfg["build"]).isdigit() else
-                cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": "15.2",
+                cfg["build"], "Tag": f"{cfg['version']}-{cfg['build']}", "min_version": 15.2,
                 "ProductName": "Avi Cloud Controller (fleetops lab)"}
 
     # ------------------------------------------------------------------ REST views
@@ -41,10 +41,6 @@ class Views(Part):
         d = copy.deepcopy(o)
         d.pop("_lab", None)
         d["url"] = ref(typ, o["uuid"])
-        if typ == "serviceengine":
-            d["vs_refs"] = [ref("virtualservice", v["uuid"]) for v in self.w.vss_on(o["uuid"])]
-        if typ == "cloud":
-            d["lab_can_create_se"] = o["_lab"]["can_create_se"]
         return self._render(d, base, include_name)
 
     @staticmethod
@@ -73,7 +69,7 @@ class Views(Part):
             keep = set(q["fields"].split(",")) | {"uuid", "url"}
             results = [{k: v for k, v in r.items() if k in keep} for r in results]
         out = {"count": len(items), "results": results}
-        if page * size < len(items):
+        if page * size < len(items) and self.since("18.2"):
             out["next"] = re.sub(r"([?&])page=\d+&?", r"\1", url).rstrip("&?")
             out["next"] += ("&" if "?" in out["next"] else "?") + f"page={page + 1}"
         return out
@@ -91,29 +87,70 @@ class Views(Part):
                 raise ApiError(404, "Object not found!")
             return self.view(typ, o, base, include_name)
 
-    # inventories & runtime ------------------------------------------------
+    # ------------------------------------------------------------------ the lab's own view (/_lab/world)
+    def lab_world(self):
+        """Placement, versions and the lab's state that no vendor object carries (clouds that may create SEs,
+        host capacity, SE evacuation failures, each VS's last operation)."""
+        w = self.w
+        with w.lock:
+            ses = {}
+            for se in w.objs["serviceengine"].values():
+                ses[se["name"]] = {"group": w.group_of(se)["name"], "enable_state": se["enable_state"],
+                                   "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
+                                   "version": se["_lab"]["version"], "mgmt_ip": se["_lab"]["mgmt_ip"]["addr"],
+                                   "migrate_failures": se["_lab"].get("failures", []),
+                                   "vs": sorted(v["name"] for v in w.vss_on(se["uuid"]))}
+            hosts = {h["name"]: {"max_se_on_host": h.get("max_se_on_host", 4),
+                                 "ses": sorted(s["name"] for s in w.objs["serviceengine"].values()
+                                               if uuid_of(s.get("host_ref")) == h["uuid"])}
+                     for h in w.objs["vimgrhostruntime"].values()}
+            clouds = {c["name"]: {"can_create_se": c["_lab"]["can_create_se"]} for c in w.objs["cloud"].values()}
+            vss = {v["name"]: {"migrate_state": v["_lab"].get("migrate_state"), "last_operation": v["_lab"].get("last_op")}
+                   for v in w.objs["virtualservice"].values()}
+            return {"service_engines": dict(sorted(ses.items())), "hosts": dict(sorted(hosts.items())),
+                    "clouds": clouds, "virtual_services": dict(sorted(vss.items())), "lab_now": w.lab_now()}
+
+    # ------------------------------------------------------------------ API generations
+    def since(self, version):
+        """Whether the running controller version is ``version`` or later (its answers follow it)."""
+        return vkey(self.w.cfg["version"]) >= vkey(version)
+
+    # ------------------------------------------------------------------ inventories and runtime
     def _se_runtime(self, se):
-        return {"oper_status": {"state": se["_lab"]["oper"]}, "migrate_state": se["_lab"]["migrate_state"],
-                "version": se["_lab"]["version"], "power_state": "SE_POWER_ON" if se["_lab"]["oper"] not in (
-                    "OPER_CREATING", "OPER_FAILED") else "SE_POWER_OFF",
-                "se_connected": se["_lab"]["oper"] in SERVING_OPER, "at_curr_ver":
-                    se["_lab"]["version"] == self.w.cfg["version"], "enable_state": se["enable_state"],
-                "lab_migrate_failures": se["_lab"].get("failures", [])}
+        """ServiceEngineRuntimeSummary (GET .../runtime and the inventory's runtime)."""
+        oper = se["_lab"]["oper"]
+        return {"oper_status": {"state": oper}, "migrate_state": se["_lab"]["migrate_state"],
+                "version": se["_lab"]["version"],
+                "power_state": "SE_POWER_OFF" if oper in ("OPER_CREATING", "OPER_FAILED") else "SE_POWER_ON",
+                "se_connected": oper in SERVING_OPER, "at_curr_ver": se["_lab"]["version"] == self.w.cfg["version"]}
+
+    def _se_config(self, se, base, inc):
+        """The inventory's config: ServiceEngineConfig (22.1 and later), else the ServiceEngineInventoryConfig
+        of the inventory docs (which calls the VS list virtualservice_refs)."""
+        vs_refs = [ref("virtualservice", v["uuid"]) for v in self.w.vss_on(se["uuid"])]
+        doc = {k: se[k] for k in ("uuid", "name", "tenant_ref", "cloud_ref", "se_group_ref", "enable_state")}
+        doc.update(url=ref("serviceengine", se["uuid"]), mgmt_ip_address=se["_lab"]["mgmt_ip"])
+        if self.since("22.1.1"):
+            if se.get("host_ref"):
+                doc["host_ref"] = se["host_ref"]
+            doc["vs_refs"] = vs_refs
+        else:
+            doc["virtualservice_refs"] = vs_refs
+        return self._render(doc, base, inc)
 
     def se_inventory(self, q, base, url, one=None):
         with self.w.lock:
-            items = [self.w.objs["serviceengine"][one]] if one else self.filter_items(
+            items = [self.w.objs["serviceengine"].get(one)] if one else self.filter_items(
                 list(self.w.objs["serviceengine"].values()), q)
             if one and items[0] is None:
                 raise ApiError(404, "Object not found!")
             inc = "include_name" in q
 
             def render(se):
-                rt = self._se_runtime(se)
-                rt.pop("enable_state")
-                rt.pop("lab_migrate_failures")
-                return {"uuid": se["uuid"], "url": base + ref("serviceengine", se["uuid"]),
-                        "config": self.view("serviceengine", se, base, inc), "runtime": rt}
+                out = {"config": self._se_config(se, base, inc), "runtime": self._se_runtime(se)}
+                if self.since("22.1.1"):   # the item's own uuid and url came with the 22.1 definition
+                    out.update(uuid=se["uuid"], url=base + ref("serviceengine", se["uuid"]))
+                return out
             if one:
                 return render(items[0])
             return self.page(items, q, url, render)
@@ -126,47 +163,64 @@ class Views(Part):
             return self._se_runtime(se)
 
     def _vs_ses(self, vs, base, inc):
+        """VipSeAssigned per placement (the fields of the running version)."""
         out = []
         for p in vs["_lab"]["placement"]:
             se = self.w.objs["serviceengine"].get(p["se"], {"name": "?", "_lab": {"oper": "OPER_DOWN"}})
             serving = p["state"] in ("active", "scaling_in") and self.w.se_serving(p["se"])
-            r = base + ref("serviceengine", p["se"]) + (("#" + se["name"]) if inc else "")
-            out.append({"ref": r, "uuid": p["se"], "name": se["name"], "primary": p["primary"],
-                        "standby": p["standby"],
-                        "oper_status": {"state": "OPER_UP" if serving else (
-                            "OPER_CREATING" if p["state"] == "scaling_out" else "OPER_DOWN")},
-                        "scaleout_in_progress": p["state"] == "scaling_out",
-                        "scalein_in_progress": p["state"] == "scaling_in",
-                        "connected": serving, "active_on_se": serving,
-                        "mgmt_ip": se.get("mgmt_ip_address")})
+            entry = {"ref": base + ref("serviceengine", p["se"]) + (("#" + se["name"]) if inc else ""),
+                     "name": se["name"], "primary": p["primary"], "standby": p["standby"],
+                     "oper_status": {"state": "OPER_UP" if serving else (
+                         "OPER_CREATING" if p["state"] == "scaling_out" else "OPER_DOWN")},
+                     "scalein_in_progress": p["state"] == "scaling_in", "connected": serving}
+            if self.since("20.1.3") and se["_lab"].get("mgmt_ip"):
+                entry["mgmt_ip"] = se["_lab"]["mgmt_ip"]
+            if self.since("21.1.3"):
+                entry.update(scaleout_in_progress=p["state"] == "scaling_out", active_on_se=serving)
+            out.append(entry)
         return out
 
     def _vs_runtime(self, vs, base, inc):
+        """(VirtualServiceRuntimeSummary without vip_summary, the VIP's VipRuntimeSummary)."""
         ses = self._vs_ses(vs, base, inc)
         serving = sum(1 for s in ses if s["oper_status"]["state"] == "OPER_UP")
         g = self.w.group_of(vs)
-        if not vs["enabled"]:
-            state = "OPER_DISABLED"
-        else:
-            state = "OPER_UP" if serving else "OPER_DOWN"
-        pct = int(serving * 100 / len(ses)) if ses else 0
+        state = "OPER_DISABLED" if not vs["enabled"] else ("OPER_UP" if serving else "OPER_DOWN")
         want = 2 if g["ha_mode"] == HA_LEGACY else g["min_scaleout_per_vs"]
         op = self.w.operations.active_op(vs["uuid"])
         phase = None
         if op:
             phase = "wait_se" if op.get("wait_se") else op["phases"][min(op["phase"], len(op["phases"]) - 1)][0]
-        flags = {
-            "migrate_in_progress": bool(op and op["kind"] == "migrate"),
-            "scaleout_in_progress": bool(op and phase in ("scaleout", "wait_se")),
-            "scalein_in_progress": bool(op and phase == "scalein"),
-            "progress_percent": self.w.operations.progress(op) if op else 0,
-            "migrate_state": vs["_lab"].get("migrate_state", MIG_IDLE),
-            "lab_last_operation": vs["_lab"].get("last_op"),
-        }
-        summary = {"vip_id": vs["vip"][0]["vip_id"] if vs["vip"] else "0", "oper_status": {"state": state},
-                   "percent_ses_up": pct, "num_se_assigned": len(ses), "num_se_requested": max(want, len(ses)),
-                   "service_engine": ses, "ip_address": vs["vip"][0]["ip_address"] if vs["vip"] else None}
-        return state, pct, summary, flags
+        summary = {"oper_status": {"state": state}, "percent_ses_up": int(serving * 100 / len(ses)) if ses else 0,
+                   "num_se_assigned": len(ses), "num_se_requested": max(want, len(ses)), "service_engine": ses,
+                   "migrate_in_progress": bool(op and op["kind"] == "migrate"),
+                   "scaleout_in_progress": bool(op and phase in ("scaleout", "wait_se")),
+                   "scalein_in_progress": bool(op and phase == "scalein"),
+                   "progress_percent": self.w.operations.progress(op) if op else 0}
+        vip = dict(summary, vip_id=vs["vip"][0]["vip_id"] if vs["vip"] else "0")
+        return summary, vip
+
+    def _vs_runtime_summary(self, vs, base, inc):
+        """VirtualServiceRuntimeSummary (GET .../runtime; the inventory's runtime before 22.1): the VIP's
+        summary also at the top (the collection's modules read vip 0 there)."""
+        summary, vip = self._vs_runtime(vs, base, inc)
+        out = dict(summary, vip_summary=[vip])
+        last = vs["_lab"].get("last_op")
+        if last:   # PENDING_SHIPPED_READS (lab/avi/allowlist.py): /_lab/world has it as last_operation
+            out["lab_last_operation"] = last
+        return out
+
+    def _vs_config(self, vs, base, inc):
+        """The inventory's config: VsInventoryConfig (22.1 and later), else the
+        VirtualServiceInventoryConfig of the inventory docs (the VIP as ip_address)."""
+        keys = ("uuid", "name", "enabled", "services", "tenant_ref", "cloud_ref", "se_group_ref")
+        doc = {k: vs[k] for k in keys}
+        doc["url"] = ref("virtualservice", vs["uuid"])
+        if self.since("22.1.1"):
+            doc["vip"] = copy.deepcopy(vs["vip"])
+        elif vs["vip"]:
+            doc["ip_address"] = dict(vs["vip"][0]["ip_address"])
+        return self._render(doc, base, inc)
 
     def vs_inventory(self, q, base, url, one=None):
         with self.w.lock:
@@ -177,11 +231,22 @@ class Views(Part):
             inc = "include_name" in q
 
             def render(vs):
-                state, pct, summary, _flags = self._vs_runtime(vs, base, inc)
-                return {"uuid": vs["uuid"], "url": base + ref("virtualservice", vs["uuid"]),
-                        "config": self.view("virtualservice", vs, base, inc),
-                        "runtime": {"oper_status": {"state": state}, "percent_ses_up": pct,
-                                    "vip_summary": [summary]}}
+                out = {"uuid": vs["uuid"], "config": self._vs_config(vs, base, inc)}
+                if not self.since("22.1.1"):
+                    out["runtime"] = self._vs_runtime_summary(vs, base, inc)
+                    return out
+                summary, vip = self._vs_runtime(vs, base, inc)
+                vip = {k: vip[k] for k in ("vip_id", "oper_status", "percent_ses_up", "num_se_assigned",
+                                           "num_se_requested", "service_engine")}
+                if vs["vip"]:
+                    vip["ip_address"] = vs["vip"][0]["ip_address"]
+                # VsRuntimeSummary: vip_summary is one VipSummary from 22.1.1 (the topology may keep the
+                # list the collection's modules read: controller.vip_summary: list, PENDING_SHIPPED_READS)
+                vip_summary = [vip] if self.w.cfg.get("vip_summary") == "list" else vip
+                out.update(url=base + ref("virtualservice", vs["uuid"]),
+                           runtime={"oper_status": summary["oper_status"], "percent_ses_up": summary["percent_ses_up"],
+                                    "vip_summary": vip_summary})
+                return out
             if one:
                 return render(items[0])
             return self.page(items, q, url, render)
@@ -191,6 +256,4 @@ class Views(Part):
             vs = self.w.objs["virtualservice"].get(u)
             if not vs:
                 raise ApiError(404, "Object not found!")
-            _state, _pct, summary, flags = self._vs_runtime(vs, base, False)
-            summary.update(flags)
-            return [summary]
+            return self._vs_runtime_summary(vs, base, False)

@@ -71,8 +71,12 @@ class Lab:
     def admin(self, method, path, body=None):
         return self.admin_at(self.url, method, path, body)
 
-    def client(self, login=True, password=SMALL_PASSWORD):
-        c = Client(self)
+    def lab_vs(self, name):
+        """What the lab knows of a VS beyond the vendor objects (/_lab/world): migrate_state, last_operation."""
+        return self.admin("GET", "world")["virtual_services"][name]
+
+    def client(self, login=True, password=SMALL_PASSWORD, api_version=API_VERSION):
+        c = Client(self, api_version)
         if login:
             r = c.login(password=password)
             assert r.status_code == 200, r.text
@@ -95,8 +99,9 @@ class _Session(requests.Session):
 class Client:
     """A minimal Avi client as the collection's would be: session cookie, CSRF, Referer, version."""
 
-    def __init__(self, lab):
+    def __init__(self, lab, api_version=API_VERSION):
         self.lab = lab
+        self.api_version = api_version
         self.s = _Session(lab.ca)
 
     def login(self, username="admin", password=SMALL_PASSWORD):
@@ -104,7 +109,7 @@ class Client:
                            timeout=10)
 
     def headers(self, write=False):
-        h = {"X-Avi-Version": API_VERSION, "X-Avi-Tenant": "admin"}
+        h = {"X-Avi-Version": self.api_version, "X-Avi-Tenant": "admin"}
         if write:
             h.update({"X-CSRFToken": self.s.cookies.get("csrftoken", ""), "Referer": self.lab.url})
         return h
@@ -142,7 +147,7 @@ class Client:
     def vs_ses(self, vs_name):
         """Names of the SEs a VS is placed on, from the runtime (primary first)."""
         vs = self.by_name("virtualservice", vs_name)
-        rt = self.get(f"virtualservice/{vs['uuid']}/runtime").json()[0]
+        rt = self.get(f"virtualservice/{vs['uuid']}/runtime").json()   # VirtualServiceRuntimeSummary
         return [s["name"] for s in sorted(rt["service_engine"], key=lambda s: not s["primary"])], rt
 
     def se_runtime(self, se_name):

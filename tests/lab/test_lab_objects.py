@@ -28,11 +28,18 @@ def test_objects_carry_vendor_fields(api):
         assert k in grp
     se = api.by_name("serviceengine", "se-a")
     assert se["uuid"].startswith("serviceengine-") and se["enable_state"] == "SE_STATE_ENABLED"
-    assert len(se["vs_refs"]) == 2 and "/api/vimgrhostruntime/host-" in se["host_ref"]
+    assert "/api/vimgrhostruntime/host-" in se["host_ref"]
+    assert not {"vs_refs", "mgmt_ip_address"} & set(se)      # inventory fields: not on the config object
     host = api.get("vimgrhostruntime", name="esx-01").json()["results"][0]
-    assert host["max_se_on_host"] == 7
+    assert host["name"] == "esx-01" and host["maintenance_mode"] is False
     r = api.get("serviceengine/serviceengine-doesnotexist")
     assert r.status_code == 404 and r.json() == {"error": "Object not found!"}
+
+
+def test_lab_state_is_under_lab_routes(lab, api):
+    world = lab.admin("GET", "world")
+    assert world["hosts"]["esx-01"]["max_se_on_host"] == 7 and world["clouds"]
+    assert world["service_engines"]["se-a"]["mgmt_ip"] and world["service_engines"]["se-a"]["migrate_failures"] == []
 
 
 def test_inventories_and_runtime_shapes(api):
@@ -45,15 +52,16 @@ def test_inventories_and_runtime_shapes(api):
     assert [(s["primary"], s["standby"]) for s in ses] == [(True, False), (False, True)]
     vs = api.by_name("virtualservice", "vs-1")
     for path in (f"virtualservice/{vs['uuid']}/runtime", f"virtualservice/{vs['uuid']}/runtime/"):
-        rt = api.get(path).json()
-        assert isinstance(rt, list) and rt[0]["vip_id"] == "0"
-        assert rt[0]["migrate_in_progress"] is False and rt[0]["progress_percent"] == 0
+        rt = api.get(path).json()                           # VirtualServiceRuntimeSummary
+        assert rt["vip_summary"][0]["vip_id"] == "0" and rt["oper_status"]["state"] == "OPER_UP"
+        assert rt["migrate_in_progress"] is False and rt["progress_percent"] == 0
 
 
 def test_disabled_for_placement_keeps_vs_and_blocks_new_placements(lab, api):
     api.set_enable_state("se-c", "SE_STATE_DISABLED_FOR_PLACEMENT")
     rt = api.se_runtime("se-c")
-    assert rt["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT" and rt["oper_status"]["state"] == "OPER_UP"
+    assert api.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    assert rt["oper_status"]["state"] == "OPER_UP"
     vs = api.by_name("virtualservice", "vs-3")
     se_c = api.by_name("serviceengine", "se-c")
     r = api.post(f"virtualservice/{vs['uuid']}/migrate", {"vip_id": "0", "to_se_ref": se_c["url"]})
@@ -67,7 +75,7 @@ def test_disabled_for_placement_keeps_vs_and_blocks_new_placements(lab, api):
     ses = wait_for(_moved_off_se_b, what="vs-3 moved")
     assert ses[0][0].startswith("Avi-se-")
     api.set_enable_state("se-c", "SE_STATE_ENABLED")
-    assert api.se_runtime("se-c")["enable_state"] == "SE_STATE_ENABLED"
+    assert api.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_ENABLED"
 
 
 def test_disable_evacuates_every_vs_without_disruption(lab, api):
@@ -77,7 +85,7 @@ def test_disable_evacuates_every_vs_without_disruption(lab, api):
     wait_for(lambda: api.se_runtime("se-a")["oper_status"]["state"] == "OPER_DISABLED", what="se-a disabled")
     rt = api.se_runtime("se-a")
     assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED"
-    assert api.by_name("serviceengine", "se-a")["vs_refs"] == []
+    assert api.get("serviceengine-inventory", name="se-a").json()["results"][0]["config"]["vs_refs"] == []
     for vs in ("vs-1", "vs-2"):
         ses, _rt = api.vs_ses(vs)
         assert ses and "se-a" not in ses
@@ -93,7 +101,7 @@ def test_disable_with_a_vs_that_cannot_move_finishes_with_failure(lab, api):
     wait_for(lambda: api.se_runtime("se-n1")["oper_status"]["state"] == "OPER_DISABLED", what="se-n1 disabled")
     rt = api.se_runtime("se-n1")
     assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE"
-    assert "cannot create" in rt["lab_migrate_failures"][0]["reason"]
+    assert "cannot create" in lab.admin("GET", "world")["service_engines"]["se-n1"]["migrate_failures"][0]["reason"]
     ses, vrt = api.vs_ses("vs-n1")
     assert ses == ["se-n1"] and vrt["oper_status"]["state"] == "OPER_UP"
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0

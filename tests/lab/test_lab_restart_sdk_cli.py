@@ -25,7 +25,7 @@ def test_restart_keeps_the_world_and_resumes_operations(lab_factory, tmp_path):
         s = api.vs_ses("vs-f1")
         return s if not s[1]["migrate_in_progress"] else None
     ses, rt = wait_for(_settled, timeout=15, what="resumed migration")
-    assert rt["migrate_state"] == "SE_MIGRATE_STATE_FINISHED" and ses[0].startswith("Avi-se-")
+    assert lab.lab_vs("vs-f1")["migrate_state"] == "SE_MIGRATE_STATE_FINISHED" and ses[0].startswith("Avi-se-")
     # --reset reseeds from the topology
     lab.stop()
     lab.start(reset=True)

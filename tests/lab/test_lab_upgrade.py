@@ -101,7 +101,8 @@ def test_images_upload_duplicate_wrong_type_garbage_delete(lab_factory, tmp_path
     assert r.status_code == 201, r.text
     img = r.json()
     assert img["name"] == "controller-22.1.9-9500" and img["type"] == "IMAGE_TYPE_SYSTEM"
-    assert img["uuid"].startswith("image-") and img["lab_package"] == "controller.pkg"
+    assert img["uuid"].startswith("image-")
+    assert {i["name"]: i["package"] for i in summary(lab)["images"]}["controller-22.1.9-9500"] == "controller.pkg"
     assert img["img_state"]["state"] == "IMAGE_FSM_IN_PROGRESS"
     assert img["controller_info"]["path"] == "controller://upgrade_pkgs/controller-22.1.9-9500.pkg"
     assert img["controller_info"]["build"]["version"] == "22.1.9" and img["se_info"]["build"]["build_no"] == 9500
@@ -288,7 +289,7 @@ def test_controller_only_se_group_and_per_se_upgrades(lab_factory, tmp_path):
     assert r.status_code == 400 and "Another upgrade" in r.json()["error"]
     # [lab extension] one SE, while another group upgrades
     out = api.post(f"serviceengine/{nm01['uuid']}/upgrade", {"disruptive": False})
-    assert out.status_code == 200 and out.json()["lab_extension"] is True
+    assert out.status_code == 200 and out.json()["node_type"] == "NODE_SE_TYPE"
     rt = api.se_runtime("nm-se-01")
     assert rt["oper_status"]["state"] == "OPER_UPGRADING"
     lab.admin("POST", "time-scale", {"scale": 0.002})
@@ -432,10 +433,15 @@ def test_preview_and_prechecks_change_nothing(lab_factory, tmp_path):
     assert plan["controller"]["will_upgrade"] is True and len(plan["controller"]["nodes"]) == 3
     groups = {g["se_group_name"]: g for g in plan["se_groups"]}
     assert groups["sg-nm"]["state"] == "SE_UPGRADE_PREVIEW"
-    assert groups["sg-nm"]["lab_order"] == ["nm-se-01", "nm-se-02", "nm-se-03", "nm-se-04"]
-    assert [(d["name"], d["se"]) for d in groups["sg-nm"]["lab_disrupted_vs"]] == [("nm-single-1", "nm-se-01"),
-                                                                                   ("nm-single-2", "nm-se-02")]
-    assert "N+M" in groups["sg-nm"]["lab_disrupted_vs"][0]["reason"] and groups["sg-nm"]["num_vs_disrupted"] == 2
+    assert not [k for g in plan["se_groups"] for k in g if k.startswith("lab_") and k != "lab_order"]
+    # the lab's own plan (SE order, the VSs it would disrupt and why): /_lab/upgrade/preview
+    mine = {g["se_group_name"]: g for g in lab.admin("POST", "upgrade/preview", {"image_ref": nxt, "system": True})[
+        "se_groups"]}
+    assert mine["sg-nm"]["lab_order"] == ["nm-se-01", "nm-se-02", "nm-se-03", "nm-se-04"]
+    assert summary(lab)["se_groups"]["sg-nm"]["order"] == mine["sg-nm"]["lab_order"]
+    assert [(d["name"], d["se"]) for d in mine["sg-nm"]["lab_disrupted_vs"]] == [("nm-single-1", "nm-se-01"),
+                                                                                 ("nm-single-2", "nm-se-02")]
+    assert "N+M" in mine["sg-nm"]["lab_disrupted_vs"][0]["reason"] and groups["sg-nm"]["num_vs_disrupted"] == 2
     assert groups["sg-aa"]["num_vs_disrupted"] == 0 and groups["sg-legacy"]["num_vs_disrupted"] == 0
     assert len(groups["sg-nm"]["se_with_no_vs"]) == 1 and len(groups["sg-nm"]["se_with_vs_not_scaledout"]) == 2
     plan = api.post("upgrade/preview", {"image_ref": nxt, "system": True,

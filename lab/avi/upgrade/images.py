@@ -5,7 +5,7 @@ import hashlib
 import logging
 
 from lab.avi.common import ApiError, new_uuid, ref, uuid_of
-from lab.avi.upgrade.package import PACKAGE_OF, absolute, read_package
+from lab.avi.upgrade.package import PACKAGE_OF, absolute, drop_none, read_package
 from lab.avi.upgrade.part import UpgradePart
 
 log = logging.getLogger("lab.avi.upgrade")
@@ -44,7 +44,11 @@ class Images(UpgradePart):
         op = self._image_op(doc["uuid"])
         if op:
             d["progress"] = self.w.operations.progress(op)
-        return absolute(d, base)
+        if not self.w.views.since("21.1.3"):   # before 21.1.3 an image tells only whether it is there
+            for key in ("img_state", "progress", "tasks_completed", "total_tasks", "start_time", "end_time", "duration"):
+                d.pop(key, None)
+            d["status"] = "SYSERR_PENDING" if op else "SYSERR_SUCCESS"   # [lab assumption] which value while uploading
+        return absolute(drop_none(d), base)
 
     def _image_op(self, iu):
         for op in self.w.ops.values():

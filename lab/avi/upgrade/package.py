@@ -102,6 +102,15 @@ def absolute(doc, base):
     return doc
 
 
+def drop_none(doc):
+    """``doc`` without the keys whose value is None, at every depth: the controller leaves unset fields out."""
+    if isinstance(doc, dict):
+        return {k: drop_none(v) for k, v in doc.items() if v is not None}
+    if isinstance(doc, list):
+        return [drop_none(v) for v in doc]
+    return doc
+
+
 def flag(body, key, default=False):
     v = body.get(key, default)
     if v is None:

@@ -5,7 +5,25 @@ from lab.avi.upgrade.package import ACTIONS, CONTINUE, PACKAGE_OF, SUSPEND, UPGR
 from lab.avi.upgrade.part import UpgradePart
 
 
+# keys of a plan that are the lab's own (the preview's SE order stays: PENDING_SHIPPED_READS,
+# lab/avi/allowlist.py); POST /_lab/upgrade/preview answers the whole plan
+LAB_KEYS = ("lab_disrupted_vs", "lab_disruptive", "lab_estimated_seconds", "lab_targets")
+
+
 class Plans(UpgradePart):
+    @staticmethod
+    def answer_group(plan):
+        return {k: v for k, v in plan.items() if k not in LAB_KEYS}
+
+    def answer(self, plan):
+        """The vendor-shaped answer of a preview (or a prechecks_only request): the plan without the lab's keys."""
+        out = self.answer_group(plan)
+        out["controller"] = self.answer_group(plan["controller"])
+        out["se_groups"] = [self.answer_group(g) for g in plan["se_groups"]]
+        if not self.w.views.since("22.1.3"):    # UpgradeStatusInfo.upgrade_readiness came with 22.1.3
+            out.pop("upgrade_readiness", None)
+        return out
+
     # ------------------------------------------------------------------ plans (checks, preview)
     def groups_from(self, refs, field="se_group_refs"):
         if refs is None:

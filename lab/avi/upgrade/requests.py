@@ -4,10 +4,18 @@ import logging
 
 from lab.avi.common import ApiError, uuid_of
 from lab.avi.upgrade.package import (ACTIONS, CONTINUE, FSM, NODE_CTL, NODE_SE, NODE_SEG, SUSPEND, UPGRADE_OP_KINDS,
-                                     absolute, flag)
+                                     absolute, drop_none, flag)
 from lab.avi.upgrade.part import UpgradePart
 
 log = logging.getLogger("lab.avi.upgrade")
+# the fields of the 17.2 SeGroupStatus (alb-sdk 17.2.18 go/models/se_group_status.go; 18.2 added more)
+LEGACY_SE_GROUP_STATUS = frozenset((
+    "disrupted_vs_ref", "duration", "end_time", "enqueue_time", "ha_mode", "notes", "num_se", "num_se_with_no_vs",
+    "num_se_with_vs_not_scaledout", "num_se_with_vs_scaledout", "num_vs", "num_vs_disrupted", "progress", "reason",
+    "request_time", "se_group_name", "se_group_uuid", "se_reboot_in_progress_ref", "se_with_no_vs",
+    "se_with_vs_not_scaledout", "se_with_vs_scaledout", "start_time", "state", "tenant_ref", "thread",
+    "traffic_status", "vs_migrate_in_progress_ref", "vs_scalein_in_progress_ref", "vs_scaleout_in_progress_ref",
+    "worker"))
 
 
 class Requests(UpgradePart):
@@ -18,11 +26,17 @@ class Requests(UpgradePart):
                     "ABORT_IN_PROGRESS": "UPGRADE_ABORT_IN_PROGRESS", "ABORTED": "UPGRADE_ABORTED"}
 
     # ------------------------------------------------------------------ flexible API: upgrade
+    def lab_preview(self, body, base):
+        """POST /_lab/upgrade/preview: the lab's whole plan for an upgrade body (SE order, the VSs it would
+        disrupt and why, estimated lab seconds), what the vendor preview does not tell."""
+        with self.w.lock:
+            return absolute(self.u.plans.upgrade_plan(self.u.plans.parse_params(body)), base)
+
     def upgrade_preview(self, body, base):
         with self.w.lock:
             self.u.need_flexible("/api/upgrade/preview")
             p = self.u.plans.parse_params(body)
-            return absolute(self.u.plans.upgrade_plan(p), base)
+            return absolute(self.u.plans.answer(self.u.plans.upgrade_plan(p)), base)
 
     def start_upgrade(self, body, base):
         with self.w.lock:
@@ -30,7 +44,7 @@ class Requests(UpgradePart):
             p = self.u.plans.parse_params(body)
             plan = self.u.plans.upgrade_plan(p)
             if p["prechecks_only"]:
-                return absolute(self.u.plans.record_readiness(plan, "UPGRADE"), base)
+                return absolute(self.u.plans.answer(self.u.plans.record_readiness(plan, "UPGRADE")), base)
             self.u.plans.conflict(p["groups"], controller=plan["scope"] != "se_groups")
             self.u.plans.refuse_on(plan, p["skip_warnings"], "skip_warnings")
             out = self.u.runner.launch(plan, p, legacy=False)
@@ -64,10 +78,10 @@ class Requests(UpgradePart):
                 plans.append((g, doc))
             if flag(body, "prechecks_only"):
                 return {"status": "Prechecks completed", "upgrade_ops": "EVAL_SEGROUP_RESUME",
-                        "se_groups": absolute([self.u.plans.group_plan(g, self.w.cfg["version"], disruptive)
+                        "se_groups": absolute([self.u.plans.answer_group(self.u.plans.group_plan(g, self.w.cfg["version"],
+                                                                                                  disruptive))
                                                for g, _d in plans], base)}
             now = self.w.lab_now()
-            ids = []
             for g, doc in plans:
                 seg = doc.get("seg_status", {})
                 suspended = [uuid_of(r) for r in seg.get("se_upgrade_suspended", [])]
@@ -80,12 +94,11 @@ class Requests(UpgradePart):
                 params = {"image_ref": doc.get("params", {}).get("image_ref"),
                           "se_group_resume_options": {"action_on_error": action, "disruptive": disruptive,
                                                       "skip_suspended": skip}}
-                gop = self.u.runner.start_group(g, "se_group_upgrade", to_ver, now, None, common, params, "SEGROUP_RESUME",
-                                                order=order, resume={"skipped": suspended if skip else []})
-                ids.append(gop["id"])
+                self.u.runner.start_group(g, "se_group_upgrade", to_ver, now, None, common, params, "SEGROUP_RESUME",
+                                          order=order, resume={"skipped": suspended if skip else []})
             self.w._flush()
             return {"status": "SE group upgrade resumed", "upgrade_ops": "SEGROUP_RESUME", "node_type": NODE_SEG,
-                    "uuid": groups[0]["uuid"], "lab_operation_id": ",".join(ids)}
+                    "uuid": groups[0]["uuid"]}
 
     def upgrade_se(self, su, body, base):
         """Lab extension: POST /api/serviceengine/{uuid}/upgrade (one SE to the controller's version)."""
@@ -122,15 +135,13 @@ class Requests(UpgradePart):
             op = self.u.runner.start_se(se, "se_upgrade", to_ver, now, None, extra=extra)
             self.w._flush()
             return {"status": f"Upgrade of SE {se['name']} to {to_ver} started", "upgrade_ops": "UPGRADE",
-                    "node_type": NODE_SE, "uuid": su, "from_version": op["frm"], "to_version": to_ver,
-                    "lab_operation_id": op["id"], "lab_extension": True}
+                    "node_type": NODE_SE, "uuid": su, "from_version": op["frm"], "to_version": to_ver}
 
     def rollback_preview(self, body, base):
         with self.w.lock:
             self.u.need_flexible("/api/rollback/preview")
             plan = self.u.plans.rollback_plan(self.u.plans.parse_params(body, rollback=True))
-            plan.pop("lab_targets")
-            return absolute(plan, base)
+            return absolute(self.u.plans.answer(plan), base)
 
     def start_rollback(self, body, base, legacy=False):
         with self.w.lock:
@@ -139,8 +150,7 @@ class Requests(UpgradePart):
             p = self.u.plans.parse_params(body if not legacy else {"system": True}, rollback=True)
             plan = self.u.plans.rollback_plan(p)
             if p["prechecks_only"]:
-                plan.pop("lab_targets")
-                return absolute(self.u.plans.record_readiness(plan, "ROLLBACK"), base)
+                return absolute(self.u.plans.answer(self.u.plans.record_readiness(plan, "ROLLBACK")), base)
             self.u.plans.conflict(p["groups"], controller=plan["scope"] != "se_groups")
             self.u.plans.refuse_on(plan, p["skip_warnings"], "skip_warnings")
             now = self.w.lab_now()
@@ -176,7 +186,7 @@ class Requests(UpgradePart):
                     "upgrade_ops": "ROLLBACK", "node_type": NODE_CTL if plan["scope"] != "se_groups" else NODE_SEG,
                     "uuid": ctl["uuid"] if plan["scope"] != "se_groups" else group_objs[0]["uuid"],
                     "from_version": plan["from_version"], "to_version": plan["to_version"],
-                    "system": plan["scope"] == "system", "lab_operation_id": top["id"]}
+                    "system": plan["scope"] == "system"}
 
     # ------------------------------------------------------------------ the 17.x API
     def legacy_upgrade(self, body, base):
@@ -214,15 +224,14 @@ class Requests(UpgradePart):
         running = any(o["state"] == "running" and o["kind"] in ("system_upgrade", "rollback")
                       for o in self.w.ops.values())
         if not doc.get("upgrade_ops"):
-            return {"in_progress": False, "rollback": False, "controller_state": {"in_progress": False},
-                    "se_state": {}, "lab_version": self.w.cfg["version"]}
+            return {"in_progress": False, "rollback": False, "controller_state": {"in_progress": False}}
         fsm = doc["state"]["state"].replace(FSM, "")
         cstate = self.LEGACY_STATE.get(fsm, "UPGRADE_" + fsm)
         rb = doc.get("upgrade_ops") == "ROLLBACK"
         ctl_running = fsm in ("STARTED", "IN_PROGRESS", "WAITING", "ERROR", "ABORT_IN_PROGRESS")
         tasks = [{"task": e["task_name"], "start_time": e["sub_events"][0]["start_time"],
-                  "end_time": e["sub_events"][0]["end_time"], "duration": e["sub_events"][0]["duration"],
-                  "status": all(s["status"] for s in e["sub_events"])} for e in doc.get("upgrade_events", [])]
+                  "end_time": e["sub_events"][0]["end_time"], "duration": str(e["sub_events"][0]["duration"])}
+                 for e in doc.get("upgrade_events", [])]
         done = not running
         result = None
         if done:
@@ -232,8 +241,7 @@ class Requests(UpgradePart):
                "end_time": doc.get("end_time"), "duration": doc.get("duration"), "result": result,
                "reason": doc["state"].get("reason", ""),
                "controller_state": {"state": cstate, "in_progress": ctl_running, "rollback": rb,
-                                    "tasks_completed": tasks, "progress": self.u.status.ctl_progress(doc)},
-               "se_state": {}}
+                                    "tasks_completed": tasks, "controller_progress": self.u.status.ctl_progress(doc)}}
         groups = [self.w.objs["serviceenginegroup"].get(u) for u in doc["_lab"].get("groups", [])]
         segs = [self.u.up["status"].get(g["uuid"], {}) for g in groups if g]
         segs = [s.get("seg_status") for s in segs if s.get("seg_status")]
@@ -246,17 +254,17 @@ class Requests(UpgradePart):
             ends = [s.get("end_time") for s in segs if s.get("end_time")]
             out["se_state"] = {
                 "state": "SE_UPGRADE_IN_PROGRESS" if in_prog else "SE_UPGRADE_COMPLETE", "in_progress": in_prog,
-                "rollback": rb, "start_time": min(starts)[:19] if starts else None,
+                "start_time": min(starts)[:19] if starts else None,
                 "end_time": max(ends)[:19] if ends and not in_prog else None,
                 "se_upgrade_completed": pick("se_upgrade_completed"),
                 "se_upgrade_in_progress": pick("se_upgrade_in_progress"),
                 "se_upgrade_not_started": pick("se_upgrade_not_started"),
                 "se_upgrade_errors": pick("se_upgrade_errors"), "notes": pick("notes"),
-                "se_group_status": [dict(s) for s in segs]}
+                "se_group_status": [{k: v for k, v in s.items() if k in LEGACY_SE_GROUP_STATUS} for s in segs]}
             for k in ("se_upgrade_in_progress", "se_upgrade_not_started", "se_upgrade_errors"):
                 if not out["se_state"][k]:
                     del out["se_state"][k]
-        return absolute(out, base)
+        return absolute(drop_none(out), base)
 
     def legacy_history(self, base):
         with self.w.lock:

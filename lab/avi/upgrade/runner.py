@@ -33,17 +33,14 @@ class Runner(UpgradePart):
             top["ctl"] = c["id"]
             self.wait_groups(group_objs, top, now, params, "UPGRADE", img["uuid"])
             answer_uuid, node_type = ctl["uuid"], NODE_CTL
-            op_id = top["id"]
         elif scope == "controller":
-            c = self.start_controller(None, "controller_upgrade", to_ver, img["_lab"]["build"], img["uuid"], now,
-                                      params, system=False, groups=[])
-            answer_uuid, node_type, op_id = ctl["uuid"], NODE_CTL, c["id"]
+            self.start_controller(None, "controller_upgrade", to_ver, img["_lab"]["build"], img["uuid"], now,
+                                  params, system=False, groups=[])
+            answer_uuid, node_type = ctl["uuid"], NODE_CTL
         else:
-            ids = []
             for g in group_objs:
-                gop = self.start_group(g, "se_group_upgrade", to_ver, now, None, common, params, "UPGRADE")
-                ids.append(gop["id"])
-            answer_uuid, node_type, op_id = group_objs[0]["uuid"], NODE_SEG, ",".join(ids)
+                self.start_group(g, "se_group_upgrade", to_ver, now, None, common, params, "UPGRADE")
+            answer_uuid, node_type = group_objs[0]["uuid"], NODE_SEG
         log.info("upgrade accepted: %s to %s (%s%s)", scope, to_ver, img["name"],
                  ", disruptive" if plan["disruptive"] else "")
         return {"status": f"Upgrade operation started: {scope} to {to_ver}", "upgrade_ops": "UPGRADE",
@@ -51,7 +48,7 @@ class Runner(UpgradePart):
                 "from_version": plan["from_version"], "to_version": to_ver, "system": scope == "system",
                 "se_group_refs": [ref("serviceenginegroup", x["se_group_uuid"]) for x in plan["se_groups"]]
                 if scope == "se_groups" else [],
-                "disruptive": plan["disruptive"], "warnings": plan["warnings"], "lab_operation_id": op_id}
+                "disruptive": plan["disruptive"], "warnings": plan["warnings"]}
 
     # ------------------------------------------------------------------ operation builders
     def wait_groups(self, groups, top, at, params, ops_name, image):
@@ -110,7 +107,6 @@ class Runner(UpgradePart):
         doc["total_tasks"] = len(order)
         doc["_lab"].update(op=op["id"], frm=op["group_from"])
         seg = {k: v for k, v in plan.items() if not k.startswith("lab_")}
-        seg["lab_order"] = [self.name_of(u) for u in order]
         seg.update(state="SEGROUP_UPGRADE_IN_PROGRESS", in_progress=True, progress=0,
                    se_upgrade_completed=[], se_upgrade_in_progress=[], se_upgrade_failed=[],
                    se_upgrade_suspended=[], se_upgrade_skip_suspended=[ref("serviceengine", u) for u in op["skipped"]],

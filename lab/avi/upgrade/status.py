@@ -4,7 +4,8 @@ summary ``/_lab/upgrade``."""
 import copy
 
 from lab.avi.common import ApiError, ref, uuid_of
-from lab.avi.upgrade.package import FSM, NODE_CTL, NODE_SE, NODE_SEG, UPGRADE_OP_KINDS, absolute, is_flexible, vkey
+from lab.avi.upgrade.package import (FSM, NODE_CTL, NODE_SE, NODE_SEG, UPGRADE_OP_KINDS, absolute, drop_none,
+                                      is_flexible, vkey)
 from lab.avi.upgrade.part import UpgradePart
 
 
@@ -21,13 +22,10 @@ class StatusBook(UpgradePart):
     def cluster_status(self):
         with self.w.lock:
             c = self.u.up["cluster"]
-            since = self.u.ts(c["up_since"])
             state = "CLUSTER_UP_HA_ACTIVE" if len(c["nodes"]) >= 3 else "CLUSTER_UP_NO_HA"
-            return {"cluster_state": {"state": state, "progress": 100, "up_since": since},
+            return {"cluster_state": {"state": state},
                     "node_states": [{"name": n["name"], "role": "CLUSTER_LEADER" if i == 0 else "CLUSTER_FOLLOWER",
-                                     "state": "CLUSTER_ACTIVE", "up_since": since,
-                                     "mgmt_ip": {"addr": n["ip"], "type": "V4"}}
-                                    for i, n in enumerate(c["nodes"])]}
+                                     "state": "CLUSTER_ACTIVE"} for i, n in enumerate(c["nodes"])]}
 
     def controller_versions(self):
         """GET /api/version/controller: one ControllerVersion per node."""
@@ -155,7 +153,6 @@ class StatusBook(UpgradePart):
             view["name"] = se["name"]
             view["version"] = se["_lab"]["version"]
             view["obj_cloud_ref"] = se["cloud_ref"]
-            view["lab_se_group_ref"] = se["se_group_ref"]
             op = self.w.ops.get((doc or {}).get("_lab", {}).get("op") or "")
             if op and op["state"] == "running":
                 view["progress"] = self.w.operations.progress(op)
@@ -165,7 +162,9 @@ class StatusBook(UpgradePart):
         view["url"] = ref("upgradestatusinfo", uu)
         view["tenant_ref"] = ref("tenant", "admin")
         view.setdefault("previous_version", "")
-        return absolute(view, base)
+        if not self.w.views.since("22.1.3"):   # UpgradeStatusInfo.upgrade_readiness came with 22.1.3
+            view.pop("upgrade_readiness", None)
+        return absolute(drop_none(view), base)
 
     def _status_uuids(self):
         return ([self.u.up["cluster"]["uuid"]] + sorted(self.w.objs["serviceenginegroup"])
@@ -224,5 +223,6 @@ class StatusBook(UpgradePart):
                     "reason": gd["state"].get("reason", "") if gd else "",
                     "disrupted_vs": [self.w.objs["virtualservice"].get(uuid_of(r), {}).get("name", r)
                                      for r in seg.get("disrupted_vs_ref", [])],
+                    "order": [s["name"] for s in sorted(self.w.ses_of_group(g["uuid"]), key=lambda s: s["name"])],
                     "service_engines": ses}
             return out
