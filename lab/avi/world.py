@@ -61,6 +61,7 @@ class World(WorldBase):
                 se["_lab"]["mgmt_ip"] = se.pop("mgmt_ip_address")
         meta = self.store.load("meta")
         self.cfg = meta["config"]
+        self.cfg.setdefault("vip_summary", "list")   # a state dir from before the setting served the list
         self.stats = meta["stats"]
         self._load_clock(meta["clock"], time_scale)
         self.ops = self.store.load("operations")
