@@ -166,8 +166,8 @@ class Definitions:
         typ = prop.get("type")
         if typ is None:
             return
-        ok = isinstance(value, JSON_TYPES.get(typ, (object,))) and not (typ in ("integer", "number")
-                                                                          and isinstance(value, bool))
+        is_bool_number = typ in ("integer", "number") and isinstance(value, bool)
+        ok = isinstance(value, JSON_TYPES.get(typ, (object,))) and not is_bool_number
         if not ok:
             problems.append(Problem("type", name, field, path, f"{name}.{field} is a {typ}, got "
                                     f"{type(value).__name__} {json.dumps(value)[:60]}"))

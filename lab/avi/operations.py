@@ -138,9 +138,9 @@ class Operations(Part):
         phases = [("scaleout", self.w.timing("scaleout"))]
         if not force:
             phases.append(("scalein", scalein))
+        creating = kind == "new" or self.w.objs["serviceengine"][tgt]["_lab"]["oper"] == "OPER_CREATING"
         op = self.start_op("migrate", phases, vs=vs_uuid, se=tgt, target=vs["name"], parent=parent,
-                           from_se=src, to_se=tgt, wait_se=tgt if kind == "new" or self.w.objs[
-                                "serviceengine"][tgt]["_lab"]["oper"] == "OPER_CREATING" else None,
+                           from_se=src, to_se=tgt, wait_se=tgt if creating else None,
                            force=force)
         self.w.update_disruption()
         log.info("migrate %s from %s to %s started (%s)", vs["name"], self.w.objs["serviceengine"][src]["name"],
@@ -163,9 +163,9 @@ class Operations(Part):
             vs["_lab"]["placement"].append({"se": tgt, "primary": not vs["_lab"]["placement"],
                                             "standby": False, "state": "scaling_out"})
             self.w.save_obj("virtualservice", vs_uuid)
+            creating = self.w.objs["serviceengine"][tgt]["_lab"]["oper"] == "OPER_CREATING"
             op = self.start_op("scaleout", [("scaleout", self.w.timing("scaleout"))], vs=vs_uuid, se=tgt,
-                               target=vs["name"], to_se=tgt, wait_se=tgt if self.w.objs["serviceengine"][tgt][
-                                    "_lab"]["oper"] == "OPER_CREATING" else None)
+                               target=vs["name"], to_se=tgt, wait_se=tgt if creating else None)
             self.w._flush()
             return op
 

@@ -181,8 +181,8 @@ class Walk:
         self.get(f"serviceengine-inventory/{se['uuid']}")
         self.idle()
         self.reads()
-        self.ok("PUT", f"serviceengine/{se['uuid']}", dict(self.get(f"serviceengine/{se['uuid']}"),
-                                                            enable_state="SE_STATE_ENABLED"))
+        se = self.get(f"serviceengine/{se['uuid']}")
+        self.ok("PUT", f"serviceengine/{se['uuid']}", dict(se, enable_state="SE_STATE_ENABLED"))
 
     def flexible_upgrade(self, image):
         """Images, previews, a system upgrade with an SE group suspended, a per-SE upgrade, resume, rollback."""
@@ -267,8 +267,10 @@ def test_every_route_answers_in_the_vendor_shape(lab_factory, tmp_path, topology
     every = {(r.path, m) for r in routes.ROUTES for m in r.handlers} | set(SESSION_ROUTES)
     assert sorted(every - w.walked) == [], "routes the walk did not reach"
     distinct = collections.Counter((p.definition, p.field, p.kind) for p in w.problems)
-    assert not distinct, "\n".join(f"{d}.{f} {k} x{n}: {next(p for p in w.problems if (p.definition, p.field, p.kind) == (d, f, k))}"
-                                    for (d, f, k), n in sorted(distinct.items()))
+    first = {}
+    for p in w.problems:
+        first.setdefault((p.definition, p.field, p.kind), p)
+    assert not distinct, "\n".join(f"{d}.{f} {k} x{n}: {first[(d, f, k)]}" for (d, f, k), n in sorted(distinct.items()))
     EXCUSED.update(w.excused)
     RUNS.add((topology, vip_summary))
     print(f"[vendor-shapes] {topology}{' vip_summary ' + vip_summary if vip_summary else ''} API {w.version} "

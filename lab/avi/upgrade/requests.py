@@ -77,10 +77,10 @@ class Requests(UpgradePart):
                                    f"{doc['state']['state'] if doc else FSM + 'COMPLETED'})")
                 plans.append((g, doc))
             if flag(body, "prechecks_only"):
+                groups = [self.u.plans.answer_group(self.u.plans.group_plan(g, self.w.cfg["version"], disruptive))
+                          for g, _d in plans]
                 return {"status": "Prechecks completed", "upgrade_ops": "EVAL_SEGROUP_RESUME",
-                        "se_groups": absolute([self.u.plans.answer_group(self.u.plans.group_plan(g, self.w.cfg["version"],
-                                                                                                  disruptive))
-                                               for g, _d in plans], base)}
+                        "se_groups": absolute(groups, base)}
             now = self.w.lab_now()
             for g, doc in plans:
                 seg = doc.get("seg_status", {})

@@ -5,7 +5,7 @@ import copy
 
 from lab.avi.common import ApiError, ref, uuid_of
 from lab.avi.upgrade.package import (FSM, NODE_CTL, NODE_SE, NODE_SEG, UPGRADE_OP_KINDS, absolute, drop_none,
-                                      is_flexible, vkey)
+                                     is_flexible, vkey)
 from lab.avi.upgrade.part import UpgradePart
 
 
