@@ -215,9 +215,9 @@ progress:
             "msg": "controller API unavailable (503): nodes rebooting or the cluster re-forming, waiting"}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_cluster_upgrade import upgrade_cluster
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import avi_module, run_avi_module
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_status import parse_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import upgrade_cluster
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import parse_version
 
 
 def main():

@@ -446,19 +446,19 @@ api_stats:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
     STATES,
     MigrationError,
     provider_class,
     run_window,
     converge,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 # Providers register themselves on import; AnsiballZ ships only module_utils imported here.
-from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.fleetops.maintenance.plugins.module_utils import virtfusion_migrate  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import triton_argument_spec
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton import provider as triton_migrate  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import provider as virtfusion_migrate  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import triton_argument_spec
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     MIGRATION_OPTION_NAMES,
     virtfusion_argument_spec,
 )

@@ -154,11 +154,11 @@ progress:
             "percent": 50}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
     avi_module,
     run_avi_module,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_se_disable import disable_service_engine
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_disable import disable_service_engine
 
 
 def main():

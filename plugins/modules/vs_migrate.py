@@ -159,11 +159,11 @@ progress:
   sample: [{"task": "vs_migrate", "elapsed": 0.5, "phase": "migrate", "msg": "migrating VS web-vs (vip 0)", "percent": 40}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
     avi_module,
     run_avi_module,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_vs_migrate import migrate_virtual_service
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_migrate import migrate_virtual_service
 
 
 def main():

@@ -134,8 +134,8 @@ progress:
   sample: [{"task": "vs_scale", "elapsed": 1.2, "phase": "scaleout", "msg": "scaling out VS vs-web (vip 0)", "percent": 40}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import avi_module, run_avi_module
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_vs_scale import scale_virtual_service
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_scale import scale_virtual_service
 
 
 def main():

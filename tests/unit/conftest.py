@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient  # noqa: E402
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient  # noqa: E402
 from fake_avi import FakeController  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def run_module(capsys):
 @pytest.fixture
 def triton(monkeypatch):
     """A FakeTriton answering every request of TritonClient (patched at its single HTTP method)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import TritonClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import TritonClient
     from fake_triton import FakeTriton
     world = FakeTriton()
     monkeypatch.setattr(TritonClient, "_send", lambda self, method, url, body=None, headers=None, stream=False:
@@ -94,8 +94,8 @@ def run_triton(capsys):
 def vf(monkeypatch):
     """A FakeVirtFusion answering every SSH command and HTTP request of VirtFusionClient (patched at its
     single SSH method and its single HTTP method)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_client import VirtFusionClient
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate import VirtFusionProvider
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import VirtFusionClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.provider import VirtFusionProvider
     from fake_virtfusion import FakeVirtFusion
     world = FakeVirtFusion()
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import _ConnectionProblem
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import _ConnectionProblem
 from fake_avi import FakeController, ref
 
 IMAGE_REF = "image-22.1.7"

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
     _ConnectionProblem,
     md5_fingerprint,
 )

@@ -9,8 +9,8 @@ __metaclass__ = type
 import pytest
 
 from fake_clock import FakeClock
-from ansible_collections.fleetops.maintenance.plugins.module_utils import avi_client
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi import client as avi_client
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import (
     AviClient,
     AviError,
     AviNotFound,

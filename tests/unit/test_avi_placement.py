@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     ALGO_DISTRIBUTED,
     Placement,
     PlacementError,

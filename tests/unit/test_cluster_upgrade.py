@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_cluster_upgrade import _ClusterUpgrade
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import _ClusterUpgrade
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade, vs_scale
 from fake_avi_upgrade import FakeUpgradeController
 from fake_clock import FakeClock

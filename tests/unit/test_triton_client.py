@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from fake_clock import FakeClock
 from fake_triton import KEY, KEY_ID, KEY_PEM
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
     AgentSigner,
     KeySigner,
     SigningError,
@@ -25,7 +25,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client
     TritonError,
     _ConnectionProblem,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import resolve_connection
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
 
 
 def test_connection_precedence_and_errors():

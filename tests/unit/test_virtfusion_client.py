@@ -14,8 +14,8 @@ import shlex
 import paramiko
 import pytest
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils import virtfusion_client as vc
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import client as vc
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     hybrid_speed_limit,
     live_cli_options,
     resolve_connection,

@@ -9,7 +9,7 @@ __metaclass__ = type
 import pytest
 
 from fake_clock import FakeClock
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, poll_sleeps, sleeps, wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, poll_sleeps, sleeps, wait_until
 
 
 def test_sleeps_stop_at_timeout_and_never_oversleep():

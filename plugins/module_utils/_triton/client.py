@@ -33,7 +33,7 @@ from email.utils import formatdate
 from http.client import HTTPException
 from urllib.parse import quote, urlencode, urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common import http as http_retry
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
@@ -411,5 +411,5 @@ class TritonClient(object):
 
 def client_from_params(params, **kwargs):
     """Build a :class:`TritonClient` from module parameters (see ``triton_spec.resolve_connection``)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import resolve_connection
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
     return TritonClient(resolve_connection(params), **kwargs)

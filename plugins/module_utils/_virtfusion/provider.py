@@ -36,7 +36,7 @@ __metaclass__ = type
 import copy
 import threading
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
     DONE,
     Migration,
     MigrationError,
@@ -44,18 +44,18 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migr
     human_bytes,
     register,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import (
     HAS_PARAMIKO,
     VirtFusionClient,
     VirtFusionError,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     hybrid_speed_limit,
     live_cli_options,
     resolve_connection,
     validate_migration_options,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import poll_sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import poll_sleeps
 
 try:
     import jmespath

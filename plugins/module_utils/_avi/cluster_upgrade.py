@@ -18,10 +18,10 @@ import hashlib
 import os
 import time
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviError, ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import HA_LEGACY, load_placement
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_status import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
     FSM_FAILED,
     FSM_RUNNING,
     FSM_SUSPENDED,
@@ -34,8 +34,8 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_s
     running_version,
     same_version,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
 
 ACTION_ON_ERROR = {
     "suspend": "SUSPEND_UPGRADE_OPS_ON_ERROR",

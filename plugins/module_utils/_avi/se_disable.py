@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
     OPER_UP,
@@ -22,8 +22,8 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement
     run_migrations,
     se_from_inventory,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
 
 STATES = {
     "enabled": SE_ENABLED,

@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import SE_ENABLED
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import SE_ENABLED
 
 FLEXIBLE_SINCE = (18, 2, 6)
 

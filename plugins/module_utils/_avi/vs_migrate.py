@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     PlacementError,
     Planner,
@@ -19,7 +19,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement
     run_migrations,
     se_brief,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 
 
 def _resolve_se(client, placement, value, group):

@@ -10,17 +10,17 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import (
     AviError,
     client_from_params,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import PlacementError
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import PlacementError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.spec import (
     avi_argument_spec,
     merge_specs,
     wait_argument_spec,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout
 
 
 class ModuleFailure(Exception):

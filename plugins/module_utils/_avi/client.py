@@ -27,8 +27,8 @@ from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import prepare_multipart
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common import http as http_retry
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import sleeps
 
 _ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
 RELOGIN_STATUSES = (401, 419)
@@ -356,7 +356,7 @@ class AviClient(object):
 
 def client_from_params(params, **kwargs):
     """Build an :class:`AviClient` from module parameters (see ``avi_spec.resolve_connection``)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_spec import resolve_connection
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.spec import resolve_connection
     conn = resolve_connection(params)
     return AviClient(conn["controller"], conn["username"], conn["password"], port=conn["port"],
                      api_version=conn["api_version"], tenant=conn["tenant"],

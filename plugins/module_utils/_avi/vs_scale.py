@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import ModuleFailure
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     PlacementError,
     Planner,
@@ -17,7 +17,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement
     load_placement,
     run_migrations,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 
 
 def _se_uuid(placement, value, group):

@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.connection_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
     connection_options,
     resolve_settings,
 )

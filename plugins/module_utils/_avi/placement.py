@@ -23,11 +23,11 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import (
     AviError,
     ref_uuid,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import WaitTimeout, poll_sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, poll_sleeps
 
 SE_ENABLED = "SE_STATE_ENABLED"
 SE_DISABLED_FOR_PLACEMENT = "SE_STATE_DISABLED_FOR_PLACEMENT"

@@ -33,7 +33,7 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils import http_retry
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common import http as http_retry
 
 try:
     import paramiko

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.connection_spec import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
     connection_options,
     missing_setting,
     resolve_settings,

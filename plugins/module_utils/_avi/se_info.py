@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_placement import find_in, load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import find_in, load_placement
 
 
 def gather_se_info(module, client):

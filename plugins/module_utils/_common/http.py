@@ -23,7 +23,7 @@ from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.urls import Request
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.wait import sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import sleeps
 
 RETRY_STATUSES = (500, 502, 503, 504)
 

@@ -45,8 +45,8 @@ TRITON_STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled
 STATES = TRITON_STATES + ("cancelled",)
 ACTIONS = ("begin", "automatic", "sync", "switch", "pause", "abort", "rollback", "finalize")
 PROVIDER_MODULES = {
-    "triton": "ansible_collections.fleetops.maintenance.plugins.module_utils.triton_migrate",
-    "virtfusion": "ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate",
+    "triton": "ansible_collections.fleetops.maintenance.plugins.module_utils._triton.provider",
+    "virtfusion": "ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.provider",
 }
 _REGISTRY = {}
 MAX_STEPS = 12

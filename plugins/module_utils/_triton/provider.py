@@ -25,19 +25,19 @@ __metaclass__ = type
 import re
 import threading
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
     Migration,
     MigrationError,
     MigrationProvider,
     register,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
     SigningError,
     TritonClient,
     TritonError,
     TritonNotFound,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import resolve_connection
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
 
 _SERVERS_LOCK = threading.Lock()
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
