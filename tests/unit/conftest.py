@@ -18,6 +18,7 @@ from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient  # noqa: E402
 from fake_avi import FakeController  # noqa: E402
+from fake_avi_upgrade import FakeUpgradeController  # noqa: E402
 
 
 def _quiet_env(monkeypatch, prefixes=()):
@@ -47,6 +48,22 @@ def fake(monkeypatch):
     monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
                         controller.send(self, method, url, body))
     _quiet_env(monkeypatch)
+    return controller
+
+
+@pytest.fixture
+def ctl(monkeypatch):
+    """A FakeUpgradeController answering every request of AviClient (an Avi system that upgrades), no real sleeps."""
+    controller = FakeUpgradeController()
+    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
+                        controller.send(self, method, url, body, form))
+    init = AviClient.__init__
+
+    def no_sleep_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._sleep = lambda seconds: None  # retries and backoff without real time
+    monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
     return controller
 
 

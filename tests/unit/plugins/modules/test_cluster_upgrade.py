@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""cluster_upgrade and vs_scale against an in-memory controller that upgrades (fake_avi_upgrade)."""
+"""cluster_upgrade against an in-memory controller that upgrades (fake_avi_upgrade)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,24 +15,8 @@ import pytest
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import _ClusterUpgrade
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
-from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade, vs_scale
-from fake_avi_upgrade import FakeUpgradeController
+from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade
 from fake_clock import FakeClock
-
-
-@pytest.fixture
-def ctl(monkeypatch):
-    controller = FakeUpgradeController()
-    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
-                        controller.send(self, method, url, body, form))
-    init = AviClient.__init__
-
-    def no_sleep_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        self._sleep = lambda seconds: None  # retries and backoff without real time
-    monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
-    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
-    return controller
 
 
 def started(ctl):
@@ -174,32 +158,6 @@ def test_legacy_controller_takes_only_system_upgrades(ctl, run_module):
 def test_password_is_not_in_results(ctl, run_module):
     result = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})
     assert "s3cret-pw" not in json.dumps(result)
-
-
-# -- vs_scale ------------------------------------------------------------------------------------
-def test_vs_scale_out_and_back_in(ctl, run_module):
-    # se1 is full (max_vs_per_se 2): the controller's choice is se3
-    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_out"}, check_mode=True, diff=True)
-    assert result["changed"] and result["added_service_engines"] == ["se3"]
-    assert [w for w in ctl.writes if w[1].endswith("/scaleout")] == []
-    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_out"})
-    assert not result.get("failed"), result
-    assert result["placement"] == {"before": ["se2"], "after": ["se2", "se3"]}
-    assert result["added_service_engines"] == ["se3"]
-    assert run_module(vs_scale, {"name": "vs3", "state": "scaled_out"})["changed"] is False
-    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se3"})
-    assert result["changed"] and result["placement"]["after"] == ["se2"]
-    assert run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se3"})["changed"] is False
-
-
-def test_vs_scale_refusals(ctl, run_module):
-    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in", "from_se": "se2"})
-    assert result["failed"] and "min_scaleout_per_vs" in result["msg"]
-    result = run_module(vs_scale, {"name": "vs4", "state": "scaled_out"})
-    assert result["failed"] and "legacy" in result["msg"].lower()
-    result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in"})
-    assert result["failed"] and "from_se" in result["msg"]
-    assert [w for w in ctl.writes if w[1].endswith(("/scaleout", "/scalein"))] == []
 
 
 def test_a_wait_that_runs_out_fails_with_the_partial_result_and_says_how_to_re_attach():
