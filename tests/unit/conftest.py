@@ -61,7 +61,7 @@ def ctl(monkeypatch):
 
     def no_sleep_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        self._sleep = lambda seconds: None  # retries and backoff without real time
+        self.retry.sleep = lambda seconds: None  # retries and backoff without real time
     monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
     monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
     return controller

@@ -18,10 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
-    _ConnectionProblem,
-    md5_fingerprint,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _ConnectionProblem
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import md5_fingerprint
 
 CLOUDAPI = "https://cloudapi.example"
 VMAPI = "https://vmapi.example"

@@ -20,7 +20,7 @@ import shlex
 import threading
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import _Dropped
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _Dropped
 
 API = "https://cp.example.test"
 TOKEN = "unit-test-api-token-0123456789"

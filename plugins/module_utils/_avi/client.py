@@ -1,15 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small Avi Vantage controller API client built on ``ansible.module_utils.urls``.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+A small Avi Vantage controller API client built on ``ansible.module_utils.urls``.
 
 One session per module run: log in once (``POST /login``: ``csrftoken`` and ``sessionid``
 cookies in a cookie jar), send ``X-CSRFToken``, ``Referer``, ``X-Avi-Version`` and
-``X-Avi-Tenant`` on every call, log out at the end. :meth:`AviClient.call` is the only retry
-policy: bounded exponential backoff with jitter on connection errors and 5xx (reboot windows,
-dropped connections), a fresh login on 401/419, and a bounded wait while writes are refused
-with 403 because a controller upgrade is in progress. :meth:`AviClient._send` is the only
-place that talks HTTP (tests patch it). Secrets are never put in messages.
+``X-Avi-Tenant`` on every call, log out at the end. Every call goes through the collection's one
+retry loop (``_common.retry``) with Avi's classifier (:meth:`AviClient._classify`): bounded
+exponential backoff with jitter on 5xx and, once the controller has answered, on refused or
+dropped connections (reboot windows); a fresh login on 401/419; a bounded wait while writes are
+refused with 403 because a controller upgrade is in progress; at once, naming the setting to fix,
+on a CA file that cannot be used, a certificate that does not verify, a name that does not
+resolve, rejected credentials. :meth:`AviClient._send` is the only place that talks HTTP (tests
+patch it). Secrets are never put in messages.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,15 +32,33 @@ from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import prepare_multipart
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common import http as http_retry
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import sleeps
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import (
+    RETRY_STATUSES,
+    ClientError,
+    ConnectionProblem,
+    decode_body,
+    exchange,
+    http_request,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.retry import (
+    DONE,
+    FAIL,
+    RELOGIN,
+    RETRY,
+    WAIT,
+    RetryLoop,
+    network_text,
+)
 
-_ConnectionProblem = http_retry.ConnectionProblem  # the name the tests use
+_ConnectionProblem = ConnectionProblem  # the name the tests use
 RELOGIN_STATUSES = (401, 419)
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# the settings a network failure names (option, and the environment variable)
+SETTINGS = {"address": "controller (AVI_CONTROLLER) and port (AVI_PORT)", "ca": "ca_path (AVI_CA_PATH)",
+            "verify": "validate_certs (AVI_VALIDATE_CERTS)"}
 
 
-class AviError(http_retry.ClientError):
+class AviError(ClientError):
     """An API call failed. ``status`` is the HTTP status (None for connection errors)."""
 
     def __init__(self, msg, status=None, method=None, path=None, body=None):
@@ -88,21 +111,16 @@ class AviClient(object):
         self.validate_certs = validate_certs
         self.ca_path = ca_path
         self.api_timeout = api_timeout
-        self.retry_timeout = retry_timeout
-        self.retry_interval = retry_interval
-        self.retry_max_interval = retry_max_interval
-        self.max_attempts = max_attempts
         self.upgrade_wait = upgrade_wait
-        self.upgrade_interval = upgrade_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._rand = rand
-        self._http = http_retry.http_request(validate_certs, ca_path, api_timeout)
+        self._http = http_request(validate_certs, ca_path, api_timeout)
         self._logged_in = False
-        self._retry_override = None
         self.controller_version = None
         self.stats = {"logins": 0, "requests": 0, "retries": 0, "relogins": 0,
                       "upgrade_waits": 0}
+        self.retry = RetryLoop(self.stats, {RETRY: "retries", RELOGIN: "relogins", WAIT: "upgrade_waits"},
+                               timeout=retry_timeout, interval=retry_interval, max_interval=retry_max_interval,
+                               max_attempts=max_attempts, wait_timeout=upgrade_wait, wait_interval=upgrade_interval,
+                               clock=clock, sleep=sleep, rand=rand)
 
     # -- plumbing ------------------------------------------------------------------------
     @staticmethod
@@ -155,7 +173,7 @@ class AviClient(object):
         """Send one HTTP request. Returns (status, decoded JSON or text or None).
 
         ``form`` is ``(content_type, bytes)`` for a body that is not JSON (an upload).
-        The only method that does network I/O; raises ``http_retry.ConnectionProblem`` on network errors.
+        The only method that does network I/O; raises ``ConnectionProblem`` on network errors.
         """
         self.stats["requests"] += 1
         content_type = None
@@ -163,19 +181,41 @@ class AviClient(object):
             content_type, data = form
         else:
             data = None if body is None else json.dumps(body).encode("utf-8")
+        status, raw = exchange(self._http, method, url, data=data, headers=self._headers(content_type),
+                               timeout=self.api_timeout)
+        return status, decode_body(raw, errors="strict")
 
-        def tls_error(reason):
-            text = http_retry.tls_error_text(self.base_url, reason, hint=", or validate_certs=false for a lab")
-            return AviError(text, method=method, path=urlsplit(url).path)
-        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=self._headers(content_type),
-                                          timeout=self.api_timeout, tls_error=tls_error)
-        return status, http_retry.decode_body(raw, errors="strict")
+    # -- the retry policy (one loop: _common.retry; Avi's rules: _classify) ---------------------
+    def _classify(self, method, short_path, auth):
+        """Avi's answers: 401/419 log in again, 403 "upgrade in progress" on a write is waited out,
+        5xx is retried, anything else fails at once (404 as AviNotFound)."""
+        def classify(answer):
+            status, data = answer
+            if status < 400:
+                return DONE, data
+            text = _error_text(data)
+            if auth and status in RELOGIN_STATUSES:
+                # Session expired or lost (e.g. controller restarted): log in again and retry.
+                self._logged_in = False
+                self._http.cookies.clear()
+                return RELOGIN, AviError("%s %s: HTTP %s %s" % (method, short_path, status, text), status=status,
+                                         method=method, path=short_path, body=data)
+            if status == 403 and "upgrade" in text.lower() and method in WRITE_METHODS:
+                # Configuration is read-only while an upgrade runs: wait it out, bounded.
+                return WAIT, AviError("%s %s refused for %.0f seconds because a controller upgrade is in progress: %s"
+                                      % (method, short_path, self.upgrade_wait, text), status=status, method=method,
+                                      path=short_path, body=data)
+            cls = AviNotFound if status == 404 else AviError
+            failure = cls("%s %s: HTTP %s %s" % (method, short_path, status, text), status=status, method=method,
+                          path=short_path, body=data)
+            return (RETRY if status in RETRY_STATUSES else FAIL), failure
+        return classify
 
-    # -- the retry policy ------------------------------------------------------------------
-    def _transient_budget(self):
-        timeout = self.retry_timeout if self._retry_override is None else self._retry_override
-        return http_retry.retry_budget(timeout, self.retry_interval, self.retry_max_interval, self.max_attempts,
-                                       self._clock, self._sleep, self._rand)
+    def _network_error(self, method, short_path):
+        def error(problem):
+            return AviError(network_text("%s %s" % (method, short_path), problem, self.base_url, SETTINGS),
+                            method=method, path=short_path)
+        return error
 
     def call(self, method, path, body=None, params=None, auth=True, form=None):
         """One API call under the retry policy. Returns the decoded body.
@@ -185,52 +225,13 @@ class AviClient(object):
         method = method.upper()
         url = self._url(path, params)
         short_path = urlsplit(url).path
-        transient = self._transient_budget()
-        upgrade = None
-        relogins = 0
-        attempts = 0
-        while True:
-            attempts += 1
+
+        def attempt():
             if auth and not self._logged_in:
                 self.login()
-            try:
-                status, data = self._send(method, url, body, form=form)
-            except http_retry.ConnectionProblem as exc:
-                failure = AviError("%s %s: connection failed: %s" % (method, short_path, exc),
-                                   method=method, path=short_path)
-            else:
-                if status < 400:
-                    return data
-                text = _error_text(data)
-                if auth and status in RELOGIN_STATUSES and relogins < 3:
-                    # Session expired or lost (e.g. controller restarted): log in again and retry.
-                    relogins += 1
-                    self.stats["relogins"] += 1
-                    self._logged_in = False
-                    self._http.cookies.clear()
-                    continue
-                if status == 403 and "upgrade" in text.lower() and method in WRITE_METHODS:
-                    # Configuration is read-only while an upgrade runs: wait it out, bounded.
-                    if upgrade is None:
-                        upgrade = sleeps(self.upgrade_wait, self.upgrade_interval, clock=self._clock,
-                                         sleep=self._sleep, backoff=1.5, max_interval=60.0)
-                        next(upgrade)
-                    if next(upgrade, None) is None:
-                        raise AviError("%s %s refused for %.0f seconds because a controller upgrade is "
-                                       "in progress: %s" % (method, short_path, self.upgrade_wait, text),
-                                       status=status, method=method, path=short_path, body=data)
-                    self.stats["upgrade_waits"] += 1
-                    continue
-                if status in http_retry.RETRY_STATUSES:
-                    failure = AviError("%s %s: HTTP %s %s" % (method, short_path, status, text),
-                                       status=status, method=method, path=short_path, body=data)
-                else:
-                    cls = AviNotFound if status == 404 else AviError
-                    raise cls("%s %s: HTTP %s %s" % (method, short_path, status, text),
-                              status=status, method=method, path=short_path, body=data)
-            if next(transient, None) is None:
-                raise http_retry.gave_up(failure, attempts)
-            self.stats["retries"] += 1
+            return self._send(method, url, body, form=form)
+        return self.retry.run(attempt, self._classify(method, short_path, auth),
+                              self._network_error(method, short_path))
 
     @contextlib.contextmanager
     def short_retries(self, seconds):
@@ -239,12 +240,8 @@ class AviClient(object):
         For callers with a wait loop of their own (e.g. through a controller's reboot window),
         which want control back quickly to report progress rather than one long silent retry.
         """
-        saved = self._retry_override
-        self._retry_override = float(seconds)
-        try:
+        with self.retry.shorter(seconds):
             yield self
-        finally:
-            self._retry_override = saved
 
     # -- session ---------------------------------------------------------------------------
     def login(self):
@@ -255,7 +252,9 @@ class AviClient(object):
                              auth=False)
         except AviError as exc:
             if exc.status in (401, 403):
-                raise AviError("login to %s as %s failed: HTTP %s %s"
+                # rejected credentials: waiting cannot fix them
+                raise AviError("login to %s as %s failed: HTTP %s %s: the controller rejects these credentials; check "
+                               "username (AVI_USERNAME) and password (AVI_PASSWORD)"
                                % (self.base_url, self.username, exc.status, _error_text(exc.body)),
                                status=exc.status, method="POST", path="/login")
             raise

@@ -1,21 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the vendor clients (``avi_client``, ``triton_client``, ``virtfusion_client``) share: their
-error base class, one HTTP exchange through ``ansible.module_utils.urls``, and the pieces of a
-bounded-backoff retry loop.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
-The retry *policy* stays with each client: its ``call`` (or ``ssh``/``rest``) is the only retry loop
-for that vendor's calls, deciding which answers are retried, re-logged-in or waited out. The pieces
-here are the budget such a loop spends (bounded exponential backoff with jitter, see ``wait.sleeps``)
-and the message a loop gives up with.
+What the vendor clients (``_avi.client``, ``_triton.client``, ``_virtfusion.client``) share for
+HTTP: their error base class, one HTTP exchange through ``ansible.module_utils.urls``, and the
+network failure it raises, sorted by what waiting can do about it (see ``_common.retry``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import json
+import socket
 import ssl
 
 from http.client import HTTPException
@@ -23,9 +22,16 @@ from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.urls import Request
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import sleeps
-
 RETRY_STATUSES = (500, 502, 503, 504)
+
+# What a network failure is (ConnectionProblem.kind). Waiting cannot fix the first three: the
+# retry loop fails at once, naming the setting to fix.
+CA_FILE = "ca_file"            # the CA file is missing, unreadable or not PEM
+CERTIFICATE = "certificate"    # the server's certificate does not verify against the CA
+NAME = "name"                  # the host name does not resolve
+REFUSED = "refused"            # nothing listens there (closed port), or no route to the host
+DROPPED = "dropped"            # reset, cut, timed out: the server may be restarting
+FATAL_KINDS = (CA_FILE, CERTIFICATE)
 
 
 class ClientError(Exception):
@@ -41,7 +47,11 @@ class ClientError(Exception):
 
 
 class ConnectionProblem(Exception):
-    """Network-level failure (refused, reset, dropped, timed out): worth another attempt."""
+    """A network-level failure; ``kind`` says which (CA_FILE, CERTIFICATE, NAME, REFUSED, DROPPED)."""
+
+    def __init__(self, msg, kind=DROPPED):
+        super(ConnectionProblem, self).__init__(msg)
+        self.kind = kind
 
 
 def http_request(validate_certs=True, ca_path=None, timeout=60):
@@ -51,18 +61,30 @@ def http_request(validate_certs=True, ca_path=None, timeout=60):
                    use_netrc=False)
 
 
-def tls_error_text(where, reason, ca_option="ca_path", hint=""):
-    """The message of a TLS certificate that could not be verified."""
-    return "TLS certificate of %s could not be verified (%s); set %s to the CA that signed it%s" % (
-        where, reason, ca_option, hint)
+def network_problem(exc):
+    """The :class:`ConnectionProblem` for an exception raised while connecting or talking."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, URLError) else exc
+    reason = exc if reason is None else reason
+    text = str(reason) or type(reason).__name__
+    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return ConnectionProblem(text, CERTIFICATE)
+    if isinstance(reason, socket.gaierror):
+        return ConnectionProblem(text, NAME)
+    if isinstance(reason, ConnectionRefusedError) or getattr(reason, "errno", None) in (
+            errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return ConnectionProblem(text, REFUSED)
+    if not isinstance(exc, URLError) and isinstance(reason, (FileNotFoundError, PermissionError, IsADirectoryError,
+                                                             ssl.SSLError)):
+        # raised by loading ca_path into the TLS context, before any connection
+        return ConnectionProblem(text, CA_FILE)
+    return ConnectionProblem("%s: %s" % (type(reason).__name__, text), DROPPED)
 
 
-def exchange(http, method, url, data=None, headers=None, timeout=60, tls_error=None, stream=False):
+def exchange(http, method, url, data=None, headers=None, timeout=60, stream=False):
     """Send one request; ``(status, raw body bytes)``, or ``(200, the open response)`` for ``stream``.
 
-    An HTTP error status is an answer like any other (its body read if it can be). A certificate
-    that cannot be verified raises ``tls_error(reason)`` (an exception the caller builds: not worth
-    retrying); any other network failure raises ``ConnectionProblem``.
+    An HTTP error status is an answer like any other (its body read if it can be). A network
+    failure raises :class:`ConnectionProblem` saying which kind it is.
     """
     try:
         response = http.open(method, url, data=data, headers=headers, timeout=timeout)
@@ -76,13 +98,8 @@ def exchange(http, method, url, data=None, headers=None, timeout=60, tls_error=N
             raw = exc.read()
         except Exception:  # the body of an error may itself be cut
             raw = b""
-    except URLError as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
-            raise tls_error(reason)
-        raise ConnectionProblem(str(reason))
-    except (HTTPException, OSError) as exc:
-        raise ConnectionProblem("%s: %s" % (type(exc).__name__, exc))
+    except (URLError, HTTPException, OSError) as exc:
+        raise network_problem(exc)
     return status, raw
 
 
@@ -99,20 +116,3 @@ def decode_body(raw, errors="replace"):
         return json.loads(text)
     except ValueError:
         return text
-
-
-def retry_budget(timeout, interval, max_interval, max_attempts, clock, sleep, rand):
-    """The waits of a retry loop: iterate it once per retry; it sleeps the next backoff (doubling
-    from ``interval`` up to ``max_interval``, with jitter) and ends when ``timeout`` seconds or
-    ``max_attempts`` attempts are spent. The first attempt is immediate (already taken)."""
-    budget = sleeps(timeout, interval, clock=clock, sleep=sleep, backoff=2.0, max_interval=max_interval,
-                    jitter=0.5, rand=rand, max_attempts=max_attempts)
-    next(budget)
-    return budget
-
-
-def gave_up(failure, attempts):
-    """``failure`` (a ``ClientError``), its message saying how many attempts were spent, to raise."""
-    failure.msg = "%s (gave up after %d attempts)" % (failure.msg, attempts)
-    failure.args = (failure.msg,)
-    return failure

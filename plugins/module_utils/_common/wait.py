@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One reusable waiting piece: a generator of sleeps bounded by a clock and a timeout.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+One reusable waiting piece: a generator of sleeps bounded by a clock and a timeout.
 
 ``sleeps()`` yields the attempt number, then sleeps before the next attempt, and stops when
 the time budget is spent. ``wait_until()`` polls a condition with it. The API client's retry
@@ -28,12 +30,13 @@ class WaitTimeout(Exception):
 
 
 def sleeps(timeout, interval, clock=time.monotonic, sleep=time.sleep, backoff=1.0,
-           max_interval=None, jitter=0.0, rand=random.random, max_attempts=None):
+           max_interval=None, jitter=0.0, rand=random.random, max_attempts=None, before_sleep=None):
     """Yield 0, 1, 2, ... sleeping between yields; stop once ``timeout`` seconds have passed.
 
     The first attempt is immediate. Each sleep is ``interval * backoff ** n`` capped by
     ``max_interval``, reduced by up to ``jitter`` (a fraction, 0.0-1.0) at random, and never
     longer than the time left. ``max_attempts`` also bounds the number of yields.
+    ``before_sleep(seconds)``, when given, is told each sleep before it starts.
     """
     start = clock()
     deadline = start + max(0.0, float(timeout))
@@ -52,7 +55,10 @@ def sleeps(timeout, interval, clock=time.monotonic, sleep=time.sleep, backoff=1.
             pause = min(pause, float(max_interval))
         if jitter:
             pause = pause * (1.0 - float(jitter) * rand())
-        sleep(max(0.0, min(pause, remaining)))
+        pause = max(0.0, min(pause, remaining))
+        if before_sleep is not None:
+            before_sleep(pause)
+        sleep(pause)
         delay = delay * float(backoff)
 
 

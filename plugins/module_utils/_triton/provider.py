@@ -32,11 +32,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.en
     register,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
-    SigningError,
     TritonClient,
     TritonError,
     TritonNotFound,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import SigningError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
 
 _SERVERS_LOCK = threading.Lock()

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A VirtFusion client: ``vfcli-ctrl`` on the control server over SSH (paramiko), and the REST API.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+A VirtFusion client: ``vfcli-ctrl`` on the control server over SSH (paramiko), and the REST API.
 
 SSH: the control server's host key is verified against the ``known_hosts_file`` the user gives
 (``RejectPolicy``: an unknown or changed key is refused, never trusted on first use; the system's
@@ -11,11 +13,15 @@ or the ssh-agent. Commands are built from argument lists, each argument quoted w
 
 :meth:`VirtFusionClient._exec` is the only method that runs an SSH command and
 :meth:`VirtFusionClient._send` the only one that sends an HTTP request (tests patch them).
-:meth:`VirtFusionClient.ssh` and :meth:`VirtFusionClient.rest` are the retry policy: a dropped or
-refused connection (and a 5xx answer) is retried with a new connection, bounded exponential backoff
-and jitter. A command is retried as a whole; the commands the provider sends are safe to repeat
-(``start`` re-attaches to the migration it started, per the vendor) or are checked against the
-migration's state afterwards (``cancel``, ``abort``).
+:meth:`VirtFusionClient.ssh` and :meth:`VirtFusionClient.rest` go through the collection's one
+retry loop (``_common.retry``), one loop each: a dropped connection (and a 5xx answer) is retried
+with a new connection, bounded exponential backoff and jitter; a refused one too once the server
+has answered in this run, else only for a few seconds. What waiting cannot fix fails at once,
+naming the setting: an unknown or changed host key, SSH authentication refused, a REST token
+refused (401/403), a host name that does not resolve, a CA file that cannot be used, a certificate
+that does not verify. A command is retried as a whole; the commands the provider sends are safe to
+repeat (``start`` re-attaches to the migration it started, per the vendor) or are checked against
+the migration's state afterwards (``cancel``, ``abort``).
 
 Key material and the API token never appear in messages, results or logs.
 """
@@ -33,7 +39,23 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common import http as http_retry
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import (
+    DROPPED,
+    RETRY_STATUSES,
+    ClientError,
+    ConnectionProblem,
+    decode_body,
+    exchange,
+    http_request,
+    network_problem,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.retry import (
+    DONE,
+    FAIL,
+    RETRY,
+    RetryLoop,
+    network_text,
+)
 
 try:
     import paramiko
@@ -43,9 +65,17 @@ except ImportError:  # reported by the provider with missing_required_lib's advi
     HAS_PARAMIKO = False
 
 GROUP = "server:migrate-live"
+# the settings a failure names (key of virtfusion_credentials, and the environment variable)
+SSH_SETTINGS = {"address": "virtfusion_credentials.host (VIRTFUSION_HOST) and port (VIRTFUSION_SSH_PORT)"}
+REST_SETTINGS = {"address": "virtfusion_credentials.api_url (VIRTFUSION_API_URL)",
+                 "ca": "virtfusion_credentials.ca_path (VIRTFUSION_CA_PATH)",
+                 "verify": "virtfusion_credentials.validate_certs (VIRTFUSION_VALIDATE_CERTS)"}
+KNOWN_HOSTS = "virtfusion_credentials.known_hosts_file (VIRTFUSION_KNOWN_HOSTS)"
+SSH_KEYS = ("check virtfusion_credentials.username (VIRTFUSION_SSH_USER) and the key: private_key_file "
+            "(VIRTFUSION_SSH_KEY_FILE), private_key, or the ssh-agent")
 
 
-class VirtFusionError(http_retry.ClientError):
+class VirtFusionError(ClientError):
     """A command or request failed. ``errors`` is the vendor's list of messages (``vfcli-ctrl --json``
     ``errors``, or the REST ``errors``/``message``), ``status`` the HTTP status, ``rc`` the exit status."""
 
@@ -57,10 +87,6 @@ class VirtFusionError(http_retry.ClientError):
     @property
     def reason(self):
         return "; ".join(self.errors) if self.errors else self.msg
-
-
-class _Dropped(Exception):
-    """The SSH connection was refused, dropped or timed out (worth a new connection)."""
 
 
 def load_private_key(text, source="virtfusion_credentials.private_key"):
@@ -85,21 +111,23 @@ class VirtFusionClient(object):
                  clock=time.monotonic, sleep=time.sleep, rand=random.random):
         self.conn = conn
         self.timeout = conn.get("timeout") or 60
-        self.retry_timeout = retry_timeout
-        self.retry_interval = self.RETRY_INTERVAL if retry_interval is None else retry_interval
-        self.retry_max_interval = retry_max_interval
-        self.max_attempts = max_attempts
-        self._clock = clock
-        self._sleep = sleep
-        self._rand = rand
         self._ssh = None
         self._pkey = None
         base = (conn.get("api_url") or "").strip().rstrip("/")
         if base and "://" not in base:
             base = "https://" + base
         self.api_base = base if base.endswith("/api/v1") else base + "/api/v1"
-        self._http = http_retry.http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
+        self._http = http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
         self.stats = {"ssh_commands": 0, "ssh_connects": 0, "ssh_reconnects": 0, "requests": 0, "retries": 0}
+        budget = dict(timeout=retry_timeout, interval=self.RETRY_INTERVAL if retry_interval is None else retry_interval,
+                      max_interval=retry_max_interval, max_attempts=max_attempts, clock=clock, sleep=sleep, rand=rand)
+        # one loop per server: the control server over SSH, the REST API
+        self.ssh_retry = RetryLoop(self.stats, {RETRY: "ssh_reconnects"}, **budget)
+        self.rest_retry = RetryLoop(self.stats, {RETRY: "retries"}, **budget)
+
+    def on_wait(self, callback):
+        """Show the waits of both retry loops through ``callback(text)`` (the module's progress)."""
+        self.ssh_retry.on_wait = self.rest_retry.on_wait = callback
 
     @property
     def where(self):
@@ -134,29 +162,31 @@ class VirtFusionClient(object):
         except paramiko.BadHostKeyException:
             client.close()
             raise VirtFusionError("the SSH host key of %s:%s does not match the one in known_hosts_file %s: refusing to "
-                                  "connect (the control server's key changed, or this is not the control server)"
-                                  % (self.conn["host"], kwargs["port"], known))
+                                  "connect (the control server's key changed, or this is not the control server); "
+                                  "check %s" % (self.conn["host"], kwargs["port"], known, KNOWN_HOSTS))
         except paramiko.AuthenticationException:
             client.close()
-            raise VirtFusionError("SSH authentication as %s failed with %s" % (
+            raise VirtFusionError("SSH authentication as %s failed with %s: %s" % (
                 self.where, "private_key_file %s" % self.conn["private_key_file"] if self.conn.get("private_key_file")
-                else "private_key" if self.conn.get("private_key") else "the ssh-agent's keys"))
+                else "private_key" if self.conn.get("private_key") else "the ssh-agent's keys", SSH_KEYS))
         except paramiko.SSHException as exc:
             client.close()
             text = str(exc)
             if "not found in known_hosts" in text:
                 raise VirtFusionError("the SSH host key of %s:%s is not in known_hosts_file %s: refusing to connect "
                                       "(host keys are verified; add the control server's key after checking its "
-                                      "fingerprint)" % (self.conn["host"], kwargs["port"], known))
-            raise _Dropped("SSH connection to %s failed: %s" % (self.where, text))
+                                      "fingerprint, or set %s)" % (self.conn["host"], kwargs["port"], known, KNOWN_HOSTS))
+            raise ConnectionProblem("SSH connection to %s failed: %s" % (self.where, text), DROPPED)
         except (socket.error, EOFError) as exc:
             client.close()
-            raise _Dropped("cannot connect to %s: %s" % (self.where, exc))
+            # paramiko's NoValidConnectionsError holds one error per address it tried
+            problem = network_problem((list((getattr(exc, "errors", None) or {}).values()) or [exc])[0])
+            raise ConnectionProblem("cannot connect to %s: %s" % (self.where, exc), problem.kind)
         return client
 
     def _exec(self, command, timeout):
         """Run one command on the control server; (exit status, stdout, stderr). The only method that does
-        SSH I/O. Raises _Dropped when the connection fails or drops before the exit status arrives."""
+        SSH I/O. Raises ConnectionProblem when the connection fails or drops before the exit status arrives."""
         if self._ssh is None:
             self._ssh = self._connect()
         try:
@@ -166,10 +196,10 @@ class VirtFusionClient(object):
             rc = out.channel.recv_exit_status()
         except (paramiko.SSHException, socket.error, socket.timeout, EOFError) as exc:
             self.close()
-            raise _Dropped("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
+            raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
         if rc == -1:  # paramiko's "no exit status": the channel closed under the command
             self.close()
-            raise _Dropped("the SSH connection to %s dropped before the command ended" % self.where)
+            raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
         return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
     def close(self):
@@ -180,24 +210,17 @@ class VirtFusionClient(object):
                 pass
             self._ssh = None
 
-    def _budget(self):
-        return http_retry.retry_budget(self.retry_timeout, self.retry_interval, self.retry_max_interval,
-                                       self.max_attempts, self._clock, self._sleep, self._rand)
-
     def ssh(self, argv):
         """Run a command given as an argument list (each argument shell-quoted) under the retry policy."""
         command = " ".join(shlex.quote(str(a)) for a in argv)
-        budget = self._budget()
-        attempts = 0
-        while True:
-            attempts += 1
+
+        def attempt():
             self.stats["ssh_commands"] += 1
-            try:
-                return self._exec(command, self.timeout)
-            except _Dropped as exc:
-                if next(budget, None) is None:
-                    raise http_retry.gave_up(VirtFusionError(str(exc)), attempts)
-                self.stats["ssh_reconnects"] += 1
+            return self._exec(command, self.timeout)
+
+        def network_error(problem):
+            return VirtFusionError(network_text("SSH to the control server", problem, self.where, SSH_SETTINGS))
+        return self.ssh_retry.run(attempt, lambda answer: (DONE, answer), network_error)
 
     def vfcli(self, command, server=None, dst=None, src=None, options=(), detach=False):
         """``vfcli-ctrl server:migrate-live COMMAND ... --json``; the decoded JSON document. An answer with
@@ -234,38 +257,33 @@ class VirtFusionClient(object):
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "Content-Type": "application/json",
                    "Authorization": "Bearer %s" % self.conn["api_token"], "User-Agent": "fleetops.maintenance"}
-
-        def tls_error(reason):
-            return VirtFusionError(http_retry.tls_error_text(urlsplit(url).netloc, reason,
-                                                             ca_option="virtfusion_credentials.ca_path"))
-        status, raw = http_retry.exchange(self._http, method, url, data=data, headers=headers, timeout=self.timeout,
-                                          tls_error=tls_error)
-        return status, http_retry.decode_body(raw)
+        status, raw = exchange(self._http, method, url, data=data, headers=headers, timeout=self.timeout)
+        return status, decode_body(raw)
 
     def rest(self, method, path, body=None):
         """One REST call under the retry policy; the decoded body. Errors raise VirtFusionError with the
         API's ``errors`` (or ``message``) and the status."""
         url = self.api_base + path
-        budget = self._budget()
-        attempts = 0
-        while True:
-            attempts += 1
+
+        def attempt():
             self.stats["requests"] += 1
-            try:
-                status, data = self._send(method, url, body)
-            except http_retry.ConnectionProblem as exc:
-                failure = VirtFusionError("%s %s: connection failed: %s" % (method, path, exc))
+            return self._send(method, url, body)
+
+        def classify(answer):
+            status, data = answer
+            if status < 400:
+                return DONE, data
+            if isinstance(data, dict):
+                errors = [str(e) for e in data.get("errors") or []] or [str(data.get("message") or status)]
             else:
-                if status < 400:
-                    return data
-                if isinstance(data, dict):
-                    errors = [str(e) for e in data.get("errors") or []] or [str(data.get("message") or status)]
-                else:
-                    errors = [("HTTP %s %s" % (status, data or "")).strip()[:300]]
-                failure = VirtFusionError("%s %s: HTTP %s: %s" % (method, path, status, "; ".join(errors)),
-                                          errors=errors, status=status)
-                if status not in http_retry.RETRY_STATUSES:
-                    raise failure
-            if next(budget, None) is None:
-                raise http_retry.gave_up(failure, attempts)
-            self.stats["retries"] += 1
+                errors = [("HTTP %s %s" % (status, data or "")).strip()[:300]]
+            text = "%s %s: HTTP %s: %s" % (method, path, status, "; ".join(errors))
+            if status in (401, 403):
+                text += ": the REST API refuses the token; check virtfusion_credentials.api_token (VIRTFUSION_API_TOKEN)"
+            failure = VirtFusionError(text, errors=errors, status=status)
+            return (RETRY if status in RETRY_STATUSES else FAIL), failure
+
+        def network_error(problem):
+            return VirtFusionError(network_text("%s %s" % (method, path), problem, urlsplit(url).netloc,
+                                                REST_SETTINGS))
+        return self.rest_retry.run(attempt, classify, network_error)

@@ -17,14 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from fake_clock import FakeClock
 from fake_triton import KEY, KEY_ID, KEY_PEM
-from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
-    AgentSigner,
-    KeySigner,
-    SigningError,
-    TritonClient,
-    TritonError,
-    _ConnectionProblem,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _ConnectionProblem
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import TritonClient, TritonError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import AgentSigner, KeySigner, SigningError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
 
 

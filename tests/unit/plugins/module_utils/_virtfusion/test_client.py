@@ -14,6 +14,8 @@ import shlex
 import paramiko
 import pytest
 
+from fake_clock import FakeClock
+
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import client as vc
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     hybrid_speed_limit,
@@ -79,23 +81,54 @@ def test_host_key_refusals_and_bad_auth_are_not_retried(monkeypatch, tmp_path):
     monkeypatch.setattr(paramiko.SSHClient, "connect", bad_auth)
     with pytest.raises(vc.VirtFusionError) as exc:
         client(known_hosts_file=str(kh)).ssh(["true"])
-    assert exc.value.msg == "SSH authentication as root@cp.example.test:2222 failed with the ssh-agent's keys"
+    assert exc.value.msg.startswith("SSH authentication as root@cp.example.test:2222 failed with the ssh-agent's keys: "
+                                    "check virtfusion_credentials.username (VIRTFUSION_SSH_USER)")
 
 
-def test_refused_connections_are_retried_then_reported(monkeypatch, tmp_path):
+def test_refused_connections_fail_fast_until_the_server_answered_then_are_waited_out(monkeypatch, tmp_path):
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    calls = []
+    clk = FakeClock(start=0.0)
+
+    def refused(self, hostname, **kwargs):
+        calls.append(clk.now)
+        raise ConnectionRefusedError(111, "Connection refused")
+    monkeypatch.setattr(paramiko.SSHClient, "connect", refused)
+    c = vc.VirtFusionClient(dict(CONN, known_hosts_file=str(kh)), clock=clk.clock, sleep=clk.sleep, rand=lambda: 0.0)
+    with pytest.raises(vc.VirtFusionError) as exc:
+        c.ssh(["true"])
+    # never answered in this run: a closed port is a setting to fix, retried a few seconds only
+    assert "root@cp.example.test:2222 refused the connection" in exc.value.msg
+    assert "check virtfusion_credentials.host (VIRTFUSION_HOST) and port (VIRTFUSION_SSH_PORT)" in exc.value.msg
+    assert calls[-1] <= 5.0 and len(calls) < 6
+    # once it has answered (a control server restarting), refusals are waited out with the full budget
+    del calls[:]
+    reconnects = c.stats["ssh_reconnects"]
+    c.ssh_retry.contacted = True
+    shown = []
+    c.on_wait(shown.append)
+    with pytest.raises(vc.VirtFusionError) as exc:
+        c.ssh(["true"])
+    assert "gave up after 6 attempts" in exc.value.msg
+    assert len(calls) == 6 and c.stats["ssh_reconnects"] - reconnects == 5
+    assert len(shown) == 5 and "refused the connection" in shown[0] and "retrying in 1 s (attempt 2)" in shown[0]
+
+
+def test_names_that_do_not_resolve_fail_at_once(monkeypatch, tmp_path):
+    import socket
     kh = tmp_path / "known_hosts"
     kh.write_text("")
     calls = []
 
-    def refused(self, hostname, **kwargs):
+    def unknown(self, hostname, **kwargs):
         calls.append(1)
-        raise ConnectionRefusedError(111, "Connection refused")
-    monkeypatch.setattr(paramiko.SSHClient, "connect", refused)
-    c = client(known_hosts_file=str(kh))
+        raise socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(paramiko.SSHClient, "connect", unknown)
     with pytest.raises(vc.VirtFusionError) as exc:
-        c.ssh(["true"])
-    assert "cannot connect to root@cp.example.test:2222" in exc.value.msg and "gave up after 6 attempts" in exc.value.msg
-    assert len(calls) == 6 and c.stats["ssh_reconnects"] == 5
+        client(known_hosts_file=str(kh)).ssh(["true"])
+    assert "does not resolve" in exc.value.msg and "virtfusion_credentials.host (VIRTFUSION_HOST)" in exc.value.msg
+    assert len(calls) == 1
 
 
 def test_a_missing_known_hosts_file_is_an_error_not_a_trust_on_first_use():
@@ -113,12 +146,17 @@ def test_an_unusable_private_key_is_reported_without_its_content():
 
 def test_rest_errors_keep_the_api_messages_and_retry_only_5xx(monkeypatch):
     c = client()
-    answers = iter([(503, "busy"), (422, {"message": "The given data was invalid.", "errors": ["a", "b"]})])
+    answers = iter([(503, "busy"), (422, {"message": "The given data was invalid.", "errors": ["a", "b"]}),
+                    (401, {"message": "Unauthenticated."})])
     monkeypatch.setattr(c, "_send", lambda method, url, body=None: next(answers))
     with pytest.raises(vc.VirtFusionError) as exc:
         c.rest("GET", "/servers/1")
     assert exc.value.errors == ["a", "b"] and exc.value.status == 422 and c.stats["retries"] == 1
     assert c.api_base == "https://cp.example.test/api/v1"
+    with pytest.raises(vc.VirtFusionError) as exc:   # a refused token: at once, naming the setting
+        c.rest("GET", "/servers/1")
+    assert exc.value.status == 401 and "virtfusion_credentials.api_token (VIRTFUSION_API_TOKEN)" in exc.value.msg
+    assert c.stats["retries"] == 1
 
 
 def test_connection_spec_names_missing_settings_and_reads_the_environment():
