@@ -75,6 +75,8 @@ options:
   version:
     description:
       - The version wanted, for example V(22.1.7). A scope already running it is left alone.
+      - Accepted forms are a base version V(22.1.7), with a build V(22.1.7-9300), or with a patch V(30.2.1-2p1);
+        anything else (V(22.1.7x), V(22.1.7 foo)) is refused before anything changes.
       - Required with a 17.x controller; otherwise taken from the image when not given.
       - With O(state=rolled_back), the version to go back to (default the previous version).
     type: str
@@ -217,7 +219,7 @@ progress:
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import upgrade_cluster
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import parse_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import check_version
 
 
 def main():
@@ -237,17 +239,21 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("se_group", "service_engine", "image"),
         required_if=[("scope", "se_group", ("se_group",)), ("scope", "service_engine", ("service_engine",))],
     )
     params = module.params
     for option, scope in (("se_group", "se_group"), ("service_engine", "service_engine")):
         if params[option] and params["scope"] != scope:
             module.fail_json(msg="%s is only used with scope=%s (scope is %s)" % (option, scope, params["scope"]))
-    if params["version"] and parse_version(params["version"]) is None:
-        module.fail_json(msg="version must be a version number such as 22.1.7, got %r" % params["version"])
+    if params["version"] is not None:
+        try:
+            check_version(params["version"])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
     if params["state"] == "rolled_back" and (params["image"] or params["force"]):
         module.fail_json(msg="image and force only apply to state=upgraded")
-    run_avi_module(module, upgrade_cluster)
+    run_avi_module(module, upgrade_cluster, "cluster_upgrade")
 
 
 if __name__ == "__main__":

@@ -172,12 +172,13 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("name", "uuid"),
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid")],
     )
     if module.params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1, got %d" % module.params["concurrency"])
-    run_avi_module(module, disable_service_engine)
+    run_avi_module(module, disable_service_engine, "se_disable")
 
 
 if __name__ == "__main__":

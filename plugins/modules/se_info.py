@@ -115,8 +115,8 @@ def main():
         se_group=dict(type="list", elements="str"),
         names=dict(type="list", elements="str"),
     )
-    module = avi_module(argument_spec)
-    run_avi_module(module, gather_se_info)
+    module = avi_module(argument_spec, names=("se_group", "names"))
+    run_avi_module(module, gather_se_info, "se_info")
 
 
 if __name__ == "__main__":

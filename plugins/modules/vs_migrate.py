@@ -179,10 +179,11 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("name", "uuid", "vip_id", "from_se", "to_se", "to_host"),
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid"), ("to_se", "to_host", "to_new_se")],
     )
-    run_avi_module(module, migrate_virtual_service)
+    run_avi_module(module, migrate_virtual_service, "vs_migrate")
 
 
 if __name__ == "__main__":

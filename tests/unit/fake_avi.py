@@ -27,6 +27,7 @@ class FakeController(object):
         self.writes = []
         self.logins = 0
         self.migrate_polls = migrate_polls
+        self.vip_summary_object = False
         self.fail_migrate = set()
         self.clouds = {"cloud-1": {"uuid": "cloud-1", "name": "vcenter", "vtype": "CLOUD_VCENTER"}}
         self.hosts = {
@@ -144,7 +145,9 @@ class FakeController(object):
             items = []
             for v in self.vss.values():
                 config = {"uuid": v["uuid"], "name": v["name"], "se_group_ref": v["se_group_ref"], "vip": v["vip"]}
-                runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": [self._runtime(v)]}
+                # one VipSummary object (the vendor's VsInventory definition since 22.1.1) or a list of them
+                summary = self._runtime(v) if self.vip_summary_object else [self._runtime(v)]
+                runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": summary}
                 items.append({"uuid": v["uuid"], "config": config, "runtime": runtime})
             return 200, self._collection(items, query)
         if kind == "serviceengine":

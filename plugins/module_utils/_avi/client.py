@@ -40,6 +40,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http 
     exchange,
     http_request,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.retry import (
     DONE,
     FAIL,
@@ -326,27 +327,36 @@ class AviClient(object):
 
     # -- names and uuids -------------------------------------------------------------------
     def find(self, obj_type, name=None, uuid=None, params=None):
-        """The object of ``obj_type`` with that name or uuid, or None."""
+        """The object of ``obj_type`` with exactly that name and/or uuid, or None.
+
+        An empty or blank name or uuid is refused: as a query filter it would match every object.
+        """
+        given = [v for v in (name, uuid) if v is not None]
+        if not given or any(not str(v).strip() for v in given):
+            raise AviError("a %s lookup needs a name or uuid that is not empty (got name=%r, uuid=%r)"
+                           % (obj_type, name, uuid))
         query = dict(params or {})
-        if uuid:
+        if uuid is not None:
             query["uuid"] = uuid
-        if name:
+        if name is not None:
             query["name"] = name
         for item in self.get_all(obj_type, params=query):
-            if (not uuid or item.get("uuid") == uuid) and (not name or item.get("name") == name):
+            if (uuid is None or item.get("uuid") == uuid) and (name is None or item.get("name") == name):
                 return item
         return None
 
-    def resolve(self, obj_type, value, params=None):
-        """The object of ``obj_type`` whose uuid or name is ``value``; AviNotFound otherwise."""
+    def resolve(self, obj_type, value, params=None, option=None):
+        """The object of ``obj_type`` whose uuid or name is exactly ``value``; AviNotFound naming
+        ``option`` and the closest names otherwise."""
         obj = None
-        if value and str(value).startswith(obj_type + "-"):
+        if value is not None and str(value).startswith(obj_type + "-"):
             obj = self.find(obj_type, uuid=value, params=params)
         if obj is None:
             obj = self.find(obj_type, name=value, params=params)
         if obj is None:
-            raise AviNotFound("%s '%s' not found (no %s has that name or uuid)"
-                              % (obj_type, value, obj_type), status=404)
+            names = [item.get("name") for item in self.get_all(obj_type, params=params)]
+            raise AviNotFound(not_found(obj_type, value, names, option) + " (no %s has that name or uuid)" % obj_type,
+                              status=404)
         return obj
 
     def ref(self, obj_type, uuid):

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The logic of the cluster_upgrade module: one upgrade (or rollback) step of an Avi system.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The logic of the cluster_upgrade module: one upgrade (or rollback) step of an Avi system.
 
 Read the running versions and upgrade states, resolve (or upload) the image, compare with the
 wanted version, plan (the vendor's dry run where it exists, plus the placement-based prediction of
@@ -19,7 +21,6 @@ import os
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
     FSM_FAILED,
@@ -34,6 +35,12 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     running_version,
     same_version,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import (
+    ModuleFailure,
+    not_found,
+    readable_file,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
 
@@ -102,11 +109,11 @@ def plan_disruption(placement, group_uuid, se_uuids, disruptive):
 
 
 class _ClusterUpgrade(object):
-    def __init__(self, module, client, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, module, client, progress=None, clock=time.monotonic, sleep=time.sleep):
         self.module = module
         self.client = client
         self.params = module.params
-        self.progress = Progress("cluster_upgrade")
+        self.progress = progress or Progress("cluster_upgrade")
         self._clock = clock
         self._sleep = sleep
 
@@ -125,13 +132,13 @@ class _ClusterUpgrade(object):
         if scope == "se_group":
             group = view.group_named(params["se_group"])
             if group is None:
-                raise ModuleFailure("se_group '%s' not found; known: %s" % (
-                    params["se_group"], ", ".join(sorted(g["name"] for g in view.groups.values())) or "none"))
+                raise ModuleFailure(not_found("SE group", params["se_group"],
+                                              [g["name"] for g in view.groups.values()], "se_group"))
             return [group["uuid"]], None
         matches = [se for se in view.ses.values() if params["service_engine"] in (se["uuid"], se["name"])]
         if not matches:
-            raise ModuleFailure("service_engine '%s' not found; known: %s" % (
-                params["service_engine"], ", ".join(sorted(se["name"] for se in view.ses.values())) or "none"))
+            raise ModuleFailure(not_found("service engine", params["service_engine"],
+                                          [se["name"] for se in view.ses.values()], "service_engine"))
         se = matches[0]
         return [se["group_uuid"]], se["uuid"]
 
@@ -166,8 +173,13 @@ class _ClusterUpgrade(object):
                                     "version of an image path")
             return {"path": value or "controller://upgrade_pkgs/controller.pkg", "version": params["version"]}
         images = [image_summary(i) for i in self.client.get_all("image")]
-        if value and os.path.isfile(os.path.expanduser(value)):
-            path = os.path.expanduser(value)
+        path = os.path.expanduser(value) if value else None
+        if path and (os.path.isfile(path) or os.path.sep in path and not value.startswith("controller://")
+                     and os.path.exists(path)):
+            try:
+                readable_file(path, "image (a local package file)")
+            except ValueError as exc:
+                raise ModuleFailure(str(exc))
             digest = _md5(path)
             for image in images:
                 if image["hash"] == digest:
@@ -177,8 +189,8 @@ class _ClusterUpgrade(object):
             for image in images:
                 if value in (image["uuid"], image["name"], image["path"]):
                     return image
-            raise ModuleFailure("image '%s' not found on the controller (by uuid, name or path) and no such local "
-                                "file; images: %s" % (value, ", ".join(sorted(
+            raise ModuleFailure("image: '%s' is no local file and no image of the controller (by uuid, name or "
+                                "path); images: %s" % (value, ", ".join(sorted(
                                     "%s (%s)" % (i["name"], i["version"]) for i in images)) or "none"))
         if not params["version"]:
             return None
@@ -283,8 +295,14 @@ class _ClusterUpgrade(object):
             body = {"image_ref": body["image_ref"], "disruptive": options["disruptive"]}
         return body
 
-    def _start(self, image):
-        body = self._start_body(image)
+    def _start(self, text):
+        self.progress.update("start", text)
+        try:
+            self._post_start(self._start_body(self.image))
+        except AviError as exc:
+            raise ModuleFailure("the controller refused the upgrade: %s" % exc.msg, **self.result)
+
+    def _post_start(self, body):
         scope = self.params["scope"]
         if not self.flexible:
             self.client.post("cluster/upgrade", body)
@@ -301,6 +319,7 @@ class _ClusterUpgrade(object):
             self.client.post("upgrade", body)
 
     def _resume(self):
+        self.progress.update("resume", "resuming SE group %s" % self.view.groups[self.groups[0]]["name"])
         body = {"se_group_refs": [self.client.ref("serviceenginegroup", self.groups[0])],
                 "se_group_options": {"action_on_error": ACTION_ON_ERROR[self.params["action_on_error"]],
                                      "disruptive": bool(self.params["disruptive"]), "skip_suspended": False}}
@@ -448,9 +467,8 @@ class _ClusterUpgrade(object):
     # -- the step -------------------------------------------------------------------------------
     def run(self):
         params = self.params
-        client = self.client
         scope = params["scope"]
-        self.flexible = is_flexible(running_version(client), params["api"])
+        self.flexible = is_flexible(running_version(self.client), params["api"])
         if not self.flexible and scope != "system":
             raise ModuleFailure("a 17.x controller upgrades the whole system (controllers, then every SE group): "
                                 "use scope=system (scope %s needs 18.2.6 or later)" % scope)
@@ -469,23 +487,32 @@ class _ClusterUpgrade(object):
         if image is None:
             raise ModuleFailure("give image (name, uuid, controller:// path or a local package file) or version")
         if image.get("missing"):
-            raise ModuleFailure("no image with version %s on the controller; images: %s. Upload one (give image as "
-                                "a local package file)" % (image["version"], ", ".join(image["known"]) or "none"))
+            raise ModuleFailure("version: no image with version %s on the controller; images: %s. Upload one (give "
+                                "image as a local package file)" % (image["version"], ", ".join(image["known"]) or "none"))
         if image.get("upload") and not params["version"]:
-            # Only the controller can tell the version of a package: upload it first (check mode
-            # cannot, so it plans with an unknown version).
-            if self.module.check_mode:
-                self.result.update(changed=True, image={"name": image["name"]})
-                self.result["plan"]["actions"] = [
-                    "upload image %s" % image["name"],
-                    "upgrade %s to the version of that image (unknown until uploaded: give version to plan in "
-                    "detail)" % scope.replace("_", " ")]
-                return self.result
-            image = self._upload(image)
+            # Only the controller can tell the version of a package: upload it first, then decide (check
+            # mode cannot upload, so it plans with an unknown version).
+            steps = [self._upload_step(image),
+                     Step("upgrade %s to the version of that image (unknown until uploaded: give version to plan in "
+                          "detail)" % scope.replace("_", " "), lambda: self._upgrade(view, self.image))]
+            self.result.update(changed=True, image={"name": image["name"]})
+            self.result["plan"]["actions"] = texts(steps)
+            if not self.module.check_mode:
+                execute(steps)
+            return self.result
+        return self._upgrade(view, image)
+
+    def _upgrade(self, view, image):
+        """Compare the versions with the wanted one and decide the steps once: check mode returns them (the
+        plan), a run executes them."""
+        params = self.params
+        scope = params["scope"]
+        before = self.result["versions"]["before"]
         if params["version"] and image.get("version") and not same_version(image["version"], params["version"]):
             raise ModuleFailure("image %s is version %s, not the wanted version %s"
                                 % (image.get("name"), image["version"], params["version"]))
         wanted = self.wanted = params["version"] or image.get("version")
+        self.image = image
         self.result["image"] = dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k))
         self.result["to_version"] = wanted
         self.result["from_version"] = view.controller.get("version") if scope in ("controller", "system") else (
@@ -512,21 +539,25 @@ class _ClusterUpgrade(object):
             self.progress.update("done", "%s already at %s" % (scope, wanted), percent=100)
             return self.result
 
-        placement = load_placement(client)
+        placement = load_placement(self.client)
         disruptive = bool(params["disruptive"] or params["force"])
-        nodes = self._nodes(view, self.groups, self.se_uuid, wanted)
-        disrupted = self._disruption(placement, view, self.groups, self.se_uuid, wanted, disruptive)
-        actions = []
+        steps = []
         if image.get("upload"):
-            actions.append("upload image %s" % image["name"])
+            steps.append(self._upload_step(image))
         if running:
-            actions.append("re-attach to the %s already running" % running)
+            steps.append(Step("re-attach to the %s already running" % running, lambda: self.progress.update(
+                "attach", "an upgrade of %s is already running: waiting for it" % running)))
         elif suspended:
-            actions.append("resume the suspended upgrade of SE group %s" % view.groups[self.groups[0]]["name"])
+            steps.append(Step("resume the suspended upgrade of SE group %s" % view.groups[self.groups[0]]["name"],
+                              self._resume))
         else:
-            actions.append("upgrade %s to %s%s" % (scope.replace("_", " "), wanted,
-                                                   " (disruptive)" if disruptive else ""))
-        self.result["plan"] = {"actions": actions, "nodes": nodes, "disrupted_virtual_services": disrupted,
+            text = "upgrade %s to %s%s" % (scope.replace("_", " "), wanted, " (disruptive)" if disruptive else "")
+            steps.append(Step(text, lambda: self._start(text)))
+        if params["wait"]:
+            steps.append(Step("wait until %s runs %s" % (scope.replace("_", " "), wanted), lambda: self._wait_for(wanted)))
+        self.result["plan"] = {"actions": texts(steps), "nodes": self._nodes(view, self.groups, self.se_uuid, wanted),
+                               "disrupted_virtual_services": self._disruption(placement, view, self.groups,
+                                                                              self.se_uuid, wanted, disruptive),
                                "warnings": []}
         if controller_behind:  # check mode only: plan as if the controller step came first
             self.result["plan"]["warnings"].append(
@@ -541,31 +572,23 @@ class _ClusterUpgrade(object):
                 self._merge_preview(preview)
         if self.module.check_mode:
             self.result["status"] = self._status(view)
-            self.progress.update("plan", "; ".join(actions))
+            self.progress.update("plan", "; ".join(self.result["plan"]["actions"]))
             return self.result
-
-        if image.get("upload"):
-            image = self._upload(image)
-            self.result["image"] = dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k))
-        if running:
-            self.progress.update("attach", "an upgrade of %s is already running: waiting for it" % running)
-        elif suspended:
-            self.progress.update("resume", "resuming SE group %s" % view.groups[self.groups[0]]["name"])
-            self._resume()
-        else:
-            self.progress.update("start", actions[-1])
-            try:
-                self._start(image)
-            except AviError as exc:
-                raise ModuleFailure("the controller refused the upgrade: %s" % exc.msg, **self.result)
+        execute(steps)
         if not params["wait"]:
             self.result["status"] = self._status(self._poll_view() or view)
             return self.result
-        view = self._wait_for(wanted)
         if scope in ("controller", "system"):
             self.result["cluster"] = self._cluster()
         self.progress.update("done", "%s at %s" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
+
+    def _upload_step(self, image):
+        def upload():
+            self.image = self._upload(image)
+            self.result["image"] = dict((k, self.image.get(k)) for k in ("name", "uuid", "version", "path")
+                                        if self.image.get(k))
+        return Step("upload image %s" % image["name"], upload)
 
     def _running(self, view):
         """What of the scope is being upgraded now (a label), or None."""
@@ -648,9 +671,20 @@ class _ClusterUpgrade(object):
             body["system"] = True
         elif scope == "se_group":
             body["se_group_refs"] = [self.client.ref("serviceenginegroup", self.groups[0])]
+        text = "roll %s back from %s to %s" % (scope.replace("_", " "), node.get("version"), target)
+
+        def start():
+            self.progress.update("start", text)
+            try:
+                self.client.post("rollback" if self.flexible else "cluster/rollback", body)
+            except AviError as exc:
+                raise ModuleFailure("the controller refused the rollback: %s" % exc.msg, **self.result)
+        steps = [Step(text, start)]
+        if params["wait"]:
+            steps.append(Step("wait until %s runs %s" % (scope.replace("_", " "), target),
+                              lambda: self._wait_for(target, rollback=True)))
         self.result["changed"] = True
-        self.result["plan"]["actions"] = ["roll %s back from %s to %s"
-                                          % (scope.replace("_", " "), node.get("version"), target)]
+        self.result["plan"]["actions"] = texts(steps)
         self.result["versions"]["after"] = dict((k, target) for k in current)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
         preview = self._preview(body)
@@ -658,21 +692,15 @@ class _ClusterUpgrade(object):
             self.result["plan"]["prechecks"] = preview
         self.result["status"] = self._status(view)
         if self.module.check_mode:
-            self.progress.update("plan", self.result["plan"]["actions"][0])
+            self.progress.update("plan", text)
             return self.result
-        self.progress.update("start", self.result["plan"]["actions"][0])
-        try:
-            self.client.post("rollback" if self.flexible else "cluster/rollback", body)
-        except AviError as exc:
-            raise ModuleFailure("the controller refused the rollback: %s" % exc.msg, **self.result)
-        if params["wait"]:
-            self._wait_for(target, rollback=True)
-            if scope in ("controller", "system"):
-                self.result["cluster"] = self._cluster()
-        else:
+        execute(steps)
+        if not params["wait"]:
             self.result["status"] = self._status(self._poll_view() or view)
+        elif scope in ("controller", "system"):
+            self.result["cluster"] = self._cluster()
         return self.result
 
 
-def upgrade_cluster(module, client):
-    return _ClusterUpgrade(module, client).run()
+def upgrade_cluster(module, client, progress):
+    return _ClusterUpgrade(module, client, progress).run()

@@ -1,8 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every Avi module does around its own logic: build the AnsibleModule from the shared
-specs, open one API session, turn known errors into clean failures with the API statistics."""
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+What every Avi module does around its own logic: build the AnsibleModule from the shared
+specs and refuse blank names, open one API session whose waits show in the module's progress,
+turn known errors into clean failures with the API statistics."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,36 +23,18 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.spec imp
     merge_specs,
     wait_argument_spec,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import (
+    ModuleFailure,
+    check_names,
+    check_positive,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout
 
 
-class ModuleFailure(Exception):
-    """Fail the module with ``msg`` and the partial ``result`` gathered so far."""
-
-    def __init__(self, msg, **result):
-        super(ModuleFailure, self).__init__(msg)
-        self.msg = msg
-        self.result = result
-
-
-# Options that must be positive numbers (or at least 0), whichever module has them.
-POSITIVE_OPTIONS = ("timeout", "concurrency", "api_timeout")
-NON_NEGATIVE_OPTIONS = ("wait_sleep",)
-
-
-def check_positive(module):
-    """Fail, naming the option, when a count or duration is out of range."""
-    for name in POSITIVE_OPTIONS:
-        value = module.params.get(name)
-        if value is not None and value <= 0:
-            module.fail_json(msg="%s must be a positive number, got %s" % (name, value))
-    for name in NON_NEGATIVE_OPTIONS:
-        value = module.params.get(name)
-        if value is not None and value < 0:
-            module.fail_json(msg="%s must be 0 or more, got %s" % (name, value))
-
-
-def avi_module(argument_spec, with_wait=False, **kwargs):
+def avi_module(argument_spec, with_wait=False, names=(), **kwargs):
+    """The AnsibleModule of an Avi module: the connection options (and the wait options), then its own;
+    counts and durations in range; ``names`` (options holding names or uuids) not empty or blank."""
     specs = [avi_argument_spec()]
     if with_wait:
         specs.append(wait_argument_spec())
@@ -57,19 +42,26 @@ def avi_module(argument_spec, with_wait=False, **kwargs):
     kwargs.setdefault("supports_check_mode", True)
     module = AnsibleModule(argument_spec=merge_specs(*specs), **kwargs)
     check_positive(module)
+    check_names(module, names)
     return module
 
 
-def run_avi_module(module, logic, client_factory=client_from_params):
-    """Run ``logic(module, client) -> result dict`` in one session and exit the module."""
+def run_avi_module(module, logic, task, client_factory=client_from_params):
+    """Run ``logic(module, client, progress) -> result dict`` in one session and exit the module.
+
+    ``progress`` is the module's :class:`Progress` (named ``task``); the client's waits (a controller
+    rebooting, read-only during an upgrade) show in it.
+    """
     try:
         client = client_factory(module.params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    progress = Progress(task)
+    client.retry.on_wait = progress.waiting
     result = {}
     try:
         with client:
-            result = logic(module, client)
+            result = logic(module, client, progress)
     except ModuleFailure as exc:
         failure = dict(exc.result)
         failure["api_stats"] = dict(client.stats)

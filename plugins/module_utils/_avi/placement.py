@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Placement of Avi virtual services on service engines: read it, predict it, change it.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Placement of Avi virtual services on service engines: read it, predict it, change it.
 
 * :func:`load_placement` reads SE groups, clouds, hosts, the SE inventory and the VS
   inventory into a :class:`Placement` snapshot.
@@ -27,6 +29,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client i
     AviError,
     ref_uuid,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, poll_sleeps
 
 SE_ENABLED = "SE_STATE_ENABLED"
@@ -54,6 +57,17 @@ def _state(value):
     if isinstance(value, dict):
         return value.get("state")
     return value
+
+
+def as_list(value):
+    """A field the vendor gives as one object or as a list of them, as a list. ``VsInventory``'s
+    ``runtime.vip_summary`` is one ``VipSummary`` object in the vendor's definition ("introduced in
+    22.1.1", 30.2.1 Swagger), a list of them per VIP elsewhere: both are read."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value if isinstance(item, dict)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +165,7 @@ def vs_from_inventory(item):
     vips = {}
     for vip in config.get("vip") or []:
         vips.setdefault(str(vip.get("vip_id", "0")), [])
-    for summary in runtime.get("vip_summary") or []:
+    for summary in as_list(runtime.get("vip_summary")):
         vips[str(summary.get("vip_id", "0"))] = _se_entries(summary)
     return {
         "uuid": item.get("uuid") or config.get("uuid"),
@@ -550,18 +564,21 @@ def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval
 # ---------------------------------------------------------------------------------------------
 # Lookups used by the modules
 # ---------------------------------------------------------------------------------------------
-def find_in(objects, value, kind):
-    """The object of ``objects`` (uuid -> dict) whose uuid or name is ``value``; PlacementError else."""
+def find_in(objects, value, kind, option=None):
+    """The object of ``objects`` (uuid -> dict) whose uuid or name is exactly ``value``; PlacementError
+    naming ``option`` and the closest names else."""
+    if value is None or not str(value).strip():
+        raise PlacementError("%s%s name or uuid must not be empty or blank (got %r)"
+                             % ("%s: " % option if option else "", kind, value))
     if value in objects:
         return objects[value]
     matches = [o for o in objects.values() if o.get("name") == value]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise PlacementError("%s name '%s' is ambiguous (%d objects): use the uuid"
-                             % (kind, value, len(matches)))
-    known = sorted(o.get("name") or u for u, o in objects.items())
-    raise PlacementError("%s '%s' not found; known: %s" % (kind, value, ", ".join(known) or "none"))
+        raise PlacementError("%s%s name '%s' is ambiguous (%d objects): use the uuid"
+                             % ("%s: " % option if option else "", kind, value, len(matches)))
+    raise PlacementError(not_found(kind, value, [o.get("name") or u for u, o in objects.items()], option))
 
 
 def se_brief(placement_or_planner, se_uuid):

@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The logic of the se_disable module: read, check capacity, plan, act unless check mode, wait."""
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The logic of the se_disable module: read, check capacity, decide the steps once (check mode
+returns them as the plan, a run executes them), wait, report the placement after."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
@@ -22,7 +25,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     run_migrations,
     se_from_inventory,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
 
 STATES = {
@@ -60,16 +63,17 @@ def _set_enable_state(client, se_uuid, wanted):
 
 
 class _SeDisable(object):
-    def __init__(self, module, client):
+    def __init__(self, module, client, progress):
         self.module = module
         self.client = client
         self.params = module.params
-        self.progress = Progress("se_disable")
+        self.progress = progress
 
     def run(self):
         params = self.params
         client = self.client
-        se_obj = client.resolve("serviceengine", params["uuid"] or params["name"])
+        se_obj = client.resolve("serviceengine", params["uuid"] or params["name"],
+                                option="uuid" if params["uuid"] else "name")
         self.se_uuid = se_uuid = se_obj["uuid"]
         self.group_uuid = ref_uuid(se_obj.get("se_group_ref"))
         self.progress.update("read", "reading placement of SE %s" % se_obj.get("name"))
@@ -91,109 +95,104 @@ class _SeDisable(object):
             "moves": [], "created_service_engines": [], "plan": {"method": params["method"], "actions": []},
             "progress": self.progress.history,
         }
-        before_view = _placement_view(placement, self.pairs)
-        self.diff_before = {"enable_state": se["enable_state"], "placement": before_view}
-
-        if wanted != SE_DISABLED:
-            if se["enable_state"] == wanted:
-                self.result["plan"]["actions"] = []
-                return self.result
-            return self._set_state_only(wanted, before_view)
-
-        if se["enable_state"] == SE_DISABLED and not hosted:
+        self.before_view = _placement_view(placement, self.pairs)
+        self.diff_before = {"enable_state": se["enable_state"], "placement": self.before_view}
+        steps = self._decide(wanted, hosted)
+        self.result["plan"]["actions"] = texts(steps)
+        if not steps:
             return self.result
-        return self._disable(hosted, before_view)
-
-    # -- enabled / disabled_for_placement --------------------------------------------------
-    def _set_state_only(self, wanted, before_view):
         self.result["changed"] = True
-        self.result["plan"]["actions"] = ["set enable_state %s" % wanted]
         self.result["service_engine"]["enable_state"]["after"] = wanted
-        self.result["diff"] = {"before": self.diff_before,
-                               "after": {"enable_state": wanted, "placement": before_view}}
+        if wanted != SE_DISABLED:
+            self.result["diff"] = {"before": self.diff_before,
+                                   "after": {"enable_state": wanted, "placement": self.before_view}}
+        else:
+            self._predict()
         if self.module.check_mode:
+            if wanted == SE_DISABLED:
+                self.progress.update("plan", "would disable SE %s and move %d virtual service(s)"
+                                     % (se["name"], len(self.pairs)))
             return self.result
-        self.progress.update("configure", "setting SE %s to %s" % (self.se["name"], wanted))
-        _set_enable_state(self.client, self.se_uuid, wanted)
-        if wanted == SE_ENABLED and self.params["wait"]:
-            def enabled():
-                se = _read_se(self.client, self.se_uuid)
-                return se if se["oper_state"] == OPER_UP else None
-            se = wait_until(enabled, self.params["timeout"], self.params["wait_sleep"],
-                            what="SE %s to be up" % self.se["name"])
-            self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
-        self.progress.update("done", "SE %s is %s" % (self.se["name"], wanted), percent=100)
+        execute(steps)
+        if wanted != SE_DISABLED:
+            self.progress.update("done", "SE %s is %s" % (se["name"], wanted), percent=100)
+        elif not params["wait"] and params["method"] == "controller":
+            self.progress.update("done", "SE %s set to %s (not waiting for the evacuation)" % (se["name"], SE_DISABLED))
+        else:
+            self._report_after()
+            self.progress.update("done", "SE %s disabled, %d virtual service(s) moved"
+                                 % (se["name"], len(self.result["moves"])), percent=100)
         return self.result
 
-    # -- disabled ----------------------------------------------------------------------------
-    def _disable(self, hosted, before_view):
-        params = self.params
-        se = self.se
-        planner = Planner(self.placement)
-        try:
-            plan = planner.plan_evacuation(self.se_uuid)
-        except PlacementError as exc:
-            raise ModuleFailure("not disabling SE '%s': %s" % (se["name"], exc), **self.result)
-        actions = []
+    def _decide(self, wanted, hosted):
+        """The steps from the SE as it is to ``wanted``, the same list for check mode (its plan) and a run."""
+        se, params = self.se, self.params
+        state = se["enable_state"]
+        wait = params["wait"]
+        if wanted != SE_DISABLED:
+            if state == wanted:
+                return []
+            steps = [self._configure(wanted)]
+            if wanted == SE_ENABLED and wait:
+                steps.append(Step("wait for SE %s to be up" % se["name"], self._wait_up))
+            return steps
+        if state == SE_DISABLED and not hosted:
+            return []
         method = params["method"]
-        already = se["enable_state"] == SE_DISABLED
-        if method == "per_vs" and se["enable_state"] not in (SE_DISABLED_FOR_PLACEMENT, SE_DISABLED):
-            actions.append("set enable_state %s" % SE_DISABLED_FOR_PLACEMENT)
-        if method == "per_vs" or (already and se.get("migrate_state") != MIGRATE_STARTED):
-            actions.append("migrate %d virtual service(s), %d at once" % (len(self.pairs),
-                                                                          params["concurrency"]))
+        already = state == SE_DISABLED
+        started = se.get("migrate_state") == MIGRATE_STARTED
+        steps = []
+        if method == "per_vs" and state not in (SE_DISABLED_FOR_PLACEMENT, SE_DISABLED):
+            steps.append(self._configure(SE_DISABLED_FOR_PLACEMENT))
+        if method == "per_vs" or (already and not started):
+            # the controller ran its evacuation already and left these: move them one by one
+            steps.append(Step("migrate %d virtual service(s), %d at once" % (len(self.pairs), params["concurrency"]),
+                              self._migrate_each))
         if not already:
-            actions.append("set enable_state %s" % SE_DISABLED)
-        if method == "controller" and not already:
-            actions.append("wait for the controller to evacuate %d virtual service(s)" % len(self.pairs))
-        self.result["plan"].update(actions=actions, moves=plan["moves"],
-                                   created_service_engines=plan["created_service_engines"],
+            steps.append(self._configure(SE_DISABLED))
+        if wait and method == "controller" and (not already or started):
+            steps.append(Step("wait for the controller to evacuate %d virtual service(s)" % len(self.pairs),
+                              lambda: self._wait_evacuated(hosted)))
+        elif wait and method == "per_vs" and not already:
+            steps.append(Step("wait for SE %s to be %s" % (se["name"], OPER_DISABLED),
+                              lambda: self._wait_evacuated(set())))
+        return steps
+
+    def _configure(self, wanted):
+        def run():
+            self.progress.update("configure", "setting SE %s to %s" % (self.se["name"], wanted))
+            _set_enable_state(self.client, self.se_uuid, wanted)
+        return Step("set enable_state %s" % wanted, run)
+
+    def _wait_up(self):
+        def enabled():
+            se = _read_se(self.client, self.se_uuid)
+            return se if se["oper_state"] == OPER_UP else None
+        se = wait_until(enabled, self.params["timeout"], self.params["wait_sleep"],
+                        what="SE %s to be up" % self.se["name"])
+        self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
+
+    def _predict(self):
+        """Where the controller would put each virtual service (a prediction, in both modes); refuses an
+        evacuation the group cannot absorb before anything changes."""
+        se = self.se
+        try:
+            plan = Planner(self.placement).plan_evacuation(self.se_uuid)
+        except PlacementError as exc:
+            self.result["changed"] = False
+            self.result["service_engine"]["enable_state"]["after"] = se["enable_state"]
+            raise ModuleFailure("not disabling SE '%s': %s" % (se["name"], exc), **self.result)
+        self.result["plan"].update(moves=plan["moves"], created_service_engines=plan["created_service_engines"],
                                    capacity=plan["capacity"])
-        self.result["changed"] = True
-        self.result["service_engine"]["enable_state"]["after"] = SE_DISABLED
         predicted = {}
         for move in plan["moves"]:
             key = "%s (vip %s)" % (move["name"], move["vip_id"])
-            predicted[key] = sorted([n for n in before_view.get(key, []) if n != se["name"]] + [move["to_se"]])
+            predicted[key] = sorted([n for n in self.before_view.get(key, []) if n != se["name"]] + [move["to_se"]])
         self.result["diff"] = {"before": self.diff_before,
                                "after": {"enable_state": SE_DISABLED, "placement": predicted}}
         if self.module.check_mode:
             self.result["moves"] = [dict(m, result="planned") for m in plan["moves"]]
             self.result["created_service_engines"] = plan["created_service_engines"]
-            self.progress.update("plan", "would disable SE %s and move %d virtual service(s)"
-                                 % (se["name"], len(self.pairs)))
-            return self.result
-
-        if method == "per_vs":
-            if se["enable_state"] not in (SE_DISABLED_FOR_PLACEMENT, SE_DISABLED):
-                self.progress.update("configure", "setting SE %s to %s" % (se["name"], SE_DISABLED_FOR_PLACEMENT))
-                _set_enable_state(self.client, self.se_uuid, SE_DISABLED_FOR_PLACEMENT)
-            self._migrate_each()
-            if not already:
-                self.progress.update("configure", "setting SE %s to %s" % (se["name"], SE_DISABLED))
-                _set_enable_state(self.client, self.se_uuid, SE_DISABLED)
-                if params["wait"]:
-                    self._wait_evacuated(set())
-        elif already:
-            if se.get("migrate_state") == MIGRATE_STARTED:
-                if params["wait"]:
-                    self._wait_evacuated(hosted)
-            else:
-                # The controller ran its evacuation already and left these: move them one by one.
-                self._migrate_each()
-        else:
-            self.progress.update("configure", "setting SE %s to %s" % (se["name"], SE_DISABLED))
-            _set_enable_state(self.client, self.se_uuid, SE_DISABLED)
-            if params["wait"]:
-                self._wait_evacuated(hosted)
-        if not params["wait"] and method == "controller":
-            self.progress.update("done", "SE %s set to %s (not waiting for the evacuation)"
-                                 % (se["name"], SE_DISABLED))
-            return self.result
-        self._report_after()
-        self.progress.update("done", "SE %s disabled, %d virtual service(s) moved"
-                             % (se["name"], len(self.result["moves"])), percent=100)
-        return self.result
 
     def _migrate_each(self):
         jobs = []
@@ -274,5 +273,5 @@ class _SeDisable(object):
                                          "placement": _placement_view(after, self.pairs)}}
 
 
-def disable_service_engine(module, client):
-    return _SeDisable(module, client).run()
+def disable_service_engine(module, client, progress):
+    return _SeDisable(module, client, progress).run()

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The logic of the se_info module: service engines and virtual service placement, read-only."""
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The logic of the se_info module: service engines and virtual service placement, read-only."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,15 +12,15 @@ __metaclass__ = type
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import find_in, load_placement
 
 
-def gather_se_info(module, client):
+def gather_se_info(module, client, progress):
     params = module.params
     placement = load_placement(client)
     group_uuids = None
     if params["se_group"]:
-        group_uuids = set(find_in(placement.groups, g, "serviceenginegroup")["uuid"] for g in params["se_group"])
+        group_uuids = set(find_in(placement.groups, g, "serviceenginegroup", "se_group")["uuid"] for g in params["se_group"])
     se_uuids = None
     if params["names"]:
-        se_uuids = set(find_in(placement.ses, n, "serviceengine")["uuid"] for n in params["names"])
+        se_uuids = set(find_in(placement.ses, n, "serviceengine", "names")["uuid"] for n in params["names"])
 
     def group_name(uuid):
         group = placement.groups.get(uuid)

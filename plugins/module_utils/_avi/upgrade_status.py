@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading the upgrade state of an Avi controller: versions, images and the status of upgrades.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Reading the upgrade state of an Avi controller: versions, images and the status of upgrades.
 
 Two API generations exist. Controllers before 18.2.6 have the 17.x system-upgrade API
 (``POST /api/cluster/upgrade``, ``GET /api/cluster/upgrade/status``); from 18.2.6 on, the
@@ -37,6 +39,21 @@ FSM_COMPLETED = "UPGRADE_FSM_COMPLETED"
 LEGACY_RUNNING = ("UPGRADE_STARTED", "UPGRADE_WAITING", "UPGRADE_IN_PROGRESS", "UPGRADE_CONTROLLER_COMPLETED",
                   "UPGRADE_ABORT_IN_PROGRESS")
 LEGACY_FAILED = ("UPGRADE_ABORTED",)
+
+
+# The forms an Avi version takes: a base version (22.1.7), with a build number (22.1.7-9300, as in an
+# image's tag) or with a patch (30.2.1-2p1: BuildInfo.patch_version "2p1" on base 30.2.1, the vendor's
+# patch naming, e.g. its SDK branches 22.1.4-1p1 or 30.1.1-1p1).
+VERSION_FORM = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-(?:\d+|\d+p\d+))?$")
+
+
+def check_version(text, option="version"):
+    """``text`` as given by the user, refused with ``ValueError`` naming ``option`` unless it is an Avi
+    version in one of the forms in VERSION_FORM (nothing before or after it)."""
+    if not isinstance(text, str) or not VERSION_FORM.match(text):
+        raise ValueError("%s must be an Avi version such as 22.1.7, 22.1.7-9300 (with a build) or 30.2.1-2p1 (with "
+                         "a patch), got %r" % (option, text))
+    return text
 
 
 def parse_version(text):

@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The logic of the vs_migrate module: resolve, check, plan, migrate unless check mode, report."""
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The logic of the vs_migrate module: resolve, check, decide the migration once (check mode returns
+it as the plan, a run executes the same step), report."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     PlacementError,
@@ -19,27 +22,27 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     run_migrations,
     se_brief,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 
 
-def _resolve_se(client, placement, value, group):
-    """SE uuid for a name or uuid; a clear error if unknown or in another group."""
-    try:
-        se = find_in(placement.ses, value, "serviceengine")
-    except PlacementError:
-        se = client.resolve("serviceengine", value)  # raises 'serviceengine X not found'
+def _resolve_se(client, placement, value, group, option):
+    """SE uuid for a name or uuid; a clear error, naming the option, if unknown or in another group."""
+    if value in placement.ses or any(se.get("name") == value for se in placement.ses.values()):
+        se = find_in(placement.ses, value, "serviceengine", option)
+    else:
+        se = client.resolve("serviceengine", value, option=option)  # raises 'serviceengine X not found'
         se = {"uuid": se["uuid"], "group_uuid": ref_uuid(se.get("se_group_ref"))}
     if se["group_uuid"] != group["uuid"]:
         other = placement.groups.get(se["group_uuid"])
-        raise ModuleFailure("serviceengine '%s' is not in SE group '%s' of the virtual service (it is in '%s')"
-                            % (value, group["name"], other["name"] if other else se["group_uuid"]))
+        raise ModuleFailure("%s: serviceengine '%s' is not in SE group '%s' of the virtual service (it is in '%s')"
+                            % (option, value, group["name"], other["name"] if other else se["group_uuid"]))
     return se["uuid"]
 
 
-def migrate_virtual_service(module, client):
+def migrate_virtual_service(module, client, progress):
     params = module.params
-    progress = Progress("vs_migrate")
-    vs_obj = client.resolve("virtualservice", params["uuid"] or params["name"])
+    vs_obj = client.resolve("virtualservice", params["uuid"] or params["name"],
+                            option="uuid" if params["uuid"] else "name")
     vs_uuid = vs_obj["uuid"]
     group_uuid = ref_uuid(vs_obj.get("se_group_ref"))
     progress.update("read", "reading placement of VS %s" % vs_obj.get("name"))
@@ -62,15 +65,15 @@ def migrate_virtual_service(module, client):
                             "not support migration in legacy active/standby groups"
                             % (vs["name"], group["name"], HA_LEGACY), **result)
     if vip_id not in vs["vips"]:
-        raise ModuleFailure("vip_id '%s' not found on virtual service '%s'; its vip_ids are: %s"
+        raise ModuleFailure("vip_id: '%s' not found on virtual service '%s'; its vip_ids are: %s"
                             % (vip_id, vs["name"], ", ".join(sorted(vs["vips"])) or "none"), **result)
     before = [e["se_uuid"] for e in vs["vips"][vip_id]]
     before_names = sorted(placement.se_name(u) for u in before)
     result["placement"] = {"before": before_names, "after": before_names}
 
-    from_se = _resolve_se(client, placement, params["from_se"], group) if params["from_se"] else None
-    to_se = _resolve_se(client, placement, params["to_se"], group) if params["to_se"] else None
-    to_host = find_in(placement.hosts, params["to_host"], "host")["uuid"] if params["to_host"] else None
+    from_se = _resolve_se(client, placement, params["from_se"], group, "from_se") if params["from_se"] else None
+    to_se = _resolve_se(client, placement, params["to_se"], group, "to_se") if params["to_se"] else None
+    to_host = find_in(placement.hosts, params["to_host"], "host", "to_host")["uuid"] if params["to_host"] else None
     to_new_se = bool(params["to_new_se"])
 
     # What is wanted, compared with what is.
@@ -116,23 +119,25 @@ def migrate_virtual_service(module, client):
     result["created_service_engine"] = target["name"] if target["new"] else None
     result["placement"]["after"] = planned_after
     result["diff"] = {"before": {"placement": before_names}, "after": {"placement": planned_after}}
-    if module.check_mode:
-        progress.update("plan", "would migrate VS %s from %s to %s" % (vs["name"], placement.se_name(from_se),
-                                                                       target["name"]))
-        return result
-
     job = {"uuid": vs_uuid, "name": vs["name"], "vip_id": vip_id, "from_se": from_se, "before": before,
            "to_se": to_se, "to_host": to_host, "to_new_se": to_new_se}
+    text = "migrate VS %s (vip %s) from %s to %s" % (vs["name"], vip_id, placement.se_name(from_se), target["name"])
+    if params["wait"]:
+        step = Step(text, lambda: run_migrations(client, [job], progress, concurrency=1, timeout=params["timeout"],
+                                                 interval=params["wait_sleep"]))
+    else:
+        step = Step(text + " (not waiting)", lambda: client.post("virtualservice/%s/migrate" % vs_uuid, migrate_body(
+            client, vip_id, from_se, to_se, to_host, to_new_se)))
+    result["plan"]["steps"] = texts([step])
+    if module.check_mode:
+        progress.update("plan", "would " + step.text)
+        return result
+    execute([step])
     if not params["wait"]:
-        body = migrate_body(client, vip_id, from_se, to_se, to_host, to_new_se)
-        client.post("virtualservice/%s/migrate" % vs_uuid, body)
         progress.update("migrate", "migration of VS %s started (not waiting)" % vs["name"])
         result["placement"]["after"] = None
         result["diff"]["after"] = {"placement": None}
         return result
-
-    run_migrations(client, [job], progress, concurrency=1, timeout=params["timeout"],
-                   interval=params["wait_sleep"])
     after_placement = load_placement(client, group_uuid)
     after = job.get("after") or []
     after_names = sorted(after_placement.se_name(u) for u in after)

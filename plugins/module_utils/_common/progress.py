@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Progress reporting shared by every long-running module.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Progress reporting shared by every long-running module.
 
 A module records each progress step with :meth:`Progress.update`. Steps are kept in
 ``history`` (returned to the user as ``progress``) and, when the collection's action plugin
@@ -58,3 +60,7 @@ class Progress(object):
                 # Progress is a convenience: never fail the step because it cannot be shown.
                 self._path = None
         return entry
+
+    def waiting(self, text):
+        """Record a wait the run is riding out (a server restarting, read-only, dropping connections)."""
+        return self.update("wait", text)

@@ -14,7 +14,8 @@ import pytest
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import _ClusterUpgrade
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import check_version
 from ansible_collections.fleetops.maintenance.plugins.modules import cluster_upgrade
 from fake_clock import FakeClock
 
@@ -181,3 +182,45 @@ def test_an_se_whose_enable_state_is_left_out_counts_as_enabled(ctl, run_module,
     result = run_module(cluster_upgrade, {"scope": "service_engine", "service_engine": "se1", "version": "22.1.7"},
                         check_mode=True)
     assert result["status"]["service_engines"]["se1"]["enable_state"] == "SE_STATE_ENABLED", result["status"]
+
+
+@pytest.mark.parametrize("version", ["22.1.7x", "22.1.7 foo", " 22.1.7", "22.1", "", "v22.1.7", "22.1.7-", "22.1.7-2q1"])
+def test_versions_are_parsed_strictly(ctl, run_module, version):
+    result = run_module(cluster_upgrade, {"scope": "controller", "version": version})
+    assert result["failed"] and result["msg"].startswith("version must be an Avi version such as 22.1.7"), result
+    assert ctl.calls == [] and started(ctl) == []
+
+
+@pytest.mark.parametrize("version", ["22.1.7", "22.1.7-9300", "30.2.1-2p1"])
+def test_the_forms_avi_versions_take_are_accepted(version):
+    assert check_version(version) == version
+
+
+def test_unknown_or_blank_scopes_are_refused_with_candidates(ctl, run_module):
+    result = run_module(cluster_upgrade, {"scope": "se_group", "se_group": "g7", "version": "22.1.7"})
+    assert result["failed"] and result["msg"].startswith("se_group: SE group 'g7' not found; known: g1, g2")
+    result = run_module(cluster_upgrade, {"scope": "service_engine", "service_engine": "", "version": "22.1.7"})
+    assert result["failed"] and result["msg"].startswith("service_engine must not be empty or blank")
+    assert started(ctl) == []
+
+
+def test_an_image_path_that_is_no_readable_file_is_refused_before_anything_changes(ctl, run_module, tmp_path):
+    result = run_module(cluster_upgrade, {"scope": "controller", "image": str(tmp_path)})
+    assert result["failed"] and result["msg"].startswith("image (a local package file): %s is not a file" % tmp_path)
+    assert ctl.writes == []
+
+
+def test_the_upgrade_plan_reads_vip_summary_as_one_object_or_a_list(ctl, run_module):
+    as_list = run_module(cluster_upgrade, {"scope": "system", "version": "22.1.7"}, check_mode=True)
+    ctl.vip_summary_object = True   # VsInventory.runtime.vip_summary as one VipSummary object (22.1.1+)
+    as_object = run_module(cluster_upgrade, {"scope": "system", "version": "22.1.7"}, check_mode=True)
+    assert as_object["plan"]["disrupted_virtual_services"] == as_list["plan"]["disrupted_virtual_services"]
+    assert sorted(d["name"] for d in as_object["plan"]["disrupted_virtual_services"]) == ["vs1", "vs2", "vs3", "vs4"]
+
+
+def test_a_run_executes_the_steps_its_check_mode_planned(ctl, run_module):
+    plan = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"}, check_mode=True)
+    assert plan["plan"]["actions"] == ["upgrade controller to 22.1.7", "wait until controller runs 22.1.7"]
+    run = run_module(cluster_upgrade, {"scope": "controller", "version": "22.1.7"})
+    assert run["plan"]["actions"] == plan["plan"]["actions"] and not run.get("failed"), run
+    assert [w[1] for w in started(ctl)] == ["/api/upgrade"] and ctl.version == "22.1.7"

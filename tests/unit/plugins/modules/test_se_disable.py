@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.fleetops.maintenance.plugins.modules import se_disable
 
 
@@ -109,3 +111,42 @@ def test_se_enable_and_disabled_for_placement(fake, run_module):
 def test_se_disable_rejects_bad_choices(fake, run_module):
     result = run_module(se_disable, {"name": "se1", "state": "off"})
     assert result["failed"] and "state" in result["msg"] and "disabled_for_placement" in result["msg"]
+
+
+# -- refusals before anything changes --------------------------------------------------------------
+@pytest.mark.parametrize("args,option", [({"name": ""}, "name"), ({"name": "   "}, "name"), ({"uuid": " "}, "uuid")])
+def test_se_disable_refuses_a_blank_name_or_uuid_before_any_call(fake, run_module, args, option):
+    # an empty name used to match the first SE of the controller (an empty ?name= filter matches everything)
+    result = run_module(se_disable, args)
+    assert result["failed"] and result["msg"].startswith(option + " must not be empty or blank")
+    assert fake.calls == [] and fake.writes == []
+
+
+def test_se_disable_refuses_a_name_that_matches_nothing_listing_the_closest(fake, run_module):
+    result = run_module(se_disable, {"name": "se9"})
+    assert result["failed"] and result["msg"].startswith("name: serviceengine 'se9' not found; known: se1, se2")
+    assert fake.writes == []
+
+
+def test_se_disable_plans_the_same_from_either_shape_of_vip_summary(fake, run_module):
+    as_list = run_module(se_disable, {"name": "se1"}, check_mode=True)
+    fake.vip_summary_object = True   # VsInventory.runtime.vip_summary as one VipSummary object (22.1.1+)
+    as_object = run_module(se_disable, {"name": "se1"}, check_mode=True)
+    assert as_object["plan"] == as_list["plan"] and [m["to_se"] for m in as_object["moves"]] == ["se2", "se3"]
+    assert fake.writes == []
+
+
+@pytest.mark.parametrize("wait,state,steps", [
+    (True, "SE_STATE_ENABLED", ["set enable_state SE_STATE_DISABLED",
+                                "wait for the controller to evacuate 2 virtual service(s)"]),
+    (False, "SE_STATE_ENABLED", ["set enable_state SE_STATE_DISABLED"]),
+    (True, "SE_STATE_DISABLED_FOR_PLACEMENT", ["set enable_state SE_STATE_DISABLED",
+                                               "wait for the controller to evacuate 2 virtual service(s)"]),
+])
+def test_se_disable_runs_exactly_the_steps_check_mode_planned(fake, run_module, wait, state, steps):
+    fake.ses["serviceengine-1"]["enable_state"] = state
+    plan = run_module(se_disable, {"name": "se1", "wait": wait}, check_mode=True)
+    assert plan["plan"]["actions"] == steps and fake.writes == []
+    run = run_module(se_disable, {"name": "se1", "wait": wait})
+    assert run["plan"]["actions"] == steps
+    assert [w[2]["enable_state"] for w in fake.writes if w[0] == "PUT"] == ["SE_STATE_DISABLED"]

@@ -38,3 +38,19 @@ def test_se_info_filters(fake, run_module):
 def test_password_is_never_returned(fake, run_module):
     result = run_module(se_info, {"names": ["nope"]})
     assert "s3cret-pw" not in json.dumps(result)
+
+
+def test_se_info_reads_vip_summary_as_one_object_or_a_list(fake, run_module):
+    as_list = run_module(se_info, {})
+    fake.vip_summary_object = True   # VsInventory.runtime.vip_summary as one VipSummary object (22.1.1+)
+    as_object = run_module(se_info, {})
+    for result in (as_list, as_object):
+        result.pop("api_stats")
+    assert as_object == as_list and as_object["service_engines"][0]["virtual_services"] == ["vs1", "vs2"]
+
+
+def test_se_info_refuses_blank_and_unknown_names(fake, run_module):
+    result = run_module(se_info, {"names": ["se1", " "]})
+    assert result["failed"] and result["msg"].startswith("names must not be empty or blank") and fake.calls == []
+    result = run_module(se_info, {"se_group": ["g3"]})
+    assert result["failed"] and result["msg"].startswith("se_group: serviceenginegroup 'g3' not found; known: g1, g2")

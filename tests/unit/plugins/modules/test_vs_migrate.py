@@ -61,3 +61,11 @@ def test_vs_migrate_unknown_names(fake, run_module):
 def test_vs_migrate_targets_are_mutually_exclusive(fake, run_module):
     result = run_module(vs_migrate, {"name": "vs3", "to_se": "se3", "to_new_se": True})
     assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_vs_migrate_refuses_blank_options_and_names_the_closest_host(fake, run_module):
+    result = run_module(vs_migrate, {"name": "vs3", "to_se": ""})
+    assert result["failed"] and result["msg"].startswith("to_se must not be empty or blank") and fake.calls == []
+    result = run_module(vs_migrate, {"name": "vs3", "to_host": "esx-3"})
+    assert result["failed"] and result["msg"].startswith("to_host: host 'esx-3' not found; known: esx-1, esx-2")
+    assert fake.writes == []

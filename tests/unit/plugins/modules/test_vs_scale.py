@@ -34,3 +34,11 @@ def test_vs_scale_refusals(ctl, run_module):
     result = run_module(vs_scale, {"name": "vs3", "state": "scaled_in"})
     assert result["failed"] and "from_se" in result["msg"]
     assert [w for w in ctl.writes if w[1].endswith(("/scaleout", "/scalein"))] == []
+
+
+def test_vs_scale_refuses_blank_and_unknown_names(ctl, run_module):
+    result = run_module(vs_scale, {"name": "vs1", "to_se": "  "})
+    assert result["failed"] and result["msg"].startswith("to_se must not be empty or blank") and ctl.calls == []
+    result = run_module(vs_scale, {"name": "vs1", "state": "scaled_in", "from_se": "se7"})
+    assert result["failed"] and result["msg"].startswith("from_se: serviceengine 'se7' not found")
+    assert ctl.writes == []

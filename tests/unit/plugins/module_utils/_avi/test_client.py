@@ -187,12 +187,26 @@ def test_paging_follows_next(make):
 
 
 def test_resolve_by_name_and_unknown_name(make):
+    ses = [{"uuid": "serviceengine-%d" % i, "name": name} for i, name in enumerate(
+        ("se-01", "se-02", "db-se-1", "web-se-7", "web-se-8", "web-se-9", "edge"))]
     client, script, clk = make([(200, {"count": 1, "results": [{"uuid": "serviceengine-1", "name": "se1"}]}),
-                                (200, {"count": 0, "results": []})])
+                                (200, {"count": 0, "results": []}), (200, {"count": 7, "results": ses})])
     assert client.resolve("serviceengine", "se1")["uuid"] == "serviceengine-1"
     with pytest.raises(AviNotFound) as err:
-        client.resolve("serviceengine", "nope")
-    assert "serviceengine 'nope' not found" in err.value.msg
+        client.resolve("serviceengine", "web-se-0", option="name")
+    # a name that matches nothing: refused naming the option, with the closest names of that kind
+    assert err.value.msg.startswith("name: serviceengine 'web-se-0' not found; closest of 7 known: web-se-7, web-se-8")
+    assert "edge" not in err.value.msg
+
+
+@pytest.mark.parametrize("name,uuid", [("", None), ("   ", None), (None, ""), (None, None)])
+def test_an_empty_name_or_uuid_is_refused_not_sent_as_a_filter(make, name, uuid):
+    # an empty ?name= filter would match every object: the first SE of the controller would be "found"
+    client, script, clk = make([(200, {"count": 1, "results": [{"uuid": "serviceengine-1", "name": "se1"}]})])
+    with pytest.raises(AviError) as err:
+        client.find("serviceengine", name=name, uuid=uuid)
+    assert "needs a name or uuid that is not empty" in err.value.msg
+    assert [c for c in script.calls if "serviceengine" in c[1]] == []
 
 
 def test_headers_carry_csrf_referer_version_tenant(monkeypatch):
