@@ -108,9 +108,14 @@ def run_triton(capsys):
 
 
 @pytest.fixture
-def vf(monkeypatch):
+def vf(monkeypatch, tmp_path):
     """A FakeVirtFusion answering every SSH command and HTTP request of VirtFusionClient (patched at its
-    single SSH method and its single HTTP method)."""
+    single SSH method and its single HTTP method). The known_hosts file exists (it is checked readable before
+    anything is sent); the fake never reads it."""
+    import fake_virtfusion
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    monkeypatch.setitem(fake_virtfusion.VF_CREDENTIALS, "known_hosts_file", str(known_hosts))
     from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import VirtFusionClient
     from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.provider import VirtFusionProvider
     from fake_virtfusion import FakeVirtFusion

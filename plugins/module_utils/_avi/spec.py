@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs shared by the Avi modules, and the resolution of connection settings.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Argument specs shared by the Avi modules, and the resolution of connection settings.
 
 Precedence of connection settings: an option given to the task wins over the same key in
 ``avi_credentials`` (typically set once through ``module_defaults`` for the
@@ -15,6 +17,7 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
     connection_options,
     missing_setting,
@@ -71,14 +74,17 @@ def merge_specs(*specs):
     return merged
 
 
-def resolve_connection(params, environ=None):
+def resolve_connection(params, environ=None, check_files=True):
     """Return the effective connection settings as a dict.
 
     ``params`` are the module parameters. Raises ``ValueError`` naming the missing or invalid
-    setting and where it can be given.
+    setting and where it can be given; with ``check_files``, also when the CA file cannot be read
+    or holds no PEM certificate (waiting would not fix it).
     """
     result = resolve_settings(_CONNECTION_KEYS, (params, params.get("avi_credentials") or {}), environ)
     for key in ("controller", "username", "password"):
         if not result.get(key):
             raise missing_setting(key, _CONNECTION_KEYS, "avi_credentials")
+    if check_files and result["validate_certs"] and result["ca_path"]:
+        ca_file(result["ca_path"], "ca_path (AVI_CA_PATH)")
     return result

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument spec of the Triton connection, and the resolution of its settings.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Argument spec of the Triton connection, and the resolution of its settings.
 
 Precedence: an option given to the task wins over the same key in ``triton_credentials``
 (typically set once through ``module_defaults`` for the ``group/fleetops.maintenance.triton``
@@ -15,6 +17,7 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
     connection_options,
     missing_setting,
@@ -52,9 +55,9 @@ def triton_argument_spec():
     return copy.deepcopy(spec)
 
 
-def resolve_connection(params, environ=None):
+def resolve_connection(params, environ=None, check_files=True):
     """The effective connection settings. Raises ``ValueError`` naming what is missing and where
-    it can be given."""
+    it can be given; with ``check_files``, also when the CA file or the key file cannot be used."""
     # an empty string (e.g. an unset survey field) counts as not given
     result = resolve_settings(_CONNECTION_KEYS, (params, params.get("triton_credentials") or {}), environ,
                               empty_is_unset=True)
@@ -70,4 +73,9 @@ def resolve_connection(params, environ=None):
     if result.get("private_key") and result.get("private_key_file"):
         raise ValueError("private_key and private_key_file are mutually exclusive: give one (or neither, to sign "
                          "with the ssh-agent)")
+    if check_files:
+        if result["validate_certs"] and result.get("ca_path"):
+            ca_file(result["ca_path"], "ca_path (TRITON_CA_PATH)")
+        if result["api"] == "cloudapi" and result.get("private_key_file"):
+            readable_file(result["private_key_file"], "private_key_file (TRITON_KEY_FILE)")
     return result

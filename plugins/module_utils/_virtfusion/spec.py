@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument spec of the VirtFusion connection and migration options, their resolution and validation.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Argument spec of the VirtFusion connection and migration options, their resolution and validation.
 
 The connection has two parts, both needed: SSH to the control server (``vfcli-ctrl``, where the
 vendor manages live migrations) and the REST API (server and hypervisor reads, the read-only
@@ -20,6 +22,7 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
     connection_options,
     resolve_settings,
@@ -85,9 +88,10 @@ def virtfusion_argument_spec():
     return copy.deepcopy(spec)
 
 
-def resolve_connection(params, environ=None):
+def resolve_connection(params, environ=None, check_files=True):
     """The effective connection settings. Raises ``ValueError`` naming what is missing and where it
-    can be given (never a secret's value)."""
+    can be given (never a secret's value); with ``check_files``, also when the known_hosts file, the
+    key file or the CA file cannot be used."""
     # only the credentials dict (no top-level options); an empty string (e.g. an unset survey field)
     # counts as not given
     result = resolve_settings(_CONNECTION_KEYS, (params.get("virtfusion_credentials") or {},), environ,
@@ -108,6 +112,12 @@ def resolve_connection(params, environ=None):
     if result["timeout"] < 1:
         raise ValueError("virtfusion_credentials.timeout must be a positive number of seconds, got %s"
                          % result["timeout"])
+    if check_files:
+        readable_file(result["known_hosts_file"], "virtfusion_credentials.known_hosts_file (VIRTFUSION_KNOWN_HOSTS)")
+        if result.get("private_key_file"):
+            readable_file(result["private_key_file"], "virtfusion_credentials.private_key_file (VIRTFUSION_SSH_KEY_FILE)")
+        if result["validate_certs"] and result.get("ca_path"):
+            ca_file(result["ca_path"], "virtfusion_credentials.ca_path (VIRTFUSION_CA_PATH)")
     return result
 
 

@@ -23,3 +23,16 @@ def test_connection_settings_from_avi_credentials(fake, run_module, monkeypatch)
                                   "avi_credentials": {"controller": "ctl.example", "username": "u",
                                                       "password": "p"}})
     assert not result.get("failed"), result
+
+
+def test_a_ca_file_that_cannot_be_used_fails_at_once_naming_the_setting(fake, run_module, tmp_path, monkeypatch):
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("not a certificate")
+    for path, why in ((str(tmp_path / "missing.pem"), "is not a file"), (str(not_pem), "holds no PEM certificate")):
+        result = run_module(se_info, {"ca_path": path})
+        assert result["failed"] and result["msg"].startswith("ca_path (AVI_CA_PATH): %s %s" % (path, why))
+        monkeypatch.setenv("AVI_CA_PATH", path)
+        result = run_module(se_info, {})
+        assert result["failed"] and "ca_path (AVI_CA_PATH)" in result["msg"]
+        monkeypatch.delenv("AVI_CA_PATH")
+    assert fake.calls == []

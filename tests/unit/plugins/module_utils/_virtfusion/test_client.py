@@ -165,11 +165,31 @@ def test_connection_spec_names_missing_settings_and_reads_the_environment():
     assert str(exc.value).startswith("missing VirtFusion connection settings known_hosts_file, api_url, api_token")
     conn = resolve_connection({"virtfusion_credentials": {"host": "cp", "port": None}}, environ={
         "VIRTFUSION_KNOWN_HOSTS": "/kh", "VIRTFUSION_API_URL": "https://cp", "VIRTFUSION_API_TOKEN": "t" * 20,
-        "VIRTFUSION_SSH_PORT": "2200"})
+        "VIRTFUSION_SSH_PORT": "2200"}, check_files=False)
     assert conn["port"] == 2200 and conn["username"] == "root" and conn["known_hosts_file"] == "/kh"
     with pytest.raises(ValueError) as exc:
         resolve_connection({"virtfusion_credentials": dict(CONN, private_key="x", private_key_file="/k")}, environ={})
     assert "private_key and private_key_file are mutually exclusive" in str(exc.value)
+
+
+def test_files_the_run_reads_are_checked_before_anything_is_sent(tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("not a certificate")
+    cases = [({"known_hosts_file": str(tmp_path / "missing")},
+              "virtfusion_credentials.known_hosts_file (VIRTFUSION_KNOWN_HOSTS): %s is not a file" % (tmp_path / "missing")),
+             ({"known_hosts_file": str(known), "private_key_file": str(tmp_path)},
+              "virtfusion_credentials.private_key_file (VIRTFUSION_SSH_KEY_FILE): %s is not a file" % tmp_path),
+             ({"known_hosts_file": str(known), "ca_path": str(not_pem)},
+              "virtfusion_credentials.ca_path (VIRTFUSION_CA_PATH): %s holds no PEM certificate" % not_pem)]
+    for given, message in cases:
+        with pytest.raises(ValueError) as exc:
+            resolve_connection({"virtfusion_credentials": dict(CONN, **given)}, environ={})
+        assert str(exc.value).startswith(message)
+    # with validate_certs=false the CA file is not read, so not checked
+    assert resolve_connection({"virtfusion_credentials": dict(CONN, known_hosts_file=str(known), ca_path=str(not_pem),
+                                                              validate_certs=False)}, environ={})
 
 
 def test_option_translation_uses_the_vendors_units():
