@@ -101,6 +101,15 @@ class RetryLoop(object):
         self.on_wait = None      # callable(text): a wait worth showing (the module's progress)
         self._override = None
 
+    def fork(self, stats):
+        """The same loop for another connection of the same server (a worker thread), counting into ``stats``;
+        it knows whether the server has answered."""
+        other = RetryLoop(stats, self.counters, self.timeout, self.interval, self.max_interval, self.max_attempts,
+                          self.wait_timeout, self.wait_interval, self.max_relogins, self.first_contact, self.clock,
+                          self.sleep, self.rand)
+        other.contacted = self.contacted
+        return other
+
     @contextlib.contextmanager
     def shorter(self, seconds):
         """Calls inside give up on RETRY after ``seconds``: for callers with a wait loop of their own

@@ -1,299 +1,37 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Instance migration between compute nodes, independent of the vendor: the provider interface,
-the registry of providers, the shared state machine and the result shape of the
-``instance_migrate`` module, and the sliding window that migrates several instances at once.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
-Adding a provider (e.g. VirtFusion):
+The vendor-neutral migration engine of ``instance_migrate``: converge one instance to the wanted
+state, with one decision (:func:`_decide`) for a run and for its check-mode plan; follow progress;
+migrate several instances through a sliding window. What a vendor's migration is (its record,
+its actions, its state machine) is the provider's (``_migration.provider``); the engine only calls
+its hooks, so re-attach, check mode, the failure policy and the result shape are the same for all.
 
-1. Write ``module_utils/<vendor>_migrate.py`` with a subclass of :class:`MigrationProvider`
-   implementing the methods marked "provider", and call ``register("<vendor>", YourProvider)`` at
-   import time.
-2. Add its name to ``PROVIDER_MODULES`` below and to the choices of the module's ``provider``
-   option, import its module_utils in ``plugins/modules/instance_migrate.py`` (AnsiballZ ships only
-   the module_utils a module imports), add its connection options to the module's argument spec
-   and a doc fragment.
-3. Map the vendor's migration record onto :class:`Migration` (phase, state, syncs...). The state
-   machine (:func:`next_action`) then gives every provider the same behaviour: idempotence, re-attach,
-   check mode, failure policy and results.
-4. A vendor whose migration model differs (VirtFusion: one ``start`` that runs every step, ``cancel``
-   and ``abort`` instead of phases) overrides the state-machine hooks of :class:`MigrationProvider`
-   (``states``, ``start_actions``, ``next_action``, ``running_action``, ``waits_for``, ``reached``,
-   ``simulate``, ``needs_start``, ``cleanup_failed``, ``check_failure``); :func:`converge`, the check
-   mode plan and the sliding window call those hooks, so re-attach, check mode, the failure policy and
-   the result shape stay shared. A provider that measures the migration itself (QEMU's downtime and
-   bytes) returns them in the end event of :meth:`MigrationProvider.wait` as ``downtime_seconds``,
-   ``bytes`` and ``measured``.
-
-The migration model (Triton's, which the others map onto): an optional record per instance with a
-``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused, failed,
-successful); actions ``begin``, ``automatic``, ``sync``, ``switch``, ``pause``, ``abort``,
-``rollback``, ``finalize``; ``finalize``, ``abort`` and ``rollback`` delete the record.
+Adding a provider: write ``module_utils/_<vendor>/provider.py`` with a subclass of
+``MigrationProvider`` implementing its hooks (its option spec, connection, record, state machine),
+add it to ``_migration.registry.PROVIDERS``, and document its options in a doc fragment the
+module extends.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import importlib
 import threading
 import time
 
-TRITON_STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
-# every state of every provider (the module's choices); each provider says which it supports
-STATES = TRITON_STATES + ("cancelled",)
-ACTIONS = ("begin", "automatic", "sync", "switch", "pause", "abort", "rollback", "finalize")
-PROVIDER_MODULES = {
-    "triton": "ansible_collections.fleetops.maintenance.plugins.module_utils._triton.provider",
-    "virtfusion": "ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.provider",
-}
-_REGISTRY = {}
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, MigrationError
+
 MAX_STEPS = 12
-
-
-class MigrationError(Exception):
-    """A migration request failed; ``reason`` is the vendor's message when there is one."""
-
-    def __init__(self, msg, reason=None, status=None, code=None):
-        super(MigrationError, self).__init__(msg)
-        self.msg = msg
-        self.reason = reason or msg
-        self.status = status
-        self.code = code
-
-
-def register(name, cls):
-    _REGISTRY[name] = cls
-
-
-def provider_class(name):
-    if name not in _REGISTRY and name in PROVIDER_MODULES:
-        importlib.import_module(PROVIDER_MODULES[name])
-    if name not in _REGISTRY:
-        raise MigrationError("unknown provider %s (known: %s)" % (name, ", ".join(sorted(PROVIDER_MODULES))))
-    return _REGISTRY[name]
-
-
-class Migration(object):
-    """A provider's migration record, normalized."""
-
-    def __init__(self, phase, state, automatic=False, syncs=0, error=None, source_server=None,
-                 target_server=None, raw=None, extra=None):
-        self.phase = phase
-        self.state = state
-        self.automatic = bool(automatic)
-        self.syncs = int(syncs or 0)
-        self.error = error
-        self.source_server = source_server
-        self.target_server = target_server
-        self.raw = raw or {}
-        self.extra = extra  # provider-specific fields added to view()
-
-    def key(self):
-        return (self.phase, self.state, self.syncs, len(self.raw.get("progress_history") or []))
-
-    def view(self):
-        out = {"phase": self.phase, "state": self.state, "automatic": self.automatic, "syncs": self.syncs,
-               "error": self.error, "source_server": self.source_server, "target_server": self.target_server}
-        if self.extra:
-            out.update(self.extra)
-        return out
-
-
-class MigrationProvider(object):
-    """The interface every provider implements (methods raising NotImplementedError)."""
-
-    name = "provider"
-    #: the states this provider can reach (a subset of STATES)
-    states = TRITON_STATES
-    #: the actions that start a migration: they get the target plan and the capacity / pre-check
-    start_actions = ("begin", "automatic")
-
-    def __init__(self, params):
-        self.params = params
-
-    def fork(self):
-        """A provider for another worker thread (its own HTTP client), same settings. provider"""
-        raise NotImplementedError
-
-    def api_stats(self):
-        """Counters of this provider's API calls. provider"""
-        return {}
-
-    def resolve(self, key):
-        """The instance named or with uuid ``key``: dict with id, name, server, server_name, state,
-        ram, disk. Raises MigrationError when there is none. provider"""
-        raise NotImplementedError
-
-    def record(self, inst):
-        """The instance's current :class:`Migration`, or None. provider"""
-        raise NotImplementedError
-
-    def start(self, inst, action, target_server=None):
-        """Ask for ``action``; raise MigrationError with the vendor's reason when refused. provider"""
-        raise NotImplementedError
-
-    def wait(self, inst, on_event, timeout):
-        """Follow the running action until it ends; return {"phase", "state", "message"}. provider"""
-        raise NotImplementedError
-
-    def estimate(self, inst):
-        """Bytes the first sync would send, or None. provider"""
-        return None
-
-    def unsupported(self, action, target_server=None):
-        """None, or why this provider (as configured) cannot do ``action``. provider"""
-        return None
-
-    def resolve_server(self, value):
-        """(uuid, name) of a compute node given by name or uuid; (value, None) if not visible. provider"""
-        return value, None
-
-    def plan_targets(self, instances, target_server=None):
-        """Predicted target per instance, in order, with capacity taken as they are placed:
-        list of {"id", "target", "target_name", "reason"}; None when capacity is not visible. provider"""
-        return None
-
-    def instances_on(self, server):
-        """Instances on a compute node (for evacuations). provider"""
-        raise NotImplementedError
-
-    # -- state-machine hooks: the defaults are Triton's model ----------------------------------------
-    def next_action(self, want, rec, inst, opts, resynced):
-        """What to do next when no action is running (see :func:`next_action`)."""
-        return next_action(want, rec, inst, opts, resynced)
-
-    def running_action(self, want, rec, inst, opts):
-        """With a running record: an action to take now, ("fail", reason), or None to wait for it."""
-        if want == "paused" and rec.phase == "sync":
-            return "pause"
-        return None
-
-    def waits_for(self, action):
-        """Whether ``action`` runs on (and is followed with :meth:`wait`) after it was requested."""
-        return action != "finalize"
-
-    def reached(self, rec, inst, opts):
-        """A name for where the instance stands (see :func:`reached`)."""
-        return reached(rec, inst, opts)
-
-    def simulate(self, rec, action, inst, target):
-        """The record ``action`` would leave (check mode planning)."""
-        return _simulate(rec, action, inst, target)
-
-    def needs_start(self, inst, rec, opts):
-        """Whether a migration of ``inst`` would be started (it gets the capacity / pre-check)."""
-        return rec is None and not (opts.get("source_server") and inst["server"] != opts["source_server"])
-
-    def check_failure(self, short, to_move):
-        """The message when the up-front check of several instances finds some that cannot move."""
-        why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
-        return "capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s" % (
-            len(short), len(to_move), why)
-
-    def cleanup_failed(self, key, progress):
-        """Failure policy ``failed_action=abort``: discard a failed migration; returns what was done."""
-        return _abort_failed(self, key, progress)
-
-
-# -- the state machine ---------------------------------------------------------------------------
-DONE = "done"
-# states reached from a successful migration: state -> (the action, the refusal otherwise)
-AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
-                 "finalized": ("finalize", "Finalize only works on a successful migration")}
-
-
-def _moved_already(inst, opts):
-    """With no record: has the instance left its source (the rule that keeps a finalized migration
-    idempotent)? True/False, or None when neither source_server nor target_server says."""
-    src, dst = opts.get("source_server"), opts.get("target_server")
-    if dst:
-        return inst["server"] == dst
-    if src:
-        return inst["server"] != src
-    return None
-
-
-def next_action(want, rec, inst, opts, resynced):
-    """What to do next to reach ``want`` from record ``rec``: an action name, DONE, or
-    ("fail", reason). A running record is handled by the caller (waited for first)."""
-    if want == "paused":
-        if rec is None:
-            return "fail", "migration not found"
-        if rec.state == "paused":
-            return DONE
-        return "fail", "Pause requires a running migration sync action"
-    if want == "aborted":
-        if rec is None:
-            return DONE
-        if rec.state == "successful":
-            return "fail", "Abort cannot work on a successful migration"
-        return "abort"
-    if want in AFTER_SUCCESS:  # rolled_back, finalized
-        if rec is None:
-            return DONE
-        action, refusal = AFTER_SUCCESS[want]
-        if rec.state != "successful":
-            return "fail", refusal
-        return action
-    # begun, synced, switched, migrated
-    if rec is None:
-        if _moved_already(inst, opts):
-            return DONE
-        return "automatic" if want == "migrated" and not opts.get("resync") else "begin"
-    if rec.state == "successful":
-        return DONE
-    if rec.phase == "begin" and rec.state == "failed":
-        return "begin"
-    if want == "begun":
-        return DONE
-    needs_sync = rec.syncs == 0 or (opts.get("resync") and not resynced) or (
-        rec.phase == "sync" and rec.state == "failed" and want == "synced")
-    if needs_sync:
-        return "sync"
-    if want == "synced":
-        return DONE
-    return "switch"
-
-
-def reached(rec, inst, opts):
-    """A name for where the instance stands."""
-    if rec is None:
-        moved = _moved_already(inst, opts)
-        return "finalized" if moved else ("not_migrating" if moved is False else "no_migration")
-    if rec.state == "failed":
-        return "failed"
-    if rec.state == "running":
-        return "running"
-    if rec.state == "successful":
-        return "switched"
-    return {"begin": "begun", "sync": "synced"}.get(rec.phase, rec.phase)
-
-
-def _simulate(rec, action, inst, target):
-    """The record an action would leave (check mode planning)."""
-    if action in ("begin", "automatic"):
-        if action == "automatic":
-            return Migration("switch", "successful", automatic=True, syncs=2, source_server=inst["server"],
-                             target_server=target)
-        return Migration("begin", "paused", syncs=0, source_server=inst["server"], target_server=target)
-    if action == "sync":
-        return Migration("sync", "paused", rec.automatic, rec.syncs + 1, source_server=rec.source_server,
-                         target_server=rec.target_server)
-    if action == "switch":
-        return Migration("switch", "successful", rec.automatic, rec.syncs, source_server=rec.source_server,
-                         target_server=rec.target_server)
-    if action == "pause":
-        return Migration("sync", "paused", rec.automatic, rec.syncs, source_server=rec.source_server,
-                         target_server=rec.target_server)
-    return None  # abort, rollback, finalize delete the record
 
 
 class _Observer(object):
     """Turns progress events into progress lines and the observed numbers of a migration."""
 
-    def __init__(self, progress, name, clock=time.time):
+    def __init__(self, provider, progress, name, clock=time.time):
+        self.provider = provider
         self.progress = progress
         self.name = name
         self.clock = clock
@@ -306,7 +44,7 @@ class _Observer(object):
 
     def begin_action(self, action):
         self._bytes, self._order = {}, []
-        if action in ("switch", "automatic"):
+        if action in self.provider.downtime_actions:
             self.switch_requested = self.clock()
 
     def end_action(self, end):
@@ -320,7 +58,7 @@ class _Observer(object):
             if end.get("downtime_seconds") is not None:
                 self.downtime = end["downtime_seconds"]
             return
-        if end.get("state") == "successful" and end.get("phase") == "switch":
+        if end.get("state") == "successful" and end.get("phase") == self.provider.downtime_end_phase:
             # from the stop event; if the stream did not show it, from the switch request (an upper bound)
             start = self.stop_seen if self.stop_seen is not None else getattr(self, "switch_requested", None)
             if start is not None:
@@ -330,14 +68,14 @@ class _Observer(object):
     def __call__(self, event):
         phase = event.get("phase") or "migration"
         msg = event.get("message") or ""
-        if msg == "stopping the instance" and self.stop_seen is None:
+        if msg and msg == self.provider.downtime_start_message and self.stop_seen is None:
             self.stop_seen = self.clock()
         cur, total = event.get("current_progress"), event.get("total_progress")
         percent = None
         if isinstance(cur, (int, float)) and isinstance(total, (int, float)) and total:
             percent = max(0, min(100, int(100.0 * cur / total)))
         data = {"instance": self.name}
-        if event.get("transfer_bytes_second") is not None and phase == "sync":
+        if event.get("transfer_bytes_second") is not None and phase in self.provider.transfer_phases:
             key = event.get("started_timestamp") or "sync"
             if key not in self._bytes:
                 self._order.append(key)
@@ -367,7 +105,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
     want = opts["state"]
     inst = provider.resolve(key)
     target = opts.get("target_server")
-    obs = _Observer(progress, inst["name"], clock=clock)
+    obs = _Observer(provider, progress, inst["name"], clock=clock)
     result = {"instance": {"id": inst["id"], "name": inst["name"]}, "provider": provider.name, "changed": False,
               "state": want, "phases": [], "waited_for": [], "server": {"before": inst["server"], "after": None},
               "server_name": {"before": inst.get("server_name"), "after": None}, "target_server": None,
@@ -381,8 +119,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
     rec = provider.record(inst)
     before = rec.view() if rec else None
     result["migration_before"] = before
-    resynced = False
-    plan_rec = rec
+    memo = {}
     if check_mode:
         result["plan"] = _plan(provider, inst, want, rec, opts, target)
         result["phases"] = list(result["plan"]["phases"])
@@ -399,7 +136,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         result["msg"] = "check mode: would run %s" % (", ".join(result["phases"]) or "nothing")
         return result
     for _step in range(MAX_STEPS):
-        action = _decide(provider, want, rec, inst, opts, resynced, target)
+        action = _decide(provider, want, rec, inst, opts, memo, target)
         if action is None:
             progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
                             instance=inst["name"])
@@ -424,8 +161,8 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             provider.start(inst, action, target if starts else None)
         except MigrationError as exc:
             again = provider.record(inst)
-            if exc.status == 412 and again is not None and again.key() != key_before and again.state == "running":
-                resynced = resynced or _resyncs(action, rec)
+            if provider.went_through(exc, key_before, again):
+                provider.note(action, rec, memo)
                 rec = again  # our own request got through before a retry: follow it
                 result["changed"] = True
                 result["phases"].append(action)
@@ -433,7 +170,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             raise _fail("%s: %s refused: %s" % (inst["name"], action, exc.reason), result, reason=exc.reason)
         result["changed"] = True
         result["phases"].append(action)
-        resynced = resynced or _resyncs(action, rec)
+        provider.note(action, rec, memo)
         if not provider.waits_for(action):
             rec = provider.record(inst)
             continue
@@ -454,7 +191,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
     return result
 
 
-def _decide(provider, want, rec, inst, opts, resynced, target):
+def _decide(provider, want, rec, inst, opts, memo, target):
     """The next step toward ``want`` from record ``rec``, the same for a run and its check-mode plan:
     None while a running action is to be waited for, DONE, an action the provider can take, or
     ``(message, reason)`` when ``want`` cannot be reached from here."""
@@ -463,7 +200,7 @@ def _decide(provider, want, rec, inst, opts, resynced, target):
         if action is None:
             return None
     else:
-        action = provider.next_action(want, rec, inst, opts, resynced)
+        action = provider.next_action(want, rec, inst, opts, memo)
     if isinstance(action, tuple):
         return "%s: cannot reach state %s: %s" % (inst["name"], want, action[1]), action[1]
     if action != DONE:
@@ -471,12 +208,6 @@ def _decide(provider, want, rec, inst, opts, resynced, target):
         if why:
             return "%s: %s" % (inst["name"], why), None
     return action
-
-
-def _resyncs(action, rec):
-    """Whether ``action`` on record ``rec`` counts as the resync that ``resync`` asks for (a sync after
-    the first one, or an automatic migration, which syncs again before its switch)."""
-    return action == "automatic" or (action == "sync" and rec is not None and rec.syncs >= 1)
 
 
 def _finish(provider, inst, rec, obs, result, opts):
@@ -524,12 +255,12 @@ def _fail(msg, result, reason=None, failed_phase=None):
 def _plan(provider, inst, want, rec, opts, target):
     plan = {"phases": [], "target_server": None, "target_server_name": None, "target_reason": None,
             "estimated_bytes": None, "notes": []}
-    sim, resynced = rec, False
+    sim, memo = rec, {}
     if rec is not None and rec.target_server:
         plan["target_server"], plan["target_server_name"] = provider.resolve_server(rec.target_server)
         plan["target_reason"] = "the migration's target, chosen at begin"
     for _i in range(MAX_STEPS):
-        action = _decide(provider, want, sim, inst, opts, resynced, target)
+        action = _decide(provider, want, sim, inst, opts, memo, target)
         if action is None:
             plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
             return plan
@@ -557,7 +288,7 @@ def _plan(provider, inst, want, rec, opts, target):
                 return plan
             plan["estimated_bytes"] = provider.estimate(inst)
         plan["phases"].append(action)
-        resynced = resynced or _resyncs(action, sim)
+        provider.note(action, sim, memo)
         sim = provider.simulate(sim, action, inst, plan["target_server"])
     return plan
 
@@ -574,6 +305,9 @@ class LockedProgress(object):
     def update(self, *args, **kwargs):
         with self._lock:
             return self._progress.update(*args, **kwargs)
+
+    def waiting(self, text):
+        return self.update("wait", text)
 
 
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
@@ -622,6 +356,7 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
             state["next"] += 1
             state["running"] += 1
             prov = provider if concurrency == 1 else provider.fork()
+            prov.on_wait(shared.waiting)
             t = threading.Thread(target=work, args=(index, prov), name="migrate-%d" % index)
             t.daemon = True
             threads.append(t)
@@ -639,18 +374,3 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
                "skipped": sum(1 for r in results if r["result"] == "skipped"),
                "changed": sum(1 for r in results if r.get("changed"))}
     return results, summary
-
-
-def _abort_failed(provider, key, progress):
-    """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
-    try:
-        inst = provider.resolve(key)
-        rec = provider.record(inst)
-        if rec is None or rec.state in ("running", "successful"):
-            return "left (%s)" % ("no record" if rec is None else rec.state)
-        progress.update("abort", "%s: aborting the failed migration" % inst["name"], 0, instance=inst["name"])
-        provider.start(inst, "abort")
-        provider.wait(inst, lambda _e: None, 900)
-        return "aborted"
-    except MigrationError as exc:
-        return "abort failed: %s" % exc.reason

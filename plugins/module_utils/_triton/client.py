@@ -106,6 +106,13 @@ class TritonClient(object):
         for loop in self.retries.values():
             loop.on_wait = callback
 
+    def fork(self):
+        """A client for another worker thread: the same settings and signer, and what this one knows of which
+        servers have answered."""
+        other = TritonClient(self.conn, signer=self._signer, clock=self._clock, sleep=self._sleep)
+        other.retries = dict((api, loop.fork(other.stats)) for api, loop in self.retries.items())
+        return other
+
     @property
     def signer(self):
         if self._signer is None:

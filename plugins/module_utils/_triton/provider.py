@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Triton provider of ``instance_migrate``.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The Triton provider of ``instance_migrate``: its options, its connection, and its state machine.
 
 Two ways in, chosen with the ``api`` option:
 
@@ -16,6 +18,11 @@ Two ways in, chosen with the ``api`` option:
 The predicted target mirrors the placement rule the lab documents (most unreserved RAM among the
 running, set-up, unreserved servers other than the source that fit RAM and disk); the vendor's
 allocator has more inputs (DAPI), so it is a prediction, reported as such.
+
+Triton's migration model (sdc-migrate, CloudAPI's MigrateMachine): an optional record per instance
+with a ``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused,
+failed, successful); actions ``begin``, ``automatic``, ``sync``, ``switch``, ``pause``, ``abort``,
+``rollback``, ``finalize``; ``finalize``, ``abort`` and ``rollback`` delete the record.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,11 +32,12 @@ __metaclass__ = type
 import re
 import threading
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
+    DONE,
     Migration,
     MigrationError,
     MigrationProvider,
-    register,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
     TritonClient,
@@ -37,9 +45,16 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.clien
     TritonNotFound,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import SigningError
-from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import resolve_connection
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import (
+    resolve_connection,
+    triton_argument_spec,
+)
 
 _SERVERS_LOCK = threading.Lock()
+STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
+# states reached from a successful migration: state -> (the action, the refusal otherwise)
+AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
+                 "finalized": ("finalize", "Finalize only works on a successful migration")}
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -52,22 +67,38 @@ def _err(exc, what):
 
 class TritonProvider(MigrationProvider):
     name = "triton"
+    credentials_option = "triton_credentials"
+    states = STATES
+    start_actions = ("begin", "automatic")
+    downtime_actions = ("switch", "automatic")
+    downtime_start_message = "stopping the instance"
+    downtime_end_phase = "switch"
+    transfer_phases = ("sync",)
 
     def __init__(self, params, client=None, servers=None):
         super(TritonProvider, self).__init__(params)
         self.conn = resolve_connection(params)
         self.api = self.conn["api"]
+        self.resync = bool(params.get("resync"))
         self.client = client or TritonClient(self.conn)
         self._servers = servers  # cache shared with forks: {uuid: server}
+
+    @classmethod
+    def argument_spec(cls):
+        spec = triton_argument_spec()
+        spec["resync"] = {"type": "bool", "default": False}
+        return spec
 
     def fork(self):
         if self.api == "operator":
             self.servers()
-        return TritonProvider(self.params, client=TritonClient(self.conn, signer=self.client._signer),
-                              servers=self._servers)
+        return TritonProvider(self.params, client=self.client.fork(), servers=self._servers)
 
     def api_stats(self):
         return dict(self.client.stats)
+
+    def on_wait(self, callback):
+        self.client.on_wait(callback)
 
     # -- compute nodes -------------------------------------------------------------------------
     def servers(self, refresh=False):
@@ -99,8 +130,7 @@ class TritonProvider(MigrationProvider):
         for s in servers.values():
             if value in (s["uuid"], s.get("hostname")):
                 return s["uuid"], s.get("hostname")
-        raise MigrationError("compute node %s not found (known: %s)"
-                             % (value, ", ".join(sorted(s.get("hostname") or s["uuid"] for s in servers.values()))))
+        raise MigrationError(not_found("compute node", value, [s.get("hostname") or s["uuid"] for s in servers.values()]))
 
     def _server_name(self, su):
         if self.api != "operator" or not su:
@@ -137,9 +167,19 @@ class TritonProvider(MigrationProvider):
         except (TritonError, SigningError) as exc:
             raise _err(exc, "looking up instance %s" % key)
         if not found:
-            raise MigrationError("instance %s not found (no instance has that name or uuid%s)"
-                                 % (key, "" if self.api == "operator" else " in account %s" % self.conn["account"]))
+            raise MigrationError("%s (no instance has that name or uuid%s)" % (
+                not_found("instance", key, self._instance_names()),
+                "" if self.api == "operator" else " in account %s" % self.conn["account"]))
         return self._inst(found[0])
+
+    def _instance_names(self):
+        """The names of the instances this connection sees (for a name that matches none)."""
+        try:
+            if self.api == "operator":
+                return [v.get("alias") for v in self.client.vmapi("GET", "/vms") or [] if not v.get("do_not_inventory")]
+            return [m.get("name") for m in self.client.cloudapi("GET", "/machines") or []]
+        except (TritonError, SigningError):
+            return []
 
     def instances_on(self, server):
         """Instances on the compute node, plus (operator) those with a migration record whose source
@@ -190,6 +230,10 @@ class TritonProvider(MigrationProvider):
             return ("target_server needs api=operator: CloudAPI's begin lets the allocator choose the server "
                     "(it takes no server, only affinity rules)")
         return None
+
+    def went_through(self, exc, before, again):
+        # 412 PreconditionFailed to the retry of a request whose answer was lost: the first one went through
+        return exc.status == 412 and again is not None and again.key() != before and again.state == "running"
 
     def start(self, inst, action, target_server=None):
         try:
@@ -289,5 +333,118 @@ class TritonProvider(MigrationProvider):
                         "%s: given as target_server, it fits" % best.get("hostname")})
         return out
 
+    def check_failure(self, short, to_move):
+        why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
+        return "capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s" % (
+            len(short), len(to_move), why)
 
-register("triton", TritonProvider)
+    def cleanup_failed(self, key, progress):
+        """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
+        try:
+            inst = self.resolve(key)
+            rec = self.record(inst)
+            if rec is None or rec.state in ("running", "successful"):
+                return "left (%s)" % ("no record" if rec is None else rec.state)
+            progress.update("abort", "%s: aborting the failed migration" % inst["name"], 0, instance=inst["name"])
+            self.start(inst, "abort")
+            self.wait(inst, lambda _e: None, 900)
+            return "aborted"
+        except MigrationError as exc:
+            return "abort failed: %s" % exc.reason
+
+    # -- the state machine (Triton's model) ------------------------------------------------------
+    def next_action(self, want, rec, inst, opts, memo):
+        if want == "paused":
+            if rec is None:
+                return "fail", "migration not found"
+            if rec.state == "paused":
+                return DONE
+            return "fail", "Pause requires a running migration sync action"
+        if want == "aborted":
+            if rec is None:
+                return DONE
+            if rec.state == "successful":
+                return "fail", "Abort cannot work on a successful migration"
+            return "abort"
+        if want in AFTER_SUCCESS:  # rolled_back, finalized
+            if rec is None:
+                return DONE
+            action, refusal = AFTER_SUCCESS[want]
+            if rec.state != "successful":
+                return "fail", refusal
+            return action
+        # begun, synced, switched, migrated
+        if rec is None:
+            if _moved_already(inst, opts):
+                return DONE
+            return "automatic" if want == "migrated" and not self.resync else "begin"
+        if rec.state == "successful":
+            return DONE
+        if rec.phase == "begin" and rec.state == "failed":
+            return "begin"
+        if want == "begun":
+            return DONE
+        needs_sync = rec.syncs == 0 or (self.resync and not memo.get("resynced")) or (
+            rec.phase == "sync" and rec.state == "failed" and want == "synced")
+        if needs_sync:
+            return "sync"
+        if want == "synced":
+            return DONE
+        return "switch"
+
+    def running_action(self, want, rec, inst, opts):
+        if want == "paused" and rec.phase == "sync":
+            return "pause"
+        return None
+
+    def note(self, action, rec, memo):
+        # the resync that ``resync`` asks for: a sync after the first one, or an automatic migration (which
+        # syncs again before its switch)
+        if action == "automatic" or (action == "sync" and rec is not None and rec.syncs >= 1):
+            memo["resynced"] = True
+
+    def waits_for(self, action):
+        return action != "finalize"
+
+    def reached(self, rec, inst, opts):
+        if rec is None:
+            moved = _moved_already(inst, opts)
+            return "finalized" if moved else ("not_migrating" if moved is False else "no_migration")
+        if rec.state == "failed":
+            return "failed"
+        if rec.state == "running":
+            return "running"
+        if rec.state == "successful":
+            return "switched"
+        return {"begin": "begun", "sync": "synced"}.get(rec.phase, rec.phase)
+
+    def simulate(self, rec, action, inst, target):
+        if action in ("begin", "automatic"):
+            if action == "automatic":
+                return Migration("switch", "successful", automatic=True, syncs=2, source_server=inst["server"],
+                                 target_server=target)
+            return Migration("begin", "paused", syncs=0, source_server=inst["server"], target_server=target)
+        if action == "sync":
+            return Migration("sync", "paused", rec.automatic, rec.syncs + 1, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        if action == "switch":
+            return Migration("switch", "successful", rec.automatic, rec.syncs, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        if action == "pause":
+            return Migration("sync", "paused", rec.automatic, rec.syncs, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        return None  # abort, rollback, finalize delete the record
+
+    def needs_start(self, inst, rec, opts):
+        return rec is None and not (opts.get("source_server") and inst["server"] != opts["source_server"])
+
+
+def _moved_already(inst, opts):
+    """With no record: has the instance left its source (the rule that keeps a finalized migration
+    idempotent)? True/False, or None when neither source_server nor target_server says."""
+    src, dst = opts.get("source_server"), opts.get("target_server")
+    if dst:
+        return inst["server"] == dst
+    if src:
+        return inst["server"] != src
+    return None

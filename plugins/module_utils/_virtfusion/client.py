@@ -129,6 +129,13 @@ class VirtFusionClient(object):
         """Show the waits of both retry loops through ``callback(text)`` (the module's progress)."""
         self.ssh_retry.on_wait = self.rest_retry.on_wait = callback
 
+    def fork(self):
+        """A client for another worker thread (its own SSH connection): the same settings, and what this one
+        knows of which servers have answered."""
+        other = VirtFusionClient(self.conn)
+        other.ssh_retry, other.rest_retry = self.ssh_retry.fork(other.stats), self.rest_retry.fork(other.stats)
+        return other
+
     @property
     def where(self):
         return "%s@%s:%s" % (self.conn.get("username"), self.conn.get("host"), self.conn.get("port"))

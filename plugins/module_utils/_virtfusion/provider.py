@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The VirtFusion provider of ``instance_migrate``: live migration through ``vfcli-ctrl`` on the
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The VirtFusion provider of ``instance_migrate``: live migration through ``vfcli-ctrl`` on the
 control server (the vendor's way: "Live migration is currently managed via CLI"), hybrid migration
 through the REST API (``POST /servers/{id}/migrate/hybrid``, as the vendor's API offers since 7.1.0).
 
-The vendor's model (the seed's "Server Migration" guide) maps onto the shared state machine like this:
+The vendor's model (the seed's "Server Migration" guide) is this provider's state machine:
 
 - ``state: migrated`` runs ``start --server=S --dst=D --detach --json`` and follows the migration's
   steps with ``last-status --json`` until it ends. Already on the destination: nothing to do
@@ -36,13 +38,13 @@ __metaclass__ = type
 import copy
 import threading
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import human_bytes
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
     DONE,
     Migration,
     MigrationError,
     MigrationProvider,
-    human_bytes,
-    register,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import (
     HAS_PARAMIKO,
@@ -54,6 +56,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.s
     live_cli_options,
     resolve_connection,
     validate_migration_options,
+    virtfusion_argument_spec,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import poll_sleeps
 
@@ -64,7 +67,6 @@ except ImportError:  # reported when the provider is built
     jmespath = None
     HAS_JMESPATH = False
 
-TRITON_ONLY = ("resync",)
 if HAS_JMESPATH:
     # what QEMU measured, from a migration's JSON (vfcli-ctrl --json, the lab's MIGRATION shape)
     MEASURED = jmespath.compile(
@@ -86,6 +88,7 @@ def _err(exc, what):
 
 class VirtFusionProvider(MigrationProvider):
     name = "virtfusion"
+    credentials_option = "virtfusion_credentials"
     states = ("migrated", "cancelled", "aborted")
     start_actions = ("start", "hybrid")
     POLL_SECONDS = 1.0   # the longest pause between two status reads while waiting
@@ -96,9 +99,6 @@ class VirtFusionProvider(MigrationProvider):
             raise MigrationError("provider=virtfusion needs the Python libraries paramiko and jmespath on the host "
                                  "that runs the module (pip install paramiko jmespath); missing: %s" % ", ".join(
                                      n for n, ok in (("paramiko", HAS_PARAMIKO), ("jmespath", HAS_JMESPATH)) if not ok))
-        for name in TRITON_ONLY:
-            if params.get(name):
-                raise MigrationError("%s applies only to provider=triton" % name)
         try:
             self.conn = resolve_connection(params)
             self.opts = validate_migration_options(params)
@@ -111,12 +111,26 @@ class VirtFusionProvider(MigrationProvider):
         self._cache = cache if cache is not None else {"lock": threading.Lock(), "hypervisors": None,
                                                        "names": None, "started": {}}
 
+    @classmethod
+    def argument_spec(cls):
+        return virtfusion_argument_spec()
+
+    @classmethod
+    def check_params(cls, params):
+        if params.get("state") == "migrated" and not params.get("target_server"):
+            return ["target_server (the destination hypervisor, id or name) is required with provider=virtfusion and "
+                    "state=migrated: VirtFusion has no allocator"]
+        return []
+
     def fork(self):
         self.hypervisors()
-        return VirtFusionProvider(self.params, client=VirtFusionClient(self.conn), cache=self._cache)
+        return VirtFusionProvider(self.params, client=self.client.fork(), cache=self._cache)
 
     def api_stats(self):
         return dict(self.client.stats)
+
+    def on_wait(self, callback):
+        self.client.on_wait(callback)
 
     # -- hypervisors -------------------------------------------------------------------------------
     def hypervisors(self):
@@ -136,8 +150,8 @@ class VirtFusionProvider(MigrationProvider):
         for h in hvs.values():
             if str(value).strip() in (str(h["id"]), h.get("name")):
                 return h["id"], h.get("name")
-        raise MigrationError("hypervisor %s not found (known: %s)" % (value, ", ".join(
-            "%s (%s)" % (h["id"], h.get("name")) for h in sorted(hvs.values(), key=lambda h: h["id"]))))
+        raise MigrationError(not_found("hypervisor", value, [h.get("name") or str(h["id"]) for h in hvs.values()]) +
+                             " (by id or name)")
 
     def _hv_name(self, hid):
         h = self.hypervisors().get(hid)
@@ -192,7 +206,7 @@ class VirtFusionProvider(MigrationProvider):
                                      % (key, ", ".join(str(i) for i in ids)))
             doc = self._server_doc(ids[0]) if ids else None
         if not doc:
-            raise MigrationError("server %s not found (no server has that id or name)" % key)
+            raise MigrationError("%s (no server has that id or name)" % not_found("server", key, list(self._names())))
         return self._inst(doc)
 
     def instances_on(self, server):
@@ -256,7 +270,7 @@ class VirtFusionProvider(MigrationProvider):
                          extra=extra)
 
     # -- the state machine (VirtFusion's model) ----------------------------------------------------
-    def next_action(self, want, rec, inst, opts, resynced):
+    def next_action(self, want, rec, inst, opts, memo):
         target = opts.get("target_server")
         kind = rec.extra.get("type") if rec is not None else None
         if want == "migrated":
@@ -549,5 +563,3 @@ class VirtFusionProvider(MigrationProvider):
         except (MigrationError, VirtFusionError) as exc:
             return "cancel failed: %s" % getattr(exc, "reason", exc)
 
-
-register("virtfusion", VirtFusionProvider)

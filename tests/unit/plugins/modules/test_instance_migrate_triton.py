@@ -165,7 +165,7 @@ def test_failure_policy_stops_new_ones_and_aborts_the_failed(triton, run_triton)
 
 def test_private_key_never_appears_in_results(triton, run_triton):
     r = run_triton({"instance": "nope", "state": "migrated"})
-    assert r["failed"] and "instance nope not found" in r["msg"]
+    assert r["failed"] and "instance 'nope' not found; known: db-1, web-1" in r["msg"]
     r2 = run_triton({"instance": "web-1", "state": "synced"})
     body = json.dumps([r, r2])
     assert KEY_PEM.split("\n")[1] not in body and "PRIVATE KEY" not in body

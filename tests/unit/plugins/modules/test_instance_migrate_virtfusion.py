@@ -212,18 +212,39 @@ def test_bad_option_values_name_the_option_and_the_range_and_send_nothing(vf, ru
     r = run_vf({"instance": "web-1"})
     assert r["failed"] and "target_server (the destination hypervisor, id or name) is required" in r["msg"]
     r = run_vf({"instance": "web-1", "target_server": "hv-nowhere"})
-    assert r["failed"] and "hypervisor hv-nowhere not found (known: 1 (hv-ams-1), 2 (hv-ams-2), 3 (hv-fra-1))" \
-        in r["msg"]
+    assert r["failed"] and "hypervisor 'hv-nowhere' not found; known: hv-ams-1, hv-ams-2, hv-fra-1" in r["msg"]
     r = run_vf({"instance": "web-1", "target_server": "2", "resync": True})
-    assert r["failed"] and "resync applies only to provider=triton" in r["msg"]
+    assert r["failed"] and "resync is an option of provider=triton, not of provider=virtfusion" in r["msg"]
     r = run_vf({"instance": "web-1", "target_server": "2"}, credentials={"host": "cp"})
     assert r["failed"] and "missing VirtFusion connection settings known_hosts_file, api_url, api_token" in r["msg"]
     assert vf.writes() == []
 
 
-def test_triton_refuses_the_virtfusion_options(vf, run_vf):
+def test_an_option_of_one_provider_given_to_the_other_is_refused_naming_both(vf, run_vf):
     r = run_vf({"provider": "triton", "instance": "web-1", "max_downtime": 300, "mode": "live"})
-    assert r["failed"] and r["msg"] == "mode, max_downtime apply only to provider=virtfusion"
+    assert r["failed"] and r["msg"] == ("max_downtime, mode are an option of provider=virtfusion, not of provider=triton: "
+                                        "drop them or set provider=virtfusion")
+    # Triton connection options given with provider=virtfusion used to be ignored silently
+    r = run_vf({"instance": "web-1", "target_server": "2", "url": "https://cloudapi.example", "api": "operator",
+                "resync": True})
+    assert r["failed"] and r["msg"] == ("api, resync, url are an option of provider=triton, not of "
+                                        "provider=virtfusion: drop them or set provider=triton")
+    assert vf.commands == [] and vf.requests == []
+    # the connection dicts are not counted: module_defaults of both action groups give them to every task
+    r = run_vf({"instance": "web-1", "target_server": "2", "triton_credentials": {"url": "https://cloudapi.example"}},
+               check_mode=True)
+    assert not r.get("failed"), r
+
+
+def test_blank_names_are_refused_naming_the_option(vf, run_vf):
+    for args, option in (({"instance": " ", "target_server": "2"}, "instance"),
+                         ({"instances": ["web-1", ""], "target_server": "2"}, "instances"),
+                         ({"instances": [], "target_server": "2"}, "instances"),
+                         ({"instance": "web-1", "target_server": ""}, "target_server"),
+                         ({"from_server": "hv-ams-1", "target_server": "2", "source_server": "  "}, "source_server")):
+        r = run_vf(args)
+        assert r["failed"] and r["msg"].startswith(option + " must"), (args, r["msg"])
+    assert vf.commands == [] and vf.requests == []
 
 
 def test_the_window_slides_a_new_migration_starts_when_one_finishes(vf, run_vf):
@@ -308,7 +329,7 @@ def test_secrets_never_appear_in_results(vf, run_vf):
     r1 = run_vf({"instance": "web-1", "target_server": "2"}, credentials=creds)
     r2 = run_vf({"instance": "nope", "target_server": "2"}, credentials=creds)
     r3 = run_vf({"instance": "web-1", "target_server": "2"}, credentials=dict(creds, api_token="wrong-token-123456"))
-    assert r2["failed"] and "server nope not found" in r2["msg"]
+    assert r2["failed"] and "server 'nope' not found" in r2["msg"]
     assert r3["failed"] and "Unauthenticated." in r3["msg"]
     body = json.dumps([r1, r2, r3])
     assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in body and "PRIVATE KEY" not in body
