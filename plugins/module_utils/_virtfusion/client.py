@@ -79,14 +79,16 @@ class VirtFusionError(ClientError):
     """A command or request failed. ``errors`` is the vendor's list of messages (``vfcli-ctrl --json``
     ``errors``, or the REST ``errors``/``message``), ``status`` the HTTP status, ``rc`` the exit status."""
 
-    def __init__(self, msg, errors=None, status=None, rc=None):
+    def __init__(self, msg, errors=None, status=None, rc=None, fix=None):
         super(VirtFusionError, self).__init__(msg, status=status)
         self.errors = list(errors or [])
         self.rc = rc
+        self.fix = fix   # the setting to fix, when waiting cannot help
 
     @property
     def reason(self):
-        return "; ".join(self.errors) if self.errors else self.msg
+        text = "; ".join(self.errors) if self.errors else self.msg
+        return "%s: %s" % (text, self.fix) if self.fix and self.errors else text
 
 
 def load_private_key(text, source="virtfusion_credentials.private_key"):
@@ -285,9 +287,11 @@ class VirtFusionClient(object):
             else:
                 errors = [("HTTP %s %s" % (status, data or "")).strip()[:300]]
             text = "%s %s: HTTP %s: %s" % (method, path, status, "; ".join(errors))
+            fix = None
             if status in (401, 403):
-                text += ": the REST API refuses the token; check virtfusion_credentials.api_token (VIRTFUSION_API_TOKEN)"
-            failure = VirtFusionError(text, errors=errors, status=status)
+                fix = "the REST API refuses the token; check virtfusion_credentials.api_token (VIRTFUSION_API_TOKEN)"
+                text += ": " + fix
+            failure = VirtFusionError(text, errors=errors, status=status, fix=fix)
             return (RETRY if status in RETRY_STATUSES else FAIL), failure
 
         def network_error(problem):

@@ -156,6 +156,8 @@ def test_rest_errors_keep_the_api_messages_and_retry_only_5xx(monkeypatch):
     with pytest.raises(vc.VirtFusionError) as exc:   # a refused token: at once, naming the setting
         c.rest("GET", "/servers/1")
     assert exc.value.status == 401 and "virtfusion_credentials.api_token (VIRTFUSION_API_TOKEN)" in exc.value.msg
+    assert exc.value.reason == ("Unauthenticated.: the REST API refuses the token; check virtfusion_credentials.api_token "
+                                "(VIRTFUSION_API_TOKEN)")
     assert c.stats["retries"] == 1
 
 
