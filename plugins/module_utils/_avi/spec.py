@@ -17,12 +17,12 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
-    connection_options,
+    connection_argument_spec,
     missing_setting,
     resolve_settings,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file
 
 DEFAULT_API_VERSION = "22.1.3"
 DEFAULT_TENANT = "admin"
@@ -43,18 +43,9 @@ _CONNECTION_KEYS = {
 SECRET_KEYS = ("password",)
 
 
-def _connection_options():
-    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
-
-
 def avi_argument_spec():
     """The connection options every Avi module accepts (a fresh copy each call)."""
-    spec = _connection_options()
-    spec["avi_credentials"] = {
-        "type": "dict",
-        "options": _connection_options(),
-    }
-    return spec
+    return connection_argument_spec(_CONNECTION_KEYS, SECRET_KEYS, "avi_credentials")
 
 
 def wait_argument_spec():

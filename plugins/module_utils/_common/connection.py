@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The resolution of connection settings that every vendor's spec (``avi_spec``, ``triton_spec``,
-``virtfusion_spec``) shares; each keeps its own table of keys, environment variables and defaults.
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The resolution of connection settings that every vendor's spec (``_avi.spec``, ``_triton.spec``,
+``_virtfusion.spec``) shares; each keeps its own table of keys, environment variables and defaults.
 
 A table maps a setting to ``(type, environment variables in order, default)``; the type is an
 argument spec type (``str``, ``int``, ``bool``, ``path``). A setting's value is the first one given
@@ -30,6 +32,15 @@ def connection_options(keys, secret_keys=()):
     for key in secret_keys:
         options[key]["no_log"] = True
     return options
+
+
+def connection_argument_spec(keys, secret_keys, credentials_option, top_level=True):
+    """The connection options of a vendor (a fresh dict): the table's settings as options (with
+    ``top_level``) and all of them as the suboptions of one dict (``credentials_option``), the form
+    ``module_defaults`` of an action group sets once."""
+    spec = connection_options(keys, secret_keys) if top_level else {}
+    spec[credentials_option] = {"type": "dict", "no_log": False, "options": connection_options(keys, secret_keys)}
+    return spec
 
 
 def coerce(kind, value, key):

@@ -15,14 +15,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
-
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
-    connection_options,
+    connection_argument_spec,
     missing_setting,
     resolve_settings,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 
 DEFAULT_API_TIMEOUT = 60
 API_CHOICES = ("cloudapi", "operator")
@@ -43,16 +41,11 @@ _CONNECTION_KEYS = {
 SECRET_KEYS = ("private_key",)
 
 
-def _connection_options():
-    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
-
-
 def triton_argument_spec():
     """The connection options every Triton module accepts (a fresh copy each call)."""
-    spec = _connection_options()
+    spec = connection_argument_spec(_CONNECTION_KEYS, SECRET_KEYS, "triton_credentials")
     spec["api"] = {"type": "str", "choices": list(API_CHOICES), "default": "cloudapi"}
-    spec["triton_credentials"] = {"type": "dict", "no_log": False, "options": _connection_options()}
-    return copy.deepcopy(spec)
+    return spec
 
 
 def resolve_connection(params, environ=None, check_files=True):

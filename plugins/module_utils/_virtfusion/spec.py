@@ -20,13 +20,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
-
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.connection import (
-    connection_options,
+    connection_argument_spec,
     resolve_settings,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ca_file, readable_file
 
 DEFAULT_TIMEOUT = 60
 
@@ -64,14 +62,10 @@ MIGRATION_OPTION_NAMES = ("mode", "force_offline", "xfer_speed", "max_downtime",
                           "auto_converge", "post_copy", "filter_check", "force_may_lose_data")
 
 
-def _connection_options():
-    return connection_options(_CONNECTION_KEYS, SECRET_KEYS)
-
-
 def virtfusion_argument_spec():
     """The VirtFusion options of instance_migrate: the connection dict and the migration options."""
-    spec = {
-        "virtfusion_credentials": {"type": "dict", "no_log": False, "options": _connection_options()},
+    spec = connection_argument_spec(_CONNECTION_KEYS, SECRET_KEYS, "virtfusion_credentials", top_level=False)
+    spec.update({
         "mode": {"type": "str", "choices": list(MODES)},
         "force_offline": {"type": "bool"},
         "xfer_speed": {"type": "int"},
@@ -84,8 +78,8 @@ def virtfusion_argument_spec():
         "post_copy": {"type": "bool"},
         "filter_check": {"type": "bool"},
         "force_may_lose_data": {"type": "str", "choices": list(FORCE_CHOICES)},
-    }
-    return copy.deepcopy(spec)
+    })
+    return spec
 
 
 def resolve_connection(params, environ=None, check_files=True):
