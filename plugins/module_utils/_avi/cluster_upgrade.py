@@ -23,10 +23,8 @@ import time
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
-    FSM_FAILED,
     FSM_RUNNING,
     FSM_SUSPENDED,
-    LEGACY_FAILED,
     LEGACY_RUNNING,
     image_summary,
     is_flexible,
@@ -35,6 +33,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     running_version,
     same_version,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import (
     ModuleFailure,
     not_found,
@@ -54,7 +53,6 @@ ACTION_ON_ERROR = {
 RESUME_PATH = "resumesegroup"
 # Per-SE upgrade: no public vendor API; the lab's extension (see lab/API.md).
 SE_UPGRADE_PATH = "serviceengine/%s/upgrade"
-UNAVAILABLE_RETRY = 20.0
 
 
 def _md5(path):
@@ -63,11 +61,6 @@ def _md5(path):
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _unavailable(exc):
-    """A failure that means 'the controller is not answering now' (reboot window), not a refusal."""
-    return isinstance(exc, AviError) and (exc.status is None or exc.status >= 500)
 
 
 def plan_disruption(placement, group_uuid, se_uuids, disruptive):
@@ -334,135 +327,17 @@ class _ClusterUpgrade(object):
             raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
                                 **self.result)
 
-    def _poll_view(self):
-        """A fresh view, or None while the controller is unreachable (reboot window)."""
-        try:
-            with self.client.short_retries(min(UNAVAILABLE_RETRY, max(1.0, self.params["wait_sleep"] * 4))):
-                return self._read()
-        except AviError as exc:
-            if _unavailable(exc):
-                self.progress.update("reboot", "controller API unavailable (%s): nodes rebooting or the cluster "
-                                     "re-forming, waiting" % (exc.status or "connection dropped"))
-                return None
-            raise
-
-    def _report(self, view, wanted):
-        scope = self.params["scope"]
-        ctl = view.controller
-        if scope in ("controller", "system"):
-            steps = ctl.get("events") if self.flexible else ctl.get("tasks")  # the last one is shown
-            self.progress.update("controller", "controller cluster %s: %s%s" % (
-                ctl.get("version"), ctl.get("state"), " (%s)" % steps[-1] if steps else ""), percent=ctl.get("progress"))
-        for guuid in self.groups:
-            members = [view.ses[self.se_uuid]] if self.se_uuid else view.ses_of(guuid)
-            done = [se["name"] for se in members if same_version(se["version"], wanted)]
-            busy = [se["name"] for se in members if se.get("state") in FSM_RUNNING
-                    or (se.get("oper_state") not in (None, "OPER_UP") and not same_version(se["version"], wanted))]
-            group = view.groups[guuid]
-            label = ("service_engine %s" % members[0]["name"]) if self.se_uuid else ("se_group %s" % group["name"])
-            self.progress.update(label, "%s: %d/%d SE(s) at %s%s%s" % (
-                group["name"], len(done), len(members), wanted,
-                "; upgrading %s" % ", ".join(busy) if busy else "",
-                "; %s" % group.get("state") if group.get("state") and not self.se_uuid else ""),
-                percent=100 * len(done) // len(members) if members else None)
-
-    def _outcome(self, view, wanted, rollback=False):
-        """'done', 'failed' (with self.failure set) or None (still running)."""
-        scope = self.params["scope"]
-        ctl = view.controller
-        if not self.flexible:
-            state = ctl.get("state")
-            if state in LEGACY_FAILED and self.seen_running:
-                self.failure = "upgrade %s: %s" % (state, ctl.get("reason") or "no reason given")
-                return "failed"
-            if state in LEGACY_RUNNING or ctl.get("in_progress"):
-                self.seen_running = True
-                return None
-            if not same_version(ctl.get("version"), wanted):
-                return None
-            if all(same_version(se["version"], wanted) for guuid in self.groups for se in view.ses_of(guuid)):
-                return "done"
-            return None
-        checks = []
-        if scope in ("controller", "system"):
-            checks.append(("controller cluster", ctl.get("version"), ctl.get("state"), ctl.get("reason")))
-        for guuid in self.groups:
-            group = view.groups[guuid]
-            if self.se_uuid:
-                se = view.ses[self.se_uuid]
-                checks.append(("service engine %s" % se["name"], se["version"], se.get("state"), se.get("reason")))
-            else:
-                versions = [se["version"] for se in view.ses_of(guuid)]
-                version = wanted if versions and all(same_version(v, wanted) for v in versions) else None
-                checks.append(("SE group %s" % group["name"], version or group.get("version"), group.get("state"),
-                               group.get("reason")))
-        pending = False
-        for label, version, state, reason in checks:
-            if state in FSM_RUNNING:
-                self.seen_running = True
-                pending = True
-                continue
-            if (state in FSM_FAILED or state in FSM_SUSPENDED) and (self.seen_running or self.polls >= 3):
-                self.failure = "%s: %s%s" % (label, state, " (%s)" % reason if reason else "")
-                return "failed"
-            if not same_version(version, wanted):
-                pending = True
-        return None if pending else "done"
-
     def _wait_for(self, wanted, rollback=False):
-        self.seen_running = False
-        self.polls = 0
-        self.failure = None
-        state = {"view": None}
-
-        def finished():
-            view = self._poll_view()
-            if view is None:
-                return None
-            self.polls += 1
-            state["view"] = view
-            self._report(view, wanted)
-            outcome = self._outcome(view, wanted, rollback)
-            return outcome
-
-        outcome = self._wait(finished, "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
-        view = state["view"]
-        self.result["status"] = self._status(view)
+        """Follow the upgrade (or rollback) to ``wanted`` to its end; fail with what was reached otherwise."""
+        outcome, view = self._wait(lambda: self.watch.poll(wanted),
+                                   "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
+        self.result["status"] = self.watch.status(view)
         self.result["versions"]["after"] = self._scope_versions(view, self.groups, self.se_uuid)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
         if outcome == "failed":
-            raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade", self.failure),
-                                **self.result)
+            raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade",
+                                                                 self.watch.failure), **self.result)
         return view
-
-    def _status(self, view):
-        out = {"api": "flexible" if self.flexible else "17.x"}
-        scope = self.params["scope"]
-        if scope in ("controller", "system"):
-            ctl = view.controller
-            out["controller"] = dict((k, ctl.get(k)) for k in ("version", "previous_version", "state", "reason",
-                                                               "progress", "enable_rollback"))
-        groups = {}
-        for guuid in self.groups:
-            group = view.groups[guuid]
-            groups[group["name"]] = dict((k, group.get(k)) for k in ("version", "state", "reason", "progress"))
-        if groups:
-            out["se_groups"] = groups
-        members = [view.ses[self.se_uuid]] if self.se_uuid else [se for g in self.groups for se in view.ses_of(g)]
-        if members:
-            out["service_engines"] = dict((se["name"], dict((k, se.get(k)) for k in (
-                "version", "state", "reason", "oper_state", "enable_state"))) for se in members)
-        return out
-
-    def _cluster(self):
-        try:
-            data = self.client.get("cluster/status") or {}
-        except AviError:
-            return None
-        cstate = data.get("cluster_state") or {}
-        return {"state": cstate.get("state"),
-                "nodes": [{"name": n.get("name"), "role": n.get("role"), "state": n.get("state")}
-                          for n in data.get("node_states") or []]}
 
     # -- the step -------------------------------------------------------------------------------
     def run(self):
@@ -476,6 +351,8 @@ class _ClusterUpgrade(object):
                              % ("flexible" if self.flexible else "17.x"))
         view = self.view = self._read()
         self.groups, self.se_uuid = self._scope_targets(view)
+        self.watch = UpgradeWatch(self.client, self.progress, scope, self.flexible, self.groups, self.se_uuid,
+                                  self.params["wait_sleep"])
         before = self._scope_versions(view, self.groups, self.se_uuid)
         self.result = {"changed": False, "scope": scope, "api": "flexible" if self.flexible else "17.x",
                        "versions": {"before": before, "after": before},
@@ -533,9 +410,9 @@ class _ClusterUpgrade(object):
         suspended = self._suspended(view)
         if not todo and not running and not suspended:
             self.result["plan"]["actions"] = []
-            self.result["status"] = self._status(view)
+            self.result["status"] = self.watch.status(view)
             if scope in ("controller", "system"):
-                self.result["cluster"] = self._cluster()
+                self.result["cluster"] = self.watch.cluster()
             self.progress.update("done", "%s already at %s" % (scope, wanted), percent=100)
             return self.result
 
@@ -571,15 +448,15 @@ class _ClusterUpgrade(object):
             if preview:
                 self._merge_preview(preview)
         if self.module.check_mode:
-            self.result["status"] = self._status(view)
+            self.result["status"] = self.watch.status(view)
             self.progress.update("plan", "; ".join(self.result["plan"]["actions"]))
             return self.result
         execute(steps)
         if not params["wait"]:
-            self.result["status"] = self._status(self._poll_view() or view)
+            self.result["status"] = self.watch.status(self.watch.view() or view)
             return self.result
         if scope in ("controller", "system"):
-            self.result["cluster"] = self._cluster()
+            self.result["cluster"] = self.watch.cluster()
         self.progress.update("done", "%s at %s" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
@@ -611,7 +488,7 @@ class _ClusterUpgrade(object):
                 and view.groups[self.groups[0]].get("state") in FSM_SUSPENDED)
 
     def _merge_preview(self, preview):
-        """Fold the vendor's dry run into the plan: warnings, errors, disrupted VSs, SE order."""
+        """Fold the vendor's dry run into the plan: warnings, errors, disrupted VSs."""
         plan = self.result["plan"]
         plan["prechecks"] = preview
         for key in ("warnings", "errors"):
@@ -624,9 +501,6 @@ class _ClusterUpgrade(object):
         for seg in preview.get("se_groups") or []:
             name = seg.get("se_group_name")
             vendor[name] = seg
-            for node in plan["nodes"]:
-                if node["type"] == "se_group" and node["name"] == name and seg.get("lab_order"):
-                    node["order"] = [n for n in seg["lab_order"] if n in node["order"]] or node["order"]
         if vendor:
             seen = set((d["uuid"], d["vip_id"]) for d in plan["disrupted_virtual_services"])
             for name, seg in vendor.items():
@@ -655,7 +529,7 @@ class _ClusterUpgrade(object):
         self.result["from_version"] = node.get("version")
         if params["version"] and all(same_version(v, params["version"]) for v in current.values()):
             self.progress.update("done", "%s already at %s" % (scope, params["version"]), percent=100)
-            self.result["status"] = self._status(view)
+            self.result["status"] = self.watch.status(view)
             return self.result
         if not target or node.get("enable_rollback") is False or same_version(target, node.get("version")):
             if params["version"]:
@@ -663,7 +537,7 @@ class _ClusterUpgrade(object):
                                     "%s, previous version %s)" % (scope, params["version"], node.get("enable_rollback"),
                                                                   node.get("previous_version")), **self.result)
             self.result["plan"]["actions"] = []
-            self.result["status"] = self._status(view)
+            self.result["status"] = self.watch.status(view)
             self.progress.update("done", "nothing to roll back for %s (running %s)" % (scope, node.get("version")))
             return self.result
         body = {}
@@ -690,15 +564,15 @@ class _ClusterUpgrade(object):
         preview = self._preview(body)
         if preview:
             self.result["plan"]["prechecks"] = preview
-        self.result["status"] = self._status(view)
+        self.result["status"] = self.watch.status(view)
         if self.module.check_mode:
             self.progress.update("plan", text)
             return self.result
         execute(steps)
         if not params["wait"]:
-            self.result["status"] = self._status(self._poll_view() or view)
+            self.result["status"] = self.watch.status(self.watch.view() or view)
         elif scope in ("controller", "system"):
-            self.result["cluster"] = self._cluster()
+            self.result["cluster"] = self.watch.cluster()
         return self.result
 
 

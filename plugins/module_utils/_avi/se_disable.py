@@ -20,11 +20,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     SE_DISABLED_FOR_PLACEMENT,
     SE_ENABLED,
     PlacementError,
-    Planner,
     load_placement,
-    run_migrations,
     se_from_inventory,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
 

@@ -95,7 +95,6 @@ def image_summary(image):
         "hash": info.get("hash"),
         "state": state.get("state") if isinstance(state, dict) else state,
         "progress": image.get("progress"),
-        "package": image.get("lab_package"),
     }
 
 

@@ -15,12 +15,14 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._common.modul
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     PlacementError,
-    Planner,
     find_in,
     load_placement,
+    se_brief,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import (
     migrate_body,
     run_migrations,
-    se_brief,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 

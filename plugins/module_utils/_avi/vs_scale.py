@@ -16,11 +16,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._common.modul
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     PlacementError,
-    Planner,
     find_in,
     load_placement,
-    run_migrations,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 
 

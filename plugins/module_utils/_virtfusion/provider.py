@@ -562,4 +562,3 @@ class VirtFusionProvider(MigrationProvider):
             return "cancelled"
         except (MigrationError, VirtFusionError) as exc:
             return "cancel failed: %s" % getattr(exc, "reason", exc)
-

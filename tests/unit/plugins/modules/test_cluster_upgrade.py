@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import _ClusterUpgrade
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import check_version

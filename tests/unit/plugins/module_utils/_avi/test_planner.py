@@ -12,8 +12,8 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     ALGO_DISTRIBUTED,
     Placement,
     PlacementError,
-    Planner,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
 
 
 def world(algo="PLACEMENT_ALGO_PACKED", max_se=4, max_vs=2, can_create=True, host_room=2, loads=(2, 1, 0),
