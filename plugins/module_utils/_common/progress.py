@@ -24,6 +24,16 @@ import time
 PROGRESS_FILE_ENV = "FLEETOPS_PROGRESS_FILE"
 
 
+def human_bytes(n):
+    """A byte count as people read it: 512 B, 1.5 MiB."""
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+    return "%.1f TiB" % n
+
+
 class Progress(object):
     """Collects progress steps and streams them to the action plugin when it listens."""
 

@@ -22,6 +22,7 @@ __metaclass__ = type
 import threading
 import time
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, MigrationError
 
 MAX_STEPS = 12
@@ -88,15 +89,6 @@ class _Observer(object):
         else:
             msg = "%s: %s" % (self.name, msg or event.get("state", ""))
         self.progress.update(phase, msg, percent, **data)
-
-
-def human_bytes(n):
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-    return "%.1f TiB" % n
 
 
 def converge(provider, key, opts, progress, check_mode, clock=time.time):

@@ -39,7 +39,7 @@ import copy
 import threading
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import human_bytes
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
     DONE,
     Migration,
