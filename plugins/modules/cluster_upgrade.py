@@ -121,8 +121,8 @@ seealso:
   - module: fleetops.maintenance.se_disable
   - module: fleetops.maintenance.vs_scale
 notes:
-  - The order in which the controller upgrades the SEs of a group is not documented; the plan lists them by name (the
-    lab's order) unless the controller's dry run says otherwise.
+  - The order in which the controller upgrades the SEs of a group is not documented; the plan lists them by name, a
+    prediction.
 '''
 
 EXAMPLES = r'''
@@ -186,13 +186,14 @@ versions:
   sample: {"before": {"controller": "22.1.6"}, "after": {"controller": "22.1.7"}}
 plan:
   description:
-    - What the step does or would do. C(actions) lists the steps. C(nodes) the controller cluster and SE groups with the
+    - What the step does or would do. C(actions) lists the steps, the same in check mode (the plan) and in a run (what
+      it executes), including the wait when O(wait=true). C(nodes) the controller cluster and SE groups with the
       order in which their SEs upgrade. C(disrupted_virtual_services) every virtual service that loses service while its
       SEs upgrade, with the reason (for example an N+M virtual service placed on a single SE). C(prechecks) is the
       controller's dry-run answer where it has one, C(warnings) and C(errors) its findings.
   returned: always
   type: dict
-  sample: {"actions": ["upgrade se group to 22.1.7"], "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
+  sample: {"actions": ["upgrade se group to 22.1.7", "wait until se group runs 22.1.7"], "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
            "disrupted_virtual_services": [{"name": "vs-1", "se_group": "sg-1", "service_engines": ["se-1"],
                                            "reason": "placed on a single SE in an elastic HA HA_MODE_SHARED group: unavailable while se-1 upgrades"}]}
 status:

@@ -135,7 +135,8 @@ created_service_engines:
   sample: []
 plan:
   description:
-    - What the module does or would do. C(actions) lists the steps; for O(state=disabled) also C(moves) (where each
+    - What the module does or would do. C(actions) lists the steps, the same in check mode (the plan) and in a run (what
+      it executes), including the waits when O(wait=true); for O(state=disabled) also C(moves) (where each
       VS would go as the controller would choose; C(to_se) of an SE to be created reads C(new SE N on <host>)),
       C(created_service_engines) and C(capacity) (VSs to move, free slots on other enabled SEs, group size and
       C(max_se), why no SE can be created if so).
