@@ -193,7 +193,8 @@ plan:
       controller's dry-run answer where it has one, C(warnings) and C(errors) its findings.
   returned: always
   type: dict
-  sample: {"actions": ["upgrade se group to 22.1.7", "wait until se group runs 22.1.7"], "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
+  sample: {"actions": ["upgrade se group to 22.1.7", "wait until se group runs 22.1.7"],
+           "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
            "disrupted_virtual_services": [{"name": "vs-1", "se_group": "sg-1", "service_engines": ["se-1"],
                                            "reason": "placed on a single SE in an elastic HA HA_MODE_SHARED group: unavailable while se-1 upgrades"}]}
 status:
