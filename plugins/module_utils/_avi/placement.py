@@ -30,7 +30,7 @@ MIGRATE_FINISHED = "SE_MIGRATE_STATE_FINISHED"
 MIGRATE_FAILED = "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE"
 
 GROUP_DEFAULTS = {"max_se": 10, "max_vs_per_se": 10, "min_scaleout_per_vs": 1,
-                   "max_scaleout_per_vs": 4, "algo": ALGO_PACKED, "ha_mode": "HA_MODE_SHARED"}
+                  "max_scaleout_per_vs": 4, "algo": ALGO_PACKED, "ha_mode": "HA_MODE_SHARED"}
 
 
 class PlacementError(Exception):
