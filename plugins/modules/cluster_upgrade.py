@@ -75,6 +75,8 @@ options:
   version:
     description:
       - The version wanted, for example V(22.1.7). A scope already running it is left alone.
+      - Accepted forms are a base version V(22.1.7), with a build V(22.1.7-9300), or with a patch V(30.2.1-2p1);
+        anything else (V(22.1.7x), V(22.1.7 foo)) is refused before anything changes.
       - Required with a 17.x controller; otherwise taken from the image when not given.
       - With O(state=rolled_back), the version to go back to (default the previous version).
     type: str
@@ -119,8 +121,8 @@ seealso:
   - module: fleetops.maintenance.se_disable
   - module: fleetops.maintenance.vs_scale
 notes:
-  - The order in which the controller upgrades the SEs of a group is not documented; the plan lists them by name (the
-    lab's order) unless the controller's dry run says otherwise.
+  - The order in which the controller upgrades the SEs of a group is not documented; the plan lists them by name, a
+    prediction.
 '''
 
 EXAMPLES = r'''
@@ -184,13 +186,15 @@ versions:
   sample: {"before": {"controller": "22.1.6"}, "after": {"controller": "22.1.7"}}
 plan:
   description:
-    - What the step does or would do. C(actions) lists the steps. C(nodes) the controller cluster and SE groups with the
+    - What the step does or would do. C(actions) lists the steps, the same in check mode (the plan) and in a run (what
+      it executes), including the wait when O(wait=true). C(nodes) the controller cluster and SE groups with the
       order in which their SEs upgrade. C(disrupted_virtual_services) every virtual service that loses service while its
       SEs upgrade, with the reason (for example an N+M virtual service placed on a single SE). C(prechecks) is the
       controller's dry-run answer where it has one, C(warnings) and C(errors) its findings.
   returned: always
   type: dict
-  sample: {"actions": ["upgrade se group to 22.1.7"], "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
+  sample: {"actions": ["upgrade se group to 22.1.7", "wait until se group runs 22.1.7"],
+           "nodes": [{"type": "se_group", "name": "sg-1", "order": ["se-1", "se-2"]}],
            "disrupted_virtual_services": [{"name": "vs-1", "se_group": "sg-1", "service_engines": ["se-1"],
                                            "reason": "placed on a single SE in an elastic HA HA_MODE_SHARED group: unavailable while se-1 upgrades"}]}
 status:
@@ -215,9 +219,9 @@ progress:
             "msg": "controller API unavailable (503): nodes rebooting or the cluster re-forming, waiting"}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_cluster_upgrade import upgrade_cluster
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import avi_module, run_avi_module
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_upgrade_status import parse_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import upgrade_cluster
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import check_version
 
 
 def main():
@@ -237,17 +241,21 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("se_group", "service_engine", "image"),
         required_if=[("scope", "se_group", ("se_group",)), ("scope", "service_engine", ("service_engine",))],
     )
     params = module.params
     for option, scope in (("se_group", "se_group"), ("service_engine", "service_engine")):
         if params[option] and params["scope"] != scope:
             module.fail_json(msg="%s is only used with scope=%s (scope is %s)" % (option, scope, params["scope"]))
-    if params["version"] and parse_version(params["version"]) is None:
-        module.fail_json(msg="version must be a version number such as 22.1.7, got %r" % params["version"])
+    if params["version"] is not None:
+        try:
+            check_version(params["version"])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
     if params["state"] == "rolled_back" and (params["image"] or params["force"]):
         module.fail_json(msg="image and force only apply to state=upgraded")
-    run_avi_module(module, upgrade_cluster)
+    run_avi_module(module, upgrade_cluster, "cluster_upgrade")
 
 
 if __name__ == "__main__":

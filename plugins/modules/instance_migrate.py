@@ -25,8 +25,9 @@ description:
     start a new migration. Without either, O(state=migrated) on an instance with no record starts one.
   - Progress (phase, percent, bytes sent, rate, ETA) is streamed live by the collection's action plugin; a dropped
     progress connection is re-attached.
-  - Providers plug in through C(module_utils/instance_migrate.py). This release has O(provider=triton) and
-    O(provider=virtfusion).
+  - Providers plug in through the collection's migration engine (C(module_utils/_migration/)). This release has
+    O(provider=triton) and O(provider=virtfusion); an option of one provider given with the other is refused, naming
+    both.
   - With O(provider=virtfusion) an instance is a VirtFusion server (id or name) and a compute node a hypervisor (id or
     name). A live migration runs C(vfcli-ctrl server:migrate-live start) on the control server over SSH and follows
     every step (complete, in-progress, failed) with C(last-status); a hybrid migration (O(mode=hybrid)) goes
@@ -446,135 +447,18 @@ api_stats:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.instance_migrate import (
-    STATES,
-    MigrationError,
-    provider_class,
-    run_window,
-    converge,
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.module import argument_spec, run_module
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.registry import (
+    DEFAULT_PROVIDER,
+    PROVIDERS,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.progress import Progress
-# Providers register themselves on import; AnsiballZ ships only module_utils imported here.
-from ansible_collections.fleetops.maintenance.plugins.module_utils import triton_migrate  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.fleetops.maintenance.plugins.module_utils import virtfusion_migrate  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_spec import triton_argument_spec
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_spec import (
-    MIGRATION_OPTION_NAMES,
-    virtfusion_argument_spec,
-)
-
-
-def _diff_side(res, side):
-    """One side (``before`` or ``after``) of an instance's diff: its server and its migration's phase/state."""
-    mig = res.get("migration_before" if side == "before" else "migration") or {}
-    return {"server": res.get("server_name", {}).get(side) or res.get("server", {}).get(side),
-            "migration": "%s/%s" % (mig.get("phase"), mig.get("state")) if mig else None}
 
 
 def main():
-    argument_spec = triton_argument_spec()
-    argument_spec.update(virtfusion_argument_spec())
-    argument_spec.update(
-        provider=dict(type="str", default="triton", choices=["triton", "virtfusion"]),
-        instance=dict(type="str"),
-        instances=dict(type="list", elements="str"),
-        from_server=dict(type="str"),
-        state=dict(type="str", default="migrated", choices=list(STATES)),
-        target_server=dict(type="str"),
-        source_server=dict(type="str"),
-        resync=dict(type="bool", default=False),
-        concurrency=dict(type="int", default=1),
-        on_failure=dict(type="str", default="stop", choices=["stop", "continue"]),
-        failed_action=dict(type="str", default="leave", choices=["abort", "leave"]),
-        capacity_check=dict(type="bool", default=True),
-        timeout=dict(type="int", default=3600),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = AnsibleModule(argument_spec=argument_spec(PROVIDERS, DEFAULT_PROVIDER), supports_check_mode=True,
                            required_one_of=[("instance", "instances", "from_server")],
                            mutually_exclusive=[("instance", "instances", "from_server")])
-    p = module.params
-    for name in ("concurrency", "timeout"):
-        if p[name] < 1:
-            module.fail_json(msg="%s must be a positive number, got %s" % (name, p[name]))
-    if p["instances"] is not None and not p["instances"]:
-        module.fail_json(msg="instances must list at least one instance name or uuid")
-    if p["provider"] != "virtfusion":
-        given = [name for name in MIGRATION_OPTION_NAMES if p[name] is not None]
-        if given:
-            module.fail_json(msg="%s appl%s only to provider=virtfusion"
-                             % (", ".join(given), "ies" if len(given) == 1 else "y"))
-    elif p["state"] == "migrated" and not p["target_server"]:
-        module.fail_json(msg="target_server (the destination hypervisor, id or name) is required with "
-                             "provider=virtfusion and state=migrated: VirtFusion has no allocator")
-    progress = Progress("instance_migrate")
-    try:
-        provider = provider_class(p["provider"])(p)
-    except (ValueError, MigrationError) as exc:
-        module.fail_json(msg=getattr(exc, "msg", None) or str(exc))
-    result = {"changed": False, "progress": progress.history}
-    opts = {"state": p["state"], "resync": p["resync"], "timeout": p["timeout"],
-            "capacity_check": p["capacity_check"]}
-    try:
-        if p["target_server"]:
-            opts["target_server"] = provider.resolve_server(p["target_server"])[0]
-        if p["source_server"] or p["from_server"]:
-            opts["source_server"] = provider.resolve_server(p["source_server"] or p["from_server"])[0]
-        if p["instance"]:
-            try:
-                res = converge(provider, p["instance"], opts, progress, module.check_mode)
-            except MigrationError as exc:
-                res = getattr(exc, "result", None) or {}
-                res.pop("failed", None)
-                result.update(res)   # what the run did goes with the failure (below)
-                raise
-            result.update(res)
-            if module._diff:
-                result["diff"] = {"before": _diff_side(res, "before"), "after": _diff_side(res, "after")}
-        else:
-            _many(module, provider, opts, progress, result)
-    except MigrationError as exc:
-        result["api_stats"] = provider.api_stats()
-        module.fail_json(msg=exc.msg, **dict((k, v) for k, v in result.items() if k != "msg"))
-    result["api_stats"] = provider.api_stats()
-    module.exit_json(**result)
-
-
-def _many(module, provider, opts, progress, result):
-    p = module.params
-    if p["from_server"]:
-        instances = provider.instances_on(p["from_server"])
-        keys = [i["id"] for i in instances]
-        progress.update("read", "%d instance(s) on %s" % (len(keys), p["from_server"]))
-    else:
-        keys = list(dict.fromkeys(p["instances"]))
-        instances = [provider.resolve(k) for k in keys]
-    plan = {"capacity": None}
-    if opts["state"] in ("begun", "synced", "switched", "migrated") and opts.get("capacity_check"):
-        to_move = [i for i in instances if provider.needs_start(i, provider.record(i), opts)]
-        targets = provider.plan_targets(to_move, opts.get("target_server")) if to_move else []
-        plan["capacity"] = targets
-        short = [t for t in (targets or []) if not t["target"]]
-        if short:
-            result["plan"] = plan
-            raise MigrationError(provider.check_failure(short, to_move))
-    result["plan"] = plan
-    results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
-                                  on_failure=p["on_failure"], failed_action=p["failed_action"])
-    known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)
-    for res in results:   # entries the window never resolved (skipped, crashed): name them
-        if res["instance"].get("id") is None and res["instance"].get("name") in known:
-            res["instance"] = dict(known[res["instance"]["name"]])
-    result["migrations"] = results
-    result["summary"] = summary
-    result["changed"] = summary["changed"] > 0
-    if module._diff:
-        resolved = [r for r in results if "server" in r]
-        result["diff"] = dict((side, dict((r["instance"]["name"], _diff_side(r, side)) for r in resolved))
-                              for side in ("before", "after"))
-    if summary["failed"]:
-        failed = [r for r in results if r["result"] == "failed"]
-        why = "; ".join(r["msg"] for r in failed)
-        raise MigrationError("%d of %d migration(s) failed: %s" % (len(failed), len(results), why))
+    run_module(module, PROVIDERS)
 
 
 if __name__ == "__main__":

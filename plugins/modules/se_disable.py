@@ -135,7 +135,8 @@ created_service_engines:
   sample: []
 plan:
   description:
-    - What the module does or would do. C(actions) lists the steps; for O(state=disabled) also C(moves) (where each
+    - What the module does or would do. C(actions) lists the steps, the same in check mode (the plan) and in a run (what
+      it executes), including the waits when O(wait=true); for O(state=disabled) also C(moves) (where each
       VS would go as the controller would choose; C(to_se) of an SE to be created reads C(new SE N on <host>)),
       C(created_service_engines) and C(capacity) (VSs to move, free slots on other enabled SEs, group size and
       C(max_se), why no SE can be created if so).
@@ -154,11 +155,11 @@ progress:
             "percent": 50}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
     avi_module,
     run_avi_module,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_se_disable import disable_service_engine
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_disable import disable_service_engine
 
 
 def main():
@@ -172,12 +173,13 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("name", "uuid"),
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid")],
     )
     if module.params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1, got %d" % module.params["concurrency"])
-    run_avi_module(module, disable_service_engine)
+    run_avi_module(module, disable_service_engine, "se_disable")
 
 
 if __name__ == "__main__":

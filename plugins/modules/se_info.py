@@ -103,11 +103,11 @@ virtual_services:
                                                                 "primary": true, "standby": false, "oper_status": "OPER_UP"}]}]}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
     avi_module,
     run_avi_module,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_se_info import gather_se_info
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_info import gather_se_info
 
 
 def main():
@@ -115,8 +115,8 @@ def main():
         se_group=dict(type="list", elements="str"),
         names=dict(type="list", elements="str"),
     )
-    module = avi_module(argument_spec)
-    run_avi_module(module, gather_se_info)
+    module = avi_module(argument_spec, names=("se_group", "names"))
+    run_avi_module(module, gather_se_info, "se_info")
 
 
 if __name__ == "__main__":

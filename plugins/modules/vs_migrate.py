@@ -159,11 +159,11 @@ progress:
   sample: [{"task": "vs_migrate", "elapsed": 0.5, "phase": "migrate", "msg": "migrating VS web-vs (vip 0)", "percent": 40}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
     avi_module,
     run_avi_module,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_vs_migrate import migrate_virtual_service
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_migrate import migrate_virtual_service
 
 
 def main():
@@ -179,10 +179,11 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("name", "uuid", "vip_id", "from_se", "to_se", "to_host"),
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid"), ("to_se", "to_host", "to_new_se")],
     )
-    run_avi_module(module, migrate_virtual_service)
+    run_avi_module(module, migrate_virtual_service, "vs_migrate")
 
 
 if __name__ == "__main__":

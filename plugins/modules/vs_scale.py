@@ -134,8 +134,8 @@ progress:
   sample: [{"task": "vs_scale", "elapsed": 1.2, "phase": "scaleout", "msg": "scaling out VS vs-web (vip 0)", "percent": 40}]
 '''
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_module import avi_module, run_avi_module
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_vs_scale import scale_virtual_service
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_scale import scale_virtual_service
 
 
 def main():
@@ -153,6 +153,7 @@ def main():
     module = avi_module(
         argument_spec,
         with_wait=True,
+        names=("name", "uuid", "vip_id", "from_se", "to_se", "to_host"),
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid"), ("to_se", "to_host", "to_new_se"), ("to_se", "from_se")],
         required_if=[("state", "scaled_in", ("from_se",))],
@@ -162,7 +163,7 @@ def main():
     if module.params["state"] == "scaled_in" and (module.params["to_se"] or module.params["to_host"]
                                                   or module.params["to_new_se"]):
         module.fail_json(msg="to_se, to_host and to_new_se only apply to state=scaled_out")
-    run_avi_module(module, scale_virtual_service)
+    run_avi_module(module, scale_virtual_service, "vs_scale")
 
 
 if __name__ == "__main__":

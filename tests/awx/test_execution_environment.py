@@ -82,7 +82,7 @@ def test_context_holds_the_collection_with_what_the_ee_needs(context):
     with tarfile.open(path) as archive:
         names = set(archive.getnames())
     for needed in ("meta/execution-environment.yml", "requirements.txt", "bindep.txt", "meta/runtime.yml",
-                   "plugins/modules/se_disable.py", "plugins/module_utils/triton_client.py",
+                   "plugins/modules/se_disable.py", "plugins/module_utils/_triton/client.py",
                    "plugins/action/se_disable.py", "roles/rolling_upgrade/tasks/main.yml", "playbooks/upgrade.yml",
                    "playbooks/vars/avi_connection.yml"):
         assert needed in names, needed + " is not in the collection tarball (galaxy.yml build_ignore?)"

@@ -245,7 +245,7 @@ def module_spec(module):
             for sub, subspec in (spec.get("suboptions") or {}).items():
                 options["%s.%s" % (name, sub)] = subspec
     if module == "instance_migrate":
-        ranges = importlib.import_module(COLLECTION + "module_utils.virtfusion_spec").RANGES
+        ranges = importlib.import_module(COLLECTION + "module_utils._virtfusion.spec").RANGES
         for name, (low, high, _unit) in ranges.items():
             options[name] = dict(options[name], range=(low, high))
     return options

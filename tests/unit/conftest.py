@@ -16,8 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import AviClient  # noqa: E402
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient  # noqa: E402
 from fake_avi import FakeController  # noqa: E402
+from fake_avi_upgrade import FakeUpgradeController  # noqa: E402
 
 
 def _quiet_env(monkeypatch, prefixes=()):
@@ -51,6 +52,22 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
+def ctl(monkeypatch):
+    """A FakeUpgradeController answering every request of AviClient (an Avi system that upgrades), no real sleeps."""
+    controller = FakeUpgradeController()
+    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
+                        controller.send(self, method, url, body, form))
+    init = AviClient.__init__
+
+    def no_sleep_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.retry.sleep = lambda seconds: None  # retries and backoff without real time
+    monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
+    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
+    return controller
+
+
+@pytest.fixture
 def run_module(capsys):
     """Run a module's main() with args; return (failed, result dict)."""
 
@@ -67,7 +84,7 @@ def run_module(capsys):
 @pytest.fixture
 def triton(monkeypatch):
     """A FakeTriton answering every request of TritonClient (patched at its single HTTP method)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import TritonClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import TritonClient
     from fake_triton import FakeTriton
     world = FakeTriton()
     monkeypatch.setattr(TritonClient, "_send", lambda self, method, url, body=None, headers=None, stream=False:
@@ -91,11 +108,16 @@ def run_triton(capsys):
 
 
 @pytest.fixture
-def vf(monkeypatch):
+def vf(monkeypatch, tmp_path):
     """A FakeVirtFusion answering every SSH command and HTTP request of VirtFusionClient (patched at its
-    single SSH method and its single HTTP method)."""
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_client import VirtFusionClient
-    from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_migrate import VirtFusionProvider
+    single SSH method and its single HTTP method). The known_hosts file exists (it is checked readable before
+    anything is sent); the fake never reads it."""
+    import fake_virtfusion
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    monkeypatch.setitem(fake_virtfusion.VF_CREDENTIALS, "known_hosts_file", str(known_hosts))
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import VirtFusionClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.provider import VirtFusionProvider
     from fake_virtfusion import FakeVirtFusion
     world = FakeVirtFusion()
 

@@ -1,7 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An in-memory Avi controller for unit tests, plugged in at AviClient._send (the one HTTP point)."""
+"""An in-memory Avi controller for unit tests, plugged in at AviClient._send (the one HTTP point).
+
+Why a fake and not the lab: ansible-test units runs each module's main() in-process, with no lab
+server, and these tests assert on what the lab does not report: every request and write the module
+sent, in order (``calls``, ``writes``: nothing sent before a refusal, nothing written in check mode),
+pages of two items (paging followed), an empty ``?name=`` filter matching everything as a server's
+query parser does, a migration that fails at a chosen poll (``fail_migrate``, ``migrate_polls``) and
+both shapes of ``VsInventory.runtime.vip_summary`` from one world. Cases the lab serves as quickly
+(evacuation, migration and scale outcomes) are also tested end to end against it
+(tests/integration); move them there rather than extend this fake.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,6 +37,7 @@ class FakeController(object):
         self.writes = []
         self.logins = 0
         self.migrate_polls = migrate_polls
+        self.vip_summary_object = False
         self.fail_migrate = set()
         self.clouds = {"cloud-1": {"uuid": "cloud-1", "name": "vcenter", "vtype": "CLOUD_VCENTER"}}
         self.hosts = {
@@ -144,7 +155,9 @@ class FakeController(object):
             items = []
             for v in self.vss.values():
                 config = {"uuid": v["uuid"], "name": v["name"], "se_group_ref": v["se_group_ref"], "vip": v["vip"]}
-                runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": [self._runtime(v)]}
+                # one VipSummary object (the vendor's VsInventory definition since 22.1.1) or a list of them
+                summary = self._runtime(v) if self.vip_summary_object else [self._runtime(v)]
+                runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": summary}
                 items.append({"uuid": v["uuid"], "config": config, "runtime": runtime})
             return 200, self._collection(items, query)
         if kind == "serviceengine":

@@ -7,6 +7,12 @@ An upgrade advances one step each time its status is read. A controller upgrade 
 read-only phase (writes answer 403), a reboot window (``reboot_calls`` calls that drop the
 connection or answer 503), ends every session (the next call answers 401) and comes back on the
 new version. SE upgrades complete one SE per status read.
+
+Why a fake and not the lab: an upgrade here advances per status read, not with time, so the reboot
+window, the read-only phase, lost sessions and a suspended group run in milliseconds with no sleep;
+the lab's upgrade engine runs in (scaled) time and is tested end to end in
+tests/integration/test_upgrade.py. It also plays a controller without the per-SE upgrade API (404),
+which the lab always has.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,7 +21,7 @@ __metaclass__ = type
 
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.avi_client import _ConnectionProblem
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import _ConnectionProblem
 from fake_avi import FakeController, ref
 
 IMAGE_REF = "image-22.1.7"

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A clock whose sleep only moves time forward, so waits and backoffs run instantly in tests."""
+"""A clock whose sleep only moves time forward, so waits and backoffs run instantly in tests.
+
+(Not a vendor's emulation: the retry loops' and waits' time, injected.)"""
 
 from __future__ import absolute_import, division, print_function
 

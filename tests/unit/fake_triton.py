@@ -5,6 +5,12 @@
 
 It checks every CloudAPI signature with the account's public key, keeps migration records with the
 vendor's transitions and 412 messages, and runs a started action when its progress is watched.
+
+Why a fake and not the lab: it cuts a watch stream after its first event (``drop_watches``), loses the
+answer to a request that went through (the 412 to its retry), fails a chosen action once
+(``fail_next``) and runs a migration at the moment its progress is read, all without time passing;
+the lab's migrations copy real files in (scaled) time and are tested end to end in
+tests/integration/test_triton_playbooks.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,10 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.triton_client import (
-    _ConnectionProblem,
-    md5_fingerprint,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _ConnectionProblem
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import md5_fingerprint
 
 CLOUDAPI = "https://cloudapi.example"
 VMAPI = "https://vmapi.example"

@@ -8,6 +8,12 @@ It follows the vendor semantics the lab documents (lab/VIRTFUSION.md): start re-
 migration and retries a failed one, "already on the destination", "Specify a destination hypervisor ID",
 abort only while transferring, cancel up to a successful data transfer, the force commands. A running
 migration advances one step each time its status is read (``last-status``), so tests are deterministic.
+
+Why a fake and not the lab: it drops the SSH connection just before or just after a chosen command
+runs (``drop``), holds a transfer until a test releases it (``hold``: the sliding window's order),
+loses the data-transfer tracking (``lose_tracking``) and fails a chosen step once (``fail_next``); the
+lab's live migrations move real QEMU guests, which takes seconds each, and are tested end to end in
+tests/integration/test_virtfusion_playbooks.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +26,7 @@ import shlex
 import threading
 from urllib.parse import urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils.virtfusion_client import _Dropped
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _Dropped
 
 API = "https://cp.example.test"
 TOKEN = "unit-test-api-token-0123456789"

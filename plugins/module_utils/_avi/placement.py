@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Placement of Avi virtual services on service engines, as it is: :func:`load_placement` reads SE
+groups, clouds, hosts, the SE inventory and the VS inventory into a :class:`Placement` snapshot;
+:func:`find_in` looks names up in it. Predicting placement is ``_avi.planner``'s, changing it
+``_avi.vs_operations``'s.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+
+SE_ENABLED = "SE_STATE_ENABLED"
+SE_DISABLED_FOR_PLACEMENT = "SE_STATE_DISABLED_FOR_PLACEMENT"
+SE_DISABLED = "SE_STATE_DISABLED"
+OPER_UP = "OPER_UP"
+HA_LEGACY = "HA_MODE_LEGACY_ACTIVE_STANDBY"
+ALGO_PACKED = "PLACEMENT_ALGO_PACKED"
+ALGO_DISTRIBUTED = "PLACEMENT_ALGO_DISTRIBUTED"
+
+MIGRATE_IDLE = "SE_MIGRATE_STATE_IDLE"
+MIGRATE_STARTED = "SE_MIGRATE_STATE_STARTED"
+MIGRATE_FINISHED = "SE_MIGRATE_STATE_FINISHED"
+MIGRATE_FAILED = "SE_MIGRATE_STATE_FINISHED_WITH_FAILURE"
+
+GROUP_DEFAULTS = {"max_se": 10, "max_vs_per_se": 10, "min_scaleout_per_vs": 1,
+                  "max_scaleout_per_vs": 4, "algo": ALGO_PACKED, "ha_mode": "HA_MODE_SHARED"}
+
+
+class PlacementError(Exception):
+    """No SE can take a virtual service (or an evacuation cannot be absorbed)."""
+
+
+def _state(value):
+    if isinstance(value, dict):
+        return value.get("state")
+    return value
+
+
+def as_list(value):
+    """A field the vendor gives as one object or as a list of them, as a list. ``VsInventory``'s
+    ``runtime.vip_summary`` is one ``VipSummary`` object in the vendor's definition ("introduced in
+    22.1.1", 30.2.1 Swagger), a list of them per VIP elsewhere: both are read."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value if isinstance(item, dict)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+class Placement(object):
+    """A snapshot of groups, clouds, hosts, SEs and VSs, keyed by uuid."""
+
+    def __init__(self, groups=None, clouds=None, hosts=None, ses=None, vss=None):
+        self.groups = groups or {}
+        self.clouds = clouds or {}
+        self.hosts = hosts or {}
+        self.ses = ses or {}
+        self.vss = vss or {}
+
+    def se_name(self, uuid):
+        se = self.ses.get(uuid)
+        return se["name"] if se else uuid
+
+    def vs_on_se(self, se_uuid):
+        """(vs, vip_id) pairs placed on an SE, sorted by VS name."""
+        pairs = []
+        for vs in self.vss.values():
+            for vip_id, entries in sorted(vs["vips"].items()):
+                if any(e["se_uuid"] == se_uuid for e in entries):
+                    pairs.append((vs, vip_id))
+        pairs.sort(key=lambda p: (p[0]["name"], p[1]))
+        return pairs
+
+    def vs_placement(self, vs_uuid, vip_id=None):
+        """{vip_id: [se names]} for a VS (or the list for one vip)."""
+        vs = self.vss.get(vs_uuid)
+        if vs is None:
+            return [] if vip_id is not None else {}
+        out = {}
+        for vid, entries in vs["vips"].items():
+            out[vid] = sorted(self.se_name(e["se_uuid"]) for e in entries)
+        if vip_id is not None:
+            return out.get(vip_id, [])
+        return out
+
+    def group_ses(self, group_uuid):
+        return [se for se in self.ses.values() if se["group_uuid"] == group_uuid]
+
+
+def _group(obj):
+    group = dict(GROUP_DEFAULTS)
+    for key in ("max_se", "max_vs_per_se", "min_scaleout_per_vs", "max_scaleout_per_vs", "algo",
+                "ha_mode", "min_se", "buffer_se"):
+        if obj.get(key) is not None:
+            group[key] = obj[key]
+    group.update(uuid=obj.get("uuid"), name=obj.get("name"), cloud_uuid=ref_uuid(obj.get("cloud_ref")))
+    return group
+
+
+def _cloud(obj):
+    if isinstance(obj.get("se_auto_create"), bool):
+        can_create = obj["se_auto_create"]
+    elif isinstance(obj.get("can_create_se"), bool):
+        can_create = obj["can_create_se"]
+    else:
+        can_create = obj.get("vtype") not in ("CLOUD_NONE", None)
+    return {"uuid": obj.get("uuid"), "name": obj.get("name"), "vtype": obj.get("vtype"),
+            "can_create_se": can_create}
+
+
+def _host(obj):
+    return {"uuid": obj.get("uuid"), "name": obj.get("name"), "cloud_uuid": ref_uuid(obj.get("cloud_ref")),
+            "max_se_on_host": obj.get("max_se_on_host"),
+            "maintenance_mode": bool(obj.get("maintenance_mode"))}
+
+
+def se_from_inventory(item):
+    config = item.get("config") or {}
+    runtime = item.get("runtime") or {}
+    return {
+        "uuid": item.get("uuid") or config.get("uuid"),
+        "name": config.get("name"),
+        "group_uuid": ref_uuid(config.get("se_group_ref")),
+        "cloud_uuid": ref_uuid(config.get("cloud_ref")),
+        "host_uuid": ref_uuid(config.get("host_ref")),
+        "enable_state": config.get("enable_state", SE_ENABLED),
+        "oper_state": _state(runtime.get("oper_status")),
+        "migrate_state": runtime.get("migrate_state"),
+        "version": runtime.get("version"),
+        "mgmt_ip": (config.get("mgmt_ip_address") or {}).get("addr")
+        if isinstance(config.get("mgmt_ip_address"), dict) else config.get("mgmt_ip_address"),
+        "vs_uuids": set(ref_uuid(r) for r in config.get("vs_refs") or []),
+    }
+
+
+def vs_from_inventory(item):
+    config = item.get("config") or {}
+    runtime = item.get("runtime") or {}
+    vips = {}
+    for vip in config.get("vip") or []:
+        vips.setdefault(str(vip.get("vip_id", "0")), [])
+    for summary in as_list(runtime.get("vip_summary")):
+        vips[str(summary.get("vip_id", "0"))] = se_entries(summary)
+    return {
+        "uuid": item.get("uuid") or config.get("uuid"),
+        "name": config.get("name"),
+        "group_uuid": ref_uuid(config.get("se_group_ref")),
+        "cloud_uuid": ref_uuid(config.get("cloud_ref")),
+        "enabled": config.get("enabled", True),
+        "oper_state": _state(runtime.get("oper_status")),
+        "vips": vips,
+    }
+
+
+def se_entries(summary):
+    entries = []
+    for se in summary.get("service_engine") or []:
+        entries.append({
+            "se_uuid": se.get("uuid") or ref_uuid(se.get("ref")),
+            "primary": bool(se.get("primary")),
+            "standby": bool(se.get("standby")),
+            "oper_state": _state(se.get("oper_status")),
+        })
+    return entries
+
+
+def load_placement(client, group_uuid=None):
+    """Read everything placement depends on. ``group_uuid`` limits SEs and VSs to one group."""
+    flt = {"se_group_ref": group_uuid} if group_uuid else {}
+    groups = dict((g["uuid"], _group(g)) for g in client.get_all("serviceenginegroup"))
+    clouds = dict((c["uuid"], _cloud(c)) for c in client.get_all("cloud"))
+    hosts = dict((h["uuid"], _host(h)) for h in client.get_all("vimgrhostruntime"))
+    ses = {}
+    # All SEs, whatever the group: host capacity (max_se_on_host) counts every SE on a host.
+    for item in client.get_all("serviceengine-inventory", params={"include_name": "true"}):
+        se = se_from_inventory(item)
+        ses[se["uuid"]] = se
+    vss = {}
+    for item in client.get_all("virtualservice-inventory", params=dict(flt, include_name="true")):
+        vs = vs_from_inventory(item)
+        vss[vs["uuid"]] = vs
+        for entries in vs["vips"].values():
+            for entry in entries:
+                if entry["se_uuid"] in ses:
+                    ses[entry["se_uuid"]]["vs_uuids"].add(vs["uuid"])
+    return Placement(groups, clouds, hosts, ses, vss)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups used by the modules
+# ---------------------------------------------------------------------------------------------
+def find_in(objects, value, kind, option=None):
+    """The object of ``objects`` (uuid -> dict) whose uuid or name is exactly ``value``; PlacementError
+    naming ``option`` and the closest names else."""
+    if value is None or not str(value).strip():
+        raise PlacementError("%s%s name or uuid must not be empty or blank (got %r)"
+                             % ("%s: " % option if option else "", kind, value))
+    if value in objects:
+        return objects[value]
+    matches = [o for o in objects.values() if o.get("name") == value]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise PlacementError("%s%s name '%s' is ambiguous (%d objects): use the uuid"
+                             % ("%s: " % option if option else "", kind, value, len(matches)))
+    raise PlacementError(not_found(kind, value, [o.get("name") or u for u, o in objects.items()], option))
+
+
+def se_brief(placement_or_planner, se_uuid):
+    ses = placement_or_planner.ses
+    se = ses.get(se_uuid)
+    if se is None:
+        return {"name": se_uuid, "uuid": se_uuid}
+    return {"name": se["name"], "uuid": None if se.get("new") else se["uuid"]}

@@ -1,0 +1,368 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The vendor-neutral migration engine of ``instance_migrate``: converge one instance to the wanted
+state, with one decision (:func:`_decide`) for a run and for its check-mode plan; follow progress;
+migrate several instances through a sliding window. What a vendor's migration is (its record,
+its actions, its state machine) is the provider's (``_migration.provider``); the engine only calls
+its hooks, so re-attach, check mode, the failure policy and the result shape are the same for all.
+
+Adding a provider: write ``module_utils/_<vendor>/provider.py`` with a subclass of
+``MigrationProvider`` implementing its hooks (its option spec, connection, record, state machine),
+add it to ``_migration.registry.PROVIDERS``, and document its options in a doc fragment the
+module extends.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+import time
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, MigrationError
+
+MAX_STEPS = 12
+
+
+class _Observer(object):
+    """Turns progress events into progress lines and the observed numbers of a migration."""
+
+    def __init__(self, provider, progress, name, clock=time.time):
+        self.provider = provider
+        self.progress = progress
+        self.name = name
+        self.clock = clock
+        self.syncs = []
+        self._bytes = {}   # sync (its started_timestamp) -> most bytes seen
+        self._order = []
+        self.stop_seen = None
+        self.downtime = None
+        self.measured = None   # what the provider measured itself (e.g. QEMU), from the end event
+
+    def begin_action(self, action):
+        self._bytes, self._order = {}, []
+        if action in self.provider.downtime_actions:
+            self.switch_requested = self.clock()
+
+    def end_action(self, end):
+        self.syncs.extend(self._bytes[k] for k in self._order)
+        self._bytes, self._order = {}, []
+        if end.get("measured") is not None:
+            # the provider's own numbers (VirtFusion: QEMU's downtime and bytes) beat the observed ones
+            self.measured = end["measured"]
+            if end.get("bytes") is not None:
+                self.syncs.append(int(end["bytes"]))
+            if end.get("downtime_seconds") is not None:
+                self.downtime = end["downtime_seconds"]
+            return
+        if end.get("state") == "successful" and end.get("phase") == self.provider.downtime_end_phase:
+            # from the stop event; if the stream did not show it, from the switch request (an upper bound)
+            start = self.stop_seen if self.stop_seen is not None else getattr(self, "switch_requested", None)
+            if start is not None:
+                self.downtime = round(self.clock() - start, 3)
+            self.stop_seen = None
+
+    def __call__(self, event):
+        phase = event.get("phase") or "migration"
+        msg = event.get("message") or ""
+        if msg and msg == self.provider.downtime_start_message and self.stop_seen is None:
+            self.stop_seen = self.clock()
+        cur, total = event.get("current_progress"), event.get("total_progress")
+        percent = None
+        if isinstance(cur, (int, float)) and isinstance(total, (int, float)) and total:
+            percent = max(0, min(100, int(100.0 * cur / total)))
+        data = {"instance": self.name}
+        if event.get("transfer_bytes_second") is not None and phase in self.provider.transfer_phases:
+            key = event.get("started_timestamp") or "sync"
+            if key not in self._bytes:
+                self._order.append(key)
+            self._bytes[key] = max(self._bytes.get(key, 0), int(cur or 0))
+            rate = event.get("transfer_bytes_second") or 0
+            eta = (event.get("eta_ms") or 0) / 1000.0
+            msg = "%s: %s of %s at %s/s, ETA %.0fs" % (
+                self.name, human_bytes(cur), human_bytes(total), human_bytes(rate), eta)
+            data.update(bytes=cur, total_bytes=total, bytes_per_second=rate, eta_seconds=round(eta, 1))
+        else:
+            msg = "%s: %s" % (self.name, msg or event.get("state", ""))
+        self.progress.update(phase, msg, percent, **data)
+
+
+def converge(provider, key, opts, progress, check_mode, clock=time.time):
+    """Drive one instance to ``opts["state"]``. Returns the per-instance result dict; raises
+    MigrationError (with ``result`` attached) on failure. Changes nothing in check mode."""
+    want = opts["state"]
+    inst = provider.resolve(key)
+    target = opts.get("target_server")
+    obs = _Observer(provider, progress, inst["name"], clock=clock)
+    result = {"instance": {"id": inst["id"], "name": inst["name"]}, "provider": provider.name, "changed": False,
+              "state": want, "phases": [], "waited_for": [], "server": {"before": inst["server"], "after": None},
+              "server_name": {"before": inst.get("server_name"), "after": None}, "target_server": None,
+              "target_server_name": None, "migration": None, "estimated_bytes": None, "syncs": [],
+              "bytes_sent": 0, "downtime_seconds": None, "reached": None, "msg": ""}
+    if want not in provider.states:
+        raise _fail("%s: state %s is not supported by provider %s (its states: %s)"
+                    % (inst["name"], want, provider.name, ", ".join(provider.states)), result)
+    if want == "rolled_back" and provider.unsupported("rollback"):
+        raise _fail("%s: %s" % (inst["name"], provider.unsupported("rollback")), result)
+    rec = provider.record(inst)
+    before = rec.view() if rec else None
+    result["migration_before"] = before
+    memo = {}
+    if check_mode:
+        result["plan"] = _plan(provider, inst, want, rec, opts, target)
+        result["phases"] = list(result["plan"]["phases"])
+        result["changed"] = bool(result["phases"])
+        result["target_server"] = result["plan"].get("target_server")
+        result["target_server_name"] = result["plan"].get("target_server_name")
+        result["estimated_bytes"] = result["plan"].get("estimated_bytes")
+        result["reached"] = provider.reached(rec, inst, opts)
+        result["migration"] = before
+        result["server"]["after"] = inst["server"]
+        result["server_name"]["after"] = inst.get("server_name")
+        if result["plan"].get("fail"):
+            raise _fail(result["plan"]["fail"], result)
+        result["msg"] = "check mode: would run %s" % (", ".join(result["phases"]) or "nothing")
+        return result
+    for _step in range(MAX_STEPS):
+        action = _decide(provider, want, rec, inst, opts, memo, target)
+        if action is None:
+            progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
+                            instance=inst["name"])
+            result["waited_for"].append(rec.phase)
+            obs.begin_action(rec.phase)
+            end = _follow(provider, inst, obs, opts["timeout"], result)
+            obs.end_action(end)
+            rec = provider.record(inst)
+            continue
+        if action == DONE:
+            break
+        if isinstance(action, tuple):
+            raise _fail(action[0], result, reason=action[1])
+        starts = action in provider.start_actions
+        if starts and opts.get("capacity_check", True):
+            plans = provider.plan_targets([inst], target)
+            if plans and not plans[0]["target"]:
+                raise _fail("%s: not migrating: %s" % (inst["name"], plans[0]["reason"]), result)
+        progress.update(action, "%s: %s" % (inst["name"], action), 0, instance=inst["name"])
+        key_before = rec.key() if rec else None
+        try:
+            provider.start(inst, action, target if starts else None)
+        except MigrationError as exc:
+            again = provider.record(inst)
+            if provider.went_through(exc, key_before, again):
+                provider.note(action, rec, memo)
+                rec = again  # our own request got through before a retry: follow it
+                result["changed"] = True
+                result["phases"].append(action)
+                continue
+            raise _fail("%s: %s refused: %s" % (inst["name"], action, exc.reason), result, reason=exc.reason)
+        result["changed"] = True
+        result["phases"].append(action)
+        provider.note(action, rec, memo)
+        if not provider.waits_for(action):
+            rec = provider.record(inst)
+            continue
+        obs.begin_action(action)
+        end = _follow(provider, inst, obs, opts["timeout"], result)
+        obs.end_action(end)
+        rec = provider.record(inst)
+        if end.get("state") == "failed" or (rec is not None and rec.state == "failed"):
+            reason = (rec.error if rec is not None and rec.error else end.get("message")) or "failed"
+            result["migration"] = rec.view() if rec else None
+            if obs.measured is not None:   # what was measured up to the failure (e.g. bytes sent before an abort)
+                result["measured"] = obs.measured
+            raise _fail("%s: %s failed: %s" % (inst["name"], end.get("phase") or action, reason), result,
+                        reason=reason, failed_phase=end.get("phase") or action)
+    else:
+        raise _fail("%s: did not reach state %s after %d steps" % (inst["name"], want, MAX_STEPS), result)
+    _finish(provider, inst, rec, obs, result, opts)
+    return result
+
+
+def _decide(provider, want, rec, inst, opts, memo, target):
+    """The next step toward ``want`` from record ``rec``, the same for a run and its check-mode plan:
+    None while a running action is to be waited for, DONE, an action the provider can take, or
+    ``(message, reason)`` when ``want`` cannot be reached from here."""
+    if rec is not None and rec.state == "running":
+        action = provider.running_action(want, rec, inst, opts)
+        if action is None:
+            return None
+    else:
+        action = provider.next_action(want, rec, inst, opts, memo)
+    if isinstance(action, tuple):
+        return "%s: cannot reach state %s: %s" % (inst["name"], want, action[1]), action[1]
+    if action != DONE:
+        why = provider.unsupported(action, target if action in provider.start_actions else None)
+        if why:
+            return "%s: %s" % (inst["name"], why), None
+    return action
+
+
+def _finish(provider, inst, rec, obs, result, opts):
+    now = provider.resolve(inst["id"])
+    result["server"]["after"] = now["server"]
+    result["server_name"]["after"] = now.get("server_name")
+    result["migration"] = rec.view() if rec else None
+    if rec is not None and rec.target_server:
+        result["target_server"] = rec.target_server
+    elif result["changed"] and now["server"] != inst["server"]:
+        result["target_server"] = now["server"]
+    if result["target_server"]:
+        result["target_server_name"] = provider.resolve_server(result["target_server"])[1]
+    result["syncs"] = list(obs.syncs)
+    result["bytes_sent"] = sum(obs.syncs)
+    result["downtime_seconds"] = obs.downtime
+    if obs.measured is not None:
+        result["measured"] = obs.measured
+    result["reached"] = provider.reached(rec, now, opts if rec or not result["changed"] else dict(
+        opts, source_server=inst["server"]))
+    result["msg"] = "%s: %s (%s)" % (inst["name"], result["reached"],
+                                     ", ".join(result["phases"]) if result["phases"] else "nothing to do")
+
+
+def _follow(provider, inst, obs, timeout, result):
+    """provider.wait, with what this run did attached to a failure (a timeout: the action goes on)."""
+    try:
+        return provider.wait(inst, obs, timeout)
+    except MigrationError as exc:
+        if getattr(exc, "result", None) is not None:
+            raise
+        raise _fail(exc.msg, result, reason=exc.reason)
+
+
+def _fail(msg, result, reason=None, failed_phase=None):
+    exc = MigrationError(msg, reason=reason)
+    result["msg"] = msg
+    result["failed"] = True
+    if failed_phase:
+        result["failed_phase"] = failed_phase
+    exc.result = result
+    return exc
+
+
+def _plan(provider, inst, want, rec, opts, target):
+    plan = {"phases": [], "target_server": None, "target_server_name": None, "target_reason": None,
+            "estimated_bytes": None, "notes": []}
+    sim, memo = rec, {}
+    if rec is not None and rec.target_server:
+        plan["target_server"], plan["target_server_name"] = provider.resolve_server(rec.target_server)
+        plan["target_reason"] = "the migration's target, chosen at begin"
+    for _i in range(MAX_STEPS):
+        action = _decide(provider, want, sim, inst, opts, memo, target)
+        if action is None:
+            plan["notes"].append("a %s is running: the module would wait for it, then decide" % sim.phase)
+            return plan
+        if action == DONE:
+            break
+        if isinstance(action, tuple):
+            plan["fail"] = action[0]
+            return plan
+        if action in provider.start_actions:
+            plans = provider.plan_targets([inst], target)
+            if plans is None:
+                plan["target_reason"] = "chosen by the provider's allocator at begin (capacity not visible)"
+                if target:
+                    plan["target_server"], plan["target_server_name"] = provider.resolve_server(target)
+            elif plans[0]["target"]:
+                plan["target_server"], plan["target_server_name"] = plans[0]["target"], plans[0]["target_name"]
+                plan["target_reason"] = plans[0]["reason"]
+                if plans[0].get("problems") is not None:
+                    plan["problems"] = plans[0]["problems"]
+            else:
+                if plans[0].get("problems") is not None:   # a provider's pre-check: every failing check
+                    plan["problems"] = plans[0]["problems"]
+                plan["fail"] = "%s: not migrating: %s" % (inst["name"], plans[0]["reason"])
+                plan["target_reason"] = plans[0]["reason"]
+                return plan
+            plan["estimated_bytes"] = provider.estimate(inst)
+        plan["phases"].append(action)
+        provider.note(action, sim, memo)
+        sim = provider.simulate(sim, action, inst, plan["target_server"])
+    return plan
+
+
+# -- several instances: a sliding window ---------------------------------------------------------
+class LockedProgress(object):
+    """A Progress shared by worker threads."""
+
+    def __init__(self, progress):
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.history = progress.history
+
+    def update(self, *args, **kwargs):
+        with self._lock:
+            return self._progress.update(*args, **kwargs)
+
+    def waiting(self, text):
+        return self.update("wait", text)
+
+
+def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
+               failed_action="abort", clock=time.time):
+    """Migrate several instances, at most ``concurrency`` at once: a new one starts as soon as one
+    finishes (not batches). ``on_failure``: ``stop`` starts no new ones after a failure (running
+    ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
+    before its switch, ``leave`` leaves it for inspection. Returns (results, summary)."""
+    shared = LockedProgress(progress)
+    results = [None] * len(keys)
+    lock = threading.Condition()
+    state = {"next": 0, "running": 0, "stopped": False}
+
+    def work(index, prov):
+        key = keys[index]
+        started = clock()
+        try:
+            res = converge(prov, key, opts, shared, check_mode, clock=clock)
+            res["result"] = "ok"
+        except MigrationError as exc:
+            res = getattr(exc, "result", None) or {"instance": {"id": None, "name": key}, "changed": False}
+            res["result"] = "failed"
+            res["msg"] = exc.msg
+            res["failed"] = True
+            if not check_mode and failed_action == "abort":
+                res["cleanup"] = prov.cleanup_failed(key, shared)
+        except Exception as exc:  # a worker never takes the others down
+            res = {"instance": {"id": None, "name": key}, "changed": False, "result": "failed", "failed": True,
+                   "msg": "%s: %s" % (key, exc)}
+        res["seconds"] = round(clock() - started, 3)
+        with lock:
+            results[index] = res
+            state["running"] -= 1
+            if res["result"] == "failed" and on_failure == "stop":
+                state["stopped"] = True
+            lock.notify_all()
+
+    threads = []
+    with lock:
+        while True:
+            while state["running"] >= concurrency:
+                lock.wait()
+            if state["stopped"] or state["next"] >= len(keys):
+                break
+            index = state["next"]
+            state["next"] += 1
+            state["running"] += 1
+            prov = provider if concurrency == 1 else provider.fork()
+            prov.on_wait(shared.waiting)
+            t = threading.Thread(target=work, args=(index, prov), name="migrate-%d" % index)
+            t.daemon = True
+            threads.append(t)
+            t.start()
+        while state["running"] > 0:
+            lock.wait()
+    for t in threads:
+        t.join()
+    for i, key in enumerate(keys):
+        if results[i] is None:
+            results[i] = {"instance": {"id": None, "name": key}, "changed": False, "result": "skipped",
+                          "msg": "%s: not started (an earlier migration failed and on_failure=stop)" % key}
+    summary = {"ok": sum(1 for r in results if r["result"] == "ok"),
+               "failed": sum(1 for r in results if r["result"] == "failed"),
+               "skipped": sum(1 for r in results if r["result"] == "skipped"),
+               "changed": sum(1 for r in results if r.get("changed"))}
+    return results, summary

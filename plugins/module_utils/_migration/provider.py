@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+What the migration engine (``_migration.engine``) asks of a provider, and the shapes they share.
+
+A provider (``_triton.provider``, ``_virtfusion.provider``) owns everything about its vendor: its
+option spec (:meth:`MigrationProvider.argument_spec`), its connection, its migration record and its
+state machine (:meth:`MigrationProvider.next_action` and the hooks below). The engine owns what is
+the same for every vendor: converging one instance with one decision for a run and its check-mode
+plan, following progress, the sliding window of several instances, the result shape. Nothing here
+is any vendor's default: a provider that does not implement a hook it needs fails loudly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DONE = "done"
+
+
+class MigrationError(Exception):
+    """A migration request failed; ``reason`` is the vendor's message when there is one."""
+
+    def __init__(self, msg, reason=None, status=None, code=None):
+        super(MigrationError, self).__init__(msg)
+        self.msg = msg
+        self.reason = reason or msg
+        self.status = status
+        self.code = code
+
+
+class Migration(object):
+    """A provider's migration record, normalized: ``phase`` (the step it is at), ``state`` (running,
+    successful, failed, or a state of the provider's own), ``syncs``, ``error``, the servers, the
+    vendor's document (``raw``) and provider fields shown in ``view()`` (``extra``)."""
+
+    def __init__(self, phase, state, automatic=False, syncs=0, error=None, source_server=None,
+                 target_server=None, raw=None, extra=None):
+        self.phase = phase
+        self.state = state
+        self.automatic = bool(automatic)
+        self.syncs = int(syncs or 0)
+        self.error = error
+        self.source_server = source_server
+        self.target_server = target_server
+        self.raw = raw or {}
+        self.extra = extra  # provider-specific fields added to view()
+
+    def key(self):
+        return (self.phase, self.state, self.syncs, len(self.raw.get("progress_history") or []))
+
+    def view(self):
+        out = {"phase": self.phase, "state": self.state, "automatic": self.automatic, "syncs": self.syncs,
+               "error": self.error, "source_server": self.source_server, "target_server": self.target_server}
+        if self.extra:
+            out.update(self.extra)
+        return out
+
+
+class MigrationProvider(object):
+    """The interface of a provider. Methods that raise NotImplementedError are the provider's to write;
+    the few that return something are neutral (they say "not known" or "nothing to do"), never a vendor's
+    behaviour."""
+
+    #: the provider's name (the module's ``provider`` option)
+    name = None
+    #: its connection dict option, which ``module_defaults`` of its action group may give to any task
+    credentials_option = None
+    #: the states (the module's ``state``) this provider can reach
+    states = ()
+    #: the actions that start a migration: they get the target plan and the capacity / pre-check
+    start_actions = ()
+    #: actions whose request stops the instance (downtime counted from the request when no event marks it)
+    downtime_actions = ()
+    #: the progress message that marks the instance stopping, and the phase whose successful end restarts it
+    downtime_start_message = None
+    downtime_end_phase = None
+    #: phases whose progress events carry the bytes a data copy sent (``transfer_bytes_second``)
+    transfer_phases = ()
+
+    def __init__(self, params):
+        self.params = params
+
+    # -- the module's options ---------------------------------------------------------------------
+    @classmethod
+    def argument_spec(cls):
+        """The options only this provider takes (a fresh dict)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_params(cls, params):
+        """Messages for options that do not fit together for this provider (before anything is read)."""
+        return []
+
+    # -- connection ---------------------------------------------------------------------------------
+    def fork(self):
+        """A provider for another worker thread (its own connection), same settings."""
+        raise NotImplementedError
+
+    def api_stats(self):
+        """Counters of this provider's API calls."""
+        raise NotImplementedError
+
+    def on_wait(self, callback):
+        """Show the waits of the provider's connections (a server restarting) through ``callback(text)``."""
+        raise NotImplementedError
+
+    # -- instances and compute nodes ------------------------------------------------------------
+    def resolve(self, key):
+        """The instance named or with id ``key``: dict with id, name, server, server_name, state, ram,
+        disk. Raises MigrationError naming the closest instances when there is none."""
+        raise NotImplementedError
+
+    def resolve_server(self, value):
+        """(id, name) of a compute node given by name or id; MigrationError when there is none."""
+        raise NotImplementedError
+
+    def instances_on(self, server):
+        """Instances on a compute node (for evacuations)."""
+        raise NotImplementedError
+
+    # -- migrations -----------------------------------------------------------------------------
+    def record(self, inst):
+        """The instance's current :class:`Migration`, or None."""
+        raise NotImplementedError
+
+    def start(self, inst, action, target_server=None):
+        """Ask for ``action``; raise MigrationError with the vendor's reason when refused."""
+        raise NotImplementedError
+
+    def went_through(self, exc, before, again):
+        """Whether a request refused with ``exc`` had in fact gone through (a retry of a request whose answer was
+        lost): ``before`` is the record's key before it, ``again`` the record now."""
+        return False
+
+    def wait(self, inst, on_event, timeout):
+        """Follow the running action until it ends; return {"phase", "state", "message"} (and the provider's
+        own measurements: ``measured``, ``bytes``, ``downtime_seconds``)."""
+        raise NotImplementedError
+
+    def estimate(self, inst):
+        """Bytes the first copy would send, or None (not known)."""
+        return None
+
+    def unsupported(self, action, target_server=None):
+        """None, or why this provider (as configured) cannot do ``action``."""
+        return None
+
+    def plan_targets(self, instances, target_server=None):
+        """Predicted target per instance, in order, with capacity taken as they are placed: list of
+        {"id", "name", "target", "target_name", "reason"[, "problems"]}; None when capacity is not visible."""
+        return None
+
+    def check_failure(self, short, to_move):
+        """The message when the up-front check of several instances finds some that cannot move."""
+        raise NotImplementedError
+
+    def cleanup_failed(self, key, progress):
+        """Failure policy ``failed_action=abort``: discard a failed migration; returns what was done."""
+        raise NotImplementedError
+
+    # -- the provider's state machine -------------------------------------------------------------
+    def next_action(self, want, rec, inst, opts, memo):
+        """What to do next to reach ``want`` when no action is running: an action, DONE, or ("fail", reason).
+        ``memo`` is this run's notes for the instance (see :meth:`note`)."""
+        raise NotImplementedError
+
+    def running_action(self, want, rec, inst, opts):
+        """With a running record: an action to take now, ("fail", reason), or None to wait for it."""
+        raise NotImplementedError
+
+    def note(self, action, rec, memo):
+        """Remember in ``memo`` what taking ``action`` on record ``rec`` means for the next decision."""
+
+    def waits_for(self, action):
+        """Whether ``action`` runs on (and is followed with :meth:`wait`) after it was requested."""
+        raise NotImplementedError
+
+    def reached(self, rec, inst, opts):
+        """A name for where the instance stands."""
+        raise NotImplementedError
+
+    def simulate(self, rec, action, inst, target):
+        """The record ``action`` would leave (check mode planning)."""
+        raise NotImplementedError
+
+    def needs_start(self, inst, rec, opts):
+        """Whether a migration of ``inst`` would be started (it gets the capacity / pre-check)."""
+        raise NotImplementedError

@@ -1,0 +1,450 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The Triton provider of ``instance_migrate``: its options, its connection, and its state machine.
+
+Two ways in, chosen with the ``api`` option:
+
+- ``cloudapi`` (the end user's): ``POST /:login/machines/:id/migrate`` with an ``action``, the
+  ``?action=watch`` progress stream, ``GET /:login/migrations/:id``, signed with the account's
+  SSH key. The allocator chooses the target; rollback and a target override are not offered.
+- ``operator`` (the operator's, as ``sdc-migrate`` does it): VMAPI ``POST /vms/:uuid?action=migrate
+  &migration_action=...`` (with ``override_server_uuid`` for a chosen target, and ``rollback``),
+  ``GET /migrations/:uuid[/watch]``, and CNAPI ``GET /servers?extras=capacity`` for the capacity
+  check and the predicted target. No authentication (the admin network).
+
+The predicted target mirrors the placement rule the lab documents (most unreserved RAM among the
+running, set-up, unreserved servers other than the source that fit RAM and disk); the vendor's
+allocator has more inputs (DAPI), so it is a prediction, reported as such.
+
+Triton's migration model (sdc-migrate, CloudAPI's MigrateMachine): an optional record per instance
+with a ``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused,
+failed, successful); actions ``begin``, ``automatic``, ``sync``, ``switch``, ``pause``, ``abort``,
+``rollback``, ``finalize``; ``finalize``, ``abort`` and ``rollback`` delete the record.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import threading
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
+    DONE,
+    Migration,
+    MigrationError,
+    MigrationProvider,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.client import (
+    TritonClient,
+    TritonError,
+    TritonNotFound,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import SigningError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import (
+    resolve_connection,
+    triton_argument_spec,
+)
+
+_SERVERS_LOCK = threading.Lock()
+STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
+# states reached from a successful migration: state -> (the action, the refusal otherwise)
+AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
+                 "finalized": ("finalize", "Finalize only works on a successful migration")}
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _err(exc, what):
+    if isinstance(exc, SigningError):
+        return MigrationError("%s: %s" % (what, exc))
+    reason = exc.message or exc.msg
+    return MigrationError("%s: %s" % (what, exc.msg), reason=reason, status=exc.status, code=exc.code)
+
+
+class TritonProvider(MigrationProvider):
+    name = "triton"
+    credentials_option = "triton_credentials"
+    states = STATES
+    start_actions = ("begin", "automatic")
+    downtime_actions = ("switch", "automatic")
+    downtime_start_message = "stopping the instance"
+    downtime_end_phase = "switch"
+    transfer_phases = ("sync",)
+
+    def __init__(self, params, client=None, servers=None):
+        super(TritonProvider, self).__init__(params)
+        self.conn = resolve_connection(params)
+        self.api = self.conn["api"]
+        self.resync = bool(params.get("resync"))
+        self.client = client or TritonClient(self.conn)
+        self._servers = servers  # cache shared with forks: {uuid: server}
+
+    @classmethod
+    def argument_spec(cls):
+        spec = triton_argument_spec()
+        spec["resync"] = {"type": "bool", "default": False}
+        return spec
+
+    def fork(self):
+        if self.api == "operator":
+            self.servers()
+        return TritonProvider(self.params, client=self.client.fork(), servers=self._servers)
+
+    def api_stats(self):
+        return dict(self.client.stats)
+
+    def on_wait(self, callback):
+        self.client.on_wait(callback)
+
+    # -- compute nodes -------------------------------------------------------------------------
+    def servers(self, refresh=False):
+        if self.api != "operator":
+            return {}
+        if self._servers is None or refresh:
+            try:
+                items = self.client.cnapi("GET", "/servers", params={"extras": "capacity"}) or []
+            except (TritonError, SigningError) as exc:
+                raise _err(exc, "listing compute nodes (CNAPI)")
+            fresh = dict((s["uuid"], s) for s in items)
+            with _SERVERS_LOCK:  # forks share the cache: replace its content in one step
+                if self._servers is None:
+                    self._servers = fresh
+                else:
+                    self._servers.update(fresh)
+        with _SERVERS_LOCK:
+            return dict(self._servers)
+
+    def resolve_server(self, value):
+        if not value:
+            return None, None
+        if self.api != "operator":
+            if not UUID_RE.match(value):
+                raise MigrationError("compute node %s: with api=cloudapi give compute nodes by UUID (CloudAPI shows "
+                                     "an instance's compute_node as a UUID; host names need api=operator)" % value)
+            return value.lower(), None
+        servers = self.servers()
+        for s in servers.values():
+            if value in (s["uuid"], s.get("hostname")):
+                return s["uuid"], s.get("hostname")
+        raise MigrationError(not_found("compute node", value, [s.get("hostname") or s["uuid"] for s in servers.values()]))
+
+    def _server_name(self, su):
+        if self.api != "operator" or not su:
+            return None
+        s = self.servers().get(su)
+        return s.get("hostname") if s else None
+
+    # -- instances -------------------------------------------------------------------------------
+    def _inst(self, doc):
+        if self.api == "operator":
+            inst = {"id": doc["uuid"], "name": doc.get("alias") or doc["uuid"], "server": doc.get("server_uuid"),
+                    "state": doc.get("state"), "ram": doc.get("ram") or doc.get("max_physical_memory"),
+                    "disk": int(doc.get("quota") or 0) * 1024}
+        else:
+            inst = {"id": doc["id"], "name": doc.get("name") or doc["id"], "server": doc.get("compute_node"),
+                    "state": doc.get("state"), "ram": doc.get("memory"), "disk": doc.get("disk")}
+        inst["server_name"] = self._server_name(inst["server"])
+        return inst
+
+    def resolve(self, key):
+        try:
+            if self.api == "operator":
+                if UUID_RE.match(key):
+                    return self._inst(self.client.vmapi("GET", "/vms/%s" % key))
+                found = [v for v in self.client.vmapi("GET", "/vms", params={"alias": key}) or []
+                         if not v.get("do_not_inventory") and v.get("alias") == key]
+            else:
+                if UUID_RE.match(key):
+                    return self._inst(self.client.cloudapi("GET", "/machines/%s" % key))
+                found = [m for m in self.client.cloudapi("GET", "/machines", params={"name": key}) or []
+                         if m.get("name") == key]
+        except TritonNotFound:
+            found = []
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "looking up instance %s" % key)
+        if not found:
+            raise MigrationError("%s (no instance has that name or uuid%s)" % (
+                not_found("instance", key, self._instance_names()),
+                "" if self.api == "operator" else " in account %s" % self.conn["account"]))
+        return self._inst(found[0])
+
+    def _instance_names(self):
+        """The names of the instances this connection sees (for a name that matches none)."""
+        try:
+            if self.api == "operator":
+                return [v.get("alias") for v in self.client.vmapi("GET", "/vms") or [] if not v.get("do_not_inventory")]
+            return [m.get("name") for m in self.client.cloudapi("GET", "/machines") or []]
+        except (TritonError, SigningError):
+            return []
+
+    def instances_on(self, server):
+        """Instances on the compute node, plus (operator) those with a migration record whose source
+        it is: after a switch they run elsewhere but their migration (finalize) is not done."""
+        su, _name = self.resolve_server(server)
+        try:
+            if self.api == "operator":
+                items = self.client.vmapi("GET", "/vms", params={"server_uuid": su}) or []
+                items = [v for v in items if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
+                known = set(v["uuid"] for v in items)
+                mine = self.client.vmapi("GET", "/migrations", params={"source_server_uuid": su, "format": "raw"})
+                for rec in mine or []:
+                    if rec.get("vm_uuid") and rec["vm_uuid"] not in known:
+                        known.add(rec["vm_uuid"])
+                        items.append(self.client.vmapi("GET", "/vms/%s" % rec["vm_uuid"]))
+            else:
+                items = [m for m in self.client.cloudapi("GET", "/machines") or [] if m.get("compute_node") == su]
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "listing the instances of compute node %s" % server)
+        return sorted((self._inst(d) for d in items), key=lambda i: i["name"])
+
+    # -- migrations --------------------------------------------------------------------------------
+    def record(self, inst):
+        try:
+            if self.api == "operator":
+                doc = self.client.vmapi("GET", "/migrations/%s" % inst["id"], params={"format": "raw"})
+            else:
+                doc = self.client.cloudapi("GET", "/migrations/%s" % inst["id"])
+        except TritonNotFound:
+            return None
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "reading the migration of %s" % inst["name"])
+        if not isinstance(doc, dict):
+            return None
+        hist = doc.get("progress_history") or []
+        syncs = doc.get("num_sync_phases")
+        if syncs is None:  # CloudAPI hides the counter: count the successful syncs
+            syncs = sum(1 for e in hist if e.get("phase") == "sync" and e.get("state") == "successful")
+        return Migration(doc.get("phase"), doc.get("state"), doc.get("automatic"), syncs, doc.get("error"),
+                         source_server=doc.get("source_server_uuid"), target_server=doc.get("target_server_uuid"),
+                         raw=doc)
+
+    def unsupported(self, action, target_server=None):
+        if self.api == "cloudapi" and action == "rollback":
+            return ("rollback is an operator action (VMAPI, sdc-migrate rollback), not in CloudAPI: set api=operator "
+                    "and vmapi_url")
+        if self.api == "cloudapi" and target_server:
+            return ("target_server needs api=operator: CloudAPI's begin lets the allocator choose the server "
+                    "(it takes no server, only affinity rules)")
+        return None
+
+    def went_through(self, exc, before, again):
+        # 412 PreconditionFailed to the retry of a request whose answer was lost: the first one went through
+        return exc.status == 412 and again is not None and again.key() != before and again.state == "running"
+
+    def start(self, inst, action, target_server=None):
+        try:
+            if self.api == "operator":
+                params = {"action": "migrate", "migration_action": "begin" if action == "automatic" else action}
+                if action == "automatic":
+                    params["migration_automatic"] = "true"
+                if target_server and action in ("begin", "automatic"):
+                    params["override_server_uuid"] = self.resolve_server(target_server)[0]
+                self.client.vmapi("POST", "/vms/%s" % inst["id"], params=params)
+            else:
+                self.client.cloudapi("POST", "/machines/%s/migrate" % inst["id"], body={"action": action})
+        except TritonNotFound as exc:
+            if action == "abort" and exc.message == "migration not found":
+                return  # already gone (e.g. an abort answered 500 by CloudAPI, then retried)
+            raise _err(exc, "%s of %s" % (action, inst["name"]))
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "%s of %s" % (action, inst["name"]))
+
+    def wait(self, inst, on_event, timeout):
+        def open_stream():
+            if self.api == "operator":
+                return self.client.vmapi("GET", "/migrations/%s/watch" % inst["id"], stream=True)
+            return self.client.cloudapi("POST", "/machines/%s/migrate" % inst["id"], params={"action": "watch"},
+                                        stream=True)
+
+        def get_state():
+            rec = self.record(inst)
+            if rec is None:
+                return {"type": "end", "phase": None, "state": "successful", "message": None}
+            if rec.state != "running":
+                return {"type": "end", "phase": rec.phase, "state": rec.state, "message": rec.error}
+            return None
+        try:
+            return self.client.watch(open_stream, on_event, timeout, get_state=get_state)
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "following the migration of %s" % inst["name"])
+
+    def estimate(self, inst):
+        try:
+            if self.api == "operator":
+                doc = self.client.vmapi("POST", "/vms/%s" % inst["id"],
+                                        params={"action": "migrate", "migration_action": "estimate"})
+            else:
+                doc = self.client.cloudapi("GET", "/machines/%s/migrate" % inst["id"])
+        except (TritonError, SigningError):
+            return None
+        return (doc or {}).get("size") if isinstance(doc, dict) else None
+
+    # -- capacity ----------------------------------------------------------------------------------
+    @staticmethod
+    def _why_not(s, inst, free):
+        if s["uuid"] == inst["server"]:
+            return "the instance's own server"
+        if s.get("status") != "running":
+            return "status %s" % s.get("status")
+        if not s.get("setup", True):
+            return "not set up"
+        if s.get("reserved"):
+            return "reserved"
+        ram, disk = free[s["uuid"]]
+        short = []
+        if ram < (inst.get("ram") or 0):
+            short.append("%d MiB RAM free, needs %d" % (ram, inst.get("ram") or 0))
+        if disk < (inst.get("disk") or 0):
+            short.append("%d MiB disk free, needs %d" % (disk, inst.get("disk") or 0))
+        return ", ".join(short) or None
+
+    def plan_targets(self, instances, target_server=None):
+        if self.api != "operator":
+            return None
+        servers = self.servers(refresh=True)
+        free = dict((su, [s.get("unreserved_ram", 0), s.get("unreserved_disk", 0)]) for su, s in servers.items())
+        override = self.resolve_server(target_server)[0] if target_server else None
+        out = []
+        for inst in instances:
+            candidates = [servers[override]] if override else sorted(servers.values(),
+                                                                     key=lambda s: s.get("hostname") or s["uuid"])
+            best, reasons = None, []
+            for s in candidates:
+                why = self._why_not(s, inst, free)
+                if why:
+                    reasons.append("%s: %s" % (s.get("hostname") or s["uuid"], why))
+                elif best is None or free[s["uuid"]][0] > free[best["uuid"]][0]:
+                    best = s
+            if best is None:
+                out.append({"id": inst["id"], "name": inst["name"], "target": None, "target_name": None,
+                            "reason": "no compute node has room for %s MiB RAM and %s MiB disk (%s)"
+                            % (inst.get("ram"), inst.get("disk"), "; ".join(reasons))})
+                continue
+            free[best["uuid"]][0] -= inst.get("ram") or 0
+            free[best["uuid"]][1] -= inst.get("disk") or 0
+            out.append({"id": inst["id"], "name": inst["name"], "target": best["uuid"],
+                        "target_name": best.get("hostname"),
+                        "reason": "%s: the most unreserved RAM that fits (%d MiB left after placing)"
+                        % (best.get("hostname"), free[best["uuid"]][0]) if not override else
+                        "%s: given as target_server, it fits" % best.get("hostname")})
+        return out
+
+    def check_failure(self, short, to_move):
+        why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
+        return "capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s" % (
+            len(short), len(to_move), why)
+
+    def cleanup_failed(self, key, progress):
+        """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
+        try:
+            inst = self.resolve(key)
+            rec = self.record(inst)
+            if rec is None or rec.state in ("running", "successful"):
+                return "left (%s)" % ("no record" if rec is None else rec.state)
+            progress.update("abort", "%s: aborting the failed migration" % inst["name"], 0, instance=inst["name"])
+            self.start(inst, "abort")
+            self.wait(inst, lambda _e: None, 900)
+            return "aborted"
+        except MigrationError as exc:
+            return "abort failed: %s" % exc.reason
+
+    # -- the state machine (Triton's model) ------------------------------------------------------
+    def next_action(self, want, rec, inst, opts, memo):
+        if want == "paused":
+            if rec is None:
+                return "fail", "migration not found"
+            if rec.state == "paused":
+                return DONE
+            return "fail", "Pause requires a running migration sync action"
+        if want == "aborted":
+            if rec is None:
+                return DONE
+            if rec.state == "successful":
+                return "fail", "Abort cannot work on a successful migration"
+            return "abort"
+        if want in AFTER_SUCCESS:  # rolled_back, finalized
+            if rec is None:
+                return DONE
+            action, refusal = AFTER_SUCCESS[want]
+            if rec.state != "successful":
+                return "fail", refusal
+            return action
+        # begun, synced, switched, migrated
+        if rec is None:
+            if _moved_already(inst, opts):
+                return DONE
+            return "automatic" if want == "migrated" and not self.resync else "begin"
+        if rec.state == "successful":
+            return DONE
+        if rec.phase == "begin" and rec.state == "failed":
+            return "begin"
+        if want == "begun":
+            return DONE
+        needs_sync = rec.syncs == 0 or (self.resync and not memo.get("resynced")) or (
+            rec.phase == "sync" and rec.state == "failed" and want == "synced")
+        if needs_sync:
+            return "sync"
+        if want == "synced":
+            return DONE
+        return "switch"
+
+    def running_action(self, want, rec, inst, opts):
+        if want == "paused" and rec.phase == "sync":
+            return "pause"
+        return None
+
+    def note(self, action, rec, memo):
+        # the resync that ``resync`` asks for: a sync after the first one, or an automatic migration (which
+        # syncs again before its switch)
+        if action == "automatic" or (action == "sync" and rec is not None and rec.syncs >= 1):
+            memo["resynced"] = True
+
+    def waits_for(self, action):
+        return action != "finalize"
+
+    def reached(self, rec, inst, opts):
+        if rec is None:
+            moved = _moved_already(inst, opts)
+            return "finalized" if moved else ("not_migrating" if moved is False else "no_migration")
+        if rec.state == "failed":
+            return "failed"
+        if rec.state == "running":
+            return "running"
+        if rec.state == "successful":
+            return "switched"
+        return {"begin": "begun", "sync": "synced"}.get(rec.phase, rec.phase)
+
+    def simulate(self, rec, action, inst, target):
+        if action in ("begin", "automatic"):
+            if action == "automatic":
+                return Migration("switch", "successful", automatic=True, syncs=2, source_server=inst["server"],
+                                 target_server=target)
+            return Migration("begin", "paused", syncs=0, source_server=inst["server"], target_server=target)
+        if action == "sync":
+            return Migration("sync", "paused", rec.automatic, rec.syncs + 1, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        if action == "switch":
+            return Migration("switch", "successful", rec.automatic, rec.syncs, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        if action == "pause":
+            return Migration("sync", "paused", rec.automatic, rec.syncs, source_server=rec.source_server,
+                             target_server=rec.target_server)
+        return None  # abort, rollback, finalize delete the record
+
+    def needs_start(self, inst, rec, opts):
+        return rec is None and not (opts.get("source_server") and inst["server"] != opts["source_server"])
+
+
+def _moved_already(inst, opts):
+    """With no record: has the instance left its source (the rule that keeps a finalized migration
+    idempotent)? True/False, or None when neither source_server nor target_server says."""
+    src, dst = opts.get("source_server"), opts.get("target_server")
+    if dst:
+        return inst["server"] == dst
+    if src:
+        return inst["server"] != src
+    return None

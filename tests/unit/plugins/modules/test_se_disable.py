@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""se_disable against the in-memory controller (fake_avi)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.fleetops.maintenance.plugins.modules import se_disable
+
+
+def placed(fake, vs_name):
+    vs = [v for v in fake.vss.values() if v["name"] == vs_name][0]
+    return sorted(fake.ses[s]["name"] for s in vs["placed"])
+
+
+# -- se_disable --------------------------------------------------------------------------------
+def test_se_disable_check_mode_plans_without_writing(fake, run_module):
+    result = run_module(se_disable, {"name": "se1"}, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert fake.writes == []
+    assert [(m["name"], m["to_se"]) for m in result["moves"]] == [("vs1", "se2"), ("vs2", "se3")]
+    assert result["plan"]["moves"][0]["to_se"] == "se2"
+    assert result["diff"]["after"]["placement"] == {"vs1 (vip 0)": ["se2"], "vs2 (vip 0)": ["se3"]}
+    assert placed(fake, "vs1") == ["se1"]
+
+
+def test_se_disable_controller_method_then_idempotent(fake, run_module):
+    result = run_module(se_disable, {"name": "se1"}, diff=True)
+    assert result["changed"] is True, result
+    puts = [w for w in fake.writes if w[0] == "PUT"]
+    assert len(puts) == 1 and puts[0][2]["enable_state"] == "SE_STATE_DISABLED"
+    assert all(m["result"] == "moved" for m in result["moves"])
+    assert result["service_engine"]["enable_state"] == {"before": "SE_STATE_ENABLED", "after": "SE_STATE_DISABLED"}
+    assert "se1" not in placed(fake, "vs1") + placed(fake, "vs2")
+    fake.writes[:] = []
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is False
+    assert fake.writes == []
+
+
+def test_se_disable_refuses_when_the_group_cannot_absorb(fake, run_module):
+    fake.groups["serviceenginegroup-1"]["max_se"] = 3
+    fake.ses["serviceengine-3"]["enable_state"] = "SE_STATE_DISABLED"
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"]
+    assert "cannot absorb" in result["msg"] and "max_se" in result["msg"]
+    assert fake.writes == []
+
+
+def test_se_disable_per_vs_migrates_each_then_disables(fake, run_module):
+    result = run_module(se_disable, {"name": "se1", "method": "per_vs", "concurrency": 2})
+    assert result["changed"] is True, result
+    states = [w[2]["enable_state"] for w in fake.writes if w[0] == "PUT"]
+    assert states == ["SE_STATE_DISABLED_FOR_PLACEMENT", "SE_STATE_DISABLED"]
+    migrates = [w for w in fake.writes if w[1].endswith("/migrate")]
+    assert len(migrates) == 2
+    assert all(w[2]["from_se_ref"].endswith("serviceengine-1") for w in migrates)
+    assert any(p["percent"] == 50 for p in result["progress"] if "percent" in p)
+    assert sorted(m["result"] for m in result["moves"]) == ["moved", "moved"]
+
+
+def test_se_disable_per_vs_failure_then_rerun_converges(fake, run_module):
+    fake.fail_migrate.add("virtualservice-2")
+    result = run_module(se_disable, {"name": "se1", "method": "per_vs"})
+    assert result["failed"]
+    assert "vs2" in result["msg"] and "run the task again" in result["msg"]
+    assert placed(fake, "vs2") == ["se1"]  # still serving where it was
+    assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    again = run_module(se_disable, {"name": "se1", "method": "per_vs"})
+    assert again["changed"] is True and not again.get("failed"), again
+    assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED"
+    assert "se1" not in placed(fake, "vs2")
+
+
+def test_se_disable_controller_failure_lists_what_is_left_and_rerun_converges(fake, run_module):
+    fake.fail_migrate.add("virtualservice-2")
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"]
+    assert "vs2" in result["msg"] and "FINISHED_WITH_FAILURE" in result["msg"] and "vs1" not in result["msg"]
+    assert placed(fake, "vs2") == ["se1"]  # keeps serving
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is True and not again.get("failed"), again
+    assert "se1" not in placed(fake, "vs2")
+    assert [m["name"] for m in again["moves"]] == ["vs2"]
+    assert run_module(se_disable, {"name": "se1"})["changed"] is False
+
+
+def test_se_disable_counts_ses_of_other_groups_on_the_hosts(fake, run_module):
+    # se2/se3 take nothing new; a new SE would need a host, but esx-1 (se1, se2) and esx-2 (se3 and
+    # se4 of group g2) are at max_se_on_host 2.
+    fake.ses["serviceengine-2"]["enable_state"] = "SE_STATE_DISABLED_FOR_PLACEMENT"
+    fake.ses["serviceengine-3"]["enable_state"] = "SE_STATE_DISABLED_FOR_PLACEMENT"
+    result = run_module(se_disable, {"name": "se1"})
+    assert result["failed"] and "host" in result["msg"]
+    assert fake.writes == []
+
+
+def test_se_enable_and_disabled_for_placement(fake, run_module):
+    result = run_module(se_disable, {"name": "se2", "state": "disabled_for_placement"})
+    assert result["changed"] and fake.ses["serviceengine-2"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    assert placed(fake, "vs3") == ["se2"]
+    assert run_module(se_disable, {"name": "se2", "state": "disabled_for_placement"})["changed"] is False
+    result = run_module(se_disable, {"name": "se2", "state": "enabled"})
+    assert result["changed"] and fake.ses["serviceengine-2"]["enable_state"] == "SE_STATE_ENABLED"
+
+
+def test_se_disable_rejects_bad_choices(fake, run_module):
+    result = run_module(se_disable, {"name": "se1", "state": "off"})
+    assert result["failed"] and "state" in result["msg"] and "disabled_for_placement" in result["msg"]
+
+
+# -- refusals before anything changes --------------------------------------------------------------
+@pytest.mark.parametrize("args,option", [({"name": ""}, "name"), ({"name": "   "}, "name"), ({"uuid": " "}, "uuid")])
+def test_se_disable_refuses_a_blank_name_or_uuid_before_any_call(fake, run_module, args, option):
+    # an empty name used to match the first SE of the controller (an empty ?name= filter matches everything)
+    result = run_module(se_disable, args)
+    assert result["failed"] and result["msg"].startswith(option + " must not be empty or blank")
+    assert fake.calls == [] and fake.writes == []
+
+
+def test_se_disable_refuses_a_name_that_matches_nothing_listing_the_closest(fake, run_module):
+    result = run_module(se_disable, {"name": "se9"})
+    assert result["failed"] and result["msg"].startswith("name: serviceengine 'se9' not found; known: se1, se2")
+    assert fake.writes == []
+
+
+def test_se_disable_plans_the_same_from_either_shape_of_vip_summary(fake, run_module):
+    as_list = run_module(se_disable, {"name": "se1"}, check_mode=True)
+    fake.vip_summary_object = True   # VsInventory.runtime.vip_summary as one VipSummary object (22.1.1+)
+    as_object = run_module(se_disable, {"name": "se1"}, check_mode=True)
+    assert as_object["plan"] == as_list["plan"] and [m["to_se"] for m in as_object["moves"]] == ["se2", "se3"]
+    assert fake.writes == []
+
+
+@pytest.mark.parametrize("wait,state,steps", [
+    (True, "SE_STATE_ENABLED", ["set enable_state SE_STATE_DISABLED",
+                                "wait for the controller to evacuate 2 virtual service(s)"]),
+    (False, "SE_STATE_ENABLED", ["set enable_state SE_STATE_DISABLED"]),
+    (True, "SE_STATE_DISABLED_FOR_PLACEMENT", ["set enable_state SE_STATE_DISABLED",
+                                               "wait for the controller to evacuate 2 virtual service(s)"]),
+])
+def test_se_disable_runs_exactly_the_steps_check_mode_planned(fake, run_module, wait, state, steps):
+    fake.ses["serviceengine-1"]["enable_state"] = state
+    plan = run_module(se_disable, {"name": "se1", "wait": wait}, check_mode=True)
+    assert plan["plan"]["actions"] == steps and fake.writes == []
+    run = run_module(se_disable, {"name": "se1", "wait": wait})
+    assert run["plan"]["actions"] == steps
+    assert [w[2]["enable_state"] for w in fake.writes if w[0] == "PUT"] == ["SE_STATE_DISABLED"]
