@@ -34,29 +34,14 @@ ALLOWLIST = [
 ]
 
 PENDING_SHIPPED_READS = [
-    Entry("VirtualServiceRuntimeSummary", "lab_last_operation", {"unknown_field"},
-          "plugins/module_utils/avi_placement.py reads it to name why a VS operation failed (the controller "
-          "reports that in events); /_lab/world has it as vs[].last_operation"),
-    Entry("SeGroupStatus", "lab_order", {"unknown_field"},
-          "plugins/module_utils/avi_cluster_upgrade.py (_merge_preview) reads the SE order of the preview's "
-          "se_groups[]; /_lab/upgrade has it as se_groups[].order"),
-    Entry("Image", "lab_package", {"unknown_field"},
-          "plugins/module_utils/avi_upgrade_status.py (image_summary) reads the package type; /_lab/upgrade has "
-          "it as images[].package"),
     Entry("VIMgrHostRuntime", "max_se_on_host", {"unknown_field"},
-          "plugins/module_utils/avi_placement.py (_host) reads host capacity; /_lab/world has it as "
+          "plugins/module_utils/_avi/placement.py (_host) reads host capacity; /_lab/world has it as "
           "hosts[].max_se_on_host"),
-    Entry("VsRuntimeSummary", "vip_summary", {"pending_list"},
-          "plugins/module_utils/avi_placement.py (vs_from_inventory) reads runtime.vip_summary as a list; the "
-          "22.1+ definition is one VipSummary (topologies with controller.vip_summary: list serve the list)",
-          versions=("22.1.7", "30.2.1")),
     Entry("UpgradeOpsAnswer", "*", {"route"},
           "POST /api/serviceengine/{uuid}/upgrade: no Avi release has it (issue 11 item 1); "
-          "plugins/module_utils/avi_cluster_upgrade.py (SE_UPGRADE_PATH, the per_se strategy) calls it",
+          "plugins/module_utils/_avi/cluster_upgrade.py (SE_UPGRADE_PATH, the per_se strategy) calls it",
           route="serviceengine/{uuid}/upgrade"),
 ]
-# the (definition, field) pairs a list may stand for one object while PENDING_SHIPPED_READS says so
-PENDING_LISTS = {(e.definition, e.field) for e in PENDING_SHIPPED_READS if "pending_list" in e.kinds}
 
 
 def excuse(problem, branch):

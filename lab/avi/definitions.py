@@ -56,8 +56,7 @@ def _load_supplement():
 
 
 class Problem:
-    """One way a document differs from its definition: ``kind`` is unknown_field, type, enum or
-    pending_list (a list where the definition has one object, see lab.avi.allowlist)."""
+    """One way a document differs from its definition: ``kind`` is unknown_field, type or enum."""
 
     def __init__(self, kind, definition, field, path, message):
         self.kind, self.definition, self.field, self.path, self.message = kind, definition, field, path, message
@@ -69,9 +68,8 @@ class Problem:
 class Definitions:
     """The definitions that apply to controller ``version`` (see the module docstring)."""
 
-    def __init__(self, version, pending_lists=()):
+    def __init__(self, version):
         self.version = str(version)
-        self.pending_lists = set(pending_lists)   # (definition, field): a list may stand for the one object
         self.key = vkey(version)
         self.branch = branch_for(version)
         self.defs, self.source = _swagger_definitions(self.branch)
@@ -155,12 +153,6 @@ class Definitions:
         self.fields_checked += 1
         if "$ref" in prop:
             target = prop["$ref"].rsplit("/", 1)[-1]
-            if isinstance(value, list) and (name, field) in self.pending_lists:
-                problems.append(Problem("pending_list", name, field, path, f"{name}.{field} is one {target}, "
-                                        "served as a list"))
-                for i, item in enumerate(value):
-                    self._object(item, target, f"{path}[{i}]", problems)
-                return
             self._object(value, target, path, problems)
             return
         typ = prop.get("type")

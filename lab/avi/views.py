@@ -204,11 +204,7 @@ class Views(Part):
         """VirtualServiceRuntimeSummary (GET .../runtime; the inventory's runtime before 22.1): the VIP's
         summary also at the top (the collection's modules read vip 0 there)."""
         summary, vip = self._vs_runtime(vs, base, inc)
-        out = dict(summary, vip_summary=[vip])
-        last = vs["_lab"].get("last_op")
-        if last:   # PENDING_SHIPPED_READS (lab/avi/allowlist.py): /_lab/world has it as last_operation
-            out["lab_last_operation"] = last
-        return out
+        return dict(summary, vip_summary=[vip])
 
     def _vs_config(self, vs, base, inc):
         """The inventory's config: VsInventoryConfig (22.1 and later), else the
@@ -240,9 +236,8 @@ class Views(Part):
                                            "num_se_requested", "service_engine")}
                 if vs["vip"]:
                     vip["ip_address"] = vs["vip"][0]["ip_address"]
-                # VsRuntimeSummary: vip_summary is one VipSummary from 22.1.1 (the topology may keep the
-                # list the collection's modules read: controller.vip_summary: list, PENDING_SHIPPED_READS)
-                vip_summary = [vip] if self.w.cfg.get("vip_summary") == "list" else vip
+                # VsRuntimeSummary: vip_summary is one VipSummary from 22.1.1
+                vip_summary = vip
                 out.update(url=base + ref("virtualservice", vs["uuid"]),
                            runtime={"oper_status": summary["oper_status"], "percent_ses_up": summary["percent_ses_up"],
                                     "vip_summary": vip_summary})

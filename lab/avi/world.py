@@ -61,7 +61,7 @@ class World(WorldBase):
                 se["_lab"]["mgmt_ip"] = se.pop("mgmt_ip_address")
         meta = self.store.load("meta")
         self.cfg = meta["config"]
-        self.cfg.setdefault("vip_summary", "list")   # a state dir from before the setting served the list
+        self.cfg.pop("vip_summary", None)   # a state dir from when the lab could serve a list here
         self.stats = meta["stats"]
         self._load_clock(meta["clock"], time_scale)
         self.ops = self.store.load("operations")
@@ -87,13 +87,8 @@ class World(WorldBase):
             "password": ctl.get("password", "admin"),
             "tenants": list(ctl.get("tenants", ["admin"])),
             "api_idle_timeout": float(ctl.get("api_idle_timeout", 900)),
-            # VsInventory.runtime.vip_summary from 22.1.1: the vendor's one VipSummary, or the list the
-            # collection's modules still read (PENDING_SHIPPED_READS in lab/avi/allowlist.py)
-            "vip_summary": str(ctl.get("vip_summary", "object")),
             "timing": timing,
         }
-        if self.cfg["vip_summary"] not in ("object", "list"):
-            raise ValueError(f"controller.vip_summary must be object or list, got {self.cfg['vip_summary']!r}")
         self._start_clock(time_scale)
         self.objs = {t: {} for t in TYPES}
         self.ops, self.sessions, self.faults, self.disruption = {}, {}, {}, {}

@@ -30,8 +30,7 @@ def topology(groups=8, ses=4):
                         "ses": [names[i], names[i + 1]]})
     return {
         "controller": {"version": "22.1.6", "build": "9191", "username": "admin", "password": "B3nch-Upgr4de#Lab",
-                       "api_idle_timeout": 900, "deployment": "vm", "nodes": 3,
-                       "vip_summary": "list"},   # the list the collection's modules read today (lab/avi/allowlist.py)
+                       "api_idle_timeout": 900, "deployment": "vm", "nodes": 3},
         "time_scale": 0.01,
         "timing": {"login": 0, "se_create": 300, "scaleout": 20, "scalein": 10, "se_disable_settle": 2,
                    "se_disable_parallel": 1},

@@ -48,7 +48,7 @@ def test_inventories_and_runtime_shapes(api):
     assert inv["runtime"]["migrate_state"] == "SE_MIGRATE_STATE_IDLE"
     assert len(inv["config"]["vs_refs"]) == 2
     vinv = api.get("virtualservice-inventory", name="vs-l1").json()["results"][0]
-    ses = vinv["runtime"]["vip_summary"][0]["service_engine"]
+    ses = vinv["runtime"]["vip_summary"]["service_engine"]   # one VipSummary from 22.1.1
     assert [(s["primary"], s["standby"]) for s in ses] == [(True, False), (False, True)]
     vs = api.by_name("virtualservice", "vs-1")
     for path in (f"virtualservice/{vs['uuid']}/runtime", f"virtualservice/{vs['uuid']}/runtime/"):

@@ -142,8 +142,7 @@ class FakeUpgradeController(FakeController):
         segs = []
         for guuid, group in self.groups.items():
             segs.append({"se_group_name": group["name"], "se_group_uuid": guuid, "state": "SE_UPGRADE_PREVIEW",
-                         "disrupted_vs_ref": [], "lab_order": sorted(
-                             s["name"] for s in self.ses.values() if self.group_of(s) == guuid)})
+                         "disrupted_vs_ref": []})
         return 200, {"warnings": [], "errors": [], "se_groups": segs}
 
     # -- the HTTP layer ----------------------------------------------------------------------------

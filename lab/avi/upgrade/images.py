@@ -30,7 +30,7 @@ class Images(UpgradePart):
                              "last_changed_time": self.u.stamp(now)},
                "progress": 100 if ready else 0, "tasks_completed": 1 if ready else 0, "total_tasks": 1,
                "start_time": self.u.ts(now), "end_time": self.u.ts(now) if ready else None,
-               "duration": 0, "lab_package": package, "tenant_ref": ref("tenant", "admin"),
+               "duration": 0, "tenant_ref": ref("tenant", "admin"),
                "_lab": {"version": str(version), "build": str(build), "min_version": min_version,
                         "package": package}}
         self.u.up["images"][iu] = doc

@@ -7,7 +7,7 @@ from lab.avi.upgrade.part import UpgradePart
 
 # keys of a plan that are the lab's own (the preview's SE order stays: PENDING_SHIPPED_READS,
 # lab/avi/allowlist.py); POST /_lab/upgrade/preview answers the whole plan
-LAB_KEYS = ("lab_disrupted_vs", "lab_disruptive", "lab_estimated_seconds", "lab_targets")
+LAB_KEYS = ("lab_order", "lab_disrupted_vs", "lab_disruptive", "lab_estimated_seconds", "lab_targets")
 
 
 class Plans(UpgradePart):
