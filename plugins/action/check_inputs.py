@@ -38,10 +38,10 @@ class ActionModule(ActionBase):
             checked, problems = check(args["inputs"], values, args["mutually_exclusive"])
         except RuleError as exc:
             raise AnsibleActionFail("check_inputs: a rule is wrong: %s" % exc)
-        result.update(changed=False, inputs=checked, problems=problems)
+        result.update(changed=False, problems=problems)
         if problems:
             result.update(failed=True, msg="%d input(s) to fix, nothing was changed: %s" % (
                 len(problems), "; ".join(problems)))
         else:
-            result["msg"] = "%d input(s) checked" % len(checked)
+            result.update(inputs=checked, msg="%d input(s) checked" % len(checked))
         return result

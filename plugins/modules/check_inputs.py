@@ -47,10 +47,12 @@ attributes:
 options:
   inputs:
     description:
-      - The variables to check, each with its rules, C(name: {rule: value, ...}).
+      - "The variables to check, each with its rules, C(name: {rule: value, ...})."
       - C(type), V(str) (default), V(name) (a name or uuid, no spaces around it), V(int), V(bool), V(path), V(dict),
         V(list).
       - C(required), the variable must be given (not empty, not blank).
+      - "C(required_when), required only when other inputs have these values, C({provider: virtfusion}) (a list of
+        values, any of them; several inputs, all of them)."
       - C(choices), the accepted values (after conversion to C(type)).
       - C(min) and C(max), the range of a V(int).
       - C(default), the value returned when the variable is not given.
@@ -92,7 +94,8 @@ EXAMPLES = r'''
 RETURN = r'''
 inputs:
   description: The value of each input, converted to its type (a path made absolute), its default when not given.
-  returned: always
+    Only when every input passed.
+  returned: success
   type: dict
   sample: {service_engine: se-1, state: disabled, concurrency: 4, verify: true, report_file: /var/tmp/se-1.json}
 problems:

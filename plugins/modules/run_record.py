@@ -13,14 +13,14 @@ module: run_record
 short_description: Keep the run record of a maintenance run, written as the run goes on
 version_added: 0.1.0
 description:
-  - Keeps the run record of a role or playbook (the JSON document of format C(fleetops.maintenance.run_record/v1)
+  - "Keeps the run record of a role or playbook (the JSON document of format C(fleetops.maintenance.run_record/v1)
     that P(fleetops.maintenance.run_record_html#filter) renders) and its HTML report, so that the role's own tasks
     only say what happened, in the order of the maintenance: a record starts, steps (a host, a Service Engine, an
-    instance...) and their phases are added as the run goes, and the record is finished with the run's result.
-  - B(Durable.) Every call writes the whole record at once (beside the file, then renamed over it), so a run killed
+    instance...) and their phases are added as the run goes, and the record is finished with the run's result."
+  - "B(Durable.) Every call writes the whole record at once (beside the file, then renamed over it), so a run killed
     at any moment leaves a complete, readable record. Until O(state=finished), its C(result) is C(unfinished),
     C(ended) is null, and the phases still running have C(open=true) and end when the record was last written
-    (C(updated)): the record says that the run did not finish, and where it was.
+    (C(updated)): the record says that the run did not finish, and where it was."
   - B(Never overwritten.) With O(file=DIR/NAME.json) a run writes C(DIR/NAME.<UTC start>.json) (for example
     C(cn-7.20260301T020000Z.json); C(-2), C(-3)... when two runs start in the same second) and its HTML report
     C(DIR/NAME.<UTC start>.html), and points the symbolic links C(DIR/NAME.json) and C(DIR/NAME.html) at them.
@@ -28,9 +28,9 @@ description:
     for example, stay as they were. A regular file found at the configured name (written by an earlier version)
     is first kept under its own timestamped name. Without O(file) the record lives in a private temporary
     directory for the length of the run and is removed at O(state=finished) (it is still returned).
-  - B(Several hosts, one record.) Each change is a read-modify-write under an exclusive lock of the record's
+  - "B(Several hosts, one record.) Each change is a read-modify-write under an exclusive lock of the record's
     directory, so the hosts of one play (for example one host per SE group, C(strategy=free)) can add their steps
-    to one record: start it once, and give the others its RV(path).
+    to one record: start it once, and give the others its RV(path)."
   - The record is kept on the controller (the machine that runs C(ansible-playbook), or the execution environment
     of an AWX job), like a callback's output, whatever host the task runs for.
   - "How a role uses it, in short: O(state=started) with the run's own step (the compute node, the Service
@@ -184,8 +184,8 @@ options:
     suboptions:
       name:
         description:
-          - The phase's name. Required to start one. To finish one, without a name, the phase opened last (of
-            O(step) when given, else of any step): what a C(rescue) wants.
+          - "The phase's name. Required to start one. To finish one, without a name, the phase opened last (of
+            O(step) when given, else of any step): what a C(rescue) wants."
         type: str
       state:
         description: V(started) or V(finished).

@@ -18,8 +18,8 @@ import os
 import re
 
 TYPES = ("str", "name", "int", "bool", "path", "dict", "list")
-RULE_KEYS = ("type", "required", "choices", "min", "max", "default", "description", "value", "env", "readable",
-             "writable", "differs_from")
+RULE_KEYS = ("type", "required", "required_when", "choices", "min", "max", "default", "description", "value", "env",
+             "readable", "writable", "differs_from")
 TRUE = ("true", "yes", "on", "1")
 FALSE = ("false", "no", "off", "0")
 INTEGER = re.compile(r"^[+-]?[0-9]+$")
@@ -43,7 +43,15 @@ def _what(name, rule):
     return "%s%s" % (name, " (%s)" % "; ".join(extra) if extra else "")
 
 
-def _convert(name, kind, value):
+def _span(rule):
+    low, high = rule.get("min"), rule.get("max")
+    if low is None and high is None:
+        return ""
+    return ("from %s to %s" % (low, high) if low is not None and high is not None
+            else "%s or more" % low if low is not None else "%s or less" % high)
+
+
+def _convert(name, kind, value, rule):
     """(converted value, problem or None)."""
     if kind in ("str", "name", "path"):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -53,15 +61,17 @@ def _convert(name, kind, value):
             return None, "%s must not begin or end with spaces, got %r" % (name, text)
         return text, None
     if kind == "int":
+        span = _span(rule)
+        wrong = "%s must be a whole number%s, got %s" % (name, " " + span if span else "", _shown(value))
         if isinstance(value, bool):
-            return None, "%s must be a whole number, got %s" % (name, _shown(value))
+            return None, wrong
         if isinstance(value, int):
             return value, None
         if isinstance(value, float) and value.is_integer():
             return int(value), None
         if isinstance(value, str) and INTEGER.match(value):
             return int(value), None
-        return None, "%s must be a whole number, got %s" % (name, _shown(value))
+        return None, wrong
     if kind == "bool":
         if isinstance(value, bool):
             return value, None
@@ -97,20 +107,20 @@ def _path_problem(name, path, rule):
     return None
 
 
-def _one(name, rule, raw):
+def _one(name, rule, raw, required):
     """(checked value, problem or None) for one input."""
     kind = rule.get("type", "str")
     if kind not in TYPES:
         raise RuleError("%s: type must be one of %s, got %r" % (name, ", ".join(TYPES), kind))
     blank = isinstance(raw, str) and raw.strip() == ""
     if raw is NOT_GIVEN or raw is None or raw == "":
-        if rule.get("required"):
-            return None, "%s is required" % _what(name, rule)
+        if required:
+            return None, "%s is required%s" % (_what(name, rule), required if isinstance(required, str) else "")
         return rule.get("default"), None
     if blank:
-        return None, "%s is blank: %s" % (name, "give " + _what(name, rule) if rule.get("required")
+        return None, "%s is blank: %s" % (name, "give " + _what(name, rule) if required
                                             else "leave it out or give " + _what(name, rule))
-    value, problem = _convert(name, kind, raw)
+    value, problem = _convert(name, kind, raw, rule)
     if problem:
         return None, problem
     if rule.get("choices") is not None and value not in rule["choices"]:
@@ -118,9 +128,8 @@ def _one(name, rule, raw):
     if kind == "int":
         low, high = rule.get("min"), rule.get("max")
         if low is not None and value < low or high is not None and value > high:
-            span = ("from %s to %s" % (low, high) if low is not None and high is not None
-                    else "%s or more" % low if low is not None else "%s or less" % high)
-            return None, "%s must be %s, got %s" % (name, span, value)
+            return None, "%s must be %s%s, got %s" % (
+                name, _span(rule), " (%s)" % rule["description"] if rule.get("description") else "", value)
     if kind == "path":
         value = os.path.abspath(os.path.expanduser(value))
         problem = _path_problem(name, value, rule)
@@ -129,19 +138,40 @@ def _one(name, rule, raw):
     return value, None
 
 
+def _required(name, rule, checked, wrong):
+    """True, False, or the condition that makes the input required (``required_when: {other: value}``, all of
+    them; a list of values: any of those), as words for the message."""
+    when = rule.get("required_when")
+    if not when:
+        return bool(rule.get("required"))
+    if not isinstance(when, dict):
+        raise RuleError("%s: required_when must map other inputs to values" % name)
+    for other, wanted in when.items():
+        if other not in checked:
+            raise RuleError("%s: required_when names %s, which is not an input" % (name, other))
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        if other in wrong or checked[other] not in wanted:
+            return False
+    return " with " + " and ".join("%s=%s" % (other, checked[other]) for other in when)
+
+
 def check(rules, values, mutually_exclusive=()):
     """(checked values, problems): ``values`` maps input names to what was given (a name missing from it was
     not given); a rule's ``value`` takes the place of a given value (an input read through a vars file)."""
-    checked, problems = {}, []
-    for name, rule in rules.items():
-        rule = rule or {}
+    checked, problems, wrong = {}, [], set()
+    # the inputs that decide whether others are required first
+    order = sorted(rules, key=lambda n: bool((rules[n] or {}).get("required_when")))
+    for name in order:
+        rule = rules[name] or {}
         unknown = sorted(set(rule) - set(RULE_KEYS))
         if unknown:
             raise RuleError("%s: unknown rule(s) %s (rules: %s)" % (name, ", ".join(unknown), ", ".join(RULE_KEYS)))
         raw = rule["value"] if "value" in rule else values.get(name, NOT_GIVEN)
-        checked[name], problem = _one(name, rule, raw)
+        checked[name], problem = _one(name, rule, raw, _required(name, rule, checked, wrong))
         if problem:
             problems.append(problem)
+            wrong.add(name)
+    checked = dict((name, checked[name]) for name in rules)
     for name, rule in rules.items():
         other = (rule or {}).get("differs_from")
         if other and checked.get(name) is not None and str(checked.get(name)) == str(checked.get(other)):
