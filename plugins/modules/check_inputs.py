@@ -69,9 +69,12 @@ options:
     type: list
     elements: list
     default: []
+notes:
+  - The collection's roles have argument specs (C(meta/argument_specs.yml), types and choices, checked by Ansible
+    when a role is included) and check with this what those cannot say.
 seealso:
-  - module: ansible.builtin.validate_argument_spec
-    description: What roles' C(meta/argument_specs.yml) give; the collection's roles use both.
+  - ref: ansible_collections.fleetops.maintenance.docsite.guide_evacuate_host
+    description: What the evacuation playbook refuses.
 '''
 
 EXAMPLES = r'''

@@ -118,8 +118,8 @@ def _one(name, rule, raw, required):
             return None, "%s is required%s" % (_what(name, rule), required if isinstance(required, str) else "")
         return rule.get("default"), None
     if blank:
-        return None, "%s is blank: %s" % (name, "give " + _what(name, rule) if required
-                                            else "leave it out or give " + _what(name, rule))
+        advice = "give " if required else "leave it out or give "
+        return None, "%s is blank: %s%s" % (name, advice, _what(name, rule))
     value, problem = _convert(name, kind, raw, rule)
     if problem:
         return None, problem

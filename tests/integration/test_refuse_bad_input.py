@@ -116,8 +116,7 @@ def check_failure(run):
 
 @pytest.mark.parametrize("playbook, kind, what, extra_vars, names", CASES,
                          ids=["%s-%s-%s" % (c[0], c[1], c[2].replace(" ", "_")) for c in CASES])
-def test_bad_input_is_refused_naming_the_variable_and_nothing_changes(labs, playbook, kind, what, extra_vars,
-                                                                     names):
+def test_bad_input_is_refused_naming_the_variable_and_nothing_changes(labs, playbook, kind, what, extra_vars, names):
     lab = labs(kind)
     before = world(kind, lab)
     run = run_playbook(lab, playbook, extra_vars=extra_vars)

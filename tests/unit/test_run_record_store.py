@@ -94,7 +94,7 @@ def test_a_temporary_record_lives_for_the_run_only():
     record = store.create(evacuation(), "")
     path = record["files"]["json"]
     assert os.path.isfile(path)
-    record = store.update(path, lambda rec: rr.finish_record(rec))
+    record = store.update(path, rr.finish_record)
     store.remove_temporary(record)
     assert not os.path.exists(os.path.dirname(path))
 
