@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import ROOT, run_playbook
+from conftest import ROOT, ansible_env, run_playbook
 from labkit import wait_for
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import validate
@@ -67,3 +67,91 @@ def test_a_killed_run_leaves_a_record_that_says_unfinished_and_a_rerun_does_not_
     report_data = run.stats["se_evacuate_report"]
     assert report_data["state"] == "SE_STATE_DISABLED" and report_data["lost"] == [] and report_data["left_on_se"] == []
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+PARALLEL_PLAY = """
+- name: Start one record, as the upgrade's first play would
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Start the run record
+      fleetops.maintenance.run_record:
+        state: started
+        file: "{{ report_file }}"
+        kind: rolling_upgrade
+        title: Upgrade to 22.1.7
+        step: {target: controller cluster, target_type: controller_cluster, group: controllers}
+      register: upgrade_record
+
+- name: The SE groups in parallel, each adding its Service Engines
+  hosts: se_groups
+  gather_facts: false
+  strategy: free
+  tasks:
+    - name: Add the Service Engines of this group, each with two phases
+      ansible.builtin.include_tasks: se.yml
+      loop: [1, 2, 3]
+      loop_control:
+        loop_var: se
+
+- name: Finish it
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Finish the run record
+      fleetops.maintenance.run_record:
+        path: "{{ upgrade_record.path }}"
+        state: finished
+        disruption: {measured: true, unit: VS-seconds, total: 0, by_target: {}}
+      register: upgrade_record
+"""
+
+SE_TASKS = """
+- name: Placement off
+  fleetops.maintenance.run_record:
+    path: "{{ hostvars.localhost.upgrade_record.path }}"
+    step: {target: "{{ inventory_hostname }}-se-{{ se }}", target_type: service_engine, group: "{{ inventory_hostname }}"}
+    phase: {name: placement off}
+- name: Placement is off
+  fleetops.maintenance.run_record:
+    path: "{{ hostvars.localhost.upgrade_record.path }}"
+    step: {target: "{{ inventory_hostname }}-se-{{ se }}"}
+    phase: {name: placement off, state: finished}
+- name: Upgrade
+  fleetops.maintenance.run_record:
+    path: "{{ hostvars.localhost.upgrade_record.path }}"
+    step: {target: "{{ inventory_hostname }}-se-{{ se }}"}
+    phase: {name: upgrade}
+- name: Done, the phase of this step opened last ends (other hosts have theirs open meanwhile)
+  fleetops.maintenance.run_record:
+    path: "{{ hostvars.localhost.upgrade_record.path }}"
+    step: {target: "{{ inventory_hostname }}-se-{{ se }}", result: upgraded}
+    phase: {state: finished}
+"""
+
+
+def test_the_hosts_of_a_parallel_play_add_to_one_record(tmp_path):
+    """The rolling upgrade's pattern (one host per SE group, strategy free): every host's steps and phases land in
+    the one record, none lost to another host's write."""
+    (tmp_path / "play.yml").write_text(PARALLEL_PLAY)
+    (tmp_path / "se.yml").write_text(SE_TASKS)
+    groups = ["sg-%d" % n for n in range(1, 5)]
+    (tmp_path / "hosts.yml").write_text(json.dumps({"se_groups": {"hosts": {g: {} for g in groups}}}))
+    report = str(tmp_path / "upgrade.json")
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+           "-i", "localhost,", "-c", "local", "-f", "4", "-e", "ansible_python_interpreter=" + sys.executable,
+           "-e", "report_file=" + report, str(tmp_path / "play.yml")]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(dict(os.environ)), capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    record = validate(read(report))
+    assert record["result"] == "ok" and record["kind"] == "rolling_upgrade"
+    ses = {s["target"]: s for s in record["steps"][1:]}
+    assert sorted(ses) == sorted("%s-se-%d" % (g, n) for g in groups for n in (1, 2, 3))
+    for name, step in ses.items():
+        assert (step["group"], step["result"]) == (name.rsplit("-se-", 1)[0], "upgraded"), step
+        off, upgrade = step["phases"]
+        assert (off["name"], upgrade["name"]) == ("placement off", "upgrade"), step
+        assert off["start"] <= off["end"] <= upgrade["start"] <= upgrade["end"], step
+        assert not any(p.get("open") for p in step["phases"])
+    assert record["steps"][0]["result"] == "ok" and record["disruption"]["unit"] == "VS-seconds"
