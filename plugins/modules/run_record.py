@@ -343,6 +343,8 @@ record:
   description:
     - The whole record as written, format C(fleetops.maintenance.run_record/v1) (see
       P(fleetops.maintenance.run_record_html#filter)), with C(updated) (when it was last written) and C(files).
+    - At O(state=finished), C(failures) counts the failed steps but the run's own (the first), at least one when the
+      run failed; a step with a disruptive phase has C(disruption.expected=true).
   returned: always
   type: dict
 '''
