@@ -21,6 +21,8 @@ description:
     steps within a group can be seen at a glance. Disruptive phases are red, and a red triangle marks a step
     that disrupted (or was expected to disrupt) service. A table lists every step with its phases, disruption and
     message.
+  - A record still being written (M(fleetops.maintenance.run_record)), or left by a run that was killed, has the
+    result C(unfinished); its phases that were running end when it was last written.
   - Fails naming the field when the input is not a run record.
 positional: title
 options:

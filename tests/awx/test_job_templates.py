@@ -1,10 +1,11 @@
 """The AWX / Automation Platform definitions (extensions/awx) against the playbooks they launch.
 
 No controller runs here, so the definitions are checked against what the playbooks really read: the
-variables of every Jinja expression in a playbook and its vars files (parsed with Jinja's own
-parser), the defaults and conversions applied to them, the choices of the playbooks' input checks
-(and the provider each check applies to), the argument specs of the roles and modules the playbooks
-map them to, and the vendor's ranges the modules enforce.
+rules of their input checks (fleetops.maintenance.check_inputs: types, choices, ranges, defaults, what
+is required and when), or for a playbook that checks with asserts the variables of every Jinja
+expression in it and its vars files (parsed with Jinja's own parser), the defaults and conversions
+applied to them and the choices of its asserts; the argument specs of the roles and modules the
+playbooks map them to, and the vendor's ranges the modules enforce.
 """
 import glob
 import importlib
@@ -121,18 +122,28 @@ class Playbook:
         self.vars_texts = {vf: open(os.path.join(ROOT, "playbooks", vf)).read() for vf in self.vars_files}
         self.text = open(self.path).read() + "".join(self.vars_texts.values())
         self.checks = list(assert_lines(self.plays))
+        self.specs = list(input_specs(self.plays, self.vars_files))
+
+    def rules(self, var):
+        """(rules, condition of the check) of every check_inputs task that checks var."""
+        return [(rules[var], when) for rules, when in self.specs if var in rules]
 
     def inputs(self):
         names = set()
         for ast in self.asts:
             names |= jinja2.meta.find_undeclared_variables(ast)
-        return names - self.defined - MAGIC
+        return (names - self.defined - MAGIC) | {var for rules, _when in self.specs for var in rules}
 
     def env_reads(self):
         return set(re.findall(r"lookup\('ansible\.builtin\.env', '([A-Z_]+)'", self.text))
 
     def conversions(self, var):
-        """(defaults, conversions) applied to `var | default(X) | int...` anywhere in the playbook."""
+        """(defaults, conversions) applied to `var | default(X) | int...` anywhere in the playbook, or its checks'
+        rules (`default`, `type`)."""
+        if self.rules(var):
+            rules = [rule for rule, _when in self.rules(var)]
+            return ([rule["default"] for rule in rules if "default" in rule],
+                    {rule.get("type") for rule in rules} & {"int", "bool", "float"})
         defaults, conv = [], set()
         for ast in self.asts:
             for flt in ast.find_all(jinja2.nodes.Filter):
@@ -152,8 +163,8 @@ class Playbook:
     def assert_choices(self, var):
         """Choices an input check accepts: `var | default('x') in ['a', 'b']`, `role_var in [...]`, or
         `var | default('x') in a_list` with `a_list: [a, b]` in the play's vars. An empty string (an
-        unanswered optional question) is left out."""
-        found = []
+        unanswered optional question) is left out. Or the choices of its checks' rules."""
+        found = [list(rule["choices"]) for rule, _when in self.rules(var) if "choices" in rule]
         for name in [var] + self.role_vars(var):
             pattern = r"\b%s(?: \| default\('[^']*'\))? in \[([^\]]*)\]" % re.escape(name)
             for match in re.finditer(pattern, self.text):
@@ -168,7 +179,23 @@ class Playbook:
     def needed(self, var):
         """The conditions under which an input check refuses to run without var: [None] when always."""
         pattern = re.compile(r"^%s \| default\(''\)(?: \| string)? \| length > 0$" % re.escape(var))
-        return [when for line, when in self.checks if pattern.match(line)]
+        needs = [when for line, when in self.checks if pattern.match(line)]
+        for rule, when in self.rules(var):
+            if rule.get("required_when"):
+                cond = " and ".join("%s == '%s'" % (k, v) for k, v in rule["required_when"].items())
+                needs.append(" and ".join(c for c in (cond, when) if c))
+            elif rule.get("required"):
+                needs.append(when)
+        return needs
+
+    def minimum(self, var):
+        """The least value the playbook accepts for an integer var, or None."""
+        for rule, _when in self.rules(var):
+            if "min" in rule:
+                return rule["min"]
+        match = re.search(r"\b%s \| default\([^)]*\) \| int >= (\d+)" % var, self.text) or re.search(
+            r"\b(?:%s) \| int >= (\d+)" % "|".join(self.role_vars(var) or [var]), self.text)
+        return int(match.group(1)) if match else None
 
     def module_options(self, var):
         """Options of the modules var reaches: a task's `option: "{{ var ... }}"`, or a key of a vars file
@@ -186,7 +213,8 @@ class Playbook:
     def role_vars(self, var):
         """Role variables the playbook sets from this input (`role_var: "{{ var | default(...) }}"`)."""
         out = []
-        for match in re.finditer(r"^\s*(\w+): \"\{\{ %s\b[^\"]*\"" % re.escape(var), self.text, re.M):
+        for match in re.finditer(r"^\s*(\w+): \"\{\{ (?:checked\.inputs\.)?%s\b[^\"]*\"" % re.escape(var), self.text,
+                                 re.M):
             out.append(match.group(1))
         for match in re.finditer(r"^\s*(\w+): >-\n\s*\{\{ \(?%s\b" % re.escape(var), self.text, re.M):
             out.append(match.group(1))
@@ -213,6 +241,35 @@ def assert_lines(node, when=None):
                 yield from assert_lines(node[key], cond)
 
 
+def input_specs(node, vars_files, when=None, play_vars=None):
+    """(rules, condition) of every check_inputs task: its `inputs`, a dictionary or `{{ a | combine(b, ...) }}` of
+    dictionaries the play's vars or vars files define; condition, the `when` of the task or its blocks."""
+    if isinstance(node, list):
+        for item in node:
+            yield from input_specs(item, vars_files, when, play_vars)
+    elif isinstance(node, dict):
+        if "hosts" in node:
+            play_vars = dict(node.get("vars") or {})
+            for content in vars_files.values():
+                play_vars.update(content)
+        here = node.get("when")
+        here = " and ".join(here) if isinstance(here, list) else here
+        cond = " and ".join(c for c in (here, when) if c) or None
+        args = node.get("fleetops.maintenance.check_inputs")
+        if isinstance(args, dict):
+            inputs = args["inputs"]
+            if isinstance(inputs, str):
+                merged = {}
+                for name in re.findall(r"\w+", inputs.strip("{} ")):
+                    if name != "combine":
+                        merged.update(play_vars[name])
+                inputs = merged
+            yield inputs, cond
+        for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks"):
+            if key in node:
+                yield from input_specs(node[key], vars_files, cond, play_vars)
+
+
 def vars_file_keys(text):
     """var -> option paths in a vars file of `name: {{ {'key': var | ...} }}` blocks; a block used as the value
     of another block's key nests its keys under that key."""
@@ -224,7 +281,8 @@ def vars_file_keys(text):
                 parent[ref] = key
     out = {}
     for name, body in blocks.items():
-        for key, var in re.findall(r"'(\w+)': (\w+) \|", body):
+        for key, checked, plain in re.findall(r"'(\w+)': (?:checked\.inputs\.(\w+)|(\w+) \|)", body):
+            var = checked or plain
             out.setdefault(var, []).append("%s.%s" % (parent[name], key) if name in parent else key)
     return out
 
@@ -325,15 +383,18 @@ def test_survey_types_defaults_and_choices_agree_with_the_playbooks_roles_and_mo
             types = {s.get("type", "str") for s in specs}
             # an optional question left empty passes nothing (or ""): the playbook must then mean "not set"
             unset = q["default"] == "" and not q["required"]
-            if unset and kind != "text":
+            # (check_inputs takes an empty answer for not given)
+            if unset and kind != "text" and not playbook.rules(var):
                 assert defaults and all(d == "" for d in defaults), where + ": empty must mean not set to the playbook"
             if kind == "integer":
                 assert "int" in conv or "int" in types, where + " is an integer question the playbook does not int"
                 assert unset or isinstance(q["default"], int) and q["min"] <= q["default"] <= q["max"], where
-                minimum = re.search(r"\b%s \| default\([^)]*\) \| int >= (\d+)" % var, playbook.text) or re.search(
-                    r"\b(?:%s) \| int >= (\d+)" % "|".join(playbook.role_vars(var) or [var]), playbook.text)
-                if minimum:
-                    assert q["min"] == int(minimum.group(1)), where + " min differs from the input check"
+                minimum = playbook.minimum(var)
+                if minimum is not None:
+                    assert q["min"] == minimum, where + " min differs from the input check"
+                for rule, _when in playbook.rules(var):
+                    assert (rule.get("min", q["min"]), rule.get("max", q["max"])) == (q["min"], q["max"]), (
+                        "%s: survey %s-%s, input check %s" % (where, q["min"], q["max"], rule))
                 for spec in specs:
                     if "range" in spec:   # the vendor's range, as the module enforces it
                         assert (q["min"], q["max"]) == spec["range"], "%s: survey %s-%s, module %s" % (

@@ -102,7 +102,8 @@ class PlaybookRun(tuple):
 
 
 def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=()):
-    """Run one of the collection's playbooks through ansible-runner, the engine AWX uses (job events,
+    """Run one of the collection's playbooks (or a playbook file, by its absolute path) through ansible-runner, the
+    engine AWX uses (job events,
     artifacts, extra vars from a file, the environment kept out of the artifacts as AWX does);
     returns (returncode, text output) with the events and artifacts attached (PlaybookRun)."""
     private = tempfile.mkdtemp(prefix="runner-", dir=str(lab.state_dir))
@@ -133,7 +134,7 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_
         return True
 
     result = ansible_runner.run(
-        private_data_dir=private, playbook="fleetops.maintenance." + playbook,
+        private_data_dir=private, playbook=playbook if os.path.isabs(playbook) else "fleetops.maintenance." + playbook,
         cmdline=" ".join(shlex.quote(arg) for arg in cmdline), envvars=env, event_handler=on_event,
         quiet=True, timeout=600, suppress_env_files=True)
     with open(os.path.join(result.config.artifact_dir, "stdout"), errors="replace") as stream:

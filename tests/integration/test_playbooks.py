@@ -78,13 +78,6 @@ def test_evacuation_that_cannot_fit_fails_cleanly(lab, playbook):
     assert re.search(r"sg-bare se-n1 ENABLED/UP 1 VS: vs-n1", flat(out)), out[-2000:]
 
 
-def test_bad_state_is_refused_with_the_accepted_values(lab, playbook):
-    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-a", "state": "off"})
-    assert rc != 0
-    assert "disabled, disabled_for_placement or" in flat(out)
-    assert operations(lab) == []
-
-
 def test_unknown_service_engine_is_a_clear_error(lab, playbook):
     rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-nope"})
     assert rc != 0

@@ -152,10 +152,11 @@ def test_bad_values_and_unverified_host_keys_are_refused(vflab, vfplaybook, tmp_
     rc, out = vfplaybook("migrate_instance", extra_vars={"provider": "virtfusion", "server": "web-1",
                                                          "destination": "hv-b", "max_downtime": 3,
                                                          "auto_converge_increment": 20})
-    assert rc != 0 and ("max_downtime must be from 5 to 9000 (milliseconds), got 3; auto_converge.increment must "
+    assert rc != 0 and ("max_downtime must be from 5 to 9000 (milliseconds), got 3; auto_converge_increment must "
                         "be from 1 to 15 (percent), got 20") in flat(out), out[-3000:]
     rc, out = vfplaybook("evacuate_host", extra_vars={"provider": "virtfusion", "hypervisor": "hv-a"})
-    assert rc != 0 and "With provider=virtfusion set hypervisor" in flat(out)
+    assert rc != 0 and ("destination (id or name of the destination hypervisor, VirtFusion has no allocator) is "
+                        "required with provider=virtfusion") in flat(out), out[-3000:]
     wrong = tmp_path / "wrong_known_hosts"
     with open(vflab.vf["ssh"]["known_hosts"]) as fh:
         entry = fh.read().split()
