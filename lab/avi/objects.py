@@ -5,7 +5,10 @@ import time
 from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref
 from lab.avi.part import Part
 
-TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice")
+TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice", "stringgroup")
+# configuration objects a client may create (POST) and delete (DELETE); the others come from the topology
+CREATABLE = ("stringgroup",)
+SG_TYPES = ("SG_TYPE_STRING", "SG_TYPE_KEYVAL")
 HA_MODES = (HA_PAIR, HA_SHARED, HA_LEGACY)
 ALGOS = ("PLACEMENT_ALGO_PACKED", "PLACEMENT_ALGO_DISTRIBUTED")
 SE_ENABLED, SE_DFP, SE_DISABLED, SE_FORCE = ("SE_STATE_ENABLED", "SE_STATE_DISABLED_FOR_PLACEMENT",
@@ -30,6 +33,7 @@ class Objects(Part):
         "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None},
         "vimgrhostruntime": {"maintenance_mode": False, "max_se_on_host": None},
         "cloud": {"name": None},
+        "stringgroup": {"name": None, "type": None, "kv": [], "description": None, "longest_match": None},
     }
 
     @staticmethod
@@ -41,6 +45,51 @@ class Objects(Part):
         for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se"):
             if not isinstance(doc.get(k), int) or doc[k] < 1:
                 raise ApiError(400, f"{k} must be a positive integer")
+
+    @staticmethod
+    def check_stringgroup(doc):
+        """StringGroup (vendor Swagger): ``name`` and ``type`` (SG_TYPE_STRING | SG_TYPE_KEYVAL) required,
+        ``kv`` a list of KeyValue {key (required), value} strings."""
+        if doc.get("type") not in SG_TYPES:
+            raise ApiError(400, f"Invalid type {doc.get('type')}: one of {', '.join(SG_TYPES)}")
+        kv = doc.get("kv", [])
+        if not isinstance(kv, list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str)
+                                               and isinstance(e.get("value", ""), str) for e in kv):
+            raise ApiError(400, "kv must be a list of {key, value} strings")
+
+    def create(self, typ, body, base, tenant):
+        """POST /api/<typ> of a creatable type: the new object, named uniquely within its tenant."""
+        with self.w.lock:
+            if typ not in CREATABLE:
+                raise ApiError(405, "Method Not Allowed")
+            if not isinstance(body, dict):
+                raise ApiError(400, "JSON object expected")
+            name = body.get("name")
+            if not isinstance(name, str) or not name:
+                raise ApiError(400, "name is required")
+            tenant_ref = ref("tenant", tenant)
+            if any(o["name"] == name and o.get("tenant_ref") == tenant_ref for o in self.w.objs[typ].values()):
+                # [lab assumption: the wording] the controller refuses a second object of a name in a tenant
+                raise ApiError(409, f"{typ} object with this Tenant ref and Name already exist.")
+            doc = {k: body.get(k, default) for k, default in self.WRITABLE[typ].items()
+                   if k in body or default is not None}
+            self.check_stringgroup(doc)
+            u = new_uuid(typ)
+            doc.update(uuid=u, tenant_ref=tenant_ref, _last_modified=str(int(time.time() * 1e6)))
+            self.w.objs[typ][u] = doc
+            self.w.save_obj(typ, u)
+            self.w._flush()
+            return self.w.views.view(typ, doc, base, False)
+
+    def delete(self, typ, u):
+        with self.w.lock:
+            if typ not in CREATABLE:
+                raise ApiError(405, "Method Not Allowed")
+            if u not in self.w.objs[typ]:
+                raise ApiError(404, "Object not found!")
+            del self.w.objs[typ][u]
+            self.w.save_obj(typ, u)
+            self.w._flush()
 
     def seed(self, topo):
         """Create the topology's clouds, hosts, SE groups, SEs and virtual services."""
@@ -143,10 +192,10 @@ class Objects(Part):
             vals = {k: v for k, v in vals.items() if k in self.WRITABLE[typ]}
             if typ == "serviceengine" and "enable_state" in vals and vals["enable_state"] not in ENABLE_STATES:
                 raise ApiError(400, f"Invalid enable_state {vals['enable_state']}")
-            if typ == "serviceenginegroup":
+            if typ in ("serviceenginegroup", "stringgroup"):
                 cand = dict(o)
                 cand.update(vals)
-                self.check_seg(cand)
+                (self.check_seg if typ == "serviceenginegroup" else self.check_stringgroup)(cand)
             if "name" in vals and (not isinstance(vals["name"], str) or not vals["name"]):
                 raise ApiError(400, "name is required")
             for k, v in vals.items():

@@ -14,7 +14,7 @@ import re
 from starlette.responses import JSONResponse, Response
 
 from lab.avi.common import ApiError, json_body
-from lab.avi.objects import TYPES
+from lab.avi.objects import CREATABLE, TYPES
 
 
 class ApiRoute:
@@ -41,6 +41,11 @@ class Call:
     @property
     def uuid(self):
         return self.params.get("uuid")
+
+    @property
+    def tenant(self):
+        """The tenant the request names (``X-Avi-Tenant``; default admin), checked by the app."""
+        return self.request.headers.get("x-avi-tenant") or "admin"
 
     def include_name(self):
         return "include_name" in self.q and self.q.get("include_name") not in ("false", "False", "0")
@@ -90,9 +95,20 @@ def object_routes(typ, definition):
 
     async def write(c):
         return ok(c.world.objects.update(typ, c.uuid, await c.body(), c.base, patch=c.request.method == "PATCH"))
-    return [ApiRoute(typ, {"GET": collection}, {"GET": definition + "ApiResponse"}),
-            ApiRoute(typ + "/{uuid}", {"GET": one, "PUT": write, "PATCH": write},
-                     {"GET": definition, "PUT": definition, "PATCH": definition})]
+
+    async def create(c):
+        return ok(c.world.objects.create(typ, await c.body(), c.base, c.tenant), 201)
+
+    async def delete(c):
+        c.world.objects.delete(typ, c.uuid)
+        return Response(status_code=204)
+    many, one_ = {"GET": collection}, {"GET": one, "PUT": write, "PATCH": write}
+    many_answers = {"GET": definition + "ApiResponse"}
+    one_answers = {"GET": definition, "PUT": definition, "PATCH": definition}
+    if typ in CREATABLE:
+        many["POST"], many_answers["POST"] = create, definition
+        one_["DELETE"], one_answers["DELETE"] = delete, None
+    return [ApiRoute(typ, many, many_answers), ApiRoute(typ + "/{uuid}", one_, one_answers)]
 
 
 def vs_action(action):
@@ -181,7 +197,8 @@ async def se_upgrade(c):
 
 
 OBJECT_DEFINITIONS = {"cloud": "Cloud", "vimgrhostruntime": "VIMgrHostRuntime", "serviceenginegroup": "ServiceEngineGroup",
-                      "serviceengine": "ServiceEngine", "virtualservice": "VirtualService"}
+                      "serviceengine": "ServiceEngine", "virtualservice": "VirtualService",
+                      "stringgroup": "StringGroup"}
 ANSWER = "UpgradeOpsAnswer|UpgradePreview"    # a prechecks_only request answers with the preview
 
 ROUTES = [

@@ -157,11 +157,17 @@ class Walk:
             self.request("GET", path, retry=True)
 
     def writes(self):
-        """PUT/PATCH of every object type and the VS actions, with answers read while they run."""
+        """PUT/PATCH of every object type (POST and DELETE of those a client creates) and the VS actions,
+        with answers read while they run."""
+        kv = [{"key": "se/one", "value": '{"was": "SE_STATE_ENABLED"}'}]
+        made = self.ok("POST", "stringgroup", {"name": "shapes", "type": "SG_TYPE_KEYVAL", "kv": kv},
+                       status=201).json()
         for typ in routes.OBJECT_DEFINITIONS:
             obj = self.get(typ)["results"][0]
             self.ok("PUT", f"{typ}/{obj['uuid']}", obj)
             self.ok("PATCH", f"{typ}/{obj['uuid']}", {"replace": {"name": obj["name"]}})
+        self.get(f"stringgroup/{made['uuid']}")
+        self.ok("DELETE", f"stringgroup/{made['uuid']}", status=204)
         vs = self.by_name("virtualservice", "nm-single-2")
         self.ok("POST", f"virtualservice/{vs['uuid']}/scaleout", {"vip_id": "0"})
         self.get(f"virtualservice/{vs['uuid']}/runtime")

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Intent records on the Avi controller itself (see ``_common.intent``): one StringGroup per target, type
+``SG_TYPE_KEYVAL``, named ``fleetops-maintenance-<target>``, in the tenant the module uses; one
+KeyValue per changed object, its value JSON. A StringGroup is a documented configuration object of every
+supported release (alb-sdk ``swagger/StringGroup.json`` 17.2 to 30.2) that nothing references unless a
+DataScript or policy names it, so it is inert; the operator sees it under Templates > Groups > String
+Groups. Configuration is read-only during a controller or system upgrade (vendor: 403), so a module
+writes its intent before starting one; during an SE-group-only upgrade configuration other than
+virtual services and VIPs stays writable (NSX ALB 30.2 docs, flexible upgrades).
+
+The version token is the StringGroup's uuid and content (17.2 objects carry no ``_last_modified``):
+a write re-reads the group first and refuses (``Conflict``) when someone changed it in between.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import Conflict, IntentError, Store
+
+PREFIX = "fleetops-maintenance-"
+DESCRIPTION = ("fleetops.maintenance intent record: what a maintenance run changed and must undo; "
+               "removed when the run has undone it. Do not edit by hand while a run is active.")
+
+
+def _decode(text):
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+class StringGroupStore(Store):
+    """The record of ``target`` (e.g. ``upgrade``, ``se-evacuate-se-17``) in a StringGroup."""
+
+    def __init__(self, client, target):
+        if not target or not str(target).strip():
+            raise IntentError("an intent record needs a target name")
+        self.client = client
+        self.name = PREFIX + str(target)
+        self.where = "the intent record %s (StringGroup on %s)" % (self.name, client.base_url)
+
+    def _group(self):
+        return self.client.find("stringgroup", name=self.name)
+
+    @staticmethod
+    def _token(group):
+        if group is None:
+            return None
+        return json.dumps([group.get("uuid"), group.get("kv") or []], sort_keys=True)
+
+    def read(self):
+        group = self._group()
+        if group is None:
+            return {}, None
+        entries = dict((kv.get("key"), _decode(kv.get("value"))) for kv in group.get("kv") or [] if kv.get("key"))
+        return entries, self._token(group)
+
+    def write(self, entries, token):
+        group = self._group()
+        if self._token(group) != token:
+            raise Conflict("%s changed under this run" % self.where)
+        kv = [{"key": key, "value": json.dumps(value, sort_keys=True)} for key, value in sorted(entries.items())]
+        if not kv:
+            if group is not None:
+                self.client.call("DELETE", "stringgroup/%s" % group["uuid"])
+            return
+        body = {"name": self.name, "type": "SG_TYPE_KEYVAL", "kv": kv, "description": DESCRIPTION}
+        if group is None:
+            self.client.post("stringgroup", body)
+        else:
+            self.client.put("stringgroup/%s" % group["uuid"], body)
