@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 help:
 	@echo "make demo   - run the demo on the lab: Avi SE evacuation, VS migration, rolling upgrade; Triton and VirtFusion migrations and evacuations"
-	@echo "make test   - run every test (unit, lab, integration, sanity, lint, molecule)"
+	@echo "make test   - run every test (unit, lab, integration, sanity, lint, docs, Galaxy import, molecule; units, sanity and a lab smoke on every ansible-core 2.17-2.21)"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
 	@echo "make docs   - module, plugin and role docs and the user guides (antsibull-docs + Sphinx) in build/docs"

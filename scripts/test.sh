@@ -67,6 +67,17 @@ docs() {
   bash scripts/docs.sh
 }
 
+galaxy_import() {
+  # Galaxy's own importer on the built tarball; any warning or error it reports fails (scripts/galaxy-import.sh)
+  bash scripts/galaxy-import.sh
+}
+
+core_matrix() {
+  # units, sanity and an end-to-end smoke under every older ansible-core requires_ansible admits, the smoke
+  # also under the newest (scripts/core-matrix.sh)
+  bash scripts/core-matrix.sh
+}
+
 molecule_all() {
   local rc=0 s
   for s in extensions/molecule/*/; do
@@ -81,7 +92,7 @@ molecule_all() {
 wanted() { [ ${#ONLY[@]} -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 ONLY=("$@")
 for s in "${ONLY[@]}"; do
-  case $s in pytest|sanity|units|lint|changelog|docs|molecule) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs or molecule" >&2; exit 2;; esac
+  case $s in pytest|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
 done
 wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
 wanted sanity && stage "ansible-test sanity" sanity
@@ -89,7 +100,9 @@ wanted units && stage "ansible-test units" units
 wanted lint && stage "ansible-lint (production profile)" lint
 wanted changelog && stage "antsibull-changelog lint" changelog_lint
 wanted docs && stage "docs (antsibull-docs, Sphinx -W)" docs
+wanted galaxy && stage "galaxy-importer (the built tarball)" galaxy_import
 wanted molecule && stage "molecule (every role)" molecule_all
+wanted matrix && stage "ansible-core matrix (units, sanity, smoke)" core_matrix
 
 echo; echo "==================== summary ===================="
 passed=0; failed=0

@@ -104,13 +104,3 @@ notes:
     with bounded exponential backoff and jitter; an expired session (HTTP 401/419) is renewed by logging in
     again; writes refused with HTTP 403 because an upgrade is in progress are retried for up to 10 minutes.
 '''
-
-    # Return value every Avi module of the collection returns (run_avi_module adds it to the result,
-    # also when the module fails). Used by `extends_documentation_fragment` in a module's RETURN.
-    RETURN = r'''
-api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
-  returned: always
-  type: dict
-  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0}
-'''

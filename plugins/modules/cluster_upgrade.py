@@ -153,7 +153,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-extends_documentation_fragment: fleetops.maintenance.avi
+api_stats:
+  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
+  returned: always
+  type: dict
+  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 scope:
   description: The scope of this step.
   returned: always

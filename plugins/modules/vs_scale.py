@@ -92,7 +92,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-extends_documentation_fragment: fleetops.maintenance.avi
+api_stats:
+  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
+  returned: always
+  type: dict
+  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0}
 virtual_service:
   description: The virtual service (name, uuid, vip_id, se_group).
   returned: always

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
 import os
 import sys
@@ -14,7 +15,20 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
+try:
+    from ansible.module_utils.testing import patch_module_args  # noqa: E402  (ansible-core 2.19 and later)
+except ImportError:  # ansible-core 2.17 and 2.18 (requires_ansible admits them): their AnsibleModule reads _ANSIBLE_ARGS
+    from ansible.module_utils import basic  # noqa: E402
+    from ansible.module_utils.common.text.converters import to_bytes  # noqa: E402
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient  # noqa: E402
 from fake_avi import FakeController  # noqa: E402
