@@ -5,13 +5,15 @@ set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT" || exit 1
 
-declare -a NAMES=() RESULTS=() TIMES=()
+# Each stage leaves "rc seconds name" in $RESULTS (one line per stage), so stages can run in two lanes.
+RESULTS="$ROOT/build/test-results"
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 stage() {  # stage NAME COMMAND...
   local name=$1; shift
   echo; echo "==================== $name ===================="
   local t0=$SECONDS
   "$@"; local rc=$?
-  NAMES+=("$name"); RESULTS+=("$rc"); TIMES+=($((SECONDS - t0)))
+  echo "$rc $((SECONDS - t0)) $name" >>"$RESULTS/$BASHPID"
   return 0
 }
 
@@ -94,21 +96,44 @@ ONLY=("$@")
 for s in "${ONLY[@]}"; do
   case $s in pytest|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
 done
-wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
-wanted sanity && stage "ansible-test sanity" sanity
-wanted units && stage "ansible-test units" units
-wanted lint && stage "ansible-lint (production profile)" lint
-wanted changelog && stage "antsibull-changelog lint" changelog_lint
-wanted docs && stage "docs (antsibull-docs, Sphinx -W)" docs
-wanted galaxy && stage "galaxy-importer (the built tarball)" galaxy_import
-wanted molecule && stage "molecule (every role)" molecule_all
-wanted matrix && stage "ansible-core matrix (units, sanity, smoke)" core_matrix
+# Two lanes: the pytest stage (mostly waiting on the labs' simulated operations) beside the other stages
+# (mostly CPU), so 2 cores stay busy; TEST_LANES=1 runs everything one after the other. The second lane's
+# output goes to build/test-results/lane2.log and is printed when both lanes are done.
+lane1() {
+  wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
+  return 0
+}
+lane2() {
+  wanted sanity && stage "ansible-test sanity" sanity
+  wanted units && stage "ansible-test units" units
+  wanted lint && stage "ansible-lint (production profile)" lint
+  wanted changelog && stage "antsibull-changelog lint" changelog_lint
+  wanted docs && stage "docs (antsibull-docs, Sphinx -W)" docs
+  wanted galaxy && stage "galaxy-importer (the built tarball)" galaxy_import
+  wanted molecule && stage "molecule (every role)" molecule_all
+  wanted matrix && stage "ansible-core matrix (units, sanity, smoke)" core_matrix
+  return 0
+}
+T0=$SECONDS
+if [ "${TEST_LANES:-2}" = 1 ]; then
+  lane1; lane2
+else
+  echo "running the pytest stage here and the other stages beside it (their output: $RESULTS/lane2.log, shown at the end)"
+  lane2 >"$RESULTS/lane2.log" 2>&1 &
+  lane2_pid=$!
+  lane1
+  wait "$lane2_pid"
+  echo; echo "==================== output of the other stages (ran beside pytest) ===================="
+  cat "$RESULTS/lane2.log"
+fi
 
 echo; echo "==================== summary ===================="
 passed=0; failed=0
-for i in "${!NAMES[@]}"; do
-  if [ "${RESULTS[$i]}" = 0 ]; then r=PASS; passed=$((passed+1)); else r=FAIL; failed=$((failed+1)); fi
-  printf '%-45s %s  %4ss\n' "${NAMES[$i]}" "$r" "${TIMES[$i]}"
-done
-echo "stages: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+while read -r rc secs name; do
+  if [ "$rc" = 0 ]; then r=PASS; passed=$((passed+1)); else r=FAIL; failed=$((failed+1)); fi
+  printf '%-45s %s  %4ss\n' "$name" "$r" "$secs"
+done < <(cat "$RESULTS"/[0-9]* 2>/dev/null)
+expected=0
+for s in pytest sanity units lint changelog docs galaxy molecule matrix; do wanted "$s" && expected=$((expected+1)); done
+echo "stages: $passed passed, $failed failed (of $expected); wall time $((SECONDS - T0)) s"
+[ "$failed" = 0 ] && [ "$passed" = "$expected" ]
