@@ -270,7 +270,7 @@ class World(WorldBase):
 
     def _check_fault(self, f):
         if f.get("kind") != "fail_operation":
-            raise ApiError(400, "kind must be http_error, unavailable or fail_operation")
+            raise ApiError(400, "kind must be http_error, unavailable, latency or fail_operation")
         if f.get("operation") not in OP_KINDS:
             raise ApiError(400, f"operation must be one of {', '.join(OP_KINDS)}")
         f.setdefault("target", "*")

@@ -997,7 +997,7 @@ class TritonWorld(WorldBase):
             f.setdefault("after_events", 1)
             f.setdefault("count", 1)
         else:
-            raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error or unavailable")
+            raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error, unavailable or latency")
 
     def take_drop_watch(self, vm_uuid):
         """The number of events after which this watch is cut, or None."""
