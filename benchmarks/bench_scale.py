@@ -323,6 +323,7 @@ def main(argv=None):
     p.add_argument("--wait-sleep", default="0.5", help="se_disable wait_sleep in the latency runs")
     p.add_argument("--repeat", type=int, default=3, help="runs each way under latency (alternately)")
     a = p.parse_args(argv)
+    a.out = os.path.abspath(a.out)   # the module runs elsewhere: its record file needs a full path
     os.makedirs(a.out, exist_ok=True)
     avi_sizes = [int(x) for x in a.avi.split(",") if x.strip()]
     triton_sizes = [int(x) for x in a.triton.split(",") if x.strip()]

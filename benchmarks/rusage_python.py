@@ -1,6 +1,6 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Interpreter wrapper of the scale benchmark (make bench-scale), given to Ansible as
-``ansible_python_interpreter``: it runs the real interpreter (``$BENCH_PYTHON``) with the same
+``ansible_python_interpreter`` (its ``python`` is found on PATH; the venv's): it runs the real interpreter (``$BENCH_PYTHON``) with the same
 arguments, passes its output through unchanged, then appends one JSON line to ``$BENCH_RUSAGE_FILE``:
 the arguments, the wall seconds, the peak resident memory of the process (``ru_maxrss``, KiB), its CPU
 seconds, and from the module's own JSON answer its ``api_stats`` (requests, bytes read), ``failed``,
