@@ -319,6 +319,7 @@ def main(argv=None):
     p.add_argument("--triton", default="200,600,2000", help="instance counts (comma separated; empty: none)")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "bench-scale"))
     p.add_argument("--no-latency", action="store_true", help="skip the run under latency (item 3)")
+    p.add_argument("--latency-only", action="store_true", help="only the run under latency, on the smallest --avi size")
     p.add_argument("--latency", default="0.2,0.5", help="the fault's min,max seconds")
     p.add_argument("--wait-sleep", default="0.5", help="se_disable wait_sleep in the latency runs")
     p.add_argument("--repeat", type=int, default=3, help="runs each way under latency (alternately)")
@@ -329,6 +330,16 @@ def main(argv=None):
     triton_sizes = [int(x) for x in a.triton.split(",") if x.strip()]
     print(f"bench-scale: load average {load()} at the start (2 cores; numbers are wall times on this machine)")
     rows, labs = [], []
+    if a.latency_only:
+        low, high = (float(x) for x in a.latency.split(","))
+        lines, results = latency(a.out, avi_sizes[0], low, high, a.wait_sleep, a.repeat)
+        lines += ["", f"load average {load()} at the end"]
+        print("\n" + "\n".join(lines))
+        with open(os.path.join(a.out, "latency.md"), "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        with open(os.path.join(a.out, "latency.json"), "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+        return 0
     lab = Lab(a.out, "avi", 10).start()   # the fixed cost of a one-task playbook, against a tiny lab
     try:
         baseline = measure(a.out, lab, "baseline", {})
