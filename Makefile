@@ -13,6 +13,7 @@ help:
 	@echo "make ee     - write the execution environment build context (extensions/ee) into build/ee"
 	@echo "make bench-upgrade - benchmark: upgrade 8 SE groups x 4 SEs four ways"
 	@echo "make bench-virtfusion - benchmark: VirtFusion live-migration convergence options; evacuate 8 servers, N=4 vs 1"
+	@echo "make bench-scale - benchmark: plans at 1,000-10,000 VSs and 200-2,000 instances; the lab answering late"
 
 venv:
 	@bash scripts/venv.sh
@@ -40,6 +41,10 @@ bench-upgrade: collection
 
 bench-virtfusion: collection
 	@bash scripts/bench-virtfusion.sh
+
+.PHONY: bench-scale
+bench-scale: collection
+	@bash scripts/bench-scale.sh
 
 ee: collection
 	@bash scripts/ee.sh

@@ -20,8 +20,10 @@ log = logging.getLogger("lab")
 
 
 def load_topology(path):
+    """The topology file; with libyaml's parser when PyYAML has it (a generated topology of 10,000 virtual
+    services takes seconds to parse in pure Python)."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
 def setup_logging(state_dir):

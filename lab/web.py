@@ -5,7 +5,9 @@ counts requests.
 (Named ``web``, not ``http``: a module named ``http`` would shadow the standard library's for
 anything that puts ``lab/`` itself on ``sys.path``.)
 """
+import asyncio
 import json
+import time
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
@@ -56,9 +58,11 @@ async def world_admin(world, path, meth, read_body, health=None, stats=None, res
             fid = world.add_fault(await read_body(True))
             return JSONResponse(dict(world.faults.get(fid) or {"id": fid}))
     if path == "stats" and meth == "GET":
-        return JSONResponse(await stats() if stats is not None else world.stats_report())
+        report = await stats() if stats is not None else world.stats_report()
+        return JSONResponse(dict(report, service=world.service_report()))
     if path == "stats/reset" and meth == "POST":
         world.stats_reset()
+        world.service_reset()
         return JSONResponse({"ok": True})
     if path == "reset" and meth == "POST":
         if reset is not None:
@@ -74,9 +78,9 @@ async def world_admin(world, path, meth, read_body, health=None, stats=None, res
 
 
 class FaultsAndStats:
-    """Outermost ASGI layer of a plane's API: injected HTTP faults (incl. dropped connections) and
-    request counting, through ``world.http_fault`` and ``world.count_request``; ``/_lab/`` passes
-    untouched.
+    """Outermost ASGI layer of a plane's API: injected HTTP faults (incl. dropped connections and
+    latency), request counting and service time, through ``world.http_fault``, ``world.http_delay``,
+    ``world.count_request`` and ``world.time_request``; ``/_lab/`` passes untouched.
 
     It wraps the Starlette app directly so that ``send`` is uvicorn's own: to drop a connection
     it aborts the transport of uvicorn's request cycle. A streaming handler drops its own connection
@@ -109,10 +113,15 @@ class FaultsAndStats:
         if scope["type"] != "http" or scope.get("path", "").startswith("/_lab/"):
             return await self.app(scope, receive, send)
         method = scope.get("method", "GET")
+        delay = self.world.http_delay(method, scope.get("path", ""))
+        if delay:
+            await asyncio.sleep(delay)   # late, not blocking: other requests are served meanwhile
+        started = time.perf_counter()
         hit = self.fault(method, scope.get("path", ""))
         if hit is not None:
             status, message = hit
             self.world.count_request(method, status if status else "dropped")
+            self.world.time_request(time.perf_counter() - started, delay)
             if status == 0 and self.abort(send):
                 return
             await self.fault_response(status, message)(scope, receive, send)
@@ -123,6 +132,7 @@ class FaultsAndStats:
         async def wrapped_send(message):
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
+                seen["answered"] = time.perf_counter()
             if message["type"] == "http.response.body" and message.get("body") == DROP:
                 dropped["yes"] = self.abort(send)
                 if dropped["yes"]:
@@ -135,3 +145,4 @@ class FaultsAndStats:
             await self.app(scope, receive, wrapped_send)
         finally:
             self.world.count_request(method, seen.get("status", 500))
+            self.world.time_request(seen.get("answered", time.perf_counter()) - started, delay)

@@ -10,9 +10,15 @@ seconds. It is saved in the ``meta`` table (``clock``: ``lab_now``, ``time_scale
 still while the lab process is down **[lab assumption]**.
 
 HTTP faults (``POST /_lab/faults``): ``http_error`` (``status``, ``method``, ``path`` regex,
-``rate``, ``count``; status 0 drops the connection) and ``unavailable`` (``status`` for ``seconds``
-real seconds). A world adds its own kinds with ``_check_fault`` and counts their firings with
-``_use_fault``.
+``rate``, ``count``; status 0 drops the connection), ``unavailable`` (``status`` for ``seconds``
+real seconds) and ``latency`` (every matching request (``method``, ``path`` regex, ``rate``,
+``count``) is answered ``min_seconds`` to ``max_seconds`` real seconds late, uniformly drawn; or
+``seconds`` for both; other requests are served meanwhile). A world adds its own kinds with
+``_check_fault`` and counts their firings with ``_use_fault``.
+
+Service time (``service_report``, in ``GET /_lab/stats`` as ``service``): per API request the real
+seconds from its arrival to the start of its answer, less any injected latency: the lab's own cost
+of an answer. In memory only; ``POST /_lab/stats/reset`` resets it.
 """
 import math
 import random
@@ -34,6 +40,7 @@ class WorldBase:
         self.stop_event = threading.Event()
         self._changes = {}
         self._rng = random.Random()
+        self.service_reset()
 
     def _open(self, time_scale, reset, marker_table):
         """Seed from the topology (``reset``, or ``marker_table`` is empty), else load the saved state."""
@@ -121,6 +128,8 @@ class WorldBase:
             elif kind == "unavailable":
                 f.setdefault("status", 503)
                 f["until"] = time.time() + float(f.get("seconds", 10))
+            elif kind == "latency":
+                self._check_latency(f)
             else:
                 self._check_fault(f)
             fid = f"fault-{secrets.token_hex(4)}"
@@ -141,6 +150,21 @@ class WorldBase:
                 self._mark("faults", fid, None)
             self.faults = {}
             self._flush()
+
+    def _check_latency(self, f):
+        re.compile(f.get("path", ".*"))
+        f.setdefault("path", ".*")
+        f.setdefault("method", "*")
+        f.setdefault("rate", 1.0)
+        try:
+            low = float(f.get("min_seconds", f.get("seconds", 0.0)))
+            high = float(f.get("max_seconds", f.get("seconds", low)))
+        except (TypeError, ValueError):
+            raise self._bad_request("latency: seconds, min_seconds and max_seconds must be numbers") from None
+        if not 0 <= low <= high or math.isnan(high):
+            raise self._bad_request("latency: 0 <= min_seconds <= max_seconds wanted")
+        f.pop("seconds", None)
+        f["min_seconds"], f["max_seconds"] = low, high
 
     def _use_fault(self, fid, f):
         """Count one firing of fault ``f``: once it has fired ``count`` times it is gone (no ``count``:
@@ -177,7 +201,40 @@ class WorldBase:
                     return int(f["status"])
             return None
 
+    def http_delay(self, method, path):
+        """Real seconds to hold this request before serving it (``latency`` faults), 0.0 for none."""
+        with self.lock:
+            for fid, f in list(self.faults.items()):
+                if f["kind"] != "latency" or f["method"] not in ("*", method) or not re.search(f["path"], path):
+                    continue
+                if self._rng.random() >= float(f["rate"]):
+                    continue
+                self._use_fault(fid, f)
+                return self._rng.uniform(f["min_seconds"], f["max_seconds"])
+            return 0.0
+
     # ------------------------------------------------------------------ stats
+    def service_reset(self):
+        self.service = {"requests": 0, "seconds": 0.0, "max_seconds": 0.0, "delayed_requests": 0,
+                        "delayed_seconds": 0.0}
+
+    def time_request(self, seconds, delayed=0.0):
+        """Note one API request: ``seconds`` the lab took to answer it, ``delayed`` the latency injected."""
+        with self.lock:
+            s = self.service
+            s["requests"] += 1
+            s["seconds"] += seconds
+            s["max_seconds"] = max(s["max_seconds"], seconds)
+            if delayed:
+                s["delayed_requests"] += 1
+                s["delayed_seconds"] += delayed
+
+    def service_report(self):
+        with self.lock:
+            s = dict(self.service)
+            s["mean_seconds"] = s["seconds"] / s["requests"] if s["requests"] else None
+            return {k: round(v, 6) if isinstance(v, float) else v for k, v in s.items()}
+
     def count_request(self, method, status):
         with self.lock:
             r = self.stats["requests"]

@@ -1,11 +1,14 @@
 """Views of the Avi world: objects, collections (filters, paging, include_name), inventories and
 runtime summaries, in the vendor's shapes; lab-only state (``_lab``) never leaves the world."""
-import copy
+import functools
+import operator
 import re
 
 from lab.avi.common import HA_LEGACY, SERVING_OPER, ApiError, ref, uuid_of
 from lab.avi.upgrade.package import vkey
 from lab.avi.part import Part
+
+_vkey = functools.lru_cache(maxsize=64)(vkey)   # since() runs per item rendered: parse each version once
 
 
 class Views(Part):
@@ -19,11 +22,11 @@ class Views(Part):
     # ------------------------------------------------------------------ REST views
     def _render(self, doc, base, include_name):
         def conv(v, key=""):
-            if isinstance(v, dict):
-                return {k: conv(x, k) for k, x in v.items() if k != "_lab"}
+            if isinstance(v, dict):   # numbers and booleans are taken as they are (most fields: no call)
+                return {k: conv(x, k) if isinstance(x, (dict, list, str)) else x for k, x in v.items() if k != "_lab"}
             if isinstance(v, list):
                 return [conv(x, key) for x in v]
-            if isinstance(v, str) and v.startswith("/api/") and (key.endswith("_ref") or key.endswith("_refs")
+            if isinstance(v, str) and v.startswith("/api/") and (key.endswith(("_ref", "_refs"))
                                                                  or key in ("url", "ref")):
                 out = base + v
                 if include_name:
@@ -38,8 +41,7 @@ class Views(Part):
         return conv(doc)
 
     def view(self, typ, o, base, include_name):
-        d = copy.deepcopy(o)
-        d.pop("_lab", None)
+        d = dict(o)   # _render copies every dict and list and leaves _lab out
         d["url"] = ref(typ, o["uuid"])
         return self._render(d, base, include_name)
 
@@ -62,7 +64,7 @@ class Views(Part):
             size = max(1, int(q.get("page_size", 25)))
         except ValueError:
             raise ApiError(400, "page and page_size must be integers")
-        items = sorted(items, key=lambda o: o["name"])
+        items = sorted(items, key=operator.itemgetter("name"))
         chunk = items[(page - 1) * size: page * size]
         results = [render(o) for o in chunk]
         if q.get("fields"):
@@ -94,12 +96,13 @@ class Views(Part):
         w = self.w
         with w.lock:
             ses = {}
+            hosted = self._hosted()
             for se in w.objs["serviceengine"].values():
                 ses[se["name"]] = {"group": w.group_of(se)["name"], "enable_state": se["enable_state"],
                                    "oper": se["_lab"]["oper"], "migrate_state": se["_lab"]["migrate_state"],
                                    "version": se["_lab"]["version"], "mgmt_ip": se["_lab"]["mgmt_ip"]["addr"],
                                    "migrate_failures": se["_lab"].get("failures", []),
-                                   "vs": sorted(v["name"] for v in w.vss_on(se["uuid"]))}
+                                   "vs": sorted(v["name"] for v in hosted.get(se["uuid"], []))}
             hosts = {h["name"]: {"max_se_on_host": h.get("max_se_on_host", 4),
                                  "ses": sorted(s["name"] for s in w.objs["serviceengine"].values()
                                                if uuid_of(s.get("host_ref")) == h["uuid"])}
@@ -113,7 +116,7 @@ class Views(Part):
     # ------------------------------------------------------------------ API generations
     def since(self, version):
         """Whether the running controller version is ``version`` or later (its answers follow it)."""
-        return vkey(self.w.cfg["version"]) >= vkey(version)
+        return _vkey(self.w.cfg["version"]) >= _vkey(version)
 
     # ------------------------------------------------------------------ inventories and runtime
     def _se_runtime(self, se):
@@ -124,10 +127,24 @@ class Views(Part):
                 "power_state": "SE_POWER_OFF" if oper in ("OPER_CREATING", "OPER_FAILED") else "SE_POWER_ON",
                 "se_connected": oper in SERVING_OPER, "at_curr_ver": se["_lab"]["version"] == self.w.cfg["version"]}
 
-    def _se_config(self, se, base, inc):
+    def _hosted(self):
+        """SE uuid -> the VSs placed on it, in the order ``world.vss_on`` gives them: one pass over the VSs
+        for a whole page instead of one per SE."""
+        out = {}
+        for v in self.w.objs["virtualservice"].values():
+            placed = v["_lab"]["placement"]
+            for su in (p["se"] for p in placed) if len(placed) < 2 else dict.fromkeys(p["se"] for p in placed):
+                if su in out:
+                    out[su].append(v)
+                else:
+                    out[su] = [v]
+        return out
+
+    def _se_config(self, se, base, inc, hosted=None):
         """The inventory's config: ServiceEngineConfig (22.1 and later), else the ServiceEngineInventoryConfig
         of the inventory docs (which calls the VS list virtualservice_refs)."""
-        vs_refs = [ref("virtualservice", v["uuid"]) for v in self.w.vss_on(se["uuid"])]
+        on = hosted.get(se["uuid"], []) if hosted is not None else self.w.vss_on(se["uuid"])
+        vs_refs = [ref("virtualservice", v["uuid"]) for v in on]
         doc = {k: se[k] for k in ("uuid", "name", "tenant_ref", "cloud_ref", "se_group_ref", "enable_state")}
         doc.update(url=ref("serviceengine", se["uuid"]), mgmt_ip_address=se["_lab"]["mgmt_ip"])
         if self.since("22.1.1"):
@@ -145,9 +162,10 @@ class Views(Part):
             if one and items[0] is None:
                 raise ApiError(404, "Object not found!")
             inc = "include_name" in q
+            hosted = self._hosted()
 
             def render(se):
-                out = {"config": self._se_config(se, base, inc), "runtime": self._se_runtime(se)}
+                out = {"config": self._se_config(se, base, inc, hosted), "runtime": self._se_runtime(se)}
                 if self.since("22.1.1"):   # the item's own uuid and url came with the 22.1 definition
                     out.update(uuid=se["uuid"], url=base + ref("serviceengine", se["uuid"]))
                 return out
@@ -213,7 +231,7 @@ class Views(Part):
         doc = {k: vs[k] for k in keys}
         doc["url"] = ref("virtualservice", vs["uuid"])
         if self.since("22.1.1"):
-            doc["vip"] = copy.deepcopy(vs["vip"])
+            doc["vip"] = vs["vip"]   # _render copies it
         elif vs["vip"]:
             doc["ip_address"] = dict(vs["vip"][0]["ip_address"])
         return self._render(doc, base, inc)

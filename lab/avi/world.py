@@ -42,10 +42,12 @@ class World(WorldBase):
         self.views = Views(self)
         self.upgrade = UpgradeEngine(self)
         self._meta_saved = 0.0
+        self._objects_changed = True
         self._open(time_scale, reset, "objects")
 
     # ------------------------------------------------------------------ persistence (lab.worldbase)
     def save_obj(self, typ, uuid):
+        self._objects_changed = True   # the tick looks at availability again (update_disruption)
         self._mark("objects", (typ, uuid), self.objs[typ].get(uuid))
 
     def _save_meta(self):
@@ -223,6 +225,10 @@ class World(WorldBase):
     # ------------------------------------------------------------------ simulation
     def tick(self):
         with self.lock:
+            # availability changes only with the objects (placement, SE state, VS enabled): an operation
+            # running, or a write since the last tick; an idle world of 10,000 VSs skips the scan
+            busy = self._objects_changed or any(o["state"] == "running" for o in self.ops.values())
+            self._objects_changed = False
             for _unused in range(50):  # let zero-length phases chain within one tick
                 changed = False
                 for op in sorted([o for o in self.ops.values() if o["state"] == "running"],
@@ -232,7 +238,8 @@ class World(WorldBase):
                         self._mark("operations", op["id"], op)
                 if not changed:
                     break
-            self.update_disruption()
+            if busy:
+                self.update_disruption()
             if time.monotonic() - self._meta_saved > 0.5:
                 self._meta_saved = time.monotonic()
                 self._save_meta()
@@ -270,7 +277,7 @@ class World(WorldBase):
 
     def _check_fault(self, f):
         if f.get("kind") != "fail_operation":
-            raise ApiError(400, "kind must be http_error, unavailable or fail_operation")
+            raise ApiError(400, "kind must be http_error, unavailable, latency or fail_operation")
         if f.get("operation") not in OP_KINDS:
             raise ApiError(400, f"operation must be one of {', '.join(OP_KINDS)}")
         f.setdefault("target", "*")

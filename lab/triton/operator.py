@@ -132,6 +132,7 @@ def build_operator(world):
         uuids = [x for x in (q.get("uuids") or "").split(",") if x]
         with world.lock:
             out = []
+            usage = world.usage_by_server()
             for su, s in sorted(world.servers.items(), key=lambda kv: kv[1]["hostname"]):
                 if uuids and su not in uuids:
                     continue
@@ -141,7 +142,7 @@ def build_operator(world):
                     if k in q and str(s[k]).lower() != q[k].lower():
                         break
                 else:
-                    out.append(world.server_view(s, extras(q)))
+                    out.append(world.server_view(s, extras(q), usage))
             return JSONResponse(out)
 
     def server_or_404(su):
@@ -171,7 +172,8 @@ def build_operator(world):
             if wanted is not None and (not isinstance(wanted, list)
                                        or any(not UUID_RE.match(str(x)) for x in wanted)):
                 raise ApiError(409, "InvalidParameters", "servers: invalid server UUID")
-            return JSONResponse({"capacities": {su: world.capacity(su) for su in world.servers
+            usage = world.usage_by_server()
+            return JSONResponse({"capacities": {su: world.capacity(su, usage) for su in world.servers
                                                 if wanted is None or su in wanted}})
 
     app = Starlette(routes=[

@@ -314,9 +314,28 @@ class TritonWorld(WorldBase):
             disk += vm["disk"]
         return ram, disk
 
-    def capacity(self, su):
+    def usage_by_server(self):
+        """{server uuid: [ram, disk]} of every server, in one pass (``server_usage`` of each: a list of
+        200 servers would otherwise scan every instance 200 times)."""
+        out = {su: [0, 0] for su in self.servers}
+        for vm in self.vms.values():
+            if vm["server_uuid"] in out:
+                out[vm["server_uuid"]][0] += vm["ram"]
+                out[vm["server_uuid"]][1] += vm["disk"]
+        for rec in self.migrations.values():   # the hidden halves (_hidden_halves)
+            vm = self.vms.get(rec["vm_uuid"])
+            if not vm:
+                continue
+            for su in (rec["source_server_uuid"], rec.get("target_server_uuid")):
+                if su in out and su != vm["server_uuid"] and rec["_lab"].get("target_reserved", True):
+                    out[su][0] += vm["ram"]
+                    out[su][1] += vm["disk"]
+        return out
+
+    def capacity(self, su, usage=None):
+        """``usage``: ``usage_by_server()``, when asking for many servers."""
         s = self.servers[su]
-        ram, disk = self.server_usage(su)
+        ram, disk = usage[su] if usage is not None else self.server_usage(su)
         return {"ram": int(s["ram"] * (1 - s["reservation_ratio"])) - ram,
                 "disk": int(s["disk"] * (1 - s["reservation_ratio"])) - disk,
                 "cpu": 100 * 32}
@@ -384,13 +403,13 @@ class TritonWorld(WorldBase):
                 "nics": nics, "internal_metadata": dict(vm["internal_metadata"]), "tags": dict(vm["tags"]),
                 "create_timestamp": vm["created"], "do_not_inventory": hidden}
 
-    def server_view(self, s, extras=()):
+    def server_view(self, s, extras=(), usage=None):
         out = {k: s[k] for k in ("uuid", "hostname", "datacenter", "status", "setup", "reserved", "headnode",
                                  "ram", "reservation_ratio")}
         out["disk_pool_size_bytes"] = s["disk"] * 1024 * 1024
         out["memory_total_bytes"] = s["ram"] * 1024 * 1024
         if "capacity" in extras or "all" in extras:
-            cap = self.capacity(s["uuid"])
+            cap = self.capacity(s["uuid"], usage)
             out.update(unreserved_ram=cap["ram"], unreserved_disk=cap["disk"], unreserved_cpu=cap["cpu"])
         if "vms" in extras or "all" in extras:
             out["vms"] = {v["uuid"]: {"uuid": v["uuid"], "owner_uuid": v["owner_uuid"], "state": v["state"],
@@ -997,7 +1016,7 @@ class TritonWorld(WorldBase):
             f.setdefault("after_events", 1)
             f.setdefault("count", 1)
         else:
-            raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error or unavailable")
+            raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error, unavailable or latency")
 
     def take_drop_watch(self, vm_uuid):
         """The number of events after which this watch is cut, or None."""

@@ -470,7 +470,7 @@ class World(WorldBase):
         cleared; it is the shared base's ``count``)."""
         kind = f.get("kind")
         if kind not in FAULT_KINDS:
-            raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS + ('http_error', 'unavailable'))}, "
+            raise VfError(400, f"fault kind must be one of {', '.join(FAULT_KINDS + ('http_error', 'unavailable', 'latency'))}, "
                                f"got {kind!r}")
         if kind == "fail_step":
             keys = sorted(STEP_KEYS)

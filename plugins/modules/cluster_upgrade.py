@@ -154,10 +154,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 api_stats:
-  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run.
+  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run, and the bytes of
+    the answers read (C(bytes_read)).
   returned: always
   type: dict
-  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0}
+  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0, "bytes_read": 48213}
 scope:
   description: The scope of this step.
   returned: always

@@ -438,11 +438,12 @@ progress:
             "percent": 100, "instance": "web-1", "bytes": 1048576}]
 api_stats:
   description:
-    - Numbers of HTTP requests, retries and watch re-attaches of this run.
+    - Numbers of HTTP requests, retries and watch re-attaches of this run, and the bytes of the answers read
+      (C(bytes_read)).
     - O(provider=virtfusion), C(ssh_commands), C(ssh_connects), C(ssh_reconnects), C(requests), C(retries).
   returned: always
   type: dict
-  sample: {"requests": 14, "retries": 0, "reattaches": 0}
+  sample: {"requests": 14, "retries": 0, "reattaches": 0, "bytes_read": 23140}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import requests
 
@@ -94,3 +96,23 @@ def test_forced_disable_is_disruptive_and_measured(lab, api):
     assert d["virtualservice"]["vs-3"]["unavailable_seconds"] >= 20      # break before make: one scaleout
     assert d["virtualservice"]["vs-3"]["available"] is True
     assert d["virtualservice"]["vs-1"]["unavailable_seconds"] == 0
+
+
+def test_latency_fault_delays_matching_requests_only(lab, api):
+    lab.admin("POST", "stats/reset")
+    fault = lab.admin("POST", "faults", {"kind": "latency", "min_seconds": 0.2, "max_seconds": 0.3,
+                                         "path": "^/api/serviceengine$", "count": 2})
+    assert (fault["min_seconds"], fault["max_seconds"]) == (0.2, 0.3)
+    for _unused in range(2):
+        started = time.monotonic()
+        assert api.get("serviceengine").status_code == 200
+        assert time.monotonic() - started >= 0.2
+    started = time.monotonic()
+    assert api.get("serviceengine").status_code == 200   # used up (count 2)
+    assert time.monotonic() - started < 0.2
+    service = lab.admin("GET", "stats")["service"]
+    assert service["delayed_requests"] == 2 and 0.4 <= service["delayed_seconds"] <= 0.6
+    assert service["requests"] >= 3 and service["seconds"] < service["delayed_seconds"]   # delay is not service
+    assert lab.admin("GET", "faults")["faults"] == []
+    for bad in ({"min_seconds": 0.5, "max_seconds": 0.1}, {"seconds": "soon"}, {"seconds": -1}):
+        assert lab.admin_at(lab.url, "POST", "faults", dict(bad, kind="latency"), ok=False).status_code == 400

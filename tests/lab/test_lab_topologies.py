@@ -54,3 +54,14 @@ def test_disruption_is_zero_at_seed_and_restart_reloads(tmp_path):
     w.shutdown()
     w2 = World(Store(str(tmp_path / "w.sqlite")), {})
     assert sorted(s["name"] for s in w2.objs["serviceengine"].values()) == names
+
+
+def test_generated_scale_topologies_seed(tmp_path):
+    """lab/topologies/scale.py (make bench-scale): the promised shape at a small size."""
+    from lab.topologies.scale import avi
+    w = World(Store(str(tmp_path / "s.sqlite")), avi(vs=250))
+    assert len(w.objs["serviceenginegroup"]) == 3 and len(w.objs["serviceengine"]) == 30
+    assert len(w.objs["virtualservice"]) == 250
+    load = _placement(w)
+    assert max(len(v) for v in load.values()) <= 20 and len(load["g0001-se-01"]) == 15
+    assert w.disruption_report()["total_vs_seconds"] == 0

@@ -117,7 +117,7 @@ class AviClient(object):
         self._logged_in = False
         self.controller_version = None
         self.stats = {"logins": 0, "requests": 0, "retries": 0, "relogins": 0,
-                      "upgrade_waits": 0}
+                      "upgrade_waits": 0, "bytes_read": 0}
         self.retry = RetryLoop(self.stats, {RETRY: "retries", RELOGIN: "relogins", WAIT: "upgrade_waits"},
                                timeout=retry_timeout, interval=retry_interval, max_interval=retry_max_interval,
                                max_attempts=max_attempts, wait_timeout=upgrade_wait, wait_interval=upgrade_interval,
@@ -184,6 +184,7 @@ class AviClient(object):
             data = None if body is None else json.dumps(body).encode("utf-8")
         status, raw = exchange(self._http, method, url, data=data, headers=self._headers(content_type),
                                timeout=self.api_timeout)
+        self.stats["bytes_read"] += len(raw or b"")
         return status, decode_body(raw, errors="strict")
 
     # -- the retry policy (one loop: _common.retry; Avi's rules: _classify) ---------------------
@@ -308,8 +309,9 @@ class AviClient(object):
             "multipart_encoding": "7or8bit"}})
         return self.call("POST", path, params=params, form=(content_type, data))
 
-    def get_all(self, path, params=None, page_size=100):
-        """All results of a collection, following ``next`` links."""
+    def get_all(self, path, params=None, page_size=200):
+        """All results of a collection, following ``next`` links; pages of ``page_size`` (the vendor's
+        largest is 200: fewer round trips when a controller holds thousands of objects)."""
         query = dict(params or {})
         query.setdefault("page_size", page_size)
         data = self.get(path, params=query)

@@ -75,7 +75,7 @@ def plan_disruption(placement, group_uuid, se_uuids, disruptive):
     ha_mode = group.get("ha_mode")
     upgrading = set(se_uuids)
     out = []
-    for vs in sorted(placement.vss.values(), key=lambda v: v["name"] or ""):
+    for vs in sorted((v for v in placement.vss.values() if v["group_uuid"] == group_uuid), key=lambda v: v["name"] or ""):
         if vs["group_uuid"] != group_uuid or not vs.get("enabled", True):
             continue
         for vip_id, entries in sorted(vs["vips"].items()):

@@ -94,7 +94,7 @@ class TritonClient(object):
         self._signer = signer
         self.api_timeout = conn.get("api_timeout") or 60
         self._http = http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.api_timeout)
-        self.stats = {"requests": 0, "retries": 0, "reattaches": 0}
+        self.stats = {"requests": 0, "retries": 0, "reattaches": 0, "bytes_read": 0}
         # one loop per API (each its own server): CloudAPI, VMAPI, CNAPI
         self.retries = dict((api, RetryLoop(self.stats, {RETRY: "retries"}, timeout=retry_timeout,
                                             interval=retry_interval, max_interval=retry_max_interval,
@@ -148,15 +148,16 @@ class TritonClient(object):
                                stream=stream)
         if stream and status == 200:
             return status, self._lines(raw)
+        self.stats["bytes_read"] += len(raw or b"")
         return status, decode_body(raw)
 
-    @staticmethod
-    def _lines(response):
+    def _lines(self, response):
         try:
             while True:
                 line = response.readline()
                 if not line:
                     return
+                self.stats["bytes_read"] += len(line)
                 line = line.strip()
                 if line:
                     try:
