@@ -15,8 +15,18 @@ stage() {  # stage NAME COMMAND...
   return 0
 }
 
+# The pytest stage keeps its runs under build/pytest (ansible-runner's job events of every playbook a test ran) and
+# has each task result carry the module arguments it ran with (INJECT_INVOCATION, ansible-core 2.21): the option
+# coverage stage reads them there afterwards, without running a playbook of its own.
+EVENTS="$ROOT/build/pytest"
 pytest_all() {
-  python -m pytest -q -p no:cacheprovider tests/lab tests/integration tests/awx
+  ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" tests/lab tests/integration tests/awx
+}
+
+option_coverage() {
+  # every option, choice and state of every module and every role variable with choices, against the options the
+  # pytest stage's playbook runs used (scripts/option_coverage.py; exemptions and floor: tests/coverage/)
+  python scripts/option_coverage.py --events "$EVENTS" --json "$ROOT/build/option-coverage.json"
 }
 
 # ansible-test needs a real copy at ansible_collections/<ns>/<name>/ (made once per run, for sanity and units)
@@ -92,9 +102,10 @@ molecule_all() {
 wanted() { [ ${#ONLY[@]} -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 ONLY=("$@")
 for s in "${ONLY[@]}"; do
-  case $s in pytest|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
+  case $s in pytest|coverage|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, coverage, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
 done
 wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
+wanted coverage && stage "option coverage (end-to-end, from the job events)" option_coverage
 wanted sanity && stage "ansible-test sanity" sanity
 wanted units && stage "ansible-test units" units
 wanted lint && stage "ansible-lint (production profile)" lint
