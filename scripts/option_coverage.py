@@ -109,6 +109,13 @@ def _lookup(args, path):
     return value
 
 
+def _given(value):
+    """Whether a value was given: not None, not empty, not a dict of suboptions none of which was given."""
+    if isinstance(value, dict):
+        return any(_given(v) for v in value.values())
+    return value is not None and value != []
+
+
 def _same(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or (str(a).lower() == str(b).lower())
@@ -198,7 +205,7 @@ def exercised(entries, events_dirs):
                     if value is not None:
                         hit = _same(got, value) or (isinstance(got, list) and any(_same(g, value) for g in got))
                     else:
-                        hit = got is not None and not _same(got, default) and got != {} and got != []
+                        hit = _given(got) and not _same(got, default)
                     if hit:
                         seen[entry].add(test)
             elif action == "ansible.builtin.validate_argument_spec":
