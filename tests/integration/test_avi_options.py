@@ -6,7 +6,9 @@ import os
 
 from conftest import run_playbook
 
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "avi_options.yml")
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
+PLAYBOOK = os.path.join(FILES, "avi_options.yml")
+PLAYBOOK_MORE = os.path.join(FILES, "avi_options_more.yml")
 
 
 def _vs(info, name):
@@ -76,10 +78,49 @@ def test_avi_module_options_on_the_lab(lab):
 
     # se_disable by uuid to disabled_for_placement without waiting: no new placements, its VS stays; then enabled
     assert _se(r["info_se_c"], "se-c")["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
-    assert "vs-3" in [vs if isinstance(vs, str) else vs["name"] for vs in _se(r["info_se_c"], "se-c")["virtual_services"]]
+    on_se_c = _se(r["info_se_c"], "se-c")["virtual_services"]
+    assert "vs-3" in [vs if isinstance(vs, str) else vs["name"] for vs in on_se_c]
     assert _se(r["info_end"], "se-c")["enable_state"] == "SE_STATE_ENABLED"
     assert client.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_ENABLED"
 
     # nothing lost, no service interrupted by any of it
+    assert all(vs["placement"] and vs["placement"][0]["service_engines"] for vs in r["info_end"]["virtual_services"])
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+def test_more_avi_module_options_on_the_lab(lab):
+    run = run_playbook(lab, PLAYBOOK_MORE, extra_vars={
+        "se_evacuate_service_engine": "se-a", "se_evacuate_state": "disabled_for_placement",
+        "se_evacuate_verify": False})
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    r = run.stats["avi_options_more"]
+    report = run.stats["se_evacuate_report"]
+    client = lab.client()
+
+    # the role set se-a to disabled_for_placement: no new placements, its virtual services stay; not verified
+    assert client.by_name("serviceengine", "se-a")["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    assert report["state"] == "SE_STATE_DISABLED_FOR_PLACEMENT", report
+    assert client.vs_ses("vs-1")[0] == ["se-a"] and client.vs_ses("vs-2")[0] == ["se-a"]
+    _start, verify = run.task_events("Verify")
+    assert [e["event"] for e in verify if e["event"] in ("runner_on_ok", "runner_on_failed", "runner_on_skipped")] == [
+        "runner_on_skipped"]
+
+    # se_disable per_vs, two at once: se-b disabled and empty, vs-3 now on se-c (se-a takes no new placements)
+    assert r["se_b_disabled"]["changed"]
+    assert client.by_name("serviceengine", "se-b")["enable_state"] == "SE_STATE_DISABLED"
+    assert client.vs_ses("vs-3")[0] == ["se-c"]
+    assert _se(r["info_end"], "se-b")["virtual_services"] == []
+
+    # vs_migrate without waiting returned before the move finished; the move then completed
+    assert r["migrate_no_wait"]["changed"]
+    assert sorted(client.vs_ses("vs-p1")[0]) == ["se-p2", "se-p3"]
+
+    # vs_scale by uuid with avi_credentials to a new SE, then in from se-f2 without waiting
+    created = r["scale_new_se"]["created_service_engines"]
+    assert len(created) == 1 and _se(r["info_end"], created[0])["se_group"] == "sg-full"
+    assert r["scale_in_no_wait"]["changed"]
+    assert client.vs_ses("vs-f2")[0] == created
+
     assert all(vs["placement"] and vs["placement"][0]["service_engines"] for vs in r["info_end"]["virtual_services"])
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
