@@ -4,11 +4,28 @@ and on the lab's own view (the vendor API read by the test's client, the lab's d
 the option coverage stage (scripts/option_coverage.py) found."""
 import os
 
-from conftest import run_playbook
+import pytest
+from conftest import PlaybookLab, run_playbook
 
 FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
 PLAYBOOK = os.path.join(FILES, "avi_options.yml")
 PLAYBOOK_MORE = os.path.join(FILES, "avi_options_more.yml")
+
+
+class _LongerLab(PlaybookLab):
+    """The small lab, stopping by itself after 15 minutes instead of 5: each test batches many options into one
+    playbook run, which can outlast 5 minutes on a loaded 2-core machine."""
+
+    def cli(self, *args, check=True):
+        args = list(args)
+        if args[:1] == ["start"] and "--max-lifetime" in args:
+            args[args.index("--max-lifetime") + 1] = "900"
+        return super().cli(*args, check=check)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    yield from _LongerLab(tmp_path / "lab", "small.yml").running()
 
 
 def _vs(info, name):
