@@ -153,7 +153,10 @@ def _event_files(events_dir):
                     yield os.path.join(base, name)
 
 
-def _extra_vars(event_file, cache={}):
+_EXTRA_VARS = {}
+
+
+def _extra_vars(event_file, cache=_EXTRA_VARS):
     """The extra vars of the job an event belongs to: ansible-runner's private data dir holds them in
     env/extravars (PRIVATE/artifacts/IDENT/job_events/EVENT.json)."""
     private = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(event_file))))

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible import constants as C
+from ansible.errors import AnsibleError
 
 
 def add_invocation(result, module_args, task_vars, templar):
@@ -22,7 +23,7 @@ def add_invocation(result, module_args, task_vars, templar):
     that hold no secret."""
     try:
         wanted = C.config.get_config_value("INJECT_INVOCATION", variables=task_vars or {}, templar=templar)
-    except Exception:  # an ansible-core without the setting (before 2.21)
+    except (AnsibleError, KeyError):  # an ansible-core without the setting (before 2.21)
         wanted = False
     if wanted and "invocation" not in result:
         result["invocation"] = {"module_args": module_args}
