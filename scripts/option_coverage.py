@@ -156,9 +156,10 @@ def _event_files(events_dir):
 _EXTRA_VARS = {}
 
 
-def _extra_vars(event_file, cache=_EXTRA_VARS):
+def _extra_vars(event_file):
     """The extra vars of the job an event belongs to: ansible-runner's private data dir holds them in
     env/extravars (PRIVATE/artifacts/IDENT/job_events/EVENT.json)."""
+    cache = _EXTRA_VARS
     private = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(event_file))))
     if private not in cache:
         try:
@@ -228,7 +229,7 @@ def exercised(entries, events_dirs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--events", action="append", help="directory searched for ansible-runner job_events "
                         "(default: build/pytest, where scripts/test.sh keeps the pytest stage's runs)")
     parser.add_argument("--config", default=os.path.join(ROOT, "tests", "coverage", "option_coverage.yml"))
