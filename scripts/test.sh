@@ -17,8 +17,18 @@ stage() {  # stage NAME COMMAND...
   return 0
 }
 
+# The pytest stage keeps its runs under build/pytest (ansible-runner's job events of every playbook a test ran) and
+# has each task result carry the module arguments it ran with (INJECT_INVOCATION, ansible-core 2.21): the option
+# coverage stage reads them there afterwards, without running a playbook of its own.
+EVENTS="$ROOT/build/pytest"
 pytest_all() {
-  python -m pytest -q -p no:cacheprovider tests/lab tests/integration tests/awx
+  ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" tests/lab tests/integration tests/awx
+}
+
+option_coverage() {
+  # every option, choice and state of every module and every role variable with choices, against the options the
+  # pytest stage's playbook runs used (scripts/option_coverage.py; exemptions and floor: tests/coverage/)
+  python scripts/option_coverage.py --events "$EVENTS" --json "$ROOT/build/option-coverage.json"
 }
 
 # ansible-test needs a real copy at ansible_collections/<ns>/<name>/ (made once per run, for sanity and units)
@@ -94,13 +104,14 @@ molecule_all() {
 wanted() { [ ${#ONLY[@]} -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 ONLY=("$@")
 for s in "${ONLY[@]}"; do
-  case $s in pytest|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
+  case $s in pytest|coverage|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, coverage, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
 done
 # Two lanes: the pytest stage (mostly waiting on the labs' simulated operations) beside the other stages
 # (mostly CPU), so 2 cores stay busy; TEST_LANES=1 runs everything one after the other. The second lane's
 # output goes to build/test-results/lane2.log and is printed when both lanes are done.
 lane1() {
   wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
+  wanted coverage && stage "option coverage (end-to-end, from the job events)" option_coverage
   return 0
 }
 lane2() {
@@ -134,6 +145,6 @@ while read -r rc secs name; do
   printf '%-45s %s  %4ss\n' "$name" "$r" "$secs"
 done < <(cat "$RESULTS"/[0-9]* 2>/dev/null)
 expected=0
-for s in pytest sanity units lint changelog docs galaxy molecule matrix; do wanted "$s" && expected=$((expected+1)); done
+for s in pytest coverage sanity units lint changelog docs galaxy molecule matrix; do wanted "$s" && expected=$((expected+1)); done
 echo "stages: $passed passed, $failed failed (of $expected); wall time $((SECONDS - T0)) s"
 [ "$failed" = 0 ] && [ "$passed" = "$expected" ]

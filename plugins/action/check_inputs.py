@@ -12,6 +12,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.inputs import RuleError, check
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 
 ARGUMENT_SPEC = {
     "inputs": {"type": "dict", "required": True},
@@ -44,4 +45,7 @@ class ActionModule(ActionBase):
                 len(problems), "; ".join(problems)))
         else:
             result.update(inputs=checked, msg="%d input(s) checked" % len(checked))
-        return result
+        # the rules without the values they were given (a value may be a secret)
+        rules = dict((name, dict((k, v) for k, v in (rule or {}).items() if k != "value"))
+                     for name, rule in args["inputs"].items())
+        return add_invocation(result, dict(args, inputs=rules), task_vars, self._templar)

@@ -14,6 +14,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils import run_record as rr
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils import run_record_store as store
 
@@ -91,7 +92,7 @@ class ActionModule(ActionBase):
             record["files"] = {}
         result.update(changed=False, path=args["path"] or record["files"].get("json"), files=record["files"],
                       phase=phase, record=record)
-        return result
+        return add_invocation(result, args, task_vars, self._templar)
 
 
 def _step(spec):
