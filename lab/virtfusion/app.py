@@ -170,7 +170,14 @@ def build_app(plane):
             if path == "migrations" and meth == "GET":
                 with world.lock:
                     ids = sorted(world.migrations, key=lambda m: int(m.split("-")[1]))
-                return JSONResponse({"migrations": [await call(service.migration, m) for m in ids]})
+                views = []
+                for m in ids:
+                    view = dict(await call(service.migration, m))
+                    with world.lock:   # the lab's own real-time stamps (the vendor's are whole seconds)
+                        mig = world.migrations[m]
+                        view["_lab"] = {"created_real": mig["created"], "finished_real": mig["finished"]}
+                    views.append(view)
+                return JSONResponse({"migrations": views})
             if len(parts) == 2 and parts[0] == "migrations" and meth == "GET":
                 return JSONResponse(await call(service.migration, parts[1]))
             if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "migration":

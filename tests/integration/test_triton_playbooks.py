@@ -104,6 +104,14 @@ def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, t
     world = tlab.tadmin("GET", "world")["servers"]["cn-1"]
     assert world["instances"] == [] and world["hidden"] == []
     assert tlab.tadmin("GET", "stats")["auth_failures"] == 0
+    # the window, from the lab's own real-time stamps: a slot is held from the begin to the end of the switch
+    # (finalize comes after the window); never more than 2 at once, and the third starts as soon as a slot frees
+    spans = sorted((m["started_real"], m["switched_real"]) for m in
+                   (tlab.report()[n]["migrations"][0] for n in ("db-1", "web-1", "web-2")))
+    assert max(sum(1 for s, e in spans if s <= t < e) for t, _e in spans) <= 2, spans
+    idle = spans[2][0] - min(e for _s, e in spans[:2])
+    print("triton window: spans %s, third started %.3f s after the first slot freed" % (spans, idle))
+    assert 0 <= idle < 2.5, spans
     rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
 
