@@ -32,7 +32,6 @@ def test_answers_the_vendor_does_not_give_block_unless_accepted(triton, run_trit
         "CNAPI shows no unreserved_ram / unreserved_disk" in r["msg"], r
 
 
-
 def test_a_resync_whose_answer_was_lost_is_followed_and_counts_as_the_resync(triton, run_triton):
     run_triton({"instance": "web-1", "state": "synced"})
     triton.lost_answer.add("sync")      # the resync starts, but the module hears 412 (its retry's answer)
