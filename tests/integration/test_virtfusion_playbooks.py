@@ -274,9 +274,10 @@ def test_a_failure_stops_new_starts_and_cancels_only_the_failed_one(vflab, vfpla
     assert record["result"] == "failed" and record["failures"] == 1
     assert (steps["web-1"]["result"], steps["web-2"]["result"], steps["web-3"]["result"]) == (
         "migrated", "failed", "skipped")
-    assert [p["name"] for p in steps["web-2"]["phases"]][-2:] == ["prepare", "cancel"]
-    assert "prepare failed: Connection to destination hypervisor 2 (hv-b) on SSH port 22 refused" in \
-        steps["web-2"]["message"]
+    # the documented console: the failed step, then the vendor's "Migration failed" line
+    assert [p["name"] for p in steps["web-2"]["phases"]][-2:] == ["prepare-destination-hypervisor", "cancel"]
+    assert "Prepare destination hypervisor: Connection to destination hypervisor 2 (hv-b) on SSH port 22 refused" \
+        in steps["web-2"]["message"]
     assert steps["web-3"]["phases"] == [] and steps["web-2"]["disruption"]["seconds"] is None
     # the documented output (the lab's default) shows no QEMU downtime: none is claimed
     assert list(record["disruption"]["by_target"]) in ([], ["web-1"])
@@ -284,8 +285,8 @@ def test_a_failure_stops_new_starts_and_cancels_only_the_failed_one(vflab, vfpla
     assert steps["web-2"]["details"]["debug_tail"], steps["web-2"]
     text = flat(out)
     assert "hypervisor hv-a -> hv-b: 3 server(s): migrated 1, failed 1, skipped 1" in text, out[-4000:]
-    assert ("web-2 (102) -> hv-b: failed, cancelled - web-2: prepare failed: Connection to destination hypervisor 2 "
-            "(hv-b) on SSH port 22 refused") in text
+    assert "web-2 (102) -> hv-b: failed, cancelled - web-2: live failed:" in text
+    assert "Migration failed: Connection to destination hypervisor 2 (hv-b) on SSH port 22 refused" in text
     assert "web-3 (103) -> hv-b: skipped" in text and "1 of 3 migration(s) failed" in text
     where = vflab.where()
     assert (where["web-1"], where["web-2"], where["web-3"]) == ("hv-b", "hv-a", "hv-a")
