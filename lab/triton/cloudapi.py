@@ -55,7 +55,6 @@ def watch_interval(world):
 
 async def watch_stream(world, vm_uuid):
     """application/x-json-stream lines as VMAPI's watchVmMigration writes them (see TRITON.md)."""
-    drop_after = world.take_drop_watch(vm_uuid)
     sent = 0
 
     def line(obj):
@@ -81,7 +80,8 @@ async def watch_stream(world, vm_uuid):
     if prog:
         yield count(line(prog))
     while True:
-        if drop_after is not None and sent >= drop_after:
+        drop_after = world.drop_watch_after(vm_uuid)
+        if drop_after is not None and sent >= drop_after and world.use_drop_watch(vm_uuid):
             log.info("watch of %s: dropping the connection (lab fault)", vm_uuid)
             yield DROP
             return
@@ -252,6 +252,14 @@ def admin_endpoint(world):
                 return JSONResponse(world.instances_report())
             if path == "migrations" and meth == "GET":
                 return JSONResponse(world.instances_report(migrations_only=True))
+            if path == "allocator" and meth in ("GET", "POST"):
+                if meth == "POST":
+                    return JSONResponse(world.set_allocator(body.get("mode", "vendor"), body.get("seed")))
+                return JSONResponse(dict(world.cfg.get("allocator") or {"mode": "vendor", "seed": None}))
+            if path == "settings" and meth in ("GET", "POST"):
+                if meth == "POST" and "user_migration_allowed" in body:
+                    world.set_user_migration_allowed(body["user_migration_allowed"])
+                return JSONResponse({"user_migration_allowed": world.cfg["user_migration_allowed"]})
             if path == "workload" and meth == "POST":
                 world.set_workload(body.get("instance"), body.get("bytes_per_second", 0))
                 return JSONResponse({"ok": True})

@@ -153,6 +153,10 @@ def build_operator(world):
 
     @restify_errors
     async def get_server(request: Request):
+        if request.method == "POST":   # ServerUpdate [vendor: sdc-cnapi docs]
+            params = await request_params(request)
+            world.update_server(request.path_params["uuid"], params)
+            return Response(status_code=204)
         with world.lock:
             s = server_or_404(request.path_params["uuid"])
             return JSONResponse(world.server_view(s, extras(query(request)) or ["all"]))
@@ -184,7 +188,7 @@ def build_operator(world):
         Route("/migrations/{uuid}", get_migration, methods=["GET"]),
         Route("/migrations/{uuid}/watch", watch, methods=["GET"]),
         Route("/servers", list_servers, methods=["GET"]),
-        Route("/servers/{uuid}", get_server, methods=["GET"]),
+        Route("/servers/{uuid}", get_server, methods=["GET", "POST"]),
         Route("/servers/{uuid}/vms", server_vms, methods=["GET"]),
         Route("/capacity", capacity, methods=["POST"]),
     ])

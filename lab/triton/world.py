@@ -34,6 +34,13 @@ TABLES = doc_tables("servers", "vms", "migrations", "faults", "meta")
 TIMING_DEFAULTS = {"sync_bytes_per_second": 4 * 1024 * 1024, "begin": 20, "switch": 10, "finalize": 2,
                    "abort": 10, "rollback": 15, "pause": 1, "stop": 5, "start": 5}
 ACTIONS = ("begin", "sync", "switch", "pause", "abort", "rollback", "finalize", "estimate")
+# vendor: the DAPI pipeline (sdc-designation, CNAPI's default allocationDescription) with its random parts;
+# other_than_best: a valid server other than the best-scored one (or the only valid one); none: no server
+ALLOCATOR_MODES = ("vendor", "other_than_best", "none")
+LARGE_POOL_RATIO = 0.15     # hard-filter-large-servers [vendor: sdc-designation]
+SCORE_WEIGHTS = {"unreserved_ram": 2.0, "unreserved_disk": 1.0, "uniform_random": 0.5}   # [vendor: CNAPI defaults]
+SERVER_UPDATE_FIELDS = ("reserved", "reservoir", "comments", "traits", "next_reboot", "rack_identifier",
+                        "reservation_ratio", "overprovision_ratios", "etag_retries")
 PHASE_MESSAGES = {"begin": "reserving instance", "abort": "aborting migration", "pause": "pausing migration",
                   "rollback": "reverting migration", "sync": "syncing data", "switch": "switching instances"}
 # switch steps: (message, percent, share of timing.switch or a named duration)
@@ -177,8 +184,13 @@ class TritonWorld(WorldBase):
                                "email": a.get("email", f"{login}@lab.invalid"),
                                "keys": [{"name": "lab", "key": pub.strip(), "fingerprint": md5_fingerprint(pub)}],
                                "key_file": key_file}
+        alloc = tri.get("allocator") or {}
+        if alloc.get("mode", "vendor") not in ALLOCATOR_MODES:
+            raise ValueError(f"triton.allocator.mode must be one of {', '.join(ALLOCATOR_MODES)}, got "
+                             f"{alloc.get('mode')!r}")
         self.cfg = {"datacenter": dc, "user_migration_allowed": bool(tri.get("user_migration_allowed", False)),
-                    "accounts": accounts, "timing": timing}
+                    "accounts": accounts, "timing": timing,
+                    "allocator": {"mode": alloc.get("mode", "vendor"), "seed": alloc.get("seed")}}
         by_name = {}
         for s in tri.get("servers") or []:
             u = s.get("uuid") or stable_uuid("server", dc, s["name"])
@@ -187,6 +199,7 @@ class TritonWorld(WorldBase):
                                "reservation_ratio": float(s.get("reservation_ratio", 0.15)),
                                "reserved": bool(s.get("reserved", False)), "status": s.get("status", "running"),
                                "setup": bool(s.get("setup", True)), "headnode": bool(s.get("headnode", False)),
+                               "traits": dict(s.get("traits") or {}), "comments": str(s.get("comments", "")),
                                "datacenter": dc}
             by_name[self.servers[u]["hostname"]] = u
             by_name[u] = u
@@ -341,15 +354,21 @@ class TritonWorld(WorldBase):
                 "cpu": 100 * 32}
 
     def _why_not(self, su, vm):
+        """Why the allocator's hard filters drop server ``su`` for ``vm`` (None: it passes), in the order of
+        CNAPI's default pipeline: setup, running, reserved, traits, headnode, then RAM and disk."""
         s = self.servers[su]
         if su == vm["server_uuid"]:
-            return "the instance's own server"
-        if s["status"] != "running":
-            return f"status {s['status']}"
+            return "the instance's own server (locality: far from itself)"
         if not s["setup"]:
             return "not set up"
+        if s["status"] != "running":
+            return f"status {s['status']}"
         if s["reserved"]:
             return "reserved"
+        if s.get("traits"):
+            return "has traits " + ", ".join(sorted(s["traits"]))
+        if s.get("headnode"):
+            return "headnode"
         cap = self.capacity(su)
         short = []
         if cap["ram"] < vm["ram"]:
@@ -359,25 +378,112 @@ class TritonWorld(WorldBase):
         return ", ".join(short) or None
 
     def allocate(self, vm, override=None):
-        """(server uuid, None) or (None, reason)."""
+        """(server uuid, None) or (None, reason), as CNAPI's allocator answers VMAPI's begin.
+
+        With an override (operator) VMAPI skips the allocator: the server only has to exist [vendor:
+        sdc-vmapi begin.js allocateServer]. Otherwise the hard filters, then (fleets of 7 servers or more) the
+        large-servers filter drops the 15 % with the most unreserved RAM, then the scores: unreserved RAM
+        (weight 2) and disk (1), normalised between the candidates, plus a uniform random score (0.5) [vendor:
+        sdc-designation, CNAPI's default allocationDescription]. ``allocator.mode`` (``/_lab/allocator``)
+        makes the lab choose otherwise: ``other_than_best`` the lowest-scored valid server, ``none`` no server.
+        """
         if override:
             if override not in self.servers:
                 return None, f"server {override} not found"
-            why = self._why_not(override, vm)
-            return (None, f"server {self.servers[override]['hostname']}: {why}") if why else (override, None)
-        best, best_ram, reasons = None, None, []
+            if override == vm["server_uuid"]:
+                return None, "Failed to allocate the instance to a different server"
+            return override, None
+        alloc = self.cfg.get("allocator") or {"mode": "vendor"}
+        reasons, valid = [], []
         for su, s in sorted(self.servers.items(), key=lambda kv: kv[1]["hostname"]):
             why = self._why_not(su, vm)
             if why:
                 reasons.append(f"{s['hostname']}: {why}")
-                continue
-            ram = self.capacity(su)["ram"]
-            if best is None or ram > best_ram:
-                best, best_ram = su, ram
-        if best:
-            return best, None
-        return None, (f"no compute node has room for {vm['ram']} MiB RAM and {vm['disk']} MiB disk ("
-                      + "; ".join(reasons) + ")")
+            else:
+                valid.append(su)
+        if alloc["mode"] == "none":
+            return None, "No compute resources available: the lab's allocator is set to choose none (lab fault)"
+        if not valid:
+            return None, (f"No compute resources available: no compute node has room for {vm['ram']} MiB RAM and "
+                          f"{vm['disk']} MiB disk (" + "; ".join(reasons) + ")")
+        if len(self.servers) >= 7 and len(valid) > 1:
+            drop = int(len(valid) * LARGE_POOL_RATIO)
+            if drop:
+                valid = sorted(valid, key=lambda su: self.capacity(su)["ram"])[:len(valid) - drop]
+        rng = self._alloc_rng()
+        rng.shuffle(valid)
+        scores = self._scores(valid, rng)
+        ranked = sorted(valid, key=lambda su: scores[su], reverse=True)
+        if alloc["mode"] == "other_than_best" and len(ranked) > 1:
+            return ranked[-1], None
+        return ranked[0], None
+
+    def _alloc_rng(self):
+        seed = (self.cfg.get("allocator") or {}).get("seed")
+        if seed is None:
+            return random.Random()
+        self._alloc_draws = getattr(self, "_alloc_draws", 0) + 1
+        return random.Random(f"{seed}/{self._alloc_draws}")
+
+    def _scores(self, valid, rng):
+        caps = {su: self.capacity(su) for su in valid}
+        out = {su: 0.0 for su in valid}
+        for key, field in (("unreserved_ram", "ram"), ("unreserved_disk", "disk")):
+            values = [caps[su][field] for su in valid]
+            low, high = min(values), max(values)
+            for su in valid:
+                norm = 1.0 if high == low else (caps[su][field] - low) / float(high - low)
+                out[su] += SCORE_WEIGHTS[key] * norm
+        for su in valid:
+            out[su] += SCORE_WEIGHTS["uniform_random"] * rng.random()
+        return out
+
+    def set_allocator(self, mode, seed=None):
+        if mode not in ALLOCATOR_MODES:
+            raise ApiError(400, "BadRequest", f"mode must be one of {', '.join(ALLOCATOR_MODES)}")
+        with self.lock:
+            self.cfg["allocator"] = {"mode": mode, "seed": seed}
+            self._alloc_draws = 0
+            self._save_meta()
+            self._flush()
+            return dict(self.cfg["allocator"])
+
+    def set_user_migration_allowed(self, value):
+        """The SAPI vmapi metadata ``user_migration_allowed`` (the lab has no SAPI: set it here)."""
+        if not isinstance(value, bool):
+            raise ApiError(400, "BadRequest", "user_migration_allowed must be true or false")
+        with self.lock:
+            self.cfg["user_migration_allowed"] = value
+            self._save_meta()
+            self._flush()
+
+    def update_server(self, su, params):
+        """CNAPI ServerUpdate (``POST /servers/:uuid``): the documented fields, 204."""
+        with self.lock:
+            s = self.servers.get(su)
+            if not s:
+                raise ApiError(404, "ResourceNotFound", f"Server {su} not found")
+            unknown = sorted(set(params) - set(SERVER_UPDATE_FIELDS))
+            if unknown:
+                raise ApiError(409, "InvalidParameters", f"Invalid parameters: {', '.join(unknown)}")
+            for key in ("reserved", "reservoir"):
+                if key in params:
+                    if not isinstance(params[key], bool) and params[key] not in ("true", "false"):
+                        raise ApiError(409, "InvalidParameters", f"{key}: must be a boolean")
+                    s[key] = params[key] in (True, "true")
+            if "comments" in params:
+                if not isinstance(params["comments"], str):
+                    raise ApiError(409, "InvalidParameters", "comments: must be a string")
+                s["comments"] = params["comments"]
+            if "traits" in params:
+                if not isinstance(params["traits"], dict):
+                    raise ApiError(409, "InvalidParameters", "traits: must be an object")
+                s["traits"] = params["traits"]
+            for key in ("next_reboot", "rack_identifier", "reservation_ratio", "overprovision_ratios"):
+                if key in params:
+                    s[key] = params[key]
+            self._save("servers", su)
+            self._flush()
 
     # ------------------------------------------------------------------ views
     def machine_view(self, vm):
@@ -406,6 +512,8 @@ class TritonWorld(WorldBase):
     def server_view(self, s, extras=(), usage=None):
         out = {k: s[k] for k in ("uuid", "hostname", "datacenter", "status", "setup", "reserved", "headnode",
                                  "ram", "reservation_ratio")}
+        out.update(traits=dict(s.get("traits") or {}), comments=s.get("comments", ""),
+                   reservoir=bool(s.get("reservoir", False)))
         out["disk_pool_size_bytes"] = s["disk"] * 1024 * 1024
         out["memory_total_bytes"] = s["ram"] * 1024 * 1024
         if "capacity" in extras or "all" in extras:
@@ -538,7 +646,8 @@ class TritonWorld(WorldBase):
                        "target_server": None, "result": "running", "syncs": [], "bytes_sent": 0,
                        "downtime_lab_seconds": None, "downtime_real_seconds": None, "source_checksum_at_stop": None,
                        "target_checksum_after_sync": None, "data_intact": None, "started": round(self.lab_now(), 3),
-                       "switched": None, "ended": None}
+                       "switched": None, "ended": None, "started_real": round(time.time(), 3), "switched_real": None,
+                       "ended_real": None}
             vm["_lab"]["history"].append(summary)
             self._save("vms", vm["uuid"])
         elif override:
@@ -595,12 +704,14 @@ class TritonWorld(WorldBase):
                 rec["phase"] = "sync"
             if summary:
                 summary["result"] = "failed"
+                summary["failed_real"] = round(time.time(), 3)
             log.info("migration %s: %s failed: %s", rec["id"], kind, error)
         elif kind in ("abort", "rollback"):
             rec["state"] = "successful"
             if summary:
                 summary["result"] = "aborted" if kind == "abort" else "rolled_back"
                 summary["ended"] = round(self.lab_now(), 3)
+                summary["ended_real"] = round(time.time(), 3)
             self._delete_record(rec, kind)
             return
         elif kind == "switch":
@@ -639,6 +750,7 @@ class TritonWorld(WorldBase):
         if summary:
             summary["result"] = "finalized"
             summary["ended"] = round(self.lab_now() + float(self.cfg["timing"]["finalize"]), 3)
+            summary["ended_real"] = round(time.time() + delay, 3)
         self._delete_record(rec, "finalize")
         self._flush()
         log.info("migration %s of %s finalized", rec["id"], vm["uuid"])
@@ -715,10 +827,20 @@ class TritonWorld(WorldBase):
         t = self.cfg["timing"]
         if kind == "begin":
             if act["step"] == 0:
-                target, why = self.allocate(vm, rec["_lab"].get("override"))
+                override = rec["_lab"].get("override")
+                target, why = self.allocate(vm, override)
                 if not target:
                     self._finish_action(rec, ok=False, error=why)
                     return
+                if override:
+                    # no allocator ran: a target without room fails late, when cn-agent reserves the instance
+                    cap = self.capacity(target)
+                    short = [f"{cap['ram']} MiB RAM free, needs {vm['ram']}" if cap["ram"] < vm["ram"] else None,
+                             f"{cap['disk']} MiB disk free, needs {vm['disk']}" if cap["disk"] < vm["disk"] else None]
+                    short = [x for x in short if x]
+                    if short:
+                        act["late_failure"] = (f"reserving instance failed - server {self.servers[target]['hostname']}: "
+                                               + ", ".join(short))
                 rec["target_server_uuid"] = target
                 rec["_lab"]["target_reserved"] = True
                 self._summary(rec)["target_server"] = target
@@ -734,6 +856,11 @@ class TritonWorld(WorldBase):
                                                                      max(float(t["begin"]), 1e-9))),
                                      "total_progress": 100})
             if now - act["started"] >= float(t["begin"]):
+                if act.get("late_failure"):
+                    rec["_lab"]["target_reserved"] = False
+                    rec["target_server_uuid"] = None
+                    self._finish_action(rec, ok=False, error=act["late_failure"])
+                    return
                 os.makedirs(self._ds(rec["target_server_uuid"], vm["uuid"]), exist_ok=True)
                 self._finish_action(rec, next_action="sync" if rec["automatic"] else None)
             return
@@ -907,6 +1034,7 @@ class TritonWorld(WorldBase):
                 summary["downtime_lab_seconds"] = round(now - act["stop_lab"], 3)
                 summary["downtime_real_seconds"] = round(time.time() - act["stop_real"], 3)
                 summary["switched"] = round(now, 3)
+                summary["switched_real"] = round(time.time(), 3)
         self._save("vms", vm["uuid"])
         return True
 
@@ -1018,16 +1146,27 @@ class TritonWorld(WorldBase):
         else:
             raise ApiError(400, "BadRequest", "kind must be fail_phase, drop_watch, http_error, unavailable or latency")
 
-    def take_drop_watch(self, vm_uuid):
-        """The number of events after which this watch is cut, or None."""
+    def drop_watch_after(self, vm_uuid):
+        """The number of events after which a watch of this instance is to be cut, or None (the fault is
+        not used up here: see :meth:`use_drop_watch`)."""
+        with self.lock:
+            vm = self.vms.get(vm_uuid) or {}
+            for f in self.faults.values():
+                if f["kind"] == "drop_watch" and f["instance"] in ("*", vm.get("uuid"), vm.get("alias")):
+                    return int(f["after_events"])
+            return None
+
+    def use_drop_watch(self, vm_uuid):
+        """Count a firing of the drop_watch fault of this instance (when a watch is really cut): a watch
+        that ends before its N events (the action ended first) leaves the fault for the next watch."""
         with self.lock:
             vm = self.vms.get(vm_uuid) or {}
             for fid, f in list(self.faults.items()):
                 if f["kind"] == "drop_watch" and f["instance"] in ("*", vm.get("uuid"), vm.get("alias")):
                     self._use_fault(fid, f)
                     self._flush()
-                    return int(f["after_events"])
-            return None
+                    return True
+            return False
 
     def count_request(self, method, status):
         with self.lock:

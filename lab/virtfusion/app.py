@@ -83,13 +83,16 @@ def build_app(plane):
                 if parts[2:4] == ["migrate", "hybrid"] and len(parts) == 6 and parts[4] == "destinations" \
                         and meth == "GET":
                     return JSONResponse(await call(service.hybrid_destination, sid, parts[5]))
-            if parts[:1] == ["hypervisors"] and meth == "GET":
-                with world.lock:
-                    if len(parts) == 1:
-                        return JSONResponse({"data": [_hv_view(h) for h in sorted(world.hvs.values(),
-                                                                                  key=lambda h: h["id"])]})
-                    if len(parts) == 2:
-                        return JSONResponse({"data": _hv_view(world.hypervisor(parts[1]))})
+            if parts[:2] == ["compute", "hypervisors"]:   # [vendor: path; 7.1.0+ for PUT]
+                if len(parts) == 2 and meth == "GET":
+                    return JSONResponse(_paged(request, [_hv_view(h, world.rich) for h in sorted(
+                        world.hvs.values(), key=lambda h: h["id"])]))
+                if len(parts) == 3 and meth == "GET":
+                    with world.lock:
+                        return JSONResponse({"data": _hv_view(world.hypervisor(parts[2]), world.rich, one=True)})
+                if len(parts) == 3 and meth == "PUT":
+                    hv = world.update_hypervisor(parts[2], await body_of(request))
+                    return JSONResponse({"data": _hv_view(hv, world.rich, one=True)})
             return JSONResponse({"message": f"{meth} /api/v1/{'/'.join(parts)} is not implemented by the lab"},
                                 status_code=404)
         except VfError as e:
@@ -107,17 +110,18 @@ def build_app(plane):
                 world.count_cli("start")
                 action, view = await call(service.live_start, body.get("server"), body.get("dst"),
                                           body.get("options") or {}, names="cli", via="cli")
-                return JSONResponse({"action": action, "migration": view})
+                return JSONResponse({"action": action, "migration": view, "output": world.cfg["output"]})
             if parts == ["servers"] and meth == "GET":
                 world.count_cli("servers")
                 return JSONResponse({"servers": await call(service.servers_on, request.query_params.get("src"))})
             if len(parts) == 2 and parts[0] == "live" and meth == "GET":
                 if request.query_params.get("command"):    # last-status (start's polling is not counted)
                     world.count_cli(request.query_params["command"][:40])
-                return JSONResponse({"migration": await call(service.live_status, parts[1])})
+                return JSONResponse({"migration": await call(service.live_status, parts[1]),
+                                     "output": world.cfg["output"]})
             if len(parts) == 3 and parts[0] == "live" and parts[2] == "debug" and meth == "GET":
                 world.count_cli("last-debug")
-                return JSONResponse(await call(service.live_debug, parts[1]))
+                return JSONResponse(dict(await call(service.live_debug, parts[1]), output=world.cfg["output"]))
             if len(parts) == 3 and parts[0] == "live" and meth == "POST":
                 action = parts[2]
                 fns = {"abort": service.live_abort, "cancel": service.live_cancel,
@@ -125,7 +129,8 @@ def build_app(plane):
                        "data-success-force": service.data_success_force}
                 if action in fns:
                     world.count_cli(action)
-                    return JSONResponse({"migration": await call(fns[action], parts[1])})
+                    return JSONResponse({"migration": await call(fns[action], parts[1]),
+                                         "output": world.cfg["output"]})
             return JSONResponse({"message": f"no vfcli endpoint {meth} /{'/'.join(parts)}"}, status_code=404)
         except VfError as e:
             return err(e)
@@ -156,12 +161,23 @@ def build_app(plane):
                 return answer
             if path == "world" and meth == "GET":
                 return JSONResponse(world.world_view())
+            if path == "output" and meth in ("GET", "POST"):
+                if meth == "POST":
+                    world.set_output((await read_body(True)).get("mode"))
+                return JSONResponse({"mode": world.cfg["output"]})
             if path == "disruption" and meth == "GET":
                 return JSONResponse(plane.disruption())
             if path == "migrations" and meth == "GET":
                 with world.lock:
                     ids = sorted(world.migrations, key=lambda m: int(m.split("-")[1]))
-                return JSONResponse({"migrations": [await call(service.migration, m) for m in ids]})
+                views = []
+                for m in ids:
+                    view = dict(await call(service.migration, m))
+                    with world.lock:   # the lab's own real-time stamps (the vendor's are whole seconds)
+                        mig = world.migrations[m]
+                        view["_lab"] = {"created_real": mig["created"], "finished_real": mig["finished"]}
+                    views.append(view)
+                return JSONResponse({"migrations": views})
             if len(parts) == 2 and parts[0] == "migrations" and meth == "GET":
                 return JSONResponse(await call(service.migration, parts[1]))
             if len(parts) == 3 and parts[0] == "servers" and meth == "GET" and parts[2] == "migration":
@@ -196,6 +212,27 @@ class FaultsAndStats(BaseFaultsAndStats):
                             status_code=status or 503)
 
 
-def _hv_view(h):
-    return {"id": h["id"], "name": h["name"], "sshEnabled": h["ssh"]["enabled"], "sshPort": h["ssh"]["port"],
-            "cpu": h["cpu"], "storage": h["storage"], "ipRanges": h["ip_ranges"]}
+def _paged(request, items):
+    """The REST API's paging [vendor: listHypervisors: ``results`` 1-200 (default 20), ``page``; the answer carries
+    current_page, last_page, per_page, total]."""
+    try:
+        per = max(1, min(200, int(request.query_params.get("results", 20))))
+        page = max(1, int(request.query_params.get("page", 1)))
+    except ValueError:
+        raise VfError(422, "results and page must be numbers") from None
+    last = max(1, -(-len(items) // per))
+    return {"current_page": page, "last_page": last, "per_page": per, "total": len(items),
+            "data": items[(page - 1) * per:page * per]}
+
+
+def _hv_view(h, rich=False, one=False):
+    """A hypervisor: the settings the vendor's update endpoint names (one: with ``prohibit``, as the vendor's
+    GET of one hypervisor) and, rich, the lab's SSH, CPU, storage and IP ranges [lab assumption: shapes]."""
+    out = {"id": h["id"], "name": h["name"], "enabled": h.get("enabled", True),
+           "maintenance": h.get("maintenance", False)}
+    if one:
+        out["prohibit"] = h.get("prohibit", False)
+    if rich:
+        out.update({"sshEnabled": h["ssh"]["enabled"], "sshPort": h["ssh"]["port"], "cpu": h["cpu"],
+                    "storage": h["storage"], "ipRanges": h["ip_ranges"]})
+    return out

@@ -356,6 +356,13 @@ class Engine:
         with w.lock:
             s = w.servers[mig["server"]]
             src_guest = self.guests.get(s["id"])
+        if s["state"] == "awaiting_setup":
+            # [vendor: "awaiting setup (internal transfer)"]: no guest runs; the records and disks move
+            disk_bytes = self._copy_disks_full(mig, s)
+            with w.lock:
+                mig["disks"]["copied_bytes"] = disk_bytes
+            self._wait(mig, ev, w.cfg["timing"]["prepare"])
+            return f"server awaiting setup: internal transfer, disk images copied ({disk_bytes} bytes)"
         if s["state"] == "offline" and not (src_guest is not None and src_guest.alive()):
             # --force-offline [vendor: seed]: start the server paused for the transfer (once per migration)
             g = self.guest_for(s, mig["src"], paused=True)
@@ -384,6 +391,9 @@ class Engine:
         opts = mig["options"]
         with w.lock:
             s = w.servers[mig["server"]]
+            if s["state"] == "awaiting_setup":
+                mig["data"] = "success"
+                return "internal transfer: the server awaits setup, no guest memory to move"
             src = self.guests.get(s["id"])
             dst = self.incoming.get(mig["id"])
         if src is None or not src.alive() or dst is None or not dst.alive():
@@ -572,6 +582,8 @@ class Engine:
         with w.lock:
             s = w.servers[mig["server"]]
             dst = self.incoming.get(mig["id"])
+        if s["state"] == "awaiting_setup":
+            return "server awaiting setup: not started on the destination"
         state = dst.run_state() if dst is not None else "dead"
         if state in ("inmigrate", "dead", "unknown"):
             # data-success-force on a transfer that never finished [vendor: "may result in data loss"]
@@ -654,7 +666,9 @@ class Engine:
         self._discard_destination(mig, s, dst)
         with w.lock:
             src = self.guests.get(s["id"])
-        if mig["server_state"] == "offline":
+        if mig["server_state"] == "awaiting_setup":
+            pass                         # no guest: the records stay on the source
+        elif mig["server_state"] == "offline":
             if src is not None:          # the paused --force-offline guest goes back to off
                 src.stop()
                 with w.lock:
@@ -754,7 +768,7 @@ class Engine:
         with w.lock:
             s = w.servers[mig["server"]]
             g = self.guests.get(s["id"])
-        rate = s.get("disk_write_rate", 0) if s["state"] == "online" else 0
+        rate = s.get("disk_write_rate", 0) if s["state"] == "online" else 0   # (awaiting setup: no guest)
         written = {"bytes": 0, "n": 0}
         t0 = time.monotonic()
 
@@ -783,7 +797,7 @@ class Engine:
             s = w.servers[mig["server"]]
             g = self.guests.get(s["id"])
         mig["suspended_at"] = time.time()
-        if s["state"] == "offline":
+        if s["state"] in ("offline", "awaiting_setup"):
             return "server offline: nothing to suspend"
         if g is None or not g.alive():
             raise StepFailed(f"Server {s['id']} is not running on source hypervisor {mig['src']}")
@@ -794,7 +808,7 @@ class Engine:
     def _stage2(self, mig, ev):
         w = self.world
         s = self._server(mig)
-        if s["state"] == "offline":
+        if s["state"] in ("offline", "awaiting_setup"):
             with w.lock:
                 mig["disks"].update({"stage2_bytes": 0, "stage2_chunks": 0})
             return "server offline: one stage was enough"
@@ -807,10 +821,10 @@ class Engine:
     def _boot_hybrid(self, mig, ev):
         w = self.world
         s = self._server(mig)
-        if s["state"] == "offline":
+        if s["state"] in ("offline", "awaiting_setup"):
             with w.lock:
                 mig["data"] = "success"
-            return "server offline: not booted"
+            return f"server {s['state']}: not booted"
         self._wait(mig, ev, w.cfg["timing"]["boot"])
         dst = self.guest_for(s, mig["dst"])
         dst.start()

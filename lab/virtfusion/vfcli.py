@@ -9,7 +9,14 @@ re-attaches. Standard library only (it starts with ``python -S``).
     vfcli-ctrl server:migrate-live cancel|abort|last-status|last-debug|data-success-force|cancel-force --server=ID
     vfcli-ctrl server:migrate-live servers --src=ID [--json]
 
-Exit status: 0 when the command (and, attached, the migration) succeeded, 1 otherwise, 2 for usage.
+Exit status: 0 when the command (and, attached, the migration) succeeded, 1 otherwise, 2 for usage
+[lab assumption: the vendor documents none].
+
+What it prints follows the plane's output mode (``virtfusion.output``, ``/_lab/output``): ``documented``
+(the default) prints only what the vendor documents: the status words (``last-status``), the steps in the
+console, ``{"success", "errors"}`` for ``--json`` (the shape the public community script reads) and the
+``servers`` list; ``rich`` adds the lab's JSON (the migration object, its steps, QEMU's numbers)
+[lab assumption].
 """
 import argparse
 import json
@@ -25,7 +32,7 @@ COMMANDS = ("start", "cancel", "abort", "last-status", "last-debug", "servers", 
 VALUE_OPTIONS = ("xfer-speed", "max-downtime", "abort-after", "auto-converge-initial", "auto-converge-increment")
 FLAG_OPTIONS = ("force-offline", "disable-compression", "disable-auto-converge", "auto-post-copy",
                 "disable-filter-check")
-POLL = 0.3
+POLL = 0.1
 
 
 class CliError(Exception):
@@ -133,7 +140,7 @@ def summary(view):
             f"exit it with: vfcli-ctrl {GROUP} cancel --server={view['serverId']}")
 
 
-def follow(client, view, as_json):
+def follow(client, view, as_json, rich=False):
     """Stay attached until the migration ends; redraw the steps (in place on a terminal)."""
     sid = view["serverId"]
     tty = sys.stdout.isatty() and not as_json
@@ -168,10 +175,12 @@ def follow(client, view, as_json):
         view = client.call("GET", f"live/{sid}")["migration"]
     ok = view["status"] == "complete"
     if as_json:
-        out_json({"success": ok, "errors": [] if ok else view["errors"], "status": view["status"],
-                  "migration": view})
+        doc = {"success": ok, "errors": [] if ok else view["errors"]}
+        if rich:
+            doc.update(status=view["status"], migration=view)
+        out_json(doc)
     else:
-        print(summary(view))
+        print(summary(view) if rich else ("Migration complete" if ok else summary(dict(view, qemu=None))))
     return 0 if ok else 1
 
 
@@ -183,10 +192,13 @@ def cmd_start(client, a):
     options.update({k.replace("-", "_"): True for k in FLAG_OPTIONS if getattr(a, k.replace("-", "_"))})
     res = client.call("POST", "live/start", {"server": a.server, "dst": a.dst, "options": options})
     view = res["migration"]
+    rich = res.get("output") == "rich"
     if a.detach:
         if a.json:
-            out_json({"success": True, "errors": [], "status": view["status"], "detached": True,
-                      "action": res["action"], "migration": view})
+            doc = {"success": True, "errors": []}
+            if rich:
+                doc.update(status=view["status"], detached=True, action=res["action"], migration=view)
+            out_json(doc)
         else:
             verb = {"started": "started", "attached": "is already running", "resumed": "restarted"}[res["action"]]
             print(f"{headline(view)}: {verb} (detached). Follow it with: vfcli-ctrl {GROUP} last-status "
@@ -196,7 +208,7 @@ def cmd_start(client, a):
         print("Re-attaching to the running migration.")
     if res["action"] == "resumed" and not a.json:
         print(f"Trying the migration again (attempt {view['attempts']}).")
-    return follow(client, view, a.json)
+    return follow(client, view, a.json, rich)
 
 
 def need_server(a):
@@ -232,8 +244,9 @@ def main(argv=None):
             return 0
         sid = urllib.request.quote(str(need_server(a)))
         if c == "last-status":
-            view = client.call("GET", f"live/{sid}?command=last-status")["migration"]
-            if a.json:
+            res = client.call("GET", f"live/{sid}?command=last-status")
+            view = res["migration"]
+            if a.json and res.get("output") == "rich":
                 out_json({"status": view["status"], "cancelled": view["cancelled"], "migration": view})
             else:
                 print(view["status"])
@@ -242,12 +255,13 @@ def main(argv=None):
             return 0
         if c == "last-debug":
             doc = client.call("GET", f"live/{sid}/debug")
-            if a.json:
+            if a.json and doc.pop("output", None) == "rich":
                 out_json(doc)
             else:
                 print("\n".join(doc["debug"]))
             return 0
-        view = client.call("POST", f"live/{sid}/{c}")["migration"]
+        res = client.call("POST", f"live/{sid}/{c}")
+        view = res["migration"]
         messages = {
             "cancel": f"Migration of server {view['serverId']} cancelled; it stays on hypervisor {view['sourceId']}.",
             "cancel-force": f"Migration of server {view['serverId']} cancelled (forced, checks skipped).",
@@ -257,7 +271,10 @@ def main(argv=None):
                                   "complete the migration.",
         }
         if a.json:
-            out_json({"success": True, "errors": [], "status": view["status"], "migration": view})
+            doc = {"success": True, "errors": []}
+            if res.get("output") == "rich":
+                doc.update(status=view["status"], migration=view)
+            out_json(doc)
         else:
             print(messages[c])
         return 0

@@ -22,7 +22,10 @@ from lab.worldbase import WorldBase
 log = logging.getLogger("lab.virtfusion.world")
 
 TABLES = doc_tables("hypervisors", "servers", "migrations", "faults", "meta")
-SERVER_STATES = ("online", "offline", "suspended")
+SERVER_STATES = ("online", "offline", "suspended", "awaiting_setup")
+# documented: what the vendor documents (plain status words, {success, errors}, REST objects without the lab's
+# extra fields); rich: the lab's JSON shapes too (migration objects, steps, QEMU numbers, pre-check problems)
+OUTPUT_MODES = ("documented", "rich")
 TIMING_DEFAULTS = {"precheck": 1.0, "filters": 1.0, "prepare": 1.0, "finalize": 1.0, "boot": 1.0}
 GUEST_DEFAULTS = {"memory": 64, "working_set": 16}
 # live start options: name -> (REST field, kind, (min, max) or None, default)  [vendor: seed + REST docs]
@@ -98,7 +101,8 @@ def parse_topology(section):
         port = _int(ssh.get("port", 22), f"{where}.ssh.port")
         if not 1 <= port <= 65535:
             raise TopologyError(f"{where}.ssh.port must be 1-65535, got {port}")
-        hvs[hid] = {"id": hid, "name": str(h.get("name") or f"hv-{hid}"),
+        hvs[hid] = {"id": hid, "name": str(h.get("name") or f"hv-{hid}"), "prohibit": bool(h.get("prohibit", False)),
+                    "enabled": bool(h.get("enabled", True)), "maintenance": bool(h.get("maintenance", False)),
                     "cpu": {"vendor": str(cpu.get("vendor", "GenuineIntel")),
                             "flags": sorted(str(f) for f in cpu.get("flags") or [])},
                     "storage": storage, "ip_ranges": ranges,
@@ -168,7 +172,10 @@ def parse_topology(section):
     if not isinstance(token, str) or len(token) < 16:
         raise TopologyError("virtfusion.api_token must be a string of 16 characters or more (the REST API's "
                             "bearer token)")
-    cfg = {"timing": timing, "api_token": token}
+    output = section.get("output", "documented")
+    if output not in OUTPUT_MODES:
+        raise TopologyError(f"virtfusion.output must be one of {', '.join(OUTPUT_MODES)}, got {output!r}")
+    cfg = {"timing": timing, "api_token": token, "output": output}
     return hvs, servers, cfg
 
 
@@ -238,7 +245,7 @@ class World(WorldBase):
         self.migrations = self.store.load("migrations")
         self.faults = self.store.load("faults")
         meta = self.store.load("meta")
-        self.cfg = cfg
+        self.cfg = dict(cfg, output=(meta.get("config") or {}).get("output", cfg["output"]))
         self.stats = dict(self._empty_stats(), **(meta.get("stats") or {}))
         self.seq = meta.get("seq", {}).get("n", 0)
         clock = meta.get("clock") or {}
@@ -321,6 +328,34 @@ class World(WorldBase):
     def _bad_request(message):
         return VfError(400, message)
 
+    @property
+    def rich(self):
+        return self.cfg.get("output") == "rich"
+
+    def set_output(self, mode):
+        if mode not in OUTPUT_MODES:
+            raise VfError(400, f"mode must be one of {', '.join(OUTPUT_MODES)}, got {mode!r}")
+        with self.lock:
+            self.cfg["output"] = mode
+            self._save_meta()
+            self._flush()
+
+    def update_hypervisor(self, hid, body):
+        """``PUT /compute/hypervisors/{id}`` [vendor, 7.1.0+]: send only the fields to change; unknown fields are
+        rejected; nothing is pushed to the hypervisor. The lab takes the three booleans."""
+        if not isinstance(body, dict) or not body:
+            raise VfError(422, "JSON object with the fields to change expected")
+        errors = [f"unknown field {k}" for k in sorted(body) if k not in ("prohibit", "maintenance", "enabled")]
+        errors += [f"{k} must be true or false, got {v!r}" for k, v in sorted(body.items())
+                   if k in ("prohibit", "maintenance", "enabled") and not isinstance(v, bool)]
+        if errors:
+            raise VfError(422, errors)
+        with self.lock:
+            hv = self.hypervisor(hid)
+            hv.update(body)
+            self._write("hypervisors", str(hv["id"]), hv)
+            return hv
+
     @staticmethod
     def _unavailable_covers(path):
         return path.startswith("/api/")
@@ -377,7 +412,7 @@ class World(WorldBase):
         src = self.hvs[server["hypervisor"]]
         dst = self.hvs[dst_id]
         sid = server["id"]
-        if kind == "live" and server["state"] == "offline" and not force_offline:
+        if kind == "live" and server["state"] == "offline" and not force_offline:   # awaiting setup: internal transfer
             errors.append(f"Server {sid} is offline. A live migration needs the server online (running or "
                           "suspended); use --force-offline to start it paused for the transfer.")
         if not dst["ssh"]["enabled"]:
@@ -512,9 +547,15 @@ class World(WorldBase):
         return None
 
     # ------------------------------------------------------------------ views
-    def server_view(self, s):
+    def server_view(self, s, rich=None):
+        """``GET /servers/{id}``: what third-party clients read (id, name, uuid, state, the hypervisor) and, rich,
+        the lab's fields (NICs, disks, the last migration) [lab assumption: the vendor's shape is not documented]."""
         hv = self.hvs[s["hypervisor"]]
         mig = self.migrations.get(s.get("migration") or "")
+        out = {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
+               "state": s["state"], "memory": s["memory"]}
+        if not (self.rich if rich is None else rich):
+            return out
         return {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
                 "hypervisorName": hv["name"], "state": s["state"], "memory": s["memory"],
                 "dirtyRate": s["dirty_rate"], "workingSet": s["working_set"],
@@ -526,9 +567,11 @@ class World(WorldBase):
 
     def world_view(self):
         with self.lock:
-            return {"hypervisors": [{"id": h["id"], "name": h["name"], "ssh": h["ssh"], "cpu": h["cpu"],
+            return {"hypervisors": [{"id": h["id"], "name": h["name"], "prohibit": h.get("prohibit", False),
+                                     "ssh": h["ssh"], "cpu": h["cpu"],
                                      "storage": h["storage"], "ip_ranges": h["ip_ranges"],
                                      "servers": [s["id"] for s in self.servers_on(h["id"])]}
                                     for h in sorted(self.hvs.values(), key=lambda h: h["id"])],
-                    "servers": [self.server_view(s) for s in sorted(self.servers.values(), key=lambda s: s["id"])],
+                    "servers": [self.server_view(s, rich=True)
+                                for s in sorted(self.servers.values(), key=lambda s: s["id"])],
                     "time_scale": self.time_scale}

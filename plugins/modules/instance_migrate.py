@@ -221,6 +221,44 @@ options:
         source server is online and the migration no longer runs).
     type: str
     choices: [data_success, cancel]
+  accept_unverified:
+    description:
+      - Pre-checks fail closed. Each answers V(pass) (verified, C(how) names the vendor call or documented rule),
+        V(fail) or V(unknown) (the vendor does not say; no read-only call shows it, a field is missing, an answer
+        was unexpected). An unknown check blocks a start like a failed one unless its name is listed here; it is
+        then reported V(accepted). Check mode shows every check, its result and how it was verified.
+      - Triton, V(migrations_allowed) (user migrations, the CloudAPI estimate route; refused naming the flag when
+        disabled), V(capacity) (the allocator's hard filters and unreserved RAM and disk, CNAPI; unknown with
+        O(api=cloudapi), which shows no compute node), V(target_server) (with O(target_server); VMAPI runs no
+        allocator filter with an override, so the module checks them itself).
+      - O(provider=virtfusion), V(server_state), V(storage), V(ip_addresses) (the hybrid destinations endpoint,
+        7.1.0+), and V(storage_enabled), V(destination_ssh), V(cpu_compatible), V(nat_interfaces), which no
+        read-only vendor call shows (the vendor's C(start) runs them among its own pre-tests), so these four
+        are always unknown.
+    type: list
+    elements: str
+    default: []
+  cordon:
+    description:
+      - With O(from_server), keep new instances off the compute node while it is emptied. Triton with
+        O(api=operator), CNAPI C(reserved); VirtFusion 7.1.0 or later, the hypervisor's C(prohibit) flag, which
+        needs a shared O(record_dir). The value it replaced is recorded first and restored at the end, also by a
+        re-run after an interruption.
+    type: bool
+    default: false
+  record_dir:
+    description:
+      - Where the intent records and leases live when the vendor has no place for them (VirtFusion; Triton with
+        O(api=cloudapi)). Shared storage, so that a re-run from another machine finds them. Default
+        E(FLEETOPS_RECORD_DIR), else C(~/.ansible/fleetops/intent).
+      - With O(from_server) a run holds the compute node's lease (one owner per node; Triton with O(api=operator)
+        in the node's CNAPI C(comments)); a re-run adopts the migrations in flight instead of starting second ones.
+    type: path
+  takeover:
+    description:
+      - Take over a compute node whose lease another run holds before the lease expires. Only when that run is gone.
+    type: bool
+    default: false
 seealso:
   - ref: ansible_collections.fleetops.maintenance.docsite.guide_evacuate_host
     description: >-
@@ -381,6 +419,32 @@ plan:
   sample: {"phases": ["automatic"], "target_server": "564d4374-d703-b97b-ca9f-7375f05f337c", "target_server_name": "cn-2",
            "target_reason": "cn-2: the most unreserved RAM that fits (40000 MiB left after placing)",
            "estimated_bytes": 1048576, "notes": []}
+prechecks:
+  description:
+    - The pre-checks run before a start, each C(name), C(result) (V(pass), V(fail), V(unknown), V(accepted),
+      V(skipped)), C(how) (the vendor call or rule that answered) and C(detail).
+  returned: with O(instance), when a start was considered
+  type: list
+  elements: dict
+  sample: [{"name": "capacity", "result": "pass", "how": "CNAPI GET /servers?extras=capacity", "detail": "cn-2: fits"}]
+debug_tail:
+  description: O(provider=virtfusion), the last lines of C(last-debug) of a failed live migration, secrets masked.
+  returned: when a live migration failed
+  type: list
+  elements: str
+  sample: ["QMP migrate: failed"]
+verified:
+  description:
+    - With O(from_server), the end check of the evacuation, C(instances) (how many were to move) and C(problems)
+      (empty when the source is empty and every instance is once elsewhere, in the state it had).
+  returned: with O(from_server), not in check mode
+  type: dict
+  sample: {"instances": 3, "problems": []}
+cordon:
+  description: With O(cordon), the value the cordon replaced (C(was)) and whether it was set or adopted.
+  returned: with O(cordon)
+  type: dict
+  sample: {"was": false, "set": true}
 estimated_bytes:
   description: Size in bytes of the first sync as estimated by the provider (check mode, when a begin is planned).
   returned: with O(instance)

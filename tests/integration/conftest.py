@@ -181,6 +181,7 @@ def playbook(lab):
 
 class TritonPlaybookLab(Lab):
     """The lab with its Triton plane, plus the TRITON_* connection ansible-playbook reads."""
+    MAX_LIFETIME = 900      # a test of several playbook runs outlives 300 s on a loaded machine
 
     @property
     def t(self):
@@ -221,6 +222,7 @@ def tplaybook(tlab):
 class VirtFusionPlaybookLab(VfLab):
     """The lab with its VirtFusion plane (virtfusion_small topology), plus the VIRTFUSION_* connection
     ansible-playbook reads (run_playbook hands the API token to the job as the extra var virtfusion_api_token)."""
+    MAX_LIFETIME = 900      # a test of several playbook runs outlives 300 s on a loaded machine
 
     def __init__(self, state_dir, topology="virtfusion_small.yml", time_scale=None):
         super().__init__(state_dir, topology, time_scale)

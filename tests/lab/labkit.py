@@ -14,6 +14,9 @@ API_VERSION = "22.1.6"
 
 
 class Lab:
+    # the lab exits by itself after this many seconds (a safety net when a test run is killed)
+    MAX_LIFETIME = 300
+
     def __init__(self, state_dir, topology="small.yml", time_scale=None):
         self.state_dir = str(state_dir)
         self.topology = os.path.join(TOPOLOGIES, topology)
@@ -28,7 +31,8 @@ class Lab:
         return p
 
     def start(self, reset=False):
-        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir, "--max-lifetime", "300"]
+        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir,
+                "--max-lifetime", str(self.MAX_LIFETIME)]
         if self.time_scale is not None:
             args += ["--time-scale", str(self.time_scale)]
         if reset:

@@ -245,9 +245,48 @@ def test_pause_and_failed_phases(tlab):
     op.migrate(stopped, "abort")
     op.wait_state(stopped, [None])
     big = c.machine("db-1")["id"]
-    op.migrate(big, "begin", override_server_uuid=cn3)
-    failed = op.wait_state(big, ["failed"])
-    assert failed["error"].startswith("failed to begin migration instance - server cn-3:")
+    op.migrate(big, "begin", override_server_uuid=cn3)           # VMAPI runs no allocator filter on an override:
+    failed = op.wait_state(big, ["failed"])                      # the begin fails late, reserving the instance
+    assert failed["error"] == ("failed to begin migration instance - reserving instance failed - server cn-3: "
+                               "3481 MiB RAM free, needs 4096")
+    cn4 = next(s["uuid"] for s in op.get("/servers").json() if s["hostname"] == "cn-4")   # reserved: not a filter
+    op.migrate(big, "begin", override_server_uuid=cn4)                                     # an override runs
+    assert op.wait_state(big, ["paused"])["target_server_uuid"] == cn4
+    op.migrate(big, "abort")
+    op.wait_state(big, [None])
+
+
+def test_allocator_follows_the_vendor_pipeline_and_can_be_told_otherwise(tlab):
+    op = tlab.vmapi()
+    servers = {s["hostname"]: s for s in op.get("/servers", extras="capacity").json()}
+    web2 = next(v["uuid"] for v in op.get("/vms").json() if v["alias"] == "web-2")
+    # vendor: cn-3 (small) and cn-2 pass the filters (cn-4 reserved, cn-1 the source); the scores favour cn-2
+    op.migrate(web2, "begin")
+    assert op.wait_state(web2, ["paused"])["target_server_uuid"] == servers["cn-2"]["uuid"]
+    op.migrate(web2, "abort")
+    op.wait_state(web2, [None])
+    tlab.tadmin("POST", "allocator", {"mode": "other_than_best"})
+    op.migrate(web2, "begin")
+    assert op.wait_state(web2, ["paused"])["target_server_uuid"] == servers["cn-3"]["uuid"]
+    op.migrate(web2, "abort")
+    op.wait_state(web2, [None])
+    tlab.tadmin("POST", "allocator", {"mode": "none"})
+    op.migrate(web2, "begin")
+    assert op.wait_state(web2, ["failed"])["error"].startswith(
+        "failed to begin migration instance - No compute resources available")
+    op.migrate(web2, "abort")
+    op.wait_state(web2, [None])
+    # CNAPI ServerUpdate: reserved and comments (what a cordon writes); traits keep the allocator away too
+    cn2 = servers["cn-2"]["uuid"]
+    assert op.post(f"/servers/{cn2}", {"reserved": True, "comments": "rack 4\nfleetops: x"}).status_code == 204
+    got = op.get(f"/servers/{cn2}").json()
+    assert got["reserved"] is True and got["comments"] == "rack 4\nfleetops: x"
+    assert op.post(f"/servers/{cn2}", {"color": "red"}).status_code == 409
+    tlab.tadmin("POST", "allocator", {"mode": "vendor"})
+    op.migrate(web2, "begin")
+    assert op.wait_state(web2, ["paused"])["target_server_uuid"] == servers["cn-3"]["uuid"]   # cn-2 is reserved
+    op.migrate(web2, "abort")
+    op.wait_state(web2, [None])
 
 
 def test_operator_plane_lists_by_server_and_capacity(tlab):

@@ -6,11 +6,11 @@
 It checks every CloudAPI signature with the account's public key, keeps migration records with the
 vendor's transitions and 412 messages, and runs a started action when its progress is watched.
 
-Why a fake and not the lab: it cuts a watch stream after its first event (``drop_watches``), loses the
-answer to a request that went through (the 412 to its retry), fails a chosen action once
-(``fail_next``) and runs a migration at the moment its progress is read, all without time passing;
-the lab's migrations copy real files in (scaled) time and are tested end to end in
-tests/integration/test_triton_playbooks.py.
+Why a fake and not the lab: it loses the answer to a request that went through (the 412 to its retry),
+answers as CloudAPIs and CNAPIs the lab does not stand for (an old CloudAPI without the estimate route,
+a CNAPI server without its capacity fields), and runs a migration at the moment its progress is read,
+all without time passing; the lab's migrations copy real files in (scaled) time and are tested end to
+end in tests/integration/test_triton_playbooks.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -67,6 +67,7 @@ class FakeTriton(object):
         # actions whose next start succeeds but answers 412, as a retried request gets when its first
         # attempt went through and the answer was lost
         self.lost_answer = set()
+        self.estimate_route = None     # (status, body) the CloudAPI estimate route answers instead
 
     # -- plumbing --------------------------------------------------------------------------
     def send(self, client, method, url, body=None, headers=None, stream=False):
@@ -127,6 +128,8 @@ class FakeTriton(object):
             if rest[0] == "machines" and len(rest) == 2:
                 return 200, self.machine(vm)
             if rest[0] == "machines" and rest[2] == "migrate" and method == "GET":
+                if self.estimate_route is not None:   # e.g. an old CloudAPI without the route
+                    return self.estimate_route
                 return 200, {"size": 1048576}
             if rest[0] == "machines" and rest[2] == "migrate":
                 action = q.get("action") or (body or {}).get("action")
@@ -146,6 +149,11 @@ class FakeTriton(object):
         with self.lock:
             if parts == ["servers"]:
                 return 200, list(self.servers.values())
+            if parts[0] == "servers" and len(parts) == 2 and parts[1] in self.servers:
+                if method == "POST":
+                    self.servers[parts[1]].update(body or {})
+                    return 204, None
+                return 200, dict(self.servers[parts[1]], comments=self.servers[parts[1]].get("comments", ""))
             if parts == ["migrations"]:
                 return 200, [dict(self.view(r, raw=True), vm_uuid=u) for u, r in self.recs.items()
                              if not q.get("source_server_uuid") or r["source"] == q["source_server_uuid"]]

@@ -23,6 +23,7 @@ import threading
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import describe, describe_blocking, settle
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, MigrationError
 
 MAX_STEPS = 12
@@ -143,10 +144,8 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         if isinstance(action, tuple):
             raise _fail(action[0], result, reason=action[1])
         starts = action in provider.start_actions
-        if starts and opts.get("capacity_check", True):
-            plans = provider.plan_targets([inst], target)
-            if plans and not plans[0]["target"]:
-                raise _fail("%s: not migrating: %s" % (inst["name"], plans[0]["reason"]), result)
+        if starts:
+            _prechecked(provider, inst, opts, result)
         progress.update(action, "%s: %s" % (inst["name"], action), 0, instance=inst["name"])
         key_before = rec.key() if rec else None
         try:
@@ -175,12 +174,43 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             result["migration"] = rec.view() if rec else None
             if obs.measured is not None:   # what was measured up to the failure (e.g. bytes sent before an abort)
                 result["measured"] = obs.measured
-            raise _fail("%s: %s failed: %s" % (inst["name"], end.get("phase") or action, reason), result,
+            tail = ""
+            if end.get("debug_tail"):      # the vendor's debug log of the failed migration (its last lines)
+                result["debug_tail"] = end["debug_tail"]
+                tail = "; last-debug (last %d lines): %s" % (min(10, len(end["debug_tail"])),
+                                                            " | ".join(end["debug_tail"][-10:]))
+            raise _fail("%s: %s failed: %s%s" % (inst["name"], end.get("phase") or action, reason, tail), result,
                         reason=reason, failed_phase=end.get("phase") or action)
     else:
         raise _fail("%s: did not reach state %s after %d steps" % (inst["name"], want, MAX_STEPS), result)
     _finish(provider, inst, rec, obs, result, opts)
     return result
+
+
+def precheck_entries(provider, instances, opts):
+    """The provider's pre-checks of starting ``instances`` (read-only), each entry settled against
+    ``opts["accept_unverified"]``: ``blocked`` and ``problems`` (the blocking checks, as text) added."""
+    entries = provider.precheck(instances, opts) if instances else []
+    for entry in entries:
+        blocking = settle(entry["checks"], opts.get("accept_unverified"))
+        entry["blocked"] = bool(blocking)
+        entry["problems"] = [describe(item) for item in blocking]
+    return entries
+
+
+def _prechecked(provider, inst, opts, result):
+    """The pre-checks of starting ``inst`` (once per instance and run: a window checks every instance up front);
+    a blocking one fails the instance before anything is asked of the vendor."""
+    done = opts.get("prechecked")
+    if done is not None and inst["id"] in done:
+        result["prechecks"] = done[inst["id"]]["checks"]
+        return
+    entry = precheck_entries(provider, [inst], opts)[0]
+    result["prechecks"] = entry["checks"]
+    if entry["blocked"]:
+        raise _fail("%s: not migrating: pre-checks: %s" % (
+            inst["name"], describe_blocking([c for c in entry["checks"] if c["result"] in ("fail", "unknown")])),
+            result)
 
 
 def _decide(provider, want, rec, inst, opts, memo, target):
@@ -246,7 +276,7 @@ def _fail(msg, result, reason=None, failed_phase=None):
 
 def _plan(provider, inst, want, rec, opts, target):
     plan = {"phases": [], "target_server": None, "target_server_name": None, "target_reason": None,
-            "estimated_bytes": None, "notes": []}
+            "target_predicted": False, "estimated_bytes": None, "notes": [], "prechecks": [], "problems": []}
     sim, memo = rec, {}
     if rec is not None and rec.target_server:
         plan["target_server"], plan["target_server_name"] = provider.resolve_server(rec.target_server)
@@ -262,21 +292,14 @@ def _plan(provider, inst, want, rec, opts, target):
             plan["fail"] = action[0]
             return plan
         if action in provider.start_actions:
-            plans = provider.plan_targets([inst], target)
-            if plans is None:
-                plan["target_reason"] = "chosen by the provider's allocator at begin (capacity not visible)"
-                if target:
-                    plan["target_server"], plan["target_server_name"] = provider.resolve_server(target)
-            elif plans[0]["target"]:
-                plan["target_server"], plan["target_server_name"] = plans[0]["target"], plans[0]["target_name"]
-                plan["target_reason"] = plans[0]["reason"]
-                if plans[0].get("problems") is not None:
-                    plan["problems"] = plans[0]["problems"]
-            else:
-                if plans[0].get("problems") is not None:   # a provider's pre-check: every failing check
-                    plan["problems"] = plans[0]["problems"]
-                plan["fail"] = "%s: not migrating: %s" % (inst["name"], plans[0]["reason"])
-                plan["target_reason"] = plans[0]["reason"]
+            entry = precheck_entries(provider, [inst], opts)[0]
+            plan["prechecks"] = entry["checks"]
+            plan["problems"] = entry["problems"]
+            plan["target_server"], plan["target_server_name"] = entry.get("target"), entry.get("target_name")
+            plan["target_reason"] = entry.get("reason")
+            plan["target_predicted"] = bool(entry.get("predicted"))
+            if entry["blocked"]:
+                plan["fail"] = "%s: not migrating: pre-checks: %s" % (inst["name"], "; ".join(entry["problems"]))
                 return plan
             plan["estimated_bytes"] = provider.estimate(inst)
         plan["phases"].append(action)

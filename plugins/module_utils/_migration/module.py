@@ -5,16 +5,26 @@
 
 The ``instance_migrate`` module around the engine: its own options, the assembly of every provider's
 options into one spec, the refusal of options that belong to another provider, then one instance
-(``converge``) or several (the capacity pre-check, then ``run_window``), the diff and the exit.
+(``converge``) or several (the pre-checks of every instance, then ``run_window``), the diff and the
+exit. The run holds the lease of each compute node it moves instances off (``_migration.owner``);
+an evacuation (``from_server``) records what it moves before it moves anything (and, with
+``cordon``, the value the cordon replaced), and ends by verifying what it promised.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import blank_names
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import converge, run_window
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import unknown_names
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
+    converge,
+    precheck_entries,
+    run_window,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.owner import Owner
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
 
 START_STATES = ("begun", "synced", "switched", "migrated")
@@ -43,6 +53,10 @@ def argument_spec(providers, default):
         on_failure=dict(type="str", default="stop", choices=["stop", "continue"]),
         failed_action=dict(type="str", default="leave", choices=["abort", "leave"]),
         capacity_check=dict(type="bool", default=True),
+        accept_unverified=dict(type="list", elements="str", default=[]),
+        cordon=dict(type="bool", default=False),
+        record_dir=dict(type="path"),
+        takeover=dict(type="bool", default=False),
         timeout=dict(type="int", default=3600),
     )
     for cls in providers.values():
@@ -87,6 +101,11 @@ def run_module(module, providers):
     problems += blank_names(p, NAME_OPTIONS)
     problems += foreign_options(p, providers, p["provider"])
     problems += providers[p["provider"]].check_params(p)
+    wrong = unknown_names(p["accept_unverified"], providers[p["provider"]].check_names)
+    if wrong:
+        problems.append("accept_unverified: %s %s no pre-check of provider=%s; its pre-checks: %s" % (
+            ", ".join(wrong), "is" if len(wrong) == 1 else "are", p["provider"],
+            ", ".join(providers[p["provider"]].check_names)))
     if problems:
         module.fail_json(msg="; ".join(problems))
     progress = Progress("instance_migrate")
@@ -96,13 +115,20 @@ def run_module(module, providers):
         module.fail_json(msg=getattr(exc, "msg", None) or str(exc))
     provider.on_wait(progress.waiting)
     result = {"changed": False, "progress": progress.history}
-    opts = {"state": p["state"], "timeout": p["timeout"], "capacity_check": p["capacity_check"]}
+    opts = {"state": p["state"], "timeout": p["timeout"], "capacity_check": p["capacity_check"],
+            "accept_unverified": list(p["accept_unverified"])}
+    owners = Owners(provider, p, progress, module.check_mode, result)
     try:
+        if p["cordon"] and not p["from_server"]:
+            raise MigrationError("cordon applies to an evacuation (from_server): it keeps new instances off the "
+                                 "compute node while it is emptied")
         if p["target_server"]:
             opts["target_server"] = provider.resolve_server(p["target_server"])[0]
         if p["source_server"] or p["from_server"]:
             opts["source_server"] = provider.resolve_server(p["source_server"] or p["from_server"])[0]
         if p["instance"]:
+            inst = provider.resolve(p["instance"])
+            owners.claim([provider.scope_of(inst, opts)])
             try:
                 res = converge(provider, p["instance"], opts, progress, module.check_mode)
             except MigrationError as exc:
@@ -114,32 +140,95 @@ def run_module(module, providers):
             if module._diff:
                 result["diff"] = {"before": _diff_side(res, "before"), "after": _diff_side(res, "after")}
         else:
-            _many(module, provider, opts, progress, result)
-    except MigrationError as exc:
+            _many(module, provider, opts, progress, result, owners)
+    except (MigrationError, IntentError) as exc:
+        owners.release()
         result["api_stats"] = provider.api_stats()
-        module.fail_json(msg=exc.msg, **dict((k, v) for k, v in result.items() if k != "msg"))
+        module.fail_json(msg=getattr(exc, "msg", None) or str(exc), **dict((k, v) for k, v in result.items()
+                                                                           if k != "msg"))
+    owners.release()
     result["api_stats"] = provider.api_stats()
     module.exit_json(**result)
 
 
-def _many(module, provider, opts, progress, result):
+class Owners(object):
+    """The leases this run holds (one per compute node it moves instances off), and their intent records."""
+
+    def __init__(self, provider, params, progress, check_mode, result):
+        self.provider = provider
+        self.params = params
+        self.progress = progress
+        self.check_mode = check_mode
+        self.result = result
+        self.held = {}
+
+    def claim(self, scopes):
+        """Hold each of ``scopes`` (in order: two runs never wait on each other crosswise); in check mode only
+        report a holder. Returns {scope: the entries an earlier run left}."""
+        left = {}
+        for scope in sorted(set(s for s in scopes if s is not None), key=str):
+            if scope in self.held:
+                continue
+            owner = Owner(self.provider.intent_store(scope, self.params), self.progress)
+            if self.check_mode:
+                holder = owner.record.holder()
+                if holder:
+                    self.result.setdefault("held_by", []).append(dict(holder, where=owner.where))
+                left[scope] = owner.record.entries()
+                continue
+            left[scope] = owner.claim(self.params["timeout"], takeover=self.params["takeover"])
+            self.held[scope] = owner
+            if owner.record.displaced:
+                self.result.setdefault("took_over", []).append(dict(owner.record.displaced, where=owner.where))
+        return left
+
+    def owner(self, scope):
+        return self.held.get(scope)
+
+    def release(self):
+        for owner in self.held.values():
+            try:
+                owner.release()
+            except IntentError as exc:
+                self.result.setdefault("warnings_intent", []).append(str(exc))
+        self.held = {}
+
+
+def _many(module, provider, opts, progress, result, owners):
     p = module.params
+    source = opts.get("source_server") if p["from_server"] else None
     if p["from_server"]:
+        left = owners.claim([source]).get(source) or {}
         instances = provider.instances_on(p["from_server"])
+        progress.update("read", "%d instance(s) on %s" % (len(instances), p["from_server"]))
+        planned = dict(left.get("evacuation") or {})
+        if planned:
+            progress.update("owner", "an earlier run began this evacuation (%d instance(s)): going on from where it "
+                            "stopped" % len(planned))
+        for inst in instances:
+            planned.setdefault(str(inst["id"]), {"name": inst["name"], "state": inst.get("state")})
+        owner = owners.owner(source)
+        if owner is not None and planned != (left.get("evacuation") or {}):
+            owner.remember("evacuation", planned)   # what this evacuation moves, before anything moves
+        _cordon(module, provider, source, left, owner, result)
         keys = [i["id"] for i in instances]
-        progress.update("read", "%d instance(s) on %s" % (len(keys), p["from_server"]))
     else:
         keys = list(dict.fromkeys(p["instances"]))
         instances = [provider.resolve(k) for k in keys]
-    plan = {"capacity": None}
-    if opts["state"] in START_STATES and opts.get("capacity_check"):
+        owners.claim([provider.scope_of(i, opts) for i in instances])
+    plan = {"prechecks": None}
+    if opts["state"] in START_STATES:
         to_move = [i for i in instances if provider.needs_start(i, provider.record(i), opts)]
-        targets = provider.plan_targets(to_move, opts.get("target_server")) if to_move else []
-        plan["capacity"] = targets
-        short = [t for t in (targets or []) if not t["target"]]
-        if short:
+        entries = precheck_entries(provider, to_move, opts)
+        plan["prechecks"] = entries
+        opts["prechecked"] = dict((e["id"], e) for e in entries if not e["blocked"])
+        blocked = [e for e in entries if e["blocked"]]
+        if blocked:
             result["plan"] = plan
-            raise MigrationError(provider.check_failure(short, to_move))
+            _uncordon(provider, source, owners.owner(source), result)
+            raise MigrationError("pre-checks failed, nothing was moved: %d of %d %s cannot be migrated: %s" % (
+                len(blocked), len(to_move), provider.noun, "; ".join(
+                    "%s: %s" % (e["name"], "; ".join(e["problems"])) for e in blocked)))
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"])
@@ -157,4 +246,57 @@ def _many(module, provider, opts, progress, result):
     if summary["failed"]:
         failed = [r for r in results if r["result"] == "failed"]
         why = "; ".join(r["msg"] for r in failed)
+        _uncordon(provider, source, owners.owner(source), result)
         raise MigrationError("%d of %d migration(s) failed: %s" % (len(failed), len(results), why))
+    if source is not None and not module.check_mode and opts["state"] in VERIFIED_STATES:
+        expected = [{"id": _id(provider, k), "name": v.get("name"), "state": v.get("state")}
+                    for k, v in sorted(planned.items())]
+        problems = provider.verify_evacuation(source, expected, opts)
+        result["verified"] = {"instances": len(expected), "problems": problems}
+        progress.update("verify", "%s: %s" % (p["from_server"], "; ".join(problems) if problems else
+                                              "verified: %d %s moved, each once, as it was before; the source is "
+                                              "empty" % (len(expected), provider.noun)))
+        if problems:
+            _uncordon(provider, source, owners.owner(source), result)
+            raise MigrationError("the evacuation of %s did not end as promised: %s" % (p["from_server"],
+                                                                                       "; ".join(problems)))
+        owner = owners.owner(source)
+        if owner is not None:
+            owner.forget("evacuation")
+    _uncordon(provider, source, owners.owner(source), result)
+
+
+VERIFIED_STATES = ("migrated", "switched", "finalized")
+
+
+def _id(provider, key):
+    """An instance id as the provider keeps it (the intent record's keys are strings)."""
+    return int(key) if provider.name == "virtfusion" and str(key).isdigit() else key
+
+
+def _cordon(module, provider, source, left, owner, result):
+    """With ``cordon``: keep new instances off the compute node while it is emptied, recording the value it had
+    first (an interrupted run's cordon is kept, and restored to what it recorded)."""
+    if "cordon" in left:
+        result["cordon"] = dict(left["cordon"], adopted=True)
+        return
+    if not module.params["cordon"] or module.check_mode or owner is None:
+        if module.params["cordon"]:
+            result["cordon"] = {"would_set": True, "was": provider.cordon_state(source)}
+        return
+    was = provider.cordon_state(source)
+    owner.remember("cordon", {"was": was})
+    provider.set_cordon(source, True)
+    result["cordon"] = {"was": was, "set": True}
+
+
+def _uncordon(provider, source, owner, result):
+    """Restore what a cordon of this evacuation (or an interrupted one) replaced, then forget it."""
+    if owner is None:
+        return
+    entry = owner.entries().get("cordon")
+    if not entry:
+        return
+    provider.set_cordon(source, entry.get("was"))
+    owner.forget("cordon")
+    result.setdefault("cordon", {}).update(restored=entry.get("was"))

@@ -79,6 +79,10 @@ class MigrationProvider(object):
     downtime_end_phase = None
     #: phases whose progress events carry the bytes a data copy sent (``transfer_bytes_second``)
     transfer_phases = ()
+    #: the names of this provider's pre-checks (what ``accept_unverified`` may name)
+    check_names = ()
+    #: what an instance is called in messages about several ("instance(s)", "server(s)")
+    noun = "instance(s)"
 
     def __init__(self, params):
         self.params = params
@@ -148,17 +152,38 @@ class MigrationProvider(object):
         """None, or why this provider (as configured) cannot do ``action``."""
         return None
 
-    def plan_targets(self, instances, target_server=None):
-        """Predicted target per instance, in order, with capacity taken as they are placed: list of
-        {"id", "name", "target", "target_name", "reason"[, "problems"]}; None when capacity is not visible."""
-        return None
-
-    def check_failure(self, short, to_move):
-        """The message when the up-front check of several instances finds some that cannot move."""
+    def precheck(self, instances, opts):
+        """The pre-checks of starting a migration of each of ``instances`` (read-only; capacity taken as they are
+        placed, in order): one entry per instance, {"id", "name", "target", "target_name", "predicted" (whether
+        the target is this module's prediction rather than the vendor's or the operator's choice), "reason",
+        "checks": [``_migration.checks.check(...)``, ...]}. Every check answers pass, fail or unknown (see
+        ``_migration.checks``); ``opts`` holds ``target_server``, ``capacity_check`` and ``source_server``."""
         raise NotImplementedError
 
     def cleanup_failed(self, key, progress):
         """Failure policy ``failed_action=abort``: discard a failed migration; returns what was done."""
+        raise NotImplementedError
+
+    # -- one owner per compute node, intent, verification ---------------------------------------------
+    def scope_of(self, inst, opts):
+        """The compute node whose lease a run on ``inst`` holds (where it runs, or its migration's source)."""
+        raise NotImplementedError
+
+    def intent_store(self, scope, params):
+        """The ``_common.intent.Store`` of compute node ``scope`` (its lease and intent record)."""
+        raise NotImplementedError
+
+    def cordon_state(self, server):
+        """Whether compute node ``server`` takes no new instances now (the value a cordon replaces)."""
+        raise NotImplementedError
+
+    def set_cordon(self, server, value):
+        """Let compute node ``server`` take new instances (False) or not (True)."""
+        raise NotImplementedError
+
+    def verify_evacuation(self, source, expected, opts):
+        """What differs from an evacuation's promise (``expected``: [{"id", "name", "state"}] it moved off
+        ``source``): a list of messages, empty when verified."""
         raise NotImplementedError
 
     # -- the provider's state machine -------------------------------------------------------------

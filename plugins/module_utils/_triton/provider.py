@@ -15,9 +15,14 @@ Two ways in, chosen with the ``api`` option:
   ``GET /migrations/:uuid[/watch]``, and CNAPI ``GET /servers?extras=capacity`` for the capacity
   check and the predicted target. No authentication (the admin network).
 
-The predicted target mirrors the placement rule the lab documents (most unreserved RAM among the
-running, set-up, unreserved servers other than the source that fit RAM and disk); the vendor's
-allocator has more inputs (DAPI), so it is a prediction, reported as such.
+Pre-checks (``_migration.checks``: pass, fail or unknown, an unknown blocks unless accepted):
+``migrations_allowed`` (operator calls always are; with CloudAPI the estimate route answers it),
+``capacity`` (operator: CNAPI's capacity view through the allocator's own hard filters; CloudAPI
+shows none: unknown) and, with a target override, ``target_server`` (VMAPI runs no allocator
+filter then, so the collection checks the node itself). The target shown before begin is a
+prediction (the best-scored node that fits: CNAPI's allocator shuffles, adds a random score and
+drops the emptiest nodes of large fleets); the real target is the migration record's
+``target_server_uuid`` (operator) or where the instance runs after its switch.
 
 Triton's migration model (sdc-migrate, CloudAPI's MigrateMachine): an optional record per instance
 with a ``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused,
@@ -32,7 +37,16 @@ __metaclass__ = type
 import re
 import threading
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import DirectoryStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import (
+    FAIL,
+    PASS,
+    SKIPPED,
+    UNKNOWN,
+    check,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.owner import record_dir
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
     DONE,
     Migration,
@@ -44,6 +58,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.clien
     TritonError,
     TritonNotFound,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.intent import CnapiCommentsStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import SigningError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import (
     resolve_connection,
@@ -55,6 +70,11 @@ STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back",
 # states reached from a successful migration: state -> (the action, the refusal otherwise)
 AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
                  "finalized": ("finalize", "Finalize only works on a successful migration")}
+MIGRATIONS_DISABLED = (
+    "User migration on this VM not allowed (the vendor's answer): user migrations are off for this instance. An "
+    "operator allows them with the instance's internal_metadata.user_migration_allowed = true (a JSON boolean, through "
+    "VMAPI) or, for the whole data center, the SAPI vmapi service metadata user_migration_allowed = true (sapiadm "
+    "update <vmapi service uuid> metadata.user_migration_allowed=true); or migrate with api=operator")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -74,6 +94,7 @@ class TritonProvider(MigrationProvider):
     downtime_start_message = "stopping the instance"
     downtime_end_phase = "switch"
     transfer_phases = ("sync",)
+    check_names = ("migrations_allowed", "capacity", "target_server")
 
     def __init__(self, params, client=None, servers=None):
         super(TritonProvider, self).__init__(params)
@@ -82,6 +103,7 @@ class TritonProvider(MigrationProvider):
         self.resync = bool(params.get("resync"))
         self.client = client or TritonClient(self.conn)
         self._servers = servers  # cache shared with forks: {uuid: server}
+        self._estimates = {}     # instance id -> the size the estimate route answered (CloudAPI pre-check)
 
     @classmethod
     def argument_spec(cls):
@@ -273,6 +295,9 @@ class TritonProvider(MigrationProvider):
             raise _err(exc, "following the migration of %s" % inst["name"])
 
     def estimate(self, inst):
+        with _SERVERS_LOCK:
+            if inst["id"] in self._estimates:   # the CloudAPI pre-check asked already (each ask is a zfs estimate)
+                return self._estimates[inst["id"]]
         try:
             if self.api == "operator":
                 doc = self.client.vmapi("POST", "/vms/%s" % inst["id"],
@@ -283,60 +308,151 @@ class TritonProvider(MigrationProvider):
             return None
         return (doc or {}).get("size") if isinstance(doc, dict) else None
 
-    # -- capacity ----------------------------------------------------------------------------------
+    # -- pre-checks ----------------------------------------------------------------------------------
+    def _check_allowed(self, inst):
+        """``migrations_allowed``: may this caller begin a migration of the instance? (research T1)"""
+        if self.api == "operator":
+            return check("migrations_allowed", PASS, "operator API (VMAPI without owner_uuid): the vendor always allows "
+                         "operator-initiated migrations (sdc-vmapi lib/vm-migration/migrate.js)")
+        how = ("CloudAPI GET /:login/machines/:id/migrate (the estimate route of CloudAPI's code, not of its docs), "
+               "which runs VMAPI's begin validation without changing anything; it costs a zfs size estimate on the "
+               "source compute node")
+        try:
+            doc = self.client.cloudapi("GET", "/machines/%s/migrate" % inst["id"])
+        except TritonError as exc:
+            if exc.status == 412 and (exc.message or "").startswith("User migration on this VM not allowed"):
+                return check("migrations_allowed", FAIL, how, MIGRATIONS_DISABLED)
+            if exc.status == 412:
+                return check("migrations_allowed", FAIL, how, exc.message or exc.msg)
+            return check("migrations_allowed", UNKNOWN, how, "the estimate route answered %s" % (exc.msg,))
+        except SigningError as exc:
+            return check("migrations_allowed", UNKNOWN, how, str(exc))
+        if isinstance(doc, dict):
+            with _SERVERS_LOCK:
+                self._estimates[inst["id"]] = doc.get("size")
+        return check("migrations_allowed", PASS, how)
+
     @staticmethod
-    def _why_not(s, inst, free):
+    def _filtered(s, inst):
+        """Why CNAPI's allocator (its default hard filters) drops compute node ``s`` for ``inst``: None when it
+        passes, "unknown: ..." when a field the filter reads is missing."""
         if s["uuid"] == inst["server"]:
             return "the instance's own server"
-        if s.get("status") != "running":
-            return "status %s" % s.get("status")
-        if not s.get("setup", True):
+        for field in ("setup", "status", "reserved"):
+            if field not in s:
+                return "unknown: CNAPI shows no %s" % field
+        if not s["setup"]:
             return "not set up"
-        if s.get("reserved"):
+        if s["status"] != "running":
+            return "status %s" % s["status"]
+        if s["reserved"]:
             return "reserved"
-        ram, disk = free[s["uuid"]]
+        if s.get("traits"):
+            return "has traits (%s): the allocator keeps it for instances that ask for them" % ", ".join(
+                sorted(s["traits"]))
+        if s.get("headnode"):
+            return "headnode"
+        return None
+
+    @staticmethod
+    def _short(free, inst):
+        """Why ``free`` ([ram, disk] MiB or None) cannot take ``inst``: None when it fits."""
+        if free is None:
+            return "unknown: CNAPI shows no unreserved_ram / unreserved_disk"
         short = []
-        if ram < (inst.get("ram") or 0):
-            short.append("%d MiB RAM free, needs %d" % (ram, inst.get("ram") or 0))
-        if disk < (inst.get("disk") or 0):
-            short.append("%d MiB disk free, needs %d" % (disk, inst.get("disk") or 0))
+        if free[0] < (inst.get("ram") or 0):
+            short.append("%d MiB RAM free, needs %d" % (free[0], inst.get("ram") or 0))
+        if free[1] < (inst.get("disk") or 0):
+            short.append("%d MiB disk free, needs %d" % (free[1], inst.get("disk") or 0))
         return ", ".join(short) or None
 
-    def plan_targets(self, instances, target_server=None):
+    def precheck(self, instances, opts):
+        override = opts.get("target_server")
         if self.api != "operator":
-            return None
+            out = []
+            for inst in instances:
+                checks = [self._check_allowed(inst)]
+                if opts.get("capacity_check", True):
+                    checks.append(check("capacity", UNKNOWN, "CloudAPI shows no compute node or capacity",
+                                        "CloudAPI shows no compute node capacity: the allocator decides at begin (and "
+                                        "refuses with 'No compute resources available' when nothing fits); use "
+                                        "api=operator to check it"))
+                else:
+                    checks.append(check("capacity", SKIPPED, "capacity_check=false"))
+                out.append({"id": inst["id"], "name": inst["name"], "target": None, "target_name": None,
+                            "predicted": False, "reason": "chosen by the allocator at begin", "checks": checks})
+            return out
         servers = self.servers(refresh=True)
-        free = dict((su, [s.get("unreserved_ram", 0), s.get("unreserved_disk", 0)]) for su, s in servers.items())
-        override = self.resolve_server(target_server)[0] if target_server else None
+        free = dict((su, [s["unreserved_ram"], s["unreserved_disk"]] if "unreserved_ram" in s and "unreserved_disk" in s
+                     else None) for su, s in servers.items())
+        how = ("CNAPI GET /servers?extras=capacity: the allocator's hard filters (setup, running, not reserved, no "
+               "traits, not the headnode) and unreserved_ram / unreserved_disk")
         out = []
         for inst in instances:
-            candidates = [servers[override]] if override else sorted(servers.values(),
-                                                                     key=lambda s: s.get("hostname") or s["uuid"])
-            best, reasons = None, []
-            for s in candidates:
-                why = self._why_not(s, inst, free)
-                if why:
-                    reasons.append("%s: %s" % (s.get("hostname") or s["uuid"], why))
-                elif best is None or free[s["uuid"]][0] > free[best["uuid"]][0]:
-                    best = s
-            if best is None:
-                out.append({"id": inst["id"], "name": inst["name"], "target": None, "target_name": None,
-                            "reason": "no compute node has room for %s MiB RAM and %s MiB disk (%s)"
-                            % (inst.get("ram"), inst.get("disk"), "; ".join(reasons))})
+            checks = [self._check_allowed(inst)]
+            entry = {"id": inst["id"], "name": inst["name"], "target": None, "target_name": None, "predicted": False,
+                     "reason": None, "checks": checks}
+            out.append(entry)
+            if override:
+                s = servers[override]
+                entry.update(target=override, target_name=s.get("hostname"),
+                             reason="%s: given as target_server" % s.get("hostname"))
+                why = "the instance's own server" if override == inst["server"] else self._filtered(s, inst)
+                target_how = ("VMAPI runs no allocator filter with override_server_uuid: the collection checks the "
+                              "allocator's hard filters itself (CNAPI GET /servers?extras=capacity)")
+                if why is None:
+                    checks.append(check("target_server", PASS, target_how))
+                else:
+                    checks.append(check("target_server", UNKNOWN if why.startswith("unknown: ") else FAIL, target_how,
+                                        "%s: %s" % (s.get("hostname"), why)))
+                if not opts.get("capacity_check", True):
+                    checks.append(check("capacity", SKIPPED, "capacity_check=false"))
+                    continue
+                short = self._short(free[override], inst)
+                if short is None:
+                    free[override][0] -= inst.get("ram") or 0
+                    free[override][1] -= inst.get("disk") or 0
+                    checks.append(check("capacity", PASS, how, "%s: fits (%d MiB RAM left after placing)" % (
+                        s.get("hostname"), free[override][0])))
+                else:
+                    checks.append(check("capacity", UNKNOWN if short.startswith("unknown: ") else FAIL, how,
+                                        "%s: %s" % (s.get("hostname"), short)))
                 continue
+            if not opts.get("capacity_check", True):
+                checks.append(check("capacity", SKIPPED, "capacity_check=false"))
+                entry["reason"] = "chosen by the allocator at begin (capacity not checked)"
+                continue
+            fits, reasons, unknown = [], [], []
+            for s in sorted(servers.values(), key=lambda x: x.get("hostname") or x["uuid"]):
+                why = self._filtered(s, inst) or self._short(free[s["uuid"]], inst)
+                name = s.get("hostname") or s["uuid"]
+                if why is None:
+                    fits.append(s)
+                elif why.startswith("unknown: "):
+                    unknown.append("%s: %s" % (name, why[len("unknown: "):]))
+                else:
+                    reasons.append("%s: %s" % (name, why))
+            if not fits:
+                result = UNKNOWN if unknown else FAIL
+                checks.append(check("capacity", result, how, "no compute node has room for %s MiB RAM and %s MiB disk "
+                                    "(%s)" % (inst.get("ram"), inst.get("disk"), "; ".join(unknown + reasons))))
+                entry["reason"] = checks[-1]["detail"]
+                continue
+            # the prediction: the node CNAPI's scores favour (unreserved RAM weighs twice the disk); the allocator
+            # shuffles, adds a random score and (7 nodes or more) drops the emptiest 15 %, so it may choose another
+            best = max(fits, key=lambda x: (2 * free[x["uuid"]][0] / float(max(1, max(free[f["uuid"]][0] for f in fits)))
+                                            + free[x["uuid"]][1] / float(max(1, max(free[f["uuid"]][1] for f in fits))),
+                                            x.get("hostname") or ""))
             free[best["uuid"]][0] -= inst.get("ram") or 0
             free[best["uuid"]][1] -= inst.get("disk") or 0
-            out.append({"id": inst["id"], "name": inst["name"], "target": best["uuid"],
-                        "target_name": best.get("hostname"),
-                        "reason": "%s: the most unreserved RAM that fits (%d MiB left after placing)"
-                        % (best.get("hostname"), free[best["uuid"]][0]) if not override else
-                        "%s: given as target_server, it fits" % best.get("hostname")})
+            names = [f.get("hostname") or f["uuid"] for f in fits]
+            checks.append(check("capacity", PASS, how, "%d compute node(s) can take it: %s" % (len(fits), ", ".join(names))))
+            entry.update(target=best["uuid"], target_name=best.get("hostname"), predicted=True,
+                         reason=("predicted: %s (the best-scored of %d that fit: %s; the allocator may choose another "
+                                 "of them)" % (best.get("hostname"), len(fits), ", ".join(names))) if len(fits) > 1 else
+                         "predicted: %s (the only compute node that fits; the allocator chooses at begin)"
+                         % best.get("hostname"))
         return out
-
-    def check_failure(self, short, to_move):
-        why = "; ".join("%s: %s" % (t["name"], t["reason"]) for t in short)
-        return "capacity check failed, nothing was moved: %d of %d instance(s) do not fit: %s" % (
-            len(short), len(to_move), why)
 
     def cleanup_failed(self, key, progress):
         """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
@@ -351,6 +467,81 @@ class TritonProvider(MigrationProvider):
             return "aborted"
         except MigrationError as exc:
             return "abort failed: %s" % exc.reason
+
+    # -- one owner per compute node, intent, verification ------------------------------------------------
+    def scope_of(self, inst, opts):
+        rec = self.record(inst)
+        return (rec.source_server if rec is not None and rec.source_server else None) or inst["server"]
+
+    def intent_store(self, scope, params):
+        if self.api == "operator":
+            return CnapiCommentsStore(self.client.fork(), scope, self._server_name(scope))
+        directory, _configured = record_dir(params)
+        return DirectoryStore(directory, "triton-%s-%s" % (self.conn.get("account") or "my", scope))
+
+    def cordon_state(self, server):
+        if self.api != "operator":
+            raise MigrationError("cordon needs api=operator: CNAPI's ServerUpdate (reserved) is an operator API")
+        try:
+            doc = self.client.cnapi("GET", "/servers/%s" % server) or {}
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "reading compute node %s (CNAPI)" % server)
+        if not isinstance(doc.get("reserved"), bool):
+            raise MigrationError("compute node %s: CNAPI shows no reserved flag; not cordoning what cannot be restored"
+                                 % server)
+        return doc["reserved"]
+
+    def set_cordon(self, server, value):
+        if self.api != "operator":
+            raise MigrationError("cordon needs api=operator: CNAPI's ServerUpdate (reserved) is an operator API")
+        try:   # [vendor: CNAPI ServerUpdate; reserved = the allocator places nothing new there]
+            self.client.cnapi("POST", "/servers/%s" % server, body={"reserved": bool(value)})
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "setting reserved=%s on compute node %s (CNAPI)" % (bool(value), server))
+
+    def verify_evacuation(self, source, expected, opts):
+        problems = []
+        finalized = opts.get("state") == "finalized"
+        try:
+            if self.api == "operator":
+                listed = [v for v in self.client.vmapi("GET", "/vms") or [] if not v.get("do_not_inventory")
+                          and v.get("state") not in ("destroyed", "failed")]
+                where = dict((v["uuid"], (v.get("server_uuid"), v.get("state"))) for v in listed)
+                counts = {}
+                for v in listed:
+                    counts[v["uuid"]] = counts.get(v["uuid"], 0) + 1
+                left = [v.get("alias") or v["uuid"] for v in listed if v.get("server_uuid") == source]
+                records = self.client.vmapi("GET", "/migrations", params={"source_server_uuid": source,
+                                                                           "format": "raw"}) or []
+            else:
+                listed = self.client.cloudapi("GET", "/machines") or []
+                where = dict((m["id"], (m.get("compute_node"), m.get("state"))) for m in listed)
+                counts = dict((m["id"], 1) for m in listed)
+                left = [m.get("name") or m["id"] for m in listed if m.get("compute_node") == source]
+                records = [r for r in self.client.cloudapi("GET", "/migrations") or []
+                           if r.get("machine") in set(e["id"] for e in expected)]
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "verifying the evacuation of %s" % (self._server_name(source) or source))
+        for e in expected:
+            got = where.get(e["id"])
+            if got is None:
+                problems.append("%s is not listed any more" % e["name"])
+                continue
+            if counts.get(e["id"], 0) != 1:
+                problems.append("%s is listed %d times" % (e["name"], counts.get(e["id"], 0)))
+            if got[0] == source:
+                problems.append("%s is still on %s" % (e["name"], self._server_name(source) or source))
+            elif e.get("state") and got[1] != e["state"]:
+                problems.append("%s was %s before and is %s now" % (e["name"], e["state"], got[1]))
+        others = [n for n in left if n not in set(e["name"] for e in expected)]
+        if others:
+            problems.append("%s still hosts %s (not part of this evacuation)" % (
+                self._server_name(source) or source, ", ".join(sorted(others))))
+        if finalized:
+            mine = [r for r in records if (r.get("vm_uuid") or r.get("machine")) in set(e["id"] for e in expected)]
+            if mine:
+                problems.append("%d migration record(s) from %s are not finalized" % (len(mine), source))
+        return problems
 
     # -- the state machine (Triton's model) ------------------------------------------------------
     def next_action(self, want, rec, inst, opts, memo):

@@ -9,10 +9,14 @@ SSH: the control server's host key is verified against the ``known_hosts_file`` 
 (``RejectPolicy``: an unknown or changed key is refused, never trusted on first use; the system's
 and the user's own known_hosts are not read). Authentication with a key file, a key given as text,
 or the ssh-agent. Commands are built from argument lists, each argument quoted with
-``shlex.quote``, and always run with ``--json`` (the vendor's machine-readable output).
+``shlex.quote``. What a command printed comes back as text (:class:`CliAnswer`), with its JSON
+decoded when it printed JSON: the vendor documents the output only in part (the status words, the
+console steps, ``servers --json``; the community script reads ``success`` and ``errors`` from
+``start --json``), so the provider reads what is documented and takes any richer JSON as a bonus.
 
-:meth:`VirtFusionClient._exec` is the only method that runs an SSH command and
-:meth:`VirtFusionClient._send` the only one that sends an HTTP request (tests patch them).
+:meth:`VirtFusionClient._exec` runs an SSH command to its end, :meth:`VirtFusionClient._open` starts
+one whose output is read as it comes (an attached ``start``: the console steps), and
+:meth:`VirtFusionClient._send` is the only method that sends an HTTP request (tests patch them).
 :meth:`VirtFusionClient.ssh` and :meth:`VirtFusionClient.rest` go through the collection's one
 retry loop (``_common.retry``), one loop each: a dropped connection (and a 5xx answer) is retried
 with a new connection, bounded exponential backoff and jitter; a refused one too once the server
@@ -33,6 +37,7 @@ __metaclass__ = type
 import io
 import json
 import random
+import select
 import shlex
 import socket
 import time
@@ -89,6 +94,40 @@ class VirtFusionError(ClientError):
     def reason(self):
         text = "; ".join(self.errors) if self.errors else self.msg
         return "%s: %s" % (text, self.fix) if self.fix and self.errors else text
+
+
+class CliAnswer(object):
+    """What a ``vfcli-ctrl`` command printed: ``rc`` (its exit status, which the vendor does not document),
+    ``out`` and ``err`` (text), ``doc`` (the decoded JSON when ``out`` was JSON, else None)."""
+
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out or ""
+        self.err = err or ""
+        try:
+            doc = json.loads(self.out) if self.out.strip() else None
+        except ValueError:
+            doc = None
+        self.doc = doc if isinstance(doc, dict) else None
+
+    @property
+    def text(self):
+        return (self.out + "\n" + self.err).strip()
+
+    @property
+    def success(self):
+        """``success`` of a JSON answer (True/False), or None when the answer does not say."""
+        value = (self.doc or {}).get("success")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def errors(self):
+        """The vendor's messages: ``errors`` of a JSON answer, else the non-empty lines of stderr (then stdout),
+        without an ``Error:`` prefix."""
+        if self.doc is not None and isinstance(self.doc.get("errors"), list):
+            return [str(e) for e in self.doc["errors"]]
+        lines = [line.strip() for line in (self.err.strip() or self.out.strip()).splitlines() if line.strip()]
+        return [line[6:].strip() if line.lower().startswith("error:") else line for line in lines]
 
 
 def load_private_key(text, source="virtfusion_credentials.private_key"):
@@ -211,6 +250,19 @@ class VirtFusionClient(object):
             raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
         return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
+    def _open(self, command):
+        """Start one command on the control server and return its channel (the only method that starts a
+        command whose output is read as it comes). Raises ConnectionProblem when the connection fails."""
+        if self._ssh is None:
+            self._ssh = self._connect()
+        try:
+            chan = self._ssh.get_transport().open_session(timeout=self.timeout)
+            chan.exec_command(command)
+        except (paramiko.SSHException, socket.error, socket.timeout, EOFError, AttributeError) as exc:
+            self.close()
+            raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
+        return chan
+
     def close(self):
         if self._ssh is not None:
             try:
@@ -231,9 +283,9 @@ class VirtFusionClient(object):
             return VirtFusionError(network_text("SSH to the control server", problem, self.where, SSH_SETTINGS))
         return self.ssh_retry.run(attempt, lambda answer: (DONE, answer), network_error)
 
-    def vfcli(self, command, server=None, dst=None, src=None, options=(), detach=False):
-        """``vfcli-ctrl server:migrate-live COMMAND ... --json``; the decoded JSON document. An answer with
-        ``success: false`` raises VirtFusionError carrying the vendor's ``errors``."""
+    @staticmethod
+    def argv(command, server=None, dst=None, src=None, options=(), as_json=True):
+        """``vfcli-ctrl server:migrate-live COMMAND [--server=..] [--dst=..] [--src=..] [options] [--json]``."""
         argv = ["vfcli-ctrl", GROUP, command]
         if server is not None:
             argv.append("--server=%s" % server)
@@ -242,23 +294,77 @@ class VirtFusionClient(object):
         if src is not None:
             argv.append("--src=%s" % src)
         argv.extend(options)
-        if detach:
-            argv.append("--detach")
-        argv.append("--json")
-        rc, out, err = self.ssh(argv)
-        what = "vfcli-ctrl %s %s" % (GROUP, command)
+        if as_json:
+            argv.append("--json")
+        return argv
+
+    def run(self, command, server=None, dst=None, src=None, options=(), as_json=True):
+        """Run ``vfcli-ctrl server:migrate-live COMMAND ...`` to its end; its :class:`CliAnswer`."""
+        rc, out, err = self.ssh(self.argv(command, server, dst, src, options, as_json))
+        return CliAnswer(rc, out, err)
+
+    def servers(self, src):
+        """``servers --src=HV --json`` [vendor: the one documented JSON output]: the list of {id, name, uuid}.
+        Raises VirtFusionError with the vendor's words when the answer is not that list."""
+        ans = self.run("servers", src=src)
+        if ans.doc is not None and isinstance(ans.doc.get("servers"), list):
+            return ans.doc["servers"]
+        raise VirtFusionError("vfcli-ctrl %s servers --src=%s: %s" % (GROUP, src, "; ".join(ans.errors) or "no answer"),
+                              errors=ans.errors or ["no answer"], rc=ans.rc)
+
+    def follow(self, argv, on_line, timeout, clock=time.monotonic):
+        """Run a command and hand each line of its output to ``on_line(line)`` as it comes (an attached ``start``
+        shows the migration's steps in the console). Returns its :class:`CliAnswer`, or None when ``timeout``
+        seconds passed first (the channel is closed; the vendor's migration goes on: "if you lose connection
+        ... you can re-attach"). Raises ConnectionProblem when the connection drops."""
+        command = " ".join(shlex.quote(str(a)) for a in argv)
+
+        def network_error(problem):
+            return VirtFusionError(network_text("SSH to the control server", problem, self.where, SSH_SETTINGS))
+        chan = self.ssh_retry.run(lambda: self._open(command), lambda answer: (DONE, answer), network_error)
+        self.stats["ssh_commands"] += 1
+        deadline = clock() + timeout
+        out, err, pending = [], [], b""
         try:
-            doc = json.loads(out) if out.strip() else None
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
-            first = (err.strip() or out.strip() or "no output").splitlines()[0][:300]
-            raise VirtFusionError("%s answered no JSON (exit status %s): %s" % (what, rc, first), errors=[first],
-                                  rc=rc)
-        if doc.get("success") is False or rc != 0:
-            errors = [str(e) for e in doc.get("errors") or []] or ["exit status %s" % rc]
-            raise VirtFusionError("%s: %s" % (what, "; ".join(errors)), errors=errors, rc=rc)
-        return doc
+            while True:
+                left = deadline - clock()
+                if left <= 0:
+                    chan.close()
+                    return None
+                select.select([chan], [], [], min(left, 1.0))
+                got = False
+                while chan.recv_ready():
+                    data = chan.recv(65536)
+                    if not data:
+                        break
+                    got = True
+                    out.append(data)
+                    pending += data
+                    while b"\n" in pending:
+                        line, pending = pending.split(b"\n", 1)
+                        on_line(line.decode("utf-8", "replace").rstrip("\r"))
+                while chan.recv_stderr_ready():
+                    got = True
+                    err.append(chan.recv_stderr(65536))
+                if not got and chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if not got and chan.closed:
+                    break
+            if pending:
+                on_line(pending.decode("utf-8", "replace"))
+            rc = chan.recv_exit_status()
+        except (paramiko.SSHException, socket.error, socket.timeout, EOFError) as exc:
+            self.close()
+            raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
+        finally:
+            try:
+                chan.close()
+            except Exception:
+                pass
+        if rc == -1:
+            self.close()
+            raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
+        return CliAnswer(rc, b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace"))
 
     # -- REST ----------------------------------------------------------------------------------
     def _send(self, method, url, body=None):

@@ -15,6 +15,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import PASS, UNKNOWN, check
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import converge
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.module import (
     argument_spec,
@@ -75,6 +76,12 @@ class Toy(MigrationProvider):
     def simulate(self, rec, action, inst, target):
         return Migration(action, "successful", target_server=target)
 
+    def precheck(self, instances, opts):
+        return [{"id": i["id"], "name": i["name"], "target": None, "target_name": None, "predicted": False,
+                 "reason": None, "checks": [check("room", self.room, "the toy's own rule")]} for i in instances]
+
+    room = PASS
+
 
 def test_the_abstract_provider_has_no_vendor_defaults():
     provider = MigrationProvider({})
@@ -82,7 +89,9 @@ def test_the_abstract_provider_has_no_vendor_defaults():
     for hook, args in (("next_action", ("migrated", None, {}, {}, {})), ("reached", (None, {}, {})),
                        ("simulate", (None, "begin", {}, None)), ("waits_for", ("begin",)),
                        ("running_action", ("migrated", None, {}, {})), ("needs_start", ({}, None, {})),
-                       ("cleanup_failed", ("x", None)), ("check_failure", ([], []))):
+                       ("cleanup_failed", ("x", None)), ("precheck", ([], {})), ("scope_of", ({}, {})),
+                       ("intent_store", ("a", {})), ("cordon_state", ("a",)), ("set_cordon", ("a", True)),
+                       ("verify_evacuation", ("a", [], {}))):
         with pytest.raises(NotImplementedError):
             getattr(provider, hook)(*args)
 
@@ -93,6 +102,23 @@ def test_a_run_takes_the_steps_its_check_mode_plan_showed():
     ran = converge(toy, "vm-1", {"state": "moved", "timeout": 10}, Progress("t", path=""), False)
     assert planned["phases"] == ran["phases"] == toy.started == ["prepare", "move"]
     assert planned["plan"]["target_server"] is None and ran["reached"] == "moved"
+
+
+def test_an_unknown_pre_check_blocks_a_start_like_a_failed_one_unless_accepted():
+    toy = Toy({})
+    toy.room = UNKNOWN
+    with pytest.raises(Exception) as err:
+        converge(toy, "vm-1", {"state": "moved", "timeout": 10}, Progress("t", path=""), False)
+    assert "vm-1: not migrating: pre-checks: room unverified: the toy's own rule (accept it with accept_unverified: " \
+           "[room])" in str(err.value) and toy.started == []
+    plan = converge(Toy({}), "vm-1", {"state": "moved", "timeout": 10, "accept_unverified": ["room"]},
+                    Progress("t", path=""), True)["plan"]
+    assert plan["prechecks"][0]["result"] == "pass"
+    toy = Toy({})
+    toy.room = UNKNOWN
+    ran = converge(toy, "vm-1", {"state": "moved", "timeout": 10, "accept_unverified": ["room"]},
+                   Progress("t", path=""), False)
+    assert ran["prechecks"][0]["result"] == "accepted" and toy.started == ["prepare", "move"]
 
 
 def test_one_registry_and_each_provider_owns_its_options():

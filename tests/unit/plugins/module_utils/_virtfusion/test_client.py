@@ -35,27 +35,28 @@ def test_every_argument_is_shell_quoted(monkeypatch):
     seen = []
     c = client()
     monkeypatch.setattr(c, "_exec", lambda command, timeout: seen.append(command) or (0, '{"servers": []}', ""))
-    c.vfcli("servers", src="1; touch /tmp/pwned", options=["--x=$(id)", "a b"])
+    assert c.run("servers", src="1; touch /tmp/pwned", options=["--x=$(id)", "a b"]).doc == {"servers": []}
     assert shlex.split(seen[0]) == ["vfcli-ctrl", "server:migrate-live", "servers", "--src=1; touch /tmp/pwned",
                                     "--x=$(id)", "a b", "--json"]
     assert "'--src=1; touch /tmp/pwned'" in seen[0] and "'--x=$(id)'" in seen[0]
 
 
-def test_vfcli_errors_carry_the_vendor_messages(monkeypatch):
+def test_cli_answers_keep_the_vendor_messages_in_the_documented_and_the_json_forms(monkeypatch):
     c = client()
     answers = iter([(1, json.dumps({"success": False, "errors": ["Specify a destination hypervisor ID"]}), ""),
                     (2, "", "usage: vfcli-ctrl server:migrate-live {start,...}\nmore"),
-                    (127, "", "bash: vfcli-ctrl: command not found")])
+                    (0, "Error: Server is not in a migratable state\n", ""),
+                    (1, "{\"servers\": 3}", "")])
     monkeypatch.setattr(c, "_exec", lambda command, timeout: next(answers))
-    with pytest.raises(vc.VirtFusionError) as exc:
-        c.vfcli("start", server=101)
-    assert exc.value.errors == ["Specify a destination hypervisor ID"] and exc.value.rc == 1
-    with pytest.raises(vc.VirtFusionError) as exc:
-        c.vfcli("start", server=101)
-    assert "answered no JSON (exit status 2): usage: vfcli-ctrl server:migrate-live {start,...}" in exc.value.msg
-    with pytest.raises(vc.VirtFusionError) as exc:
-        c.vfcli("start", server=101)
-    assert "command not found" in exc.value.msg
+    ans = c.run("start", server=101)
+    assert ans.errors == ["Specify a destination hypervisor ID"] and ans.success is False and ans.rc == 1
+    ans = c.run("start", server=101)      # no JSON: the lines of stderr are the messages
+    assert ans.doc is None and ans.success is None and ans.errors[0].startswith("usage: vfcli-ctrl")
+    ans = c.run("start", server=101, as_json=False)    # a plain documented message, its prefix taken off
+    assert ans.errors == ["Server is not in a migratable state"] and ans.success is None
+    with pytest.raises(vc.VirtFusionError) as exc:     # servers --src is the one documented JSON: required
+        c.servers(1)
+    assert "servers --src=1" in exc.value.msg and exc.value.rc == 1
 
 
 def test_host_key_refusals_and_bad_auth_are_not_retried(monkeypatch, tmp_path):
