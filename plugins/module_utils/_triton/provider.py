@@ -477,7 +477,9 @@ class TritonProvider(MigrationProvider):
         if self.api == "operator":
             return CnapiCommentsStore(self.client.fork(), scope, self._server_name(scope))
         directory, _configured = record_dir(params)
-        return DirectoryStore(directory, "triton-%s-%s" % (self.conn.get("account") or "my", scope))
+        # keyed by the data center's CloudAPI URL as well: one record directory may serve several data centers
+        return DirectoryStore(directory, "triton-%s-%s-%s" % (self.conn.get("url"), self.conn.get("account") or "my",
+                                                              scope))
 
     def cordon_state(self, server):
         if self.api != "operator":

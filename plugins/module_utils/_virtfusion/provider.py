@@ -811,7 +811,10 @@ class VirtFusionProvider(MigrationProvider):
 
     def intent_store(self, scope, params):
         directory, _configured = record_dir(params)
-        return DirectoryStore(directory, "virtfusion-%s-hypervisor-%s" % (self.conn.get("host"), scope))
+        # keyed by the control server (its API URL and SSH endpoint) as well: hypervisor ids repeat across control
+        # servers, and one record directory may serve several
+        return DirectoryStore(directory, "virtfusion-%s-%s-%s-hypervisor-%s" % (
+            self.conn.get("api_url"), self.conn.get("host"), self.conn.get("port"), scope))
 
     def cordon_state(self, server):
         directory, configured = record_dir(self.params)
