@@ -384,7 +384,10 @@ class _ClusterUpgrade(object):
         else:
             start_groups = todo
             starting = bool(ctl_todo or todo) and not ctl_running and not running
-        protect_groups = start_groups if (starting and params["protect"] and not disruptive) else []
+        # a resumed SE group upgrades its remaining SEs: its virtual services at risk are protected as for a start
+        resuming = list(suspended) if params["resume"] else []
+        protect_groups = (start_groups + resuming) if ((starting or resuming) and params["protect"]
+                                                       and not disruptive) else []
         if protect_groups and busy(placement, set(protect_groups)) and not self.module.check_mode:
             placement = self._settle(protect_groups)
         needs = []
@@ -670,6 +673,8 @@ class _ClusterUpgrade(object):
                    "se_upgrade_in_progress": "in_progress"}
         for guuid in self.groups:
             for se in view.ses_of(guuid):
+                if "service_engine %s" % se["name"] not in before:
+                    continue   # created during this step (for protection): reported with created_service_engines
                 was = before.get("service_engine %s" % se["name"])
                 if same_version(se["version"], wanted):
                     result = "already_upgraded" if same_version(was, wanted) else "upgraded"

@@ -113,6 +113,7 @@ class GroupNeed(object):
         self.disabled = [se for se in ses if se["enable_state"] != SE_ENABLED]
         self.closed = bool(ses) and not any(se["enable_state"] == SE_ENABLED for se in ses)
         self.free = dict((se["uuid"], max(0, self.max_vs - len(se["vs_uuids"]))) for se in self.enabled)
+        self.free_slots = sum(self.free.values())
         self.can_create = True
         self.create_blocker = None
         self.consent = False
@@ -125,7 +126,7 @@ class GroupNeed(object):
     def summary(self):
         return {"se_group": self.name, "virtual_services_at_risk": len(self.at_risk),
                 "accepted": sorted(self.accepted), "cannot_protect": [{"name": n, "why": w} for n, w in self.cannot],
-                "free_slots": sum(self.free.values()), "enabled_ses": len(self.enabled),
+                "free_slots": self.free_slots, "enabled_ses": len(self.enabled),
                 "ses_being_created": len(self.creating), "ses": len(self.ses), "disabled_ses": len(self.disabled),
                 "max_se": self.max_se, "max_vs_per_se": self.max_vs, "new_ses_possible": self.creatable(),
                 "new_ses_needed": self.new_ses, "closed_to_placement": self.closed,
@@ -212,7 +213,7 @@ def _problem(need):
         if not need.can_create:
             reasons.append(need.create_blocker)
         else:
-            reasons.append("max_se %d reached (%d SEs, %d of them disabled, count)" % (
+            reasons.append("max_se %d reached (%d SEs, %d of them disabled; disabled SEs count)" % (
                 need.max_se, len(need.ses), len(need.disabled)) if need.creatable() == 0 and not need.new_ses else
                 "%d new SE(s) possible under max_se %d" % (need.creatable(), need.max_se))
         ways = []
@@ -226,7 +227,7 @@ def _problem(need):
                    "(max_vs_per_se %d), %d SE(s) being created, %s; host capacity for new SEs is unknown. Short by %d "
                    "(%s). To make it possible: %s." % (
                        need.name, len(need.at_risk) - len(need.accepted), len(need.assignments),
-                       sum(max(0, need.max_vs - len(se["vs_uuids"])) for se in need.enabled), len(need.enabled),
+                       need.free_slots, len(need.enabled),
                        need.max_vs, len(need.creating), "; ".join(reasons), len(need.short),
                        ", ".join(sorted(need.short)), ", ".join(ways)))
     if need.cannot:
@@ -384,6 +385,8 @@ class Protector(object):
         if failed:
             raise ModuleFailure("could not scale back in: %s (the record keeps them: run again to retry)" % "; ".join(
                 "%s from %s: %s" % (job["name"], placement.se_name(job["from_se"]), job.get("error")) for job in failed))
+        if rounds and created:
+            placement = load_placement(self.client)   # the SEs as the scale-ins left them
         self._created_ses(created, states, placement, remove_created)
         self.record.forget_all([group_key(g) for g in groups])
 
@@ -416,7 +419,7 @@ class Protector(object):
     def _remove_se(self, se, state):
         """Disable an SE created for protection (its enable state recorded first), then delete it."""
         name = se["name"]
-        self.progress.update("remove_se", "removing SE %s, created for protection" % name, se=name)
+        self.progress.update("remove_se", "removing SE %s, created for protection" % name, created_se=name)
         if state is None:
             self.record.remember_new({se_key(se["uuid"]): {"was": se["enable_state"], "run": self.run_id}})
         obj = self.client.get("serviceengine/%s" % se["uuid"])
