@@ -226,7 +226,7 @@ seealso:
   - module: fleetops.maintenance.se_info
   - module: fleetops.maintenance.vs_scale
   - ref: ansible_collections.fleetops.maintenance.docsite.guide_rolling_upgrade
-    description: The rolling upgrade, what is vendor behaviour and what the lab assumes.
+    description: The rolling upgrade, and which behaviour is documented by the vendor and which is assumed.
 notes:
   - The order in which the controller upgrades the SEs of a group is not documented; the module reports the order the
     controller took. Which SE protection uses for each virtual service is the module's prediction (it names the target
