@@ -5,7 +5,8 @@ already on the target version. The run refuses before anything changes and says 
 possible; with the operator's consent by name it upgrades, only the VSs accepted by name lose service, the SEs the
 controller created for protection (one at a time per group) are reported and removed, everything else is as it was.
 """
-from conftest import run_playbook
+import pytest
+from conftest import PlaybookLab, run_playbook
 
 ACCEPTED = ["f-single-1", "f-single-2", "f-single-3", "f-single-4"]
 
@@ -22,8 +23,15 @@ def placement(lab):
     return dict((vs, sorted(ses)) for vs, ses in found.items())
 
 
-def test_protection_is_counted_before_acting_then_done_with_consent_by_name(make_lab):
-    lab = make_lab("upgrade_capacity.yml")
+@pytest.fixture
+def lab(tmp_path):
+    """The lab; it may live as long as two upgrade runs take on a loaded machine."""
+    the_lab = PlaybookLab(tmp_path / "lab", "upgrade_capacity.yml")
+    the_lab.max_lifetime = 1800
+    yield from the_lab.running()
+
+
+def test_protection_is_counted_before_acting_then_done_with_consent_by_name(lab):
     base = {"version": "22.1.7", "deployment": "vm", "wait_sleep": 0.5}
     before = placement(lab)
     states = dict((n, i["enable_state"]) for n, i in lab.admin("GET", "world")["service_engines"].items())
