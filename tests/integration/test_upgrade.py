@@ -102,6 +102,7 @@ def test_check_mode_then_a_rolling_upgrade_that_loses_no_virtual_service_then_no
 
     rc, out = upgrade()
     assert rc == 0, out[-3000:]
+    assert all(r["changed"] == 0 for r in recaps(out).values()), recaps(out)
     assert "SEs already_upgraded: aa-se-01, aa-se-02, lg-se-01, lg-se-02, nm-se-01, nm-se-02" in flat(out)
     assert not [op for op in lab.admin("GET", "stats")["operations"] if op["kind"] == "scaleout"
                 and op["started"] > max(lasts)], "nothing left to upgrade: nothing protected"
