@@ -84,7 +84,7 @@ options:
       - V(se_group) upgrades the SE groups of O(se_groups) (every SE group when empty) in one request, protected; the
         controllers must run the wanted version first.
       - V(system) hands the controllers and every SE group to the controller's own system upgrade, protected (the
-        protection happens before it starts: configuration is read-only until it ends).
+        protection happens before it starts, as configuration is read-only until it ends).
     type: str
     required: true
     choices: [controller, se_group, system]
