@@ -478,6 +478,9 @@ class _ClusterUpgrade(object):
         execute(steps[split:])
         if scope in ("controller", "system") and following:
             self.result["cluster"] = self.watch.cluster()
+        if scope != "controller" and "service_engines" not in self.result:
+            # nothing was followed (every SE already at the target): each SE is still reported
+            self.result["service_engines"] = self._se_results(self.view, wanted)
         self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
