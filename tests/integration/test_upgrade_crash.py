@@ -127,10 +127,12 @@ def test_an_uninterrupted_run_leaves_the_system_as_it_was_but_upgraded(uninterru
 KILLS = [("reboot", True), ("protection", False), ("se_upgrade", True), ("scale_in", False)]
 
 
-@pytest.mark.parametrize("point,module", KILLS, ids=["%s-%s" % (p, "playbook_and_module" if m else "playbook")
-                                                     for p, m in KILLS])
-def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(crash_lab, uninterrupted, tmp_path, point,
-                                                                         module):
+KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
+
+
+@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
+def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
+        crash_lab, uninterrupted, tmp_path, point, module):
     lab = crash_lab
     lab.admin("POST", "reset")
     proc, marker, log = start(lab, tmp_path, "killed")

@@ -288,8 +288,8 @@ class _ClusterUpgrade(object):
         if image.get("upload") and not self.params["version"]:
             raise ModuleFailure("version is required with a local package file: only the controller can tell the "
                                 "version of a package once it is uploaded, and the plan needs it before")
-        if self.params["version"] and image.get("version") and not same_version(image["version"],
-                                                                                  self.params["version"]):
+        if self.params["version"] and image.get("version") and not same_version(
+                image["version"], self.params["version"]):
             raise ModuleFailure("image %s is version %s, not the wanted version %s"
                                 % (image.get("name"), image["version"], self.params["version"]))
         return image

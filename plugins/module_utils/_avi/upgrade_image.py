@@ -96,8 +96,8 @@ def check_image_type(docker_mode, stated, image_kind, image_label):
             image_label, PACKAGE[image_kind], DEPLOYMENT_TEXT[image_kind].split(",")[0],
             DEPLOYMENT_TEXT[deployment], " (docker_mode %s)" % str(docker_mode).lower()
             if docker_mode is not None else " (as stated)", PACKAGE[deployment]))
-    return "image %s is a %s package: fits the controller (%s)" % (image_label, PACKAGE[image_kind],
-                                                                    DEPLOYMENT_TEXT[deployment])
+    return "image %s is a %s package: fits the controller (%s)" % (
+        image_label, PACKAGE[image_kind], DEPLOYMENT_TEXT[deployment])
 
 
 def resolve_image(client, params, flexible):

@@ -237,8 +237,8 @@ def _problem(need):
         out.append("SE group %s is closed to placement (none of its %d SE(s) is enabled): protecting %s would make "
                    "the controller create %d SE(s) there. Allow it by naming the group in allow_se_creation, or "
                    "accept the disruption (accept_disruption)." % (
-                       need.name, len(need.ses), ", ".join(vs["name"] for vs, _v, t in need.assignments
-                                                          if t[0] == "new"), need.new_ses))
+                       need.name, len(need.ses),
+                       ", ".join(vs["name"] for vs, _v, t in need.assignments if t[0] == "new"), need.new_ses))
     return " ".join(out)
 
 

@@ -164,8 +164,8 @@ class UpgradeWatch(object):
             failed = [self.se_names.get(u, u) for u, where in se_lists(view, self.groups).items()
                       if where == "se_upgrade_failed"]
             if failed and self.polls >= 3:
-                self.failure = "SE(s) %s failed to upgrade: %s" % (", ".join(sorted(failed)),
-                                                                  ctl.get("reason") or "no reason given")
+                self.failure = "SE(s) %s failed to upgrade: %s" % (
+                    ", ".join(sorted(failed)), ctl.get("reason") or "no reason given")
                 return "failed"
             return None
         checks = []

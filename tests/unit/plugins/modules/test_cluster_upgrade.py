@@ -65,4 +65,3 @@ def test_an_image_path_that_is_no_readable_file_is_refused_before_anything_chang
     result = run_module(cluster_upgrade, {"scope": "controller", "image": str(tmp_path)})
     assert result["failed"] and result["msg"].startswith("image (a local package file): %s is not a file" % tmp_path)
     assert ctl.writes == []
-
