@@ -33,8 +33,8 @@ banner "migrate app-aa-01 off aa-se-01 by hand (controller's best choice of targ
 banner "placement after"
 "${PLAY[@]}" fleetops.maintenance.placement_report
 
-banner "rolling upgrade to 22.1.7: controllers, then the SE groups in parallel, their SEs one at a time, single-SE VSs protected"
-"${PLAY[@]}" fleetops.maintenance.upgrade -e version=22.1.7 -e "disruption_url=https://$AVI_CONTROLLER/_lab/disruption" \
+banner "rolling upgrade to 22.1.7: controllers, then the SE groups in one request, the VSs at risk protected first"
+"${PLAY[@]}" fleetops.maintenance.upgrade -e version=22.1.7 -e deployment=vm \
   -e "report_file=$LAB_STATE/upgrade-report.json"
 echo "run record: $LAB_STATE/upgrade-report.json"
 echo "HTML report (timeline per SE group and SE): $LAB_STATE/upgrade-report.html"

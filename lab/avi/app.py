@@ -16,7 +16,6 @@ from starlette.routing import Route
 
 from lab.avi import routes
 from lab.avi.common import ApiError, json_body
-from lab.avi.upgrade.package import LOCKED_MESSAGE
 from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, query, world_admin
 
 log = logging.getLogger("lab.avi")
@@ -113,8 +112,10 @@ def build_app(world):
                     return err(405, f"Method {request.method} not allowed")
                 return await handler(routes.Call(world, request, params, query(request), base_url(request)))
             authorize(request)
-            if request.method in WRITE_METHODS and not (route and route.control) and world.upgrade.config_locked():
-                return err(403, LOCKED_MESSAGE)  # vendor: the API is read-only while an upgrade runs
+            refusal = world.upgrade.write_refusal(rest) if request.method in WRITE_METHODS and not (
+                route and route.control) else None
+            if refusal:
+                return err(403, refusal)  # vendor: the API is read-only while an upgrade runs
             if route is None:
                 return err(404, f"Resource /api/{rest} not found in the lab")
             if route.api == "flexible":

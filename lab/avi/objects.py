@@ -8,6 +8,10 @@ from lab.avi.part import Part
 TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice", "stringgroup")
 # configuration objects a client may create (POST) and delete (DELETE); the others come from the topology
 CREATABLE = ("stringgroup",)
+# objects the controller creates that a client may delete: DELETE /api/serviceengine/{uuid} [vendor: the path,
+# alb-sdk ServiceEngine.json 17.2-30.2]; refused while a virtual service is placed on the SE [lab assumption: the
+# vendor publishes no precondition]
+DELETABLE = ("serviceengine",)
 SG_TYPES = ("SG_TYPE_STRING", "SG_TYPE_KEYVAL")
 HA_MODES = (HA_PAIR, HA_SHARED, HA_LEGACY)
 ALGOS = ("PLACEMENT_ALGO_PACKED", "PLACEMENT_ALGO_DISTRIBUTED")
@@ -83,10 +87,18 @@ class Objects(Part):
 
     def delete(self, typ, u):
         with self.w.lock:
-            if typ not in CREATABLE:
+            if typ not in CREATABLE + DELETABLE:
                 raise ApiError(405, "Method Not Allowed")
             if u not in self.w.objs[typ]:
                 raise ApiError(404, "Object not found!")
+            if typ == "serviceengine":
+                placed = sorted(v["name"] for v in self.w.vss_on(u))
+                if placed:
+                    raise ApiError(400, f"Cannot delete Service Engine {self.w.objs[typ][u]['name']}: virtual "
+                                   f"services are placed on it ({', '.join(placed)})")
+                if any(o["state"] == "running" and o.get("se") == u for o in self.w.ops.values()):
+                    raise ApiError(400, f"Cannot delete Service Engine {self.w.objs[typ][u]['name']}: an operation "
+                                   "on it is in progress")
             del self.w.objs[typ][u]
             self.w.save_obj(typ, u)
             self.w._flush()

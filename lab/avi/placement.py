@@ -37,6 +37,11 @@ class Placement(Part):
         n = len(self.w.ses_of_group(g["uuid"]))
         if n >= g["max_se"]:
             return False, f"SE group {g['name']} has reached max_se={g['max_se']} ({n} SEs, disabled SEs count)"
+        cap = int(self.w.cfg["timing"].get("se_create_parallel", 0) or 0)
+        creating = sum(1 for s in self.w.ses_of_group(g["uuid"]) if s["_lab"]["oper"] == "OPER_CREATING")
+        if cap and creating >= cap:   # [vendor: SYSERR_RM_MAX_PARALLEL_SE_CREATE exists; lab assumption: the cap]
+            return False, (f"SYSERR_RM_MAX_PARALLEL_SE_CREATE: SE group {g['name']} is already creating {creating} "
+                           "SE(s)")
         if host_uuid:
             h = self.w.objs["vimgrhostruntime"].get(host_uuid)
             if not h or uuid_of(h["cloud_ref"]) != cloud["uuid"]:

@@ -14,7 +14,7 @@ import re
 from starlette.responses import JSONResponse, Response
 
 from lab.avi.common import ApiError, json_body
-from lab.avi.objects import CREATABLE, TYPES
+from lab.avi.objects import CREATABLE, DELETABLE, TYPES
 
 
 class ApiRoute:
@@ -107,6 +107,7 @@ def object_routes(typ, definition):
     one_answers = {"GET": definition, "PUT": definition, "PATCH": definition}
     if typ in CREATABLE:
         many["POST"], many_answers["POST"] = create, definition
+    if typ in CREATABLE + DELETABLE:
         one_["DELETE"], one_answers["DELETE"] = delete, None
     return [ApiRoute(typ, many, many_answers), ApiRoute(typ + "/{uuid}", one_, one_answers)]
 
@@ -192,8 +193,15 @@ async def versions(c):
     return ok(c.world.upgrade.status.controller_versions())
 
 
-async def se_upgrade(c):
-    return ok(c.world.upgrade.requests.upgrade_se(c.uuid, await c.body(), c.base))
+def resume_route(path, preview):
+    async def handler(c):
+        return ok(c.world.upgrade.requests.resume_groups(await c.body(), c.base, preview=preview))
+    return ApiRoute(path, {"POST": handler}, {"POST": "UpgradePreview" if preview else ANSWER}, api="flexible",
+                    control=True)
+
+
+async def system_configuration(c):
+    return ok(c.world.upgrade.status.system_configuration(c.base))
 
 
 OBJECT_DEFINITIONS = {"cloud": "Cloud", "vimgrhostruntime": "VIMgrHostRuntime", "serviceenginegroup": "ServiceEngineGroup",
@@ -221,7 +229,9 @@ ROUTES = [
     request_route("upgrade", "start_upgrade", ANSWER),
     request_route("rollback/preview", "rollback_preview", "UpgradePreview"),
     request_route("rollback", "start_rollback", ANSWER),
-    request_route("resumesegroup", "resume_groups", ANSWER),
+    # the Broadcom API reference's "Se Group Resume Params APIs" (no alb-sdk file has the URL: lab/AVI.md)
+    resume_route("segroup/resume/preview", preview=True),
+    resume_route("segroup/resume", preview=False),
     ApiRoute("upgradestatusinfo", {"GET": status_list}, {"GET": "UpgradeStatusInfoApiResponse"}, api="flexible"),
     ApiRoute("upgradestatusinfo/{uuid}", {"GET": status_one}, {"GET": "UpgradeStatusInfo"}, api="flexible"),
     ApiRoute("cluster/upgrade/status", {"GET": legacy_status}, {"GET": "SystemUpgradeState"}, api="legacy"),
@@ -231,9 +241,7 @@ ROUTES = [
     ApiRoute("cluster/status", {"GET": cluster_status}, {"GET": "ClusterStatus"}),
     ApiRoute("cluster", {"GET": cluster}, {"GET": "Cluster"}),
     ApiRoute("version/controller", {"GET": versions}, {"GET": "ControllerVersion[]"}),
-    # PENDING_SHIPPED_READS (lab/avi/allowlist.py): no vendor API; the collection's per-SE strategy still calls it
-    ApiRoute("serviceengine/{uuid}/upgrade", {"POST": se_upgrade}, {"POST": "UpgradeOpsAnswer"}, api="flexible",
-             control=True),
+    ApiRoute("systemconfiguration", {"GET": system_configuration}, {"GET": "SystemConfiguration"}),
 ]
 
 

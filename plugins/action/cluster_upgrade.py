@@ -12,3 +12,7 @@ from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress
 
 class ActionModule(LiveProgressAction):
     DEFAULT_TIMEOUT = 7200  # the module's default timeout
+
+    def _quick(self, args):
+        # state=verified only reads: no wait to show
+        return args.get("state") == "verified"

@@ -22,6 +22,7 @@ class Lab:
         self.topology = os.path.join(TOPOLOGIES, topology)
         self.time_scale = time_scale
         self.info = None
+        self.max_lifetime = self.MAX_LIFETIME     # a test may raise it for one lab
 
     def cli(self, *args, check=True):
         p = subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True, text=True,
@@ -31,8 +32,8 @@ class Lab:
         return p
 
     def start(self, reset=False):
-        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir,
-                "--max-lifetime", str(self.MAX_LIFETIME)]
+        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir, "--max-lifetime",
+                str(self.max_lifetime)]
         if self.time_scale is not None:
             args += ["--time-scale", str(self.time_scale)]
         if reset:

@@ -58,6 +58,7 @@ class UpgradeEngine:
         nodes = [{"name": str(n["name"]), "ip": str(n.get("ip", n["name"]))} for n in nodes]
         cu = f"cluster-{uuidlib.uuid4()}"
         self.up = {"epoch": time.time(), "deployment": deployment, "timing": timing, "api": "up",
+                   "segroup_resume_api": bool(ctl.get("segroup_resume_api", True)),
                    "cluster": {"uuid": cu, "name": "cluster-0-1", "nodes": nodes, "up_since": 0.0},
                    "images": {}, "status": {}, "previous_build": None}
         base = self.images.add_image(self.w.cfg["version"], self.w.cfg["build"],
@@ -119,6 +120,25 @@ class UpgradeEngine:
             if op["kind"] in ("controller_upgrade", "controller_rollback"):
                 return op
         return None
+
+    def write_refusal(self, rest):
+        """Why a configuration write to ``/api/<rest>`` is refused now (the 403 text), or None. During a system
+        upgrade and the controller phase of a controller upgrade every write is refused [vendor: seed 001, 18.2
+        "Flexible Upgrades"]; while an SE group upgrades, writes to virtual services and their placement
+        (``virtualservice`` objects, ``migrate``/``scaleout``/``scalein``) are refused, the rest of the
+        configuration stays writable [vendor: NSX ALB 30.2 "configuration ... (except the configuration of virtual
+        service and VIP) is allowed, irrespective of the SE group upgrade status"; lab assumption: every VS, not
+        only those of the group upgrading, and the 403 text]."""
+        with self.w.lock:
+            if self.locking_op() is not None:
+                return LOCKED_MESSAGE
+            if rest.split("/", 1)[0] != "virtualservice":
+                return None
+            for op in self.w.ops.values():
+                if op["state"] == "running" and op["kind"] in ("se_group_upgrade", "se_group_rollback"):
+                    return (f"SE group upgrade in progress ({op['target']}): virtual service configuration and "
+                            "placement are read-only until it ends")
+            return None
 
     def check_locked(self):
         if self.locking_op() is not None:

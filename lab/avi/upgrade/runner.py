@@ -263,23 +263,9 @@ class Runner(UpgradePart):
             sd["enable_rollback"] = op["kind"] == "se_upgrade"
             self.u.status.end_doc(sd, end, "COMPLETED", version=op["to"])
             self.w.operations.finish_op(op, "success", at=end)
-            if not op.get("parent"):
-                self._group_after_se(se, op)
         self.w.save_obj("serviceengine", se["uuid"])
         self.w.update_disruption(at=end)
         return True
-
-    def _group_after_se(self, se, op):
-        """A per-SE upgrade that brought the last SE of its group to the new version completes the
-        group's version change: the group may then be rolled back like after a group upgrade."""
-        g = self.w.group_of(se)
-        if not g or op["frm"] == op["to"]:
-            return
-        if all(s["_lab"]["version"] == op["to"] for s in self.w.ses_of_group(g["uuid"])):
-            d = self.u.status.group_doc(g)
-            d["previous_version"] = op["frm"]
-            d["enable_rollback"] = True
-            self.u.dirty()
 
     def advance_group(self, op):
         g = self.w.objs["serviceenginegroup"].get(op["group"])
@@ -389,7 +375,8 @@ class Runner(UpgradePart):
         elif op["suspended"]:
             state, result = "SUSPENDED", "suspended"
             reason = (f"SE upgrade failed on {', '.join(self.name_of(u) for u in op['suspended'])}: the SE group "
-                      f"upgrade is suspended (SUSPEND_UPGRADE_OPS_ON_ERROR); resume with POST /api/resumesegroup")
+                      f"upgrade is suspended (SUSPEND_UPGRADE_OPS_ON_ERROR); resume it (CLI: resume segroup "
+                      f"se_group_refs {g['name'] if g else op['target']})")
             seg_state = "SEGROUP_UPGRADE_SUSPENDED"
         elif op["failed"]:
             state, result = "ERROR", "failed"

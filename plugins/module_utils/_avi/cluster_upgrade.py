@@ -3,42 +3,55 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
-The logic of the cluster_upgrade module: one upgrade (or rollback) step of an Avi system.
+The logic of the cluster_upgrade module: one upgrade (or rollback, or verification) step of an Avi system.
 
-Read the running versions and upgrade states, resolve (or upload) the image, compare with the
-wanted version, plan (the vendor's dry run where it exists, plus the placement-based prediction of
-which virtual services lose service and why), act unless in check mode, then wait through the
-read-only API, the controllers' reboot window (503s, dropped connections, lost sessions) and the
-SE upgrades, reporting progress per phase and per node.
+Read the running versions and upgrade states, the placement and the intent record; resolve (or upload) the
+image and check its type against the deployment; compare with the wanted version and decide the steps once
+(check mode returns them, a run executes them): protect the virtual services that would lose service
+(``_avi.upgrade_protect``), start the vendor's upgrade of the scope (one request for a batch of SE groups), or
+resume it, or re-attach to the one in flight; follow it per SE through the read-only API, the controllers'
+reboot window and lost sessions (``_avi.upgrade_watch``); scale back in and deal with the SEs created for
+protection; verify the end state against the baseline (``_avi.upgrade_verify``). A failure part-way undoes
+exactly what protection did. Whatever the run changes around the vendor's upgrade is recorded first
+(``_avi.upgrade_intent``), so a re-run from anywhere restores exactly that.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
-import os
+import contextlib
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_image import (
+    check_image_type,
+    read_docker_mode,
+    resolve_image,
+    upload_image,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import UpgradeRecord, leftovers
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_protect import (
+    Protector,
+    ProtectionFailed,
+    busy,
+    plan_protection,
+)
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
     FSM_RUNNING,
     FSM_SUSPENDED,
     LEGACY_RUNNING,
-    image_summary,
     is_flexible,
     parse_version,
     read_view,
     running_version,
     same_version,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import (
-    ModuleFailure,
-    not_found,
-    readable_file,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_verify import baseline, differences
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, se_lists
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure, not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
@@ -48,28 +61,20 @@ ACTION_ON_ERROR = {
     "rollback": "ROLLBACK_UPGRADE_OPS_ON_ERROR",
     "continue": "CONTINUE_UPGRADE_OPS_ON_ERROR",
 }
-# The resume of a suspended SE group: its URL is not settled by public documentation (see
-# lab/API.md); the lab serves this path.
-RESUME_PATH = "resumesegroup"
-# Per-SE upgrade: no public vendor API; the lab's extension (see lab/API.md).
-SE_UPGRADE_PATH = "serviceengine/%s/upgrade"
-
-
-def _md5(path):
-    digest = hashlib.md5()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# The REST resume of a suspended SE group: the Broadcom API reference lists it; no alb-sdk file or vendor guide
+# names the URL (research Q1.7), so it is probed with its /preview/ first and refused when absent.
+RESUME_PATH = "segroup/resume"
+RESUME_CLI = "resume segroup se_group_refs %s"
+RESUME_SINCE = (18, 2, 8)
 
 
 def plan_disruption(placement, group_uuid, se_uuids, disruptive):
     """Virtual services of the group that would lose service while ``se_uuids`` upgrade, and why.
 
-    Non-disruptive (vendor, seed 001): SEs of a group upgrade one at a time; active/active
-    VSs and N+M VSs scaled to 2+ SEs keep serving from another SE, a legacy active/standby pair
-    switches over to its standby first, and an N+M VS placed on a single SE is unavailable while
-    that SE upgrades. Disruptive: every SE of the group upgrades at once.
+    Non-disruptive (vendor, seed 001): SEs of a group upgrade one at a time; active/active VSs and N+M VSs
+    scaled to 2+ SEs keep serving from another SE, a legacy active/standby pair switches over to its standby
+    first, and an N+M VS placed on a single SE is unavailable while that SE upgrades. Disruptive: every SE of
+    the group upgrades at once.
     """
     group = placement.groups.get(group_uuid) or {}
     ha_mode = group.get("ha_mode")
@@ -109,216 +114,56 @@ class _ClusterUpgrade(object):
         self.progress = progress or Progress("cluster_upgrade")
         self._clock = clock
         self._sleep = sleep
+        self.record = None
+        self.protector = None
+        self.locked = False      # the controller's configuration is read-only (a controller or system upgrade)
 
-    # -- reading ---------------------------------------------------------------------------
-    def _read(self):
-        return read_view(self.client, self.flexible)
+    # -- reading -------------------------------------------------------------------------------------
+    def _first_contact(self):
+        """The running version; a controller that refuses connections is waited for up to
+        ``unreachable_timeout`` (a killed run may have left it rebooting for an upgrade), shown in the progress.
+        Names that do not resolve, certificates and credentials fail at once, as everywhere."""
+        deadline = self._clock() + float(self.params["unreachable_timeout"])
+        while True:
+            try:
+                return running_version(self.client)
+            except AviError as exc:
+                refused = exc.status is None and "refused the connection" in (exc.msg or "")
+                left = deadline - self._clock()
+                if not refused or left <= 0:
+                    raise
+                self.progress.update("wait", "the controller refuses connections: it may be rebooting for an "
+                                     "upgrade; waiting up to %.0f s more (unreachable_timeout)" % left)
+                self._sleep(min(max(1.0, float(self.params["wait_sleep"])), left))
 
-    def _scope_targets(self, view):
-        """(group uuids, se uuid or None) the scope covers."""
-        params = self.params
-        scope = params["scope"]
-        if scope in ("controller",):
-            return [], None
-        if scope == "system":
-            return sorted(view.groups, key=lambda u: view.groups[u]["name"] or ""), None
-        if scope == "se_group":
-            group = view.group_named(params["se_group"])
+    def _scope_groups(self, view):
+        """The SE group uuids the scope covers (``se_groups`` for scope se_group, every group for system)."""
+        scope = self.params["scope"]
+        if scope == "controller":
+            return []
+        if scope == "system" or not self.params["se_groups"]:
+            return sorted(view.groups, key=lambda u: view.groups[u]["name"] or "")
+        out = []
+        for value in self.params["se_groups"]:
+            group = view.group_named(value)
             if group is None:
-                raise ModuleFailure(not_found("SE group", params["se_group"],
-                                              [g["name"] for g in view.groups.values()], "se_group"))
-            return [group["uuid"]], None
-        matches = [se for se in view.ses.values() if params["service_engine"] in (se["uuid"], se["name"])]
-        if not matches:
-            raise ModuleFailure(not_found("service engine", params["service_engine"],
-                                          [se["name"] for se in view.ses.values()], "service_engine"))
-        se = matches[0]
-        return [se["group_uuid"]], se["uuid"]
+                raise ModuleFailure(not_found("SE group", value, [g["name"] for g in view.groups.values()],
+                                              "se_groups"))
+            if group["uuid"] not in out:
+                out.append(group["uuid"])
+        return out
 
-    def _scope_versions(self, view, groups, se_uuid):
+    def _scope_versions(self, view):
         """{node label: version} for everything the scope covers (the diff)."""
         out = {}
-        scope = self.params["scope"]
-        if scope in ("controller", "system"):
+        if self.params["scope"] in ("controller", "system"):
             out["controller"] = view.controller.get("version")
-        if se_uuid:
-            se = view.ses[se_uuid]
-            out["service_engine %s" % se["name"]] = se["version"]
-            return out
-        for guuid in groups:
+        for guuid in self.groups:
             for se in view.ses_of(guuid):
                 out["service_engine %s" % se["name"]] = se["version"]
         return out
 
-    # -- images ------------------------------------------------------------------------------
-    def _image(self):
-        """The image to upgrade to: a summary dict, ``{"upload": path}`` for a local file not yet on
-        the controller, ``{"path": ...}`` for a 17.x image path, or None (version given only)."""
-        params = self.params
-        value = params["image"]
-        if not self.flexible:
-            if value and not str(value).startswith("controller://"):
-                raise ModuleFailure("image '%s': a 17.x controller takes the image as a controller:// path, e.g. "
-                                    "controller://upgrade_pkgs/controller.pkg (copy the package to "
-                                    "/var/lib/avi/upgrade_pkgs/ on the leader first)" % value)
-            if not params["version"]:
-                raise ModuleFailure("version is required with a 17.x controller: its API cannot tell the "
-                                    "version of an image path")
-            return {"path": value or "controller://upgrade_pkgs/controller.pkg", "version": params["version"]}
-        images = [image_summary(i) for i in self.client.get_all("image")]
-        path = os.path.expanduser(value) if value else None
-        if path and (os.path.isfile(path) or os.path.sep in path and not value.startswith("controller://")
-                     and os.path.exists(path)):
-            try:
-                readable_file(path, "image (a local package file)")
-            except ValueError as exc:
-                raise ModuleFailure(str(exc))
-            digest = _md5(path)
-            for image in images:
-                if image["hash"] == digest:
-                    return image
-            return {"upload": path, "hash": digest, "version": params["version"], "name": os.path.basename(path)}
-        if value:
-            for image in images:
-                if value in (image["uuid"], image["name"], image["path"]):
-                    return image
-            raise ModuleFailure("image: '%s' is no local file and no image of the controller (by uuid, name or "
-                                "path); images: %s" % (value, ", ".join(sorted(
-                                    "%s (%s)" % (i["name"], i["version"]) for i in images)) or "none"))
-        if not params["version"]:
-            return None
-        found = [i for i in images if same_version(i["version"], params["version"])]
-        if not found:
-            return {"missing": True, "version": params["version"],
-                    "known": sorted("%s (%s)" % (i["name"], i["version"]) for i in images)}
-        if len(found) > 1:
-            raise ModuleFailure("several images have version %s (%s): set image to choose one"
-                                % (params["version"], ", ".join(sorted(i["name"] for i in found))))
-        return found[0]
-
-    def _upload(self, image):
-        self.progress.update("image", "uploading %s" % image["name"])
-        answer = self.client.upload("image", "file", image["upload"])
-        uploaded = answer.get("uuid") if isinstance(answer, dict) else None
-
-        def ready():
-            for item in self.client.get_all("image"):
-                found = image_summary(item)
-                if found["uuid"] == uploaded or found["hash"] == image["hash"]:
-                    if found["state"] in ("IMAGE_FSM_FAILED",):
-                        raise ModuleFailure("image upload failed: %s" % (item.get("img_state") or {}).get("reason"))
-                    self.progress.update("image", "image %s: %s" % (found["name"], found["state"]),
-                                         percent=found.get("progress"))
-                    if found["state"] in (None, "IMAGE_FSM_COMPLETED"):
-                        return found
-            return None
-        return self._wait(ready, "the uploaded image to be ready")
-
-    # -- planning --------------------------------------------------------------------------------
-    def _disruption(self, placement, view, groups, se_uuid, wanted, disruptive):
-        out = []
-        for guuid in groups:
-            if se_uuid:
-                todo = [se_uuid] if not same_version(view.ses[se_uuid]["version"], wanted) else []
-            else:
-                todo = [se["uuid"] for se in view.ses_of(guuid) if not same_version(se["version"], wanted)]
-            if todo:
-                out.extend(plan_disruption(placement, guuid, todo, disruptive))
-        return out
-
-    def _nodes(self, view, groups, se_uuid, wanted):
-        nodes = []
-        scope = self.params["scope"]
-        if scope in ("controller", "system"):
-            ctl = view.controller
-            nodes.append({"type": "controller_cluster", "name": "controller cluster",
-                          "version": ctl.get("version"), "upgrade": not same_version(ctl.get("version"), wanted),
-                          "step": 1})
-        step = 2 if scope == "system" else 1
-        for guuid in groups:
-            group = view.groups[guuid]
-            members = [view.ses[se_uuid]] if se_uuid else view.ses_of(guuid)
-            order = [se["name"] for se in members if not same_version(se["version"], wanted)]
-            nodes.append({"type": "se_group", "name": group["name"], "version": group.get("version"),
-                          "upgrade": bool(order), "step": step, "size": len(members),
-                          "order": order, "parallel_with_other_groups": scope == "system",
-                          "all_at_once": bool(self.params["disruptive"] or self.params["force"])})
-        return nodes
-
-    def _preview(self, body):
-        """The vendor's dry run (flexible API); None where it does not exist."""
-        if not self.flexible or self.params["scope"] == "service_engine":
-            return None
-        path = "rollback/preview" if self.params["state"] == "rolled_back" else "upgrade/preview"
-        try:
-            return self.client.post(path, body)
-        except AviError as exc:
-            if exc.status == 404:
-                return None
-            if exc.status == 400:
-                raise ModuleFailure("the controller's pre-checks refuse this %s: %s" % (
-                    "rollback" if self.params["state"] == "rolled_back" else "upgrade", exc.msg), **self.result)
-            raise
-
-    # -- acting ------------------------------------------------------------------------------------
-    def _start_body(self, image):
-        params = self.params
-        force = params["force"]
-        if not self.flexible:
-            return {"image_path": image["path"], "force": bool(force), "disruptive": bool(params["disruptive"] or force)}
-        body = {"image_ref": self.client.ref("image", image["uuid"])}
-        if force:
-            body["skip_warnings"] = True
-        scope = params["scope"]
-        options = {"action_on_error": ACTION_ON_ERROR[params["action_on_error"]],
-                   "disruptive": bool(params["disruptive"] or force)}
-        if scope == "system" and same_version(self.view.controller.get("version"), self.wanted):
-            # The controllers already run it (e.g. a system upgrade that was interrupted, or a
-            # controller-only upgrade earlier): the SE groups still behind are what is left.
-            behind = [g for g in self.groups
-                      if not all(same_version(se["version"], self.wanted) for se in self.view.ses_of(g))]
-            body.update(se_group_refs=[self.client.ref("serviceenginegroup", g) for g in behind],
-                        se_group_options=options)
-        elif scope == "system":
-            body.update(system=True, se_group_options=options)
-        elif scope == "se_group":
-            body.update(se_group_refs=[self.client.ref("serviceenginegroup", self.groups[0])],
-                        se_group_options=options)
-        elif scope == "service_engine":
-            body = {"image_ref": body["image_ref"], "disruptive": options["disruptive"]}
-        return body
-
-    def _start(self, text):
-        self.progress.update("start", text)
-        try:
-            self._post_start(self._start_body(self.image))
-        except AviError as exc:
-            raise ModuleFailure("the controller refused the upgrade: %s" % exc.msg, **self.result)
-
-    def _post_start(self, body):
-        scope = self.params["scope"]
-        if not self.flexible:
-            self.client.post("cluster/upgrade", body)
-        elif scope == "service_engine":
-            try:
-                self.client.post(SE_UPGRADE_PATH % self.se_uuid, body)
-            except AviError as exc:
-                if exc.status in (404, 405):
-                    raise ModuleFailure("this controller has no per-SE upgrade API (%s is a lab extension, see "
-                                        "the module documentation): use scope=se_group (with the rolling_upgrade "
-                                        "role: strategy per_group)" % (SE_UPGRADE_PATH % "<uuid>"), **self.result)
-                raise
-        else:
-            self.client.post("upgrade", body)
-
-    def _resume(self):
-        self.progress.update("resume", "resuming SE group %s" % self.view.groups[self.groups[0]]["name"])
-        body = {"se_group_refs": [self.client.ref("serviceenginegroup", self.groups[0])],
-                "se_group_options": {"action_on_error": ACTION_ON_ERROR[self.params["action_on_error"]],
-                                     "disruptive": bool(self.params["disruptive"]), "skip_suspended": False}}
-        self.client.post(RESUME_PATH, body)
-
-    # -- waiting -----------------------------------------------------------------------------------
+    # -- waiting -------------------------------------------------------------------------------------
     def _wait(self, condition, what):
         try:
             return wait_until(condition, self.params["timeout"], self.params["wait_sleep"], clock=self._clock,
@@ -327,165 +172,538 @@ class _ClusterUpgrade(object):
             raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
                                 **self.result)
 
-    def _wait_for(self, wanted, rollback=False):
+    def _follow(self, wanted, rollback=False):
         """Follow the upgrade (or rollback) to ``wanted`` to its end; fail with what was reached otherwise."""
         outcome, view = self._wait(lambda: self.watch.poll(wanted),
                                    "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
+        self.locked = False
+        self.view = view
         self.result["status"] = self.watch.status(view)
-        self.result["versions"]["after"] = self._scope_versions(view, self.groups, self.se_uuid)
+        self.result["versions"]["after"] = self._scope_versions(view)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        self.result["service_engines"] = self._se_results(view, wanted)
         if outcome == "failed":
             raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade",
                                                                  self.watch.failure), **self.result)
         return view
 
-    # -- the step -------------------------------------------------------------------------------
+    def _on_poll(self, view):
+        """After every read while following: renew the lease (not while configuration is read-only)."""
+        ctl = view.controller
+        self.locked = bool(ctl.get("state") in FSM_RUNNING or (not self.flexible and (
+            ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING)))
+        if self.record is not None and not self.locked:
+            self._renew()
+
+    def _renew(self):
+        with self._no_upgrade_wait():
+            try:
+                self.record.renew_if_writable()
+            except AviError as exc:
+                if exc.status != 403:
+                    raise
+
+    @contextlib.contextmanager
+    def _no_upgrade_wait(self):
+        """Calls inside fail at once on a 403 "upgrade in progress" instead of waiting it out."""
+        saved = self.client.retry.wait_timeout
+        self.client.retry.wait_timeout = 0
+        try:
+            yield
+        finally:
+            self.client.retry.wait_timeout = saved
+
+    # -- the lease -------------------------------------------------------------------------------------
+    def _claim(self):
+        """Become the owner of the upgrade; True when another run held it (the caller reads the world again)."""
+        if self.record.held:
+            return False
+        waited = {"any": False}
+
+        def on_wait(lease, seconds):
+            waited["any"] = True
+            self.progress.update("owner", "run %s on %s holds the upgrade (its module is still working): waiting for "
+                                 "it to finish, then carrying on from where it is (%.0f s)" % (
+                                     lease.get("run"), lease.get("host"), seconds))
+        try:
+            self.record.claim(wait_seconds=float(self.params["timeout"]), on_wait=on_wait,
+                              takeover=self.params["takeover"], interval=max(0.5, float(self.params["wait_sleep"])))
+        except IntentError as exc:
+            raise ModuleFailure(str(exc), **self.result)
+        displaced = self.record.displaced
+        if displaced:
+            self.result["owner"] = {"displaced": dict((k, displaced.get(k)) for k in ("run", "host", "since"))}
+            self.progress.update("owner", "took over the upgrade from run %s on %s (%s): carrying on from what it "
+                                 "recorded" % (displaced.get("run"), displaced.get("host"),
+                                               "gone" if not self.params["takeover"] else "takeover"))
+        return waited["any"] or bool(displaced)
+
+    # -- the step ---------------------------------------------------------------------------------------
     def run(self):
         params = self.params
         scope = params["scope"]
-        self.flexible = is_flexible(running_version(self.client), params["api"])
-        if not self.flexible and scope != "system":
-            raise ModuleFailure("a 17.x controller upgrades the whole system (controllers, then every SE group): "
-                                "use scope=system (scope %s needs 18.2.6 or later)" % scope)
+        self.flexible = is_flexible(self._first_contact(), params["api"])
         self.progress.update("read", "reading versions and upgrade state (%s API)"
                              % ("flexible" if self.flexible else "17.x"))
-        view = self.view = self._read()
-        self.groups, self.se_uuid = self._scope_targets(view)
-        self.watch = UpgradeWatch(self.client, self.progress, scope, self.flexible, self.groups, self.se_uuid,
-                                  self.params["wait_sleep"])
-        before = self._scope_versions(view, self.groups, self.se_uuid)
+        view = self.view = read_view(self.client, self.flexible)
+        if not self.flexible and (scope == "se_group" or params["resume"]):
+            raise ModuleFailure("the controller runs %s, which has only the 17.x system upgrade (controllers, then "
+                                "every SE group): %s needs 18.2.6 or later (resume of a suspended SE group 18.2.8); "
+                                "use scope=system" % (view.controller.get("version"), "scope=se_group"
+                                                      if scope == "se_group" else "resume"))
+        self.groups = self._scope_groups(view)
+        self.watch = UpgradeWatch(self.client, self.progress, scope, self.flexible, self.groups, params["wait_sleep"],
+                                  disruptive=bool(params["disruptive"] or params["force"]))
+        self.watch.on_poll = self._on_poll
+        self.record = UpgradeRecord(self.client)
+        before = self._scope_versions(view)
         self.result = {"changed": False, "scope": scope, "api": "flexible" if self.flexible else "17.x",
                        "versions": {"before": before, "after": before},
                        "diff": {"before": {"versions": before}, "after": {"versions": before}},
-                       "plan": {"actions": []}, "progress": self.progress.history}
-        if params["state"] == "rolled_back":
-            return self._rollback(view)
-        image = self._image()
+                       "plan": {"actions": []}, "progress": self.progress.history,
+                       "controller": {"version": view.controller.get("version")}}
+        try:
+            if params["state"] == "rolled_back":
+                return self._rollback(view)
+            if params["state"] == "verified":
+                return self._verify_only(view)
+            return self._upgrade(view)
+        finally:
+            if self.record.held and not self.module.check_mode:
+                with self._no_upgrade_wait():
+                    try:
+                        self.record.release()
+                    except (AviError, IntentError):
+                        pass   # read-only now: the lease is judged by its process, then its expiry
+
+    # -- deciding ---------------------------------------------------------------------------------------
+    def _image_for(self, view):
+        image = resolve_image(self.client, self.params, self.flexible)
         if image is None:
             raise ModuleFailure("give image (name, uuid, controller:// path or a local package file) or version")
         if image.get("missing"):
             raise ModuleFailure("version: no image with version %s on the controller; images: %s. Upload one (give "
-                                "image as a local package file)" % (image["version"], ", ".join(image["known"]) or "none"))
-        if image.get("upload") and not params["version"]:
-            # Only the controller can tell the version of a package: upload it first, then decide (check
-            # mode cannot upload, so it plans with an unknown version).
-            steps = [self._upload_step(image),
-                     Step("upgrade %s to the version of that image (unknown until uploaded: give version to plan in "
-                          "detail)" % scope.replace("_", " "), lambda: self._upgrade(view, self.image))]
-            self.result.update(changed=True, image={"name": image["name"]})
-            self.result["plan"]["actions"] = texts(steps)
-            if not self.module.check_mode:
-                execute(steps)
-            return self.result
-        return self._upgrade(view, image)
+                                "image as a local package file)" % (image["version"], ", ".join(image["known"]) or
+                                                                    "none"))
+        if image.get("upload") and not self.params["version"]:
+            raise ModuleFailure("version is required with a local package file: only the controller can tell the "
+                                "version of a package once it is uploaded, and the plan needs it before")
+        if self.params["version"] and image.get("version") and not same_version(
+                image["version"], self.params["version"]):
+            raise ModuleFailure("image %s is version %s, not the wanted version %s"
+                                % (image.get("name"), image["version"], self.params["version"]))
+        return image
 
-    def _upgrade(self, view, image):
-        """Compare the versions with the wanted one and decide the steps once: check mode returns them (the
-        plan), a run executes them."""
+    def _group_states(self, view, wanted):
+        """(todo, running, suspended, done) group uuids of the scope."""
+        todo, running, suspended, done = [], [], [], []
+        for guuid in self.groups:
+            group = view.groups[guuid]
+            behind = any(not same_version(se["version"], wanted) for se in view.ses_of(guuid))
+            if self.flexible and group.get("state") in FSM_RUNNING:
+                running.append(guuid)
+            elif self.flexible and group.get("state") in FSM_SUSPENDED and behind:
+                suspended.append(guuid)
+            elif behind:
+                todo.append(guuid)
+            else:
+                done.append(guuid)
+        return todo, running, suspended, done
+
+    def _nodes(self, view, wanted, todo, running, suspended):
+        nodes = []
+        scope = self.params["scope"]
+        if scope in ("controller", "system"):
+            ctl = view.controller
+            nodes.append({"type": "controller_cluster", "name": "controller cluster", "version": ctl.get("version"),
+                          "upgrade": not same_version(ctl.get("version"), wanted)})
+        for guuid in self.groups:
+            group = view.groups[guuid]
+            members = view.ses_of(guuid)
+            behind = [se["name"] for se in members if not same_version(se["version"], wanted)]
+            nodes.append({"type": "se_group", "name": group["name"], "version": group.get("version"),
+                          "size": len(members), "upgrade": bool(behind), "service_engines": behind,
+                          "at_target": [se["name"] for se in members if same_version(se["version"], wanted)],
+                          "state": "running" if guuid in running else "suspended" if guuid in suspended else
+                          "to upgrade" if guuid in todo else "done",
+                          "all_at_once": bool(self.params["disruptive"] or self.params["force"])})
+        return nodes
+
+    def _upgrade(self, view, again=0):
         params = self.params
         scope = params["scope"]
-        before = self.result["versions"]["before"]
-        if params["version"] and image.get("version") and not same_version(image["version"], params["version"]):
-            raise ModuleFailure("image %s is version %s, not the wanted version %s"
-                                % (image.get("name"), image["version"], params["version"]))
+        image = self._image_for(view)
         wanted = self.wanted = params["version"] or image.get("version")
         self.image = image
-        self.result["image"] = dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k))
-        self.result["to_version"] = wanted
-        self.result["from_version"] = view.controller.get("version") if scope in ("controller", "system") else (
-            sorted(set(v for v in before.values() if v)) or [None])[0]
-        controller_behind = (scope in ("se_group", "service_engine") and wanted
-                             and not same_version(view.controller.get("version"), wanted))
+        before = self.result["versions"]["before"]
+        self.result.update(image=dict((k, image.get(k)) for k in ("name", "uuid", "version", "path") if image.get(k)),
+                           to_version=wanted,
+                           from_version=view.controller.get("version") if scope in ("controller", "system") else (
+                               sorted(set(v for v in before.values() if v)) or [None])[0])
+        ctl_version = view.controller.get("version")
+        self.result["controller"]["upgrade"] = not same_version(ctl_version, wanted)
+        controller_behind = scope == "se_group" and not same_version(ctl_version, wanted)
         if controller_behind and not self.module.check_mode:
             raise ModuleFailure("the controller runs %s: upgrade it to %s first (scope=controller); SEs cannot run a "
-                                "newer version than their controller" % (view.controller.get("version"), wanted),
-                                **self.result)
-        if wanted and parse_version(wanted) and any(parse_version(v) and parse_version(v) > parse_version(wanted)
-                                                    for v in before.values()):
+                                "newer version than their controller" % (ctl_version, wanted), **self.result)
+        if parse_version(wanted) and any(parse_version(v) and parse_version(v) > parse_version(wanted)
+                                         for v in before.values()):
             raise ModuleFailure("%s is older than what runs now (%s): use state=rolled_back to go back"
                                 % (wanted, ", ".join("%s %s" % kv for kv in sorted(before.items()))), **self.result)
-
-        todo = [k for k, v in before.items() if not same_version(v, wanted)]
-        running = self._running(view)
-        suspended = self._suspended(view)
-        if not todo and not running and not suspended:
-            self.result["plan"]["actions"] = []
-            self.result["status"] = self.watch.status(view)
-            if scope in ("controller", "system"):
-                self.result["cluster"] = self.watch.cluster()
-            self.progress.update("done", "%s already at %s" % (scope, wanted), percent=100)
-            return self.result
-
+        todo, running, suspended, done = self._group_states(view, wanted)
+        if scope == "se_group" and running and (todo or suspended) and not self.module.check_mode:
+            # another request of this batch is still upgrading: follow it to its end first, then decide the rest
+            names = ", ".join(view.groups[g]["name"] for g in running)
+            self.progress.update("attach", "SE group(s) %s are already upgrading: following them first" % names)
+            first = UpgradeWatch(self.client, self.progress, scope, self.flexible, running, params["wait_sleep"])
+            first.on_poll = self._on_poll
+            self._wait(lambda: first.poll(wanted), "the upgrade of SE group(s) %s" % names)
+            self.view = view = read_view(self.client, self.flexible)
+            todo, running, suspended, done = self._group_states(view, wanted)
+        entries = self.record.entries()
         placement = load_placement(self.client)
+        base = baseline(placement, entries, self.groups if scope == "se_group" else None)
+        self.result["baseline"] = base
+        ctl_running = (view.controller.get("state") in FSM_RUNNING if self.flexible else
+                       bool(view.controller.get("in_progress") or view.controller.get("state") in LEGACY_RUNNING))
+        ctl_todo = scope in ("controller", "system") and not same_version(ctl_version, wanted)
+        if suspended and not params["resume"]:
+            self._undo_now(entries)
+            names = ", ".join(view.groups[g]["name"] for g in suspended)
+            raise ModuleFailure("the upgrade of SE group(s) %s is suspended (an SE failed: %s). Fix what failed, then "
+                                "run again with resume=true (or on the controller's CLI: %s)" % (
+                                    names, "; ".join("%s" % (view.groups[g].get("reason") or "see upgradestatusinfo")
+                                                     for g in suspended),
+                                    "; ".join(RESUME_CLI % view.groups[g]["name"] for g in suspended)), **self.result)
         disruptive = bool(params["disruptive"] or params["force"])
+        if scope == "controller":
+            start_groups, starting = [], ctl_todo and not ctl_running
+        elif scope == "se_group":
+            start_groups = todo
+            starting = bool(todo)
+        else:
+            start_groups = todo
+            starting = bool(ctl_todo or todo) and not ctl_running and not running
+        # a resumed SE group upgrades its remaining SEs: its virtual services at risk are protected as for a start
+        resuming = list(suspended) if params["resume"] else []
+        protect_groups = (start_groups + resuming) if ((starting or resuming) and params["protect"]
+                                                       and not disruptive) else []
+        if protect_groups and busy(placement, set(protect_groups)) and not self.module.check_mode:
+            placement = self._settle(protect_groups)
+        needs = []
+        if protect_groups:
+            try:
+                needs = plan_protection(placement, protect_groups, wanted, params["accept_disruption"],
+                                        params["allow_se_creation"])
+            except ModuleFailure as exc:
+                exc.result.update(self.result)
+                raise
+        image_line = None
+        if starting:
+            image_line = check_image_type(read_docker_mode(self.client), params["deployment"], image.get("kind"),
+                                          image.get("name") or image.get("path"))
+        vss_left, created_left, groups_left, _states = leftovers(entries)
         steps = []
         if image.get("upload"):
-            steps.append(self._upload_step(image))
-        if running:
-            steps.append(Step("re-attach to the %s already running" % running, lambda: self.progress.update(
-                "attach", "an upgrade of %s is already running: waiting for it" % running)))
-        elif suspended:
-            steps.append(Step("resume the suspended upgrade of SE group %s" % view.groups[self.groups[0]]["name"],
-                              self._resume))
-        else:
-            text = "upgrade %s to %s%s" % (scope.replace("_", " "), wanted, " (disruptive)" if disruptive else "")
-            steps.append(Step(text, lambda: self._start(text)))
+            steps.append(Step("upload image %s" % image["name"], self._upload))
+        if needs and any(n.assignments for n in needs):
+            steps.append(Step("give %d virtual service(s) a temporary second SE (%s)" % (
+                sum(len(n.assignments) for n in needs), "; ".join(
+                    "%s: %d%s" % (n.name, len(n.assignments), ", %d new SE(s)" % n.new_ses if n.new_ses else "")
+                    for n in needs if n.assignments)), lambda: self._protect(needs)))
+        if ctl_running or running:
+            what = "controller upgrade" if ctl_running else "upgrade of SE group(s) %s" % ", ".join(
+                view.groups[g]["name"] for g in running)
+            steps.append(Step("re-attach to the %s already running" % what, lambda: self.progress.update(
+                "attach", "the %s is already running: following it" % what)))
+        if suspended:
+            steps.append(Step("resume the suspended upgrade of SE group(s) %s" % ", ".join(
+                view.groups[g]["name"] for g in suspended), lambda: self._resume(suspended)))
+        start_text = None
+        if starting:
+            if scope == "system":
+                start_text = "upgrade the system to %s%s" % (wanted, " (disruptive)" if disruptive else "")
+            elif scope == "controller":
+                start_text = "upgrade the controller cluster to %s" % wanted
+            else:
+                start_text = "upgrade SE group(s) %s to %s%s (one request; the controller runs them in parallel)" % (
+                    ", ".join(view.groups[g]["name"] for g in start_groups), wanted,
+                    " (disruptive)" if disruptive else "")
+            body = self._start_body(image, view, start_groups, wanted)
+            steps.append(Step(start_text, lambda: self._start(start_text, body)))
+        following = bool(ctl_running or running or suspended or starting)
+        if following and params["wait"]:
+            steps.append(Step("wait until %s runs %s, reporting each SE as the controller does" % (
+                "the controller cluster" if scope == "controller" else "every SE of the scope", wanted),
+                lambda: self._follow(wanted)))
+        if params["wait"] and (needs or vss_left or created_left or groups_left):
+            steps.append(Step("scale the protected virtual services back in%s" % (
+                " and remove the SEs created for them" if params["remove_created_ses"] else ""), self._unprotect))
         if params["wait"]:
-            steps.append(Step("wait until %s runs %s" % (scope.replace("_", " "), wanted), lambda: self._wait_for(wanted)))
-        self.result["plan"] = {"actions": texts(steps), "nodes": self._nodes(view, self.groups, self.se_uuid, wanted),
-                               "disrupted_virtual_services": self._disruption(placement, view, self.groups,
-                                                                              self.se_uuid, wanted, disruptive),
-                               "warnings": []}
+            steps.append(Step("verify: every SE of the scope on %s with its enable state, no scale-out left, every "
+                              "virtual service placed as before" % wanted, lambda: self._verify(wanted, base)))
+        self.result["plan"] = {
+            "actions": texts(steps), "nodes": self._nodes(view, wanted, todo, running, suspended),
+            "protection": [n.summary() for n in needs],
+            "disrupted_virtual_services": self._disrupted(placement, view, wanted, start_groups + running + suspended,
+                                                          needs, disruptive, protected=bool(protect_groups)),
+            "leftovers": {"scale_outs": sorted(v.get("vs") or k for k, v in vss_left.items()),
+                          "created_service_engines": sorted(created_left)},
+            "image_check": image_line, "warnings": []}
         if controller_behind:  # check mode only: plan as if the controller step came first
             self.result["plan"]["warnings"].append(
-                "the controller runs %s: it must be upgraded to %s first (scope=controller)"
-                % (view.controller.get("version"), wanted))
-        self.result["changed"] = True
-        self.result["versions"]["after"] = dict((k, wanted) for k in before)
-        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        if not running and not suspended and not image.get("upload") and not controller_behind:
-            preview = self._preview(self._start_body(image))
-            if preview:
-                self._merge_preview(preview)
+                "the controller runs %s: it must be upgraded to %s first (scope=controller)" % (ctl_version, wanted))
+        changing = [s for s in steps if not s.text.startswith(("verify", "wait", "re-attach"))]
+        self.result["changed"] = bool(changing)
+        if self.result["changed"]:
+            self.result["versions"]["after"] = dict((k, wanted) for k in before)
+            self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        if starting and not controller_behind and not image.get("upload"):
+            self._preview(self._start_body(image, view, start_groups, wanted))
         if self.module.check_mode:
             self.result["status"] = self.watch.status(view)
-            self.progress.update("plan", "; ".join(self.result["plan"]["actions"]))
+            self.progress.update("plan", "; ".join(self.result["plan"]["actions"]) or "nothing to do")
             return self.result
-        execute(steps)
-        if not params["wait"]:
-            self.result["status"] = self.watch.status(self.watch.view() or view)
-            return self.result
-        if scope in ("controller", "system"):
+        if changing and not self.record.held:
+            if self._claim() and again < 2:
+                self.progress.update("read", "reading the world again after the other run")
+                self.view = read_view(self.client, self.flexible)
+                return self._upgrade(self.view, again + 1)
+        self.protector = self._protector()
+        split = next((i for i, step in enumerate(steps) if step.text.startswith("scale the protected")), len(steps))
+        try:
+            execute(steps[:split])
+        except (ModuleFailure, ProtectionFailed, AviError, WaitTimeout) as exc:
+            self._undo_after_failure(exc)
+        execute(steps[split:])
+        if scope in ("controller", "system") and following:
             self.result["cluster"] = self.watch.cluster()
-        self.progress.update("done", "%s at %s" % (scope.replace("_", " "), wanted), percent=100)
+        if scope != "controller" and "service_engines" not in self.result:
+            # nothing was followed (every SE already at the target): each SE is still reported
+            self.result["service_engines"] = self._se_results(self.view, wanted)
+        self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
-    def _upload_step(self, image):
-        def upload():
-            self.image = self._upload(image)
-            self.result["image"] = dict((k, self.image.get(k)) for k in ("name", "uuid", "version", "path")
-                                        if self.image.get(k))
-        return Step("upload image %s" % image["name"], upload)
+    def _protector(self):
+        params = self.params
+        return Protector(self.client, self.record, self.progress, concurrency=params["protect_concurrency"],
+                         timeout=params["timeout"], interval=params["wait_sleep"], run_id=self.record.run_id)
 
-    def _running(self, view):
-        """What of the scope is being upgraded now (a label), or None."""
+    def _disrupted(self, placement, view, wanted, groups, needs, disruptive, protected=False):
+        """The virtual services that lose service in this step: all at risk without protection (or in the
+        disruptive fast path), else those the operator accepted by name."""
+        out = []
+        needs = dict((n.uuid, n) for n in needs)
+        for guuid in groups:
+            todo = [se["uuid"] for se in view.ses_of(guuid) if not same_version(se["version"], wanted)]
+            found = plan_disruption(placement, guuid, todo, disruptive)
+            if protected and not disruptive:
+                if guuid not in needs:
+                    continue
+                accepted = set(needs[guuid].accepted)
+                found = [d for d in found if d["name"] in accepted]
+                for d in found:
+                    d["reason"] += " (accepted: accept_disruption)"
+            out.extend(found)
+        return out
+
+    def _settle(self, groups):
+        """Wait until no virtual service of the groups has a placement change in flight (an interrupted run's
+        scale-out or scale-in, or the controller's own); the placement then."""
+        self.progress.update("settle", "waiting for placement changes in flight to end before counting capacity")
+        holder = {}
+
+        def settled():
+            placement = load_placement(self.client)
+            holder["placement"] = placement
+            return not busy(placement, set(groups))
+        self._wait(settled, "placement changes in flight to end")
+        return holder["placement"]
+
+    # -- acting ---------------------------------------------------------------------------------------------
+    def _upload(self):
+        self.image = upload_image(self.client, self.image, self.progress, self._wait)
+        self.result["image"] = dict((k, self.image.get(k)) for k in ("name", "uuid", "version", "path")
+                                    if self.image.get(k))
+
+    def _protect(self, needs):
+        self.protector.protect(needs)
+        self.result["protected_virtual_services"] = list(self.protector.protected)
+
+    def _start_body(self, image, view, groups, wanted):
+        params = self.params
+        force = params["force"]
+        disruptive = bool(params["disruptive"] or force)
         if not self.flexible:
-            ctl = view.controller
-            return "system upgrade" if ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING else None
-        scope = self.params["scope"]
-        if scope in ("controller", "system") and view.controller.get("state") in FSM_RUNNING:
-            return "controller upgrade"
-        for guuid in self.groups:
-            if self.se_uuid:
-                if view.ses[self.se_uuid].get("state") in FSM_RUNNING:
-                    return "upgrade of service engine %s" % view.ses[self.se_uuid]["name"]
-            elif view.groups[guuid].get("state") in FSM_RUNNING:
-                return "upgrade of SE group %s" % view.groups[guuid]["name"]
-        return None
+            return {"image_path": image["path"], "force": bool(force), "disruptive": disruptive}
+        body = {"image_uuid": self.image.get("uuid") if self.image is not image else image.get("uuid")}
+        if force:
+            body["skip_warnings"] = True
+        options = {"action_on_error": ACTION_ON_ERROR[params["action_on_error"]], "disruptive": disruptive}
+        scope = params["scope"]
+        if scope == "system" and same_version(view.controller.get("version"), wanted):
+            # the controllers already run it (an interrupted system upgrade, or a controller-only upgrade earlier):
+            # the SE groups still behind are what is left
+            behind = [g for g in self.groups if not all(same_version(se["version"], wanted)
+                                                        for se in view.ses_of(g))]
+            body.update(se_group_uuids=behind, se_group_options=options)
+        elif scope == "system":
+            body.update(system=True, se_group_options=options)
+        elif scope == "se_group":
+            body.update(se_group_uuids=list(groups), se_group_options=options)
+        return body
 
-    def _suspended(self, view):
-        return (self.flexible and self.params["scope"] == "se_group"
-                and view.groups[self.groups[0]].get("state") in FSM_SUSPENDED)
+    def _start(self, text, body):
+        self.progress.update("start", text)
+        if self.flexible and body.get("image_uuid") is None and self.image.get("uuid"):
+            body["image_uuid"] = self.image["uuid"]   # uploaded in this run
+        try:
+            self.client.post("upgrade" if self.flexible else "cluster/upgrade", body)
+        except AviError as exc:
+            raise ModuleFailure("the controller refused the upgrade: %s" % exc.msg, **self.result)
+        if self.params["scope"] != "se_group":
+            self.locked = True
+
+    def _resume(self, groups):
+        names = [self.view.groups[g]["name"] for g in groups]
+        if parse_version(self.view.controller.get("version")) and parse_version(
+                self.view.controller.get("version")) < RESUME_SINCE:
+            raise ModuleFailure("the controller runs %s: resuming a suspended SE group needs 18.2.8 or later"
+                                % self.view.controller.get("version"), **self.result)
+        body = {"se_group_refs": [self.client.ref("serviceenginegroup", g) for g in groups],
+                "se_group_options": {"action_on_error": ACTION_ON_ERROR[self.params["action_on_error"]],
+                                     "disruptive": bool(self.params["disruptive"]), "skip_suspended": False}}
+        try:
+            preview = self.client.post(RESUME_PATH + "/preview/", body)
+        except AviError as exc:
+            if exc.status in (404, 405):
+                raise ModuleFailure(
+                    "this controller has no REST resume of a suspended SE group (POST /api/%s/preview/ answered "
+                    "%s; the URL is in the vendor's API reference but in no guide): resume on the controller's "
+                    "CLI - %s - then run again" % (RESUME_PATH, exc.status, "; ".join(RESUME_CLI % n for n in names)),
+                    **self.result)
+            if exc.status == 400:
+                raise ModuleFailure("the controller's pre-checks refuse to resume %s: %s" % (", ".join(names), exc.msg),
+                                    **self.result)
+            raise
+        self.result.setdefault("plan", {})["resume_prechecks"] = preview
+        self.progress.update("resume", "resuming the upgrade of SE group(s) %s" % ", ".join(names))
+        try:
+            self.client.post(RESUME_PATH, body)
+        except AviError as exc:
+            raise ModuleFailure("the controller refused to resume %s: %s" % (", ".join(names), exc.msg), **self.result)
+
+    def _unprotect(self):
+        try:
+            self.protector.undo(None if self.params["scope"] == "system" else self.groups,
+                                remove_created=self.params["remove_created_ses"])
+        finally:
+            self._protection_result()
+
+    def _protection_result(self):
+        p = self.protector
+        self.result["protected_virtual_services"] = list(p.protected)
+        self.result["scaled_back_in"] = sorted(set(p.unprotected))
+        self.result["created_service_engines"] = sorted(p.created.values(), key=lambda c: c.get("name") or "")
+        if p.kept:
+            self.result["kept_scale_outs"] = p.kept
+
+    def _undo_now(self, entries):
+        """Undo an interrupted run's protection now (before failing for a reason a re-run must fix first)."""
+        if self.module.check_mode or not leftovers(entries)[0]:
+            return
+        self._claim()
+        self.protector = self._protector()
+        self._unprotect()
+
+    def _undo_after_failure(self, exc):
+        """A step before the scale-in failed: undo exactly what protection did (the record says what), then fail."""
+        msg = getattr(exc, "msg", None) or str(exc)
+        if self.locked:
+            raise ModuleFailure("%s (the controller's configuration is read-only now: what protection did stays "
+                                "recorded; run again to finish or undo it)" % msg, **self.result)
+        self.progress.update("undo", "the upgrade step failed (%s): undoing what protection did" % msg)
+        try:
+            self.protector.undo(None if self.params["scope"] == "system" else self.groups,
+                                remove_created=self.params["remove_created_ses"])
+            undone = "what protection did was undone"
+        except (ModuleFailure, AviError, WaitTimeout) as undo_exc:
+            undone = "undoing protection failed too (%s): run again" % (getattr(undo_exc, "msg", None) or undo_exc)
+        self._protection_result()
+        raise ModuleFailure("%s; %s" % (msg, undone), **self.result)
+
+    # -- verifying ------------------------------------------------------------------------------------------
+    def _verify(self, wanted, base, kept=None):
+        placement = load_placement(self.client)
+        entries = self.record.entries()
+        if kept is None:
+            kept = [c.get("name") for c in (self.protector.created.values() if self.protector else [])
+                    if not c.get("removed")]
+        scope = self.params["scope"]
+        ctl = running_version(self.client) if scope in ("controller", "system") else None
+        found = differences(placement, entries, base, wanted if scope != "controller" else None, kept=kept,
+                            group_uuids=self.groups if scope == "se_group" else None, controller_version=ctl)
+        if scope == "controller":
+            found = [line for line in found if line.startswith("the controller")]
+        self.result["verification"] = {"ok": not found, "differences": found, "kept_service_engines": sorted(
+            k for k in kept if k)}
+        if found:
+            raise ModuleFailure("the end state differs from what the upgrade promised: %s" % "; ".join(found),
+                                **self.result)
+
+    def _verify_only(self, view):
+        """state=verified: compare the system with ``baseline`` (from the plan), read-only."""
+        wanted = self.params["version"]
+        if not wanted:
+            raise ModuleFailure("state=verified needs version (the version every node must run)")
+        base = self.params["baseline"]
+        if not base:
+            entries = self.record.entries()
+            base = baseline(load_placement(self.client), entries, self.groups if self.params["scope"] == "se_group"
+                            else None)
+        self.result["baseline"] = base
+        self.result["plan"]["actions"] = ["verify the end state"]
+        self._verify(wanted, base, kept=self.params["kept_service_engines"])
+        self.progress.update("done", "verified: the end state is what the upgrade promised", percent=100)
+        return self.result
+
+    def _se_results(self, view, wanted):
+        lists = se_lists(view, self.groups)
+        before = self.result["versions"]["before"]
+        out = []
+        results = {"se_upgrade_failed": "failed", "se_upgrade_suspended": "suspended",
+                   "se_upgrade_skip_suspended": "skipped", "se_upgrade_not_started": "not_started",
+                   "se_upgrade_in_progress": "in_progress"}
+        for guuid in self.groups:
+            for se in view.ses_of(guuid):
+                if "service_engine %s" % se["name"] not in before:
+                    continue   # created during this step (for protection): reported with created_service_engines
+                was = before.get("service_engine %s" % se["name"])
+                if same_version(se["version"], wanted):
+                    result = "already_upgraded" if same_version(was, wanted) else "upgraded"
+                else:
+                    result = results.get(lists.get(se["uuid"]), "not_upgraded")
+                out.append({"name": se["name"], "se_group": view.groups[guuid]["name"], "result": result,
+                            "version": se["version"], "controller_list": lists.get(se["uuid"])})
+        return out
+
+    # -- the controller's dry run ---------------------------------------------------------------------------
+    def _preview(self, body):
+        """The vendor's dry run (flexible API: ``/preview/`` of the request); nothing where it does not exist."""
+        if not self.flexible:
+            return
+        path = "rollback/preview/" if self.params["state"] == "rolled_back" else "upgrade/preview/"
+        try:
+            preview = self.client.post(path, body)
+        except AviError as exc:
+            if exc.status == 404:
+                return
+            if exc.status == 400:
+                raise ModuleFailure("the controller's pre-checks refuse this %s: %s" % (
+                    "rollback" if self.params["state"] == "rolled_back" else "upgrade", exc.msg), **self.result)
+            raise
+        if preview:
+            self._merge_preview(preview)
 
     def _merge_preview(self, preview):
         """Fold the vendor's dry run into the plan: warnings, errors, disrupted VSs."""
@@ -497,32 +715,27 @@ class _ClusterUpgrade(object):
         if preview.get("errors"):
             raise ModuleFailure("the controller's pre-checks refuse this upgrade: %s"
                                 % "; ".join(plan["errors"]), **self.result)
-        vendor = {}
+        if self.params["protect"] and not (self.params["disruptive"] or self.params["force"]):
+            return   # the vendor's list is what its own upgrade would disrupt: protection is about those
+        seen = set(d["uuid"] for d in plan.get("disrupted_virtual_services") or [])
         for seg in preview.get("se_groups") or []:
-            name = seg.get("se_group_name")
-            vendor[name] = seg
-        if vendor:
-            seen = set((d["uuid"], d["vip_id"]) for d in plan["disrupted_virtual_services"])
-            for name, seg in vendor.items():
-                for ref in seg.get("disrupted_vs_ref") or []:
-                    uuid = ref_uuid(ref)
-                    if not any(u == uuid for u, _v in seen):
-                        plan["disrupted_virtual_services"].append({
-                            "name": ref.split("#", 1)[1] if "#" in ref else uuid, "uuid": uuid, "vip_id": None,
-                            "se_group": name, "ha_mode": seg.get("ha_mode"), "service_engines": [],
-                            "reason": "reported by the controller's dry run"})
+            for ref in seg.get("disrupted_vs_ref") or []:
+                uuid = ref_uuid(ref)
+                if uuid not in seen:
+                    seen.add(uuid)
+                    plan.setdefault("disrupted_virtual_services", []).append({
+                        "name": ref.split("#", 1)[1] if "#" in ref else uuid, "uuid": uuid, "vip_id": None,
+                        "se_group": seg.get("se_group_name"), "ha_mode": seg.get("ha_mode"), "service_engines": [],
+                        "reason": "reported by the controller's dry run"})
 
-    # -- rollback -----------------------------------------------------------------------------------
+    # -- rollback ---------------------------------------------------------------------------------------------
     def _rollback(self, view):
         params = self.params
         scope = params["scope"]
-        if scope == "service_engine":
-            raise ModuleFailure("state=rolled_back works for the controller, an SE group or the system, not one SE")
         ctl = view.controller
-        if scope == "se_group":
-            node = view.groups[self.groups[0]]
-        else:
-            node = ctl
+        if scope == "se_group" and len(self.groups) != 1:
+            raise ModuleFailure("state=rolled_back with scope=se_group takes exactly one SE group (se_groups)")
+        node = view.groups[self.groups[0]] if scope == "se_group" else ctl
         target = params["version"] or node.get("previous_version")
         current = self.result["versions"]["before"]
         self.result["to_version"] = target
@@ -544,7 +757,7 @@ class _ClusterUpgrade(object):
         if scope == "system":
             body["system"] = True
         elif scope == "se_group":
-            body["se_group_refs"] = [self.client.ref("serviceenginegroup", self.groups[0])]
+            body["se_group_uuids"] = [self.groups[0]]
         text = "roll %s back from %s to %s" % (scope.replace("_", " "), node.get("version"), target)
 
         def start():
@@ -556,14 +769,12 @@ class _ClusterUpgrade(object):
         steps = [Step(text, start)]
         if params["wait"]:
             steps.append(Step("wait until %s runs %s" % (scope.replace("_", " "), target),
-                              lambda: self._wait_for(target, rollback=True)))
+                              lambda: self._follow(target, rollback=True)))
         self.result["changed"] = True
         self.result["plan"]["actions"] = texts(steps)
         self.result["versions"]["after"] = dict((k, target) for k in current)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        preview = self._preview(body)
-        if preview:
-            self.result["plan"]["prechecks"] = preview
+        self._preview(body)
         self.result["status"] = self.watch.status(view)
         if self.module.check_mode:
             self.progress.update("plan", text)

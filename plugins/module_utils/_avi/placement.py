@@ -170,6 +170,8 @@ def se_entries(summary):
             "primary": bool(se.get("primary")),
             "standby": bool(se.get("standby")),
             "oper_state": _state(se.get("oper_status")),
+            "scalein_in_progress": bool(se.get("scalein_in_progress")),
+            "scaleout_in_progress": bool(se.get("scaleout_in_progress")),
         })
     return entries
 

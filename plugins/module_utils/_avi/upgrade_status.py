@@ -164,7 +164,11 @@ def _versions_from_ses(groups, ses):
 
 
 def read_view(client, flexible):
-    """Read an :class:`UpgradeView` (the SEs' runtime ``version`` and group from ``serviceengine-inventory``)."""
+    """Read an :class:`UpgradeView` (the SEs' runtime ``version`` and group from ``serviceengine-inventory``).
+
+    The upgrade status is read first and the SEs after it, so an SE an upgrade status calls done is read done."""
+    status = (client.get("cluster/upgrade/status") or {}) if not flexible else None
+    entries = client.get_all("upgradestatusinfo") if flexible else None
     ses = {}
     for item in client.get_all("serviceengine-inventory", params={"include_name": "true"}):
         config = item.get("config") or {}
@@ -180,7 +184,6 @@ def read_view(client, flexible):
         groups[group["uuid"]] = {"uuid": group["uuid"], "name": group.get("name"), "version": None,
                                  "state": None, "reason": None, "ha_mode": group.get("ha_mode")}
     if not flexible:
-        status = client.get("cluster/upgrade/status") or {}
         ctl = status.get("controller_state") or {}
         controller = {"version": running_version(client), "previous_version": status.get("from_version"),
                       "state": ctl.get("state") if isinstance(ctl, dict) else ctl,
@@ -191,7 +194,6 @@ def read_view(client, flexible):
                       "enable_rollback": bool(status.get("from_version"))}
         _versions_from_ses(groups, ses)
         return UpgradeView(False, controller, groups, ses, raw=status)
-    entries = client.get_all("upgradestatusinfo")
     controller = {"version": None, "state": None}
     for item in entries:
         entry = _entry(item)

@@ -3,17 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
-Following one upgrade (or rollback) step of an Avi system to its end, for ``cluster_upgrade``: read
-the versions and states through the controllers' reboot window (503s, dropped connections and lost
-sessions are waited out, the wait shown in the progress), report per node, and tell done from
-failed (a suspended or failed upgrade is a failure once it was seen running, or after three reads).
+Following one upgrade (or rollback) step of an Avi system to its end, for ``cluster_upgrade``: read the versions
+and states through the controllers' reboot window (503s, dropped connections and lost sessions are waited out,
+the wait shown in the progress), report the controller cluster per task and each SE as the controller reports
+it, and tell done from failed (a suspended or failed upgrade is a failure once it was seen running, or after
+three reads).
+
+Each SE's phase is the list of its SE group's ``seg_status`` that names it (``se_upgrade_not_started``,
+``se_upgrade_in_progress``, ``se_upgrade_completed``, ``se_upgrade_failed``, ``se_upgrade_suspended``,
+``se_upgrade_skip_suspended``; on 17.x the same lists of ``se_state``), read at every poll; the order in which
+the controller upgrades the SEs of a group is not documented, so none is assumed: a progress entry (with ``se``
+and ``group``) is written whenever an SE moves from one list to another, which is what the run record's
+timeline shows. ``NODE_SE_TYPE`` entries of ``upgradestatusinfo`` add their state and reason where the
+controller keeps them.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
     FSM_FAILED,
     FSM_RUNNING,
@@ -25,6 +34,12 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
 )
 
 UNAVAILABLE_RETRY = 20.0
+# the lists of SeGroupStatus (and of the 17.x SeUpgradeStatusSummary) that say where an SE is, later ones win
+SE_LISTS = ("se_upgrade_not_started", "se_upgrade_in_progress", "se_upgrade_completed", "se_upgrade_failed",
+            "se_upgrade_suspended", "se_upgrade_skip_suspended")
+SE_WORDS = {"se_upgrade_not_started": "waiting", "se_upgrade_in_progress": "upgrading",
+            "se_upgrade_completed": "upgraded", "se_upgrade_failed": "failed", "se_upgrade_suspended": "suspended",
+            "se_upgrade_skip_suspended": "skipped (suspended)"}
 
 
 def _unavailable(exc):
@@ -32,21 +47,42 @@ def _unavailable(exc):
     return isinstance(exc, AviError) and (exc.status is None or exc.status >= 500)
 
 
-class UpgradeWatch(object):
-    """Reads and judges the upgrade of a scope (``groups``, or the one SE ``se_uuid``; the controllers
-    with scope controller or system)."""
+def se_lists(view, group_uuids):
+    """{se uuid: the SE list that names it} for the groups, from the view (flexible or 17.x)."""
+    out = {}
+    if view.flexible:
+        sources = [(view.groups.get(g) or {}).get("seg_status") or {} for g in group_uuids]
+    else:
+        sources = [(view.raw or {}).get("se_state") or {}]
+    for seg in sources:
+        for name in SE_LISTS:
+            for item in seg.get(name) or []:
+                uuid = ref_uuid(item if isinstance(item, str) else (item or {}).get("se_ref"))
+                if uuid:
+                    out[uuid] = name
+    if not view.flexible:
+        wanted = set(group_uuids)
+        out = dict((u, v) for u, v in out.items() if (view.ses.get(u) or {}).get("group_uuid") in wanted)
+    return out
 
-    def __init__(self, client, progress, scope, flexible, groups, se_uuid, interval):
+
+class UpgradeWatch(object):
+    """Reads and judges the upgrade of a scope (``groups``; the controllers with scope controller or system)."""
+
+    def __init__(self, client, progress, scope, flexible, groups, interval, disruptive=False):
         self.client = client
         self.progress = progress
         self.scope = scope
         self.flexible = flexible
-        self.groups = groups
-        self.se_uuid = se_uuid
+        self.groups = list(groups)
         self.interval = interval
-        self.seen_running = False
+        self.disruptive = disruptive
+        self.seen_running = set()
         self.polls = 0
         self.failure = None
+        self.se_phase = {}       # se uuid -> its list, as last reported
+        self.se_names = {}
+        self.on_poll = None      # called after every successful read (the lease renewal)
 
     def poll(self, wanted):
         """One look: ``(outcome, view)`` once done or failed (see :meth:`outcome`), None while it runs or
@@ -56,6 +92,8 @@ class UpgradeWatch(object):
             return None
         self.polls += 1
         self.report(view, wanted)
+        if self.on_poll is not None:
+            self.on_poll(view)
         outcome = self.outcome(view, wanted)
         return (outcome, view) if outcome else None
 
@@ -72,62 +110,82 @@ class UpgradeWatch(object):
             raise
 
     def report(self, view, wanted):
-        scope = self.scope
         ctl = view.controller
-        if scope in ("controller", "system"):
+        if self.scope in ("controller", "system"):
             steps = ctl.get("events") if self.flexible else ctl.get("tasks")  # the last one is shown
             self.progress.update("controller", "controller cluster %s: %s%s" % (
                 ctl.get("version"), ctl.get("state"), " (%s)" % steps[-1] if steps else ""), percent=ctl.get("progress"))
+        self.report_ses(view, wanted)
+
+    def report_ses(self, view, wanted):
+        """A progress entry for every SE whose list changed since the last read (see the module docstring)."""
+        lists = se_lists(view, self.groups)
         for guuid in self.groups:
-            members = [view.ses[self.se_uuid]] if self.se_uuid else view.ses_of(guuid)
-            done = [se["name"] for se in members if same_version(se["version"], wanted)]
-            busy = [se["name"] for se in members if se.get("state") in FSM_RUNNING
-                    or (se.get("oper_state") not in (None, "OPER_UP") and not same_version(se["version"], wanted))]
-            group = view.groups[guuid]
-            label = ("service_engine %s" % members[0]["name"]) if self.se_uuid else ("se_group %s" % group["name"])
-            self.progress.update(label, "%s: %d/%d SE(s) at %s%s%s" % (
-                group["name"], len(done), len(members), wanted,
-                "; upgrading %s" % ", ".join(busy) if busy else "",
-                "; %s" % group.get("state") if group.get("state") and not self.se_uuid else ""),
-                percent=100 * len(done) // len(members) if members else None)
+            group = view.groups.get(guuid) or {}
+            for se in view.ses_of(guuid):
+                self.se_names[se["uuid"]] = se["name"]
+                where = lists.get(se["uuid"])
+                if where is None or where == self.se_phase.get(se["uuid"]):
+                    continue
+                self.se_phase[se["uuid"]] = where
+                detail = ""
+                if se.get("state") and where in ("se_upgrade_failed", "se_upgrade_suspended"):
+                    detail = " (%s%s)" % (se["state"], ": %s" % se["reason"] if se.get("reason") else "")
+                version = se.get("version")
+                self.progress.update(where, "SE %s of SE group %s: %s%s%s" % (
+                    se["name"], group.get("name"), SE_WORDS[where],
+                    " at %s" % version if where == "se_upgrade_completed" and version else "", detail),
+                    se=se["name"], group=group.get("name"),
+                    disruptive=bool(self.disruptive and where == "se_upgrade_in_progress"))
+        for guuid in self.groups:
+            group = view.groups.get(guuid) or {}
+            members = view.ses_of(guuid)
+            done = [se for se in members if same_version(se["version"], wanted)]
+            self.progress.update("se_group", "SE group %s: %d/%d SE(s) at %s%s" % (
+                group.get("name"), len(done), len(members), wanted,
+                "; %s" % group.get("state") if group.get("state") else ""),
+                percent=100 * len(done) // len(members) if members else None, group=group.get("name"))
 
     def outcome(self, view, wanted):
         """'done', 'failed' (with self.failure set) or None (still running)."""
-        scope = self.scope
         ctl = view.controller
         if not self.flexible:
             state = ctl.get("state")
-            if state in LEGACY_FAILED and self.seen_running:
+            if state in LEGACY_FAILED and "system" in self.seen_running:
                 self.failure = "upgrade %s: %s" % (state, ctl.get("reason") or "no reason given")
                 return "failed"
             if state in LEGACY_RUNNING or ctl.get("in_progress"):
-                self.seen_running = True
+                self.seen_running.add("system")
                 return None
             if not same_version(ctl.get("version"), wanted):
                 return None
             if all(same_version(se["version"], wanted) for guuid in self.groups for se in view.ses_of(guuid)):
                 return "done"
+            failed = [self.se_names.get(u, u) for u, where in se_lists(view, self.groups).items()
+                      if where == "se_upgrade_failed"]
+            if failed and self.polls >= 3:
+                self.failure = "SE(s) %s failed to upgrade: %s" % (
+                    ", ".join(sorted(failed)), ctl.get("reason") or "no reason given")
+                return "failed"
             return None
         checks = []
-        if scope in ("controller", "system"):
+        if self.scope in ("controller", "system"):
             checks.append(("controller cluster", ctl.get("version"), ctl.get("state"), ctl.get("reason")))
         for guuid in self.groups:
             group = view.groups[guuid]
-            if self.se_uuid:
-                se = view.ses[self.se_uuid]
-                checks.append(("service engine %s" % se["name"], se["version"], se.get("state"), se.get("reason")))
+            versions = [se["version"] for se in view.ses_of(guuid)]
+            if versions:   # the SEs' own versions decide (read after the status)
+                version = wanted if all(same_version(v, wanted) for v in versions) else None
             else:
-                versions = [se["version"] for se in view.ses_of(guuid)]
-                version = wanted if versions and all(same_version(v, wanted) for v in versions) else None
-                checks.append(("SE group %s" % group["name"], version or group.get("version"), group.get("state"),
-                               group.get("reason")))
+                version = group.get("version")
+            checks.append(("SE group %s" % group["name"], version, group.get("state"), group.get("reason")))
         pending = False
         for label, version, state, reason in checks:
             if state in FSM_RUNNING:
-                self.seen_running = True
+                self.seen_running.add(label)
                 pending = True
                 continue
-            if (state in FSM_FAILED or state in FSM_SUSPENDED) and (self.seen_running or self.polls >= 3):
+            if (state in FSM_FAILED or state in FSM_SUSPENDED) and (label in self.seen_running or self.polls >= 3):
                 self.failure = "%s: %s%s" % (label, state, " (%s)" % reason if reason else "")
                 return "failed"
             if not same_version(version, wanted):
@@ -136,21 +194,22 @@ class UpgradeWatch(object):
 
     def status(self, view):
         out = {"api": "flexible" if self.flexible else "17.x"}
-        scope = self.scope
-        if scope in ("controller", "system"):
+        if self.scope in ("controller", "system"):
             ctl = view.controller
             out["controller"] = dict((k, ctl.get(k)) for k in ("version", "previous_version", "state", "reason",
                                                                "progress", "enable_rollback"))
         groups = {}
+        lists = se_lists(view, self.groups)
         for guuid in self.groups:
             group = view.groups[guuid]
             groups[group["name"]] = dict((k, group.get(k)) for k in ("version", "state", "reason", "progress"))
         if groups:
             out["se_groups"] = groups
-        members = [view.ses[self.se_uuid]] if self.se_uuid else [se for g in self.groups for se in view.ses_of(g)]
+        members = [se for g in self.groups for se in view.ses_of(g)]
         if members:
-            out["service_engines"] = dict((se["name"], dict((k, se.get(k)) for k in (
-                "version", "state", "reason", "oper_state", "enable_state"))) for se in members)
+            out["service_engines"] = dict((se["name"], dict(
+                [(k, se.get(k)) for k in ("version", "state", "reason", "oper_state", "enable_state")]
+                + [("controller_list", lists.get(se["uuid"]))])) for se in members)
         return out
 
     def cluster(self):

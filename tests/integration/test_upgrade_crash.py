@@ -1,0 +1,147 @@
+"""Kill the rolling upgrade anywhere (issue 12): the upgrade playbook is killed while the controllers reboot, while
+protection scales virtual services out, while an SE upgrades and while they are scaled back in - the playbook alone
+(its module, an async job, goes on) and the playbook with its module - then the same command runs again; the end
+state must equal an uninterrupted run's, with 0 VS-seconds of disruption.
+
+The kill points are read from the lab's state (its operations and reboot window), never timed; the playbook runs as
+a user runs it (ansible-playbook), in a process group of its own; "its module" is every process that carries this
+run's marker in its environment (the async wrapper and the module it started).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from labkit import wait_for
+
+PLAYBOOK_VARS = {"version": "22.1.7", "deployment": "vm", "remove_created_ses": True, "wait_sleep": 0.5}
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def start(lab, tmp_path, name):
+    """ansible-playbook fleetops.maintenance.upgrade in its own process group; (process, marker, log path)."""
+    marker = uuid.uuid4().hex
+    env = lab.env()
+    env["FLEETOPS_CRASH_TEST_RUN"] = marker
+    log = tmp_path / ("%s.log" % name)
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+           "-e", json.dumps(PLAYBOOK_VARS), "fleetops.maintenance.upgrade"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=str(tmp_path))
+    return proc, marker, log
+
+
+def marked(marker):
+    """The pids of the processes of one run (they carry its marker in their environment)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as stream:
+                if ("FLEETOPS_CRASH_TEST_RUN=%s" % marker).encode() in stream.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def kill(proc, marker, module):
+    """SIGKILL the playbook's process group, and with ``module`` every process of the run (the async module)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    if module:
+        for pid in marked(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_for(lambda: not marked(marker), timeout=10, what="the run's processes to end")
+
+
+def running(lab, kind):
+    return any(o["kind"] == kind and o["result"] == "running" for o in lab.admin("GET", "stats")["operations"])
+
+
+KILL_POINTS = {
+    "reboot": lambda lab: lab.admin("GET", "upgrade")["controller"]["api"] == "rebooting",
+    "protection": lambda lab: running(lab, "scaleout"),
+    "se_upgrade": lambda lab: running(lab, "se_upgrade"),
+    "scale_in": lambda lab: running(lab, "scalein"),
+}
+
+
+def end_state(lab):
+    """What an upgrade leaves: versions, SEs (group, enable state), placement, intent records, disruption."""
+    summary = lab.admin("GET", "upgrade")
+    world = lab.admin("GET", "world")["service_engines"]
+    placement = {}
+    for se, info in world.items():
+        for vs in info["vs"]:
+            placement.setdefault(vs, []).append(se)
+    records = [g["name"] for g in lab.client(password=lab.credentials["password"]).get("stringgroup").json()["results"]
+               if g["name"].startswith("fleetops-maintenance-")]
+    return {"controller": summary["controller"]["version"], "running": summary["running"],
+            "service_engines": dict((n, (i["group"], i["enable_state"], i["version"], i["oper"]))
+                                    for n, i in world.items()),
+            "placement": dict((vs, sorted(ses)) for vs, ses in placement.items()), "records": records,
+            "vs_seconds": lab.admin("GET", "disruption")["total_vs_seconds"]}
+
+
+@pytest.fixture(scope="module")
+def crash_lab(tmp_path_factory):
+    from conftest import PlaybookLab
+    lab = PlaybookLab(tmp_path_factory.mktemp("crash"), "upgrade_crash.yml")
+    lab.max_lifetime = 3600   # every run of the module on one lab, on a loaded machine
+    lab.start(reset=True)
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(crash_lab, tmp_path_factory):
+    """The end state of a run nobody killed (and what the world was before it)."""
+    crash_lab.admin("POST", "reset")
+    before = end_state(crash_lab)
+    proc, _marker, log = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean")
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    return before, end_state(crash_lab)
+
+
+def test_an_uninterrupted_run_leaves_the_system_as_it_was_but_upgraded(uninterrupted):
+    before, after = uninterrupted
+    assert before["controller"] == "22.1.6" and after["controller"] == "22.1.7"
+    assert set(v[2] for v in after["service_engines"].values()) == {"22.1.7"}
+    assert after["placement"] == before["placement"] and after["records"] == [] and after["vs_seconds"] == 0
+    assert dict((n, s[:2]) for n, s in after["service_engines"].items()) == dict(
+        (n, s[:2]) for n, s in before["service_engines"].items())
+
+
+# every kill point once, the two ways of killing alternating over them (both ways at every point doubles the time)
+KILLS = [("reboot", True), ("protection", False), ("se_upgrade", True), ("scale_in", False)]
+
+
+KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
+
+
+@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
+def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
+        crash_lab, uninterrupted, tmp_path, point, module):
+    lab = crash_lab
+    lab.admin("POST", "reset")
+    proc, marker, log = start(lab, tmp_path, "killed")
+    try:
+        wait_for(lambda: proc.poll() is not None or KILL_POINTS[point](lab), timeout=240, interval=0.01,
+                 what="kill point %s" % point)
+    finally:
+        assert proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, log.read_text()[-3000:])
+        kill(proc, marker, module)
+    again, _marker, log = start(lab, tmp_path, "again")
+    assert again.wait(timeout=600) == 0, log.read_text()[-4000:]
+    wait_for(lambda: not marked(marker), timeout=120, what="the killed run's module to end")   # a survivor
+    assert end_state(lab) == uninterrupted[1]
