@@ -84,22 +84,33 @@ class Placement(Part):
             else:
                 eligible.append(se)
         can, host = self._can_create_se(g)
+        predicted = self._predicted(g, eligible, can, host, {s["uuid"]: self.w.load_of(s["uuid"]) for s in eligible})
         if self.w.otherwise():
-            # another valid target: any eligible SE, or a new one where the group may grow
+            # another valid target than the documented rules predict, when there is one: another eligible SE, or
+            # a new SE where the group may grow (or an existing SE rather than a new one)
             choices = [("se", s["uuid"]) for s in eligible] + ([("new", host)] if can else [])
-            if choices:
-                return self.w.decision_rng().choice(choices)
-            raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+            others = [c for c in choices if predicted is None or c[0] != predicted[0]
+                      or (c[0] == "se" and c[1] != predicted[1])]
+            if others:
+                return self.w.decision_rng().choice(others)
+        if predicted is not None:
+            return predicted
+        raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+
+    @staticmethod
+    def _predicted(g, eligible, can, host, load):
+        """The documented rules, ties broken by name: PACKED fills the eligible SE with the most VSs, else a new SE;
+        DISTRIBUTED a new SE while the group may grow, else the eligible SE with the fewest. None: no place."""
         if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED" and can:
             return "new", host
         if eligible:
             up = [s for s in eligible if s["_lab"]["oper"] == "OPER_UP"] or eligible
             if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED":
-                return "se", min(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
-            return "se", max(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
+                return "se", min(up, key=lambda s: (load[s["uuid"]], s["name"]))["uuid"]
+            return "se", min(up, key=lambda s: (-load[s["uuid"]], s["name"]))["uuid"]
         if can:
             return "new", host
-        raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+        return None
 
     def create_se(self, g, host_uuid, parent=None, forced_host=False):
         su = new_uuid("serviceengine")
@@ -113,6 +124,8 @@ class Placement(Part):
               "controller_created": True, "tenant_ref": ref("tenant", "admin"),
               "_lab": {"oper": "OPER_CREATING", "migrate_state": MIG_IDLE, "version": self.w.cfg["version"],
                        "failures": [], "mgmt_ip": {"addr": f"10.11.{n // 250}.{n % 250 + 2}", "type": "V4"}}}
+        if g.get("instance_flavor"):
+            se["flavor"] = g["instance_flavor"]
         self.w.objs["serviceengine"][su] = se
         self.w.save_obj("serviceengine", su)
         self.w.operations.start_op("se_create", se=su, target=se["name"], parent=parent,

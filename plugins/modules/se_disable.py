@@ -18,7 +18,7 @@ description:
   - Before disabling, checks that the SE group can absorb the load with what the controller exposes (free
     room on the other enabled SEs under C(max_vs_per_se), SEs it may still create under C(max_se), whether the
     cloud's access mode lets it create SEs) and fails without changing anything when it cannot, saying what is
-    short. How many SEs a host can still run is exposed by no vendor object: it is reported as unknown, never
+    short. How many SEs a host can still run is exposed by no vendor object; it is reported as unknown, never
     counted as room.
   - Where each virtual service goes is the controller's choice. The plan (check mode, RV(plan.moves), the diff)
     shows the targets the controller's documented placement rules predict, labelled as predictions; the result
@@ -37,8 +37,8 @@ description:
     then continues from the state it finds; it takes over a lease that has expired, or whose process has ended
     on the same machine, or with O(takeover=true). O(state=enabled) restores the recorded state, not the one an
     interrupted run left, and removes the record.
-  - A run that disables the SE (with O(wait=true)) ends by verifying what it promised: the SE disabled and empty,
-    every virtual service it hosted present once in the inventory and placed on an SE that is up; otherwise it
+  - A run that disables the SE (with O(wait=true)) ends by verifying what it promised (the SE disabled and empty,
+    every virtual service it hosted present once in the inventory and placed on an SE that is up); otherwise it
     fails listing the differences.
 author:
   - Fleetops Maintainers (@fleetops)
@@ -163,7 +163,7 @@ plan:
       VS would go as the controller would choose; C(to_se) of an SE to be created reads C(new SE N on <host>)),
       C(created_service_engines) and C(capacity) (VSs to move, free slots on other enabled SEs, group size and
       C(max_se), C(new_ses_allowed), why no SE can be created if so, and C(host_capacity), always unknown).
-    - C(moves) and C(created_service_engines) are predictions (C(predicted) is true, C(prediction) says why): the
+    - C(moves) and C(created_service_engines) are predictions (C(predicted) is true, C(prediction) says why). The
       controller's choice among eligible SEs, whether it creates an SE and on which host, are its own; the
       predicted targets follow its documented placement rules with ties broken by name. After a run,
       C(predictions_met) counts the moves that went where predicted.

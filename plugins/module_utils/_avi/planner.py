@@ -166,10 +166,27 @@ class Planner(object):
                 "creation_blocker": blocker,
                 "host_capacity": "unknown: no vendor object says how many service engines a host can run"}
 
+    def pairs_on(self, se_uuid):
+        """(vs, vip_id) pairs on an SE in the simulation (moves already planned included), by VS name."""
+        pairs = []
+        for vs_uuid in self.ses[se_uuid]["vs_uuids"]:
+            vs = self.placement.vss.get(vs_uuid)
+            if vs is None:
+                continue
+            vip_ids = sorted(vs["vips"]) or ["0"]
+            here = [v for v in vip_ids if any(e["se_uuid"] == se_uuid for e in vs["vips"].get(v, []))]
+            pairs += [(vs, v) for v in (here or vip_ids[:1])]
+        pairs.sort(key=lambda p: (p[0]["name"], p[1]))
+        return pairs
+
+    def remove(self, se_uuid):
+        """Take an (empty) SE out of the simulation, as deleting it would."""
+        self.ses.pop(se_uuid, None)
+
     def plan_evacuation(self, se_uuid):
         """Predict where every VS on ``se_uuid`` goes. Raises PlacementError saying what is short."""
         source = self.ses[se_uuid]
-        pairs = self.placement.vs_on_se(se_uuid)
+        pairs = self.pairs_on(se_uuid)
         summary = self.capacity_summary(se_uuid, source["group_uuid"], len(pairs))
         # The evacuated SE takes nothing new, whatever its enable_state is now.
         saved_state = source["enable_state"]

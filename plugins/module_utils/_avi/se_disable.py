@@ -90,7 +90,7 @@ def _placement_view(placement, pairs):
     return view
 
 
-def _read_se(client, se_uuid):
+def read_se(client, se_uuid):
     items = client.get_all("serviceengine-inventory", params={"uuid": se_uuid, "include_name": "true"})
     for item in items:
         se = se_from_inventory(item)
@@ -99,7 +99,56 @@ def _read_se(client, se_uuid):
     raise ModuleFailure("serviceengine %s disappeared from the inventory" % se_uuid)
 
 
-def _set_enable_state(client, se_uuid, wanted):
+class EvacuationFailed(Exception):
+    """The controller ended an SE's evacuation with VSs left on it (``left``: their uuids)."""
+
+    def __init__(self, se, left):
+        super(EvacuationFailed, self).__init__("%d virtual service(s) left" % len(left))
+        self.se = se
+        self.left = left
+
+
+def follow_evacuation(client, se_uuid, se_name, hosted, timeout, interval, progress, on_tick=None,
+                      clock=time.monotonic, sleep=time.sleep):
+    """Follow a disabled SE until it is empty and ``OPER_DISABLED``; return it (as the inventory shows it).
+    Raises :class:`EvacuationFailed` when the controller finished with VSs left on it, WaitTimeout past
+    ``timeout``. Polling wakes when the next VS is due to have left (the shortest time one took so far), then
+    backs off."""
+    total = len(hosted)
+    pacer = Pacer(clock, interval)
+    state = {"polls": 0, "started": False, "left": None, "changed_at": clock()}
+    deadline = clock() + timeout
+    while True:
+        se = read_se(client, se_uuid)
+        state["polls"] += 1
+        if se.get("migrate_state") == MIGRATE_STARTED or se.get("oper_state") == OPER_DISABLING:
+            state["started"] = True
+        left = set(se["vs_uuids"])
+        moved = total - len(left & hosted)
+        if state["left"] is not None and len(left) < state["left"]:
+            now = clock()
+            pacer.observe((now - state["changed_at"]) / (state["left"] - len(left)))
+            state["changed_at"] = now
+        if state["left"] != len(left):
+            pacer.restart()
+        state["left"] = len(left)
+        progress.update("evacuate", "SE %s: %d/%d virtual service(s) moved, %s, %s"
+                        % (se_name, moved, total, se.get("migrate_state"), se.get("oper_state")),
+                        percent=100 * moved // total if total else None)
+        if not left and se.get("oper_state") == OPER_DISABLED and se.get("migrate_state") != MIGRATE_STARTED:
+            return se
+        if left and se.get("migrate_state") == MIGRATE_FAILED and (state["started"] or state["polls"] >= 3):
+            raise EvacuationFailed(se, left)
+        if on_tick is not None:
+            on_tick()
+        now = clock()
+        if now >= deadline:
+            raise WaitTimeout("timed out after %.0f seconds waiting for SE %s to be evacuated and disabled"
+                              % (timeout, se_name), last=se)
+        sleep(min(pacer.pause([state["changed_at"]] if left else []), deadline - now))
+
+
+def set_enable_state(client, se_uuid, wanted):
     config = client.get("serviceengine/%s" % se_uuid)
     config["enable_state"] = wanted
     client.put("serviceengine/%s" % se_uuid, config)
@@ -125,7 +174,7 @@ class _SeDisable(object):
         self.placement = placement = load_placement(client, self.group_uuid)
         se = placement.ses.get(self.se_uuid)
         if se is None:
-            se = _read_se(client, self.se_uuid)
+            se = read_se(client, self.se_uuid)
             placement.ses[self.se_uuid] = se
         self.se = se
         self.pairs = placement.vs_on_se(self.se_uuid)
@@ -297,12 +346,12 @@ class _SeDisable(object):
     def _configure(self, wanted):
         def run():
             self.progress.update("configure", "setting SE %s to %s" % (self.se["name"], wanted))
-            _set_enable_state(self.client, self.se_uuid, wanted)
+            set_enable_state(self.client, self.se_uuid, wanted)
         return Step("set enable_state %s" % wanted, run)
 
     def _wait_up(self):
         def enabled():
-            se = _read_se(self.client, self.se_uuid)
+            se = read_se(self.client, self.se_uuid)
             return se if se["oper_state"] == OPER_UP else None
         se = wait_until(enabled, self.params["timeout"], self.params["wait_sleep"],
                         what="SE %s to be up" % self.se["name"])
@@ -353,48 +402,21 @@ class _SeDisable(object):
                 **self.result)
 
     def _wait_evacuated(self, hosted):
-        """Follow the SE until it is empty and disabled. Polling wakes when the next VS is due to have left
-        (the shortest time one took so far), then backs off."""
         clock, sleep = self.module_clock()
-        total = len(hosted)
-        pacer = Pacer(clock, self.params["wait_sleep"])
-        state = {"polls": 0, "started": False, "left": None, "changed_at": clock()}
-        deadline = clock() + self.params["timeout"]
-        while True:
-            se = _read_se(self.client, self.se_uuid)
-            state["polls"] += 1
-            if se.get("migrate_state") == MIGRATE_STARTED or se.get("oper_state") == OPER_DISABLING:
-                state["started"] = True
-            left = set(se["vs_uuids"])
-            moved = total - len(left & hosted)
-            if state["left"] is not None and len(left) < state["left"]:
-                now = clock()
-                pacer.observe((now - state["changed_at"]) / (state["left"] - len(left)))
-                state["changed_at"] = now
-            if state["left"] != len(left):
-                pacer.restart()
-            state["left"] = len(left)
-            self.progress.update("evacuate", "SE %s: %d/%d virtual service(s) moved, %s, %s"
-                                 % (self.se["name"], moved, total, se.get("migrate_state"), se.get("oper_state")),
-                                 percent=100 * moved // total if total else None)
-            self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
-            if not left and se.get("oper_state") == OPER_DISABLED and se.get("migrate_state") != MIGRATE_STARTED:
-                return se
-            if left and se.get("migrate_state") == MIGRATE_FAILED and (state["started"] or state["polls"] >= 3):
-                self._report_after()
-                names = sorted(self.placement.vss[u]["name"] if u in self.placement.vss else u for u in left)
-                raise ModuleFailure(
-                    "the controller could not move %d virtual service(s) off SE '%s' (migrate_state %s): %s. They "
-                    "keep serving there; the SE is %s. Run the task again to move them one by one."
-                    % (len(left), self.se["name"], MIGRATE_FAILED, ", ".join(names), SE_DISABLED),
-                    **self.result)
-            self._renew()
-            now = clock()
-            if now >= deadline:
-                raise WaitTimeout("timed out after %.0f seconds waiting for SE %s to be evacuated and disabled"
-                                  % (self.params["timeout"], self.se["name"]), last=se)
-            pause = pacer.pause([state["changed_at"]] if left else [])
-            sleep(min(pause, deadline - now))
+        try:
+            se = follow_evacuation(self.client, self.se_uuid, self.se["name"], hosted, self.params["timeout"],
+                                   self.params["wait_sleep"], self.progress, on_tick=self._renew, clock=clock,
+                                   sleep=sleep)
+        except EvacuationFailed as exc:
+            self._report_after()
+            names = sorted(self.placement.vss[u]["name"] if u in self.placement.vss else u for u in exc.left)
+            raise ModuleFailure(
+                "the controller could not move %d virtual service(s) off SE '%s' (migrate_state %s): %s. They "
+                "keep serving there; the SE is %s. Run the task again to move them one by one."
+                % (len(exc.left), self.se["name"], MIGRATE_FAILED, ", ".join(names), SE_DISABLED),
+                **self.result)
+        self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
+        return se
 
     def module_clock(self):
         """The clock and sleep of the client's retry loop (tests give fakes)."""

@@ -149,6 +149,7 @@ def migrate_virtual_service(module, client, progress):
         result["placement"]["after"] = None
         result["diff"]["after"] = {"placement": None}
         return result
+    result["events"] = job.get("events") or []
     after_placement = load_placement(client, group_uuid, static=placement)
     after = job.get("after") or []
     after_names = sorted(after_placement.se_name(u) for u in after)
