@@ -14,6 +14,10 @@ API_VERSION = "22.1.6"
 
 
 class Lab:
+    # the lab exits on its own after this many seconds (a safety net against leaked labs); a test running many
+    # playbooks against one lab on a loaded machine may need more
+    max_lifetime = 300
+
     def __init__(self, state_dir, topology="small.yml", time_scale=None):
         self.state_dir = str(state_dir)
         self.topology = os.path.join(TOPOLOGIES, topology)
@@ -28,7 +32,7 @@ class Lab:
         return p
 
     def start(self, reset=False):
-        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir, "--max-lifetime", "300"]
+        args = ["start", "--topology", self.topology, "--state-dir", self.state_dir, "--max-lifetime", str(self.max_lifetime)]
         if self.time_scale is not None:
             args += ["--time-scale", str(self.time_scale)]
         if reset:

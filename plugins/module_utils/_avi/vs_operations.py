@@ -140,6 +140,14 @@ def _event_vs(event):
     return None
 
 
+def _event_se(event):
+    """The SE an SE event is about (``se_uuid`` in its details: SeSpawnDetails of CREATE_SE_FAIL and the like)."""
+    for details in (event.get("event_details") or {}).values():
+        if isinstance(details, dict) and details.get("se_uuid"):
+            return details["se_uuid"]
+    return None
+
+
 def _event_text(event):
     details = [d for d in (event.get("event_details") or {}).values() if isinstance(d, dict)]
     reason = next((d.get("error_message") or d.get("reason") for d in details
@@ -342,7 +350,10 @@ class _Follower(object):
                                     "could not be read to confirm it (%s): the outcome is unknown"
                                     % (job["name"], NOUN[job.get("action", "migrate")], self.watch.error))
                 continue
-            mine = [e for e in events if _event_vs(e) == job["uuid"]]
+            # about the VS, or about an SE it ended on that was not there before (created for it: the vendor's SE
+            # creation events name the SE, not the VS it is for)
+            new_ses = set(job.get("after") or []) - set(job.get("before") or [])
+            mine = [e for e in events if _event_vs(e) == job["uuid"] or (new_ses and _event_se(e) in new_ses)]
             job["events"] = [_event_text(e) for e in mine]
             failures = [e for e in mine if e.get("event_id") in FAILURE_EVENTS[job.get("action", "migrate")]]
             if failures and provisional:
