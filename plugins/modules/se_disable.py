@@ -144,7 +144,7 @@ service_engine:
 moves:
   description:
     - One entry per virtual service VIP that was on the SE (planned moves in check mode).
-    - C(result) is V(moved), V(not_moved) or V(planned) (check mode: C(to_se) is then a prediction).
+    - C(result) is V(moved), V(not_moved) or V(planned) (in check mode C(to_se) is then a prediction).
   returned: always
   type: list
   elements: dict
@@ -183,8 +183,8 @@ intent:
            "recorded": false, "taken_over_from": null}
 verified:
   description:
-    - After disabling (O(wait=true)): what the end-state check found (C(service_engine_empty), C(virtual_services)
-      checked, C(problems): empty when the run succeeded).
+    - After disabling (with O(wait=true)), what the end-state check found. C(service_engine_empty), C(virtual_services)
+      checked, and C(problems), empty when the run succeeded.
   returned: when the SE was disabled and waited for
   type: dict
   sample: {"service_engine_empty": true, "virtual_services": 2, "problems": []}
