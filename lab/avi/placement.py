@@ -27,9 +27,8 @@ class Placement(Part):
     def pick_host(self, cu, _unused, avoid=()):
         """The host of the cloud with the most room (ties: by name); otherwise any host with room. ``avoid``:
         hosts to pass over while another has room (a failed creation's)."""
-        rooms = [(h, self._host_room(h["uuid"])) for h in sorted(self.w.objs["vimgrhostruntime"].values(),
-                                                                  key=lambda x: x["name"])
-                 if uuid_of(h["cloud_ref"]) == cu]
+        hosts = sorted(self.w.objs["vimgrhostruntime"].values(), key=lambda x: x["name"])
+        rooms = [(h, self._host_room(h["uuid"])) for h in hosts if uuid_of(h["cloud_ref"]) == cu]
         rooms = [(h, r) for h, r in rooms if r > 0]
         if not rooms:
             return None

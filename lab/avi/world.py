@@ -269,8 +269,8 @@ class World(WorldBase):
                 self._save_meta()
                 self._flush()
             return dict(self.cfg["decisions"], host_capacity={
-                h["name"]: h["_lab"]["max_se"] for h in sorted(self.objs["vimgrhostruntime"].values(),
-                                                                  key=lambda h: h["name"])})
+                h["name"]: h["_lab"]["max_se"]
+                for h in sorted(self.objs["vimgrhostruntime"].values(), key=lambda h: h["name"])})
 
     # ------------------------------------------------------------------ operations
     def timing(self, name):

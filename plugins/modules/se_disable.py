@@ -49,7 +49,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the placement, runs the capacity check and returns the plan (where each VS is predicted to go, which SEs the controller is predicted to create) without writing.
+    details: Reads the placement, runs the capacity check and returns the plan (where each VS is predicted to go, which SEs
+      the controller is predicted to create) without writing.
   diff_mode:
     support: full
     details: Shows the enable_state and the placement of the SE's virtual services before and after.

@@ -51,8 +51,8 @@ def test_evacuation_by_both_methods_completes_when_the_controller_decides_otherw
     assert move["name"] == "pk-4" and move["to_se"] not in (None, "pk-se-02", "pk-se-03"), move   # not as predicted
 
     # SE evacuation, one VS at a time: the controller again chooses its own target
-    run = run_playbook(lab, "evacuate_se", extra_vars={"service_engine": "pk-se-03", "method": "per_vs",
-                                                        "concurrency": 2})
+    run = run_playbook(lab, "evacuate_se",
+                       extra_vars={"service_engine": "pk-se-03", "method": "per_vs", "concurrency": 2})
     assert run[0] == 0, run[1][-3000:]
     report = run.stats["se_evacuate_report"]
     assert report["lost"] == [] and report["unplaced"] == [] and report["left_on_se"] == []

@@ -35,9 +35,9 @@ def test_se_disable_controller_method_then_idempotent(fake, run_module):
     puts = [w for w in fake.writes if w[0] == "PUT" and "/serviceengine/" in w[1]]
     assert len(puts) == 1 and puts[0][2]["enable_state"] == "SE_STATE_DISABLED"
     # the operator's enable_state is on record until the SE is enabled again; the lease is released
-    assert fake.intent("serviceengine-1") == {"se/serviceengine-1": {"was": "SE_STATE_ENABLED",
-                                                                    "run": result["intent"]["record"] and
-                                                                    fake.intent("serviceengine-1")["se/serviceengine-1"]["run"]}}
+    recorded = fake.intent("serviceengine-1")
+    assert result["intent"]["record"]
+    assert recorded == {"se/serviceengine-1": {"was": "SE_STATE_ENABLED", "run": recorded["se/serviceengine-1"]["run"]}}
     assert result["verified"]["problems"] == []
     assert all(m["result"] == "moved" for m in result["moves"])
     assert result["service_engine"]["enable_state"] == {"before": "SE_STATE_ENABLED", "after": "SE_STATE_DISABLED"}
