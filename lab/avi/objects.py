@@ -48,7 +48,7 @@ class Objects(Part):
     WRITABLE = {
         "serviceengine": {"name": None, "enable_state": SE_ENABLED},
         "virtualservice": {"name": None, "enabled": True, "vip": None, "services": None},
-        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None},
+        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None, "instance_flavor": None},
         "vimgrhostruntime": {"maintenance_mode": False},
         "cloud": {"name": None, "vcenter_configuration": None, "openstack_configuration": None,
                   "vca_configuration": None},
@@ -61,7 +61,8 @@ class Objects(Part):
             raise ApiError(400, f"Invalid ha_mode {doc['ha_mode']}")
         if doc["algo"] not in ALGOS:
             raise ApiError(400, f"Invalid algo {doc['algo']}")
-        for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se"):
+        for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se", "vcpus_per_se",
+                  "memory_per_se", "disk_per_se"):
             if not isinstance(doc.get(k), int) or doc[k] < 1:
                 raise ApiError(400, f"{k} must be a positive integer")
 
