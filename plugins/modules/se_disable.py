@@ -20,7 +20,7 @@ description:
     cloud's access mode lets it create SEs) and fails without changing anything when it cannot, saying what is
     short. How many SEs a host can still run is exposed by no vendor object; it is reported as unknown, never
     counted as room.
-  - Where each virtual service goes is the controller's choice. The plan (check mode, RV(plan.moves), the diff)
+  - Where each virtual service goes is the controller's choice. The plan (check mode, C(plan.moves), the diff)
     shows the targets the controller's documented placement rules predict, labelled as predictions; the result
     of a run reports where each one actually went.
   - With O(method=controller) the controller evacuates the SE itself; with O(method=per_vs) the module first
