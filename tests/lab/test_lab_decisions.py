@@ -90,7 +90,7 @@ def test_otherwise_the_controller_picks_another_valid_target_and_retries_a_faile
     _ses, rt = api.vs_ses("ds-3")
     assert rt["migrate_in_progress"] and rt["oper_status"]["state"] == "OPER_UP"   # still serving from ds-se-02
     idle(lab)
-    spawns = [e for e in events(api, "CREATING_SE", "CREATE_SE_FAIL", "CREATE_SE_TIMEOUT", "CREATED_SE")][::-1]
+    spawns = events(api, "CREATING_SE", "CREATE_SE_FAIL", "CREATE_SE_TIMEOUT", "CREATED_SE")[::-1]
     assert [e["event_id"] for e in spawns][:2] == ["CREATING_SE", "CREATE_SE_FAIL"]
     assert spawns[-1]["event_id"] == "CREATED_SE"
     hosts = [e["event_details"]["spawn_se_details"]["host_name"] for e in spawns]
