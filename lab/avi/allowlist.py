@@ -34,9 +34,6 @@ ALLOWLIST = [
 ]
 
 PENDING_SHIPPED_READS = [
-    Entry("VIMgrHostRuntime", "max_se_on_host", {"unknown_field"},
-          "plugins/module_utils/_avi/placement.py (_host) reads host capacity; /_lab/world has it as "
-          "hosts[].max_se_on_host"),
 ]
 
 

@@ -155,6 +155,8 @@ def build_app(world):
                 return JSONResponse({"ok": True})
             if path == "world" and meth == "GET":
                 return JSONResponse(world.views.lab_world())
+            if path == "decisions" and meth in ("GET", "POST"):
+                return JSONResponse(world.decisions(await read_body(True) if meth == "POST" else None))
             if path == "upgrade" and meth == "GET":
                 return JSONResponse(world.upgrade.status.upgrade_summary())
             if path == "upgrade/preview" and meth == "POST":

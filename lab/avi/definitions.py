@@ -5,6 +5,8 @@
 - ``swagger/<branch>/<Object>.json``: the Swagger 2.0 files of vmware/alb-sdk, unchanged, for the
   newest 17.2, 20.1, 22.1 and 30.2 branches. Enums are in the descriptions ("Enum options - A, B."),
   and so is the version a field came with ("Field introduced in 21.1.3.").
+- ``events.json``: the event log's definitions (``EventLog`` and the event details the lab emits) from
+  each branch's ``swagger/Alert.json``, which is too large to copy whole, and the logs API's answer.
 - ``supplement.json``: definitions no Swagger file of the branch publishes (runtime summaries, the
   inventories before 22.1, the 17.x upgrade status, ...), each transcribed from the vendor source its
   ``x-source`` names, or borrowed from another branch's Swagger (``x-borrow``), or, where the vendor
@@ -51,8 +53,14 @@ def _swagger_definitions(branch):
 
 
 def _load_supplement():
+    """supplement.json, and events.json (the event log's definitions, same keys) merged into it."""
     with open(os.path.join(VENDOR, "supplement.json"), encoding="utf-8") as fh:
-        return json.load(fh)
+        merged = json.load(fh)
+    with open(os.path.join(VENDOR, "events.json"), encoding="utf-8") as fh:
+        for scope, definitions in json.load(fh).items():
+            if isinstance(definitions, dict):
+                merged.setdefault(scope, {}).update(definitions)
+    return merged
 
 
 class Problem:

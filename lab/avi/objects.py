@@ -2,16 +2,15 @@
 topology, and configuration writes (PUT / PATCH of an object)."""
 import time
 
-from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref
+from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref, uuid_of
 from lab.avi.part import Part
 
 TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice", "stringgroup")
 # configuration objects a client may create (POST) and delete (DELETE); the others come from the topology
 CREATABLE = ("stringgroup",)
-# objects the controller creates that a client may delete: DELETE /api/serviceengine/{uuid} [vendor: the path,
-# alb-sdk ServiceEngine.json 17.2-30.2]; refused while a virtual service is placed on the SE [lab assumption: the
-# vendor publishes no precondition]
-DELETABLE = ("serviceengine",)
+# configuration objects a client may delete: those it creates, and service engines (vendor: DELETE
+# /api/serviceengine/{uuid}, alb-sdk swagger/ServiceEngine.json; the controller then deletes the SE's VM)
+DELETABLE = CREATABLE + ("serviceengine",)
 SG_TYPES = ("SG_TYPE_STRING", "SG_TYPE_KEYVAL")
 HA_MODES = (HA_PAIR, HA_SHARED, HA_LEGACY)
 ALGOS = ("PLACEMENT_ALGO_PACKED", "PLACEMENT_ALGO_DISTRIBUTED")
@@ -30,13 +29,29 @@ SEG_DEFAULTS = {
 }
 
 
+# the cloud types whose access mode is a `privilege` in their configuration (vendor: Cloud.json)
+PRIVILEGE_CONFIG = {"CLOUD_VCENTER": "vcenter_configuration", "CLOUD_OPENSTACK": "openstack_configuration",
+                    "CLOUD_VCA": "vca_configuration"}
+PRIVILEGE_DEFAULTS = {"CLOUD_VCENTER": {"vcenter_url": "vcenter.lab.example", "datacenter": "lab-dc"}}
+
+
 class Objects(Part):
+    @staticmethod
+    def can_create_se(cloud):
+        """Whether the controller may create SEs in ``cloud``, from its vendor fields: not in a no-orchestrator
+        cloud (CLOUD_NONE), and only with write access where the cloud type has an access mode."""
+        if cloud["vtype"] == "CLOUD_NONE":
+            return False
+        config = PRIVILEGE_CONFIG.get(cloud["vtype"])
+        return config is None or (cloud.get(config) or {}).get("privilege") == "WRITE_ACCESS"
+
     WRITABLE = {
         "serviceengine": {"name": None, "enable_state": SE_ENABLED},
         "virtualservice": {"name": None, "enabled": True, "vip": None, "services": None},
-        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None},
-        "vimgrhostruntime": {"maintenance_mode": False, "max_se_on_host": None},
-        "cloud": {"name": None},
+        "serviceenginegroup": dict(SEG_DEFAULTS) | {"name": None, "instance_flavor": None},
+        "vimgrhostruntime": {"maintenance_mode": False},
+        "cloud": {"name": None, "vcenter_configuration": None, "openstack_configuration": None,
+                  "vca_configuration": None},
         "stringgroup": {"name": None, "type": None, "kv": [], "description": None, "longest_match": None},
     }
 
@@ -46,7 +61,8 @@ class Objects(Part):
             raise ApiError(400, f"Invalid ha_mode {doc['ha_mode']}")
         if doc["algo"] not in ALGOS:
             raise ApiError(400, f"Invalid algo {doc['algo']}")
-        for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se"):
+        for k in ("min_scaleout_per_vs", "max_scaleout_per_vs", "max_se", "max_vs_per_se", "vcpus_per_se",
+                  "memory_per_se", "disk_per_se"):
             if not isinstance(doc.get(k), int) or doc[k] < 1:
                 raise ApiError(400, f"{k} must be a positive integer")
 
@@ -87,21 +103,37 @@ class Objects(Part):
 
     def delete(self, typ, u):
         with self.w.lock:
-            if typ not in CREATABLE + DELETABLE:
+            if typ not in DELETABLE:
                 raise ApiError(405, "Method Not Allowed")
             if u not in self.w.objs[typ]:
                 raise ApiError(404, "Object not found!")
             if typ == "serviceengine":
-                placed = sorted(v["name"] for v in self.w.vss_on(u))
-                if placed:
-                    raise ApiError(400, f"Cannot delete Service Engine {self.w.objs[typ][u]['name']}: virtual "
-                                   f"services are placed on it ({', '.join(placed)})")
-                if any(o["state"] == "running" and o.get("se") == u for o in self.w.ops.values()):
-                    raise ApiError(400, f"Cannot delete Service Engine {self.w.objs[typ][u]['name']}: an operation "
-                                   "on it is in progress")
+                self._delete_se(self.w.objs[typ][u])
             del self.w.objs[typ][u]
             self.w.save_obj(typ, u)
+            self.w.update_disruption()
             self.w._flush()
+
+    def _delete_se(self, se):
+        """Refuse to delete an SE that still hosts a virtual service or takes part in an operation [lab
+        assumption: the vendor documents neither the preconditions nor the error]; else the SE and its VM
+        go (event DELETED_SE; the VM deletion itself is not modelled)."""
+        hosted = sorted(v["name"] for v in self.w.vss_on(se["uuid"]))
+        if hosted:
+            raise ApiError(400, f"Cannot delete Service Engine {se['name']}: it hosts virtual services "
+                           f"({', '.join(hosted)}); disable it first to move them")
+        busy = [o for o in self.w.ops.values() if o["state"] == "running" and se["uuid"] in (
+            o.get("se"), o.get("to_se"), o.get("from_se"), o.get("wait_se"))]
+        if busy:
+            raise ApiError(409, f"Cannot delete Service Engine {se['name']}: operation {busy[0]['kind']} in progress")
+        g = self.w.group_of(se)
+        host = self.w.objs["vimgrhostruntime"].get(uuid_of(se.get("host_ref")))
+        self.w.eventlog.emit("DELETED_SE", "serviceengine", se, "RESMGR", f"Service Engine {se['name']} deleted",
+                             {"delete_se_details": {"se_uuid": se["uuid"], "se_name": se["name"],
+                                                    "se_grp_uuid": g["uuid"], "se_grp_name": g["name"],
+                                                    "host_uuid": host["uuid"] if host else "",
+                                                    "host_name": host["name"] if host else "",
+                                                    "reason": "deleted through the API"}})
 
     def seed(self, topo):
         """Create the topology's clouds, hosts, SE groups, SEs and virtual services."""
@@ -110,9 +142,15 @@ class Objects(Part):
         for c in topo.get("clouds", []):
             u = new_uuid("cloud")
             vtype = c.get("vtype", "CLOUD_VCENTER")
-            can = c.get("can_create_se", vtype != "CLOUD_NONE")
-            self.w.objs["cloud"][u] = {"uuid": u, "name": c["name"], "vtype": vtype,
-                                       "tenant_ref": ref("tenant", "admin"), "_lab": {"can_create_se": bool(can)}}
+            cloud = {"uuid": u, "name": c["name"], "vtype": vtype, "tenant_ref": ref("tenant", "admin")}
+            if vtype in PRIVILEGE_CONFIG:
+                # vendor: the access mode decides whether the controller may create SEs ("Write, which also
+                # allows Avi to create Service Engines", vCenterConfiguration.privilege); can_create_se: false
+                # in the topology gives READ_ACCESS
+                privilege = c.get("privilege") or ("WRITE_ACCESS" if c.get("can_create_se", True) else "READ_ACCESS")
+                cloud[PRIVILEGE_CONFIG[vtype]] = {"privilege": privilege, **PRIVILEGE_DEFAULTS.get(vtype, {})}
+            cloud["_lab"] = {"can_create_se": self.can_create_se(cloud)}
+            self.w.objs["cloud"][u] = cloud
             names["cloud"][c["name"]] = u
             for h in c.get("hosts", []):
                 hu = new_uuid("host")
@@ -121,8 +159,9 @@ class Objects(Part):
                     "type": vtype, "num_cpu_cores": int(h.get("num_cpu_cores", 32)),
                     "mem": int(h.get("mem", 262144)), "maintenance_mode": bool(h.get("maintenance_mode", False)),
                     "powerstate": h.get("powerstate", "VIMGR_HOST_POWERED_ON"),
-                    "connection_state": "connected", "max_se_on_host": int(h.get("max_se_on_host", 4)),
-                    "tenant_ref": ref("tenant", "admin")}
+                    "connection_state": "connected", "tenant_ref": ref("tenant", "admin"),
+                    # how many SEs the host can run: no vendor object says it [lab assumption]
+                    "_lab": {"max_se": int(h.get("max_se_on_host", 4))}}
                 names["vimgrhostruntime"][h["name"]] = hu
         default_cloud = next(iter(names["cloud"].values()), None)
         for g in topo.get("se_groups", []):
@@ -215,6 +254,8 @@ class Objects(Part):
                     self.w.operations.set_enable_state(o, v)
                 else:
                     o[k] = v
+            if typ == "cloud":
+                o["_lab"]["can_create_se"] = self.can_create_se(o)
             o["_last_modified"] = str(int(time.time() * 1e6))
             self.w.save_obj(typ, u)
             self.w.update_disruption()

@@ -15,7 +15,23 @@ log = logging.getLogger("lab.avi.operations")
 OP_KINDS = ("migrate", "scaleout", "scalein", "se_create", "se_disable") + UPGRADE_FAULT_OPS
 
 
+# the events an operation of a virtual service ends with: kind -> (on failure, on success) [vendor: event ids]
+FINISH_EVENTS = {"migrate": ("VS_MIGRATE_FAILED", "VS_MIGRATE_COMPLETE"),
+                 "scaleout": ("VS_SCALEOUT_FAILED", "VS_SCALEOUT_COMPLETE"),
+                 "scalein": ("VS_SCALEIN_FAILED", "VS_SCALEIN_COMPLETE")}
+DETAILS = {"migrate": "vs_migrate_details", "scaleout": "vs_scaleout_details", "scalein": "vs_scalein_details"}
+
+
 class Operations(Part):
+    def vs_event(self, event_id, vs, module, description, op, error=None):
+        """An event about a virtual service's operation, with its VsMigrate/ScaleOut/ScaleInEventDetails."""
+        details = {"vs_uuid": vs["uuid"]}
+        if vs["vip"]:
+            details["ip"] = vs["vip"][0]["ip_address"]["addr"]
+        if error:
+            details["error_message"] = str(error)
+        self.w.eventlog.emit(event_id, "virtualservice", vs, module, description, {DETAILS[op["kind"]]: details})
+
     def active_op(self, vs_uuid):
         for op in self.w.ops.values():
             if op["state"] == "running" and op.get("vs") == vs_uuid and op["kind"] in (
@@ -51,6 +67,24 @@ class Operations(Part):
         self.w._mark("operations", op["id"], op)
         log.info("operation %s %s %s: %s%s (%.1f lab s)", op["id"], op["kind"], op["target"], result,
                  f" ({reason})" if reason else "", op["ended"] - op["started"])
+        if op["kind"] in FINISH_EVENTS and op.get("vs") and result in ("success", "failed"):
+            vs = self.w.objs["virtualservice"].get(op["vs"])
+            if vs:
+                event_id = FINISH_EVENTS[op["kind"]][result == "success"]
+                self.vs_event(event_id, vs, "VSMGR", f"Virtual service {vs['name']} {op['kind']} "
+                              + ("complete" if result == "success" else f"failed: {reason}"), op, error=reason)
+        if op["kind"] == "se_disable" and result in ("success", "failed"):
+            se = self.w.objs["serviceengine"].get(op["se"])
+            if se:
+                reasons = [f"{self.w.objs['virtualservice'].get(f['vs'], {}).get('name', f['vs'])}: {f['reason']}"
+                           for f in op.get("failures", [])]
+                self.w.eventlog.emit("MIGRATE_SE_FINISHED" if result == "success" else "MIGRATE_SE_FAILED",
+                                     "serviceengine", se, "RESMGR",
+                                     f"Service Engine {se['name']} migration " + (
+                                         "finished" if result == "success" else "failed: " + "; ".join(reasons)),
+                                     {"semigrate_event_details": {"se_uuid": se["uuid"], "se_name": se["name"],
+                                                                  "num_vs": len(op.get("tried", [])),
+                                                                  "reason": reasons}})
         if op.get("vs"):
             vs = self.w.objs["virtualservice"].get(op["vs"])
             if vs:
@@ -114,8 +148,9 @@ class Operations(Part):
         else:
             raise ApiError(400, "from_se_ref is required: the VS is placed on more than one SE")
         kind, tgt = self.w.placement.target_from_params(vs, g, params, exclude=(src,))
-        if kind == "new":
-            tgt = self.w.placement.create_se(g, tgt)
+        if kind in ("new", "new_on_host"):
+            tgt = self.w.placement.create_se(g, tgt, forced_host=kind == "new_on_host")
+            kind = "new"
         src_entry = self.w.vs_entry(vs, src)
         tgt_entry = {"se": tgt, "primary": False, "standby": False, "state": "scaling_out"}
         if g["ha_mode"] == HA_LEGACY:
@@ -133,9 +168,9 @@ class Operations(Part):
         placement.append(tgt_entry)
         vs["_lab"]["migrate_state"] = MIG_STARTED
         self.w.save_obj("virtualservice", vs_uuid)
-        scalein = self.w.timing("scalein") + (g.get("vs_scalein_timeout", 0) if self.w.cfg["timing"].get(
+        scalein = self.w.duration("scalein") + (g.get("vs_scalein_timeout", 0) if self.w.cfg["timing"].get(
             "honour_scalein_timeout") else 0)
-        phases = [("scaleout", self.w.timing("scaleout"))]
+        phases = [("scaleout", self.w.duration("scaleout"))]
         if not force:
             phases.append(("scalein", scalein))
         creating = kind == "new" or self.w.objs["serviceengine"][tgt]["_lab"]["oper"] == "OPER_CREATING"
@@ -143,6 +178,7 @@ class Operations(Part):
                            from_se=src, to_se=tgt, wait_se=tgt if creating else None,
                            force=force)
         self.w.update_disruption()
+        self.vs_event("VS_MIGRATE_STARTED", vs, "VSMGR", f"Virtual service {vs['name']} migrate started", op)
         log.info("migrate %s from %s to %s started (%s)", vs["name"], self.w.objs["serviceengine"][src]["name"],
                  self.w.objs["serviceengine"][tgt]["name"], op["id"])
         return op
@@ -158,13 +194,13 @@ class Operations(Part):
                 raise ApiError(400, f"VS is already scaled out to max_scaleout_per_vs={g['max_scaleout_per_vs']}"
                                " SEs")
             kind, tgt = self.w.placement.target_from_params(vs, g, params)
-            if kind == "new":
-                tgt = self.w.placement.create_se(g, tgt)
+            if kind in ("new", "new_on_host"):
+                tgt = self.w.placement.create_se(g, tgt, forced_host=kind == "new_on_host")
             vs["_lab"]["placement"].append({"se": tgt, "primary": not vs["_lab"]["placement"],
                                             "standby": False, "state": "scaling_out"})
             self.w.save_obj("virtualservice", vs_uuid)
             creating = self.w.objs["serviceengine"][tgt]["_lab"]["oper"] == "OPER_CREATING"
-            op = self.start_op("scaleout", [("scaleout", self.w.timing("scaleout"))], vs=vs_uuid, se=tgt,
+            op = self.start_op("scaleout", [("scaleout", self.w.duration("scaleout"))], vs=vs_uuid, se=tgt,
                                target=vs["name"], to_se=tgt, wait_se=tgt if creating else None)
             self.w._flush()
             return op
@@ -192,7 +228,7 @@ class Operations(Part):
                 entry = cands[-1]
             entry["state"] = "scaling_in"
             self.w.save_obj("virtualservice", vs_uuid)
-            op = self.start_op("scalein", [("scalein", self.w.timing("scalein"))], vs=vs_uuid, se=entry["se"],
+            op = self.start_op("scalein", [("scalein", self.w.duration("scalein"))], vs=vs_uuid, se=entry["se"],
                                target=vs["name"], from_se=entry["se"])
             self.w._flush()
             return op
@@ -210,8 +246,12 @@ class Operations(Part):
                 se["_lab"]["oper"] = "OPER_DISABLING" if se["_lab"]["oper"] != "OPER_CREATING" else "OPER_CREATING"
                 se["_lab"]["migrate_state"] = MIG_STARTED
                 se["_lab"]["failures"] = []
-                self.start_op("se_disable", [("evacuate", 0), ("settle", self.w.timing("se_disable_settle"))],
+                self.start_op("se_disable", [("evacuate", 0), ("settle", self.w.duration("se_disable_settle"))],
                               se=su, target=se["name"], force=new == SE_FORCE, tried=[])
+                self.w.eventlog.emit("MIGRATE_SE_STARTED", "serviceengine", se, "RESMGR",
+                                     f"Service Engine {se['name']} migration started",
+                                     {"semigrate_event_details": {"se_uuid": su, "se_name": se["name"],
+                                                                  "num_vs": len(self.w.vss_on(su))}})
                 log.info("SE %s: %s, evacuation started", se["name"], new)
         else:
             for o in running:  # re-enabled while evacuating: stop after the VSs in flight
@@ -245,11 +285,16 @@ class Operations(Part):
         # phase `name` has elapsed
         if op.get("fail") and self._fail_here(op, name):
             return True
-        if k == "se_create":
+        if k == "se_create" and name == "create":
             se = self.w.objs["serviceengine"].get(op["se"])
+            if se and self._creation_fails(op, se):
+                return True
             if se:
                 se["_lab"]["oper"] = "OPER_UP" if se["enable_state"] in (SE_ENABLED, SE_DFP) else "OPER_DISABLED"
                 self.w.save_obj("serviceengine", op["se"])
+                g = self.w.group_of(se)
+                self.w.placement.spawn_event("CREATED_SE", se, g, uuid_of(se.get("host_ref")),
+                                             f"Service Engine {se['name']} created")
         elif name == "scaleout":
             vs = self.w.objs["virtualservice"].get(op["vs"])
             e = self.w.vs_entry(vs, op["to_se"]) if vs else None
@@ -271,6 +316,11 @@ class Operations(Part):
                     if new:
                         new["standby"] = False
                 self.w.save_obj("virtualservice", op["vs"])
+        elif name == "retry_wait":
+            se = self.w.objs["serviceengine"].get(op["se"])
+            if se:
+                self.w.placement.spawn_event("CREATING_SE", se, self.w.group_of(se), uuid_of(se.get("host_ref")),
+                                             f"Creating Service Engine {se['name']} (retry)")
         elif name == "settle":
             se = self.w.objs["serviceengine"].get(op["se"])
             if se:
@@ -286,6 +336,38 @@ class Operations(Part):
                 self.finish_op(op, "success")
         return True
 
+    def _creation_fails(self, op, se):
+        """When the controller decides otherwise, the next creations fail (decisions.se_create_failures): the
+        event, then a retry on another host after timing.se_spawn_retry [vendor: "If creation of the SE fails,
+        the Controller will wait for five minutes and then attempt to recreate the SE on a new host"; lab
+        assumption: with a host the request named, the retry stays on that host]. True if this one failed."""
+        fails = self.w.cfg["decisions"]["se_create_failures"]
+        if not self.w.otherwise() or not fails:
+            return False
+        event_id = fails.pop(0)
+        self.w._save_meta()
+        g = self.w.group_of(se)
+        failed_host = uuid_of(se.get("host_ref"))
+        reason = ("timed out waiting for the SE to connect" if event_id == "CREATE_SE_TIMEOUT"
+                  else "the cloud could not create the VM on this host")
+        self.w.placement.spawn_event(event_id, se, g, failed_host, f"Service Engine {se['name']} creation failed: "
+                                     f"{reason}", reason=reason)
+        op["failed_hosts"] = op.get("failed_hosts", []) + [failed_host]
+        host = failed_host
+        if not op.get("forced_host"):
+            cloud = uuid_of(g["cloud_ref"])
+            se_host = se.pop("host_ref", None)       # this SE's own slot does not count against the other hosts
+            host = self.w.placement.pick_host(cloud, {}, avoid=op["failed_hosts"]) or failed_host
+            se["host_ref"] = ref("vimgrhostruntime", host) if host else se_host
+        self.w.save_obj("serviceengine", se["uuid"])
+        op["phases"] += [["retry_wait", self.w.duration("se_spawn_retry")], ["create", self.w.duration("se_create")]]
+        op["est_total"] = sum(p[1] for p in op["phases"])
+        op["phase"] += 1
+        op["phase_started"] = self.w.lab_now()
+        log.info("SE %s: creation failed (%s) on host %s, retrying on %s", se["name"], event_id,
+                 failed_host, host)
+        return True
+
     def _fail_here(self, op, phase):
         """Apply an injected fail_operation at the end of the first phase; True if it failed."""
         k = op["kind"]
@@ -294,6 +376,9 @@ class Operations(Part):
             self.w._mark("objects", ("serviceengine", op["se"]), None)
             if se:
                 se["_lab"]["oper"] = "OPER_FAILED"
+                self.w.placement.spawn_event("CREATE_SE_FAIL", se, self.w.group_of(se), uuid_of(se.get("host_ref")),
+                                             f"Service Engine {se['name']} creation failed: {op['fail']}",
+                                             reason=op["fail"])
             self.finish_op(op, "failed", op["fail"])
             return True
         if k in ("migrate", "scaleout") and phase == "scaleout":

@@ -1,5 +1,10 @@
 """The placement engine of the Avi world: where the controller puts a virtual service (an existing
-SE of the group, or a new SE on a host with room) and creating SEs."""
+SE of the group, or a new SE on a host with room) and creating SEs.
+
+Two ways of deciding (``decisions.mode``, lab.avi.world): ``predicted`` follows the rules of lab/AVI.md
+with ties broken by name, as the collection's planner predicts; ``otherwise`` makes another valid choice
+(any eligible SE, or a new SE where one may be created; any host with room), so that tests show the
+collection stays right when the controller does not do what it predicted."""
 import logging
 import string
 
@@ -17,17 +22,20 @@ class Placement(Part):
         if not h or h.get("maintenance_mode") or h.get("powerstate") != "VIMGR_HOST_POWERED_ON":
             return 0
         used = sum(1 for s in self.w.objs["serviceengine"].values() if uuid_of(s.get("host_ref")) == hu)
-        return h.get("max_se_on_host", 4) - used
+        return h["_lab"]["max_se"] - used
 
-    def pick_host(self, cu, _unused):
-        best, room = None, 0
-        for h in sorted(self.w.objs["vimgrhostruntime"].values(), key=lambda x: x["name"]):
-            if uuid_of(h["cloud_ref"]) != cu:
-                continue
-            r = self._host_room(h["uuid"])
-            if r > room:
-                best, room = h["uuid"], r
-        return best
+    def pick_host(self, cu, _unused, avoid=()):
+        """The host of the cloud with the most room (ties: by name); otherwise any host with room. ``avoid``:
+        hosts to pass over while another has room (a failed creation's)."""
+        hosts = sorted(self.w.objs["vimgrhostruntime"].values(), key=lambda x: x["name"])
+        rooms = [(h, self._host_room(h["uuid"])) for h in hosts if uuid_of(h["cloud_ref"]) == cu]
+        rooms = [(h, r) for h, r in rooms if r > 0]
+        if not rooms:
+            return None
+        preferred = [(h, r) for h, r in rooms if h["uuid"] not in avoid] or rooms
+        if self.w.otherwise():
+            return self.w.decision_rng().choice(preferred)[0]["uuid"]
+        return max(preferred, key=lambda hr: hr[1])[0]["uuid"] if preferred else None
 
     def _can_create_se(self, g, host_uuid=None):
         """(True, host_uuid) or (False, reason)."""
@@ -80,18 +88,35 @@ class Placement(Part):
             else:
                 eligible.append(se)
         can, host = self._can_create_se(g)
+        predicted = self._predicted(g, eligible, can, host, {s["uuid"]: self.w.load_of(s["uuid"]) for s in eligible})
+        if self.w.otherwise():
+            # another valid target than the documented rules predict, when there is one: another eligible SE, or
+            # a new SE where the group may grow (or an existing SE rather than a new one)
+            choices = [("se", s["uuid"]) for s in eligible] + ([("new", host)] if can else [])
+            others = [c for c in choices if predicted is None or c[0] != predicted[0]
+                      or (c[0] == "se" and c[1] != predicted[1])]
+            if others:
+                return self.w.decision_rng().choice(others)
+        if predicted is not None:
+            return predicted
+        raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+
+    @staticmethod
+    def _predicted(g, eligible, can, host, load):
+        """The documented rules, ties broken by name: PACKED fills the eligible SE with the most VSs, else a new SE;
+        DISTRIBUTED a new SE while the group may grow, else the eligible SE with the fewest. None: no place."""
         if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED" and can:
             return "new", host
         if eligible:
             up = [s for s in eligible if s["_lab"]["oper"] == "OPER_UP"] or eligible
             if g["algo"] == "PLACEMENT_ALGO_DISTRIBUTED":
-                return "se", min(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
-            return "se", max(up, key=lambda s: (self.w.load_of(s["uuid"]), s["name"]))["uuid"]
+                return "se", min(up, key=lambda s: (load[s["uuid"]], s["name"]))["uuid"]
+            return "se", min(up, key=lambda s: (-load[s["uuid"]], s["name"]))["uuid"]
         if can:
             return "new", host
-        raise ApiError(400, "No SE available for placement: " + "; ".join(reasons + [host]))
+        return None
 
-    def create_se(self, g, host_uuid, parent=None):
+    def create_se(self, g, host_uuid, parent=None, forced_host=False):
         su = new_uuid("serviceengine")
         suffix = "".join(self.w._rng.choice(string.ascii_lowercase) for _unused in range(5))
         n = len(self.w.objs["serviceengine"])
@@ -103,13 +128,28 @@ class Placement(Part):
               "controller_created": True, "tenant_ref": ref("tenant", "admin"),
               "_lab": {"oper": "OPER_CREATING", "migrate_state": MIG_IDLE, "version": self.w.cfg["version"],
                        "failures": [], "mgmt_ip": {"addr": f"10.11.{n // 250}.{n % 250 + 2}", "type": "V4"}}}
+        if g.get("instance_flavor"):
+            se["flavor"] = g["instance_flavor"]
         self.w.objs["serviceengine"][su] = se
         self.w.save_obj("serviceengine", su)
         self.w.operations.start_op("se_create", se=su, target=se["name"], parent=parent,
-                                   phases=[("create", self.w.timing("se_create"))])
+                                   phases=[("create", self.w.duration("se_create"))], forced_host=forced_host,
+                                   failed_hosts=[])
+        self.spawn_event("CREATING_SE", se, g, host_uuid, f"Creating Service Engine {se['name']}")
         log.info("creating SE %s on host %s for group %s", se["name"],
                  self.w.objs["vimgrhostruntime"][host_uuid]["name"], g["name"])
         return su
+
+    def spawn_event(self, event_id, se, g, host_uuid, description, reason=None):
+        host = self.w.objs["vimgrhostruntime"].get(host_uuid) or {}
+        cloud = self.w.objs["cloud"].get(uuid_of(g["cloud_ref"])) or {}
+        details = {"se_uuid": se["uuid"], "se_name": se["name"], "se_grp_uuid": g["uuid"], "se_grp_name": g["name"],
+                   "host_uuid": host.get("uuid", ""), "host_name": host.get("name", ""),
+                   "cloud_uuid": cloud.get("uuid", ""), "cloud_name": cloud.get("name", ""),
+                   "vcpus": int(g["vcpus_per_se"]), "memory": int(g["memory_per_se"])}
+        if reason:
+            details["reason"] = reason
+        self.w.eventlog.emit(event_id, "serviceenginegroup", g, "RESMGR", description, {"spawn_se_details": details})
 
     def target_from_params(self, vs, g, params, exclude=()):
         to_se = params.get("to_se_ref")
@@ -128,5 +168,5 @@ class Placement(Part):
             can, host = self._can_create_se(g, hu)
             if not can:
                 raise ApiError(400, f"No SE available for placement: {host}")
-            return "new", host
+            return ("new_on_host" if hu else "new"), host
         return self._choose_target(vs, g, exclude)

@@ -10,6 +10,7 @@ body). ``api``: ``"flexible"`` (18.2.6 and later), ``"legacy"`` (before 18.2.6) 
 on the other generation the route answers 404, as the controller does.
 """
 import re
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse, Response
 
@@ -107,7 +108,7 @@ def object_routes(typ, definition):
     one_answers = {"GET": definition, "PUT": definition, "PATCH": definition}
     if typ in CREATABLE:
         many["POST"], many_answers["POST"] = create, definition
-    if typ in CREATABLE + DELETABLE:
+    if typ in DELETABLE:
         one_["DELETE"], one_answers["DELETE"] = delete, None
     return [ApiRoute(typ, many, many_answers), ApiRoute(typ + "/{uuid}", one_, one_answers)]
 
@@ -133,6 +134,10 @@ async def vs_runtime(c):
 
 async def se_runtime(c):
     return ok(c.world.views.se_runtime(c.uuid))
+
+
+async def event_logs(c):
+    return ok(c.world.eventlog.logs(parse_qsl(c.request.url.query, keep_blank_values=True), c.url))
 
 
 async def images(c):
@@ -220,6 +225,7 @@ ROUTES = [
     ApiRoute("virtualservice/{uuid}/runtime", {"GET": vs_runtime}, {"GET": "VirtualServiceRuntimeSummary"}),
     ApiRoute("serviceengine/{uuid}/runtime", {"GET": se_runtime}, {"GET": "ServiceEngineRuntimeSummary"}),
     *[vs_action(a) for a in ("migrate", "scaleout", "scalein")],
+    ApiRoute("analytics/logs", {"GET": event_logs}, {"GET": "EventLogApiResponse"}),
     ApiRoute("image", {"GET": images, "POST": image_upload}, {"GET": "ImageApiResponse", "POST": "Image"}, api="flexible"),
     ApiRoute("image/{uuid}", {"GET": image, "DELETE": image_delete}, {"GET": "Image", "DELETE": None},
              api="flexible"),

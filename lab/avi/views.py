@@ -103,7 +103,7 @@ class Views(Part):
                                    "version": se["_lab"]["version"], "mgmt_ip": se["_lab"]["mgmt_ip"]["addr"],
                                    "migrate_failures": se["_lab"].get("failures", []),
                                    "vs": sorted(v["name"] for v in hosted.get(se["uuid"], []))}
-            hosts = {h["name"]: {"max_se_on_host": h.get("max_se_on_host", 4),
+            hosts = {h["name"]: {"max_se_on_host": h["_lab"]["max_se"],
                                  "ses": sorted(s["name"] for s in w.objs["serviceengine"].values()
                                                if uuid_of(s.get("host_ref")) == h["uuid"])}
                      for h in w.objs["vimgrhostruntime"].values()}
@@ -111,7 +111,8 @@ class Views(Part):
             vss = {v["name"]: {"migrate_state": v["_lab"].get("migrate_state"), "last_operation": v["_lab"].get("last_op")}
                    for v in w.objs["virtualservice"].values()}
             return {"service_engines": dict(sorted(ses.items())), "hosts": dict(sorted(hosts.items())),
-                    "clouds": clouds, "virtual_services": dict(sorted(vss.items())), "lab_now": w.lab_now()}
+                    "clouds": clouds, "virtual_services": dict(sorted(vss.items())), "lab_now": w.lab_now(),
+                    "decisions": w.cfg["decisions"]["mode"]}
 
     # ------------------------------------------------------------------ API generations
     def since(self, version):

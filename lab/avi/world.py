@@ -5,6 +5,7 @@ that work on it, each a concern of its own (composition, not mixins):
 - ``placement`` (lab.avi.placement): where a virtual service goes, creating SEs;
 - ``operations`` (lab.avi.operations): migrate, scale out/in, SE disable, advanced by the tick;
 - ``views`` (lab.avi.views): objects, inventories and runtime in the vendor's shapes;
+- ``eventlog`` (lab.avi.events): the controller's event log and the logs API;
 - ``upgrade`` (lab.avi.upgrade): images, the controller cluster, upgrades and their status.
 
 Everything runs under one re-entrant lock (``World.lock``); HTTP handlers call the parts, and one
@@ -16,10 +17,12 @@ seconds. The lab clock is persisted; while the lab process is down the lab clock
 in-flight operations resume where they were after a restart **[lab assumption]**.
 """
 import logging
+import random
 import secrets
 import time
 
 from lab.avi.common import SERVING_OPER, ApiError, ref, uuid_of
+from lab.avi.events import Events
 from lab.avi.objects import TYPES, Objects
 from lab.avi.operations import OP_KINDS, Operations
 from lab.avi.placement import Placement
@@ -30,7 +33,18 @@ from lab.worldbase import WorldBase
 log = logging.getLogger("lab.avi.world")
 
 TIMING_DEFAULTS = {"login": 0, "se_create": 300, "scaleout": 20, "scalein": 10,
-                   "se_disable_settle": 2, "honour_scalein_timeout": False, "se_disable_parallel": 1}
+                   "se_disable_settle": 2, "honour_scalein_timeout": False, "se_disable_parallel": 1,
+                   "se_spawn_retry": 300}
+# How the controller decides (topology `decisions:`, GET/POST /_lab/decisions). `predicted`: the placement
+# rules as lab/AVI.md states them, ties broken by name (what the collection's planner predicts).
+# `otherwise`: another valid choice within what the vendor documents [lab assumption: which one]: any
+# eligible SE or a new SE where one may be created, ties broken at random (seeded), a new SE on any host
+# with room; SE creations failing (`se_create_failures`: the next ones fail with these events, and the
+# controller retries on another host after `timing.se_spawn_retry`, vendor: "wait for five minutes and then
+# attempt to recreate the SE on a new host"); every duration times `slow`, spread by +/- `jitter`.
+DECISION_DEFAULTS = {"mode": "predicted", "seed": 1, "se_create_failures": [], "slow": 1.0, "jitter": 0.0}
+DECISION_MODES = ("predicted", "otherwise")
+SE_CREATE_FAILURE_EVENTS = ("CREATE_SE_FAIL", "CREATE_SE_TIMEOUT")
 
 
 class World(WorldBase):
@@ -40,6 +54,7 @@ class World(WorldBase):
         self.placement = Placement(self)
         self.operations = Operations(self)
         self.views = Views(self)
+        self.eventlog = Events(self)
         self.upgrade = UpgradeEngine(self)
         self._meta_saved = 0.0
         self._objects_changed = True
@@ -64,6 +79,8 @@ class World(WorldBase):
         meta = self.store.load("meta")
         self.cfg = meta["config"]
         self.cfg.pop("vip_summary", None)   # a state dir from when the lab could serve a list here
+        self.cfg.setdefault("decisions", dict(DECISION_DEFAULTS))
+        self.eventlog.load(meta)
         self.stats = meta["stats"]
         self._load_clock(meta["clock"], time_scale)
         self.ops = self.store.load("operations")
@@ -90,8 +107,10 @@ class World(WorldBase):
             "tenants": list(ctl.get("tenants", ["admin"])),
             "api_idle_timeout": float(ctl.get("api_idle_timeout", 900)),
             "timing": timing,
+            "decisions": self.check_decisions(dict(DECISION_DEFAULTS, **(topo.get("decisions") or {}))),
         }
         self._start_clock(time_scale)
+        self.eventlog.seed()
         self.objs = {t: {} for t in TYPES}
         self.ops, self.sessions, self.faults, self.disruption = {}, {}, {}, {}
         self.stats = self._empty_stats()
@@ -202,9 +221,72 @@ class World(WorldBase):
         return sum(1 for p in vs["_lab"]["placement"]
                    if p["state"] in ("active", "scaling_in") and self.se_serving(p["se"]))
 
+    # ------------------------------------------------------------------ how the controller decides
+    def check_decisions(self, d):
+        if d.get("mode") not in DECISION_MODES:
+            raise ValueError(f"decisions.mode must be one of {', '.join(DECISION_MODES)}")
+        fails = d.get("se_create_failures") or []
+        if isinstance(fails, int):
+            fails = ["CREATE_SE_FAIL"] * fails
+        if not isinstance(fails, list) or any(f not in SE_CREATE_FAILURE_EVENTS for f in fails):
+            raise ValueError(f"decisions.se_create_failures: a count or a list of {', '.join(SE_CREATE_FAILURE_EVENTS)}")
+        d["se_create_failures"] = list(fails)
+        for key in ("slow", "jitter"):
+            d[key] = float(d.get(key, DECISION_DEFAULTS[key]))
+        if d["slow"] <= 0 or not 0 <= d["jitter"] < 1:
+            raise ValueError("decisions: slow must be > 0 and jitter in [0, 1)")
+        d["seed"] = int(d.get("seed", 1))
+        unknown = set(d) - set(DECISION_DEFAULTS)
+        if unknown:
+            raise ValueError(f"decisions: unknown keys {', '.join(sorted(unknown))}")
+        self._decision_rng = random.Random(d["seed"])
+        return d
+
+    def otherwise(self):
+        """Whether the controller decides otherwise than predicted (``decisions.mode``)."""
+        return self.cfg["decisions"]["mode"] == "otherwise"
+
+    def decision_rng(self):
+        if getattr(self, "_decision_rng", None) is None:
+            self._decision_rng = random.Random(self.cfg["decisions"]["seed"])
+        return self._decision_rng
+
+    def decisions(self, update=None):
+        """GET/POST /_lab/decisions: the current settings, after applying ``update`` (also `host_capacity`:
+        {host name: SEs it can run}, the lab's own host capacity, which no vendor object carries)."""
+        with self.lock:
+            if update:
+                update = dict(update)
+                capacity = update.pop("host_capacity", None) or {}
+                for name, n in capacity.items():
+                    host = next((h for h in self.objs["vimgrhostruntime"].values() if h["name"] == name), None)
+                    if host is None or not isinstance(n, int) or n < 0:
+                        raise ApiError(400, f"host_capacity: unknown host {name} or not a count: {n!r}")
+                    host["_lab"]["max_se"] = n
+                    self.save_obj("vimgrhostruntime", host["uuid"])
+                try:
+                    self.cfg["decisions"] = self.check_decisions(dict(self.cfg["decisions"], **update))
+                except ValueError as e:
+                    raise ApiError(400, str(e)) from None
+                self._save_meta()
+                self._flush()
+            return dict(self.cfg["decisions"], host_capacity={
+                h["name"]: h["_lab"]["max_se"]
+                for h in sorted(self.objs["vimgrhostruntime"].values(), key=lambda h: h["name"])})
+
     # ------------------------------------------------------------------ operations
     def timing(self, name):
         return float(self.cfg["timing"].get(name, TIMING_DEFAULTS.get(name, 0)))
+
+    def duration(self, name):
+        """How long an operation phase takes this time: its timing, times ``decisions.slow`` and spread by
+        ``decisions.jitter`` when the controller decides otherwise."""
+        base = self.timing(name)
+        d = self.cfg["decisions"]
+        if d["mode"] != "otherwise":
+            return base
+        spread = 1.0 + d["jitter"] * (2 * self.decision_rng().random() - 1) if d["jitter"] else 1.0
+        return base * d["slow"] * spread
 
     def take_fault(self, kind, names):
         for fid, f in list(self.faults.items()):
@@ -318,7 +400,9 @@ class World(WorldBase):
                             "ended": None if op["ended"] is None else round(op["ended"], 3),
                             "lab_seconds": round(secs, 3), "real_seconds": round(secs * self.time_scale, 3),
                             "result": op["result"] or "running", "reason": op["reason"],
-                            "progress_percent": self.operations.progress(op)})
+                            "progress_percent": self.operations.progress(op),
+                            # wall clock (epoch seconds), to line operations up with a client's own times
+                            "started_epoch": op.get("started_real"), "ended_epoch": op.get("ended_real")})
             return {"logins": self.stats["logins"], "failed_logins": self.stats["failed_logins"],
                     "requests": dict(self.stats["requests"]), "status": dict(self.stats["status"]),
                     "operations": ops, "operation_lab_seconds": round(total, 3),

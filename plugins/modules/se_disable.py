@@ -15,14 +15,31 @@ version_added: 0.1.0
 description:
   - Sets the C(enable_state) of an Avi service engine (SE) and, for O(state=disabled), waits until every virtual
     service (VS) has moved off it.
-  - Before disabling, checks that the SE group can absorb the load (free room on the other enabled SEs,
-    C(max_se), whether the cloud can create SEs, host capacity) and fails without changing anything when it
-    cannot, saying what is short.
+  - Before disabling, checks that the SE group can absorb the load with what the controller exposes (free
+    room on the other enabled SEs under C(max_vs_per_se), SEs it may still create under C(max_se), whether the
+    cloud's access mode lets it create SEs) and fails without changing anything when it cannot, saying what is
+    short. How many SEs a host can still run is exposed by no vendor object; it is reported as unknown, never
+    counted as room.
+  - Where each virtual service goes is the controller's choice. The plan (check mode, C(plan.moves), the diff)
+    shows the targets the controller's documented placement rules predict, labelled as predictions; the result
+    of a run reports where each one actually went.
   - With O(method=controller) the controller evacuates the SE itself; with O(method=per_vs) the module first
     stops new placements (C(SE_STATE_DISABLED_FOR_PLACEMENT)), migrates each VS itself, O(concurrency) at a time
     (make-before-break, like M(fleetops.maintenance.vs_migrate)), then disables the SE.
   - If a VS cannot be moved, it keeps serving where it is and the module fails listing it; running the task
-    again moves what is left.
+    again moves what is left. The outcome of each migration is learnt from the controller's runtime
+    (in-progress flags), its placement (the final judge) and its event log; when they disagree or one is missing
+    the outcome is unknown and the module fails.
+  - Kill it anywhere. Before the first change the module records the SE's C(enable_state) as the operator had it
+    in an intent record on the controller (a StringGroup named C(fleetops-maintenance-se-evacuate-<SE uuid>)) and
+    takes that record's lease, so one run changes an SE at a time. A re-run (from any machine) waits for a run
+    still working on the SE (a module left running by a killed C(ansible-playbook) keeps renewing its lease),
+    then continues from the state it finds; it takes over a lease that has expired, or whose process has ended
+    on the same machine, or with O(takeover=true). O(state=enabled) restores the recorded state, not the one an
+    interrupted run left, and removes the record.
+  - A run that disables the SE (with O(wait=true)) ends by verifying what it promised (the SE disabled and empty,
+    every virtual service it hosted present once in the inventory and placed on an SE that is up); otherwise it
+    fails listing the differences.
 author:
   - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
@@ -32,7 +49,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the placement, runs the capacity check and returns the plan (where each VS would go, which SEs would be created) without writing.
+    details: Reads the placement, runs the capacity check and returns the plan (where each VS is predicted to go, which SEs
+      the controller is predicted to create) without writing.
   diff_mode:
     support: full
     details: Shows the enable_state and the placement of the SE's virtual services before and after.
@@ -70,6 +88,12 @@ options:
       - With O(method=per_vs), how many virtual services to migrate at once.
     type: int
     default: 4
+  takeover:
+    description:
+      - Take the SE over from another run that holds its intent record's lease, without waiting for that lease
+        to expire. Only when you know that run is gone (its machine died); a live run renews its lease.
+    type: bool
+    default: false
 seealso:
   - module: fleetops.maintenance.vs_migrate
   - module: fleetops.maintenance.se_info
@@ -126,7 +150,7 @@ service_engine:
 moves:
   description:
     - One entry per virtual service VIP that was on the SE (planned moves in check mode).
-    - C(result) is V(moved), V(not_moved) or V(planned).
+    - C(result) is V(moved), V(not_moved) or V(planned) (in check mode C(to_se) is then a prediction).
   returned: always
   type: list
   elements: dict
@@ -144,13 +168,32 @@ plan:
       it executes), including the waits when O(wait=true); for O(state=disabled) also C(moves) (where each
       VS would go as the controller would choose; C(to_se) of an SE to be created reads C(new SE N on <host>)),
       C(created_service_engines) and C(capacity) (VSs to move, free slots on other enabled SEs, group size and
-      C(max_se), why no SE can be created if so).
-    - The controller's exact choice among equal candidates is not documented; the predicted targets follow the
-      documented placement rules with ties broken by name.
+      C(max_se), C(new_ses_allowed), why no SE can be created if so, and C(host_capacity), always unknown).
+    - C(moves) and C(created_service_engines) are predictions (C(predicted) is true, C(prediction) says why). The
+      controller's choice among eligible SEs, whether it creates an SE and on which host, are its own; the
+      predicted targets follow its documented placement rules with ties broken by name. After a run,
+      C(predictions_met) counts the moves that went where predicted.
   returned: always
   type: dict
   sample: {"method": "controller", "actions": ["set enable_state SE_STATE_DISABLED"], "moves": [],
-           "created_service_engines": [], "capacity": {"virtual_services_to_move": 2, "free_slots": 8}}
+           "created_service_engines": [], "predicted": true,
+           "capacity": {"virtual_services_to_move": 2, "free_slots": 8, "host_capacity": "unknown"}}
+intent:
+  description:
+    - The SE's intent record on the controller (C(record), a StringGroup name), the C(enable_state) it holds as the
+      operator's (C(original_enable_state)), whether a record was found (C(recorded)), and the run whose lease this
+      run took over (C(taken_over_from)), if any.
+  returned: always
+  type: dict
+  sample: {"record": "fleetops-maintenance-se-evacuate-serviceengine-1", "original_enable_state": "SE_STATE_ENABLED",
+           "recorded": false, "taken_over_from": null}
+verified:
+  description:
+    - After disabling (with O(wait=true)), what the end-state check found. C(service_engine_empty), C(virtual_services)
+      checked, and C(problems), empty when the run succeeded.
+  returned: when the SE was disabled and waited for
+  type: dict
+  sample: {"service_engine_empty": true, "virtual_services": 2, "problems": []}
 progress:
   description: Progress steps recorded while the module ran (also streamed live by the collection's action plugin).
   returned: always
@@ -174,6 +217,7 @@ def main():
         state=dict(type="str", default="disabled", choices=["disabled", "disabled_for_placement", "enabled"]),
         method=dict(type="str", default="controller", choices=["controller", "per_vs"]),
         concurrency=dict(type="int", default=4),
+        takeover=dict(type="bool", default=False),
     )
     module = avi_module(
         argument_spec,

@@ -19,7 +19,12 @@ description:
     or, when none is given, the controller's best choice.
   - Before calling the API the module checks that the target can take the virtual service, using the
     controller's placement rules, and refuses legacy active/standby SE groups (the controller does not
-    support migration there).
+    support migration there). Without O(to_se) the target is the controller's choice; the plan shows the one its
+    documented rules predict, labelled as a prediction, and the result the one it chose.
+  - The outcome is learnt from the controller's runtime (in-progress flags), the placement (the final judge) and its
+    event log; when they disagree or one is missing the outcome is unknown and the module fails. With O(to_host) or
+    O(to_new_se) the VIP must end on an SE that did not exist before (on that host); the controller may need several
+    attempts to create it (the vendor documents a retry a few minutes after a failed creation).
   - Idempotent when O(from_se) or O(to_se) is given; a VS already on O(to_se), or no longer on O(from_se)
     when no target is given, is left alone (RV(ignore:changed=false)).
 author:
@@ -137,7 +142,16 @@ target:
     name: {description: "Name (for a predicted new SE, a description such as C(new SE 1 on host-a)).", type: str, returned: always}
     uuid: {description: UUID., type: str, returned: always}
     created: {description: Whether the SE was (or would be) created for this migration., type: bool, returned: always}
-  sample: {"name": "se-03", "uuid": "serviceengine-3", "created": false}
+    predicted:
+      description:
+        - True when C(name) is a prediction (check mode, and no O(to_se)); the controller picks the target itself.
+      type: bool
+      returned: always
+    prediction_met:
+      description: After a run, whether the controller moved the VIP where the plan predicted.
+      type: bool
+      returned: after a migration
+  sample: {"name": "se-03", "uuid": "serviceengine-3", "created": false, "predicted": false, "prediction_met": true}
 created_service_engine:
   description: Name of the SE created for the migration, null if none.
   returned: always
@@ -152,10 +166,20 @@ placement:
     after: {description: SE names after., type: list, elements: str, returned: always}
   sample: {"before": ["se-01", "se-02"], "after": ["se-02", "se-03"]}
 plan:
-  description: What the module decided, and why.
+  description:
+    - What the module decided, and why. C(to_se) is the predicted target unless O(to_se) names it (C(predicted),
+      C(prediction)).
   returned: always
   type: dict
-  sample: {"action": "migrate", "reason": "VS is on se-01", "to_se": "se-03", "created_se": false}
+  sample: {"action": "migrate", "reason": "VS is on se-01", "to_se": "se-03", "created_se": false, "predicted": true}
+events:
+  description:
+    - What the controller's event log reported about the virtual service while it moved (for example a failed SE
+      creation it retried), as C(EVENT_ID; description).
+  returned: after a migration waited for
+  type: list
+  elements: str
+  sample: ["CREATE_SE_FAIL: Service Engine Avi-se-abcde creation failed (no room on the host)"]
 progress:
   description: Progress steps (see the collection's progress reporting), including C(progress_percent) of the migration.
   returned: always

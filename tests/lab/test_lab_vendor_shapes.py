@@ -146,6 +146,8 @@ class Walk:
             for obj in self.get(typ)["results"]:
                 self.get(f"{inv}/{obj['uuid']}")
                 self.get(f"{typ}/{obj['uuid']}/runtime")
+        self.get("analytics/logs", type="2", page_size="100")
+        self.get("analytics/logs", type="2", page_size="2", filter="eq(event_id,[VS_MIGRATE_FAILED,CREATE_SE_FAIL])")
         self.get("cluster")
         self.get("cluster/status")
         self.get("version/controller")
@@ -229,6 +231,15 @@ class Walk:
         self.get("cluster/upgrade/status")
         self.idle()
 
+    def delete_an_se(self):
+        """DELETE of an SE: refused while it hosts a VS (the error body checked), done once it is empty."""
+        world = self.admin("GET", "world")["service_engines"]
+        busy = next(n for n, se in world.items() if se["vs"])
+        empty = next(n for n, se in world.items() if not se["vs"])
+        r = self.request("DELETE", f"serviceengine/{self.by_name('serviceengine', busy)['uuid']}")
+        assert r.status_code == 400, r.text
+        self.ok("DELETE", f"serviceengine/{self.by_name('serviceengine', empty)['uuid']}", status=204)
+
     def other_generation(self):
         """Each route of the other API generation answers 404 (with the vendor's error body)."""
         for route in routes.ROUTES:
@@ -259,6 +270,7 @@ def test_every_route_answers_in_the_vendor_shape(lab_factory, topology):
     else:
         w.legacy_upgrade("controller://upgrade_pkgs/controller.pkg")
     w.reads()
+    w.delete_an_se()
     w.other_generation()
     w.logout()
     every = {(r.path, m) for r in routes.ROUTES for m in r.handlers} | set(SESSION_ROUTES)

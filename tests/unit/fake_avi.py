@@ -7,8 +7,10 @@ Why a fake and not the lab: ansible-test units runs each module's main() in-proc
 server, and these tests assert on what the lab does not report: every request and write the module
 sent, in order (``calls``, ``writes``: nothing sent before a refusal, nothing written in check mode),
 pages of two items (paging followed), an empty ``?name=`` filter matching everything as a server's
-query parser does, a migration that fails at a chosen poll (``fail_migrate``, ``migrate_polls``) and
-both shapes of ``VsInventory.runtime.vip_summary`` from one world. Cases the lab serves as quickly
+query parser does, a migration that fails at a chosen poll (``fail_migrate``, ``migrate_polls``),
+both shapes of ``VsInventory.runtime.vip_summary`` from one world, and sources of an outcome that disagree
+(an event saying a migration failed whose placement says it moved, ``migrate_events``) or are missing (an
+event log that cannot be read, ``events_status``), which the lab, being consistent, never shows. Cases the lab serves as quickly
 (evacuation, migration and scale outcomes) are also tested end to end against it
 (tests/integration); move them there rather than extend this fake.
 """
@@ -39,10 +41,15 @@ class FakeController(object):
         self.migrate_polls = migrate_polls
         self.vip_summary_object = False
         self.fail_migrate = set()
-        self.clouds = {"cloud-1": {"uuid": "cloud-1", "name": "vcenter", "vtype": "CLOUD_VCENTER"}}
+        self.stringgroups = {}       # intent records (StringGroup objects) by uuid
+        self.events = []             # the event log (EventLog dicts) GET /api/analytics/logs answers
+        self.events_status = 200     # what GET /api/analytics/logs answers (e.g. 404: no event log to read)
+        self.migrate_events = {}     # VS uuid -> an event the controller logs when that VS is asked to migrate
+        self.clouds = {"cloud-1": {"uuid": "cloud-1", "name": "vcenter", "vtype": "CLOUD_VCENTER",
+                                   "vcenter_configuration": {"privilege": "WRITE_ACCESS"}}}
         self.hosts = {
-            "host-1": {"uuid": "host-1", "name": "esx-1", "cloud_ref": ref("cloud", "cloud-1"), "max_se_on_host": 2},
-            "host-2": {"uuid": "host-2", "name": "esx-2", "cloud_ref": ref("cloud", "cloud-1"), "max_se_on_host": 2},
+            "host-1": {"uuid": "host-1", "name": "esx-1", "cloud_ref": ref("cloud", "cloud-1")},
+            "host-2": {"uuid": "host-2", "name": "esx-2", "cloud_ref": ref("cloud", "cloud-1")},
         }
         self.groups = {
             "serviceenginegroup-1": {"uuid": "serviceenginegroup-1", "name": "g1", "cloud_ref": ref("cloud", "cloud-1"),
@@ -121,6 +128,36 @@ class FakeController(object):
                 ["%s=%s" % (k, v[0]) for k, v in query.items() if k != "page"] + ["page=%d" % (page + 1)]))
         return body
 
+    def _stringgroup(self, method, segs, query, body):
+        """StringGroup objects (the modules' intent records): collection by name, create, replace, delete."""
+        if len(segs) == 3:
+            if method == "POST":
+                uuid = "stringgroup-%d" % (len(self.stringgroups) + 1)
+                while uuid in self.stringgroups:
+                    uuid += "x"
+                self.stringgroups[uuid] = dict(copy.deepcopy(body), uuid=uuid)
+                return 201, self.stringgroups[uuid]
+            items = list(self.stringgroups.values())
+            if "name" in query:
+                items = [i for i in items if i["name"] == query["name"][0]]
+            return 200, {"count": len(items), "results": copy.deepcopy(items)}
+        uuid = segs[3]
+        if uuid not in self.stringgroups:
+            return 404, {"error": "Object not found!"}
+        if method == "DELETE":
+            del self.stringgroups[uuid]
+            return 204, None
+        if method in ("PUT", "PATCH"):
+            self.stringgroups[uuid] = dict(copy.deepcopy(body), uuid=uuid)
+        return 200, copy.deepcopy(self.stringgroups[uuid])
+
+    def intent(self, se_uuid):
+        """The entries of an SE's intent record (fleetops-maintenance-se-evacuate-<uuid>), values decoded."""
+        for group in self.stringgroups.values():
+            if group["name"] == "fleetops-maintenance-se-evacuate-%s" % se_uuid:
+                return dict((kv["key"], json.loads(kv["value"])) for kv in group["kv"])
+        return {}
+
     # -- the HTTP layer ----------------------------------------------------------------------
     def send(self, client, method, url, body=None):
         """Stand-in for AviClient._send."""
@@ -137,9 +174,17 @@ class FakeController(object):
             return 200, {"version": {"Version": "22.1.3"}}
         if path == "/logout":
             return 200, {}
-        for vs in self.vss.values():
-            self._advance(vs) if method == "GET" and path.endswith("/runtime") else None
+        if method == "GET" and (path.endswith("/runtime") or "/virtualservice-inventory" in path):
+            for vs in self.vss.values():
+                self._advance(vs)
         kind = path.split("/")[2]
+        segs = path.split("/")
+        if kind == "analytics":
+            if self.events_status != 200:
+                return self.events_status, {"error": "Search system is down"}
+            return 200, {"count": len(self.events), "results": list(self.events)}
+        if kind == "stringgroup":
+            return self._stringgroup(method, segs, query, body)
         if kind == "serviceenginegroup":
             return 200, self._collection(list(self.groups.values()), query)
         if kind == "cloud":
@@ -150,6 +195,9 @@ class FakeController(object):
             items = [{"uuid": s["uuid"], "config": self.se_config(s),
                       "runtime": {"oper_status": {"state": s["oper"]}, "migrate_state": s["migrate_state"],
                                   "version": "22.1.3"}} for s in self.ses.values()]
+            if len(segs) == 4:
+                found = [i for i in items if i["uuid"] == segs[3]]
+                return (200, found[0]) if found else (404, {"error": "Object not found!"})
             return 200, self._collection(items, query)
         if kind == "virtualservice-inventory":
             items = []
@@ -159,6 +207,9 @@ class FakeController(object):
                 summary = self._runtime(v) if self.vip_summary_object else [self._runtime(v)]
                 runtime = {"oper_status": {"state": "OPER_UP"}, "vip_summary": summary}
                 items.append({"uuid": v["uuid"], "config": config, "runtime": runtime})
+            if len(segs) == 4:
+                found = [i for i in items if i["uuid"] == segs[3]]
+                return (200, found[0]) if found else (404, {"error": "Object not found!"})
             return 200, self._collection(items, query)
         if kind == "serviceengine":
             if len(path.split("/")) == 3:
@@ -185,7 +236,6 @@ class FakeController(object):
                     se["oper"] = "OPER_UP" if body["enable_state"] == "SE_STATE_ENABLED" else se["oper"]
             return 200, self.se_config(se)
         if kind == "virtualservice":
-            segs = path.split("/")
             if len(segs) == 3:
                 items = [{"uuid": v["uuid"], "name": v["name"], "se_group_ref": v["se_group_ref"]}
                          for v in self.vss.values()]
@@ -204,6 +254,8 @@ class FakeController(object):
                 dst = body.get("to_se_ref", "").rsplit("/", 1)[-1] or self._pick(vs, exclude=[src])
                 vs["pending"] = (src, dst)
                 vs["busy"] = self.migrate_polls
+                if vs["uuid"] in self.migrate_events:
+                    self.events.append(self.migrate_events.pop(vs["uuid"]))
                 return 200, {}
             return 200, {"uuid": vs["uuid"], "name": vs["name"], "se_group_ref": vs["se_group_ref"]}
         return 404, {"error": "no such path %s" % json.dumps(path)}

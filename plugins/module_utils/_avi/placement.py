@@ -107,26 +107,52 @@ def _group(obj):
     return group
 
 
+# Cloud types whose access mode is a ``privilege`` (NO_ACCESS, READ_ACCESS, WRITE_ACCESS) in their configuration:
+# only write access lets the controller create SEs ("Write, which also allows Avi to create Service Engines",
+# vCenterConfiguration.privilege, alb-sdk swagger/Cloud.json).
+PRIVILEGE_CONFIG = {"CLOUD_VCENTER": "vcenter_configuration", "CLOUD_OPENSTACK": "openstack_configuration",
+                    "CLOUD_VCA": "vca_configuration"}
+
+
+def cloud_can_create(obj):
+    """(True, None) when the controller may create SEs in the cloud, (False, why) when it may not, (None, why)
+    when the cloud object does not say (its access mode is not readable)."""
+    vtype = obj.get("vtype")
+    if vtype == "CLOUD_NONE":
+        return False, "cloud '%s' has no orchestrator (CLOUD_NONE): service engines are made by hand" % obj.get("name")
+    config = PRIVILEGE_CONFIG.get(vtype)
+    if config is None:
+        return (True, None) if vtype else (None, "cloud '%s' has no vtype" % obj.get("name"))
+    privilege = (obj.get(config) or {}).get("privilege")
+    if privilege == "WRITE_ACCESS":
+        return True, None
+    if privilege:
+        return False, "cloud '%s' (%s) has %s.privilege %s: only WRITE_ACCESS lets the controller create service " \
+                      "engines" % (obj.get("name"), vtype, config, privilege)
+    return None, "cloud '%s' (%s) does not show its %s.privilege: whether the controller may create service " \
+                 "engines there is unknown" % (obj.get("name"), vtype, config)
+
+
 def _cloud(obj):
-    if isinstance(obj.get("se_auto_create"), bool):
-        can_create = obj["se_auto_create"]
-    elif isinstance(obj.get("can_create_se"), bool):
-        can_create = obj["can_create_se"]
-    else:
-        can_create = obj.get("vtype") not in ("CLOUD_NONE", None)
+    can_create, why = cloud_can_create(obj)
     return {"uuid": obj.get("uuid"), "name": obj.get("name"), "vtype": obj.get("vtype"),
-            "can_create_se": can_create}
+            "can_create_se": can_create, "create_blocked_by": why}
 
 
 def _host(obj):
+    # No vendor object says how many SEs a host can run: host capacity is unknown, never free room.
     return {"uuid": obj.get("uuid"), "name": obj.get("name"), "cloud_uuid": ref_uuid(obj.get("cloud_ref")),
-            "max_se_on_host": obj.get("max_se_on_host"),
             "maintenance_mode": bool(obj.get("maintenance_mode"))}
 
 
 def se_from_inventory(item):
+    """An SE from the SE inventory: ServiceEngineInventory (22.1.1 and later: ``config.vs_refs``, ``host_ref``)
+    or the inventory of earlier releases (``config.virtualservice_refs``, no ``host_ref``)."""
     config = item.get("config") or {}
     runtime = item.get("runtime") or {}
+    vs_refs = config.get("vs_refs")
+    if vs_refs is None:
+        vs_refs = config.get("virtualservice_refs")
     return {
         "uuid": item.get("uuid") or config.get("uuid"),
         "name": config.get("name"),
@@ -139,18 +165,20 @@ def se_from_inventory(item):
         "version": runtime.get("version"),
         "mgmt_ip": (config.get("mgmt_ip_address") or {}).get("addr")
         if isinstance(config.get("mgmt_ip_address"), dict) else config.get("mgmt_ip_address"),
-        "vs_uuids": set(ref_uuid(r) for r in config.get("vs_refs") or []),
+        "vs_uuids": set(ref_uuid(r) for r in vs_refs or []),
     }
 
 
 def vs_from_inventory(item):
     config = item.get("config") or {}
     runtime = item.get("runtime") or {}
-    vips = {}
+    vips, busy = {}, {}
     for vip in config.get("vip") or []:
         vips.setdefault(str(vip.get("vip_id", "0")), [])
     for summary in as_list(runtime.get("vip_summary")):
-        vips[str(summary.get("vip_id", "0"))] = se_entries(summary)
+        vip_id = str(summary.get("vip_id", "0"))
+        vips[vip_id] = se_entries(summary)
+        busy[vip_id] = vip_busy(summary)
     return {
         "uuid": item.get("uuid") or config.get("uuid"),
         "name": config.get("name"),
@@ -159,7 +187,28 @@ def vs_from_inventory(item):
         "enabled": config.get("enabled", True),
         "oper_state": _state(runtime.get("oper_status")),
         "vips": vips,
+        "busy": busy,
     }
+
+
+# What says a placement change is under way, in the vendor's runtime: on a VIP's summary (the VS runtime,
+# VirtualServiceRuntimeSummary / VipRuntimeSummary) and on each SE of it (VipSeAssigned).
+SUMMARY_BUSY = ("migrate_in_progress", "scaleout_in_progress", "scalein_in_progress", "se_create_in_progress",
+                "migrate_scaleout_pending", "migrate_scalein_pending", "user_scaleout_pending")
+SE_BUSY = ("scaleout_in_progress", "scalein_in_progress", "se_ready_in_progress", "attach_ip_in_progress",
+           "detach_ip_in_progress")
+OPER_CREATING = "OPER_CREATING"
+
+
+def vip_busy(summary):
+    """The in-progress flags the controller shows for one VIP (names of the flags that are set), plus
+    ``OPER_CREATING`` when an SE of it is still being created or joining."""
+    flags = [key for key in SUMMARY_BUSY if summary.get(key)]
+    for se in summary.get("service_engine") or []:
+        flags += [key for key in SE_BUSY if se.get(key) and key not in flags]
+        if _state(se.get("oper_status")) == OPER_CREATING and OPER_CREATING not in flags:
+            flags.append(OPER_CREATING)
+    return flags
 
 
 def se_entries(summary):
@@ -176,17 +225,26 @@ def se_entries(summary):
     return entries
 
 
-def load_placement(client, group_uuid=None):
-    """Read everything placement depends on. ``group_uuid`` limits SEs and VSs to one group."""
+def load_placement(client, group_uuid=None, static=None):
+    """Read everything placement depends on. ``group_uuid`` limits SEs and VSs to one group. ``static``: an
+    earlier Placement whose groups, clouds and hosts are reused (only SEs and VSs are read again)."""
     flt = {"se_group_ref": group_uuid} if group_uuid else {}
-    groups = dict((g["uuid"], _group(g)) for g in client.get_all("serviceenginegroup"))
-    clouds = dict((c["uuid"], _cloud(c)) for c in client.get_all("cloud"))
-    hosts = dict((h["uuid"], _host(h)) for h in client.get_all("vimgrhostruntime"))
+    if static is not None:
+        groups, clouds, hosts = static.groups, static.clouds, static.hosts
+    else:
+        groups = dict((g["uuid"], _group(g)) for g in client.get_all("serviceenginegroup"))
+        clouds = dict((c["uuid"], _cloud(c)) for c in client.get_all("cloud"))
+        hosts = dict((h["uuid"], _host(h)) for h in client.get_all("vimgrhostruntime"))
     ses = {}
-    # All SEs, whatever the group: host capacity (max_se_on_host) counts every SE on a host.
-    for item in client.get_all("serviceengine-inventory", params={"include_name": "true"}):
+    items = client.get_all("serviceengine-inventory", params=dict(flt, include_name="true"))
+    for item in items:
         se = se_from_inventory(item)
         ses[se["uuid"]] = se
+    if any("host_ref" not in (i.get("config") or {}) and "vs_refs" not in (i.get("config") or {}) for i in items):
+        # before 22.1 the inventory has no host_ref: the SE objects have it
+        for obj in client.get_all("serviceengine", params=dict(flt, fields="host_ref")):
+            if obj.get("uuid") in ses:
+                ses[obj["uuid"]]["host_uuid"] = ref_uuid(obj.get("host_ref"))
     vss = {}
     for item in client.get_all("virtualservice-inventory", params=dict(flt, include_name="true")):
         vs = vs_from_inventory(item)

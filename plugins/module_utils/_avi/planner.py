@@ -5,12 +5,14 @@
 
 Predicting where the Avi controller places a virtual service, on a copy of a ``Placement``.
 
-:class:`Planner` mirrors the placement rules (an SE can take a VS when it is enabled, up, in the VS's
-group, holds fewer than ``max_vs_per_se`` VSs and does not already host it; PACKED picks the fullest
-eligible SE, DISTRIBUTED prefers a new SE while the group is below ``max_se`` and the cloud can create
-SEs; a new SE needs ``max_se`` room, a cloud that creates SEs and a host with room). Tie-breaks (by
-name) and the host chosen for a new SE are our assumption: the controller's exact choice is not
-documented, so the plan is a prediction.
+:class:`Planner` mirrors the documented placement rules (an SE can take a VS when it is enabled, up, in the
+VS's group, holds fewer than ``max_vs_per_se`` VSs and does not already host it; PACKED fills existing SEs,
+DISTRIBUTED prefers a new SE while the group is below ``max_se``; a new SE needs ``max_se`` room and a cloud
+whose access mode lets the controller create SEs). Everything else is a prediction, and is labelled so: the
+controller's choice among eligible SEs (ties are broken by name here), whether it creates an SE or fills an
+existing one, and the host of a new SE. Capacity comes only from what the vendor exposes (``max_se``,
+``max_vs_per_se``, the cloud's access mode, the SEs and their states); how many SEs a host can still run is
+not exposed by any vendor object, so it is reported as unknown and never counted as free room.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -50,41 +52,27 @@ class Planner(object):
     def _group_ses(self, group_uuid):
         return [se for se in self.ses.values() if se["group_uuid"] == group_uuid]
 
-    def _host_load(self, host_uuid):
-        return sum(1 for se in self.ses.values() if se.get("host_uuid") == host_uuid)
-
-    def hosts_with_room(self, cloud_uuid):
-        hosts = []
-        for host in self.placement.hosts.values():
-            if cloud_uuid and host.get("cloud_uuid") and host["cloud_uuid"] != cloud_uuid:
-                continue
-            if host.get("maintenance_mode"):
-                continue
-            limit = host.get("max_se_on_host")
-            room = None if limit is None else limit - self._host_load(host["uuid"])
-            if room is None or room > 0:
-                hosts.append((host, room))
-        return hosts
+    def hosts_of(self, cloud_uuid):
+        """The hosts of the cloud that are not in maintenance. Whether they have room is unknown."""
+        return [host for host in self.placement.hosts.values()
+                if not (cloud_uuid and host.get("cloud_uuid") and host["cloud_uuid"] != cloud_uuid)
+                and not host.get("maintenance_mode")]
 
     def creation_blocker(self, group_uuid, host_uuid=None):
-        """Why no SE can be created in the group (None when one can)."""
+        """Why no SE can be created in the group (None when the vendor's limits allow one)."""
         group = self.group(group_uuid)
         count = len(self._group_ses(group_uuid))
         if count >= group["max_se"]:
             return "group '%s' has reached max_se (%d of %d SEs, disabled SEs count)" % (
                 group["name"], count, group["max_se"])
         cloud = self.placement.clouds.get(group.get("cloud_uuid"))
-        if cloud is not None and not cloud["can_create_se"]:
-            return "cloud '%s' (%s) cannot create SEs" % (cloud["name"], cloud["vtype"])
-        hosts = self.hosts_with_room(group.get("cloud_uuid"))
+        if cloud is not None and cloud.get("can_create_se") is not True:
+            return cloud.get("create_blocked_by") or "cloud '%s' cannot create SEs" % cloud["name"]
         if host_uuid is not None:
-            hosts = [h for h in hosts if h[0]["uuid"] == host_uuid]
-            if not hosts:
-                host = self.placement.hosts.get(host_uuid)
-                return "host '%s' has no room for another SE (max_se_on_host %s)" % (
-                    host["name"] if host else host_uuid, host.get("max_se_on_host") if host else "?")
-        elif self.placement.hosts and not hosts:
-            return "no host of the cloud has room for another SE (max_se_on_host reached or maintenance)"
+            host = self.placement.hosts.get(host_uuid)
+            if host is None or host_uuid not in [h["uuid"] for h in self.hosts_of(group.get("cloud_uuid"))]:
+                return "host '%s' is not an available host of the group's cloud (unknown, another cloud's, or in " \
+                       "maintenance)" % (host["name"] if host else host_uuid)
         return None
 
     def why_ineligible(self, se, vs):
@@ -108,19 +96,15 @@ class Planner(object):
 
     # -- choices -------------------------------------------------------------------------
     def _new_se(self, vs, host_uuid=None):
+        """An SE the controller would create (the host is the controller's choice unless one is named)."""
         group = self.group(vs["group_uuid"])
-        hosts = self.hosts_with_room(group.get("cloud_uuid"))
-        if host_uuid is not None:
-            hosts = [h for h in hosts if h[0]["uuid"] == host_uuid]
-        # Assumption: the host with the most room (unlimited first), then by name.
-        hosts.sort(key=lambda h: (-(h[1] if h[1] is not None else 1 << 30), h[0]["name"] or ""))
-        host = hosts[0][0] if hosts else None
+        host = self.placement.hosts.get(host_uuid) if host_uuid else None
         number = len(self.created) + 1
         se = {
             "uuid": "new-se-%d" % number,
             "name": "new SE %d%s" % (number, " on %s" % host["name"] if host else ""),
             "group_uuid": vs["group_uuid"], "cloud_uuid": group.get("cloud_uuid"),
-            "host_uuid": host["uuid"] if host else None, "enable_state": SE_ENABLED,
+            "host_uuid": host_uuid, "enable_state": SE_ENABLED,
             "oper_state": OPER_UP, "migrate_state": None, "version": None, "vs_uuids": set(),
             "new": True,
         }
@@ -173,15 +157,36 @@ class Planner(object):
                   if se["uuid"] != se_uuid and se["enable_state"] == SE_ENABLED
                   and se["oper_state"] in (OPER_UP, None)]
         free = sum(max(0, group["max_vs_per_se"] - len(se["vs_uuids"])) for se in others)
+        blocker = self.creation_blocker(group_uuid)
+        count = len(self._group_ses(group_uuid))
         return {"virtual_services_to_move": needed, "other_enabled_ses": len(others),
                 "free_slots": free, "max_vs_per_se": group["max_vs_per_se"],
-                "group_ses": len(self._group_ses(group_uuid)), "max_se": group["max_se"],
-                "creation_blocker": self.creation_blocker(group_uuid)}
+                "group_ses": count, "max_se": group["max_se"],
+                "new_ses_allowed": 0 if blocker else max(0, group["max_se"] - count),
+                "creation_blocker": blocker,
+                "host_capacity": "unknown: no vendor object says how many service engines a host can run"}
+
+    def pairs_on(self, se_uuid):
+        """(vs, vip_id) pairs on an SE in the simulation (moves already planned included), by VS name."""
+        pairs = []
+        for vs_uuid in self.ses[se_uuid]["vs_uuids"]:
+            vs = self.placement.vss.get(vs_uuid)
+            if vs is None:
+                continue
+            vip_ids = sorted(vs["vips"]) or ["0"]
+            here = [v for v in vip_ids if any(e["se_uuid"] == se_uuid for e in vs["vips"].get(v, []))]
+            pairs += [(vs, v) for v in (here or vip_ids[:1])]
+        pairs.sort(key=lambda p: (p[0]["name"], p[1]))
+        return pairs
+
+    def remove(self, se_uuid):
+        """Take an (empty) SE out of the simulation, as deleting it would."""
+        self.ses.pop(se_uuid, None)
 
     def plan_evacuation(self, se_uuid):
         """Predict where every VS on ``se_uuid`` goes. Raises PlacementError saying what is short."""
         source = self.ses[se_uuid]
-        pairs = self.placement.vs_on_se(se_uuid)
+        pairs = self.pairs_on(se_uuid)
         summary = self.capacity_summary(se_uuid, source["group_uuid"], len(pairs))
         # The evacuated SE takes nothing new, whatever its enable_state is now.
         saved_state = source["enable_state"]
@@ -198,7 +203,7 @@ class Planner(object):
                 moves.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id,
                               "from_se": source["name"], "to_se": target["name"],
                               "to_se_uuid": None if target["new"] else target["uuid"],
-                              "created_se": bool(target["new"])})
+                              "created_se": bool(target["new"]), "predicted": True})
         finally:
             source["enable_state"] = saved_state
         if failures:

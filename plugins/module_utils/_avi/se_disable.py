@@ -3,15 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
-The logic of the se_disable module: read, check capacity, decide the steps once (check mode
-returns them as the plan, a run executes them), wait, report the placement after."""
+The logic of the se_disable module: read, check capacity, decide the steps once (check mode returns them
+as the plan, a run executes them), wait, verify the end state.
+
+Crash safety (issue 12): before the first change, the SE's enable_state as the operator had it is
+recorded on the controller (:class:`StringGroupStore` ``fleetops-maintenance-se-evacuate-<uuid>``, key
+``se/<uuid>``), and the run takes the record's lease: one run acts on an SE at a time; a re-run waits for a
+live run (a module left running by a killed ansible-playbook keeps renewing its lease) and then continues
+from what it finds; a lease whose run is gone (expired, or its process dead on this very host) is taken
+over. A later ``state: enabled`` restores the recorded state, not what an interrupted run set. A run reports
+success only after it verified the end: the SE empty and disabled, every VS it hosted present once and placed
+on an SE that is up.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import os
+import socket
+import time
+
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
@@ -24,9 +39,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     se_from_inventory,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import Pacer, run_migrations
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError, IntentRecord
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
 
 STATES = {
     "enabled": SE_ENABLED,
@@ -35,6 +52,32 @@ STATES = {
 }
 OPER_DISABLED = "OPER_DISABLED"
 OPER_DISABLING = "OPER_DISABLING"
+SERVING = (OPER_UP, OPER_DISABLING, OPER_DISABLED)
+LEASE_SECONDS = 300.0
+PREDICTION = ("a prediction: the controller chooses the targets (and the hosts of new SEs) itself; the "
+              "predicted targets follow its documented rules, ties broken by name")
+
+
+def record_target(se_uuid):
+    return "se-evacuate-%s" % se_uuid
+
+
+def lease_gone(lease):
+    """Whether the run holding ``lease`` is known to be gone: it ran on this host and its process has ended
+    (the run id is ``<host>-<pid>-<random>``). Elsewhere only the lease's expiry tells."""
+    if not lease or lease.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(str(lease.get("run", "")).rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.ESRCH
+    return False
 
 
 def _placement_view(placement, pairs):
@@ -47,7 +90,7 @@ def _placement_view(placement, pairs):
     return view
 
 
-def _read_se(client, se_uuid):
+def read_se(client, se_uuid):
     items = client.get_all("serviceengine-inventory", params={"uuid": se_uuid, "include_name": "true"})
     for item in items:
         se = se_from_inventory(item)
@@ -56,7 +99,56 @@ def _read_se(client, se_uuid):
     raise ModuleFailure("serviceengine %s disappeared from the inventory" % se_uuid)
 
 
-def _set_enable_state(client, se_uuid, wanted):
+class EvacuationFailed(Exception):
+    """The controller ended an SE's evacuation with VSs left on it (``left``: their uuids)."""
+
+    def __init__(self, se, left):
+        super(EvacuationFailed, self).__init__("%d virtual service(s) left" % len(left))
+        self.se = se
+        self.left = left
+
+
+def follow_evacuation(client, se_uuid, se_name, hosted, timeout, interval, progress, on_tick=None,
+                      clock=time.monotonic, sleep=time.sleep):
+    """Follow a disabled SE until it is empty and ``OPER_DISABLED``; return it (as the inventory shows it).
+    Raises :class:`EvacuationFailed` when the controller finished with VSs left on it, WaitTimeout past
+    ``timeout``. Polling wakes when the next VS is due to have left (the shortest time one took so far), then
+    backs off."""
+    total = len(hosted)
+    pacer = Pacer(clock, interval)
+    state = {"polls": 0, "started": False, "left": None, "changed_at": clock()}
+    deadline = clock() + timeout
+    while True:
+        se = read_se(client, se_uuid)
+        state["polls"] += 1
+        if se.get("migrate_state") == MIGRATE_STARTED or se.get("oper_state") == OPER_DISABLING:
+            state["started"] = True
+        left = set(se["vs_uuids"])
+        moved = total - len(left & hosted)
+        if state["left"] is not None and len(left) < state["left"]:
+            now = clock()
+            pacer.observe((now - state["changed_at"]) / (state["left"] - len(left)))
+            state["changed_at"] = now
+        if state["left"] != len(left):
+            pacer.restart()
+        state["left"] = len(left)
+        progress.update("evacuate", "SE %s: %d/%d virtual service(s) moved, %s, %s"
+                        % (se_name, moved, total, se.get("migrate_state"), se.get("oper_state")),
+                        percent=100 * moved // total if total else None)
+        if not left and se.get("oper_state") == OPER_DISABLED and se.get("migrate_state") != MIGRATE_STARTED:
+            return se
+        if left and se.get("migrate_state") == MIGRATE_FAILED and (state["started"] or state["polls"] >= 3):
+            raise EvacuationFailed(se, left)
+        if on_tick is not None:
+            on_tick()
+        now = clock()
+        if now >= deadline:
+            raise WaitTimeout("timed out after %.0f seconds waiting for SE %s to be evacuated and disabled"
+                              % (timeout, se_name), last=se)
+        sleep(min(pacer.pause([state["changed_at"]] if left else []), deadline - now))
+
+
+def set_enable_state(client, se_uuid, wanted):
     config = client.get("serviceengine/%s" % se_uuid)
     config["enable_state"] = wanted
     client.put("serviceengine/%s" % se_uuid, config)
@@ -68,38 +160,58 @@ class _SeDisable(object):
         self.client = client
         self.params = module.params
         self.progress = progress
+        self.record = None
+        self.claimed = False
 
-    def run(self):
-        params = self.params
-        client = self.client
+    # -- reading and deciding -------------------------------------------------------------------
+    def read(self):
+        client, params = self.client, self.params
         se_obj = client.resolve("serviceengine", params["uuid"] or params["name"],
                                 option="uuid" if params["uuid"] else "name")
-        self.se_uuid = se_uuid = se_obj["uuid"]
+        self.se_uuid = se_obj["uuid"]
         self.group_uuid = ref_uuid(se_obj.get("se_group_ref"))
         self.progress.update("read", "reading placement of SE %s" % se_obj.get("name"))
         self.placement = placement = load_placement(client, self.group_uuid)
-        se = placement.ses.get(se_uuid)
+        se = placement.ses.get(self.se_uuid)
         if se is None:
-            se = _read_se(client, se_uuid)
-            placement.ses[se_uuid] = se
+            se = read_se(client, self.se_uuid)
+            placement.ses[self.se_uuid] = se
         self.se = se
-        self.pairs = placement.vs_on_se(se_uuid)
-        hosted = set(se["vs_uuids"]) | set(vs["uuid"] for vs, _vip in self.pairs)
+        self.pairs = placement.vs_on_se(self.se_uuid)
+        self.hosted = set(se["vs_uuids"]) | set(vs["uuid"] for vs, _vip in self.pairs)
+        if self.record is None:
+            self.record = IntentRecord(StringGroupStore(client, record_target(self.se_uuid)),
+                                       lease_seconds=LEASE_SECONDS)
+        try:
+            self.left = self.record.entries()
+        except IntentError as exc:
+            raise ModuleFailure("cannot read the intent record of SE '%s': %s" % (se["name"], exc))
+
+    def run(self):
+        self.read()
+        se, params = self.se, self.params
         wanted = STATES[params["state"]]
-        group = Planner(placement).group(self.group_uuid)
+        recorded = (self.left.get("se/%s" % self.se_uuid) or {}).get("was")
+        self.original = recorded or se["enable_state"]
+        if params["state"] == "enabled" and recorded:
+            wanted = recorded      # what the operator had before the evacuation, not what a run set
+        group = Planner(self.placement).group(self.group_uuid)
         self.result = {
             "changed": False,
-            "service_engine": {"name": se["name"], "uuid": se_uuid, "se_group": group["name"],
+            "service_engine": {"name": se["name"], "uuid": self.se_uuid, "se_group": group["name"],
                                "enable_state": {"before": se["enable_state"], "after": se["enable_state"]},
                                "migrate_state": se.get("migrate_state")},
             "moves": [], "created_service_engines": [], "plan": {"method": params["method"], "actions": []},
+            "intent": {"record": self.record.store.name, "original_enable_state": self.original,
+                       "recorded": bool(recorded), "taken_over_from": None},
             "progress": self.progress.history,
         }
-        self.before_view = _placement_view(placement, self.pairs)
+        self.before_view = _placement_view(self.placement, self.pairs)
         self.diff_before = {"enable_state": se["enable_state"], "placement": self.before_view}
-        steps = self._decide(wanted, hosted)
+        steps = self._decide(wanted)
         self.result["plan"]["actions"] = texts(steps)
         if not steps:
+            self._tidy_record(wanted)
             return self.result
         self.result["changed"] = True
         self.result["service_engine"]["enable_state"]["after"] = wanted
@@ -110,21 +222,42 @@ class _SeDisable(object):
             self._predict()
         if self.module.check_mode:
             if wanted == SE_DISABLED:
-                self.progress.update("plan", "would disable SE %s and move %d virtual service(s)"
+                self.progress.update("plan", "would disable SE %s and move %d virtual service(s) (targets predicted)"
                                      % (se["name"], len(self.pairs)))
             return self.result
-        execute(steps)
+        if self._claim():
+            # another run held the SE: it may have done (part of) the work; decide again from what is now
+            self.read()
+            steps = self._decide(wanted)
+            self.result["plan"]["actions"] = texts(steps)
+            if not steps:
+                self.result["changed"] = False
+                self._tidy_record(wanted)
+                self._release()
+                return self.result
+        try:
+            if wanted == SE_DISABLED and "se/%s" % self.se_uuid not in self.left:
+                self.record.remember("se/%s" % self.se_uuid, {"was": self.original, "run": self.record.run_id})
+            execute(steps)
+            if wanted == SE_DISABLED and params["wait"]:
+                self._report_after()
+                self._verify()
+            elif wanted != SE_DISABLED:
+                self.record.forget("se/%s" % self.se_uuid)
+        finally:
+            self._release()
         if wanted != SE_DISABLED:
-            self.progress.update("done", "SE %s is %s" % (se["name"], wanted), percent=100)
+            self.progress.update("done", "SE %s is %s%s" % (se["name"], wanted, " (the state recorded before its "
+                                                            "evacuation)" if recorded and params["state"] == "enabled"
+                                                            else ""), percent=100)
         elif not params["wait"] and params["method"] == "controller":
             self.progress.update("done", "SE %s set to %s (not waiting for the evacuation)" % (se["name"], SE_DISABLED))
         else:
-            self._report_after()
-            self.progress.update("done", "SE %s disabled, %d virtual service(s) moved"
+            self.progress.update("done", "SE %s disabled, %d virtual service(s) moved, end state verified"
                                  % (se["name"], len(self.result["moves"])), percent=100)
         return self.result
 
-    def _decide(self, wanted, hosted):
+    def _decide(self, wanted):
         """The steps from the SE as it is to ``wanted``, the same list for check mode (its plan) and a run."""
         se, params = self.se, self.params
         state = se["enable_state"]
@@ -136,7 +269,7 @@ class _SeDisable(object):
             if wanted == SE_ENABLED and wait:
                 steps.append(Step("wait for SE %s to be up" % se["name"], self._wait_up))
             return steps
-        if state == SE_DISABLED and not hosted:
+        if state == SE_DISABLED and not self.hosted:
             return []
         method = params["method"]
         already = state == SE_DISABLED
@@ -152,21 +285,73 @@ class _SeDisable(object):
             steps.append(self._configure(SE_DISABLED))
         if wait and method == "controller" and (not already or started):
             steps.append(Step("wait for the controller to evacuate %d virtual service(s)" % len(self.pairs),
-                              lambda: self._wait_evacuated(hosted)))
+                              lambda: self._wait_evacuated(self.hosted)))
         elif wait and method == "per_vs" and not already:
             steps.append(Step("wait for SE %s to be %s" % (se["name"], OPER_DISABLED),
                               lambda: self._wait_evacuated(set())))
         return steps
 
+    # -- the record and its lease -----------------------------------------------------------------
+    def _claim(self):
+        """Own the SE's record before the first change. Returns True when another run held it (and may have
+        changed the SE meanwhile)."""
+        lease = None
+        try:
+            lease = self.record.owner()
+            takeover = bool(self.params.get("takeover")) or lease_gone(lease)
+            waited = {"any": False}
+
+            def on_wait(holder, seconds):
+                waited["any"] = True
+                self.progress.update("wait", "SE %s is being changed by run %s on %s: waiting for it (%.0fs)"
+                                     % (self.se["name"], holder.get("run"), holder.get("host"), seconds))
+            self.left = self.record.claim(wait_seconds=self.params["timeout"], on_wait=on_wait, takeover=takeover)
+        except IntentError as exc:
+            raise ModuleFailure("not changing SE '%s': %s" % (self.se["name"], exc), **self.result)
+        self.claimed = True
+        if self.record.displaced:
+            self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
+            self.progress.update("record", "took over SE %s from run %s (%s)" % (
+                self.se["name"], self.record.displaced.get("run"),
+                "its process is gone" if lease_gone(self.record.displaced) else "its lease had expired or takeover"))
+        return waited["any"] or bool(self.record.displaced)
+
+    def _renew(self):
+        if self.claimed:
+            self.record.renew()
+
+    def _release(self):
+        if self.claimed:
+            self.claimed = False
+            try:
+                self.record.release()
+            except IntentError as exc:
+                self.progress.update("record", "could not release the intent record: %s" % exc)
+
+    def _tidy_record(self, wanted):
+        """Nothing to change. A record of an earlier evacuation has nothing left to restore once the SE is
+        in the state it recorded (e.g. re-enabled by hand): drop it (not in check mode)."""
+        key = "se/%s" % self.se_uuid
+        if key in self.left and wanted != SE_DISABLED and not self.module.check_mode:
+            try:
+                self.record.claim(wait_seconds=0, takeover=lease_gone(self.record.owner()))
+                self.claimed = True
+                self.record.forget(key)
+            except IntentError:
+                pass
+            finally:
+                self._release()
+
+    # -- steps ----------------------------------------------------------------------------------
     def _configure(self, wanted):
         def run():
             self.progress.update("configure", "setting SE %s to %s" % (self.se["name"], wanted))
-            _set_enable_state(self.client, self.se_uuid, wanted)
+            set_enable_state(self.client, self.se_uuid, wanted)
         return Step("set enable_state %s" % wanted, run)
 
     def _wait_up(self):
         def enabled():
-            se = _read_se(self.client, self.se_uuid)
+            se = read_se(self.client, self.se_uuid)
             return se if se["oper_state"] == OPER_UP else None
         se = wait_until(enabled, self.params["timeout"], self.params["wait_sleep"],
                         what="SE %s to be up" % self.se["name"])
@@ -183,11 +368,12 @@ class _SeDisable(object):
             self.result["service_engine"]["enable_state"]["after"] = se["enable_state"]
             raise ModuleFailure("not disabling SE '%s': %s" % (se["name"], exc), **self.result)
         self.result["plan"].update(moves=plan["moves"], created_service_engines=plan["created_service_engines"],
-                                   capacity=plan["capacity"])
+                                   capacity=plan["capacity"], predicted=True, prediction=PREDICTION)
         predicted = {}
         for move in plan["moves"]:
             key = "%s (vip %s)" % (move["name"], move["vip_id"])
-            predicted[key] = sorted([n for n in self.before_view.get(key, []) if n != se["name"]] + [move["to_se"]])
+            predicted[key] = sorted([n for n in self.before_view.get(key, []) if n != se["name"]]
+                                    + ["%s (predicted)" % move["to_se"]])
         self.result["diff"] = {"before": self.diff_before,
                                "after": {"enable_state": SE_DISABLED, "placement": predicted}}
         if self.module.check_mode:
@@ -201,53 +387,45 @@ class _SeDisable(object):
                          "before": [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]})
         if not jobs:
             return
-        if not self.params["wait"]:
-            self.params = dict(self.params, wait=True)  # per-VS moves are sequenced: waiting is required
         run_migrations(self.client, jobs, self.progress, concurrency=self.params["concurrency"],
-                       timeout=self.params["timeout"], interval=self.params["wait_sleep"])
+                       timeout=self.params["timeout"], interval=self.params["wait_sleep"], group_uuid=self.group_uuid,
+                       known_ses=set(self.placement.ses), on_tick=self._renew)
         failed = [job for job in jobs if job.get("result") != "moved"]
         if failed:
             self._report_after()
             raise ModuleFailure(
-                "%d of %d virtual service(s) could not be moved off SE '%s' and keep serving there: %s. The SE is "
-                "left %s; run the task again to retry." % (
+                "%d of %d virtual service(s) could not be moved off SE '%s' (or their outcome is unknown) and keep "
+                "serving where they are: %s. The SE is left %s; run the task again to retry." % (
                     len(failed), len(jobs), self.se["name"],
                     "; ".join("%s: %s" % (job["name"], job.get("error")) for job in failed),
                     SE_DISABLED_FOR_PLACEMENT if self.se["enable_state"] != SE_DISABLED else SE_DISABLED),
                 **self.result)
 
     def _wait_evacuated(self, hosted):
-        state = {"polls": 0, "started": False}
-        total = len(hosted)
+        clock, sleep = self.module_clock()
+        try:
+            se = follow_evacuation(self.client, self.se_uuid, self.se["name"], hosted, self.params["timeout"],
+                                   self.params["wait_sleep"], self.progress, on_tick=self._renew, clock=clock,
+                                   sleep=sleep)
+        except EvacuationFailed as exc:
+            self._report_after()
+            names = sorted(self.placement.vss[u]["name"] if u in self.placement.vss else u for u in exc.left)
+            raise ModuleFailure(
+                "the controller could not move %d virtual service(s) off SE '%s' (migrate_state %s): %s. They "
+                "keep serving there; the SE is %s. Run the task again to move them one by one."
+                % (len(exc.left), self.se["name"], MIGRATE_FAILED, ", ".join(names), SE_DISABLED),
+                **self.result)
+        self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
+        return se
 
-        def evacuated():
-            se = _read_se(self.client, self.se_uuid)
-            state["polls"] += 1
-            if se.get("migrate_state") == MIGRATE_STARTED or se.get("oper_state") == OPER_DISABLING:
-                state["started"] = True
-            left = set(se["vs_uuids"])
-            moved = total - len(left & hosted)
-            self.progress.update("evacuate", "SE %s: %d/%d virtual service(s) moved, %s, %s"
-                                 % (self.se["name"], moved, total, se.get("migrate_state"), se.get("oper_state")),
-                                 percent=100 * moved // total if total else None)
-            self.result["service_engine"]["migrate_state"] = se.get("migrate_state")
-            if not left and se.get("oper_state") == OPER_DISABLED and se.get("migrate_state") != MIGRATE_STARTED:
-                return se
-            if left and se.get("migrate_state") == MIGRATE_FAILED and (state["started"] or state["polls"] >= 3):
-                self._report_after()
-                names = sorted(self.placement.vss[u]["name"] if u in self.placement.vss else u for u in left)
-                raise ModuleFailure(
-                    "the controller could not move %d virtual service(s) off SE '%s' (migrate_state %s): %s. They "
-                    "keep serving there; the SE is %s. Run the task again to move them one by one."
-                    % (len(left), self.se["name"], MIGRATE_FAILED, ", ".join(names), SE_DISABLED),
-                    **self.result)
-            return None
+    def module_clock(self):
+        """The clock and sleep of the client's retry loop (tests give fakes)."""
+        retry = getattr(self.client, "retry", None)
+        return getattr(retry, "clock", None) or time.monotonic, getattr(retry, "sleep", None) or time.sleep
 
-        wait_until(evacuated, self.params["timeout"], self.params["wait_sleep"],
-                   what="SE %s to be evacuated and disabled" % self.se["name"])
-
+    # -- the end ----------------------------------------------------------------------------------
     def _report_after(self):
-        after = load_placement(self.client, self.group_uuid)
+        self.after = after = load_placement(self.client, self.group_uuid, static=self.placement)
         moves = []
         created = []
         for vs, vip_id in self.pairs:
@@ -264,6 +442,9 @@ class _SeDisable(object):
                           "result": "moved" if self.se_uuid not in now else "not_moved"})
         self.result["moves"] = moves
         self.result["created_service_engines"] = created
+        predicted = dict(((m["name"], m["vip_id"]), m["to_se"]) for m in self.result["plan"].get("moves") or [])
+        self.result["plan"]["predictions_met"] = sum(
+            1 for m in moves if m["to_se"] and predicted.get((m["name"], m["vip_id"])) == m["to_se"])
         se_after = after.ses.get(self.se_uuid)
         if se_after:
             self.result["service_engine"]["enable_state"]["after"] = se_after["enable_state"]
@@ -271,6 +452,39 @@ class _SeDisable(object):
         self.result["diff"] = {"before": self.diff_before,
                                "after": {"enable_state": se_after["enable_state"] if se_after else None,
                                          "placement": _placement_view(after, self.pairs)}}
+
+    def _verify(self):
+        """The promise of an evacuation: the SE disabled and empty, every VS it hosted present once and placed
+        on an SE that is up. Anything else fails the run, listing it."""
+        after = self.after
+        problems = []
+        se_after = after.ses.get(self.se_uuid)
+        if se_after is None:
+            problems.append("SE %s is no longer in the inventory" % self.se["name"])
+        else:
+            if se_after["enable_state"] != SE_DISABLED:
+                problems.append("SE %s is %s, not %s" % (self.se["name"], se_after["enable_state"], SE_DISABLED))
+            still = sorted(after.vss[u]["name"] if u in after.vss else u
+                           for u in (se_after["vs_uuids"] | set(v["uuid"] for v, _vip in after.vs_on_se(self.se_uuid))))
+            if still:
+                problems.append("still on SE %s: %s" % (self.se["name"], ", ".join(still)))
+        for vs, vip_id in self.pairs:
+            current = after.vss.get(vs["uuid"])
+            copies = sum(1 for v in after.vss.values() if v["name"] == vs["name"])
+            if current is None:
+                problems.append("VS %s is gone from the inventory" % vs["name"])
+                continue
+            if copies != 1:
+                problems.append("VS %s is in the inventory %d times" % (vs["name"], copies))
+            up = [e for e in current["vips"].get(vip_id, []) if e["se_uuid"] != self.se_uuid
+                  and e.get("oper_state") in SERVING + (None,)]
+            if not up:
+                problems.append("VS %s (vip %s) is placed on no SE that is up" % (vs["name"], vip_id))
+        self.result["verified"] = {"service_engine_empty": not any(p.startswith("still on") for p in problems),
+                                   "virtual_services": len(self.pairs), "problems": problems}
+        if problems:
+            raise ModuleFailure("SE '%s': the end state is not what the evacuation promised: %s"
+                                % (self.se["name"], "; ".join(problems)), **self.result)
 
 
 def disable_service_engine(module, client, progress):

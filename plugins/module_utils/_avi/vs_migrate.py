@@ -111,22 +111,31 @@ def migrate_virtual_service(module, client, progress):
         target = planner.choose(vs, exclude=(from_se,), to_se=to_se, to_host=to_host, to_new_se=to_new_se)
     except PlacementError as exc:
         raise ModuleFailure(str(exc), **result)
-    planned_after = sorted([placement.se_name(u) for u in before if u != from_se] + [target["name"]])
+    # A named SE is the operator's choice; anything else (the SE, or a new SE's name and host) the controller's.
+    predicted = to_se is None
+    planned_after = sorted([placement.se_name(u) for u in before if u != from_se]
+                           + [target["name"] + (" (predicted)" if predicted else "")])
     result["plan"] = {"action": "migrate", "reason": "VS is on %s" % placement.se_name(from_se),
                       "from_se": placement.se_name(from_se), "to_se": target["name"],
                       "created_se": bool(target["new"]),
-                      "target_given": bool(to_se or to_host or to_new_se)}
+                      "target_given": bool(to_se or to_host or to_new_se), "predicted": predicted}
+    if predicted:
+        result["plan"]["prediction"] = (
+            "the controller picks the target (a new SE's host too, unless to_host names it); %s follows its "
+            "documented placement rules, ties broken by name" % target["name"])
     result["changed"] = True
-    result["target"] = dict(se_brief(planner, target["uuid"]), created=bool(target["new"]))
+    result["target"] = dict(se_brief(planner, target["uuid"]), created=bool(target["new"]), predicted=predicted)
     result["created_service_engine"] = target["name"] if target["new"] else None
     result["placement"]["after"] = planned_after
     result["diff"] = {"before": {"placement": before_names}, "after": {"placement": planned_after}}
     job = {"uuid": vs_uuid, "name": vs["name"], "vip_id": vip_id, "from_se": from_se, "before": before,
            "to_se": to_se, "to_host": to_host, "to_new_se": to_new_se}
-    text = "migrate VS %s (vip %s) from %s to %s" % (vs["name"], vip_id, placement.se_name(from_se), target["name"])
+    text = "migrate VS %s (vip %s) from %s to %s" % (vs["name"], vip_id, placement.se_name(from_se),
+                                                     target["name"] + (" (predicted)" if predicted else ""))
     if params["wait"]:
         step = Step(text, lambda: run_migrations(client, [job], progress, concurrency=1, timeout=params["timeout"],
-                                                 interval=params["wait_sleep"]))
+                                                 interval=params["wait_sleep"], group_uuid=group_uuid,
+                                                 known_ses=set(placement.ses)))
     else:
         step = Step(text + " (not waiting)", lambda: client.post("virtualservice/%s/migrate" % vs_uuid, migrate_body(
             client, vip_id, from_se, to_se, to_host, to_new_se)))
@@ -140,7 +149,8 @@ def migrate_virtual_service(module, client, progress):
         result["placement"]["after"] = None
         result["diff"]["after"] = {"placement": None}
         return result
-    after_placement = load_placement(client, group_uuid)
+    result["events"] = job.get("events") or []
+    after_placement = load_placement(client, group_uuid, static=placement)
     after = job.get("after") or []
     after_names = sorted(after_placement.se_name(u) for u in after)
     result["placement"]["after"] = after_names
@@ -153,7 +163,9 @@ def migrate_virtual_service(module, client, progress):
     new = [u for u in after if u not in before]
     if new:
         created = new[0] not in placement.ses
-        result["target"] = dict(se_brief(after_placement, new[0]), created=created)
+        result["target"] = dict(se_brief(after_placement, new[0]), created=created, predicted=False,
+                                prediction_met=(created and bool(target["new"])) if target["new"]
+                                else new[0] == target["uuid"])
         result["created_service_engine"] = after_placement.se_name(new[0]) if created else None
     progress.update("done", "VS %s now on %s" % (vs["name"], ", ".join(after_names)), percent=100)
     return result

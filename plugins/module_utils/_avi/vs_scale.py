@@ -64,9 +64,9 @@ def scale_virtual_service(module, client, progress):
         def run():  # one at a time: each scale-out starts from the placement the last one left
             job["before"] = list(state["current"])
             run_migrations(client, [job], progress, concurrency=1, timeout=params["timeout"],
-                           interval=params["wait_sleep"])
-            if job.get("result") == "failed":
-                after = load_placement(client, group_uuid)
+                           interval=params["wait_sleep"], group_uuid=group_uuid, known_ses=set(placement.ses))
+            if job.get("result") in ("failed", "unknown"):
+                after = load_placement(client, group_uuid, static=placement)
                 result["placement"]["after"] = sorted(after.se_name(u) for u in job.get("after") or state["current"])
                 raise ModuleFailure("%s; the VS keeps serving from %s" % (
                     job.get("error"), ", ".join(result["placement"]["after"]) or "nowhere"), **result)
@@ -111,11 +111,13 @@ def scale_virtual_service(module, client, progress):
             except PlacementError as exc:
                 raise ModuleFailure("cannot scale virtual service '%s' out: %s" % (vs["name"], exc), **result)
             planner.apply(vs, target)
-            planned_names.append(target["name"])
+            # an existing SE is asked for by name; a new SE (and its host, unless to_host) is the controller's
+            guess = " (predicted)" if target["new"] else ""
+            planned_names.append(target["name"] + guess)
             result["added_service_engines"].append(target["name"])
             if target["new"]:
                 result["created_service_engines"].append(target["name"])
-            steps.append(_step("scale out to %s" % target["name"], {
+            steps.append(_step("scale out to %s%s" % (target["name"], guess), {
                 "action": "scaleout", "uuid": vs["uuid"], "name": vs["name"], "vip_id": vip_id,
                 "to_se": None if target["new"] else target["uuid"], "to_host": to_host,
                 "to_new_se": bool(target["new"] and (params["to_new_se"] or to_host))}))
@@ -133,7 +135,7 @@ def scale_virtual_service(module, client, progress):
         return result
     execute(steps)
     current = state["current"]
-    after = load_placement(client, group_uuid)
+    after = load_placement(client, group_uuid, static=placement)
     names = sorted(after.se_name(u) for u in current)
     result["placement"]["after"] = names
     result["diff"]["after"] = {"placement": names}

@@ -15,7 +15,9 @@ def test_vs_migrate_check_mode_predicts(fake, run_module):
     result = run_module(vs_migrate, {"name": "vs3"}, check_mode=True, diff=True)
     assert result["changed"] is True
     # se1 is full (max_vs_per_se 2), se3 is the only eligible SE
-    assert result["target"] == {"name": "se3", "uuid": "serviceengine-3", "created": False}
+    assert result["target"] == {"name": "se3", "uuid": "serviceengine-3", "created": False, "predicted": True}
+    assert result["plan"]["predicted"] is True and result["plan"]["steps"] == [
+        "migrate VS vs3 (vip 0) from se2 to se3 (predicted)"]
     assert fake.writes == []
     assert result["diff"]["before"] == {"placement": ["se2"]}
 
@@ -25,7 +27,7 @@ def test_vs_migrate_to_se_and_idempotence(fake, run_module):
     assert result["changed"] is True, result
     assert result["placement"] == {"before": ["se2"], "after": ["se3"]}
     assert result["target"]["name"] == "se3"
-    assert any(p.get("percent") == 50 for p in result["progress"])
+    assert result["target"]["prediction_met"] is True
     again = run_module(vs_migrate, {"name": "vs3", "to_se": "se3"})
     assert again["changed"] is False
     again = run_module(vs_migrate, {"name": "vs3", "from_se": "se2"})

@@ -16,17 +16,14 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
 
 
-def world(algo="PLACEMENT_ALGO_PACKED", max_se=4, max_vs=2, can_create=True, host_room=2, loads=(2, 1, 0),
-          states=None):
+def world(algo="PLACEMENT_ALGO_PACKED", max_se=4, max_vs=2, can_create=True, loads=(2, 1, 0), states=None):
     """Group g with SEs se1..seN holding loads[i] VSs; hosts h1 (all SEs) and h2 (empty)."""
     groups = {"g": {"uuid": "g", "name": "g", "cloud_uuid": "c", "algo": algo, "max_se": max_se,
                     "max_vs_per_se": max_vs, "ha_mode": "HA_MODE_SHARED", "min_scaleout_per_vs": 1}}
     clouds = {"c": {"uuid": "c", "name": "c", "vtype": "CLOUD_VCENTER" if can_create else "CLOUD_NONE",
-                    "can_create_se": can_create}}
-    hosts = {"h1": {"uuid": "h1", "name": "h1", "cloud_uuid": "c", "max_se_on_host": len(loads) + 10,
-                    "maintenance_mode": False},
-             "h2": {"uuid": "h2", "name": "h2", "cloud_uuid": "c", "max_se_on_host": host_room,
-                    "maintenance_mode": False}}
+                    "can_create_se": can_create, "create_blocked_by": None if can_create else "cloud 'c' cannot create SEs"}}
+    hosts = {"h1": {"uuid": "h1", "name": "h1", "cloud_uuid": "c", "maintenance_mode": False},
+             "h2": {"uuid": "h2", "name": "h2", "cloud_uuid": "c", "maintenance_mode": False}}
     ses, vss = {}, {}
     n = 0
     for idx, load in enumerate(loads, 1):
@@ -58,7 +55,7 @@ def test_distributed_prefers_a_new_se_while_the_group_can_grow():
     p = world(algo=ALGO_DISTRIBUTED, loads=(1, 1, 0))
     target = Planner(p).choose(new_vs(p))
     assert target["new"] is True
-    assert target["host_uuid"] == "h1"  # the host with the most room
+    assert target["host_uuid"] is None and target["name"] == "new SE 1"  # the host is the controller's choice
 
 
 def test_distributed_least_loaded_when_max_se_reached():
@@ -125,13 +122,25 @@ def test_evacuation_that_cannot_be_absorbed_says_what_is_short():
     assert "max_se" in msg and "Short by 2" in msg
 
 
-def test_host_capacity_limits_new_ses():
+def test_host_capacity_is_unknown_never_room():
+    # no vendor object says how many SEs a host can run: a new SE is predicted on the controller's choice of host,
+    # a named host only has to be an available host of the cloud, and the summary says capacity is unknown
     p = world(loads=(2, 2), max_se=8)
-    p.hosts["h1"]["max_se_on_host"] = 2
-    p.hosts["h2"]["max_se_on_host"] = 0
+    planner = Planner(p)
+    assert planner.choose(new_vs(p), to_host="h2")["name"] == "new SE 1 on h2"
+    p.hosts["h2"]["maintenance_mode"] = True
+    with pytest.raises(PlacementError) as err:
+        Planner(p).choose(new_vs(p, "other"), to_host="h2")
+    assert "maintenance" in str(err.value)
+    assert Planner(p).capacity_summary("se1", "g", 2)["host_capacity"].startswith("unknown")
+
+
+def test_unknown_cloud_access_is_no_room():
+    p = world(loads=(2, 2), max_se=8)
+    p.clouds["c"].update(can_create_se=None, create_blocked_by="cloud 'c' does not show its privilege: unknown")
     with pytest.raises(PlacementError) as err:
         Planner(p).choose(new_vs(p))
-    assert "host" in str(err.value)
+    assert "unknown" in str(err.value)
 
 
 def test_planning_does_not_touch_the_snapshot():
