@@ -151,6 +151,7 @@ class Walk:
         self.get("cluster")
         self.get("cluster/status")
         self.get("version/controller")
+        self.get("systemconfiguration")                           # docker_mode: the image type the deployment takes
         for path in ("image", "image-inventory", "upgradestatusinfo"):
             listed = self.request("GET", path, retry=True)
             for item in listed.json().get("results", []) if listed.status_code == 200 else [{"uuid": "x"}]:
@@ -192,7 +193,7 @@ class Walk:
         self.ok("PUT", f"serviceengine/{se['uuid']}", dict(se, enable_state="SE_STATE_ENABLED"))
 
     def flexible_upgrade(self, image):
-        """Images, previews, a system upgrade with an SE group suspended, a per-SE upgrade, resume, rollback."""
+        """Images, previews, a system upgrade with an SE group suspended, resume (preview, then for real), rollback."""
         data = make_image_bytes("99.1.1", 1, self.version)
         up = self.ok("POST", "image", files={"file": ("controller.pkg", data, "application/octet-stream")},
                      status=201).json()
@@ -212,11 +213,8 @@ class Walk:
         self.idle()
         group = self.by_name("serviceenginegroup", "sg-nm")
         resume = {"se_group_refs": [group["url"]], "se_group_options": {"action_on_error": "CONTINUE_UPGRADE_OPS_ON_ERROR"}}
-        self.ok("POST", "resumesegroup", dict(resume, prechecks_only=True))
-        se = self.by_name("serviceengine", "nm-se-03")
-        self.ok("POST", f"serviceengine/{se['uuid']}/upgrade", {})
-        self.idle()
-        self.ok("POST", "resumesegroup", resume)
+        self.ok("POST", "segroup/resume/preview", resume)
+        self.ok("POST", "segroup/resume", resume)
         self.idle()
         aa = self.by_name("serviceenginegroup", "sg-aa")
         self.ok("POST", "rollback", {"se_group_refs": [aa["url"]]})
