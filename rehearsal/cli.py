@@ -1,5 +1,6 @@
 """``python -m rehearsal prepare|maintain|forecast|stop|observe|measure|compare`` (see rehearsal/__init__.py)."""
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -239,6 +240,10 @@ def cmd_forecast(a):
     result["twin"] = {"file": meta["twin"], "source": meta.get("source"), "unknown": meta.get("unknown"),
                       "pseudonymised": meta.get("pseudonymised")}
     result["ignored_vars"] = meta.get("ignored_vars")
+    result["files"] = {"work_dir": work, "maintenance_log": os.path.join(work, "maintenance.log"),
+                       "maintenance_record": os.path.join(work, "maintenance", "run.json")}
+    epoch = datetime.datetime.fromtimestamp(run.get("started") or time.time(), datetime.timezone.utc)
+    result["record_steps"] = forecasting.record_steps(result, epoch)
     _dump_json(os.path.join(work, "forecast.json"), result)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0

@@ -408,3 +408,54 @@ def lines(f):
                                                                "" if not bad else " (differ: %s)" % ", ".join(bad)))
     return out
 
+
+
+AVI_TARGET_TYPES = {"migrate": "virtual_service", "scaleout": "virtual_service", "scalein": "virtual_service",
+                    "se_disable": "service_engine", "se_create": "service_engine", "se_upgrade": "service_engine",
+                    "se_rollback": "service_engine", "se_group_upgrade": "se_group", "se_group_rollback": "se_group",
+                    "controller_upgrade": "controller_cluster", "controller_rollback": "controller_cluster",
+                    "system_upgrade": "system", "rollback": "system", "image_upload": "controller_cluster"}
+
+
+def record_steps(f, epoch):
+    """The work of a forecast as run-record steps (``fleetops.maintenance.run_record`` ``steps``) on a timeline that
+    starts at ``epoch`` (a datetime, UTC): each step spans its forecast time at real speed."""
+    import datetime
+    steps = []
+
+    def at(offset):
+        return (epoch + datetime.timedelta(seconds=float(offset or 0))).replace(tzinfo=None).isoformat()
+    if f["provider"] == "avi":
+        # the operations' starts are lab seconds from the first one: already at real speed
+        seen = {}
+        for item in f["order"]:
+            seen[item["target"]] = seen.get(item["target"], 0) + 1
+            target = item["target"] if seen[item["target"]] == 1 else "%s (%s #%d)" % (
+                item["target"], item["kind"], seen[item["target"]])
+            message = "%s (%s)" % (item["kind"], f["kind"])
+            if item.get("from") or item.get("to"):
+                message += ": %s -> %s" % (",".join(item.get("from") or []) or "-", ",".join(item.get("to") or []) or "-")
+            steps.append({"target": target,
+                          "target_type": AVI_TARGET_TYPES.get(item["kind"], "virtual_service"),
+                          "group": item.get("within") or item["kind"], "start": at(item["start"]),
+                          "end": at((item["start"] or 0) + (item["seconds"] or 0)),
+                          "result": item.get("result") or "unknown", "message": message,
+                          "disruption": {"expected": item["target"] in f["disruption"]["by_target"],
+                                         "seconds": f["disruption"]["by_target"].get(item["target"], 0.0)}})
+        return steps
+    window = f["duration"].get("window") or 1
+    slots = [0.0] * max(1, window)
+    for item in f["order"]:
+        i = slots.index(min(slots))
+        start = slots[i]
+        slots[i] += item["seconds"] or 0.0
+        target = item["instance"] if f["provider"] == "triton" else item["server"]
+        downtime = f["disruption"]["by_target"].get(target)
+        steps.append({"target": target, "target_type": "instance" if f["provider"] == "triton" else "server",
+                      "group": "%s -> %s" % (item["from"], item["to"]), "start": at(start),
+                      "end": at(slots[i]), "result": item.get("result") or item.get("status") or "unknown",
+                      "message": "migration (%s), window of %d" % (f["kind"], window),
+                      "disruption": {"expected": downtime is not None,
+                                     "seconds": None if downtime is None else (
+                                         downtime if f["provider"] == "triton" else downtime / 1000.0)}})
+    return steps

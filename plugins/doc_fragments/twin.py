@@ -53,7 +53,7 @@ options:
         type: int
   triton_credentials:
     description:
-      - The Triton connection (O(provider=triton)): the operator APIs, VMAPI and CNAPI, which alone show compute
+      - The Triton connection (O(provider=triton)), the operator APIs VMAPI and CNAPI, which alone show compute
         nodes with their capacity and every owner's instances. Typically set once with C(module_defaults) for the
         C(group/fleetops.maintenance.triton) action group. Each key falls back to its E(TRITON_*) environment
         variable.

@@ -14,8 +14,8 @@ short_description: Export a read-only twin of an Avi, Triton or VirtFusion syste
 version_added: 0.3.0
 description:
   - Reads an Avi controller, a Triton data center or a VirtFusion control server, only through calls the vendor
-    documents, and writes what maintenance depends on as a topology of the collection's lab (a YAML file): a twin a
-    rehearsal can start, run the operator's maintenance on at a fast time scale, and forecast from. See the
+    documents, and writes what maintenance depends on as a topology of the collection's lab (a YAML file), a twin
+    that a rehearsal can start, run the operator's maintenance on at a fast time scale, and forecast from. See the
     rehearsal guide (R(ansible_collections.fleetops.maintenance.docsite.guide_rehearsal,
     ansible_collections.fleetops.maintenance.docsite.guide_rehearsal)).
   - "O(provider=avi): the controller's version, build, deployment type and number of nodes; clouds and their hosts
