@@ -261,6 +261,18 @@ def cmd_observe(a):
     return 0
 
 
+def measure_run(lab_state, before, after, maintenance, variables, wall=None, rc=0, record=None):
+    """The numbers of a run on the lab at ``lab_state`` (the real run, in the demonstration), the same way a
+    forecast counts them."""
+    info = lab_info(lab_state)
+    provider = before["provider"]
+    variables = variables or {}
+    ctx = {"maintenance": maintenance, "topology": _load(info["topology"]), "wall": wall, "rc": rc, "record": record,
+           "source_host": variables.get("compute_node") if provider == "triton" else variables.get("hypervisor"),
+           "window": variables.get("concurrency", DEFAULT_WINDOW.get(maintenance, 1))}
+    return forecasting.compute(before, after, ctx, "measured")
+
+
 def cmd_measure(a):
     with open(a.before, encoding="utf-8") as fh:
         before = json.load(fh)
@@ -270,14 +282,8 @@ def cmd_measure(a):
     else:
         after = snapshot(a.lab_state, before["provider"])
     variables = (_load(a.vars_file) if a.vars_file else {}) or {}
-    info = lab_info(a.lab_state)
-    topology = _load(info["topology"])
-    provider = before["provider"]
-    ctx = {"maintenance": a.maintenance, "topology": topology, "wall": a.wall, "rc": a.rc,
-           "record": _record(a.record) if a.record else None,
-           "source_host": variables.get("compute_node") if provider == "triton" else variables.get("hypervisor"),
-           "window": variables.get("concurrency", DEFAULT_WINDOW.get(a.maintenance, 1))}
-    result = forecasting.compute(before, after, ctx, "measured")
+    result = measure_run(a.lab_state, before, after, a.maintenance, variables, a.wall, a.rc,
+                         _record(a.record) if a.record else None)
     if a.out:
         _dump_json(a.out, result)
     print(json.dumps(result, indent=2, sort_keys=True))

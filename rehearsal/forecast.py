@@ -57,7 +57,12 @@ class Names:
     def __call__(self, name):
         if name is None:
             return None
-        return self.back.get(str(name), name)
+        if str(name) in self.back:
+            return self.back[str(name)]
+        prefix, sep, rest = str(name).partition("-se-")
+        if sep and prefix in self.back:   # an SE the lab created, named after its group's (pseudonymous) prefix
+            return self.back[prefix] + sep + rest
+        return name
 
     def all(self, names):
         return [self(n) for n in names]
@@ -119,6 +124,10 @@ def avi(before, after, ctx, names):
     hosts_after = _host_of(after["world"])
     created = [{"name": names(se), "group": names(after["world"]["service_engines"][se].get("group")),
                 "host": names(hosts_after.get(se))} for se in sorted(ses_after - ses_before)]
+    new_ses = dict((c["name"], c["group"]) for c in created)
+    for item in order:
+        if item["target"] in new_ses:   # the lab names a new SE at random: the group says which it is
+            item["new_se_in"] = new_ses[item["target"]]
     topo = ctx.get("topology") or {}
     enabled = dict((v["name"], v.get("enabled", True) is not False) for v in topo.get("virtual_services") or [])
     # disruption
@@ -168,7 +177,8 @@ def avi(before, after, ctx, names):
                 shortfalls.append(text)
     for group, h in headroom.items():
         if h["service_engines"] >= h["max_se"] and any(c["group"] == group for c in created):
-            shortfalls.append("SE group %s reached max_se %s: no further SE can be created" % (group, h["max_se"]))
+            shortfalls.append("SE group %s is at max_se %s after the run (disabled SEs count): it can create no further "
+                              "SE" % (group, h["max_se"]))
     upgrade = {}
     if after.get("upgrade") and before.get("upgrade"):
         ub, ua = before["upgrade"], after["upgrade"]
