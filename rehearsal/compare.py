@@ -5,6 +5,10 @@ judged by. Both come from ``forecast.compute`` (the same lab reports, the same a
 ORDER_MIN_AGREEMENT = 0.8        # share of pairs of work items in the same order (1.0: the same order)
 DURATION_REL = 0.35              # whole duration: the collection's own time varies with the machine's load
 OPERATIONS_REL = 0.10            # vendor operations: the lab's model, up to its tick
+# Triton: the lab times a migration's syncs and switch by its clock (real time / time_scale), so the delays of a loaded
+# machine come back multiplied by 1 / time_scale (at 0.05, 0.2 s of delay is 4 lab seconds)
+OPERATIONS_REL_BY_PROVIDER = {"triton": 0.20}
+DISRUPTION_REL_BY_PROVIDER = {"triton": 0.20}   # the same clock times a Triton switch's downtime
 DISRUPTION_REL = 0.10
 
 
@@ -54,9 +58,10 @@ def compare(forecast, measured):
     tick = max(forecast["duration"].get("lab_tick_seconds") or 0, measured["duration"].get("lab_tick_seconds") or 0)
     per_item = 2 * tick * max(1, len(fo))
     fd, md = forecast["duration"], measured["duration"]
+    ops_rel = OPERATIONS_REL_BY_PROVIDER.get(provider, OPERATIONS_REL)
     check("vendor operations (s)", fd["vendor_operations_seconds"], md["vendor_operations_seconds"],
-          _close(fd["vendor_operations_seconds"], md["vendor_operations_seconds"], OPERATIONS_REL, per_item),
-          "within %d%% or 2 lab ticks per item (%.1f s)" % (OPERATIONS_REL * 100, per_item))
+          _close(fd["vendor_operations_seconds"], md["vendor_operations_seconds"], ops_rel, per_item),
+          "within %d%% or 2 lab ticks per item (%.1f s)" % (ops_rel * 100, per_item))
     check("duration at real speed (s)", fd["seconds"], md["seconds"],
           _close(fd["seconds"], md["seconds"], DURATION_REL, per_item),
           "within %d%% or %.1f s" % (DURATION_REL * 100, per_item))
@@ -67,8 +72,9 @@ def compare(forecast, measured):
     check("SEs created (group)", fc, mc, fc == mc, "the same number per SE group")
     fdis, mdis = forecast["disruption"]["total"], measured["disruption"]["total"]
     dis_abs = 2 * tick if provider != "virtfusion" else 50.0
-    check("disruption (%s)" % forecast["disruption"]["unit"], fdis, mdis, _close(fdis, mdis, DISRUPTION_REL, dis_abs),
-          "within %d%% or %s" % (DISRUPTION_REL * 100, dis_abs))
+    dis_rel = DISRUPTION_REL_BY_PROVIDER.get(provider, DISRUPTION_REL)
+    check("disruption (%s)" % forecast["disruption"]["unit"], fdis, mdis, _close(fdis, mdis, dis_rel, dis_abs),
+          "within %d%% or %s" % (dis_rel * 100, dis_abs))
     check("disrupted targets", sorted(forecast["disruption"]["by_target"]), sorted(measured["disruption"]["by_target"]),
           sorted(forecast["disruption"]["by_target"]) == sorted(measured["disruption"]["by_target"])
           or provider == "virtfusion", "the same set (VirtFusion: every migrated server has some downtime)")
