@@ -208,4 +208,3 @@ def resolve(topo, state_dir, reset=False):
         json.dump(record, fh, indent=2, sort_keys=True)
     os.replace(tmp, path)
     return topo
-

@@ -10,6 +10,7 @@ OPERATIONS_REL = 0.10            # vendor operations: the lab's model, up to its
 OPERATIONS_REL_BY_PROVIDER = {"triton": 0.20}
 DISRUPTION_REL_BY_PROVIDER = {"triton": 0.20}   # the same clock times a Triton switch's downtime
 DISRUPTION_REL = 0.10
+VF_DOWNTIME_MS_PER_SERVER = 50.0
 
 
 def _key(provider, item):
@@ -22,13 +23,15 @@ def _key(provider, item):
     return ("migrate", item["server"])
 
 
-def order_agreement(a, b):
-    """Share of the pairs of items common to both sequences that come in the same order (1.0 when fewer than two)."""
+def order_agreement(a, b, window=1):
+    """Share of the pairs of items common to both sequences that come in the same order (1.0 when fewer than two).
+    With a window of N migrations at once, items fewer than N apart in ``a`` may start together: their pairs are not
+    ordered."""
     pos_b = dict((k, i) for i, k in enumerate(b))
     common = [k for k in a if k in pos_b]
     pairs = same = 0
     for i in range(len(common)):
-        for j in range(i + 1, len(common)):
+        for j in range(i + max(1, int(window or 1)), len(common)):
             pairs += 1
             same += pos_b[common[i]] < pos_b[common[j]]
     return 1.0 if pairs == 0 else same / float(pairs)
@@ -52,9 +55,11 @@ def compare(forecast, measured):
     mo = [_key(provider, i) for i in measured["order"]]
     check("work items", sorted(map(list, set(fo))), sorted(map(list, set(mo))), sorted(set(fo)) == sorted(set(mo)),
           "the same set")
-    agreement = order_agreement(fo, mo)
+    window = forecast["duration"].get("window") or 1
+    agreement = order_agreement(fo, mo, window)
     check("order", [list(k) for k in fo], [list(k) for k in mo], agreement >= ORDER_MIN_AGREEMENT,
-          ">= %d%% of pairs in the same order (got %d%%)" % (ORDER_MIN_AGREEMENT * 100, agreement * 100))
+          ">= %d%% of pairs in the same order (got %d%%)%s"
+          % (ORDER_MIN_AGREEMENT * 100, agreement * 100, ", window %d" % window if window > 1 else ""))
     tick = max(forecast["duration"].get("lab_tick_seconds") or 0, measured["duration"].get("lab_tick_seconds") or 0)
     per_item = 2 * tick * max(1, len(fo))
     fd, md = forecast["duration"], measured["duration"]
@@ -71,7 +76,8 @@ def compare(forecast, measured):
     mc = sorted(c["group"] for c in measured["created_service_engines"])
     check("SEs created (group)", fc, mc, fc == mc, "the same number per SE group")
     fdis, mdis = forecast["disruption"]["total"], measured["disruption"]["total"]
-    dis_abs = 2 * tick if provider != "virtfusion" else 50.0
+    # VirtFusion: QEMU's own downtime on the lab's loopback, which varies by tens of ms a server from run to run
+    dis_abs = 2 * tick if provider != "virtfusion" else VF_DOWNTIME_MS_PER_SERVER * max(1, len(fo))
     dis_rel = DISRUPTION_REL_BY_PROVIDER.get(provider, DISRUPTION_REL)
     check("disruption (%s)" % forecast["disruption"]["unit"], fdis, mdis, _close(fdis, mdis, dis_rel, dis_abs),
           "within %d%% or %s" % (dis_rel * 100, dis_abs))
@@ -89,6 +95,6 @@ def lines(comparison):
         f, m = c["forecast"], c["measured"]
         if isinstance(f, list) and len(str(f)) > 80:
             f, m = "%d items" % len(f), "%d items" % len(m)
-        out.append("  %-4s %-30s forecast %s, measured %s (%s)" % ("ok" if c["ok"] else "FAIL", c["name"], f, m,
-                                                                  c["tolerance"]))
+        out.append("  %-4s %-30s forecast %s, measured %s (%s)"
+                   % ("ok" if c["ok"] else "FAIL", c["name"], f, m, c["tolerance"]))
     return out

@@ -379,9 +379,9 @@ def lines(f):
         out.append("  assumed: %s = %s (%s)" % (a.get("field"), a.get("assumed"), a.get("source")))
     d = f["duration"]
     out.append("duration at real speed (%s): %s = vendor operations %s (lab model) + the collection's own time %s "
-               "(measured in the run at time scale %s)" % (tag, _fmt_seconds(d["seconds"]),
-                                                          _fmt_seconds(d["vendor_operations_seconds"]),
-                                                          _fmt_seconds(d["collection_seconds"]), d["time_scale"]))
+               "(measured in the run at time scale %s)"
+               % (tag, _fmt_seconds(d["seconds"]), _fmt_seconds(d["vendor_operations_seconds"]),
+                  _fmt_seconds(d["collection_seconds"]), d["time_scale"]))
     out.append("order of work (%s):" % tag)
     for i, item in enumerate(f["order"], 1):
         if f["provider"] == "avi":
@@ -417,7 +417,6 @@ def lines(f):
                                                                len(dis["data_intact"]),
                                                                "" if not bad else " (differ: %s)" % ", ".join(bad)))
     return out
-
 
 
 AVI_TARGET_TYPES = {"migrate": "virtual_service", "scaleout": "virtual_service", "scalein": "virtual_service",

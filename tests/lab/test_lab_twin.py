@@ -82,7 +82,7 @@ def test_the_lab_starts_from_a_twin_as_exported(tmp_path):
         hosts = client.get("vimgrhostruntime").json()["results"]
         assert [h["name"] for h in hosts] == ["esx-1"]
         assert lab.admin("GET", "world")["hosts"]["esx-1"]["max_se_on_host"] == ASSUME["max_se_on_host"]
-        assert [i["name"] for i in client.get("image").json()["results"]] == ["controller-22.1.6-9191",
-                                                                               "controller-22.1.7-9300"]
+        images = [i["name"] for i in client.get("image").json()["results"]]
+        assert images == ["controller-22.1.6-9191", "controller-22.1.7-9300"]
     finally:
         lab.stop()

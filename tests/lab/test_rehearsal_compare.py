@@ -32,6 +32,9 @@ def test_the_same_work_in_another_order_or_other_instances_at_risk_disagrees():
     assert order_agreement(["a", "b", "c"], ["a", "b", "c"]) == 1.0
     assert order_agreement(["a", "b", "c"], ["c", "b", "a"]) == 0.0
     assert failed(compare(result(), result(order=("c", "b", "a")))) == ["order"]
+    # a window of 2: the first two may start together, the third comes after the first
+    assert order_agreement(["a", "b", "c"], ["b", "a", "c"], window=2) == 1.0
+    assert order_agreement(["a", "b", "c"], ["c", "a", "b"], window=2) == 0.0
     assert failed(compare(result(), result(at_risk=("b",)))) == ["at risk"]
 
 

@@ -170,8 +170,8 @@ def export_avi(client, twin):
                 se_entry.pop("host")
                 twin.note("SE %s has no host the controller names: the lab places it on a host of its cloud" % se_name)
             oper = _state(runtime.get("oper_status"))
-            if oper and oper not in SERVING and se_entry["enable_state"] in ("SE_STATE_ENABLED",
-                                                                            "SE_STATE_DISABLED_FOR_PLACEMENT"):
+            serving_states = ("SE_STATE_ENABLED", "SE_STATE_DISABLED_FOR_PLACEMENT")
+            if oper and oper not in SERVING and se_entry["enable_state"] in serving_states:
                 twin.note("SE %s is %s at the source; the lab starts it up" % (se_name, oper))
             if runtime.get("migrate_state") == "SE_MIGRATE_STATE_STARTED":
                 twin.note("SE %s was being evacuated at export; the twin starts idle" % se_name)
@@ -211,8 +211,8 @@ def export_avi(client, twin):
     if _version_tuple(version) >= FLEXIBLE_FROM:
         for image in sorted(client.get_all("image"), key=lambda i: i.get("name") or ""):
             if image.get("type", "IMAGE_TYPE_SYSTEM") != "IMAGE_TYPE_SYSTEM":
-                twin.note("image %s (%s) left out: the lab models system images only" % (image.get("name"),
-                                                                                          image.get("type")))
+                twin.note("image %s (%s) left out: the lab models system images only"
+                          % (image.get("name"), image.get("type")))
                 continue
             build_info = (image.get("controller_info") or {}).get("build") or {}
             img_version = str(build_info.get("version") or "")

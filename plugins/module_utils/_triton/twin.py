@@ -141,8 +141,8 @@ def export_triton(client, twin, estimate_data=False):
 
     in_flight = []
     for rec in migrations if isinstance(migrations, list) else []:
-        if rec.get("state") in ("running", "paused") or (rec.get("state") == "successful"
-                                                          and rec.get("phase") != "finalize"):
+        unfinished = rec.get("state") == "successful" and rec.get("phase") != "finalize"
+        if rec.get("state") in ("running", "paused") or unfinished:
             in_flight.append({"instance": p.name("instance", next(
                 (v.get("alias") for v in vms if v.get("uuid") == rec.get("vm_uuid")), rec.get("vm_uuid"))),
                 "phase": rec.get("phase"), "state": rec.get("state")})
@@ -168,7 +168,6 @@ def export_triton(client, twin, estimate_data=False):
     twin.extra["in_flight"] = in_flight
     twin.source = {"vendor": "Triton DataCenter", "datacenter": p.name("dc", datacenter) if datacenter else None,
                    "api": "operator (CNAPI, VMAPI)"}
-
 
 
 def triton_twin(params, twin):
