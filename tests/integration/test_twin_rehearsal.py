@@ -6,7 +6,9 @@ source's secrets, and the rehearsal must never touch the source.
 
 Time: the Avi SE evacuation runs always (about a minute on an idle machine). The other demonstrations (the Triton and
 VirtFusion host evacuations, the Avi rolling upgrade) each take as long again: they run with FLEETOPS_TWIN_DEMO=1
-(their exports and secret checks run always)."""
+(their exports and secret checks run always). On the shared 2-core machine at a load average of 20-30, the
+VirtFusion one agreed, the Triton one agreed once and once not (its lab's clock stretches with the machine's delays:
+vendor operations 31.5 s forecast against 45.4 s measured), and the upgrade's rehearsal outran run_playbook's 600 s."""
 import json
 import os
 import time
