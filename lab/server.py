@@ -61,6 +61,9 @@ def serve(topology, state_dir, time_scale=None, reset=False, max_lifetime=14400.
     state_dir = os.path.abspath(state_dir)
     setup_logging(state_dir)
     topo = load_topology(topology)
+    if isinstance(topo.get("twin"), dict):   # a twin (twin_export): unknowns become stated assumptions (lab/twin.py)
+        from lab.twin import resolve
+        topo = resolve(topo, state_dir, reset=reset)
     ports = dict(ports or {})
     planes = [cls(state_dir, topo, time_scale=time_scale, reset=reset, ports=ports)
               for _name, cls in wanted_planes(topo)]

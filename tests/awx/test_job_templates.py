@@ -26,7 +26,8 @@ VARS_FILE_MODULES = {"vars/virtfusion_options.yml": "instance_migrate"}
 # What Ansible defines itself, and names the playbooks define (register, loop vars, vars files)
 MAGIC = {"ansible_check_mode", "hostvars", "groups", "inventory_hostname", "omit", "lookup", "query", "now",
          "ansible_playbook_python", "ansible_failed_result", "ansible_failed_task", "item", "true", "false",
-         "none", "True", "False", "None", "range", "dict", "lipsum", "undef", "ansible_python_interpreter"}
+         "none", "True", "False", "None", "range", "dict", "lipsum", "undef", "ansible_python_interpreter",
+         "playbook_dir"}
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 SECRET_ID = re.compile(r"password|private_key|secret|token", re.I)
 
@@ -52,6 +53,8 @@ def config():
 
 
 PLAYBOOKS = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(ROOT, "playbooks", "*.yml")))
+# playbooks of the repository that are not in the collection (the rehearsal: it starts the lab), by path
+REPO_PLAYBOOKS = sorted(os.path.relpath(p, ROOT)[:-4] for p in glob.glob(os.path.join(ROOT, "rehearsal", "*.yml")))
 
 
 class _Anything(dict):
@@ -108,18 +111,20 @@ def defined_names(node):
 class Playbook:
     def __init__(self, name):
         self.name = name
-        self.path = os.path.join(ROOT, "playbooks", name + ".yml")
+        # the collection's playbooks by name; a playbook of the repository (rehearsal/) by its path
+        self.path = os.path.join(ROOT, name + ".yml") if "/" in name else os.path.join(ROOT, "playbooks", name + ".yml")
+        base = os.path.dirname(self.path)
         self.plays = load(self.path)
         self.vars_files = {}
         for play in self.plays:
             for vf in play.get("vars_files", []):
-                self.vars_files[vf] = load(os.path.join(ROOT, "playbooks", vf))
+                self.vars_files[vf] = load(os.path.join(base, vf))
         self.templates = list(expressions(self.plays))
         for content in self.vars_files.values():
             self.templates += list(expressions(content))
         self.asts = [ENV.parse(t) for t in self.templates]
         self.defined = defined_names(self.plays) | {k for c in self.vars_files.values() for k in c}
-        self.vars_texts = {vf: open(os.path.join(ROOT, "playbooks", vf)).read() for vf in self.vars_files}
+        self.vars_texts = {vf: open(os.path.join(base, vf)).read() for vf in self.vars_files}
         self.text = open(self.path).read() + "".join(self.vars_texts.values())
         self.checks = list(assert_lines(self.plays))
         self.specs = list(input_specs(self.plays, self.vars_files))
@@ -331,7 +336,8 @@ def connection_reads():
 def templates_by_playbook(config):
     out = {}
     for jt in config["controller_templates"]:
-        match = re.match(r"^playbooks/(\w+)\.yml$", jt["playbook"])
+        match = re.match(r"^playbooks/(\w+)\.yml$", jt["playbook"]) or re.match(r"^(rehearsal/\w+)\.yml$",
+                                                                                jt["playbook"])
         assert match, jt["playbook"]
         assert match.group(1) not in out, "two job templates for " + jt["playbook"]
         out[match.group(1)] = jt
@@ -340,7 +346,7 @@ def templates_by_playbook(config):
 
 def test_every_playbook_has_a_job_template_on_the_shared_objects(config):
     jts = templates_by_playbook(config)
-    assert sorted(jts) == PLAYBOOKS
+    assert sorted(jts) == sorted(PLAYBOOKS + REPO_PLAYBOOKS)
     projects = {p["name"] for p in config["controller_projects"]}
     inventories = {i["name"] for i in config["controller_inventories"]}
     ees = {e["name"] for e in config["controller_execution_environments"]}

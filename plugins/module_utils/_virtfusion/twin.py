@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+The twin of a VirtFusion control server, read-only (research-triton-vf.md V9): the REST API's
+``GET /compute/hypervisors`` (paged: ``results``, ``page``, ``last_page``; since 7.1.0), the servers of each
+hypervisor with ``vfcli-ctrl server:migrate-live servers --src=HV --json`` over SSH (the one documented JSON of
+that command), and ``GET /servers/{id}`` for each.
+
+The paths are the vendor's; the field names read from the answers (hypervisors: ``id``, ``name``, ``sshEnabled``,
+``sshPort``, ``cpu``, ``storage``, ``ipRanges``; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``,
+``memory``, ``nics``, ``disks``) are observed, not documented: a field missing from an answer is written null and
+listed as unknown, never guessed. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
+server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import VirtFusionError
+
+PAGE = 200
+LAB_STATES = ("online", "offline", "suspended")
+
+
+def _data(answer):
+    return answer.get("data") if isinstance(answer, dict) and "data" in answer else answer
+
+
+def read_hypervisors(client):
+    """Every hypervisor of ``GET /compute/hypervisors`` (all pages)."""
+    out = []
+    page = 1
+    while True:
+        answer = client.rest("GET", "/compute/hypervisors?results=%d&page=%d" % (PAGE, page))
+        items = _data(answer) or []
+        if isinstance(items, dict):
+            items = [items]
+        out.extend(i for i in items if isinstance(i, dict))
+        last = answer.get("last_page") if isinstance(answer, dict) else None
+        if not isinstance(last, int) or page >= last or not items:
+            return out
+        page += 1
+
+
+def export_virtfusion(client, twin):
+    """Fill ``twin`` from the control server behind ``client``; returns nothing."""
+    p = twin.pseudonyms
+    hypervisors = sorted(read_hypervisors(client), key=lambda h: (str(h.get("name") or ""), h.get("id") or 0))
+    out_hvs = []
+    limits = {}
+    for hv in hypervisors:
+        name = p.name("hv", hv.get("name") or str(hv.get("id")))
+        cpu = hv.get("cpu") if isinstance(hv.get("cpu"), dict) else None
+        storage = [{"id": s.get("id"), "mount": s.get("mount"), "enabled": s.get("enabled", True) is not False}
+                   for s in hv.get("storage") or [] if isinstance(s, dict)]
+        entry = {"id": hv.get("id"), "name": name,
+                 "cpu": {"vendor": cpu.get("vendor"), "flags": list(cpu.get("flags") or [])} if cpu else None,
+                 "storage": storage or None,
+                 "ip_ranges": [p.network(r) for r in hv.get("ipRanges") or []] if "ipRanges" in hv else None,
+                 "ssh": {"enabled": hv.get("sshEnabled"), "port": hv.get("sshPort")}
+                 if "sshEnabled" in hv else None}
+        for key, field in (("cpu", "cpu"), ("storage", "storage"), ("ip_ranges", "ipRanges"), ("ssh", "sshEnabled")):
+            if entry[key] is None:
+                twin.mark_unknown("virtfusion.hypervisors[*].%s" % key,
+                                  "the hypervisor answer has no %s (field names observed, not documented)" % field,
+                                  "the lab's default")
+        for key in ("maxServers", "maxCpu", "maxMemory"):
+            if hv.get(key) not in (None, 0):
+                limits.setdefault(name, {})[key] = hv[key]
+        for flag in ("maintenance", "prohibit"):
+            if hv.get(flag):
+                twin.note("hypervisor %s has %s set at the source; the lab does not model it" % (name, flag))
+        if hv.get("enabled") is False:
+            twin.note("hypervisor %s is disabled at the source; the lab does not model it" % name)
+        out_hvs.append(entry)
+    if limits:
+        twin.extra["hypervisor_limits"] = limits
+        twin.note("hypervisor limits (maxServers, maxCpu, maxMemory) are kept in twin.hypervisor_limits; the lab "
+                  "does not enforce them")
+
+    out_servers = []
+    in_flight = []
+    for hv in hypervisors:
+        listed = client.vfcli("servers", src=hv.get("id")) or {}
+        for item in sorted(listed.get("servers") or [], key=lambda s: s.get("id") or 0):
+            try:
+                server = _data(client.rest("GET", "/servers/%s" % item.get("id"))) or {}
+            except VirtFusionError as exc:
+                twin.note("server %s could not be read (%s): left out" % (item.get("id"), exc.reason))
+                continue
+            name = p.name("server", server.get("name") or item.get("name") or str(item.get("id")))
+            state = server.get("state")
+            if state not in LAB_STATES:
+                twin.note("server %s is %s at the source; the lab models it offline" % (name, state))
+                state = "offline" if state else None
+            nics = []
+            for nic in server.get("nics") or []:
+                if isinstance(nic, dict):
+                    nics.append({"name": nic.get("name"), "ips": [p.address(ip) for ip in nic.get("ips") or []],
+                                 "nat": bool(nic.get("nat"))})
+            disks = []
+            for disk in server.get("disks") or []:
+                if isinstance(disk, dict):
+                    disks.append({"drive": disk.get("drive"), "storage": disk.get("storageId"),
+                                  "size": disk.get("size"), "data": None})
+            entry = {"id": server.get("id", item.get("id")), "name": name,
+                     "uuid": p.uuid("server", server.get("uuid") or item.get("uuid")),
+                     "hypervisor": server.get("hypervisorId", hv.get("id")), "state": state,
+                     "memory": server.get("memory"), "dirty_rate": None, "nics": nics, "disks": disks}
+            if entry["memory"] is None:
+                twin.mark_unknown("virtfusion.servers[*].memory", "the server answer has no memory",
+                                  "the lab's default guest memory")
+            migration = server.get("migration") if isinstance(server.get("migration"), dict) else None
+            if migration and migration.get("status") == "in-progress":
+                in_flight.append({"server": name, "type": migration.get("type")})
+            out_servers.append(entry)
+    twin.mark_unknown("virtfusion.servers[*].dirty_rate",
+                      "how fast a guest writes its memory is not in any VirtFusion API",
+                      "an idle guest (assume.virtfusion_dirty_rate MiB/s)")
+    twin.mark_unknown("virtfusion.servers[*].disks[*].data",
+                      "how much of a disk is written is not in any VirtFusion API", "1 MiB per disk in the lab")
+    twin.leave_out("the API token, SSH keys, server passwords, hostnames, rDNS, user ids")
+    if in_flight:
+        twin.note("%d migration(s) in flight at export; the twin starts with none" % len(in_flight))
+    twin.extra["in_flight"] = in_flight
+    twin.topology["virtfusion"] = {"api_token": None, "hypervisors": out_hvs, "servers": out_servers}
+    twin.source = {"vendor": "VirtFusion", "api": "REST /api/v1 (7.1.0+) and vfcli-ctrl over SSH"}
+
+
+def virtfusion_twin(params, twin):
+    """The ``twin_export`` entry point for ``provider: virtfusion``: SSH and REST (``virtfusion_credentials``,
+    then the ``VIRTFUSION_*`` environment variables), the export, then ``(api_stats, secrets)``."""
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import VirtFusionClient
+    from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import resolve_connection
+    conn = resolve_connection({"virtfusion_credentials": params.get("virtfusion_credentials") or {}})
+    client = VirtFusionClient(conn)
+    try:
+        export_virtfusion(client, twin)
+    finally:
+        client.close()
+    return dict(client.stats), [("API token", conn.get("api_token")), ("SSH private key", conn.get("private_key"))]

@@ -1,0 +1,100 @@
+"""A forecast (from a rehearsal on a twin) against what a real run measured, with the tolerances the agreement is
+judged by. Both come from ``forecast.compute`` (the same lab reports, the same arithmetic)."""
+
+# Tolerances [stated in docs/docsite/rst/guide_rehearsal.rst]
+ORDER_MIN_AGREEMENT = 0.8        # share of pairs of work items in the same order (1.0: the same order)
+DURATION_REL = 0.35              # whole duration: the collection's own time varies with the machine's load
+OPERATIONS_REL = 0.10            # vendor operations: the lab's model, up to its tick
+# Triton: the lab times a migration's syncs and switch by its clock (real time / time_scale), so the delays of a loaded
+# machine come back multiplied by 1 / time_scale (at 0.05, 0.2 s of delay is 4 lab seconds)
+OPERATIONS_REL_BY_PROVIDER = {"triton": 0.20}
+DISRUPTION_REL_BY_PROVIDER = {"triton": 0.20}   # the same clock times a Triton switch's downtime
+DISRUPTION_REL = 0.10
+VF_DOWNTIME_MS_PER_SERVER = 50.0
+
+
+def _key(provider, item):
+    if provider == "avi":
+        if item.get("new_se_in"):
+            return (item["kind"], "a new SE in %s" % item["new_se_in"])
+        return (item["kind"], item["target"])
+    if provider == "triton":
+        return ("migrate", item["instance"])
+    return ("migrate", item["server"])
+
+
+def order_agreement(a, b, window=1):
+    """Share of the pairs of items common to both sequences that come in the same order (1.0 when fewer than two).
+    With a window of N migrations at once, items fewer than N apart in ``a`` may start together: their pairs are not
+    ordered."""
+    pos_b = dict((k, i) for i, k in enumerate(b))
+    common = [k for k in a if k in pos_b]
+    pairs = same = 0
+    for i in range(len(common)):
+        for j in range(i + max(1, int(window or 1)), len(common)):
+            pairs += 1
+            same += pos_b[common[i]] < pos_b[common[j]]
+    return 1.0 if pairs == 0 else same / float(pairs)
+
+
+def _close(forecast, measured, rel, absolute):
+    if forecast is None or measured is None:
+        return forecast == measured
+    return abs(forecast - measured) <= max(rel * abs(measured), absolute)
+
+
+def compare(forecast, measured):
+    """``{"agree": bool, "checks": [{name, forecast, measured, tolerance, ok}]}``."""
+    provider = forecast["provider"]
+    checks = []
+
+    def check(name, f, m, ok, tolerance):
+        checks.append({"name": name, "forecast": f, "measured": m, "tolerance": tolerance, "ok": bool(ok)})
+
+    fo = [_key(provider, i) for i in forecast["order"]]
+    mo = [_key(provider, i) for i in measured["order"]]
+    check("work items", sorted(map(list, set(fo))), sorted(map(list, set(mo))), sorted(set(fo)) == sorted(set(mo)),
+          "the same set")
+    window = forecast["duration"].get("window") or 1
+    agreement = order_agreement(fo, mo, window)
+    check("order", [list(k) for k in fo], [list(k) for k in mo], agreement >= ORDER_MIN_AGREEMENT,
+          ">= %d%% of pairs in the same order (got %d%%)%s"
+          % (ORDER_MIN_AGREEMENT * 100, agreement * 100, ", window %d" % window if window > 1 else ""))
+    tick = max(forecast["duration"].get("lab_tick_seconds") or 0, measured["duration"].get("lab_tick_seconds") or 0)
+    per_item = 2 * tick * max(1, len(fo))
+    fd, md = forecast["duration"], measured["duration"]
+    ops_rel = OPERATIONS_REL_BY_PROVIDER.get(provider, OPERATIONS_REL)
+    check("vendor operations (s)", fd["vendor_operations_seconds"], md["vendor_operations_seconds"],
+          _close(fd["vendor_operations_seconds"], md["vendor_operations_seconds"], ops_rel, per_item),
+          "within %d%% or 2 lab ticks per item (%.1f s)" % (ops_rel * 100, per_item))
+    check("duration at real speed (s)", fd["seconds"], md["seconds"],
+          _close(fd["seconds"], md["seconds"], DURATION_REL, per_item),
+          "within %d%% or %.1f s" % (DURATION_REL * 100, per_item))
+    fr, mr = sorted(next(iter(forecast["at_risk"].values()))), sorted(next(iter(measured["at_risk"].values())))
+    check("at risk", fr, mr, fr == mr, "the same set")
+    fc = sorted(c["group"] for c in forecast["created_service_engines"])
+    mc = sorted(c["group"] for c in measured["created_service_engines"])
+    check("SEs created (group)", fc, mc, fc == mc, "the same number per SE group")
+    fdis, mdis = forecast["disruption"]["total"], measured["disruption"]["total"]
+    # VirtFusion: QEMU's own downtime on the lab's loopback, which varies by tens of ms a server from run to run
+    dis_abs = 2 * tick if provider != "virtfusion" else VF_DOWNTIME_MS_PER_SERVER * max(1, len(fo))
+    dis_rel = DISRUPTION_REL_BY_PROVIDER.get(provider, DISRUPTION_REL)
+    check("disruption (%s)" % forecast["disruption"]["unit"], fdis, mdis, _close(fdis, mdis, dis_rel, dis_abs),
+          "within %d%% or %s" % (dis_rel * 100, dis_abs))
+    check("disrupted targets", sorted(forecast["disruption"]["by_target"]), sorted(measured["disruption"]["by_target"]),
+          sorted(forecast["disruption"]["by_target"]) == sorted(measured["disruption"]["by_target"])
+          or provider == "virtfusion", "the same set (VirtFusion: every migrated server has some downtime)")
+    check("result", forecast["result"]["ok"], measured["result"]["ok"],
+          forecast["result"]["ok"] == measured["result"]["ok"], "the same")
+    return {"agree": all(c["ok"] for c in checks), "checks": checks}
+
+
+def lines(comparison):
+    out = ["forecast vs measured: %s" % ("AGREE" if comparison["agree"] else "DISAGREE")]
+    for c in comparison["checks"]:
+        f, m = c["forecast"], c["measured"]
+        if isinstance(f, list) and len(str(f)) > 80:
+            f, m = "%d items" % len(f), "%d items" % len(m)
+        out.append("  %-4s %-30s forecast %s, measured %s (%s)"
+                   % ("ok" if c["ok"] else "FAIL", c["name"], f, m, c["tolerance"]))
+    return out

@@ -1,0 +1,54 @@
+"""The rehearsal's arithmetic without a lab: the agreement of a forecast with a measurement (rehearsal/compare.py),
+the operator's variables translated to the twin's pseudonyms and the forecast's names translated back."""
+from rehearsal.cli import translate
+from rehearsal.compare import compare, order_agreement
+from rehearsal.forecast import Names, union_length, window_makespan
+
+
+def result(provider="triton", ops=30.0, total=100.0, disruption=40.0, order=("a", "b", "c"), at_risk=()):
+    key = "server" if provider == "virtfusion" else "instance"
+    return {"provider": provider, "order": [{key: n} for n in order],
+            "duration": {"seconds": total, "vendor_operations_seconds": ops, "lab_tick_seconds": 0.2},
+            "at_risk": {"instances": dict((n, ["failed"]) for n in at_risk)}, "created_service_engines": [],
+            "disruption": {"unit": "instance-seconds", "total": disruption, "by_target": {"a": disruption}},
+            "result": {"ok": True}}
+
+
+def failed(comparison):
+    return [c["name"] for c in comparison["checks"] if not c["ok"]]
+
+
+def test_a_forecast_within_the_stated_tolerances_agrees():
+    assert compare(result(), result(ops=33.0, total=130.0, disruption=44.0))["agree"]
+    # Triton's lab clock: 20 % for the operations and the downtime; the whole duration 35 %
+    assert failed(compare(result(), result(ops=40.0, total=160.0, disruption=60.0))) == [
+        "vendor operations (s)", "duration at real speed (s)", "disruption (instance-seconds)"]
+    # VirtFusion's operations are the lab's step timings: 10 %
+    assert failed(compare(result(provider="virtfusion"), result(provider="virtfusion", ops=34.0))) == [
+        "vendor operations (s)"]
+
+
+def test_the_same_work_in_another_order_or_other_instances_at_risk_disagrees():
+    assert order_agreement(["a", "b", "c"], ["a", "b", "c"]) == 1.0
+    assert order_agreement(["a", "b", "c"], ["c", "b", "a"]) == 0.0
+    assert failed(compare(result(), result(order=("c", "b", "a")))) == ["order"]
+    # a window of 2: the first two may start together, the third comes after the first
+    assert order_agreement(["a", "b", "c"], ["b", "a", "c"], window=2) == 1.0
+    assert order_agreement(["a", "b", "c"], ["c", "a", "b"], window=2) == 0.0
+    assert failed(compare(result(), result(at_risk=("b",)))) == ["at risk"]
+
+
+def test_names_go_to_the_twin_and_come_back():
+    table = {"web-se-1": "se-003", "sg-web": "seg-001"}
+    assert translate("web-se-1", table) == "se-003"
+    assert translate("web-se-1, other", table) == "se-003,other"
+    assert translate(["sg-web", 3], table) == ["seg-001", 3]
+    names = Names({"names/se": {"web-se-1": "se-003"}, "names/se_prefix": {"web": "sep-001"}})
+    assert names("se-003") == "web-se-1" and names("unknown") == "unknown" and names(None) is None
+    assert names("sep-001-se-xaend") == "web-se-xaend"   # a new SE, named after its group's pseudonymous prefix
+
+
+def test_parallel_operations_count_once_and_a_window_fills_as_slots_free():
+    assert union_length([(0, 10), (5, 15), (20, 25)]) == 20
+    assert window_makespan([10, 10, 10], 3) == 10 and window_makespan([10, 10, 10], 1) == 30
+    assert window_makespan([10, 5, 5], 2) == 10
