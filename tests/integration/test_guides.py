@@ -67,7 +67,7 @@ def commands(body):
     return out
 
 
-def tested_commands(name):
+def marked_commands(name):
     return [cmd for classes, body in code_blocks(name) if "lab-test" in classes for cmd in commands(body)]
 
 
@@ -81,7 +81,7 @@ def test_guide_starts_with_against_the_lab_and_against_your_system(name):
     for plane in VENDORS[name]:
         for env, var, _what in ENV_SETTINGS[plane]:
             assert "``%s``\n     - ``%s``" % (env, var) in connect, (name, env, var)
-    assert bool(tested_commands(name)) != (name in NOT_YET), \
+    assert bool(marked_commands(name)) != (name in NOT_YET), \
         "%s: mark its runnable commands lab-test, or list it in NOT_YET with the reason" % name
 
 
@@ -90,7 +90,7 @@ def run_guide(name, state_dir):
     os.makedirs(state_dir, exist_ok=True)
     env_file = os.path.join(state_dir, "guide-shell.env")
     ran = []
-    cmds = tested_commands(name)
+    cmds = marked_commands(name)
     try:
         for i, cmd in enumerate(cmds):
             literal = cmd.replace(LAB_STATE, state_dir)
