@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv collection demo test bench bench-triton bench-upgrade bench-virtfusion ee docs clean
+.PHONY: help venv collection demo lab-env test bench bench-triton bench-upgrade bench-virtfusion ee docs clean
 
 help:
 	@echo "make demo   - run the demo on the lab: Avi SE evacuation, VS migration, rolling upgrade; Triton and VirtFusion migrations and evacuations"
 	@echo "make test   - run every test (unit, lab, integration, sanity, lint, docs, Galaxy import, molecule; units, sanity and a lab smoke on every ansible-core 2.17-2.21)"
+	@echo "make lab-env - start a lab (LAB_TOPOLOGY=lab/topologies/demo.yml, LAB_STATE=.lab/demo) unless it runs; print its connection (eval it) and write LAB_STATE/extra-vars.yml"
 	@echo "make bench  - benchmark: evacuate an SE hosting 50 virtual services"
 	@echo "make bench-triton - benchmark: evacuate a Triton compute node hosting 24 instances"
 	@echo "make docs   - module, plugin and role docs and the user guides (antsibull-docs + Sphinx) in build/docs"
@@ -24,6 +25,13 @@ collection: venv
 demo: collection
 	@bash scripts/system-packages.sh
 	@bash scripts/demo.sh
+
+LAB_TOPOLOGY ?= lab/topologies/demo.yml
+LAB_STATE ?= .lab/demo
+lab-env: collection
+	@.venv/bin/python -m lab ctl --state-dir $(LAB_STATE) health >/dev/null 2>&1 \
+	  || .venv/bin/python -m lab start --topology $(LAB_TOPOLOGY) --state-dir $(LAB_STATE) --reset >/dev/null
+	@.venv/bin/python -m lab env --state-dir $(LAB_STATE)
 
 test: collection
 	@bash scripts/system-packages.sh

@@ -1,4 +1,4 @@
-"""Command line: python -m lab serve|start|stop|ctl, and the commands the planes add (lab.planes;
+"""Command line: python -m lab serve|start|stop|ctl|env, and the commands the planes add (lab.planes;
 see lab/README.md)."""
 import argparse
 import json
@@ -209,6 +209,94 @@ def cmd_ctl(a):
     return 0 if r[0] < 400 else 1
 
 
+# The connection of each plane: (environment variable, playbook extra var, what it is). The playbooks read the
+# extra var first, else the environment variable (playbooks/vars/*_connection.yml); on your own system you set the
+# same names to your controller's values.
+ENV_SETTINGS = {
+    "avi": (("AVI_CONTROLLER", "avi_controller", "the controller, host:port"),
+            ("AVI_USERNAME", "avi_username", "a controller user"),
+            ("AVI_PASSWORD", "avi_password", "its password (secret)"),
+            ("AVI_CA_PATH", "avi_ca_path", "the CA that signed the controller's certificate")),
+    "triton": (("TRITON_URL", "triton_url", "CloudAPI"),
+               ("TRITON_ACCOUNT", "triton_account", "the account"),
+               ("TRITON_KEY_ID", "triton_key_id", "the fingerprint of the account's SSH key"),
+               ("TRITON_KEY_FILE", "triton_key_file", "the private key file"),
+               ("TRITON_VMAPI_URL", "triton_vmapi_url", "the operator API (VMAPI)"),
+               ("TRITON_CA_PATH", "triton_ca_path", "the CA of both APIs")),
+    "virtfusion": (("VIRTFUSION_HOST", "virtfusion_host", "the control server, reached over SSH"),
+                   ("VIRTFUSION_SSH_PORT", "virtfusion_port", "its SSH port"),
+                   ("VIRTFUSION_SSH_USER", "virtfusion_user", "the SSH user"),
+                   ("VIRTFUSION_SSH_KEY_FILE", "virtfusion_key_file", "the SSH private key file"),
+                   ("VIRTFUSION_KNOWN_HOSTS", "virtfusion_known_hosts", "known_hosts with the server's host key"),
+                   ("VIRTFUSION_API_URL", "virtfusion_api_url", "the control server's REST API"),
+                   ("VIRTFUSION_API_TOKEN", "virtfusion_api_token", "the API token (secret)"),
+                   ("VIRTFUSION_CA_PATH", "virtfusion_ca_path", "the CA of the REST API")),
+}
+
+
+def lab_connection(info):
+    """plane -> {environment variable: value}: how the playbooks reach each plane of a running lab (addresses and
+    CA from lab.json, credentials from its topology)."""
+    import yaml
+    with open(info["topology"], encoding="utf-8") as fh:
+        topo = yaml.safe_load(fh)
+    values = {}
+    if info.get("avi"):
+        ctl = topo.get("controller") or {}
+        values["avi"] = {"AVI_CONTROLLER": info["avi"]["url"].split("://", 1)[1], "AVI_USERNAME": ctl.get("username", ""),
+                         "AVI_PASSWORD": ctl.get("password", ""), "AVI_CA_PATH": info["ca_path"]}
+    tr = info.get("triton")
+    if tr and tr.get("key_files"):
+        account = sorted(tr["key_files"])[0]
+        values["triton"] = {"TRITON_URL": tr["url"], "TRITON_ACCOUNT": account, "TRITON_KEY_ID": tr["accounts"][account],
+                            "TRITON_KEY_FILE": tr["key_files"][account], "TRITON_VMAPI_URL": tr["operator_url"],
+                            "TRITON_CA_PATH": info["ca_path"]}
+    vf = info.get("virtfusion")
+    if vf:
+        ssh = vf["ssh"]
+        values["virtfusion"] = {"VIRTFUSION_HOST": ssh["host"], "VIRTFUSION_SSH_PORT": str(ssh["port"]),
+                                "VIRTFUSION_SSH_USER": ssh["user"], "VIRTFUSION_SSH_KEY_FILE": ssh["private_key"],
+                                "VIRTFUSION_KNOWN_HOSTS": ssh["known_hosts"], "VIRTFUSION_API_URL": vf["url"],
+                                "VIRTFUSION_API_TOKEN": (topo.get("virtfusion") or {}).get("api_token", ""),
+                                "VIRTFUSION_CA_PATH": info["ca_path"]}
+    return values
+
+
+def cmd_env(a):
+    """Print the lab's connection as `export` lines (eval them) and write the same settings as an extra-vars file
+    (`-e @FILE`, mode 0600: it holds the lab's secrets)."""
+    import shlex
+    import yaml
+    try:
+        info = _read_lab_json(a.state_dir)
+    except (OSError, ValueError):
+        print(f"no running lab in {a.state_dir} (no lab.json): start one with "
+              f"`python -m lab start --state-dir {a.state_dir}`", file=sys.stderr)
+        return 1
+    values = lab_connection(info)
+    extra = {}
+    for plane, env in values.items():
+        extra.update((var, env[name]) for name, var, _what in ENV_SETTINGS[plane])
+    path = a.extra_vars_file or os.path.join(a.state_dir, "extra-vars.yml")
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# The connection of the lab in %s, as playbook extra vars: ansible-playbook ... -e @%s\n"
+                 % (a.state_dir, path))
+        yaml.safe_dump(extra, fh, default_flow_style=False, sort_keys=False)
+    os.replace(path + ".tmp", path)
+    if a.format == "yaml":
+        with open(path, encoding="utf-8") as fh:
+            sys.stdout.write(fh.read())
+        return 0
+    print(f"# the lab in {a.state_dir} ({', '.join(values)}): eval \"$(python -m lab env --state-dir {a.state_dir})\"")
+    for plane, env in values.items():
+        print(f"# {plane}")
+        for name, _var, _what in ENV_SETTINGS[plane]:
+            print(f"export {name}={shlex.quote(env[name])}")
+    print(f"# the same as extra vars: -e @{path}")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m lab", description="fleetops lab: emulators of the vendor APIs")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -231,6 +319,14 @@ def main(argv=None):
     s.add_argument("what")
     s.add_argument("args", nargs="*")
     s.set_defaults(fn=cmd_ctl)
+    s = sub.add_parser("env", help="print the connection of each plane of a running lab as `export` lines and "
+                       "write it as an extra-vars file")
+    s.add_argument("--state-dir", default=os.path.join(".lab", "demo"))
+    s.add_argument("--format", choices=("sh", "yaml"), default="sh",
+                   help="sh: export lines (default); yaml: the extra vars")
+    s.add_argument("--extra-vars-file", default=None, help="where to write the extra vars (default: "
+                   "STATE_DIR/extra-vars.yml)")
+    s.set_defaults(fn=cmd_env)
     add_plane_commands(sub)
     a = p.parse_args(argv)
     return a.fn(a)

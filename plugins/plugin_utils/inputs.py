@@ -122,7 +122,7 @@ def _one(name, rule, raw, required):
         return None, "%s is blank: %s%s" % (name, advice, _what(name, rule))
     value, problem = _convert(name, kind, raw, rule)
     if problem:
-        return None, problem
+        return None, _where_set(problem, name, rule)
     if rule.get("choices") is not None and value not in rule["choices"]:
         return None, "%s must be one of %s; got %s" % (name, ", ".join(str(c) for c in rule["choices"]), _shown(raw))
     if kind == "int":
@@ -134,8 +134,15 @@ def _one(name, rule, raw, required):
         value = os.path.abspath(os.path.expanduser(value))
         problem = _path_problem(name, value, rule)
         if problem:
-            return None, problem
+            return None, _where_set(problem, name, rule)
     return value, None
+
+
+def _where_set(problem, name, rule):
+    """A problem with a value that may come from the environment: say both places the operator can fix it."""
+    if not rule.get("env"):
+        return problem
+    return "%s (set by the extra var %s or, without it, the environment variable %s)" % (problem, name, rule["env"])
 
 
 def _required(name, rule, checked, wrong):

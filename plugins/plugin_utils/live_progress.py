@@ -9,7 +9,9 @@ their progress with ``module_utils.progress.Progress``, which appends JSON lines
 named by ``FLEETOPS_PROGRESS_FILE``. This base runs the module through Ansible's own async
 wrapper on the target, tails that file every ``poll`` seconds, and prints each new line with
 ``Display``, which ``ansible-playbook`` shows at once and AWX / ansible-runner turn into job
-events. When the task uses ``async`` itself, runs in check mode, or sets ``wait: false``, the
+events. A line is printed when something changes: a new phase or message, or an item's progress
+moving on by ``PERCENT_STEP`` points or finishing (not every percent of every item); with ``-v``
+every line is printed. When the task uses ``async`` itself, runs in check mode, or sets ``wait: false``, the
 module runs the ordinary way.
 """
 
@@ -46,6 +48,37 @@ def format_progress(host, entry):
     if entry.get("msg"):
         parts.append(str(entry["msg"]))
     return " | ".join(parts) + " (%ss)" % entry.get("elapsed", 0)
+
+
+PERCENT_STEP = 25
+
+
+class ProgressFilter:
+    """Decides which progress entries are worth a line: the first of each (phase, message), then the same one
+    again only when its percent moved on by ``step`` points or reached 100 (``verbose``: every entry)."""
+
+    def __init__(self, verbose=False, step=PERCENT_STEP):
+        self.verbose = verbose
+        self.step = step
+        self.last = {}  # (phase, msg) -> the percent last shown
+
+    def wanted(self, entry):
+        if self.verbose:
+            return True
+        key = (entry.get("phase"), entry.get("msg"))
+        percent = entry.get("percent")
+        if key not in self.last:
+            self.last[key] = percent
+            return True
+        shown = self.last[key]
+        try:
+            moved = percent is not None and (shown is None or float(percent) - float(shown) >= self.step
+                                             or (float(percent) >= 100 > float(shown)))
+        except (TypeError, ValueError):
+            moved = percent != shown
+        if moved:
+            self.last[key] = percent
+        return moved
 
 
 class LiveProgressAction(ActionBase):
@@ -115,6 +148,7 @@ class LiveProgressAction(ActionBase):
         if started.get("failed") or not jid:
             return started
 
+        self._progress_filter = ProgressFilter(verbose=display.verbosity >= 1)
         shown = 0
         deadline = time.time() + timeout + ASYNC_MARGIN
         job_path = self._connection._shell.join_path(async_dir, jid)
@@ -162,7 +196,8 @@ class LiveProgressAction(ActionBase):
                 entry = json.loads(line)
             except ValueError:
                 continue
-            display.display(format_progress(host, entry))
+            if self._progress_filter.wanted(entry):
+                display.display(format_progress(host, entry))
         return max(shown, len(complete)), _job_done(job)
 
 

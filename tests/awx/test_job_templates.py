@@ -506,3 +506,24 @@ def test_each_job_template_gets_the_connection_its_playbook_needs(config):
                 assert env in injected, "%s reads %s: its job template needs that credential" % (name, conn)
             else:
                 assert env not in injected, "%s does not connect through %s" % (name, conn)
+
+
+def test_canary_workflow_waits_for_an_approval_between_the_canary_and_the_rest(config):
+    """The AWX workflow the rolling-upgrade guide refers to: canary job, approval node, the same job template again
+    with canary_then=continue; every extra var a node sets is a question of its job template's survey."""
+    jts = {jt["name"]: jt for jt in config["controller_templates"]}
+    wf = next(w for w in config["controller_workflows"] if "approved canary" in w["name"])
+    nodes = {n["identifier"]: n for n in wf["workflow_nodes"]}
+    order, node = [], nodes["canary"]
+    while node:
+        order.append(node)
+        nxt = (node.get("related") or {}).get("success_nodes") or []
+        node = nodes[nxt[0]["identifier"]] if nxt else None
+    assert [n["unified_job_template"]["type"] for n in order] == ["job_template", "workflow_approval", "job_template"]
+    assert order[1]["unified_job_template"]["timeout"] > 0
+    assert [n["extra_data"]["canary_then"] for n in (order[0], order[2])] == ["stop", "continue"]
+    for n in (order[0], order[2]):
+        jt = jts[n["unified_job_template"]["name"]]
+        asked = {q["variable"] for q in jt["survey_spec"]["spec"]}
+        assert set(n["extra_data"]) <= asked
+        assert {q["variable"] for q in wf["survey_spec"]["spec"]} <= asked

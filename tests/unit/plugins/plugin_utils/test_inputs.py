@@ -84,3 +84,13 @@ def test_a_rule_that_is_not_one_is_the_playbook_s_mistake():
         check({"x": {"type": "float"}}, {"x": 1})
     with pytest.raises(RuleError, match="names y, which is not an input"):
         check({"x": {"required_when": {"y": 1}}}, {})
+
+
+def test_a_wrong_value_that_may_come_from_the_environment_names_both_places():
+    rules = {"avi_ca_path": {"type": "path", "readable": True, "env": "AVI_CA_PATH"},
+             "avi_controller": {"required": True, "env": "AVI_CONTROLLER", "description": "the controller"}}
+    _checked, problems = check(rules, {"avi_ca_path": "/nonexistent/ca.pem"})
+    assert problems == [
+        "avi_ca_path: /nonexistent/ca.pem does not exist (set by the extra var avi_ca_path or, without it, the "
+        "environment variable AVI_CA_PATH)",
+        "avi_controller (the controller; or set the environment variable AVI_CONTROLLER) is required"]

@@ -1,0 +1,44 @@
+"""plugin_utils.live_progress: which progress entries become a line of the default output (tests/integration shows
+the lines arriving live through ansible-runner); here, the rule "print when something changes"."""
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import ProgressFilter, format_progress
+
+
+def _entries(*items):
+    return [{"task": "se_disable", "phase": phase, "percent": percent, "msg": msg, "elapsed": 1.0}
+            for phase, percent, msg in items]
+
+
+def test_one_line_per_change_not_per_percent():
+    shown = [e for e in _entries(
+        ("migrate", 0, "migrating VS a"), ("migrate", 0, "migrating VS b"),
+        ("migrate", 2, "migrating VS a"), ("migrate", 6, "migrating VS a"), ("migrate", 12, "migrating VS a"),
+        ("migrate", 25, "migrating VS b"), ("migrate", 30, "migrating VS a"), ("migrate", 51, "migrating VS b"),
+        ("migrate", 99, "migrating VS a"), ("migrate", 100, "VS a moved (1/2)"), ("migrate", 100, "VS b moved (2/2)"),
+        ("configure", None, "setting SE se-1 to SE_STATE_DISABLED"),
+        ("configure", None, "setting SE se-1 to SE_STATE_DISABLED"),
+    )]
+    f = ProgressFilter()
+    lines = [(e["percent"], e["msg"]) for e in shown if f.wanted(e)]
+    assert lines == [
+        (0, "migrating VS a"), (0, "migrating VS b"),
+        (25, "migrating VS b"),                       # 25 points on
+        (30, "migrating VS a"), (51, "migrating VS b"), (99, "migrating VS a"),
+        (100, "VS a moved (1/2)"), (100, "VS b moved (2/2)"),
+        (None, "setting SE se-1 to SE_STATE_DISABLED"),
+    ]
+
+
+def test_reaching_100_is_always_shown():
+    f = ProgressFilter()
+    assert [f.wanted(e) for e in _entries(("sync", 90, "syncing i-1"), ("sync", 95, "syncing i-1"),
+                                          ("sync", 100, "syncing i-1"))] == [True, False, True]
+
+
+def test_verbose_shows_every_entry():
+    f = ProgressFilter(verbose=True)
+    assert all(f.wanted(e) for e in _entries(("migrate", 1, "x"), ("migrate", 2, "x"), ("migrate", 3, "x")))
+
+
+def test_format_names_the_task_host_phase_percent_and_message():
+    assert format_progress("localhost", _entries(("migrate", 25, "migrating VS a"))[0]) == \
+        "[se_disable] localhost | migrate | 25% | migrating VS a (1.0s)"
