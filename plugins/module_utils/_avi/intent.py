@@ -22,7 +22,12 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import Conflict, IntentError, Store
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
+    Conflict,
+    IntentError,
+    Store,
+    process_gone,
+)
 
 PREFIX = "fleetops-maintenance-"
 DESCRIPTION = ("fleetops.maintenance intent record: what a maintenance run changed and must undo; "
@@ -76,3 +81,46 @@ class StringGroupStore(Store):
             self.client.post("stringgroup", body)
         else:
             self.client.put("stringgroup/%s" % group["uuid"], body)
+
+
+class Hold(object):
+    """A module run's hold on one target's intent record (``se_disable``, ``se_group_refresh``): claimed before
+    the first change (waiting out another run's live lease, taking over one whose run is gone), renewed while
+    the run waits, released at the end."""
+
+    def __init__(self, record, what, progress):
+        self.record = record
+        self.what = what            # e.g. "SE 'se-1'", for messages
+        self.progress = progress
+        self.claimed = False
+
+    def claim(self, wait_seconds, takeover=False):
+        """Own the record. Returns ``(entries an earlier run left, contended)``; ``contended`` is True when another
+        run held it (and may have changed the target meanwhile). Raises ``IntentError``."""
+        waited = {"any": False}
+
+        def on_wait(holder, seconds):
+            waited["any"] = True
+            self.progress.update("wait", "%s is being changed by run %s on %s: waiting for it (%.0fs)"
+                                 % (self.what, holder.get("run"), holder.get("host"), seconds))
+        takeover = bool(takeover) or process_gone(self.record.owner())
+        left = self.record.claim(wait_seconds=wait_seconds, on_wait=on_wait, takeover=takeover)
+        self.claimed = True
+        displaced = self.record.displaced
+        if displaced:
+            self.progress.update("record", "took over %s from run %s (%s)" % (
+                self.what, displaced.get("run"),
+                "its process is gone" if process_gone(displaced) else "its lease had expired, or takeover"))
+        return left, waited["any"] or bool(displaced)
+
+    def renew(self):
+        if self.claimed:
+            self.record.renew()
+
+    def release(self):
+        if self.claimed:
+            self.claimed = False
+            try:
+                self.record.release()
+            except IntentError as exc:
+                self.progress.update("record", "could not release the intent record: %s" % exc)

@@ -20,13 +20,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import os
-import socket
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import StringGroupStore
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
@@ -40,7 +37,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import Pacer, run_migrations
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError, IntentRecord
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
+    IntentError,
+    IntentRecord,
+    process_gone,
+)
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
@@ -60,24 +61,6 @@ PREDICTION = ("a prediction: the controller chooses the targets (and the hosts o
 
 def record_target(se_uuid):
     return "se-evacuate-%s" % se_uuid
-
-
-def lease_gone(lease):
-    """Whether the run holding ``lease`` is known to be gone: it ran on this host and its process has ended
-    (the run id is ``<host>-<pid>-<random>``). Elsewhere only the lease's expiry tells."""
-    if not lease or lease.get("host") != socket.gethostname():
-        return False
-    try:
-        pid = int(str(lease.get("run", "")).rsplit("-", 2)[-2])
-    except (IndexError, ValueError):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.ESRCH
-    return False
 
 
 def _placement_view(placement, pairs):
@@ -161,7 +144,7 @@ class _SeDisable(object):
         self.params = module.params
         self.progress = progress
         self.record = None
-        self.claimed = False
+        self.hold = None
 
     # -- reading and deciding -------------------------------------------------------------------
     def read(self):
@@ -182,6 +165,8 @@ class _SeDisable(object):
         if self.record is None:
             self.record = IntentRecord(StringGroupStore(client, record_target(self.se_uuid)),
                                        lease_seconds=LEASE_SECONDS)
+        if self.hold is None:
+            self.hold = Hold(self.record, "SE '%s'" % self.se["name"], self.progress)
         try:
             self.left = self.record.entries()
         except IntentError as exc:
@@ -295,38 +280,19 @@ class _SeDisable(object):
     def _claim(self):
         """Own the SE's record before the first change. Returns True when another run held it (and may have
         changed the SE meanwhile)."""
-        lease = None
         try:
-            lease = self.record.owner()
-            takeover = bool(self.params.get("takeover")) or lease_gone(lease)
-            waited = {"any": False}
-
-            def on_wait(holder, seconds):
-                waited["any"] = True
-                self.progress.update("wait", "SE %s is being changed by run %s on %s: waiting for it (%.0fs)"
-                                     % (self.se["name"], holder.get("run"), holder.get("host"), seconds))
-            self.left = self.record.claim(wait_seconds=self.params["timeout"], on_wait=on_wait, takeover=takeover)
+            self.left, contended = self.hold.claim(self.params["timeout"], takeover=self.params.get("takeover"))
         except IntentError as exc:
             raise ModuleFailure("not changing SE '%s': %s" % (self.se["name"], exc), **self.result)
-        self.claimed = True
         if self.record.displaced:
             self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
-            self.progress.update("record", "took over SE %s from run %s (%s)" % (
-                self.se["name"], self.record.displaced.get("run"),
-                "its process is gone" if lease_gone(self.record.displaced) else "its lease had expired or takeover"))
-        return waited["any"] or bool(self.record.displaced)
+        return contended
 
     def _renew(self):
-        if self.claimed:
-            self.record.renew()
+        self.hold.renew()
 
     def _release(self):
-        if self.claimed:
-            self.claimed = False
-            try:
-                self.record.release()
-            except IntentError as exc:
-                self.progress.update("record", "could not release the intent record: %s" % exc)
+        self.hold.release()
 
     def _tidy_record(self, wanted):
         """Nothing to change. A record of an earlier evacuation has nothing left to restore once the SE is
@@ -334,8 +300,8 @@ class _SeDisable(object):
         key = "se/%s" % self.se_uuid
         if key in self.left and wanted != SE_DISABLED and not self.module.check_mode:
             try:
-                self.record.claim(wait_seconds=0, takeover=lease_gone(self.record.owner()))
-                self.claimed = True
+                self.record.claim(wait_seconds=0, takeover=process_gone(self.record.owner()))
+                self.hold.claimed = True
                 self.record.forget(key)
             except IntentError:
                 pass

@@ -32,7 +32,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import StringGroupStore
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     MIGRATE_STARTED,
@@ -50,7 +50,6 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_disab
     SERVING,
     EvacuationFailed,
     follow_evacuation,
-    lease_gone,
     set_enable_state,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
@@ -74,7 +73,7 @@ class _Refresh(object):
         self.params = module.params
         self.progress = progress
         self.record = None
-        self.claimed = False
+        self.hold = None
 
     # -- reading --------------------------------------------------------------------------------
     def read(self):
@@ -88,6 +87,8 @@ class _Refresh(object):
         if self.record is None:
             self.record = IntentRecord(StringGroupStore(client, record_target(self.group_uuid)),
                                        lease_seconds=LEASE_SECONDS)
+        if self.hold is None:
+            self.hold = Hold(self.record, "SE group '%s'" % group["name"], self.progress)
         try:
             self.left = self.record.entries()
         except IntentError as exc:
@@ -284,32 +285,18 @@ class _Refresh(object):
     # -- the record -------------------------------------------------------------------------------
     def claim(self):
         try:
-            waited = {"any": False}
-
-            def on_wait(holder, seconds):
-                waited["any"] = True
-                self.progress.update("wait", "SE group %s is being changed by run %s on %s: waiting (%.0fs)"
-                                     % (self.group_obj["name"], holder.get("run"), holder.get("host"), seconds))
-            takeover = bool(self.params.get("takeover")) or lease_gone(self.record.owner())
-            self.left = self.record.claim(wait_seconds=self.params["timeout"], on_wait=on_wait, takeover=takeover)
+            self.left, contended = self.hold.claim(self.params["timeout"], takeover=self.params.get("takeover"))
         except IntentError as exc:
             raise ModuleFailure("not changing SE group '%s': %s" % (self.group_obj["name"], exc), **self.result)
-        self.claimed = True
         if self.record.displaced:
             self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
-        return waited["any"] or bool(self.record.displaced)
+        return contended
 
     def renew(self):
-        if self.claimed:
-            self.record.renew()
+        self.hold.renew()
 
     def release(self):
-        if self.claimed:
-            self.claimed = False
-            try:
-                self.record.release()
-            except IntentError as exc:
-                self.progress.update("record", "could not release the intent record: %s" % exc)
+        self.hold.release()
 
     # -- the run ----------------------------------------------------------------------------------
     def new_result(self):

@@ -120,6 +120,24 @@ def new_run_id():
     return "%s-%d-%s" % (socket.gethostname().split(".")[0], os.getpid(), uuid.uuid4().hex[:8])
 
 
+def process_gone(lease):
+    """Whether the run holding ``lease`` is known to be gone: it ran on this machine (the run id is
+    ``<host>-<pid>-<random>``) and its process no longer exists. Elsewhere only the lease's expiry tells."""
+    if not lease or lease.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(str(lease.get("run", "")).rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.ESRCH
+    return False
+
+
 class IntentRecord(object):
     """One target's record and lease (see the module docstring)."""
 

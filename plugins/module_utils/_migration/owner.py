@@ -20,15 +20,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import os
-import socket
 import threading
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
     IntentError,
     IntentRecord,
+    process_gone,
 )
 
 LEASE_SECONDS = 120.0
@@ -44,27 +43,6 @@ def record_dir(params, environ=None):
     if given and str(given).strip():
         return os.path.expanduser(str(given)), True
     return os.path.expanduser(DEFAULT_RECORD_DIR), False
-
-
-def _pid_of(run_id):
-    try:
-        return int(str(run_id).rsplit("-", 2)[1])
-    except (IndexError, ValueError):
-        return None
-
-
-def process_gone(lease):
-    """Whether the lease's run ran on this machine and its process no longer exists."""
-    if not lease or lease.get("host") != socket.gethostname():
-        return False
-    pid = _pid_of(lease.get("run"))
-    if pid is None or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.ESRCH
-    return False
 
 
 class LocalIntentRecord(IntentRecord):
