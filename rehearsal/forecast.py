@@ -154,7 +154,7 @@ def avi(before, after, ctx, names):
             for vs in entry.get("vs") or [] if was != "SE_STATE_DISABLED" else []:
                 risk(vs, "still on %s, which the run disabled" % names(se))
         for failure in entry.get("migrate_failures") or []:
-            vs = str(failure.get("vs_ref") or "").split("#")[-1]
+            vs = str(failure.get("vs_ref") or "").rsplit("#", maxsplit=1)[-1]
             risk(vs or "?", "could not be moved off %s: %s" % (names(se), failure.get("reason")))
     for o in ops:
         if o.get("result") not in (None, "success") and o["kind"] in ("migrate", "scaleout", "scalein"):
@@ -285,7 +285,7 @@ def virtfusion(before, after, ctx, names):
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     order, durations, at_risk, downtime = [], [], {}, {}
     starts = []
-    for m in sorted(migs, key=lambda m: (m.get("startedAt") or "", int(str(m["id"]).split("-")[-1]))):
+    for m in sorted(migs, key=lambda m: (m.get("startedAt") or "", int(str(m["id"]).rsplit("-", maxsplit=1)[-1]))):
         overhead = sum(float(timing.get(VF_STEP_TIMING.get(st["key"]) or "", 0) or 0) for st in m.get("steps") or []
                        if st.get("status") == "complete")
         qemu = m.get("qemu") or {}

@@ -12,7 +12,7 @@ from vfkit import VfLab, pages_after
 
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
-    yield from VfLab(tmp_path_factory.mktemp("vfcli") / "state").running(reset=False)
+    yield from VfLab(tmp_path_factory.mktemp("vfcli") / "state", output="rich").running(reset=False)
 
 
 def test_sshd_checks_host_key_and_only_takes_the_lab_key(vf, tmp_path):

@@ -19,7 +19,7 @@ def _gone(pid):
 
 
 def test_restart_keeps_the_world_and_reset_reseeds(tmp_path):
-    lab = VfLab(tmp_path / "state").start()
+    lab = VfLab(tmp_path / "state", output="rich").start()
     try:
         assert lab.vfjson("start --server=101 --dst=2")["success"] is True
         host_key = open(lab.vf["ssh"]["known_hosts"]).read().split()[1:]
@@ -49,7 +49,7 @@ def test_restart_keeps_the_world_and_reset_reseeds(tmp_path):
 
 
 def test_sshd_and_guests_die_with_a_killed_lab(tmp_path):
-    lab = VfLab(tmp_path / "state").start()
+    lab = VfLab(tmp_path / "state", output="rich").start()
     health = lab.vfadmin("GET", "health")
     assert health["sshd"]["running"] is True and health["qemu"]["guests_running"] == 5
     pids = [health["sshd"]["pid"]] + [lab.guest(s)["pid"] for s in (101, 102, 104, 105, 201)]

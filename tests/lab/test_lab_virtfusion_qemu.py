@@ -12,7 +12,7 @@ DIRTY = {"rate": 24, "working_set": 8}     # MiB/s into 8 MiB: ~2.4x the 10 MiB/
 
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
-    yield from VfLab(tmp_path_factory.mktemp("vfqemu") / "state").running(reset=False)
+    yield from VfLab(tmp_path_factory.mktemp("vfqemu") / "state", output="rich").running(reset=False)
 
 
 def report(label, m):

@@ -10,7 +10,7 @@ from vfkit import VfLab, pages_after
 
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
-    yield from VfLab(tmp_path_factory.mktemp("vfwin") / "state").running(reset=False)
+    yield from VfLab(tmp_path_factory.mktemp("vfwin") / "state", output="rich").running(reset=False)
 
 
 @pytest.fixture

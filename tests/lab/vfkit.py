@@ -15,8 +15,15 @@ GROUP = "server:migrate-live"
 class VfLab(Lab):
     """A lab started on lab/topologies/virtfusion.yml (or another topology with a virtfusion: section)."""
 
-    def __init__(self, state_dir, topology="virtfusion.yml", time_scale=None):
+    def __init__(self, state_dir, topology="virtfusion.yml", time_scale=None, output=None):
         super().__init__(state_dir, topology, time_scale)
+        self.output = output      # the plane's output mode ("documented", "rich"); None: the topology's
+
+    def start(self, reset=False):
+        super().start(reset=reset)
+        if self.output:
+            self.vfadmin("POST", "output", {"mode": self.output})
+        return self
 
     @property
     def vf(self):

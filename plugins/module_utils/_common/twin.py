@@ -319,7 +319,7 @@ def run_export(module, exporters, errors):
                                                    module.check_mode)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    except (TwinError,) + tuple(errors) as exc:
+    except tuple([TwinError] + list(errors)) as exc:
         module.fail_json(msg=getattr(exc, "msg", None) or str(exc), api_stats=stats)
     result = {"changed": changed or names_changed, "dest": params["dest"], "counts": twin.counts(),
               "unknown": twin.unknown, "not_exported": twin.not_exported, "notes": twin.notes,

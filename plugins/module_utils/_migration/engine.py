@@ -177,8 +177,8 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
             tail = ""
             if end.get("debug_tail"):      # the vendor's debug log of the failed migration (its last lines)
                 result["debug_tail"] = end["debug_tail"]
-                tail = "; last-debug (last %d lines): %s" % (min(10, len(end["debug_tail"])),
-                                                            " | ".join(end["debug_tail"][-10:]))
+                tail = "; last-debug (last %d lines): %s" % (
+                    min(10, len(end["debug_tail"])), " | ".join(end["debug_tail"][-10:]))
             raise _fail("%s: %s failed: %s%s" % (inst["name"], end.get("phase") or action, reason, tail), result,
                         reason=reason, failed_phase=end.get("phase") or action)
     else:

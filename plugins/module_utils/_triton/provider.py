@@ -513,8 +513,8 @@ class TritonProvider(MigrationProvider):
                 for v in listed:
                     counts[v["uuid"]] = counts.get(v["uuid"], 0) + 1
                 left = [v.get("alias") or v["uuid"] for v in listed if v.get("server_uuid") == source]
-                records = self.client.vmapi("GET", "/migrations", params={"source_server_uuid": source,
-                                                                           "format": "raw"}) or []
+                records = self.client.vmapi("GET", "/migrations",
+                                            params={"source_server_uuid": source, "format": "raw"}) or []
             else:
                 listed = self.client.cloudapi("GET", "/machines") or []
                 where = dict((m["id"], (m.get("compute_node"), m.get("state"))) for m in listed)

@@ -841,13 +841,13 @@ class VirtFusionProvider(MigrationProvider):
             raise _err(exc, "setting prohibit=%s on hypervisor %s (REST API)" % (bool(value), server))
 
     # -- verification of an evacuation -------------------------------------------------------------
-    def verify_evacuation(self, source, instances, opts):
+    def verify_evacuation(self, source, expected, opts):
         """What differs from the promise of an evacuation to ``target_server``: the source lists none of the
         servers, each is listed once, on the destination, and online again if it was online."""
         target = opts.get("target_server")
         problems = []
         where, _names = self._listing(tuple(sorted(self.hypervisors())))
-        for inst in instances:
+        for inst in expected:
             hvs = where.get(inst["id"]) or []
             if hvs != [target]:
                 problems.append("%s (%s) is listed on hypervisor(s) %s, not only on %s" % (

@@ -9,14 +9,14 @@ def _entries(*items):
 
 
 def test_one_line_per_change_not_per_percent():
-    shown = [e for e in _entries(
+    shown = list(_entries(
         ("migrate", 0, "migrating VS a"), ("migrate", 0, "migrating VS b"),
         ("migrate", 2, "migrating VS a"), ("migrate", 6, "migrating VS a"), ("migrate", 12, "migrating VS a"),
         ("migrate", 25, "migrating VS b"), ("migrate", 30, "migrating VS a"), ("migrate", 51, "migrating VS b"),
         ("migrate", 99, "migrating VS a"), ("migrate", 100, "VS a moved (1/2)"), ("migrate", 100, "VS b moved (2/2)"),
         ("configure", None, "setting SE se-1 to SE_STATE_DISABLED"),
         ("configure", None, "setting SE se-1 to SE_STATE_DISABLED"),
-    )]
+    ))
     f = ProgressFilter()
     lines = [(e["percent"], e["msg"]) for e in shown if f.wanted(e)]
     assert lines == [
