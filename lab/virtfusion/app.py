@@ -52,8 +52,6 @@ def build_app(plane):
             return JSONResponse({"message": "Unauthenticated."}, status_code=401)
         world.bump("api_calls")
         parts = [p for p in request.path_params["rest"].split("/") if p]
-        if parts[:2] == ["compute", "hypervisors"]:   # the vendor's path (research V7): the same as /hypervisors
-            parts = parts[1:]
         meth = request.method
         try:
             if parts[:1] == ["servers"] and len(parts) >= 2:
@@ -105,8 +103,6 @@ def build_app(plane):
         if not _bearer_ok(request, plane.cli_token):
             return JSONResponse({"message": "Unauthenticated."}, status_code=401)
         parts = [p for p in request.path_params["rest"].split("/") if p]
-        if parts[:2] == ["compute", "hypervisors"]:   # the vendor's path (research V7): the same as /hypervisors
-            parts = parts[1:]
         meth = request.method
         try:
             if parts == ["live", "start"] and meth == "POST":

@@ -106,7 +106,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-extends_documentation_fragment: fleetops.maintenance.avi
+api_stats:
+  description: Numbers of logins, HTTP requests, retries, re-logins and upgrade waits of this run, and the bytes of
+    the answers read (C(bytes_read)).
+  returned: always
+  type: dict
+  sample: {"logins": 1, "requests": 20, "retries": 0, "relogins": 0, "upgrade_waits": 0, "bytes_read": 48213}
 se_group:
   description: The group, and its hardware settings before and after (only the settings the definition uses).
   returned: always

@@ -100,8 +100,8 @@ def test_core_under_test_is_the_one_running():
 
 
 def test_upgrade_controllers_then_one_se_group(lab, playbook):
-    out = playbook("upgrade", "version=22.1.7", "strategy=per_group", "se_groups=sg-aa")
-    assert "Upgrade to 22.1.7 (strategy per_group)" in " ".join(out.split())
+    out = playbook("upgrade", "version=22.1.7", "deployment=vm", "strategy=se_groups", "se_groups=sg-aa")
+    assert "Upgrade to 22.1.7" in " ".join(out.split())
     summary = lab.admin("GET", "upgrade")
     assert summary["controller"]["version"] == "22.1.7"
     ses = {name: se["version"] for group in summary["se_groups"].values()
