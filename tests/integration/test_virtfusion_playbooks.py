@@ -237,7 +237,7 @@ def test_evacuate_a_hypervisor_with_a_sliding_window_and_a_report(vflab, vfplayb
         names = [p["name"] for p in step["phases"]]
         assert names[0] == "start" and {"pre-migration-checks", "prepare-destination-hypervisor", "transfer-data",
                                         "finalise-migration"} <= set(names), names
-        assert [p["name"] for p in step["phases"] if p["disruptive"]] == ["transfer"]
+        assert [p["name"] for p in step["phases"] if p["disruptive"]] == ["transfer-data"]
         assert step["disruption"]["seconds"] == q["downtimeMs"] / 1000.0 == record["disruption"]["by_target"][name]
         assert step["details"]["max_downtime_ms"] == 300 and step["details"]["bytes"] == q["transferredBytes"]
     with open(report_file[:-5] + ".html") as fh:

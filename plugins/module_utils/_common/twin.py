@@ -308,6 +308,7 @@ def run_export(module, exporters, errors):
         module.fail_json(msg="; ".join(problems))
     twin = Twin(params["provider"], Pseudonyms(params["pseudonymise"]))
     stats = {}
+    caught = (TwinError,) + tuple(errors)     # the exporters' own errors (each vendor's client error)
     try:
         stats, secrets = exporters[params["provider"]](params, twin)
         text = render(twin)
@@ -319,7 +320,7 @@ def run_export(module, exporters, errors):
                                                    module.check_mode)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    except tuple([TwinError] + list(errors)) as exc:
+    except caught as exc:  # pylint: disable=catching-non-exception
         module.fail_json(msg=getattr(exc, "msg", None) or str(exc), api_stats=stats)
     result = {"changed": changed or names_changed, "dest": params["dest"], "counts": twin.counts(),
               "unknown": twin.unknown, "not_exported": twin.not_exported, "notes": twin.notes,

@@ -84,8 +84,8 @@ def export_virtfusion(client, twin):
     out_servers = []
     in_flight = []
     for hv in hypervisors:
-        listed = client.vfcli("servers", src=hv.get("id")) or {}
-        for item in sorted(listed.get("servers") or [], key=lambda s: s.get("id") or 0):
+        listed = client.servers(hv.get("id")) or []
+        for item in sorted(listed, key=lambda s: s.get("id") or 0):
             try:
                 server = _data(client.rest("GET", "/servers/%s" % item.get("id"))) or {}
             except VirtFusionError as exc:
