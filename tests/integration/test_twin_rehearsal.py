@@ -202,7 +202,7 @@ def export_virtfusion(vflab, tmp_path):
     assert twin["virtfusion"]["api_token"] is None
     assert {"virtfusion.servers[*].dirty_rate", "virtfusion.servers[*].disks[*].data"} <= set(
         u["field"] for u in twin["twin"]["unknown"])
-    assert sorted(s["name"] for s in twin["virtfusion"]["servers"]) == ["batch-1", "nat-1", "web-1", "web-2", "web-3"]
+    assert sorted(s["name"] for s in twin["virtfusion"]["servers"]) == ["batch-1", "nat-1", "new-1", "web-1", "web-2", "web-3"]
     return twin_file
 
 
