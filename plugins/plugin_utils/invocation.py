@@ -23,8 +23,8 @@ def add_invocation(result, module_args, task_vars, templar):
     that hold no secret."""
     try:
         wanted = C.config.get_config_value("INJECT_INVOCATION", variables=task_vars or {}, templar=templar)
-    except (AnsibleError, KeyError):  # an ansible-core without the setting (before 2.21)
-        wanted = False
+    except (AnsibleError, KeyError, TypeError):  # an ansible-core without the setting (before 2.21; before 2.20
+        wanted = False                         # get_config_value takes no templar either)
     if wanted and "invocation" not in result:
         result["invocation"] = {"module_args": module_args}
     return result

@@ -12,7 +12,10 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+try:
+    from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and later
+except ImportError:  # 2.17 and 2.18: the stand-in of tests/unit/conftest.py
+    from conftest import patch_module_args
 
 from ansible_collections.fleetops.maintenance.plugins.modules import twin_export
 
