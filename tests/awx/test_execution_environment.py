@@ -98,7 +98,8 @@ def test_introspection_finds_the_collections_python_and_system_requirements(cont
         "--write-bindep", str(tmp_path / "bindep.txt"), str(tmp_path / "c"))
     pip = (tmp_path / "pip.txt").read_text()
     bindep = (tmp_path / "bindep.txt").read_text()
-    for name in requirement_names(os.path.join(ROOT, "requirements.txt")):
+    # ansible-builder leaves out what ansible-core itself requires (PyYAML, Jinja2, ...): the EE has it anyway
+    for name in requirement_names(os.path.join(ROOT, "requirements.txt")) - {"pyyaml", "jinja2", "packaging"}:
         assert re.search(r"^%s\b.*# from collection fleetops.maintenance$" % re.escape(name), pip, re.M | re.I), pip
     assert re.search(r"^ca-certificates .*# from collection fleetops.maintenance$", bindep, re.M), bindep
 
