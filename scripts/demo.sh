@@ -64,11 +64,11 @@ PY
 )"
 
 banner "Triton: begin and sync web-1 now (it keeps running and writing), switch later with one more sync"
-"${PLAY[@]}" fleetops.maintenance.migrate_instance -e instance=web-1 -e state=synced
+"${PLAY[@]}" fleetops.maintenance.migrate_instance -e instance=web-1 -e state=synced -e accept_unverified=capacity
 "${PLAY[@]}" fleetops.maintenance.migrate_instance -e instance=web-1 -e state=switched -e resync=true
 
 banner "Triton: evacuate compute node cn-1, two migrations at a time, then finalize (web-1, switched above, is only finalized)"
-"${PLAY[@]}" fleetops.maintenance.evacuate_host -e compute_node=cn-1 -e concurrency=2
+"${PLAY[@]}" fleetops.maintenance.evacuate_host -e compute_node=cn-1 -e concurrency=2 -e accept_unverified=capacity
 
 banner "Triton: what the lab measured (downtime at switch, bytes per sync, data intact)"
 python -m lab ctl --state-dir "$TRITON_STATE" --plane triton get migrations | python -c '
@@ -108,10 +108,12 @@ banner "VirtFusion: check mode runs every pre-check of web-1 against hv-bad (ano
   || echo "==> refused as expected: every failing pre-check listed at once, nothing migrated"
 
 banner "VirtFusion: live-migrate web-1 to hv-b (QEMU migration, every vendor step shown live; QEMU's own downtime and bytes)"
-"${PLAY[@]}" fleetops.maintenance.migrate_instance "${VF[@]}" -e server=web-1 -e destination=hv-b -e max_downtime=300
+"${PLAY[@]}" fleetops.maintenance.migrate_instance "${VF[@]}" -e server=web-1 -e destination=hv-b -e max_downtime=300 \
+  -e accept_unverified=storage_enabled,destination_ssh,cpu_compatible,nat_interfaces
 
 banner "VirtFusion: evacuate hypervisor hv-a (web-2, web-3) into hv-b, two at a time, with a run record"
 "${PLAY[@]}" fleetops.maintenance.evacuate_host "${VF[@]}" -e hypervisor=hv-a -e destination=hv-b -e concurrency=2 \
+  -e accept_unverified=storage_enabled,destination_ssh,cpu_compatible,nat_interfaces \
   -e "report_file=$VF_STATE/evacuate-hv-a.json"
 echo "run record: $VF_STATE/evacuate-hv-a.json"
 echo "HTML report (timeline per server): $VF_STATE/evacuate-hv-a.html"
