@@ -135,7 +135,9 @@ class Tests:
                         self.names[name[:30]].add("%s::%s" % (os.path.relpath(path, ROOT), name))
 
     def name(self, event_file, events_dir):
-        rel = os.path.relpath(event_file, events_dir).split(os.sep)[0]
+        parts = os.path.relpath(event_file, events_dir).split(os.sep)
+        # pytest-xdist gives each worker a directory of its own (gw0, gw1, ...) under the base temporary directory
+        rel = parts[1] if len(parts) > 1 and re.match(r"^(popen-)?gw\d+$", parts[0]) else parts[0]
         stem = re.sub(r"\d+$", "", rel)
         for cut in (stem, stem[:30]):
             found = self.names.get(cut)

@@ -21,8 +21,11 @@ stage() {  # stage NAME COMMAND...
 # has each task result carry the module arguments it ran with (INJECT_INVOCATION, ansible-core 2.21): the option
 # coverage stage reads them there afterwards, without running a playbook of its own.
 EVENTS="$ROOT/build/pytest"
+# The lab and playbook tests mostly wait on the labs' clocks (about a third of a core each), so they run on
+# PYTEST_WORKERS pytest-xdist workers; a file's tests sharing a module-scoped fixture stay on one (tests/conftest.py).
 pytest_all() {
-  ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" tests/lab tests/integration tests/awx
+  ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" \
+    -n "${PYTEST_WORKERS:-3}" --durations=15 tests/lab tests/integration tests/awx
 }
 
 option_coverage() {
