@@ -41,5 +41,5 @@ run() {  # run NAME EXTRA-VARS...
 echo "upgrading 8 SE groups x 4 SEs at time scale $SCALE (each run resets the lab)"
 run role_parallel
 run role_serial -e parallel_groups=false
-run vendor_system -e strategy=system -e protect=false
+run vendor_system -e upgrade_strategy=system -e protect=false
 python "$ROOT/benchmarks/report_upgrade.py" "$OUT" role_parallel role_serial vendor_system

@@ -23,8 +23,6 @@ from lab.cli import ENV_SETTINGS  # noqa: E402  (the connection settings python 
 RST = os.path.join(ROOT, "docs", "docsite", "rst")
 GUIDES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(RST, "guide_*.rst")))
 NOT_YET = {
-    "guide_rolling_upgrade": "roles/rolling_upgrade and playbooks/upgrade.yml are being rewritten (issue 18); its "
-                             "commands get marked lab-test once that lands",
     "guide_migrate_instance": "the Triton and VirtFusion commands (instance_migrate is being rewritten, issue 18); "
                               "VirtFusion needs QEMU guests",
     "guide_evacuate_host": "roles/host_evacuate is being rewritten (issue 18)",

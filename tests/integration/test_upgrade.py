@@ -160,7 +160,7 @@ def test_canary_group_stops_for_approval_then_continues(lab, upgrade):
 
 
 def test_vendor_system_upgrade_disrupts_single_se_vss_the_role_does_not(lab, upgrade):
-    rc, out = upgrade(strategy="system", protect=False)
+    rc, out = upgrade(upgrade_strategy="system", protect=False)
     assert rc == 0, out[-3000:]
     assert disrupted(lab) == ["nm-single-1", "nm-single-2"]
     assert set(versions(lab)[1].values()) == {"22.1.7"}
@@ -188,9 +188,12 @@ def test_cluster_that_does_not_reform_rolls_back_and_no_se_is_touched(lab, upgra
 
 
 def test_bad_input_is_refused_naming_the_accepted_values(lab, upgrade):
-    rc, out = upgrade(strategy="per_se")
+    rc, out = upgrade(upgrade_strategy="per_se")
     assert rc != 0
-    assert "strategy" in flat(out) and "per_se" in flat(out) and "se_groups" in flat(out)
+    assert "upgrade_strategy" in flat(out) and "per_se" in flat(out) and "se_groups" in flat(out)
+    # the old name (a play keyword, which ansible-core warns about) is refused with the new one, never ignored
+    rc, out = upgrade(strategy="system")
+    assert rc != 0 and "-e upgrade_strategy=system" in flat(out)
     rc, out = upgrade(version="")
     assert rc != 0 and "Set version" in flat(out)
     assert lab.admin("GET", "stats")["operations"] == []
