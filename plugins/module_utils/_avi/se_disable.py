@@ -197,6 +197,12 @@ class _SeDisable(object):
         self.result["plan"]["actions"] = texts(steps)
         if not steps:
             self._tidy_record(wanted)
+            if wanted == SE_DISABLED and params["wait"] and not self.module.check_mode and self._in_flight():
+                # disabled and empty, but the evacuation an interrupted run started is not over yet (the SE is
+                # still disabling): nothing to change, and success only once it ends as promised
+                self._wait_evacuated(set())
+                self._report_after()
+                self._verify()
             return self.result
         self.result["changed"] = True
         self.result["service_engine"]["enable_state"]["after"] = wanted
@@ -275,6 +281,10 @@ class _SeDisable(object):
             steps.append(Step("wait for SE %s to be %s" % (se["name"], OPER_DISABLED),
                               lambda: self._wait_evacuated(set())))
         return steps
+
+    def _in_flight(self):
+        """The SE's own evacuation has not ended (the controller still disabling it)."""
+        return self.se.get("migrate_state") == MIGRATE_STARTED or self.se.get("oper_state") == OPER_DISABLING
 
     # -- the record and its lease -----------------------------------------------------------------
     def _claim(self):
