@@ -199,3 +199,25 @@ def test_se_enabled_restores_the_state_recorded_before_the_evacuation(fake, run_
     assert result["service_engine"]["enable_state"]["after"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
     assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
     assert fake.stringgroups == {}    # the record is gone once restored
+
+
+def test_se_disable_rerun_waits_out_the_evacuation_an_interrupted_run_left_running(fake, run_module):
+    # a killed run set the SE disabled; the controller has moved its VSs but is still disabling it: a re-run has
+    # nothing to change, and reports success only once the SE is disabled (the end state verified)
+    assert run_module(se_disable, {"name": "se1"})["changed"] is True
+    se = fake.ses["serviceengine-1"]
+    se["oper"], se["migrate_state"] = "OPER_DISABLING", "SE_MIGRATE_STATE_STARTED"
+    polls = []
+    send = fake.send
+
+    def settling(client, method, url, body=None):
+        if method == "GET" and "/serviceengine-inventory" in url:
+            polls.append(url)
+            if len(polls) >= 3:
+                se["oper"], se["migrate_state"] = "OPER_DISABLED", "SE_MIGRATE_STATE_FINISHED"
+        return send(client, method, url, body)
+    fake.send = settling
+    again = run_module(se_disable, {"name": "se1", "wait_sleep": 0})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert se["oper"] == "OPER_DISABLED" and len(polls) >= 3
+    assert again["verified"]["problems"] == []
