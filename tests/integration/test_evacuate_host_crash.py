@@ -9,6 +9,7 @@ uninterrupted run leaves them.
 Kill points are read from the lab's state (its migrations), never timed (tests/integration/crashkit.py). Triton:
 a fresh lab per run (the plane has no reset); VirtFusion: one lab, reset before every run.
 """
+import pathlib
 import shutil
 
 import pytest
@@ -88,15 +89,19 @@ def test_triton_killed_anywhere_a_rerun_adopts_and_converges(triton_uninterrupte
 
 
 # -- VirtFusion -------------------------------------------------------------------------------------------------
+def records_dir(lab):
+    return pathlib.Path(lab.state_dir) / "records"
+
+
 def vf_reset(lab):
     """The lab's world as its topology has it, and no intent record left (they live outside the lab)."""
     lab.vfadmin("POST", "reset")
-    shutil.rmtree(lab.state_dir / "records", ignore_errors=True)
+    shutil.rmtree(records_dir(lab), ignore_errors=True)
 
 
 def vf_vars(lab):
     return dict(VF, hypervisor="hv-a", destination="hv-b", concurrency=1, cordon=True,
-                record_dir=str(lab.state_dir / "records"))
+                record_dir=str(records_dir(lab)))
 
 
 def vf_migrations(lab):
@@ -123,8 +128,7 @@ def vf_end(lab):
     world = lab.vfadmin("GET", "world")
     hvs = dict((h["id"], h["name"]) for h in world["hypervisors"])
     migs = vf_migrations(lab)
-    records = sorted(p.name for p in (lab.state_dir / "records").glob("*")) if (lab.state_dir / "records").is_dir() \
-        else []
+    records = sorted(p.name for p in records_dir(lab).glob("*"))
     return {"servers": dict((s["name"], (hvs[s["hypervisorId"]], s.get("state"))) for s in world["servers"]),
             "migrations": dict((n, sum(1 for m in migs if m["serverName"] == n)) for n in ("web-1", "web-2", "web-3")),
             "results": sorted((m["serverName"], m["status"]) for m in migs),
