@@ -138,7 +138,9 @@ def vf_end(lab):
 
 @pytest.fixture(scope="module")
 def vf_lab(tmp_path_factory):
-    yield from VirtFusionPlaybookLab(tmp_path_factory.mktemp("vf-crash")).running()
+    lab = VirtFusionPlaybookLab(tmp_path_factory.mktemp("vf-crash"))
+    lab.max_lifetime = 1800   # every run of the module on one lab, on a loaded machine
+    yield from lab.running()
 
 
 @pytest.fixture(scope="module")

@@ -197,6 +197,7 @@ class _SeDisable(object):
         self.result["plan"]["actions"] = texts(steps)
         if not steps:
             self._tidy_record(wanted)
+            self._drop_dead_lease()
             if wanted == SE_DISABLED and params["wait"] and not self.module.check_mode and self._in_flight():
                 # disabled and empty, but the evacuation an interrupted run started is not over yet (the SE is
                 # still disabling): nothing to change, and success only once it ends as promised
@@ -297,6 +298,19 @@ class _SeDisable(object):
         if self.record.displaced:
             self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
         return contended
+
+    def _drop_dead_lease(self):
+        """Nothing to change: a lease left by a run whose process is gone (killed on this host) is released, so
+        the record is as an uninterrupted run leaves it (not in check mode)."""
+        owner = self.record.owner() if self.record is not None else None
+        if not owner or self.hold.claimed or self.module.check_mode or not process_gone(owner):
+            return
+        try:
+            self.record.claim(wait_seconds=0, takeover=True)
+            self.hold.claimed = True
+        except IntentError:
+            return
+        self._release()
 
     def _renew(self):
         self.hold.renew()
