@@ -221,3 +221,27 @@ def test_se_disable_rerun_waits_out_the_evacuation_an_interrupted_run_left_runni
     assert again["changed"] is False and not again.get("failed"), again
     assert se["oper"] == "OPER_DISABLED" and len(polls) >= 3
     assert again["verified"]["problems"] == []
+
+
+def test_se_disable_with_nothing_to_change_releases_the_lease_of_a_killed_run(fake, run_module):
+    # a run killed after its work was done left its lease; a re-run changes nothing and leaves the record as an
+    # uninterrupted run does: the SE's recorded state, no lease (a live lease of a run elsewhere is left alone)
+    import json
+    import socket
+    import subprocess
+    assert run_module(se_disable, {"name": "se1"})["changed"] is True
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    group = [g for g in fake.stringgroups.values() if g["name"].endswith("serviceengine-1")][0]
+    lease = {"run": "%s-%d-0abc" % (socket.gethostname(), dead.pid), "host": socket.gethostname(),
+             "since": 0, "expires": 4102444800}
+    group["kv"].append({"key": "owner", "value": json.dumps(lease)})
+    assert "owner" in fake.intent("serviceengine-1")
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert sorted(fake.intent("serviceengine-1")) == ["se/serviceengine-1"]
+    elsewhere = dict(lease, host="elsewhere", run="elsewhere-1-0abc")
+    group = [g for g in fake.stringgroups.values() if g["name"].endswith("serviceengine-1")][0]
+    group["kv"].append({"key": "owner", "value": json.dumps(elsewhere)})
+    assert run_module(se_disable, {"name": "se1"})["changed"] is False
+    assert fake.intent("serviceengine-1")["owner"] == elsewhere
