@@ -3,7 +3,8 @@
 A run is ansible-playbook started as a user starts it, in a process group of its own, with a marker in its
 environment (``FLEETOPS_CRASH_TEST_RUN``) that every process it starts inherits: the async wrapper and the module
 it runs go on after ansible-playbook is killed, and "its module" is every process that carries the marker.
-Kill points are read from the lab's own state (``kill_at``), never timed.
+Kill points are read from the lab's own state (``kill_at``), never timed. The suite takes a few of each test's
+kill points (``chosen``); FLEETOPS_CRASH_ALL=1 takes them all.
 """
 import json
 import os
@@ -82,6 +83,15 @@ def marked(marker):
         except OSError:
             continue
     return found
+
+
+ALL = "FLEETOPS_CRASH_ALL"
+
+
+def chosen(every, default):
+    """The kill points a run of the suite takes: ``default`` (a few, both ways of killing, inside the suite's time
+    budget), or ``every`` one with FLEETOPS_CRASH_ALL=1 (for a change to the intent handling)."""
+    return list(every) if os.environ.get(ALL) == "1" else list(default)
 
 
 def kill_ids(kills):
