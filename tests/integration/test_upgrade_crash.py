@@ -7,61 +7,16 @@ The kill points are read from the lab's state (its operations and reboot window)
 a user runs it (ansible-playbook), in a process group of its own; "its module" is every process that carries this
 run's marker in its environment (the async wrapper and the module it started).
 """
-import json
-import os
-import signal
-import subprocess
-import sys
-import uuid
-
 import pytest
 
-from labkit import wait_for
+from crashkit import Run, kill_ids
 
 PLAYBOOK_VARS = {"version": "22.1.7", "deployment": "vm", "remove_created_ses": True, "wait_sleep": 0.5}
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
 def start(lab, tmp_path, name):
-    """ansible-playbook fleetops.maintenance.upgrade in its own process group; (process, marker, log path)."""
-    marker = uuid.uuid4().hex
-    env = lab.env()
-    env["FLEETOPS_CRASH_TEST_RUN"] = marker
-    log = tmp_path / ("%s.log" % name)
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-           "-e", json.dumps(PLAYBOOK_VARS), "fleetops.maintenance.upgrade"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=str(tmp_path))
-    return proc, marker, log
-
-
-def marked(marker):
-    """The pids of the processes of one run (they carry its marker in their environment)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as stream:
-                if ("FLEETOPS_CRASH_TEST_RUN=%s" % marker).encode() in stream.read().split(b"\0"):
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
-def kill(proc, marker, module):
-    """SIGKILL the playbook's process group, and with ``module`` every process of the run (the async module)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    if module:
-        for pid in marked(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        wait_for(lambda: not marked(marker), timeout=10, what="the run's processes to end")
+    """ansible-playbook fleetops.maintenance.upgrade in its own process group, with this run's marker."""
+    return Run(lab, tmp_path, name, "upgrade", PLAYBOOK_VARS)
 
 
 def running(lab, kind):
@@ -108,8 +63,8 @@ def uninterrupted(crash_lab, tmp_path_factory):
     """The end state of a run nobody killed (and what the world was before it)."""
     crash_lab.admin("POST", "reset")
     before = end_state(crash_lab)
-    proc, _marker, log = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean")
-    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    run = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean")
+    assert run.wait() == 0, run.output(3000)
     return before, end_state(crash_lab)
 
 
@@ -126,7 +81,7 @@ def test_an_uninterrupted_run_leaves_the_system_as_it_was_but_upgraded(uninterru
 KILLS = [("reboot", True), ("protection", False), ("se_upgrade", True), ("scale_in", False)]
 
 
-KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
+KILL_IDS = kill_ids(KILLS)
 
 
 @pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
@@ -134,14 +89,9 @@ def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
         crash_lab, uninterrupted, tmp_path, point, module):
     lab = crash_lab
     lab.admin("POST", "reset")
-    proc, marker, log = start(lab, tmp_path, "killed")
-    try:
-        wait_for(lambda: proc.poll() is not None or KILL_POINTS[point](lab), timeout=240, interval=0.01,
-                 what="kill point %s" % point)
-    finally:
-        assert proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, log.read_text()[-3000:])
-        kill(proc, marker, module)
-    again, _marker, log = start(lab, tmp_path, "again")
-    assert again.wait(timeout=600) == 0, log.read_text()[-4000:]
-    wait_for(lambda: not marked(marker), timeout=120, what="the killed run's module to end")   # a survivor
+    killed = start(lab, tmp_path, "killed")
+    killed.kill_at(point, lambda: KILL_POINTS[point](lab), module)
+    again = start(lab, tmp_path, "again")
+    assert again.wait() == 0, again.output()
+    killed.survivors_end()
     assert end_state(lab) == uninterrupted[1]

@@ -197,6 +197,13 @@ class _SeDisable(object):
         self.result["plan"]["actions"] = texts(steps)
         if not steps:
             self._tidy_record(wanted)
+            self._drop_dead_lease()
+            if wanted == SE_DISABLED and params["wait"] and not self.module.check_mode and self._in_flight():
+                # disabled and empty, but the evacuation an interrupted run started is not over yet (the SE is
+                # still disabling): nothing to change, and success only once it ends as promised
+                self._wait_evacuated(set())
+                self._report_after()
+                self._verify()
             return self.result
         self.result["changed"] = True
         self.result["service_engine"]["enable_state"]["after"] = wanted
@@ -276,6 +283,10 @@ class _SeDisable(object):
                               lambda: self._wait_evacuated(set())))
         return steps
 
+    def _in_flight(self):
+        """The SE's own evacuation has not ended (the controller still disabling it)."""
+        return self.se.get("migrate_state") == MIGRATE_STARTED or self.se.get("oper_state") == OPER_DISABLING
+
     # -- the record and its lease -----------------------------------------------------------------
     def _claim(self):
         """Own the SE's record before the first change. Returns True when another run held it (and may have
@@ -287,6 +298,19 @@ class _SeDisable(object):
         if self.record.displaced:
             self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
         return contended
+
+    def _drop_dead_lease(self):
+        """Nothing to change: a lease left by a run whose process is gone (killed on this host) is released, so
+        the record is as an uninterrupted run leaves it (not in check mode)."""
+        owner = self.record.owner() if self.record is not None else None
+        if not owner or self.hold.claimed or self.module.check_mode or not process_gone(owner):
+            return
+        try:
+            self.record.claim(wait_seconds=0, takeover=True)
+            self.hold.claimed = True
+        except IntentError:
+            return
+        self._release()
 
     def _renew(self):
         self.hold.renew()

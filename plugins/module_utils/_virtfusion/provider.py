@@ -364,7 +364,7 @@ class VirtFusionProvider(MigrationProvider):
             if NO_MIGRATION_RE.search(ans.text):
                 return None
             raise MigrationError("%s: vfcli-ctrl last-status answered none of the statuses complete, in-progress, "
-                                 "failed: %s" % (inst["name"], (ans.text or "no output").splitlines()[0][:300]))
+                                 "failed: %s" % (inst["name"], " ".join((ans.text or "no output").split())[:300]))
         view = dict(rich or {}, type="live", status="failed" if word == "failed" else word, cancelled=cancelled)
         if rich is None:
             with self._cache["lock"]:

@@ -199,3 +199,49 @@ def test_se_enabled_restores_the_state_recorded_before_the_evacuation(fake, run_
     assert result["service_engine"]["enable_state"]["after"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
     assert fake.ses["serviceengine-1"]["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
     assert fake.stringgroups == {}    # the record is gone once restored
+
+
+def test_se_disable_rerun_waits_out_the_evacuation_an_interrupted_run_left_running(fake, run_module):
+    # a killed run set the SE disabled; the controller has moved its VSs but is still disabling it: a re-run has
+    # nothing to change, and reports success only once the SE is disabled (the end state verified)
+    assert run_module(se_disable, {"name": "se1"})["changed"] is True
+    se = fake.ses["serviceengine-1"]
+    se["oper"], se["migrate_state"] = "OPER_DISABLING", "SE_MIGRATE_STATE_STARTED"
+    polls = []
+    send = fake.send
+
+    def settling(client, method, url, body=None):
+        if method == "GET" and "/serviceengine-inventory" in url:
+            polls.append(url)
+            if len(polls) >= 3:
+                se["oper"], se["migrate_state"] = "OPER_DISABLED", "SE_MIGRATE_STATE_FINISHED"
+        return send(client, method, url, body)
+    fake.send = settling
+    again = run_module(se_disable, {"name": "se1", "wait_sleep": 0})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert se["oper"] == "OPER_DISABLED" and len(polls) >= 3
+    assert again["verified"]["problems"] == []
+
+
+def test_se_disable_with_nothing_to_change_releases_the_lease_of_a_killed_run(fake, run_module):
+    # a run killed after its work was done left its lease; a re-run changes nothing and leaves the record as an
+    # uninterrupted run does: the SE's recorded state, no lease (a live lease of a run elsewhere is left alone)
+    import json
+    import socket
+    import subprocess
+    assert run_module(se_disable, {"name": "se1"})["changed"] is True
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    group = [g for g in fake.stringgroups.values() if g["name"].endswith("serviceengine-1")][0]
+    lease = {"run": "%s-%d-0abc" % (socket.gethostname(), dead.pid), "host": socket.gethostname(),
+             "since": 0, "expires": 4102444800}
+    group["kv"].append({"key": "owner", "value": json.dumps(lease)})
+    assert "owner" in fake.intent("serviceengine-1")
+    again = run_module(se_disable, {"name": "se1"})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert sorted(fake.intent("serviceengine-1")) == ["se/serviceengine-1"]
+    elsewhere = dict(lease, host="elsewhere", run="elsewhere-1-0abc")
+    group = [g for g in fake.stringgroups.values() if g["name"].endswith("serviceengine-1")][0]
+    group["kv"].append({"key": "owner", "value": json.dumps(elsewhere)})
+    assert run_module(se_disable, {"name": "se1"})["changed"] is False
+    assert fake.intent("serviceengine-1")["owner"] == elsewhere

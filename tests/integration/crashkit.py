@@ -1,0 +1,99 @@
+"""Kill a playbook anywhere (issue 12): what the crash tests share.
+
+A run is ansible-playbook started as a user starts it, in a process group of its own, with a marker in its
+environment (``FLEETOPS_CRASH_TEST_RUN``) that every process it starts inherits: the async wrapper and the module
+it runs go on after ansible-playbook is killed, and "its module" is every process that carries the marker.
+Kill points are read from the lab's own state (``kill_at``), never timed. The suite takes a few of each test's
+kill points (``chosen``); FLEETOPS_CRASH_ALL=1 takes them all.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+from labkit import wait_for
+
+MARKER = "FLEETOPS_CRASH_TEST_RUN"
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+class Run:
+    """One ansible-playbook run of a collection playbook against a lab, in its own process group."""
+
+    def __init__(self, lab, workdir, name, playbook, extra_vars):
+        self.marker = uuid.uuid4().hex
+        env = lab.env()
+        env[MARKER] = self.marker
+        self.log = workdir / ("%s.log" % name)
+        cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+               "-e", json.dumps(extra_vars), "fleetops.maintenance." + playbook]
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         cwd=str(workdir))
+
+    def output(self, tail=4000):
+        return self.log.read_text()[-tail:]
+
+    def wait(self, timeout=600):
+        """The run's return code; its output is in the assertion message of a caller that checks it."""
+        return self.proc.wait(timeout=timeout)
+
+    def processes(self):
+        return marked(self.marker)
+
+    def kill(self, module):
+        """SIGKILL the playbook's process group, and with ``module`` every process of the run (the async module)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        if module:
+            for pid in marked(self.marker):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            wait_for(lambda: not marked(self.marker), timeout=10, what="the run's processes to end")
+
+    def kill_at(self, point, reached, module, timeout=240):
+        """Wait (polling the lab, never sleeping a guess) until ``reached()``, then kill; fails if the run ended
+        before the point."""
+        try:
+            wait_for(lambda: self.proc.poll() is not None or reached(), timeout=timeout, interval=0.01,
+                     what="kill point %s" % point)
+        finally:
+            assert self.proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, self.output(3000))
+            self.kill(module)
+
+    def survivors_end(self, timeout=120):
+        """Wait for the module of a killed run (killed without its module) to end."""
+        wait_for(lambda: not marked(self.marker), timeout=timeout, what="the killed run's module to end")
+
+
+def marked(marker):
+    """The pids of the processes of one run (they carry its marker in their environment)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as stream:
+                if ("%s=%s" % (MARKER, marker)).encode() in stream.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+ALL = "FLEETOPS_CRASH_ALL"
+
+
+def chosen(every, default):
+    """The kill points a run of the suite takes: ``default`` (a few, both ways of killing, inside the suite's time
+    budget), or ``every`` one with FLEETOPS_CRASH_ALL=1 (for a change to the intent handling)."""
+    return list(every) if os.environ.get(ALL) == "1" else list(default)
+
+
+def kill_ids(kills):
+    """Test ids for (point, module) pairs."""
+    return ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in kills]
