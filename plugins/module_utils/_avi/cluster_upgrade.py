@@ -20,10 +20,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_image import (
     check_image_type,
@@ -31,7 +31,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     resolve_image,
     upload_image,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import UpgradeRecord, leftovers
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import leftovers, upgrade_record
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_protect import (
     Protector,
     ProtectionFailed,
@@ -115,6 +115,7 @@ class _ClusterUpgrade(object):
         self._clock = clock
         self._sleep = sleep
         self.record = None
+        self.hold = None
         self.protector = None
         self.locked = False      # the controller's configuration is read-only (a controller or system upgrade)
 
@@ -192,51 +193,23 @@ class _ClusterUpgrade(object):
         ctl = view.controller
         self.locked = bool(ctl.get("state") in FSM_RUNNING or (not self.flexible and (
             ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING)))
-        if self.record is not None and not self.locked:
-            self._renew()
-
-    def _renew(self):
-        with self._no_upgrade_wait():
-            try:
-                self.record.renew_if_writable()
-            except AviError as exc:
-                if exc.status != 403:
-                    raise
-
-    @contextlib.contextmanager
-    def _no_upgrade_wait(self):
-        """Calls inside fail at once on a 403 "upgrade in progress" instead of waiting it out."""
-        saved = self.client.retry.wait_timeout
-        self.client.retry.wait_timeout = 0
-        try:
-            yield
-        finally:
-            self.client.retry.wait_timeout = saved
+        if self.hold is not None and not self.locked:
+            self.hold.renew()
 
     # -- the lease -------------------------------------------------------------------------------------
     def _claim(self):
         """Become the owner of the upgrade; True when another run held it (the caller reads the world again)."""
-        if self.record.held:
+        if self.hold.claimed:
             return False
-        waited = {"any": False}
-
-        def on_wait(lease, seconds):
-            waited["any"] = True
-            self.progress.update("owner", "run %s on %s holds the upgrade (its module is still working): waiting for "
-                                 "it to finish, then carrying on from where it is (%.0f s)" % (
-                                     lease.get("run"), lease.get("host"), seconds))
         try:
-            self.record.claim(wait_seconds=float(self.params["timeout"]), on_wait=on_wait,
-                              takeover=self.params["takeover"], interval=max(0.5, float(self.params["wait_sleep"])))
+            contended = self.hold.claim(float(self.params["timeout"]), takeover=self.params["takeover"],
+                                        interval=max(0.5, float(self.params["wait_sleep"])))[1]
         except IntentError as exc:
             raise ModuleFailure(str(exc), **self.result)
         displaced = self.record.displaced
         if displaced:
             self.result["owner"] = {"displaced": dict((k, displaced.get(k)) for k in ("run", "host", "since"))}
-            self.progress.update("owner", "took over the upgrade from run %s on %s (%s): carrying on from what it "
-                                 "recorded" % (displaced.get("run"), displaced.get("host"),
-                                               "gone" if not self.params["takeover"] else "takeover"))
-        return waited["any"] or bool(displaced)
+        return contended
 
     # -- the step ---------------------------------------------------------------------------------------
     def run(self):
@@ -255,7 +228,8 @@ class _ClusterUpgrade(object):
         self.watch = UpgradeWatch(self.client, self.progress, scope, self.flexible, self.groups, params["wait_sleep"],
                                   disruptive=bool(params["disruptive"] or params["force"]))
         self.watch.on_poll = self._on_poll
-        self.record = UpgradeRecord(self.client)
+        self.record = upgrade_record(self.client)
+        self.hold = Hold(self.record, "the upgrade", self.progress, read_only_ok=True)
         before = self._scope_versions(view)
         self.result = {"changed": False, "scope": scope, "api": "flexible" if self.flexible else "17.x",
                        "versions": {"before": before, "after": before},
@@ -269,12 +243,8 @@ class _ClusterUpgrade(object):
                 return self._verify_only(view)
             return self._upgrade(view)
         finally:
-            if self.record.held and not self.module.check_mode:
-                with self._no_upgrade_wait():
-                    try:
-                        self.record.release()
-                    except (AviError, IntentError):
-                        pass   # read-only now: the lease is judged by its process, then its expiry
+            if not self.module.check_mode:
+                self.hold.release()
 
     # -- deciding ---------------------------------------------------------------------------------------
     def _image_for(self, view):
@@ -464,7 +434,7 @@ class _ClusterUpgrade(object):
             self.result["status"] = self.watch.status(view)
             self.progress.update("plan", "; ".join(self.result["plan"]["actions"]) or "nothing to do")
             return self.result
-        if changing and not self.record.held:
+        if changing and not self.hold.claimed:
             if self._claim() and again < 2:
                 self.progress.update("read", "reading the world again after the other run")
                 self.view = read_view(self.client, self.flexible)
