@@ -66,6 +66,31 @@ def se_lists(view, group_uuids):
     return out
 
 
+SE_RESULTS = {"se_upgrade_failed": "failed", "se_upgrade_suspended": "suspended",
+              "se_upgrade_skip_suspended": "skipped", "se_upgrade_not_started": "not_started",
+              "se_upgrade_in_progress": "in_progress"}
+
+
+def se_results(view, group_uuids, before, wanted):
+    """Each SE of the groups as the step leaves it: ``upgraded``, ``already_upgraded``, or where the controller
+    lists it (``failed``, ``suspended``, ...). ``before``: the step's versions before (``service_engine <name>``);
+    an SE not in it was created during the step (for protection) and is reported with the created SEs."""
+    lists = se_lists(view, group_uuids)
+    out = []
+    for guuid in group_uuids:
+        for se in view.ses_of(guuid):
+            if "service_engine %s" % se["name"] not in before:
+                continue
+            was = before.get("service_engine %s" % se["name"])
+            if same_version(se["version"], wanted):
+                result = "already_upgraded" if same_version(was, wanted) else "upgraded"
+            else:
+                result = SE_RESULTS.get(lists.get(se["uuid"]), "not_upgraded")
+            out.append({"name": se["name"], "se_group": view.groups[guuid]["name"], "result": result,
+                        "version": se["version"], "controller_list": lists.get(se["uuid"])})
+    return out
+
+
 class UpgradeWatch(object):
     """Reads and judges the upgrade of a scope (``groups``; the controllers with scope controller or system)."""
 
