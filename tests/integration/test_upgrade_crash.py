@@ -7,65 +7,17 @@ The kill points are read from the lab's state (its operations and reboot window)
 a user runs it (ansible-playbook), in a process group of its own; "its module" is every process that carries this
 run's marker in its environment (the async wrapper and the module it started).
 """
-import json
-import os
-import signal
-import subprocess
-import sys
-import uuid
-
 import pytest
 
+from crashkit import intent_records, kill, marked, running
+from crashkit import start as start_playbook
 from labkit import wait_for
 
 PLAYBOOK_VARS = {"version": "22.1.7", "deployment": "vm", "remove_created_ses": True, "wait_sleep": 0.5}
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
 def start(lab, tmp_path, name):
-    """ansible-playbook fleetops.maintenance.upgrade in its own process group; (process, marker, log path)."""
-    marker = uuid.uuid4().hex
-    env = lab.env()
-    env["FLEETOPS_CRASH_TEST_RUN"] = marker
-    log = tmp_path / ("%s.log" % name)
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-           "-e", json.dumps(PLAYBOOK_VARS), "fleetops.maintenance.upgrade"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=str(tmp_path))
-    return proc, marker, log
-
-
-def marked(marker):
-    """The pids of the processes of one run (they carry its marker in their environment)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as stream:
-                if ("FLEETOPS_CRASH_TEST_RUN=%s" % marker).encode() in stream.read().split(b"\0"):
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
-def kill(proc, marker, module):
-    """SIGKILL the playbook's process group, and with ``module`` every process of the run (the async module)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    if module:
-        for pid in marked(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        wait_for(lambda: not marked(marker), timeout=10, what="the run's processes to end")
-
-
-def running(lab, kind):
-    return any(o["kind"] == kind and o["result"] == "running" for o in lab.admin("GET", "stats")["operations"])
+    return start_playbook(lab, tmp_path, name, "upgrade", PLAYBOOK_VARS)
 
 
 KILL_POINTS = {
@@ -84,8 +36,7 @@ def end_state(lab):
     for se, info in world.items():
         for vs in info["vs"]:
             placement.setdefault(vs, []).append(se)
-    records = [g["name"] for g in lab.client(password=lab.credentials["password"]).get("stringgroup").json()["results"]
-               if g["name"].startswith("fleetops-maintenance-")]
+    records = intent_records(lab)
     return {"controller": summary["controller"]["version"], "running": summary["running"],
             "service_engines": dict((n, (i["group"], i["enable_state"], i["version"], i["oper"]))
                                     for n, i in world.items()),

@@ -59,7 +59,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     same_version,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_verify import baseline, differences
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, se_results
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, group_results, se_results
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure, not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
@@ -148,10 +148,28 @@ class _ClusterUpgrade(object):
         self.result["versions"]["after"] = self._scope_versions(view)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
         self.result["service_engines"] = se_results(view, self.groups, self.result["versions"]["before"], wanted)
+        if self.groups:
+            self.result["se_group_results"] = group_results(view, self.groups, wanted)
         if outcome == "failed":
-            raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade",
-                                                                 self.watch.failure), **self.result)
+            raise ModuleFailure("the %s did not complete: %s%s" % ("rollback" if rollback else "upgrade",
+                                                                   self.watch.failure, self._ends(view, rollback)),
+                                **self.result)
         return view
+
+    def _ends(self, view, rollback):
+        """After a failed follow: where the other SE groups ended, and how to resume the suspended ones."""
+        ends = self.result.get("se_group_results") or []
+        others = [g for g in ends if g["result"] not in ("suspended", "failed")]
+        suspended = [g["name"] for g in ends if g["result"] == "suspended"]
+        text = ""
+        if others and len(ends) > 1:
+            text += ". The other SE group(s) went on to their end: %s" % ", ".join(
+                "%s %s (%d/%d SEs)" % (g["name"], g["result"], g["upgraded"], g["service_engines"]) for g in others)
+        if suspended and not rollback:
+            text += (". To resume SE group(s) %s: fix what failed, then run again with resume=true (the upgrade "
+                     "playbook: -e resume=true), or on the controller's CLI: %s" % (
+                         ", ".join(suspended), "; ".join(RESUME_CLI % name for name in suspended)))
+        return text
 
     def _on_poll(self, view):
         """After every read while following: renew the lease (not while configuration is read-only)."""
@@ -366,7 +384,8 @@ class _ClusterUpgrade(object):
             self.result["cluster"] = self.watch.cluster()
         if scope != "controller" and "service_engines" not in self.result:
             # nothing was followed (every SE already at the target): each SE is still reported
-            self.result["service_engines"] = se_results(self.view, self.groups, self.result["versions"]["before"], wanted)
+            self.result["service_engines"] = se_results(self.view, self.groups, before, wanted)
+            self.result["se_group_results"] = group_results(self.view, self.groups, wanted)
         self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
