@@ -353,7 +353,7 @@ se_group_results:
     - Each SE group of the scope at its end, C(result) V(upgraded), V(suspended), V(failed), V(in_progress) or
       V(not_upgraded), with the controller's C(state) and C(reason) and how many of its C(service_engines) are
       C(upgraded). One group suspending or failing does not stop the module following the others of the request (the
-      controller goes on with them): it follows each to its end, then fails naming the suspended group(s) and how to
+      controller goes on with them); it follows each to its end, then fails naming the suspended group(s) and how to
       resume them.
   returned: with scope se_group or system, when the step followed an upgrade or found nothing to do
   type: list

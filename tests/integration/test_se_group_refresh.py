@@ -120,8 +120,10 @@ def refresh_uninterrupted(refresh_crash_lab, tmp_path_factory):
     return after
 
 
-@pytest.mark.parametrize("point,module", KILLS, ids=["%s-%s" % (p, "playbook_and_module" if m else "playbook")
-                                                      for p, m in KILLS])
+KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
+
+
+@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
 def test_refresh_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
         refresh_crash_lab, refresh_uninterrupted, tmp_path, point, module):
     lab = refresh_crash_lab

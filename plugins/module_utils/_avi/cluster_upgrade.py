@@ -347,10 +347,11 @@ class _ClusterUpgrade(object):
             steps.append(Step("verify: every SE of the scope on %s with its enable state, no scale-out left, every "
                               "virtual service placed as before" % wanted, lambda: self._verify(wanted, base)))
         self.result["plan"] = {
-            "actions": texts(steps), "nodes": nodes(view, scope, self.groups, wanted, (todo, running, suspended), disruptive),
+            "actions": texts(steps),
+            "nodes": nodes(view, scope, self.groups, wanted, (todo, running, suspended), disruptive),
             "protection": [n.summary() for n in needs],
             "disrupted_virtual_services": disrupted(placement, view, wanted, start_groups + running + suspended,
-                                                          needs, disruptive, protected=bool(protect_groups)),
+                                                    needs, disruptive, protected=bool(protect_groups)),
             "leftovers": {"scale_outs": sorted(v.get("vs") or k for k, v in vss_left.items()),
                           "created_service_engines": sorted(created_left)},
             "image_check": image_line, "warnings": []}
@@ -548,6 +549,7 @@ class _ClusterUpgrade(object):
             raise
         if preview:
             merge_preview(self.result, self.params, preview)
+
 
 def upgrade_cluster(module, client, progress):
     return _ClusterUpgrade(module, client, progress).run()
