@@ -64,3 +64,23 @@ def intent_records(lab):
     """The names of the intent records (StringGroups fleetops-maintenance-*) on the lab's controller."""
     return [g["name"] for g in lab.client(password=lab.credentials["password"]).get("stringgroup").json()["results"]
             if g["name"].startswith("fleetops-maintenance-")]
+
+
+def kill_ids(kills):
+    """Test ids of (kill point, with module) pairs."""
+    return ["%s-%s" % (point, "playbook_and_module" if module else "playbook") for point, module in kills]
+
+
+def kill_then_rerun(lab, tmp_path, playbook, extra_vars, at, module, point="?"):
+    """Reset the lab, start the playbook, SIGKILL it (``module``: with its module) once ``at(lab)`` holds, run the
+    same command again to its end (it must succeed) and wait for a surviving module of the killed run to end."""
+    lab.admin("POST", "reset")
+    proc, marker, log = start(lab, tmp_path, "killed", playbook, extra_vars)
+    try:
+        wait_for(lambda: proc.poll() is not None or at(lab), timeout=240, interval=0.01, what="kill point %s" % point)
+    finally:
+        assert proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, log.read_text()[-3000:])
+        kill(proc, marker, module)
+    again, _marker, log = start(lab, tmp_path, "again", playbook, extra_vars)
+    assert again.wait(timeout=600) == 0, log.read_text()[-4000:]
+    wait_for(lambda: not marked(marker), timeout=120, what="the killed run's module to end")   # a survivor

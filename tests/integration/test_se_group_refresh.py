@@ -6,8 +6,7 @@ SEs), and a run killed anywhere that a re-run brings to the uninterrupted end st
 import pytest
 
 from conftest import PlaybookLab, run_playbook
-from crashkit import intent_records, kill, marked, running, start
-from labkit import wait_for
+from crashkit import intent_records, kill_ids, kill_then_rerun, running, start
 
 WEB_VS = ["web-1", "web-2", "web-3", "web-4", "web-5", "web-6"]
 OLD = ["web-se-01", "web-se-02", "web-se-03"]
@@ -120,22 +119,9 @@ def refresh_uninterrupted(refresh_crash_lab, tmp_path_factory):
     return after
 
 
-KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
-
-
-@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
+@pytest.mark.parametrize("point,module", KILLS, ids=kill_ids(KILLS))
 def test_refresh_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
         refresh_crash_lab, refresh_uninterrupted, tmp_path, point, module):
-    lab = refresh_crash_lab
-    lab.admin("POST", "reset")
-    proc, marker, log = start(lab, tmp_path, "killed", "refresh_se_group", HARDWARE)
-    try:
-        wait_for(lambda: proc.poll() is not None or running(lab, point), timeout=240, interval=0.01,
-                 what="kill point %s" % point)
-    finally:
-        assert proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, log.read_text()[-3000:])
-        kill(proc, marker, module)
-    again, _marker, log = start(lab, tmp_path, "again", "refresh_se_group", HARDWARE)
-    assert again.wait(timeout=600) == 0, log.read_text()[-4000:]
-    wait_for(lambda: not marked(marker), timeout=120, what="the killed run's module to end")   # a survivor
-    assert refresh_end_state(lab) == refresh_uninterrupted
+    kill_then_rerun(refresh_crash_lab, tmp_path, "refresh_se_group", HARDWARE,
+                    lambda lab: running(lab, point), module, point)
+    assert refresh_end_state(refresh_crash_lab) == refresh_uninterrupted

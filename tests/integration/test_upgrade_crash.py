@@ -9,15 +9,9 @@ run's marker in its environment (the async wrapper and the module it started).
 """
 import pytest
 
-from crashkit import intent_records, kill, marked, running
-from crashkit import start as start_playbook
-from labkit import wait_for
+from crashkit import intent_records, kill_ids, kill_then_rerun, running, start
 
 PLAYBOOK_VARS = {"version": "22.1.7", "deployment": "vm", "remove_created_ses": True, "wait_sleep": 0.5}
-
-
-def start(lab, tmp_path, name):
-    return start_playbook(lab, tmp_path, name, "upgrade", PLAYBOOK_VARS)
 
 
 KILL_POINTS = {
@@ -59,7 +53,7 @@ def uninterrupted(crash_lab, tmp_path_factory):
     """The end state of a run nobody killed (and what the world was before it)."""
     crash_lab.admin("POST", "reset")
     before = end_state(crash_lab)
-    proc, _marker, log = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean")
+    proc, _marker, log = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean", "upgrade", PLAYBOOK_VARS)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     return before, end_state(crash_lab)
 
@@ -77,22 +71,8 @@ def test_an_uninterrupted_run_leaves_the_system_as_it_was_but_upgraded(uninterru
 KILLS = [("reboot", True), ("protection", False), ("se_upgrade", True), ("scale_in", False)]
 
 
-KILL_IDS = ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in KILLS]
-
-
-@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
+@pytest.mark.parametrize("point,module", KILLS, ids=kill_ids(KILLS))
 def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
         crash_lab, uninterrupted, tmp_path, point, module):
-    lab = crash_lab
-    lab.admin("POST", "reset")
-    proc, marker, log = start(lab, tmp_path, "killed")
-    try:
-        wait_for(lambda: proc.poll() is not None or KILL_POINTS[point](lab), timeout=240, interval=0.01,
-                 what="kill point %s" % point)
-    finally:
-        assert proc.poll() is None, "the run ended before the kill point %s:\n%s" % (point, log.read_text()[-3000:])
-        kill(proc, marker, module)
-    again, _marker, log = start(lab, tmp_path, "again")
-    assert again.wait(timeout=600) == 0, log.read_text()[-4000:]
-    wait_for(lambda: not marked(marker), timeout=120, what="the killed run's module to end")   # a survivor
-    assert end_state(lab) == uninterrupted[1]
+    kill_then_rerun(crash_lab, tmp_path, "upgrade", PLAYBOOK_VARS, KILL_POINTS[point], module, point)
+    assert end_state(crash_lab) == uninterrupted[1]
