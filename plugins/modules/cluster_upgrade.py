@@ -348,6 +348,18 @@ service_engines:
   type: list
   elements: dict
   sample: [{"name": "nm-se-01", "se_group": "sg-nm", "result": "upgraded", "version": "22.1.7"}]
+se_group_results:
+  description:
+    - Each SE group of the scope at its end, C(result) V(upgraded), V(suspended), V(failed), V(in_progress) or
+      V(not_upgraded), with the controller's C(state) and C(reason) and how many of its C(service_engines) are
+      C(upgraded). One group suspending or failing does not stop the module following the others of the request (the
+      controller goes on with them); it follows each to its end, then fails naming the suspended group(s) and how to
+      resume them.
+  returned: with scope se_group or system, when the step followed an upgrade or found nothing to do
+  type: list
+  elements: dict
+  sample: [{"name": "sg-aa", "result": "upgraded", "state": "UPGRADE_FSM_COMPLETED", "reason": null,
+            "service_engines": 2, "upgraded": 2}]
 protected_virtual_services:
   description: The virtual services given a temporary second SE (C(added) the SEs added).
   returned: when protection ran

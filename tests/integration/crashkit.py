@@ -97,3 +97,31 @@ def chosen(every, default):
 def kill_ids(kills):
     """Test ids for (point, module) pairs."""
     return ["%s-%s" % (p, "playbook_and_module" if m else "playbook") for p, m in kills]
+
+
+def start(lab, tmp_path, name, playbook, extra_vars):
+    """Start one run; (process, marker, log path) for the tests that follow the process themselves."""
+    run = Run(lab, tmp_path, name, playbook, extra_vars)
+    return run.proc, run.marker, run.log
+
+
+def running(lab, kind):
+    """Whether the lab has an operation of ``kind`` running now (a kill point read from the lab's state)."""
+    return any(o["kind"] == kind and o["result"] == "running" for o in lab.admin("GET", "stats")["operations"])
+
+
+def intent_records(lab):
+    """The names of the intent records (StringGroups fleetops-maintenance-*) on the lab's controller."""
+    return [g["name"] for g in lab.client(password=lab.credentials["password"]).get("stringgroup").json()["results"]
+            if g["name"].startswith("fleetops-maintenance-")]
+
+
+def kill_then_rerun(lab, tmp_path, playbook, extra_vars, at, module, point="?"):
+    """Reset the lab, start the playbook, SIGKILL it (``module``: with its module) once ``at(lab)`` holds, run the
+    same command again to its end (it must succeed) and wait for a surviving module of the killed run to end."""
+    lab.admin("POST", "reset")
+    killed = Run(lab, tmp_path, "killed", playbook, extra_vars)
+    killed.kill_at(point, lambda: at(lab), module)
+    again = Run(lab, tmp_path, "again", playbook, extra_vars)
+    assert again.wait() == 0, again.output()
+    killed.survivors_end()

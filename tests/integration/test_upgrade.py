@@ -119,11 +119,26 @@ def test_failed_se_suspends_its_group_protection_is_undone_and_a_resume_converge
     text = flat(out)
     assert "SEs suspended: nm-se-01" in text and "injected fault" in text
     assert "resume it (CLI: resume segroup se_group_refs sg-nm)" in text and "what protection did was undone" in text
+    # the other SE groups of the request were followed to their end (the controller went on with them), then the
+    # step failed naming the suspended group and how to resume it
+    assert "The other SE group(s) went on to their end:" in text, text[-3000:]
+    assert "sg-aa upgraded (2/2 SEs)" in text and "sg-legacy upgraded (2/2 SEs)" in text
+    assert ("To resume SE group(s) sg-nm: fix what failed, then run again with resume=true (the upgrade playbook: "
+            "-e resume=true), or on the controller") in text
+    assert "CLI: resume segroup se_group_refs sg-nm" in text.split("To resume SE group(s) sg-nm", 1)[1]
+    assert "SE group sg-aa: upgraded (2/2 SE(s) upgraded)" in text
+    assert re.search(r"SE group sg-nm: suspended \([01]/2 SE\(s\) upgraded; UPGRADE_FSM_SUSPENDED", text), text[-3000:]
     with open(str(lab.state_dir) + "/run.json") as stream:
         record = json.load(stream)
     assert record["format"] == "fleetops.maintenance.run_record/v1" and record["result"] == "failed"
     results = {(s.get("group"), s["target"]): s["result"] for s in record["steps"]}
     assert results[("sg-nm", "nm-se-01")] == "suspended", results
+    assert [results[(g, se)] for g, se in [("sg-aa", "aa-se-01"), ("sg-aa", "aa-se-02"), ("sg-legacy", "lg-se-01"),
+                                           ("sg-legacy", "lg-se-02")]] == ["upgraded"] * 4, results
+    assert [results[("SE groups", "SE group %s" % g)] for g in ("sg-aa", "sg-legacy", "sg-nm")] == [
+        "upgraded", "upgraded", "suspended"], results
+    ses = versions(lab)[1]
+    assert [ses[se] for se in ("aa-se-01", "aa-se-02", "lg-se-01", "lg-se-02", "nm-se-01")] == ["22.1.7"] * 4 + ["22.1.6"]
     # an existing record rendered again, elsewhere, by the render_report playbook
     run = playbook("render_report", extra_vars={"record_file": str(lab.state_dir) + "/run.json",
                                                 "html_file": str(lab.state_dir) + "/again.html"})

@@ -9,18 +9,9 @@ run's marker in its environment (the async wrapper and the module it started).
 """
 import pytest
 
-from crashkit import Run, kill_ids
+from crashkit import intent_records, kill_ids, kill_then_rerun, running, start
 
 PLAYBOOK_VARS = {"version": "22.1.7", "deployment": "vm", "remove_created_ses": True, "wait_sleep": 0.5}
-
-
-def start(lab, tmp_path, name):
-    """ansible-playbook fleetops.maintenance.upgrade in its own process group, with this run's marker."""
-    return Run(lab, tmp_path, name, "upgrade", PLAYBOOK_VARS)
-
-
-def running(lab, kind):
-    return any(o["kind"] == kind and o["result"] == "running" for o in lab.admin("GET", "stats")["operations"])
 
 
 KILL_POINTS = {
@@ -39,8 +30,7 @@ def end_state(lab):
     for se, info in world.items():
         for vs in info["vs"]:
             placement.setdefault(vs, []).append(se)
-    records = [g["name"] for g in lab.client(password=lab.credentials["password"]).get("stringgroup").json()["results"]
-               if g["name"].startswith("fleetops-maintenance-")]
+    records = intent_records(lab)
     return {"controller": summary["controller"]["version"], "running": summary["running"],
             "service_engines": dict((n, (i["group"], i["enable_state"], i["version"], i["oper"]))
                                     for n, i in world.items()),
@@ -63,8 +53,8 @@ def uninterrupted(crash_lab, tmp_path_factory):
     """The end state of a run nobody killed (and what the world was before it)."""
     crash_lab.admin("POST", "reset")
     before = end_state(crash_lab)
-    run = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean")
-    assert run.wait() == 0, run.output(3000)
+    proc, _marker, log = start(crash_lab, tmp_path_factory.mktemp("clean"), "clean", "upgrade", PLAYBOOK_VARS)
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     return before, end_state(crash_lab)
 
 
@@ -81,17 +71,8 @@ def test_an_uninterrupted_run_leaves_the_system_as_it_was_but_upgraded(uninterru
 KILLS = [("reboot", True), ("protection", False), ("se_upgrade", True), ("scale_in", False)]
 
 
-KILL_IDS = kill_ids(KILLS)
-
-
-@pytest.mark.parametrize("point,module", KILLS, ids=KILL_IDS)
+@pytest.mark.parametrize("point,module", KILLS, ids=kill_ids(KILLS))
 def test_killed_anywhere_a_rerun_converges_to_the_uninterrupted_end_state(
         crash_lab, uninterrupted, tmp_path, point, module):
-    lab = crash_lab
-    lab.admin("POST", "reset")
-    killed = start(lab, tmp_path, "killed")
-    killed.kill_at(point, lambda: KILL_POINTS[point](lab), module)
-    again = start(lab, tmp_path, "again")
-    assert again.wait() == 0, again.output()
-    killed.survivors_end()
-    assert end_state(lab) == uninterrupted[1]
+    kill_then_rerun(crash_lab, tmp_path, "upgrade", PLAYBOOK_VARS, KILL_POINTS[point], module, point)
+    assert end_state(crash_lab) == uninterrupted[1]

@@ -7,40 +7,50 @@ The logic of the cluster_upgrade module: one upgrade (or rollback, or verificati
 
 Read the running versions and upgrade states, the placement and the intent record; resolve (or upload) the
 image and check its type against the deployment; compare with the wanted version and decide the steps once
-(check mode returns them, a run executes them): protect the virtual services that would lose service
-(``_avi.upgrade_protect``), start the vendor's upgrade of the scope (one request for a batch of SE groups), or
-resume it, or re-attach to the one in flight; follow it per SE through the read-only API, the controllers'
-reboot window and lost sessions (``_avi.upgrade_watch``); scale back in and deal with the SEs created for
-protection; verify the end state against the baseline (``_avi.upgrade_verify``). A failure part-way undoes
-exactly what protection did. Whatever the run changes around the vendor's upgrade is recorded first
-(``_avi.upgrade_intent``), so a re-run from anywhere restores exactly that.
+(``_upgrade``, from the pure pieces of ``_avi.upgrade_plan``: check mode returns the list, a run executes the same
+list): protect the virtual services that would lose service (``_avi.upgrade_protect``), start the vendor's upgrade
+of the scope (one request for a batch of SE groups), or resume it, or re-attach to the one in flight; follow it
+per SE through the read-only API, the controllers' reboot window and lost sessions (``_avi.upgrade_watch``);
+scale back in and deal with the SEs created for protection; verify the end state against the baseline
+(``_avi.upgrade_verify``). A failure part-way undoes exactly what protection did. Whatever the run changes around
+the vendor's upgrade is recorded first (``_avi.upgrade_intent``, held through ``_avi.intent.Hold``), so a re-run
+from anywhere restores exactly that. ``state=rolled_back`` is ``_avi.upgrade_rollback``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import time
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError, ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import HA_LEGACY, load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_image import (
     check_image_type,
     read_docker_mode,
     resolve_image,
     upload_image,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import UpgradeRecord, leftovers
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import leftovers, upgrade_record
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_plan import (
+    ACTION_ON_ERROR,
+    check_image,
+    disrupted,
+    group_states,
+    merge_preview,
+    nodes,
+    start_body,
+)
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_protect import (
     Protector,
     ProtectionFailed,
     busy,
     plan_protection,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_rollback import rollback
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import (
     FSM_RUNNING,
-    FSM_SUSPENDED,
     LEGACY_RUNNING,
     is_flexible,
     parse_version,
@@ -49,61 +59,16 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     same_version,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_verify import baseline, differences
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, se_lists
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, group_results, se_results
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure, not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
 
-ACTION_ON_ERROR = {
-    "suspend": "SUSPEND_UPGRADE_OPS_ON_ERROR",
-    "rollback": "ROLLBACK_UPGRADE_OPS_ON_ERROR",
-    "continue": "CONTINUE_UPGRADE_OPS_ON_ERROR",
-}
-# The REST resume of a suspended SE group: the Broadcom API reference lists it; no alb-sdk file or vendor guide
-# names the URL (research Q1.7), so it is probed with its /preview/ first and refused when absent.
 RESUME_PATH = "segroup/resume"
 RESUME_CLI = "resume segroup se_group_refs %s"
 RESUME_SINCE = (18, 2, 8)
-
-
-def plan_disruption(placement, group_uuid, se_uuids, disruptive):
-    """Virtual services of the group that would lose service while ``se_uuids`` upgrade, and why.
-
-    Non-disruptive (vendor, seed 001): SEs of a group upgrade one at a time; active/active VSs and N+M VSs
-    scaled to 2+ SEs keep serving from another SE, a legacy active/standby pair switches over to its standby
-    first, and an N+M VS placed on a single SE is unavailable while that SE upgrades. Disruptive: every SE of
-    the group upgrades at once.
-    """
-    group = placement.groups.get(group_uuid) or {}
-    ha_mode = group.get("ha_mode")
-    upgrading = set(se_uuids)
-    out = []
-    for vs in sorted((v for v in placement.vss.values() if v["group_uuid"] == group_uuid), key=lambda v: v["name"] or ""):
-        if vs["group_uuid"] != group_uuid or not vs.get("enabled", True):
-            continue
-        for vip_id, entries in sorted(vs["vips"].items()):
-            ses = [e["se_uuid"] for e in entries]
-            hit = [u for u in ses if u in upgrading]
-            if not hit:
-                continue
-            names = ", ".join(placement.se_name(u) for u in hit)
-            if disruptive:
-                if all(u in upgrading for u in ses):
-                    out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "se_group": group.get("name"),
-                                "ha_mode": ha_mode, "service_engines": [placement.se_name(u) for u in ses],
-                                "reason": "disruptive upgrade: every SE of group %s upgrades at once (%s)"
-                                          % (group.get("name"), names)})
-                continue
-            if len(ses) >= 2:
-                continue  # another SE serves it (active/active, scaled-out N+M, or the A/S standby)
-            why = ("legacy active/standby virtual service without a standby" if ha_mode == HA_LEGACY else
-                   "placed on a single SE in an elastic HA %s group" % (ha_mode or "HA_MODE_SHARED"))
-            out.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "se_group": group.get("name"),
-                        "ha_mode": ha_mode, "service_engines": [placement.se_name(u) for u in ses],
-                        "reason": "%s: unavailable while %s upgrades" % (why, names)})
-    return out
 
 
 class _ClusterUpgrade(object):
@@ -115,6 +80,7 @@ class _ClusterUpgrade(object):
         self._clock = clock
         self._sleep = sleep
         self.record = None
+        self.hold = None
         self.protector = None
         self.locked = False      # the controller's configuration is read-only (a controller or system upgrade)
 
@@ -172,7 +138,7 @@ class _ClusterUpgrade(object):
             raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
                                 **self.result)
 
-    def _follow(self, wanted, rollback=False):
+    def follow(self, wanted, rollback=False):
         """Follow the upgrade (or rollback) to ``wanted`` to its end; fail with what was reached otherwise."""
         outcome, view = self._wait(lambda: self.watch.poll(wanted),
                                    "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
@@ -181,62 +147,52 @@ class _ClusterUpgrade(object):
         self.result["status"] = self.watch.status(view)
         self.result["versions"]["after"] = self._scope_versions(view)
         self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        self.result["service_engines"] = self._se_results(view, wanted)
+        self.result["service_engines"] = se_results(view, self.groups, self.result["versions"]["before"], wanted)
+        if self.groups:
+            self.result["se_group_results"] = group_results(view, self.groups, wanted)
         if outcome == "failed":
-            raise ModuleFailure("the %s did not complete: %s" % ("rollback" if rollback else "upgrade",
-                                                                 self.watch.failure), **self.result)
+            raise ModuleFailure("the %s did not complete: %s%s" % ("rollback" if rollback else "upgrade",
+                                                                   self.watch.failure, self._ends(view, rollback)),
+                                **self.result)
         return view
+
+    def _ends(self, view, rollback):
+        """After a failed follow: where the other SE groups ended, and how to resume the suspended ones."""
+        ends = self.result.get("se_group_results") or []
+        others = [g for g in ends if g["result"] not in ("suspended", "failed")]
+        suspended = [g["name"] for g in ends if g["result"] == "suspended"]
+        text = ""
+        if others and len(ends) > 1:
+            text += ". The other SE group(s) went on to their end: %s" % ", ".join(
+                "%s %s (%d/%d SEs)" % (g["name"], g["result"], g["upgraded"], g["service_engines"]) for g in others)
+        if suspended and not rollback:
+            text += (". To resume SE group(s) %s: fix what failed, then run again with resume=true (the upgrade "
+                     "playbook: -e resume=true), or on the controller's CLI: %s" % (
+                         ", ".join(suspended), "; ".join(RESUME_CLI % name for name in suspended)))
+        return text
 
     def _on_poll(self, view):
         """After every read while following: renew the lease (not while configuration is read-only)."""
         ctl = view.controller
         self.locked = bool(ctl.get("state") in FSM_RUNNING or (not self.flexible and (
             ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING)))
-        if self.record is not None and not self.locked:
-            self._renew()
-
-    def _renew(self):
-        with self._no_upgrade_wait():
-            try:
-                self.record.renew_if_writable()
-            except AviError as exc:
-                if exc.status != 403:
-                    raise
-
-    @contextlib.contextmanager
-    def _no_upgrade_wait(self):
-        """Calls inside fail at once on a 403 "upgrade in progress" instead of waiting it out."""
-        saved = self.client.retry.wait_timeout
-        self.client.retry.wait_timeout = 0
-        try:
-            yield
-        finally:
-            self.client.retry.wait_timeout = saved
+        if self.hold is not None and not self.locked:
+            self.hold.renew()
 
     # -- the lease -------------------------------------------------------------------------------------
     def _claim(self):
         """Become the owner of the upgrade; True when another run held it (the caller reads the world again)."""
-        if self.record.held:
+        if self.hold.claimed:
             return False
-        waited = {"any": False}
-
-        def on_wait(lease, seconds):
-            waited["any"] = True
-            self.progress.update("owner", "run %s on %s holds the upgrade (its module is still working): waiting for "
-                                 "it to finish, then carrying on from where it is (%.0f s)" % (
-                                     lease.get("run"), lease.get("host"), seconds))
         try:
-            self.record.claim(wait_seconds=float(self.params["timeout"]), on_wait=on_wait,
-                              takeover=self.params["takeover"], interval=max(0.5, float(self.params["wait_sleep"])))
+            contended = self.hold.claim(float(self.params["timeout"]), takeover=self.params["takeover"],
+                                        interval=max(0.5, float(self.params["wait_sleep"])))[1]
         except IntentError as exc:
             raise ModuleFailure(str(exc), **self.result)
         displaced = self.record.displaced
         if displaced:
             self.result["owner"] = {"displaced": dict((k, displaced.get(k)) for k in ("run", "host", "since"))}
-            self.progress.update("owner", "took over the upgrade from run %s on %s (%s): carrying on from what it "
-                                 "recorded" % (displaced.get("run"), displaced.get("host"),
-                                               "gone" if not self.params["takeover"] else "takeover"))
-        return waited["any"] or bool(displaced)
+        return contended
 
     # -- the step ---------------------------------------------------------------------------------------
     def run(self):
@@ -255,7 +211,8 @@ class _ClusterUpgrade(object):
         self.watch = UpgradeWatch(self.client, self.progress, scope, self.flexible, self.groups, params["wait_sleep"],
                                   disruptive=bool(params["disruptive"] or params["force"]))
         self.watch.on_poll = self._on_poll
-        self.record = UpgradeRecord(self.client)
+        self.record = upgrade_record(self.client)
+        self.hold = Hold(self.record, "the upgrade", self.progress, read_only_ok=True)
         before = self._scope_versions(view)
         self.result = {"changed": False, "scope": scope, "api": "flexible" if self.flexible else "17.x",
                        "versions": {"before": before, "after": before},
@@ -264,70 +221,17 @@ class _ClusterUpgrade(object):
                        "controller": {"version": view.controller.get("version")}}
         try:
             if params["state"] == "rolled_back":
-                return self._rollback(view)
+                return rollback(self, view)
             if params["state"] == "verified":
                 return self._verify_only(view)
             return self._upgrade(view)
         finally:
-            if self.record.held and not self.module.check_mode:
-                with self._no_upgrade_wait():
-                    try:
-                        self.record.release()
-                    except (AviError, IntentError):
-                        pass   # read-only now: the lease is judged by its process, then its expiry
+            if not self.module.check_mode:
+                self.hold.release()
 
     # -- deciding ---------------------------------------------------------------------------------------
     def _image_for(self, view):
-        image = resolve_image(self.client, self.params, self.flexible)
-        if image is None:
-            raise ModuleFailure("give image (name, uuid, controller:// path or a local package file) or version")
-        if image.get("missing"):
-            raise ModuleFailure("version: no image with version %s on the controller; images: %s. Upload one (give "
-                                "image as a local package file)" % (image["version"], ", ".join(image["known"]) or
-                                                                    "none"))
-        if image.get("upload") and not self.params["version"]:
-            raise ModuleFailure("version is required with a local package file: only the controller can tell the "
-                                "version of a package once it is uploaded, and the plan needs it before")
-        if self.params["version"] and image.get("version") and not same_version(
-                image["version"], self.params["version"]):
-            raise ModuleFailure("image %s is version %s, not the wanted version %s"
-                                % (image.get("name"), image["version"], self.params["version"]))
-        return image
-
-    def _group_states(self, view, wanted):
-        """(todo, running, suspended, done) group uuids of the scope."""
-        todo, running, suspended, done = [], [], [], []
-        for guuid in self.groups:
-            group = view.groups[guuid]
-            behind = any(not same_version(se["version"], wanted) for se in view.ses_of(guuid))
-            if self.flexible and group.get("state") in FSM_RUNNING:
-                running.append(guuid)
-            elif self.flexible and group.get("state") in FSM_SUSPENDED and behind:
-                suspended.append(guuid)
-            elif behind:
-                todo.append(guuid)
-            else:
-                done.append(guuid)
-        return todo, running, suspended, done
-
-    def _nodes(self, view, wanted, todo, running, suspended):
-        nodes = []
-        scope = self.params["scope"]
-        if scope in ("controller", "system"):
-            ctl = view.controller
-            nodes.append({"type": "controller_cluster", "name": "controller cluster", "version": ctl.get("version"),
-                          "upgrade": not same_version(ctl.get("version"), wanted)})
-        for guuid in self.groups:
-            group = view.groups[guuid]
-            members = view.ses_of(guuid)
-            behind = [se["name"] for se in members if not same_version(se["version"], wanted)]
-            nodes.append({"type": "se_group", "name": group["name"], "version": group.get("version"),
-                          "size": len(members), "upgrade": bool(behind), "service_engines": behind,
-                          "at_target": [se["name"] for se in members if same_version(se["version"], wanted)],
-                          "state": "running" if guuid in running else "suspended" if guuid in suspended else
-                          "to upgrade" if guuid in todo else "done",
-                          "all_at_once": bool(self.params["disruptive"] or self.params["force"])})
-        return nodes
+        return check_image(resolve_image(self.client, self.params, self.flexible), self.params["version"])
 
     def _upgrade(self, view, again=0):
         params = self.params
@@ -350,7 +254,7 @@ class _ClusterUpgrade(object):
                                          for v in before.values()):
             raise ModuleFailure("%s is older than what runs now (%s): use state=rolled_back to go back"
                                 % (wanted, ", ".join("%s %s" % kv for kv in sorted(before.items()))), **self.result)
-        todo, running, suspended, done = self._group_states(view, wanted)
+        todo, running, suspended, done = group_states(view, self.groups, wanted)
         if scope == "se_group" and running and (todo or suspended) and not self.module.check_mode:
             # another request of this batch is still upgrading: follow it to its end first, then decide the rest
             names = ", ".join(view.groups[g]["name"] for g in running)
@@ -359,7 +263,7 @@ class _ClusterUpgrade(object):
             first.on_poll = self._on_poll
             self._wait(lambda: first.poll(wanted), "the upgrade of SE group(s) %s" % names)
             self.view = view = read_view(self.client, self.flexible)
-            todo, running, suspended, done = self._group_states(view, wanted)
+            todo, running, suspended, done = group_states(view, self.groups, wanted)
         entries = self.record.entries()
         placement = load_placement(self.client)
         base = baseline(placement, entries, self.groups if scope == "se_group" else None)
@@ -429,13 +333,13 @@ class _ClusterUpgrade(object):
                 start_text = "upgrade SE group(s) %s to %s%s (one request; the controller runs them in parallel)" % (
                     ", ".join(view.groups[g]["name"] for g in start_groups), wanted,
                     " (disruptive)" if disruptive else "")
-            body = self._start_body(image, view, start_groups, wanted)
+            body = start_body(params, view, image, self.groups, start_groups, wanted)
             steps.append(Step(start_text, lambda: self._start(start_text, body)))
         following = bool(ctl_running or running or suspended or starting)
         if following and params["wait"]:
             steps.append(Step("wait until %s runs %s, reporting each SE as the controller does" % (
                 "the controller cluster" if scope == "controller" else "every SE of the scope", wanted),
-                lambda: self._follow(wanted)))
+                lambda: self.follow(wanted)))
         if params["wait"] and (needs or vss_left or created_left or groups_left):
             steps.append(Step("scale the protected virtual services back in%s" % (
                 " and remove the SEs created for them" if params["remove_created_ses"] else ""), self._unprotect))
@@ -443,10 +347,11 @@ class _ClusterUpgrade(object):
             steps.append(Step("verify: every SE of the scope on %s with its enable state, no scale-out left, every "
                               "virtual service placed as before" % wanted, lambda: self._verify(wanted, base)))
         self.result["plan"] = {
-            "actions": texts(steps), "nodes": self._nodes(view, wanted, todo, running, suspended),
+            "actions": texts(steps),
+            "nodes": nodes(view, scope, self.groups, wanted, (todo, running, suspended), disruptive),
             "protection": [n.summary() for n in needs],
-            "disrupted_virtual_services": self._disrupted(placement, view, wanted, start_groups + running + suspended,
-                                                          needs, disruptive, protected=bool(protect_groups)),
+            "disrupted_virtual_services": disrupted(placement, view, wanted, start_groups + running + suspended,
+                                                    needs, disruptive, protected=bool(protect_groups)),
             "leftovers": {"scale_outs": sorted(v.get("vs") or k for k, v in vss_left.items()),
                           "created_service_engines": sorted(created_left)},
             "image_check": image_line, "warnings": []}
@@ -459,12 +364,12 @@ class _ClusterUpgrade(object):
             self.result["versions"]["after"] = dict((k, wanted) for k in before)
             self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
         if starting and not controller_behind and not image.get("upload"):
-            self._preview(self._start_body(image, view, start_groups, wanted))
+            self.preview(start_body(params, view, image, self.groups, start_groups, wanted))
         if self.module.check_mode:
             self.result["status"] = self.watch.status(view)
             self.progress.update("plan", "; ".join(self.result["plan"]["actions"]) or "nothing to do")
             return self.result
-        if changing and not self.record.held:
+        if changing and not self.hold.claimed:
             if self._claim() and again < 2:
                 self.progress.update("read", "reading the world again after the other run")
                 self.view = read_view(self.client, self.flexible)
@@ -480,7 +385,8 @@ class _ClusterUpgrade(object):
             self.result["cluster"] = self.watch.cluster()
         if scope != "controller" and "service_engines" not in self.result:
             # nothing was followed (every SE already at the target): each SE is still reported
-            self.result["service_engines"] = self._se_results(self.view, wanted)
+            self.result["service_engines"] = se_results(self.view, self.groups, before, wanted)
+            self.result["se_group_results"] = group_results(self.view, self.groups, wanted)
         self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
@@ -488,24 +394,6 @@ class _ClusterUpgrade(object):
         params = self.params
         return Protector(self.client, self.record, self.progress, concurrency=params["protect_concurrency"],
                          timeout=params["timeout"], interval=params["wait_sleep"], run_id=self.record.run_id)
-
-    def _disrupted(self, placement, view, wanted, groups, needs, disruptive, protected=False):
-        """The virtual services that lose service in this step: all at risk without protection (or in the
-        disruptive fast path), else those the operator accepted by name."""
-        out = []
-        needs = dict((n.uuid, n) for n in needs)
-        for guuid in groups:
-            todo = [se["uuid"] for se in view.ses_of(guuid) if not same_version(se["version"], wanted)]
-            found = plan_disruption(placement, guuid, todo, disruptive)
-            if protected and not disruptive:
-                if guuid not in needs:
-                    continue
-                accepted = set(needs[guuid].accepted)
-                found = [d for d in found if d["name"] in accepted]
-                for d in found:
-                    d["reason"] += " (accepted: accept_disruption)"
-            out.extend(found)
-        return out
 
     def _settle(self, groups):
         """Wait until no virtual service of the groups has a placement change in flight (an interrupted run's
@@ -529,29 +417,6 @@ class _ClusterUpgrade(object):
     def _protect(self, needs):
         self.protector.protect(needs)
         self.result["protected_virtual_services"] = list(self.protector.protected)
-
-    def _start_body(self, image, view, groups, wanted):
-        params = self.params
-        force = params["force"]
-        disruptive = bool(params["disruptive"] or force)
-        if not self.flexible:
-            return {"image_path": image["path"], "force": bool(force), "disruptive": disruptive}
-        body = {"image_uuid": self.image.get("uuid") if self.image is not image else image.get("uuid")}
-        if force:
-            body["skip_warnings"] = True
-        options = {"action_on_error": ACTION_ON_ERROR[params["action_on_error"]], "disruptive": disruptive}
-        scope = params["scope"]
-        if scope == "system" and same_version(view.controller.get("version"), wanted):
-            # the controllers already run it (an interrupted system upgrade, or a controller-only upgrade earlier):
-            # the SE groups still behind are what is left
-            behind = [g for g in self.groups if not all(same_version(se["version"], wanted)
-                                                        for se in view.ses_of(g))]
-            body.update(se_group_uuids=behind, se_group_options=options)
-        elif scope == "system":
-            body.update(system=True, se_group_options=options)
-        elif scope == "se_group":
-            body.update(se_group_uuids=list(groups), se_group_options=options)
-        return body
 
     def _start(self, text, body):
         self.progress.update("start", text)
@@ -667,28 +532,8 @@ class _ClusterUpgrade(object):
         self.progress.update("done", "verified: the end state is what the upgrade promised", percent=100)
         return self.result
 
-    def _se_results(self, view, wanted):
-        lists = se_lists(view, self.groups)
-        before = self.result["versions"]["before"]
-        out = []
-        results = {"se_upgrade_failed": "failed", "se_upgrade_suspended": "suspended",
-                   "se_upgrade_skip_suspended": "skipped", "se_upgrade_not_started": "not_started",
-                   "se_upgrade_in_progress": "in_progress"}
-        for guuid in self.groups:
-            for se in view.ses_of(guuid):
-                if "service_engine %s" % se["name"] not in before:
-                    continue   # created during this step (for protection): reported with created_service_engines
-                was = before.get("service_engine %s" % se["name"])
-                if same_version(se["version"], wanted):
-                    result = "already_upgraded" if same_version(was, wanted) else "upgraded"
-                else:
-                    result = results.get(lists.get(se["uuid"]), "not_upgraded")
-                out.append({"name": se["name"], "se_group": view.groups[guuid]["name"], "result": result,
-                            "version": se["version"], "controller_list": lists.get(se["uuid"])})
-        return out
-
     # -- the controller's dry run ---------------------------------------------------------------------------
-    def _preview(self, body):
+    def preview(self, body):
         """The vendor's dry run (flexible API: ``/preview/`` of the request); nothing where it does not exist."""
         if not self.flexible:
             return
@@ -703,88 +548,7 @@ class _ClusterUpgrade(object):
                     "rollback" if self.params["state"] == "rolled_back" else "upgrade", exc.msg), **self.result)
             raise
         if preview:
-            self._merge_preview(preview)
-
-    def _merge_preview(self, preview):
-        """Fold the vendor's dry run into the plan: warnings, errors, disrupted VSs."""
-        plan = self.result["plan"]
-        plan["prechecks"] = preview
-        for key in ("warnings", "errors"):
-            for item in preview.get(key) or []:
-                plan.setdefault(key, []).append(item if isinstance(item, str) else str(item.get("message", item)))
-        if preview.get("errors"):
-            raise ModuleFailure("the controller's pre-checks refuse this upgrade: %s"
-                                % "; ".join(plan["errors"]), **self.result)
-        if self.params["protect"] and not (self.params["disruptive"] or self.params["force"]):
-            return   # the vendor's list is what its own upgrade would disrupt: protection is about those
-        seen = set(d["uuid"] for d in plan.get("disrupted_virtual_services") or [])
-        for seg in preview.get("se_groups") or []:
-            for ref in seg.get("disrupted_vs_ref") or []:
-                uuid = ref_uuid(ref)
-                if uuid not in seen:
-                    seen.add(uuid)
-                    plan.setdefault("disrupted_virtual_services", []).append({
-                        "name": ref.split("#", 1)[1] if "#" in ref else uuid, "uuid": uuid, "vip_id": None,
-                        "se_group": seg.get("se_group_name"), "ha_mode": seg.get("ha_mode"), "service_engines": [],
-                        "reason": "reported by the controller's dry run"})
-
-    # -- rollback ---------------------------------------------------------------------------------------------
-    def _rollback(self, view):
-        params = self.params
-        scope = params["scope"]
-        ctl = view.controller
-        if scope == "se_group" and len(self.groups) != 1:
-            raise ModuleFailure("state=rolled_back with scope=se_group takes exactly one SE group (se_groups)")
-        node = view.groups[self.groups[0]] if scope == "se_group" else ctl
-        target = params["version"] or node.get("previous_version")
-        current = self.result["versions"]["before"]
-        self.result["to_version"] = target
-        self.result["from_version"] = node.get("version")
-        if params["version"] and all(same_version(v, params["version"]) for v in current.values()):
-            self.progress.update("done", "%s already at %s" % (scope, params["version"]), percent=100)
-            self.result["status"] = self.watch.status(view)
-            return self.result
-        if not target or node.get("enable_rollback") is False or same_version(target, node.get("version")):
-            if params["version"]:
-                raise ModuleFailure("cannot roll %s back to %s: the controller offers no rollback (enable_rollback "
-                                    "%s, previous version %s)" % (scope, params["version"], node.get("enable_rollback"),
-                                                                  node.get("previous_version")), **self.result)
-            self.result["plan"]["actions"] = []
-            self.result["status"] = self.watch.status(view)
-            self.progress.update("done", "nothing to roll back for %s (running %s)" % (scope, node.get("version")))
-            return self.result
-        body = {}
-        if scope == "system":
-            body["system"] = True
-        elif scope == "se_group":
-            body["se_group_uuids"] = [self.groups[0]]
-        text = "roll %s back from %s to %s" % (scope.replace("_", " "), node.get("version"), target)
-
-        def start():
-            self.progress.update("start", text)
-            try:
-                self.client.post("rollback" if self.flexible else "cluster/rollback", body)
-            except AviError as exc:
-                raise ModuleFailure("the controller refused the rollback: %s" % exc.msg, **self.result)
-        steps = [Step(text, start)]
-        if params["wait"]:
-            steps.append(Step("wait until %s runs %s" % (scope.replace("_", " "), target),
-                              lambda: self._follow(target, rollback=True)))
-        self.result["changed"] = True
-        self.result["plan"]["actions"] = texts(steps)
-        self.result["versions"]["after"] = dict((k, target) for k in current)
-        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        self._preview(body)
-        self.result["status"] = self.watch.status(view)
-        if self.module.check_mode:
-            self.progress.update("plan", text)
-            return self.result
-        execute(steps)
-        if not params["wait"]:
-            self.result["status"] = self.watch.status(self.watch.view() or view)
-        elif scope in ("controller", "system"):
-            self.result["cluster"] = self.watch.cluster()
-        return self.result
+            merge_preview(self.result, self.params, preview)
 
 
 def upgrade_cluster(module, client, progress):

@@ -20,7 +20,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
     Conflict,
@@ -83,18 +86,34 @@ class StringGroupStore(Store):
             self.client.put("stringgroup/%s" % group["uuid"], body)
 
 
-class Hold(object):
-    """A module run's hold on one target's intent record (``se_disable``, ``se_group_refresh``): claimed before
-    the first change (waiting out another run's live lease, taking over one whose run is gone), renewed while
-    the run waits, released at the end."""
+@contextlib.contextmanager
+def _no_upgrade_wait(client):
+    """Calls inside fail at once on a 403 "upgrade in progress" instead of waiting it out."""
+    saved = client.retry.wait_timeout
+    client.retry.wait_timeout = 0
+    try:
+        yield
+    finally:
+        client.retry.wait_timeout = saved
 
-    def __init__(self, record, what, progress):
+
+class Hold(object):
+    """A module run's hold on one target's intent record (``se_disable``, ``se_group_refresh``, ``cluster_upgrade``):
+    claimed before the first change (waiting out another run's live lease, taking over one whose run is gone),
+    renewed while the run waits, released at the end.
+
+    ``read_only_ok``: the controller's configuration may be read-only while the run holds the record (a controller
+    or system upgrade, vendor: 403). Renewing and releasing then neither wait the upgrade out nor fail on it; the
+    record's lease is judged by its process meanwhile (``IntentRecord(live_while_running=True)``)."""
+
+    def __init__(self, record, what, progress, read_only_ok=False):
         self.record = record
         self.what = what            # e.g. "SE 'se-1'", for messages
         self.progress = progress
+        self.read_only_ok = read_only_ok
         self.claimed = False
 
-    def claim(self, wait_seconds, takeover=False):
+    def claim(self, wait_seconds, takeover=False, interval=2.0):
         """Own the record. Returns ``(entries an earlier run left, contended)``; ``contended`` is True when another
         run held it (and may have changed the target meanwhile). Raises ``IntentError``."""
         waited = {"any": False}
@@ -104,7 +123,7 @@ class Hold(object):
             self.progress.update("wait", "%s is being changed by run %s on %s: waiting for it (%.0fs)"
                                  % (self.what, holder.get("run"), holder.get("host"), seconds))
         takeover = bool(takeover) or process_gone(self.record.owner())
-        left = self.record.claim(wait_seconds=wait_seconds, on_wait=on_wait, takeover=takeover)
+        left = self.record.claim(wait_seconds=wait_seconds, on_wait=on_wait, takeover=takeover, interval=interval)
         self.claimed = True
         displaced = self.record.displaced
         if displaced:
@@ -114,13 +133,30 @@ class Hold(object):
         return left, waited["any"] or bool(displaced)
 
     def renew(self):
-        if self.claimed:
+        if not self.claimed:
+            return
+        if not self.read_only_ok:
             self.record.renew()
+            return
+        with _no_upgrade_wait(self.record.store.client):
+            try:
+                self.record.renew()
+            except AviError as exc:
+                if exc.status != 403:
+                    raise
 
     def release(self):
-        if self.claimed:
-            self.claimed = False
+        if not self.claimed:
+            return
+        self.claimed = False
+        if not self.read_only_ok:
             try:
                 self.record.release()
             except IntentError as exc:
                 self.progress.update("record", "could not release the intent record: %s" % exc)
+            return
+        with _no_upgrade_wait(self.record.store.client):
+            try:
+                self.record.release()
+            except (AviError, IntentError):
+                pass   # read-only now: the lease is judged by its process, then its expiry

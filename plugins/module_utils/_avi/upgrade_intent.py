@@ -16,28 +16,30 @@ undo, written before each change:
 - ``se-created/<se uuid>``: ``{"group", "name", "run"}``, an SE the controller created for protection;
 - ``se/<se uuid>``: ``{"was": <enable_state>, "run"}``, an SE whose enable state the run changes (an SE created
   for protection, disabled before it is deleted);
-- ``owner``: the lease (``_common.intent``), here also with the ``pid`` of the module process.
+- ``owner``: the lease (``_common.intent``).
 
-The lease of a run on the same host is judged by its process: a lease whose process is gone is stale at once
-(the module was killed), one whose process runs is live even past its expiry (it cannot renew while the
+One claim/renew/release implementation serves every module: the record is an ``IntentRecord`` in a
+``StringGroupStore``, held through ``_avi.intent.Hold`` (as ``se_disable`` and ``se_group_refresh`` do). The upgrade's
+lease is judged by its process on the same host (``live_while_running``): a lease whose process is gone is stale at
+once (the module was killed), one whose process runs is live even past its expiry (it cannot renew while the
 controller's configuration is read-only during a controller or system upgrade). From another host, the expiry
-decides, as in ``_common.intent``.
+decides. This file holds only what is the upgrade's own: the record's name, lease length and keys.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import os
-import socket
-
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import OWNER, IntentRecord
 
 TARGET = "upgrade"
 LEASE_SECONDS = 120.0
+
+
+def upgrade_record(client, lease_seconds=LEASE_SECONDS):
+    """The upgrade's record and lease on the controller (see the module docstring)."""
+    return IntentRecord(StringGroupStore(client, TARGET), lease_seconds=lease_seconds, live_while_running=True)
 
 
 def vs_key(vs_uuid, vip_id):
@@ -54,85 +56,6 @@ def created_key(se_uuid):
 
 def se_key(se_uuid):
     return "se/%s" % se_uuid
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError):
-        return None
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
-
-
-class UpgradeRecord(IntentRecord):
-    """The upgrade's record and lease on the controller (see the module docstring)."""
-
-    def __init__(self, client, run_id=None, lease_seconds=LEASE_SECONDS, **kwargs):
-        super(UpgradeRecord, self).__init__(StringGroupStore(client, TARGET), run_id=run_id,
-                                            lease_seconds=lease_seconds, **kwargs)
-        self.held = False
-
-    def _lease(self):
-        lease = super(UpgradeRecord, self)._lease()
-        lease["pid"] = os.getpid()
-        return lease
-
-    def _live(self, lease):
-        if not lease or lease.get("run") == self.run_id:
-            return False
-        if lease.get("pid") and lease.get("host") == socket.gethostname():
-            alive = _pid_alive(lease["pid"])
-            if alive is not None:
-                return alive
-        return super(UpgradeRecord, self)._live(lease)
-
-    def claim(self, *args, **kwargs):
-        left = super(UpgradeRecord, self).claim(*args, **kwargs)
-        self.held = True
-        return left
-
-    def release(self):
-        if self.held:
-            super(UpgradeRecord, self).release()
-            self.held = False
-
-    def renew_if_writable(self):
-        """Renew the lease, unless the controller's configuration is read-only now (an upgrade in progress:
-        HTTP 403; the lease is then judged by its process, see the module docstring)."""
-        if not self.held:
-            return
-        try:
-            self.renew()
-        except AviError as exc:
-            if exc.status != 403:
-                raise
-
-    def remember_new(self, items):
-        """Record every key of ``items`` that is not recorded yet (an existing key keeps what the first run saw),
-        in one write. Returns the keys written."""
-        written = []
-
-        def change(entries):
-            del written[:]
-            for key, value in items.items():
-                if key not in entries:
-                    entries[key] = value
-                    written.append(key)
-        if items:
-            self._update(change)
-        return list(written)
-
-    def forget_all(self, keys):
-        keys = list(keys)
-        if keys:
-            self._update(lambda entries: [entries.pop(k, None) for k in keys])
-
-    def live_owner(self):
-        """The lease of another run that holds the target now, or None."""
-        lease = self.owner()
-        return lease if self._live(lease) else None
 
 
 def leftovers(entries):

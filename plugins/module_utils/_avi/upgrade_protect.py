@@ -381,14 +381,14 @@ class Protector(object):
                 if job["key"] not in bad and job["key"] not in done_keys:
                     done_keys.append(job["key"])
                     self.unprotected.append(job["name"])
-        self.record.forget_all(done_keys)
+        self.record.forget(*done_keys)
         if failed:
             raise ModuleFailure("could not scale back in: %s (the record keeps them: run again to retry)" % "; ".join(
                 "%s from %s: %s" % (job["name"], placement.se_name(job["from_se"]), job.get("error")) for job in failed))
         if rounds and created:
             placement = load_placement(self.client)   # the SEs as the scale-ins left them
         self._created_ses(created, states, placement, remove_created)
-        self.record.forget_all([group_key(g) for g in groups])
+        self.record.forget(*[group_key(g) for g in groups])
 
     def _created_ses(self, created, states, placement, remove):
         for se_uuid, value in sorted(created.items()):
@@ -398,23 +398,23 @@ class Protector(object):
             info.update(name=se["name"] if se else se_uuid, group=group.get("name") or info.get("group"))
             if se is None:
                 info["removed"] = True
-                self.record.forget_all([created_key(se_uuid), se_key(se_uuid)])
+                self.record.forget(created_key(se_uuid), se_key(se_uuid))
                 continue
             if not remove:
                 info["kept"] = "kept (remove_created_ses=false)"
-                self.record.forget_all([created_key(se_uuid)])
+                self.record.forget(created_key(se_uuid))
                 continue
             if se["vs_uuids"]:
                 info["kept"] = "kept: virtual services are placed on it (%s)" % ", ".join(
                     sorted(placement.vss[u]["name"] if u in placement.vss else u for u in se["vs_uuids"]))
-                self.record.forget_all([created_key(se_uuid)])
+                self.record.forget(created_key(se_uuid))
                 continue
             self._remove_se(se, states.get(se_uuid))
             info["removed"] = True
-            self.record.forget_all([created_key(se_uuid), se_key(se_uuid)])
+            self.record.forget(created_key(se_uuid), se_key(se_uuid))
         for se_uuid in states:
             if se_uuid not in created:
-                self.record.forget_all([se_key(se_uuid)])
+                self.record.forget(se_key(se_uuid))
 
     def _remove_se(self, se, state):
         """Disable an SE created for protection (its enable state recorded first), then delete it."""

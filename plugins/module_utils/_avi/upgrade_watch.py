@@ -7,7 +7,9 @@ Following one upgrade (or rollback) step of an Avi system to its end, for ``clus
 and states through the controllers' reboot window (503s, dropped connections and lost sessions are waited out,
 the wait shown in the progress), report the controller cluster per task and each SE as the controller reports
 it, and tell done from failed (a suspended or failed upgrade is a failure once it was seen running, or after
-three reads).
+three reads). One SE group suspending or failing does not stop the watch: the controller goes on with the other
+groups of the request, and so does the watch, until each has reached its end; the step then fails naming the
+group(s) that did not complete, with each group's real end in ``group_results``.
 
 Each SE's phase is the list of its SE group's ``seg_status`` that names it (``se_upgrade_not_started``,
 ``se_upgrade_in_progress``, ``se_upgrade_completed``, ``se_upgrade_failed``, ``se_upgrade_suspended``,
@@ -63,6 +65,55 @@ def se_lists(view, group_uuids):
     if not view.flexible:
         wanted = set(group_uuids)
         out = dict((u, v) for u, v in out.items() if (view.ses.get(u) or {}).get("group_uuid") in wanted)
+    return out
+
+
+SE_RESULTS = {"se_upgrade_failed": "failed", "se_upgrade_suspended": "suspended",
+              "se_upgrade_skip_suspended": "skipped", "se_upgrade_not_started": "not_started",
+              "se_upgrade_in_progress": "in_progress"}
+
+
+def se_results(view, group_uuids, before, wanted):
+    """Each SE of the groups as the step leaves it: ``upgraded``, ``already_upgraded``, or where the controller
+    lists it (``failed``, ``suspended``, ...). ``before``: the step's versions before (``service_engine <name>``);
+    an SE not in it was created during the step (for protection) and is reported with the created SEs."""
+    lists = se_lists(view, group_uuids)
+    out = []
+    for guuid in group_uuids:
+        for se in view.ses_of(guuid):
+            if "service_engine %s" % se["name"] not in before:
+                continue
+            was = before.get("service_engine %s" % se["name"])
+            if same_version(se["version"], wanted):
+                result = "already_upgraded" if same_version(was, wanted) else "upgraded"
+            else:
+                result = SE_RESULTS.get(lists.get(se["uuid"]), "not_upgraded")
+            out.append({"name": se["name"], "se_group": view.groups[guuid]["name"], "result": result,
+                        "version": se["version"], "controller_list": lists.get(se["uuid"])})
+    return out
+
+
+def group_results(view, group_uuids, wanted):
+    """Each SE group's end as the controller reports it: ``result`` ``upgraded`` (every SE at ``wanted``),
+    ``suspended``, ``failed``, ``in_progress`` or ``not_upgraded``, with the controller's ``state`` and ``reason``."""
+    out = []
+    for guuid in group_uuids:
+        group = view.groups.get(guuid) or {}
+        members = view.ses_of(guuid)
+        state = group.get("state")
+        if members and all(same_version(se["version"], wanted) for se in members):
+            result = "upgraded"
+        elif state in FSM_SUSPENDED:
+            result = "suspended"
+        elif state in FSM_FAILED:
+            result = "failed"
+        elif state in FSM_RUNNING:
+            result = "in_progress"
+        else:
+            result = "not_upgraded"
+        out.append({"name": group.get("name"), "result": result, "state": state, "reason": group.get("reason"),
+                    "service_engines": len(members),
+                    "upgraded": len([se for se in members if same_version(se["version"], wanted)])})
     return out
 
 
@@ -179,17 +230,22 @@ class UpgradeWatch(object):
             else:
                 version = group.get("version")
             checks.append(("SE group %s" % group["name"], version, group.get("state"), group.get("reason")))
-        pending = False
+        pending, ended = False, []
         for label, version, state, reason in checks:
             if state in FSM_RUNNING:
                 self.seen_running.add(label)
                 pending = True
                 continue
             if (state in FSM_FAILED or state in FSM_SUSPENDED) and (label in self.seen_running or self.polls >= 3):
-                self.failure = "%s: %s%s" % (label, state, " (%s)" % reason if reason else "")
-                return "failed"
+                ended.append("%s: %s%s" % (label, state, " (%s)" % reason if reason else ""))
+                if label == "controller cluster":
+                    break   # nothing goes on without the controllers
+                continue    # the controller goes on with the other SE groups: so does the watch, to their end
             if not same_version(version, wanted):
                 pending = True
+        if ended and (not pending or ended[-1].startswith("controller cluster")):
+            self.failure = "; ".join(ended)
+            return "failed"
         return None if pending else "done"
 
     def status(self, view):

@@ -120,16 +120,22 @@ def new_run_id():
     return "%s-%d-%s" % (socket.gethostname().split(".")[0], os.getpid(), uuid.uuid4().hex[:8])
 
 
-def process_gone(lease):
-    """Whether the run holding ``lease`` is known to be gone: it ran on this machine (the run id is
-    ``<host>-<pid>-<random>``) and its process no longer exists. Elsewhere only the lease's expiry tells."""
+def _lease_pid(lease):
+    """The pid of the run holding ``lease`` when it runs on this machine (the run id is
+    ``<host>-<pid>-<random>``), else None."""
     if not lease or lease.get("host") != socket.gethostname():
-        return False
+        return None
     try:
-        pid = int(str(lease.get("run", "")).rsplit("-", 2)[-2])
+        return int(str(lease.get("run", "")).rsplit("-", 2)[-2])
     except (IndexError, ValueError):
-        return False
-    if pid == os.getpid():
+        return None
+
+
+def process_gone(lease):
+    """Whether the run holding ``lease`` is known to be gone: it ran on this machine and its process
+    no longer exists. Elsewhere only the lease's expiry tells."""
+    pid = _lease_pid(lease)
+    if pid is None or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
@@ -141,8 +147,13 @@ def process_gone(lease):
 class IntentRecord(object):
     """One target's record and lease (see the module docstring)."""
 
-    def __init__(self, store, run_id=None, lease_seconds=300.0, clock=time.time, sleep=time.sleep):
+    def __init__(self, store, run_id=None, lease_seconds=300.0, clock=time.time, sleep=time.sleep,
+                 live_while_running=False):
         self.store = store
+        # a lease whose run's process still runs on this machine is live even past its expiry, and one whose
+        # process is gone is stale at once: for a run that cannot renew while the vendor's configuration is
+        # read-only (an Avi controller or system upgrade); from another machine the expiry decides
+        self.live_while_running = live_while_running
         self.run_id = run_id or new_run_id()
         self.lease_seconds = float(lease_seconds)
         self.clock = clock
@@ -161,7 +172,11 @@ class IntentRecord(object):
         return self.store.read()[0].get(OWNER)
 
     def _live(self, lease):
-        return bool(lease) and lease.get("run") != self.run_id and float(lease.get("expires", 0)) > self.clock()
+        if not lease or lease.get("run") == self.run_id:
+            return False
+        if self.live_while_running and _lease_pid(lease) is not None:
+            return not process_gone(lease)
+        return float(lease.get("expires", 0)) > self.clock()
 
     # -- the lease --------------------------------------------------------------------------------
     def claim(self, wait_seconds=0.0, on_wait=None, takeover=False, interval=2.0):
@@ -217,9 +232,25 @@ class IntentRecord(object):
         """Record ``key`` -> ``value`` before making the change it describes."""
         self._update(lambda entries: entries.__setitem__(key, value))
 
+    def remember_new(self, items):
+        """Record every key of ``items`` not recorded yet, in one write (a key that exists keeps what the
+        first run saw: a re-run must restore that, not what it finds). Returns the keys written."""
+        written = []
+
+        def change(entries):
+            del written[:]
+            for key, value in items.items():
+                if key not in entries:
+                    entries[key] = value
+                    written.append(key)
+        if items:
+            self._update(change)
+        return list(written)
+
     def forget(self, *keys):
         """Drop entries once their change is undone (and verified)."""
-        self._update(lambda entries: [entries.pop(k, None) for k in keys])
+        if keys:
+            self._update(lambda entries: [entries.pop(k, None) for k in keys])
 
     def _update(self, change, check_owner=True):
         for _attempt in range(10):

@@ -143,3 +143,27 @@ def test_an_unreadable_record_is_an_error_not_an_empty_one(tmp_path):
     with pytest.raises(IntentError):
         DirectoryStore("  ", "t")
     assert OWNER == "owner"
+
+
+def test_a_lease_judged_by_its_process_outlives_its_expiry_and_dies_with_its_process(tmp_path):
+    # a run that cannot renew (the controller's configuration is read-only during its upgrade) keeps its lease as
+    # long as its process runs on this machine; once the process is gone the lease is stale at once
+    import socket
+    import subprocess
+    import sys
+    clk = FakeClock()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = record(tmp_path, clk, "%s-%d-abc" % (socket.gethostname().split(".")[0], child.pid), lease=60)
+        holder.claim()
+        clk.now += 600                      # far past its expiry, but its process runs
+        other = IntentRecord(DirectoryStore(str(tmp_path), "se-evacuate-se-1"), run_id="run-2", clock=clk.clock,
+                             sleep=clk.sleep, live_while_running=True)
+        with pytest.raises(IntentError) as err:
+            other.claim(wait_seconds=5)
+        assert "is held by run" in str(err.value)
+    finally:
+        child.kill()
+        child.wait()
+    other.claim()                           # the process is gone: taken over without waiting
+    assert other.displaced["run"] == holder.run_id
