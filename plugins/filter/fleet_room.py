@@ -15,7 +15,8 @@ description:
   - Given a read of the data center (the twin that M(fleetops.maintenance.twin_export) writes, from CNAPI C(GET
     /servers?extras=capacity) and VMAPI C(GET /vms)), the compute nodes draining (those in maintenance and the one
     about to start), answers whether every instance still on them fits on the other compute nodes, from the vendor's
-    own numbers (C(unreserved_ram), C(unreserved_disk)).
+    own numbers (C(unreserved_ram), C(unreserved_disk)). An instance whose migration is in flight (the twin's
+    C(in_flight)) already holds its room on its target and is not counted again.
   - A compute node takes instances when the allocator's hard filters let it (set up, running, not reserved, not the
     headnode) and it is not draining. Instances are placed largest first, each on the node with the most unreserved
     RAM left (the allocator's main score); the result is a prediction, the allocator chooses at each C(begin).
@@ -71,7 +72,10 @@ def fleet_room(twin, draining):
             unknown.append(s["name"])
             continue
         free[s["name"]] = [cap["unreserved_ram"], cap["unreserved_disk"]]
-    movers = sorted((i for i in twin["triton"].get("instances") or [] if i.get("server") in draining),
+    # an instance whose migration runs already holds its room on the target (VMAPI counts it from the begin)
+    moving = set(m.get("instance") for m in (twin.get("twin") or {}).get("in_flight") or [])
+    movers = sorted((i for i in twin["triton"].get("instances") or []
+                     if i.get("server") in draining and i["name"] not in moving),
                     key=lambda i: (-(i.get("ram") or 0), i["name"]))
     need = sum(i.get("ram") or 0 for i in movers)
     placement, short = {}, []

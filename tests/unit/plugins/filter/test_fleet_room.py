@@ -46,3 +46,9 @@ def test_refuses_what_is_not_a_triton_twin_or_an_unknown_node():
         fleet_room({"avi": {}}, ["cn-1"])
     with pytest.raises(AnsibleFilterError, match="no compute node named cn-9"):
         fleet_room(FLEET, ["cn-9"])
+
+
+def test_an_instance_in_flight_already_holds_its_room():
+    moving = dict(FLEET, twin={"source_capacity": FLEET["twin"]["source_capacity"],
+                               "in_flight": [{"instance": "a-1", "phase": "sync", "state": "running"}]})
+    assert fleet_room(moving, ["cn-1"])["need_ram"] == 3072
