@@ -20,7 +20,7 @@ NODE_TASKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "
 @pytest.fixture(scope="module")
 def flab(tmp_path_factory):
     the_lab = TritonPlaybookLab(tmp_path_factory.mktemp("fleet") / "lab", "triton_fleet.yml")
-    the_lab.max_lifetime = 1800
+    the_lab.max_lifetime = 3600
     yield from the_lab.running()
 
 
@@ -83,7 +83,7 @@ def test_fleet_window_capacity_move_back_and_resume(flab, fplaybook):
     report_file = str(flab.state_dir) + "/fleet.json"
     fleet = {"maintenance": "patch-1", "compute_nodes": "cn-1,cn-2,cn-3", "window": 2, "move_back": True,
              "tasks_file": NODE_TASKS, "state_dir": state_dir, "report_file": report_file, "node_connection": "local"}
-    run = fplaybook("maintain_fleet", extra_vars=fleet)
+    run = fplaybook("maintain_fleet", extra_vars=fleet, timeout=1800)   # over 600 s on a loaded machine
     rc, out = run
     assert rc == 0, out[-5000:]
     # every instance runs where it ran before the fleet started, its data intact through every move
@@ -132,7 +132,7 @@ def test_fleet_window_capacity_move_back_and_resume(flab, fplaybook):
             used = sum(r for w, s, e, r in intervals if w == server and s <= t < e)
             assert used <= cap, (server, t, used, cap)
     # resume: a re-run of the same maintenance skips every node it finished and changes nothing
-    rc, out = fplaybook("maintain_fleet", extra_vars=fleet)
+    rc, out = fplaybook("maintain_fleet", extra_vars=fleet, timeout=1800)
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     assert "0 maintained, 3 done before" in flat(out), out[-3000:]
     assert placement(flab) == home
