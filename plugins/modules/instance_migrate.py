@@ -246,6 +246,15 @@ options:
         re-run after an interruption.
     type: bool
     default: false
+  keep_cordon:
+    description:
+      - With O(from_server) and O(cordon), leave the compute node cordoned when its evacuation succeeds (the value
+        the cordon replaced stays in the intent record), for maintenance that follows the evacuation (a reboot, the
+        fleet playbook). A later run on the same O(from_server) without O(keep_cordon) restores the recorded value.
+      - A failed evacuation restores the cordon as without it.
+    type: bool
+    default: false
+    version_added: 0.3.0
   record_dir:
     description:
       - Where the intent records and leases live when the vendor has no place for them (VirtFusion; Triton with
@@ -441,7 +450,9 @@ verified:
   type: dict
   sample: {"instances": 3, "problems": []}
 cordon:
-  description: With O(cordon), the value the cordon replaced (C(was)) and whether it was set or adopted.
+  description:
+    - With O(cordon), the value the cordon replaced (C(was)) and whether it was set, adopted, kept (O(keep_cordon)) or
+      restored (C(restored)).
   returned: with O(cordon)
   type: dict
   sample: {"was": false, "set": true}

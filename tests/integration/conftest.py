@@ -101,7 +101,7 @@ class PlaybookRun(tuple):
         return start, [e for e in self.events if e["event_data"].get("task_uuid") == uuid]
 
 
-def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=()):
+def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=(), timeout=600):
     """Run one of the collection's playbooks (or a playbook file, by its absolute path) through ansible-runner, the
     engine AWX uses (job events,
     artifacts, extra vars from a file, the environment kept out of the artifacts as AWX does);
@@ -136,7 +136,7 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_
     result = ansible_runner.run(
         private_data_dir=private, playbook=playbook if os.path.isabs(playbook) else "fleetops.maintenance." + playbook,
         cmdline=" ".join(shlex.quote(arg) for arg in cmdline), envvars=env, event_handler=on_event,
-        quiet=True, timeout=600, suppress_env_files=True)
+        quiet=True, timeout=timeout, suppress_env_files=True)
     with open(os.path.join(result.config.artifact_dir, "stdout"), errors="replace") as stream:
         text = stream.read()
     stats = {}

@@ -55,6 +55,7 @@ def argument_spec(providers, default):
         capacity_check=dict(type="bool", default=True),
         accept_unverified=dict(type="list", elements="str", default=[]),
         cordon=dict(type="bool", default=False),
+        keep_cordon=dict(type="bool", default=False),
         record_dir=dict(type="path"),
         takeover=dict(type="bool", default=False),
         timeout=dict(type="int", default=3600),
@@ -263,6 +264,9 @@ def _many(module, provider, opts, progress, result, owners):
         owner = owners.owner(source)
         if owner is not None:
             owner.forget("evacuation")
+    if p["keep_cordon"] and "cordon" in (owners.owner(source).entries() if owners.owner(source) else {}):
+        result.setdefault("cordon", {}).update(kept=True)   # a later run without keep_cordon restores it
+        return
     _uncordon(provider, source, owners.owner(source), result)
 
 
@@ -300,3 +304,4 @@ def _uncordon(provider, source, owner, result):
     provider.set_cordon(source, entry.get("was"))
     owner.forget("cordon")
     result.setdefault("cordon", {}).update(restored=entry.get("was"))
+    result["changed"] = True

@@ -629,7 +629,8 @@ class TritonProvider(MigrationProvider):
         return None  # abort, rollback, finalize delete the record
 
     def needs_start(self, inst, rec, opts):
-        return rec is None and not (opts.get("source_server") and inst["server"] != opts["source_server"])
+        # no record, and not moved already: off the source_server, or (a move back) on the target_server
+        return rec is None and not _moved_already(inst, opts)
 
 
 def _moved_already(inst, opts):
