@@ -64,6 +64,8 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.ch
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.owner import record_dir
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
     DONE,
+    VENDOR_DONE,
+    VENDOR_FAILED,
     Migration,
     MigrationError,
     MigrationProvider,
@@ -159,9 +161,13 @@ class VirtFusionProvider(MigrationProvider):
         self.client = client or VirtFusionClient(self.conn)
         # shared with forks: hypervisors by id, where each server is, name -> ids, what this run started
         self._cache = cache if cache is not None else {
-            "lock": threading.Lock(), "hypervisors": None, "where": None, "names": None, "started": {}}
+            "lock": threading.Lock(), "hypervisors": None, "where": None, "names": None, "started": {}, "clients": []}
+        with self._cache["lock"]:
+            self._cache["clients"].append(self.client)   # api_stats counts every worker's connection
         self._attached = {}   # server id -> the attached start this worker runs (its console)
         self._reattach = {}   # server id -> the destination of a running migration this run re-attaches to
+        self._ended = {}      # server id -> its record read after this worker's console ended (read once)
+        self._arrived = {}    # server id -> the hypervisor the listing showed it on after that
 
     @classmethod
     def argument_spec(cls):
@@ -180,7 +186,14 @@ class VirtFusionProvider(MigrationProvider):
         return VirtFusionProvider(self.params, client=self.client.fork(), cache=self._cache)
 
     def api_stats(self):
-        return dict(self.client.stats)
+        """This run's counters, summed over the connections of every worker of a window."""
+        total = {}
+        with self._cache["lock"]:
+            clients = list(self._cache["clients"])
+        for client in clients:
+            for key, value in client.stats.items():
+                total[key] = total.get(key, 0) + value
+        return total
 
     def on_wait(self, callback):
         self.client.on_wait(callback)
@@ -306,6 +319,9 @@ class VirtFusionProvider(MigrationProvider):
     # -- migrations --------------------------------------------------------------------------------
     def record(self, inst):
         sid = inst["id"]
+        ended = self._ended.pop(sid, None)
+        if ended is not None:   # read right after this worker's console ended: no second last-status
+            return ended
         with self._cache["lock"]:
             hybrid = self._cache["started"].get(sid)
         last = inst.get("last_migration") if hybrid is None else None
@@ -407,7 +423,10 @@ class VirtFusionProvider(MigrationProvider):
             if rec is not None and rec.state == "successful" and target is not None:
                 if rec.extra.get("simulated") and rec.target_server == target:
                     return DONE
-                # it may have completed after the server was read: where is it listed now?
+                # listed on the target when this worker's console ended, or (it may have completed after the server
+                # was read) now
+                if self._arrived.pop(inst["id"], None) == target:
+                    return DONE
                 if self._where(inst["id"], refresh=tuple(h for h in (inst["server"], target) if h is not None)) \
                         == target:
                     return DONE
@@ -621,6 +640,8 @@ class VirtFusionProvider(MigrationProvider):
                 return
             shown[base] = (status, step)
             on_event({"phase": slug(base), "message": "[%s] %s" % (status, step), "state": status})
+            if status == "failed":   # a failed step fails the migration [vendor]: stop a window's new starts now
+                on_event({"type": VENDOR_FAILED})
         for _attempt in range(20):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -631,6 +652,12 @@ class VirtFusionProvider(MigrationProvider):
                 ans = False   # dropped: re-attach with the same command [vendor]
             if ans is None:
                 break
+            if ans is not False and shown and all(st == "complete" for st, _step in shown.values()) and \
+                    not self._failed_line(lines):
+                # the console ended ("each step will be shown in the console": it ends with the migration) with every
+                # step it showed complete: the vendor is done with it; a window starts the next one now, while
+                # last-status and the listing confirm the outcome
+                on_event({"type": VENDOR_DONE})
             rec = self._live_record(inst)
             if rec is not None and rec.state == "running":
                 continue      # the console ended before the migration (a dropped connection): re-attach
@@ -645,6 +672,8 @@ class VirtFusionProvider(MigrationProvider):
         text = ans.text if ans else ""
         done_texts = ("is already on the destination", "Specify a destination hypervisor ID")
         if on == dst and (rec is None or rec.state == "successful" or any(t in text for t in done_texts)):
+            if rec is not None:
+                self._ended[sid], self._arrived[sid] = rec, on
             end = {"type": "end", "phase": rec.phase if rec else "live", "state": "successful", "message": None}
             if rec is not None and rec.raw.get("qemu") is not None:
                 self._measured(rec, end)
