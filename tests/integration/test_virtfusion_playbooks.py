@@ -101,8 +101,9 @@ def test_reattach_abort_and_cancel_a_migration_that_cannot_converge(vflab):
     vflab.vfadmin("POST", "faults", {"kind": "kill_ssh", "step": "transfer"})
     hard = {"instance": "web-1", "target_server": "hv-b", "xfer_speed": 10, "max_downtime": 5,
             "auto_converge": {"enabled": False}, "timeout": 8}
-    rc, res = ad_hoc(vflab, hard)
-    assert rc != 0 and "web-1: still migrating after 8 seconds (timeout); the migration goes on" in res["msg"], res
+    # the first run waits long enough for the transfer (and the cut) to come on a loaded machine
+    rc, res = ad_hoc(vflab, dict(hard, timeout=20))
+    assert rc != 0 and "web-1: still migrating after 20 seconds (timeout); the migration goes on" in res["msg"], res
     # the lab cut the attached console's SSH session once: the module connected again (and re-attached), and says so
     assert vflab.vfadmin("GET", "faults")["faults"] == []
     stats = res["api_stats"]
