@@ -283,6 +283,7 @@ class Engine(LiveMigration, HybridMigration):
             dst = w.hvs[mig["dst"]]
             raise StepFailed(f"Connection to destination hypervisor {dst['id']} ({dst['name']}) on SSH port "
                              f"{dst['ssh']['port']} refused")
+
     def _switch_hypervisor(self, mig, s, storage_map=None):
         """The server belongs to the destination: storage ids follow the mount points (or the map)."""
         w = self.world
@@ -305,6 +306,7 @@ class Engine(LiveMigration, HybridMigration):
             dst.kill()
         if s["hypervisor"] == mig["src"]:
             qemu.remove_files(self.world.disk_path(s, d, mig["dst"]) for d in s["disks"])
+
     # ------------------------------------------------------------------ cancel (CLI cancel / cancel-force)
     def cleanup_cancelled(self, mig, force=False):
         """Undo a migration that did not complete: the destination goes, the server runs on the source."""

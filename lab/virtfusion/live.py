@@ -59,6 +59,7 @@ class LiveMigration:
             return "skipped (--disable-filter-check)"
         self._wait(mig, ev, self.world.cfg["timing"]["filters"])
         return "source filters checked and up to date"
+
     def _copy_disks_full(self, mig, server):
         w = self.world
         total = 0

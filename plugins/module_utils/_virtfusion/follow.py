@@ -36,6 +36,7 @@ class Following(object):
     and what this worker started (``self._attached``, ``self._reattach``, ``self._cache["started"]``)."""
 
     POLL_SECONDS = 1.0   # the longest pause between two status reads (re-attach without a console, hybrid)
+
     def wait(self, inst, on_event, timeout):
         sid = inst["id"]
         attached = self._attached.pop(sid, None)

@@ -118,6 +118,7 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
         self._reattach = {}   # server id -> the destination of a running migration this run re-attaches to
         self._ended = {}      # server id -> its record read after this worker's console ended (read once)
         self._arrived = {}    # server id -> the hypervisor the listing showed it on after that
+        self._aborted = set()  # servers whose migration this run aborted (the documented last-status says "failed")
 
     @classmethod
     def argument_spec(cls):
@@ -218,6 +219,8 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
             with self._cache["lock"]:
                 started = self._cache["started"].get(inst["id"]) or {}
             view["destinationId"] = started.get("dst")
+            if word == "failed" and not cancelled and inst["id"] in self._aborted:
+                view["aborted"] = True   # the documented word is only "failed": this run's abort made it so
         return migration_record(view)
 
     # -- the state machine (VirtFusion's model) ----------------------------------------------------
@@ -353,7 +356,9 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
             if action == "cancel_force":
                 return self._checked(inst, "cancel-force", lambda r: r is None or r.state in ("cancelled", "failed"))
             if action == "abort":
-                return self._checked(inst, "abort", lambda r: r is not None and r.state != "running")
+                done = self._checked(inst, "abort", lambda r: r is not None and r.state != "running")
+                self._aborted.add(sid)
+                return done
             if action == "data_success_force":
                 return self._checked(inst, "data-success-force", None)
         except VirtFusionError as exc:
