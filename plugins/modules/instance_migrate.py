@@ -515,7 +515,9 @@ api_stats:
   description:
     - Numbers of HTTP requests, retries and watch re-attaches of this run, and the bytes of the answers read
       (C(bytes_read)).
-    - O(provider=virtfusion), C(ssh_commands), C(ssh_connects), C(ssh_reconnects), C(requests), C(retries).
+    - O(provider=virtfusion), C(ssh_commands), C(ssh_connects), C(ssh_reconnects) (connections opened again
+      after one dropped or failed, a re-attached console included), C(ssh_retries) (commands the retry loop sent
+      again), C(requests), C(retries); summed over the workers of a sliding window.
   returned: always
   type: dict
   sample: {"requests": 14, "retries": 0, "reattaches": 0, "bytes_read": 23140}

@@ -6,8 +6,7 @@ import json
 import os
 import subprocess
 import sys
-
-import pytest
+import time
 
 from conftest import ROOT, live_progress, secrets_found
 from test_playbooks import flat, recap
@@ -102,15 +101,19 @@ def test_reattach_abort_and_cancel_a_migration_that_cannot_converge(vflab):
     vflab.vfadmin("POST", "faults", {"kind": "kill_ssh", "step": "transfer"})
     hard = {"instance": "web-1", "target_server": "hv-b", "xfer_speed": 10, "max_downtime": 5,
             "auto_converge": {"enabled": False}, "timeout": 8}
-    rc, res = ad_hoc(vflab, hard)
-    assert rc != 0 and "web-1: still migrating after 8 seconds (timeout); the migration goes on" in res["msg"], res
-    if res["api_stats"]["ssh_reconnects"] < 1:       # known: the lab cut the console, the module counted no reconnect
-        pytest.xfail("the lab dropped the attached console's SSH session; api_stats shows no reconnect")
+    # the first run waits long enough for the transfer (and the cut) to come on a loaded machine
+    rc, res = ad_hoc(vflab, dict(hard, timeout=20))
+    assert rc != 0 and "web-1: still migrating after 20 seconds (timeout); the migration goes on" in res["msg"], res
+    # the lab cut the attached console's SSH session once: the module connected again (and re-attached), and says so
     assert vflab.vfadmin("GET", "faults")["faults"] == []
+    stats = res["api_stats"]
+    assert stats["ssh_reconnects"] >= 1 and stats["ssh_connects"] == stats["ssh_reconnects"] + 1, stats
     rc, res = ad_hoc(vflab, hard)                                       # the task again: re-attach, not restart
     assert rc != 0 and res["waited_for"] and res["phases"] == [], res        # re-attached, nothing started
     stats = vflab.vfadmin("GET", "stats")
-    assert stats["migrations_started"] == 1 and stats["cli_calls"]["start"] == 1
+    # one migration; three starts: the first, its re-attach after the drop, the second run's re-attach (the vendor's
+    # way to re-attach is the same start command)
+    assert stats["migrations_started"] == 1 and stats["cli_calls"]["start"] == 3, stats
     rc, res = ad_hoc(vflab, {"instance": "web-1", "state": "aborted"})
     assert rc == 0 and res["phases"] == ["abort"] and res["reached"] == "aborted", res
     mig = vflab.last(101)
@@ -243,21 +246,30 @@ def test_evacuate_a_hypervisor_with_a_sliding_window_and_a_report(vflab, vfplayb
     with open(report_file[:-5] + ".html") as fh:
         page = fh.read()
     assert all('data-target="%s"' % name in page for name in ("hv-a", "web-1", "web-2", "web-3"))
-    # a window of 2: never more than two at once, and two did overlap
+    # a window of 2 (the lab's own timestamps): never more than two at once, and two did overlap
     spans = sorted((m["_lab"]["created_real"], m["_lab"]["finished_real"]) for m in migs.values())
     overlap = max(sum(1 for s, f in spans if s <= t < f) for t, _f in spans)
-    assert overlap <= 2
+    assert overlap == 2, spans
     idle = spans[2][0] - min(f for _s, f in spans[:2])
-    print("virtfusion window: spans %s, third started %.3f s after the first slot freed" % (spans, idle))
+    # the third starts as soon as one of the first two ends: the module reads nothing in between, so the gap is
+    # the console noticing the end and one vfcli-ctrl command reaching the lab (its cost measured here, under the
+    # same load); the reads after a console's end (last-status, the listing) no longer hold the slot
+    costs = []
+    vflab.vfcli("last-status --server=101")
+    for _i in range(3):
+        t0 = time.monotonic()
+        vflab.vfcli("last-status --server=101")
+        costs.append(time.monotonic() - t0)
+    command = sorted(costs)[1]
+    print("virtfusion window: spans %s, third started %.3f s after the first slot freed; one vfcli-ctrl command "
+          "%.3f s" % (spans, idle, command))
+    assert 0 <= idle <= 1.0 + 2 * command, (idle, command, spans)
     world = vflab.vfadmin("GET", "world")
     assert next(h for h in world["hypervisors"] if h["name"] == "hv-a")["servers"] == []
     rc, out = vfplaybook("evacuate_host", extra_vars={**VF, "hypervisor": "hv-a",
                                                       "destination": "hv-b", "concurrency": 2})
     assert rc == 0 and recap(out)["changed"] == 0 and "hypervisor hv-a -> hv-b: 0 server(s)" in flat(out)
     assert vflab.vfadmin("GET", "stats")["migrations_started"] == 3
-    # the window never idles while work is queued: the third starts as soon as one of the first two ends
-    if idle >= 2.5:     # known: the reads after a console's end (last-status, listing) hold the slot, see the report
-        pytest.xfail("the VirtFusion window idled %.1f s after a migration ended (spans %s)" % (idle, spans))
 
 
 def test_a_failure_stops_new_starts_and_cancels_only_the_failed_one(vflab, vfplaybook):

@@ -24,19 +24,39 @@ import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import describe, describe_blocking, settle
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, MigrationError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, VENDOR_DONE, VENDOR_FAILED, MigrationError
 
 MAX_STEPS = 12
+
+
+class WindowStopped(MigrationError):
+    """A window stopped (an earlier migration failed, on_failure=stop) before this instance's turn: nothing was
+    asked of the vendor for it."""
+
+
+class _NoSlot(object):
+    """The slot of a single migration (no window): nothing to wait for."""
+
+    def acquire(self, name=None):
+        return None
+
+    def release(self, failed=False):
+        return None
+
+    def failed(self):
+        return None
 
 
 class _Observer(object):
     """Turns progress events into progress lines and the observed numbers of a migration."""
 
-    def __init__(self, provider, progress, name, clock=time.time):
+    def __init__(self, provider, progress, name, clock=time.time, on_vendor_done=None, on_vendor_failed=None):
         self.provider = provider
         self.progress = progress
         self.name = name
         self.clock = clock
+        self.on_vendor_done = on_vendor_done   # the vendor says the migration is over: the window may go on
+        self.on_vendor_failed = on_vendor_failed   # the vendor shows it failing: a window may have to stop
         self.syncs = []
         self._bytes = {}   # sync (its started_timestamp) -> most bytes seen
         self._order = []
@@ -68,6 +88,11 @@ class _Observer(object):
             self.stop_seen = None
 
     def __call__(self, event):
+        if event.get("type") in (VENDOR_DONE, VENDOR_FAILED):
+            hook = self.on_vendor_done if event["type"] == VENDOR_DONE else self.on_vendor_failed
+            if hook is not None:
+                hook()
+            return
         phase = event.get("phase") or "migration"
         msg = event.get("message") or ""
         if msg and msg == self.provider.downtime_start_message and self.stop_seen is None:
@@ -92,13 +117,20 @@ class _Observer(object):
         self.progress.update(phase, msg, percent, **data)
 
 
-def converge(provider, key, opts, progress, check_mode, clock=time.time):
+def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=None):
     """Drive one instance to ``opts["state"]``. Returns the per-instance result dict; raises
-    MigrationError (with ``result`` attached) on failure. Changes nothing in check mode."""
+    MigrationError (with ``result`` attached) on failure. Changes nothing in check mode.
+
+    ``slot`` (a sliding window's place) is taken right before the first request that changes something
+    (or before following a migration that runs already) and given back when the provider reports the
+    vendor's migration complete (or, at the latest, by the window when this returns): the reads that
+    decide come before it, the reads that confirm after it."""
     want = opts["state"]
+    slot = slot or _NoSlot()
     inst = provider.resolve(key)
     target = opts.get("target_server")
-    obs = _Observer(provider, progress, inst["name"], clock=clock)
+    obs = _Observer(provider, progress, inst["name"], clock=clock, on_vendor_done=slot.release,
+                    on_vendor_failed=slot.failed)
     result = {"instance": {"id": inst["id"], "name": inst["name"]}, "provider": provider.name, "changed": False,
               "state": want, "phases": [], "waited_for": [], "server": {"before": inst["server"], "after": None},
               "server_name": {"before": inst.get("server_name"), "after": None}, "target_server": None,
@@ -131,6 +163,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
     for _step in range(MAX_STEPS):
         action = _decide(provider, want, rec, inst, opts, memo, target)
         if action is None:
+            slot.acquire(inst["name"])   # a running migration counts in the window
             progress.update("wait", "%s: re-attaching to the running %s" % (inst["name"], rec.phase),
                             instance=inst["name"])
             result["waited_for"].append(rec.phase)
@@ -146,6 +179,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         starts = action in provider.start_actions
         if starts:
             _prechecked(provider, inst, opts, result)
+        slot.acquire(inst["name"])
         progress.update(action, "%s: %s" % (inst["name"], action), 0, instance=inst["name"])
         key_before = rec.key() if rec else None
         try:
@@ -170,6 +204,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time):
         obs.end_action(end)
         rec = provider.record(inst)
         if end.get("state") == "failed" or (rec is not None and rec.state == "failed"):
+            slot.failed()
             reason = (rec.error if rec is not None and rec.error else end.get("message")) or "failed"
             result["migration"] = rec.view() if rec else None
             if obs.measured is not None:   # what was measured up to the failure (e.g. bytes sent before an abort)
@@ -325,52 +360,119 @@ class LockedProgress(object):
         return self.update("wait", text)
 
 
+class _Window(object):
+    """The slots of a sliding window: at most ``size`` migrations run at the vendor at once. A worker reads and
+    decides before it takes a slot (:meth:`Slot.acquire`) and gives it back as soon as the vendor reports its
+    migration complete, so the next one starts then, not after the confirming reads. After a failure with
+    ``on_failure=stop`` no slot is given any more (:class:`WindowStopped`)."""
+
+    def __init__(self, size, on_failure):
+        self.size = size
+        self.on_failure = on_failure
+        self.cond = threading.Condition()
+        self.busy = 0
+        self.stopped = False
+
+    def slot(self, clock):
+        return _Slot(self, clock)
+
+
+class _Slot(object):
+    def __init__(self, window, clock):
+        self.window = window
+        self.clock = clock
+        self.held = False
+        self.taken_at = None   # when the worker first got its slot (its instance's time counts from then)
+
+    def acquire(self, name=None):
+        if self.held:
+            return
+        w = self.window
+        with w.cond:
+            while w.busy >= w.size and not w.stopped:
+                w.cond.wait()
+            if w.stopped:
+                raise WindowStopped("%s: not started (an earlier migration failed and on_failure=stop)" % name)
+            w.busy += 1
+            self.held = True
+            if self.taken_at is None:
+                self.taken_at = self.clock()
+
+    def failed(self):
+        """This worker's migration failed (the slot stays taken until its failure is handled)."""
+        w = self.window
+        with w.cond:
+            if w.on_failure == "stop":
+                w.stopped = True
+            w.cond.notify_all()
+
+    def release(self, failed=False):
+        w = self.window
+        with w.cond:
+            if failed and w.on_failure == "stop":
+                w.stopped = True   # before the slot is free: no start slips in after a failure
+            if self.held:
+                w.busy -= 1
+                self.held = False
+            w.cond.notify_all()
+
+
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
                failed_action="abort", clock=time.time):
-    """Migrate several instances, at most ``concurrency`` at once: a new one starts as soon as one
-    finishes (not batches). ``on_failure``: ``stop`` starts no new ones after a failure (running
+    """Migrate several instances, at most ``concurrency`` at once at the vendor: a new one starts as soon
+    as the vendor reports one complete (not batches, and not after that one's confirming reads). Up to
+    ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
+    request that changes something. ``on_failure``: ``stop`` starts no new ones after a failure (running
     ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
     before its switch, ``leave`` leaves it for inspection. Returns (results, summary)."""
     shared = LockedProgress(progress)
     results = [None] * len(keys)
+    window = _Window(concurrency, on_failure)
     lock = threading.Condition()
-    state = {"next": 0, "running": 0, "stopped": False}
+    workers = 1 if concurrency == 1 and len(keys) == 1 else 2 * concurrency   # the ones ahead read and decide
+    state = {"next": 0, "running": 0}
 
     def work(index, prov):
         key = keys[index]
         started = clock()
+        slot = window.slot(clock)
+        res = None
         try:
-            res = converge(prov, key, opts, shared, check_mode, clock=clock)
+            res = converge(prov, key, opts, shared, check_mode, clock=clock, slot=slot)
             res["result"] = "ok"
+        except WindowStopped:
+            res = None    # never started: reported as skipped
         except MigrationError as exc:
             res = getattr(exc, "result", None) or {"instance": {"id": None, "name": key}, "changed": False}
             res["result"] = "failed"
             res["msg"] = exc.msg
             res["failed"] = True
+            slot.failed()   # no new start while the failure is handled
             if not check_mode and failed_action == "abort":
                 res["cleanup"] = prov.cleanup_failed(key, shared)
         except Exception as exc:  # a worker never takes the others down
             res = {"instance": {"id": None, "name": key}, "changed": False, "result": "failed", "failed": True,
                    "msg": "%s: %s" % (key, exc)}
-        res["seconds"] = round(clock() - started, 3)
+        finally:
+            slot.release(failed=res is not None and res.get("result") == "failed")
+        if res is not None:   # from its slot (the reads ahead while it waited for one are not its time)
+            res["seconds"] = round(clock() - (slot.taken_at or started), 3)
         with lock:
             results[index] = res
             state["running"] -= 1
-            if res["result"] == "failed" and on_failure == "stop":
-                state["stopped"] = True
             lock.notify_all()
 
     threads = []
     with lock:
         while True:
-            while state["running"] >= concurrency:
+            while state["running"] >= workers:
                 lock.wait()
-            if state["stopped"] or state["next"] >= len(keys):
+            if window.stopped or state["next"] >= len(keys):
                 break
             index = state["next"]
             state["next"] += 1
             state["running"] += 1
-            prov = provider if concurrency == 1 else provider.fork()
+            prov = provider if workers == 1 else provider.fork()
             prov.on_wait(shared.waiting)
             t = threading.Thread(target=work, args=(index, prov), name="migrate-%d" % index)
             t.daemon = True

@@ -18,6 +18,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DONE = "done"
+# the event a provider's ``wait`` may send (``on_event({"type": VENDOR_DONE})``) as soon as the vendor reports the
+# migration complete and nothing is left to ask of the vendor for it but reads: a sliding window lets the next one
+# start then (see ``engine.run_window``)
+VENDOR_DONE = "vendor_done"
+# and as soon as it shows the migration failing (before the reads that follow a failure): a window with
+# on_failure=stop starts no other migration from then on
+VENDOR_FAILED = "vendor_failed"
 
 
 class MigrationError(Exception):
@@ -141,7 +148,9 @@ class MigrationProvider(object):
 
     def wait(self, inst, on_event, timeout):
         """Follow the running action until it ends; return {"phase", "state", "message"} (and the provider's
-        own measurements: ``measured``, ``bytes``, ``downtime_seconds``)."""
+        own measurements: ``measured``, ``bytes``, ``downtime_seconds``). Progress goes to ``on_event(event)``;
+        ``{"type": VENDOR_DONE}`` says the vendor reported the whole migration complete before the confirming
+        reads (optional: without it a window's slot is held until the instance's result is known)."""
         raise NotImplementedError
 
     def estimate(self, inst):

@@ -154,16 +154,20 @@ class VirtFusionClient(object):
         self.timeout = conn.get("timeout") or 60
         self._ssh = None
         self._pkey = None
+        self._lost = False   # the last connection dropped, or the last attempt to connect failed
         base = (conn.get("api_url") or "").strip().rstrip("/")
         if base and "://" not in base:
             base = "https://" + base
         self.api_base = base if base.endswith("/api/v1") else base + "/api/v1"
         self._http = http_request(conn.get("validate_certs", True), conn.get("ca_path"), self.timeout)
-        self.stats = {"ssh_commands": 0, "ssh_connects": 0, "ssh_reconnects": 0, "requests": 0, "retries": 0}
+        # ssh_reconnects: connections opened again after one dropped (a retried command, a re-attached console) or an
+        # attempt failed; ssh_retries: SSH commands sent again by the retry loop
+        self.stats = {"ssh_commands": 0, "ssh_connects": 0, "ssh_reconnects": 0, "ssh_retries": 0, "requests": 0,
+                      "retries": 0}
         budget = dict(timeout=retry_timeout, interval=self.RETRY_INTERVAL if retry_interval is None else retry_interval,
                       max_interval=retry_max_interval, max_attempts=max_attempts, clock=clock, sleep=sleep, rand=rand)
         # one loop per server: the control server over SSH, the REST API
-        self.ssh_retry = RetryLoop(self.stats, {RETRY: "ssh_reconnects"}, **budget)
+        self.ssh_retry = RetryLoop(self.stats, {RETRY: "ssh_retries"}, **budget)
         self.rest_retry = RetryLoop(self.stats, {RETRY: "retries"}, **budget)
 
     def on_wait(self, callback):
@@ -205,6 +209,9 @@ class VirtFusionClient(object):
         else:
             kwargs["allow_agent"] = True
         self.stats["ssh_connects"] += 1
+        if self._lost:
+            self.stats["ssh_reconnects"] += 1
+        self._lost = True   # until the connection is up
         try:
             client.connect(self.conn["host"], **kwargs)
         except paramiko.BadHostKeyException:
@@ -230,6 +237,7 @@ class VirtFusionClient(object):
             # paramiko's NoValidConnectionsError holds one error per address it tried
             problem = network_problem((list((getattr(exc, "errors", None) or {}).values()) or [exc])[0])
             raise ConnectionProblem("cannot connect to %s: %s" % (self.where, exc), problem.kind)
+        self._lost = False
         return client
 
     def _exec(self, command, timeout):
@@ -243,10 +251,10 @@ class VirtFusionClient(object):
             stderr = err.read()
             rc = out.channel.recv_exit_status()
         except (paramiko.SSHException, socket.error, socket.timeout, EOFError) as exc:
-            self.close()
+            self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
         if rc == -1:  # paramiko's "no exit status": the channel closed under the command
-            self.close()
+            self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
         return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
@@ -259,9 +267,14 @@ class VirtFusionClient(object):
             chan = self._ssh.get_transport().open_session(timeout=self.timeout)
             chan.exec_command(command)
         except (paramiko.SSHException, socket.error, socket.timeout, EOFError, AttributeError) as exc:
-            self.close()
+            self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
         return chan
+
+    def _drop(self):
+        """The connection failed under a command: close it; the next command connects again (a reconnect)."""
+        self.close()
+        self._lost = True
 
     def close(self):
         if self._ssh is not None:
@@ -354,7 +367,7 @@ class VirtFusionClient(object):
                 on_line(pending.decode("utf-8", "replace"))
             rc = chan.recv_exit_status()
         except (paramiko.SSHException, socket.error, socket.timeout, EOFError) as exc:
-            self.close()
+            self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
         finally:
             try:
@@ -362,7 +375,7 @@ class VirtFusionClient(object):
             except Exception:
                 pass
         if rc == -1:
-            self.close()
+            self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
         return CliAnswer(rc, b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace"))
 

@@ -105,14 +105,15 @@ def test_refused_connections_fail_fast_until_the_server_answered_then_are_waited
     assert calls[-1] <= 5.0 and len(calls) < 6
     # once it has answered (a control server restarting), refusals are waited out with the full budget
     del calls[:]
-    reconnects = c.stats["ssh_reconnects"]
+    reconnects, retries = c.stats["ssh_reconnects"], c.stats["ssh_retries"]
     c.ssh_retry.contacted = True
     shown = []
     c.on_wait(shown.append)
     with pytest.raises(vc.VirtFusionError) as exc:
         c.ssh(["true"])
     assert "gave up after 6 attempts" in exc.value.msg
-    assert len(calls) == 6 and c.stats["ssh_reconnects"] - reconnects == 5
+    # 5 retries of the command; 6 attempts to connect again after the earlier failures (each one a reconnect)
+    assert len(calls) == 6 and c.stats["ssh_retries"] - retries == 5 and c.stats["ssh_reconnects"] - reconnects == 6
     assert len(shown) == 5 and "refused the connection" in shown[0] and "retrying in 1 s (attempt 2)" in shown[0]
 
 

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetops.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the fleetops.maintenance collection: not a public API, it may change at any time.
+
+Where VirtFusion's hypervisors and servers are (a mixin of ``VirtFusionProvider``): the hypervisors
+(``GET /compute/hypervisors``), where each server is listed (``vfcli-ctrl servers --src``, the one
+documented JSON output), the REST server object, and a server or hypervisor by id or name. What is
+read once is shared by the workers of a window (``self._cache``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import GROUP, VirtFusionError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.output import as_error
+
+
+class Inventory(object):
+    """Uses ``self.client`` and ``self._cache`` (a lock, the hypervisors, the listing, name -> ids)."""
+
+    def hypervisors(self):
+        """Every hypervisor, ``GET /compute/hypervisors`` [vendor: paged, ``results`` up to 200]."""
+        with self._cache["lock"]:
+            if self._cache["hypervisors"] is None:
+                items, page = [], 1
+                while True:
+                    try:
+                        doc = self.client.rest("GET", "/compute/hypervisors?results=200&page=%d" % page) or {}
+                    except VirtFusionError as exc:
+                        raise as_error(exc, "listing the hypervisors (REST API GET /compute/hypervisors)")
+                    items.extend(doc.get("data") or [])
+                    if not isinstance(doc.get("last_page"), int) or page >= doc["last_page"]:
+                        break
+                    page += 1
+                self._cache["hypervisors"] = dict((h["id"], h) for h in items if isinstance(h, dict) and "id" in h)
+            return dict(self._cache["hypervisors"])
+
+    def resolve_server(self, value):
+        if value in (None, ""):
+            return None, None
+        hvs = self.hypervisors()
+        for h in hvs.values():
+            if str(value).strip() in (str(h["id"]), h.get("name")):
+                return h["id"], h.get("name")
+        raise MigrationError(not_found("hypervisor", value, [h.get("name") or str(h["id"]) for h in hvs.values()]) +
+                             " (by id or name)")
+
+    def _hv_name(self, hid):
+        h = self.hypervisors().get(hid)
+        return h.get("name") if h else None
+
+    # -- where the servers are (servers --src, the documented listing) ----------------------------------
+    def _servers_on(self, hid):
+        try:
+            return self.client.servers(hid)
+        except VirtFusionError as exc:
+            raise as_error(exc, "listing the servers of hypervisor %s (vfcli-ctrl %s servers)" % (hid, GROUP))
+
+    def _listing(self, refresh=()):
+        """server id -> hypervisor id, and name -> ids, from ``servers --src`` of every hypervisor (once), or of
+        the hypervisors in ``refresh`` again (after a migration moved a server between them)."""
+        with self._cache["lock"]:
+            where = self._cache["where"]
+        if where is None:
+            where, names = {}, {}
+            for hid in sorted(self.hypervisors()):
+                for s in self._servers_on(hid):
+                    where.setdefault(s["id"], []).append(hid)
+                    ids = names.setdefault(s.get("name"), [])
+                    if s["id"] not in ids:
+                        ids.append(s["id"])
+            with self._cache["lock"]:
+                self._cache["where"], self._cache["names"] = where, names
+        for hid in refresh:
+            listed = self._servers_on(hid)
+            with self._cache["lock"]:
+                where = self._cache["where"]
+                for sid in list(where):
+                    if hid in where[sid]:
+                        where[sid] = [h for h in where[sid] if h != hid]
+                for s in listed:
+                    if hid not in where.setdefault(s["id"], []):
+                        where[s["id"]].append(hid)
+                    ids = self._cache["names"].setdefault(s.get("name"), [])
+                    if s["id"] not in ids:
+                        ids.append(s["id"])
+        with self._cache["lock"]:
+            return dict((k, list(v)) for k, v in self._cache["where"].items()), dict(self._cache["names"])
+
+    def _where(self, sid, refresh=()):
+        where, _names = self._listing(refresh)
+        hvs = where.get(sid) or []
+        return hvs[0] if len(hvs) == 1 else None
+
+    # -- servers -----------------------------------------------------------------------------------
+    def _server_doc(self, sid):
+        try:
+            return (self.client.rest("GET", "/servers/%s" % sid) or {}).get("data")
+        except VirtFusionError as exc:
+            if exc.status == 404:
+                return None
+            raise as_error(exc, "reading server %s (REST API)" % sid)
+
+    def _inst(self, sid, doc, hid):
+        doc = doc if isinstance(doc, dict) else {}
+        return {"id": sid, "name": doc.get("name") or str(sid), "uuid": doc.get("uuid"), "server": hid,
+                "server_name": self._hv_name(hid) if hid is not None else None, "state": doc.get("state"),
+                "ram": doc.get("memory"), "disk": None, "last_migration": doc.get("migration")}
+
+    def resolve(self, key, refresh=()):
+        key = str(key).strip()
+        where, names = self._listing(refresh)
+        if key.isdigit():
+            sid = int(key)
+        else:
+            ids = names.get(key) or []
+            if len(ids) > 1:
+                raise MigrationError("server name %s is ambiguous (ids %s): give the server id"
+                                     % (key, ", ".join(str(i) for i in ids)))
+            sid = ids[0] if ids else None
+        doc = self._server_doc(sid) if sid is not None else None
+        if sid is None or (doc is None and sid not in where):
+            raise MigrationError("%s (no server has that id or name)" % not_found("server", key, list(names)))
+        hvs = where.get(sid) or []
+        if len(hvs) > 1 and not refresh:   # listed twice: one listing is older than a migration; list them again
+            return self.resolve(key, refresh=tuple(hvs))
+        if len(hvs) > 1:
+            raise MigrationError("server %s is listed on hypervisors %s at once (vfcli-ctrl servers --src)" % (
+                sid, ", ".join(str(h) for h in hvs)))
+        return self._inst(sid, doc, hvs[0] if hvs else None)
+
+    def instances_on(self, server):
+        hid, _name = self.resolve_server(server)
+        ids = [s["id"] for s in self._servers_on(hid)]
+        self._listing((hid,))
+        return sorted((self.resolve(str(i)) for i in ids), key=lambda i: i["name"])
