@@ -326,21 +326,25 @@ class LockedProgress(object):
 
 
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
-               failed_action="abort", clock=time.time):
+               failed_action="abort", clock=time.time, gate=None, targets=None):
     """Migrate several instances, at most ``concurrency`` at once: a new one starts as soon as one
     finishes (not batches). ``on_failure``: ``stop`` starts no new ones after a failure (running
     ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
-    before its switch, ``leave`` leaves it for inspection. Returns (results, summary)."""
+    before its switch, ``leave`` leaves it for inspection. ``gate`` (``_migration.budgets.Gate``): an
+    instance starts only while its groups' budgets allow (the first allowed one in order starts
+    next). ``targets``: {key: destination} chosen per instance (else ``opts["target_server"]``).
+    Returns (results, summary)."""
     shared = LockedProgress(progress)
     results = [None] * len(keys)
     lock = threading.Condition()
-    state = {"next": 0, "running": 0, "stopped": False}
+    state = {"pending": list(range(len(keys))), "running": 0, "stopped": False}
 
     def work(index, prov):
         key = keys[index]
         started = clock()
+        own = dict(opts, target_server=targets[key]) if targets and key in targets else opts
         try:
-            res = converge(prov, key, opts, shared, check_mode, clock=clock)
+            res = converge(prov, key, own, shared, check_mode, clock=clock)
             res["result"] = "ok"
         except MigrationError as exc:
             res = getattr(exc, "result", None) or {"instance": {"id": None, "name": key}, "changed": False}
@@ -356,6 +360,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
         with lock:
             results[index] = res
             state["running"] -= 1
+            if gate is not None:
+                gate.end(key)
             if res["result"] == "failed" and on_failure == "stop":
                 state["stopped"] = True
             lock.notify_all()
@@ -365,10 +371,20 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
         while True:
             while state["running"] >= concurrency:
                 lock.wait()
-            if state["stopped"] or state["next"] >= len(keys):
+            if state["stopped"] or not state["pending"]:
                 break
-            index = state["next"]
-            state["next"] += 1
+            allowed = [i for i in state["pending"] if gate is None or gate.allows(keys[i])]
+            if not allowed:   # every pending one waits for its group's budget: a running one ends first
+                lock.wait()
+                continue
+            index = allowed[0]
+            state["pending"].remove(index)
+            if gate is not None:
+                gate.start(keys[index])
+                if gate.groups_by_key.get(keys[index]):
+                    shared.update("budget", "%s: starts; %s" % (gate.names.get(keys[index], keys[index]), ", ".join(
+                        "group %s: %d of at most %d moving" % (g, gate.running[g], gate.limits[g])
+                        for g in gate.groups_by_key[keys[index]])))
             state["running"] += 1
             prov = provider if concurrency == 1 else provider.fork()
             prov.on_wait(shared.waiting)

@@ -74,6 +74,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.c
     VirtFusionClient,
     VirtFusionError,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     hybrid_speed_limit,
     live_cli_options,
@@ -139,7 +140,7 @@ class VirtFusionProvider(MigrationProvider):
     credentials_option = "virtfusion_credentials"
     states = ("migrated", "cancelled", "aborted")
     start_actions = ("start", "hybrid")
-    check_names = CHECK_NAMES
+    check_names = CHECK_NAMES + placement.CHECK_NAMES
     noun = "server(s)"
     POLL_SECONDS = 1.0   # the longest pause between two status reads (re-attach without a console, hybrid)
 
@@ -165,14 +166,21 @@ class VirtFusionProvider(MigrationProvider):
 
     @classmethod
     def argument_spec(cls):
-        return virtfusion_argument_spec()
+        spec = virtfusion_argument_spec()
+        spec.update(placement.placement_argument_spec())
+        return spec
 
     @classmethod
     def check_params(cls, params):
-        if params.get("state") == "migrated" and not params.get("target_server"):
-            return ["target_server (the destination hypervisor, id or name) is required with provider=virtfusion and "
-                    "state=migrated: VirtFusion has no allocator"]
-        return []
+        problems = placement.check_params(params)
+        if params.get("state") == "migrated" and not params.get("target_server") and not placement.wanted(params):
+            problems.append("target_server (the destination hypervisor, id or name), or target_servers / "
+                            "exclude_servers (the module chooses one per server from the vendor's capacity numbers), "
+                            "is required with provider=virtfusion and state=migrated: VirtFusion has no allocator")
+        if placement.wanted(params) and params.get("instance"):
+            problems.append("target_servers / exclude_servers choose destinations for several servers (instances or "
+                            "from_server); for one server give target_server")
+        return problems
 
     def fork(self):
         self.hypervisors()
@@ -296,6 +304,12 @@ class VirtFusionProvider(MigrationProvider):
             raise MigrationError("server %s is listed on hypervisors %s at once (vfcli-ctrl servers --src)" % (
                 sid, ", ".join(str(h) for h in hvs)))
         return self._inst(sid, doc, hvs[0] if hvs else None)
+
+    def everyone(self):
+        where, names = self._listing()
+        name_of = dict((sid, name) for name, ids in names.items() for sid in ids)
+        return [{"id": sid, "name": name_of.get(sid, str(sid)), "server": hvs[0] if len(hvs) == 1 else None}
+                for sid, hvs in sorted(where.items())]
 
     def instances_on(self, server):
         hid, _name = self.resolve_server(server)
@@ -775,6 +789,11 @@ class VirtFusionProvider(MigrationProvider):
 
     def precheck(self, instances, opts):
         target = opts.get("target_server")
+        if target is None and placement.wanted(self.params) and instances:
+            chooser = placement.Placement(self)
+            out = chooser.precheck(instances, opts)
+            self.placement_report = chooser.report
+            return out
         name = self._hv_name(target) if target is not None else None
         out = []
         for inst in instances:
@@ -844,11 +863,13 @@ class VirtFusionProvider(MigrationProvider):
     def verify_evacuation(self, source, expected, opts):
         """What differs from the promise of an evacuation to ``target_server``: the source lists none of the
         servers, each is listed once, on the destination, and online again if it was online."""
-        target = opts.get("target_server")
         problems = []
         where, _names = self._listing(tuple(sorted(self.hypervisors())))
         for inst in expected:
             hvs = where.get(inst["id"]) or []
+            target = (opts.get("placement") or {}).get(inst["id"], opts.get("target_server"))
+            if target is None and len(hvs) == 1 and hvs[0] != source:
+                target = hvs[0]   # placed by an earlier run (target_servers): on one hypervisor, not the source
             if hvs != [target]:
                 problems.append("%s (%s) is listed on hypervisor(s) %s, not only on %s" % (
                     inst["name"], inst["id"], ", ".join(str(h) for h in hvs) or "none", target))

@@ -1,0 +1,103 @@
+"""Disruption budgets, anti-affinity and capacity-aware VirtFusion destinations (issue 18 items 3 and 4), through
+instance_migrate (ansible -m) and the host_evacuate role (ansible-playbook) against the lab's VirtFusion plane,
+topology virtfusion_budgets: hv-src holds db-1, db-2, web-1, web-2; hv-c already holds db-0; hv-d has room for one
+32 MiB server; hv-e sets no limits (its room is unknown). One lab for the whole story: refusals first (nothing
+moves), then check mode, then the evacuation; every assertion on what happened reads the lab's own records."""
+import json
+
+import pytest
+
+from conftest import VirtFusionPlaybookLab
+from test_virtfusion_playbooks import UNREADABLE, ad_hoc
+
+DB = [{"name": "db", "pattern": "db-*", "max_moving": 1}]
+LIMITS = {"hv-src": 256, "hv-b": 96, "hv-c": 128, "hv-d": 40}
+
+
+@pytest.fixture
+def blab(tmp_path):
+    yield from VirtFusionPlaybookLab(tmp_path / "lab", topology="virtfusion_budgets.yml").running()
+
+
+def started(lab):
+    return lab.vfadmin("GET", "stats")["migrations_started"]
+
+
+def memory_per_hypervisor(lab):
+    world = lab.vfadmin("GET", "world")
+    names = dict((h["id"], h["name"]) for h in world["hypervisors"])
+    used = {}
+    for s in world["servers"]:
+        used[names[s["hypervisorId"]]] = used.get(names[s["hypervisorId"]], 0) + s["memory"]
+    return used
+
+
+def test_budgets_and_capacity_refuse_plan_and_evacuate(blab):
+    # bad shapes are refused before anything is read or changed, naming the option
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"],
+                            "budgets": [{"name": "db", "pattern": "db-*", "members": ["db-1"]}]})
+    assert rc != 0 and "budgets[0] (db) must name its members one way" in out["msg"], out
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-b"],
+                            "budgets": [{"name": "db", "pattern": "db-*", "max_move": 2}]})
+    assert rc != 0 and "max_move" in out["msg"] and "budgets" in out["msg"], out
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-b"],
+                            "budgets": [{"name": "db", "pattern": "db-*", "max_moving": 0}]})
+    assert rc != 0 and "budgets[0] (db).max_moving must be a positive number" in out["msg"], out
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-b"],
+                            "budgets": [{"name": "db", "members": ["db-1", "db-9"]}]})
+    assert rc != 0 and "budgets group db: member(s) db-9 match no instance" in out["msg"], out
+    # budgets that cannot be honoured: refused before acting, naming the group and why
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_server": "hv-c", "budgets": DB})
+    assert rc != 0 and "pre-checks failed, nothing was moved" in out["msg"], out
+    assert "db-1: anti_affinity failed: db-1 -> hv-c: group db (anti_affinity): db-0 already there" in out["msg"], out
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-b"], "budgets": DB})
+    assert rc != 0 and "db-2: capacity failed: db-2: no destination hypervisor can take it: hv-b: group db " \
+                       "(anti_affinity): db-1 already there" in out["msg"], out
+    # room the vendor does not give is unknown, never free: blocks unless accepted by name
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-e"]}, check=True)
+    assert rc != 0 and "capacity unverified" in out["msg"] and "accept_unverified: [capacity]" in out["msg"], out
+    assert "no memory limit (not set or not shown)" in out["msg"], out
+    rc, out = ad_hoc(blab, {"from_server": "hv-src", "target_servers": ["hv-e"],
+                            "accept_unverified": UNREADABLE + ["capacity"]}, check=True)
+    assert rc == 0 and set(p["target"] for p in out["plan"]["placement"]["placement"]) == {"hv-e"}, out
+    assert started(blab) == 0
+
+    # check mode: the placement, the headroom left per hypervisor and the schedule; nothing moves
+    args = {"from_server": "hv-src", "exclude_servers": ["hv-e"], "budgets": DB, "concurrency": 3}
+    rc, out = ad_hoc(blab, args, check=True)
+    assert rc == 0, out
+    placed = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+    assert placed == {"db-1": "hv-b", "db-2": "hv-d", "web-1": "hv-c", "web-2": "hv-b"}, placed
+    headroom = out["plan"]["placement"]["headroom"]
+    assert {h: r["memory_free"] for h, r in headroom.items()} == {"hv-b": 32, "hv-c": 64, "hv-d": 8}, headroom
+    assert all(r["memory_free"] >= 0 and r["cpu_free"] >= 0 and r["servers_free"] >= 0 for r in headroom.values())
+    assert out["plan"]["budgets"]["schedule"] == [["db-1", "web-1", "web-2"], ["db-2"]], out["plan"]["budgets"]
+    lines = [e["msg"] for e in out["progress"]]
+    assert any("headroom left per hypervisor after placing: hv-b: 32 MiB memory" in m for m in lines), lines
+    assert any(m.startswith("schedule (window 3") and "db-1, web-1, web-2 | db-2" in m for m in lines), lines
+    assert started(blab) == 0 and blab.where()["db-1"] == "hv-src"
+
+    # the run: what check mode showed, every budget kept, no hypervisor over its limits (the lab's own records)
+    rc, out = ad_hoc(blab, args)
+    assert rc == 0, json.dumps(out)[-3000:]
+    where = blab.where()
+    assert {k: where[k] for k in placed} == placed, where
+    assert out["verified"]["problems"] == [] and out["plan"]["budgets"]["peak_moving"] == {"db": 1}
+    used = memory_per_hypervisor(blab)
+    assert all(used.get(h, 0) <= top for h, top in LIMITS.items()), used
+    db_hosts = [where[n] for n in ("db-0", "db-1", "db-2")]
+    assert len(set(db_hosts)) == 3, db_hosts                              # never two db members on one hypervisor
+    migs = [m for m in blab.vfadmin("GET", "migrations")["migrations"] if m.get("status") == "complete"]
+    spans = dict((m["serverId"], (m["_lab"]["created_real"], m["_lab"]["finished_real"])) for m in migs)
+    assert set(spans) == {101, 102, 103, 104}, spans
+    (a0, a1), (b0, b1) = spans[101], spans[102]
+    assert a1 <= b0 or b1 <= a0, spans                                    # at most 1 db member moving at once
+    events = sorted([(t0, 1) for t0, _t in spans.values()] + [(t1, -1) for _t, t1 in spans.values()])
+    running, peak = 0, 0
+    for _t, step in events:
+        running += step
+        peak = max(peak, running)
+    assert 1 < peak <= 3, spans                                           # the window ran them side by side
+    # idempotent: nothing left to move
+    rc, out = ad_hoc(blab, args)
+    assert rc == 0 and not out["changed"], out
