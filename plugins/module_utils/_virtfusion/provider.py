@@ -174,9 +174,10 @@ class VirtFusionProvider(MigrationProvider):
     def check_params(cls, params):
         problems = placement.check_params(params)
         if params.get("state") == "migrated" and not params.get("target_server") and not placement.wanted(params):
-            problems.append("target_server (the destination hypervisor, id or name), or target_servers / "
-                            "exclude_servers (the module chooses one per server from the vendor's capacity numbers), "
-                            "is required with provider=virtfusion and state=migrated: VirtFusion has no allocator")
+            problems.append("target_server (the destination hypervisor, id or name) is required with provider=virtfusion "
+                            "and state=migrated: VirtFusion has no allocator (or, for several servers, target_servers "
+                            "or exclude_servers: the module then chooses one per server from the vendor's capacity "
+                            "numbers)")
         if placement.wanted(params) and params.get("instance"):
             problems.append("target_servers / exclude_servers choose destinations for several servers (instances or "
                             "from_server); for one server give target_server")
