@@ -39,16 +39,18 @@ options:
         type: str
         required: true
       members:
-        description: The group's members, by name or id. Exactly one of O(budgets[].members), O(budgets[].pattern),
-          O(budgets[].tags).
+        description:
+          - The group's members, by name or id. Exactly one of O(budgets[].members), O(budgets[].pattern),
+            O(budgets[].tags).
         type: list
         elements: str
       pattern:
         description: A shell-style pattern of the members' names (C(db-*), C(web-[0-9])), case-sensitive.
         type: str
       tags:
-        description: Triton only, the instance tags every member carries (C({role: db})); values compare as text,
-          case-insensitive.
+        description:
+          - "Triton only, the instance tags every member carries (C({role: db})); values compare as text,
+            case-insensitive."
         type: dict
       max_moving:
         description: At most this many members migrating at once.
