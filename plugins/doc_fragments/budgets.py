@@ -18,7 +18,7 @@ options:
         O(provider=virtfusion)) with a budget; an instance may be in several groups and must honour all of them.
       - The window starts an instance only while each of its groups has fewer than O(budgets[].max_moving) members
         migrating (the next allowed one starts as one finishes); check mode returns the schedule
-        (RV(plan.budgets.schedule), a prediction in rounds of equal-length migrations).
+        (C(plan.budgets.schedule), a prediction in rounds of equal-length migrations).
       - With O(budgets[].anti_affinity) a member never goes to a compute node or hypervisor that holds another member
         of the group, as it runs now (members not being moved count too) or as placed by this run. The module
         chooses such a target itself (Triton V(operator) API, sent as C(override_server_uuid) after the allocator's

@@ -19,7 +19,7 @@ options:
         allocated against each hypervisor's limits, storage allocation) and the hybrid destination endpoint (storage
         mount points, the server's IP addresses on the destination). It never over-commits (each placement is counted
         before the next), spreads (the most memory left after placing), honours O(budgets) anti-affinity, and check
-        mode returns the placement and the headroom left per hypervisor (RV(plan.placement)).
+        mode returns the placement and the headroom left per hypervisor (C(plan.placement)).
       - A number the vendor does not give (a field missing, a limit of 0, not set) is unknown, never free room, the
         C(capacity) pre-check is then unknown and blocks unless named in O(accept_unverified); an accepted
         hypervisor is chosen only after every one whose room is known.
