@@ -83,6 +83,9 @@ def build_app(plane):
                 if parts[2:4] == ["migrate", "hybrid"] and len(parts) == 6 and parts[4] == "destinations" \
                         and meth == "GET":
                     return JSONResponse(await call(service.hybrid_destination, sid, parts[5]))
+            if parts[:3] == ["compute", "hypervisors", "groups"] and len(parts) == 5 and parts[4] == "resources" \
+                    and meth == "GET":   # [vendor: path and paging; lab assumption: field names]
+                return JSONResponse(_paged(request, world.group_resources(parts[3])))
             if parts[:2] == ["compute", "hypervisors"]:   # [vendor: path; 7.1.0+ for PUT]
                 if len(parts) == 2 and meth == "GET":
                     return JSONResponse(_paged(request, [_hv_view(h, world.rich) for h in sorted(
@@ -228,7 +231,7 @@ def _paged(request, items):
 def _hv_view(h, rich=False, one=False):
     """A hypervisor: the settings the vendor's update endpoint names (one: with ``prohibit``, as the vendor's
     GET of one hypervisor) and, rich, the lab's SSH, CPU, storage and IP ranges [lab assumption: shapes]."""
-    out = {"id": h["id"], "name": h["name"], "enabled": h.get("enabled", True),
+    out = {"id": h["id"], "name": h["name"], "groupId": h.get("group", 1), "enabled": h.get("enabled", True),
            "maintenance": h.get("maintenance", False)}
     if one:
         out["prohibit"] = h.get("prohibit", False)

@@ -90,7 +90,8 @@ def parse_topology(section):
             if not isinstance(mount, str) or not mount.startswith("/") or ".." in mount.split("/"):
                 raise TopologyError(f"{where}.storage[{j}].mount must be an absolute path, got {mount!r}")
             storage.append({"id": _int(s.get("id"), f"{where}.storage[{j}].id"), "mount": mount.rstrip("/") or "/",
-                            "enabled": bool(s.get("enabled", True))})
+                            "enabled": bool(s.get("enabled", True)),
+                            "size": _int(s.get("size", 0), f"{where}.storage[{j}].size")})   # MiB, 0: no limit
         ranges = []
         for r in h.get("ip_ranges") or []:
             try:
@@ -106,7 +107,12 @@ def parse_topology(section):
                     "cpu": {"vendor": str(cpu.get("vendor", "GenuineIntel")),
                             "flags": sorted(str(f) for f in cpu.get("flags") or [])},
                     "storage": storage, "ip_ranges": ranges,
-                    "ssh": {"enabled": bool(ssh.get("enabled", True)), "port": port}}
+                    "ssh": {"enabled": bool(ssh.get("enabled", True)), "port": port},
+                    # the limits the vendor's update endpoint names (maxServers, maxCpu, maxMemory MB); 0: not set
+                    "group": _int(h.get("group", 1), f"{where}.group"),
+                    "max_servers": _int(h.get("max_servers", 0), f"{where}.max_servers"),
+                    "max_cpu": _int(h.get("max_cpu", 0), f"{where}.max_cpu"),
+                    "max_memory": _int(h.get("max_memory", 0), f"{where}.max_memory")}
     guest = dict(GUEST_DEFAULTS)
     guest.update(section.get("guest") or {})
     for i, s in enumerate(section.get("servers") or []):
@@ -158,6 +164,7 @@ def parse_topology(section):
         servers[sid] = {"id": sid, "name": str(s.get("name") or f"server-{sid}"),
                         "uuid": str(s.get("uuid") or uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"fleetops-lab/{sid}")),
                         "hypervisor": hv, "state": state, "memory": memory, "working_set": wss,
+                        "cpu": _int(s.get("cpu", 1), f"{where}.cpu"),
                         "dirty_rate": rate, "disk_write_rate": _int(s.get("disk_write_rate", 0),
                                                                     f"{where}.disk_write_rate"),
                         "cpu_flags": sorted(str(f) for f in (cpu_flags if cpu_flags is not None
@@ -553,17 +560,44 @@ class World(WorldBase):
         hv = self.hvs[s["hypervisor"]]
         mig = self.migrations.get(s.get("migration") or "")
         out = {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
-               "state": s["state"], "memory": s["memory"]}
+               "state": s["state"], "memory": s["memory"], "cpu": s.get("cpu", 1)}
         if not (self.rich if rich is None else rich):
             return out
         return {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
-                "hypervisorName": hv["name"], "state": s["state"], "memory": s["memory"],
+                "hypervisorName": hv["name"], "state": s["state"], "memory": s["memory"], "cpu": s.get("cpu", 1),
                 "dirtyRate": s["dirty_rate"], "workingSet": s["working_set"],
                 "nics": s["nics"], "disks": [{"drive": d["drive"], "storageId": d["storage"], "size": d["size"],
                                               "mount": self.storage_mount(s["hypervisor"], d["storage"])}
                                              for d in s["disks"]],
                 "migration": None if mig is None else {"id": mig["id"], "type": mig["kind"], "status": mig["status"],
                                                        "cancelled": mig["cancelled"], "destinationId": mig["dst"]}}
+
+    def group_resources(self, gid):
+        """``GET /compute/hypervisors/groups/{id}/resources`` [vendor: path; "server counts, CPU, memory and storage
+        allocation against each hypervisor's limits"; lab assumption: the field names]: per hypervisor of the group,
+        what its servers take against its limits (a limit of 0 is "not set", as the vendor's update endpoint allows)."""
+        try:
+            gid = int(gid)
+        except ValueError:
+            raise VfError(404, f"hypervisor group {gid!r} not found") from None
+        with self.lock:
+            hvs = [h for h in sorted(self.hvs.values(), key=lambda h: h["id"]) if h.get("group", 1) == gid]
+            if not hvs:
+                raise VfError(404, f"hypervisor group {gid} not found")
+            out = []
+            for h in hvs:
+                on = self.servers_on(h["id"])
+                used = {}
+                for s in on:
+                    for d in s["disks"]:
+                        used[d["storage"]] = used.get(d["storage"], 0) + d["size"]
+                out.append({"hypervisorId": h["id"], "name": h["name"],
+                            "servers": {"allocated": len(on), "max": h.get("max_servers", 0)},
+                            "cpu": {"allocated": sum(s.get("cpu", 1) for s in on), "max": h.get("max_cpu", 0)},
+                            "memory": {"allocated": sum(s["memory"] for s in on), "max": h.get("max_memory", 0)},
+                            "storage": [{"storageId": st["id"], "allocated": used.get(st["id"], 0),
+                                         "max": st.get("size", 0)} for st in h["storage"]]})
+            return out
 
     def world_view(self):
         with self.lock:

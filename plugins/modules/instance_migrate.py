@@ -42,6 +42,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.triton
   - fleetops.maintenance.virtfusion
+  - fleetops.maintenance.budgets
+  - fleetops.maintenance.virtfusion_placement
 attributes:
   check_mode:
     support: full
@@ -423,6 +425,12 @@ plan:
     - O(provider=virtfusion), also C(problems), every failing pre-check (empty when all pass).
     - Several instances, any mode, C(capacity), the capacity pre-check, one entry per instance to move with its
       predicted target or why none fits.
+    - With O(budgets), C(budgets), the groups (C(name), C(max_moving), C(anti_affinity), C(members_here)), the
+      C(schedule) (rounds of equal-length migrations, a prediction) and, after a run, C(peak_moving) (per group, the
+      most members that migrated at once).
+    - With O(target_servers) or O(exclude_servers), C(placement), C(placement) (each server and the hypervisor chosen)
+      and C(headroom) (per hypervisor, C(memory_free) MiB, C(cpu_free), C(servers_free), C(storage_free) MiB per
+      storage id, left after placing; V(null) where the vendor does not say).
   returned: in check mode, or with several instances
   type: dict
   sample: {"phases": ["automatic"], "target_server": "564d4374-d703-b97b-ca9f-7375f05f337c", "target_server_name": "cn-2",

@@ -372,15 +372,23 @@ class _Window(object):
         self.cond = threading.Condition()
         self.busy = 0
         self.stopped = False
+        self.waiting = set()   # the order of each worker that has not had its first slot yet
 
-    def slot(self, clock):
-        return _Slot(self, clock)
+    def slot(self, clock, order=0):
+        with self.cond:
+            self.waiting.add(order)
+        return _Slot(self, clock, order)
+
+    def _first_turn(self, order):
+        """Whether no earlier worker still waits for its first slot (slots go out in the instances' order)."""
+        return not any(o < order for o in self.waiting)
 
 
 class _Slot(object):
-    def __init__(self, window, clock):
+    def __init__(self, window, clock, order=0):
         self.window = window
         self.clock = clock
+        self.order = order   # slots go out in the instances' order: a worker ahead never overtakes an earlier one
         self.held = False
         self.taken_at = None   # when the worker first got its slot (its instance's time counts from then)
 
@@ -389,14 +397,17 @@ class _Slot(object):
             return
         w = self.window
         with w.cond:
-            while w.busy >= w.size and not w.stopped:
+            first = self.taken_at is None
+            while not w.stopped and (w.busy >= w.size or (first and not w._first_turn(self.order))):
                 w.cond.wait()
             if w.stopped:
                 raise WindowStopped("%s: not started (an earlier migration failed and on_failure=stop)" % name)
             w.busy += 1
             self.held = True
-            if self.taken_at is None:
+            if first:
                 self.taken_at = self.clock()
+                w.waiting.discard(self.order)
+                w.cond.notify_all()
 
     def failed(self):
         """This worker's migration failed (the slot stays taken until its failure is handled)."""
@@ -414,31 +425,36 @@ class _Slot(object):
             if self.held:
                 w.busy -= 1
                 self.held = False
+            w.waiting.discard(self.order)   # a worker that ends without a slot (nothing to change) holds no one up
             w.cond.notify_all()
 
 
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
-               failed_action="abort", clock=time.time):
+               failed_action="abort", clock=time.time, gate=None, targets=None):
     """Migrate several instances, at most ``concurrency`` at once at the vendor: a new one starts as soon
     as the vendor reports one complete (not batches, and not after that one's confirming reads). Up to
     ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
     request that changes something. ``on_failure``: ``stop`` starts no new ones after a failure (running
     ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
-    before its switch, ``leave`` leaves it for inspection. Returns (results, summary)."""
+    before its switch, ``leave`` leaves it for inspection. ``gate`` (``_migration.budgets.Gate``): an
+    instance's worker starts only while its groups' budgets allow (the first allowed one in order starts
+    next); a member counts as moving from its worker's start, reads ahead included, to its end, so a budget
+    is never exceeded at the vendor. ``targets``: {key: destination} chosen per instance (else
+    ``opts["target_server"]``). Returns (results, summary)."""
     shared = LockedProgress(progress)
     results = [None] * len(keys)
     window = _Window(concurrency, on_failure)
     lock = threading.Condition()
     workers = 1 if concurrency == 1 and len(keys) == 1 else 2 * concurrency   # the ones ahead read and decide
-    state = {"next": 0, "running": 0}
+    state = {"pending": list(range(len(keys))), "running": 0}
 
-    def work(index, prov):
+    def work(index, prov, slot):
         key = keys[index]
         started = clock()
-        slot = window.slot(clock)
+        own = dict(opts, target_server=targets[key]) if targets and key in targets else opts
         res = None
         try:
-            res = converge(prov, key, opts, shared, check_mode, clock=clock, slot=slot)
+            res = converge(prov, key, own, shared, check_mode, clock=clock, slot=slot)
             res["result"] = "ok"
         except WindowStopped:
             res = None    # never started: reported as skipped
@@ -460,6 +476,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
         with lock:
             results[index] = res
             state["running"] -= 1
+            if gate is not None:
+                gate.end(key)
             lock.notify_all()
 
     threads = []
@@ -467,14 +485,25 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
         while True:
             while state["running"] >= workers:
                 lock.wait()
-            if window.stopped or state["next"] >= len(keys):
+            if window.stopped or not state["pending"]:
                 break
-            index = state["next"]
-            state["next"] += 1
+            allowed = [i for i in state["pending"] if gate is None or gate.allows(keys[i])]
+            if not allowed:   # every pending one waits for its group's budget: a running one ends first
+                lock.wait()
+                continue
+            index = allowed[0]
+            state["pending"].remove(index)
+            if gate is not None:
+                gate.start(keys[index])
+                if gate.groups_by_key.get(keys[index]):
+                    shared.update("budget", "%s: starts; %s" % (gate.names.get(keys[index], keys[index]), ", ".join(
+                        "group %s: %d of at most %d moving" % (g, gate.running[g], gate.limits[g])
+                        for g in gate.groups_by_key[keys[index]])))
             state["running"] += 1
             prov = provider if workers == 1 else provider.fork()
             prov.on_wait(shared.waiting)
-            t = threading.Thread(target=work, args=(index, prov), name="migrate-%d" % index)
+            slot = window.slot(clock, index)   # registered in order, before its worker runs
+            t = threading.Thread(target=work, args=(index, prov, slot), name="migrate-%d" % index)
             t.daemon = True
             threads.append(t)
             t.start()

@@ -18,7 +18,15 @@ __metaclass__ = type
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import blank_names
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import unknown_names
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.budgets import (
+    Budgets,
+    Gate,
+    Placer,
+    budgets_argument_spec,
+    problems as budget_problems,
+    schedule,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import FAIL, check, unknown_names
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
     converge,
     precheck_entries,
@@ -60,6 +68,7 @@ def argument_spec(providers, default):
         takeover=dict(type="bool", default=False),
         timeout=dict(type="int", default=3600),
     )
+    spec.update(budgets_argument_spec())
     for cls in providers.values():
         spec.update(cls.argument_spec())
     return spec
@@ -102,6 +111,9 @@ def run_module(module, providers):
     problems += blank_names(p, NAME_OPTIONS)
     problems += foreign_options(p, providers, p["provider"])
     problems += providers[p["provider"]].check_params(p)
+    problems += budget_problems(p["budgets"], p["provider"])
+    if p["budgets"] and p["instance"]:
+        problems.append("budgets apply to several instances (instances or from_server), not to one (instance)")
     wrong = unknown_names(p["accept_unverified"], providers[p["provider"]].check_names)
     if wrong:
         problems.append("accept_unverified: %s %s no pre-check of provider=%s; its pre-checks: %s" % (
@@ -218,10 +230,45 @@ def _many(module, provider, opts, progress, result, owners):
         instances = [provider.resolve(k) for k in keys]
         owners.claim([provider.scope_of(i, opts) for i in instances])
     plan = {"prechecks": None}
+    budgets = Budgets(p["budgets"])
+    targets = {}
+    gate = None
+    if budgets:
+        names = dict((i["id"], i["name"]) for i in instances)
+        names.update((k, k) for k in keys if k not in names)
+        by_key = dict((k, budgets.groups_of(_inst_of(instances, k))) for k in keys)
+        gate = Gate(budgets, by_key, names)
+        rounds = schedule(keys, names, by_key, gate.limits, p["concurrency"])
+        plan["budgets"] = {
+            "groups": [{"name": g["name"], "max_moving": g["max_moving"], "anti_affinity": g["anti_affinity"],
+                        "members_here": [names[k] for k in keys if g["name"] in by_key[k]]} for g in budgets.groups],
+            "schedule": rounds}
+        progress.update("budget", "schedule (window %d; rounds of equal-length migrations, a prediction): %s" % (
+            p["concurrency"], " | ".join(", ".join(r) for r in rounds)))
     if opts["state"] in START_STATES:
         to_move = [i for i in instances if provider.needs_start(i, provider.record(i), opts)]
+        if budgets:
+            everyone = provider.everyone()
+            wrong = budgets.unmatched(everyone)
+            if wrong:
+                result["plan"] = plan
+                _uncordon(provider, source, owners.owner(source), result)
+                raise MigrationError("budgets: %s; nothing was moved" % "; ".join(wrong))
+            if any(budgets.anti_affine(i) for i in to_move):
+                opts["placer"] = Placer(budgets, everyone, [i["id"] for i in to_move])
         entries = precheck_entries(provider, to_move, opts)
+        if opts.get("placer") is not None:
+            _anti_affinity(opts["placer"], to_move, entries, opts)
+        for entry in entries:
+            if entry.get("pin") and entry.get("target") is not None:
+                targets[_key_of(keys, entry)] = entry["target"]
+        opts.pop("placer", None)
+        opts["placement"] = dict((e["id"], e["target"]) for e in entries if e.get("target") is not None)
         plan["prechecks"] = entries
+        if provider.placement_report is not None:
+            plan["placement"] = provider.placement_report
+            progress.update("placement", "headroom left per hypervisor after placing: %s" % "; ".join(
+                "%s: %s" % (hv, _room_text(room)) for hv, room in sorted(provider.placement_report["headroom"].items())))
         opts["prechecked"] = dict((e["id"], e) for e in entries if not e["blocked"])
         blocked = [e for e in entries if e["blocked"]]
         if blocked:
@@ -230,9 +277,15 @@ def _many(module, provider, opts, progress, result, owners):
             raise MigrationError("pre-checks failed, nothing was moved: %d of %d %s cannot be migrated: %s" % (
                 len(blocked), len(to_move), provider.noun, "; ".join(
                     "%s: %s" % (e["name"], "; ".join(e["problems"])) for e in blocked)))
+    if targets and any(e.get("target") for e in plan["prechecks"] or ()):
+        progress.update("placement", "; ".join("%s -> %s" % (e["name"], e.get("target_name") or e["target"])
+                                               for e in plan["prechecks"] if e.get("target") is not None))
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
-                                  on_failure=p["on_failure"], failed_action=p["failed_action"])
+                                  on_failure=p["on_failure"], failed_action=p["failed_action"], gate=gate,
+                                  targets=targets)
+    if gate is not None:
+        plan["budgets"]["peak_moving"] = dict(gate.peak)
     known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)
     for res in results:   # entries the window never resolved (skipped, crashed): name them
         if res["instance"].get("id") is None and res["instance"].get("name") in known:
@@ -271,6 +324,60 @@ def _many(module, provider, opts, progress, result, owners):
 
 
 VERIFIED_STATES = ("migrated", "switched", "finalized")
+
+
+def _room_text(room):
+    if room is None:
+        return "unknown"
+    return "%s MiB memory, %s core(s), %s server slot(s)%s" % (
+        room["memory_free"], room["cpu_free"], room["servers_free"], "".join(
+            ", storage %s: %s MiB" % (k, v) for k, v in sorted(room.get("storage_free", {}).items())))
+
+
+def _inst_of(instances, key):
+    for inst in instances:
+        if key in (inst["id"], inst["name"], str(inst["id"])):
+            return inst
+    return {"id": key, "name": key}
+
+
+def _key_of(keys, entry):
+    for key in keys:
+        if key in (entry["id"], entry["name"], str(entry["id"])):
+            return key
+    return entry["id"]
+
+
+def _anti_affinity(placer, to_move, entries, opts):
+    """Anti-affinity for the targets the provider did not place itself: a given or chosen target that holds another
+    member of the instance's group fails; an instance whose target the vendor chooses at begin cannot be kept off
+    its group's servers, and fails too (nothing moves: the run is refused before acting)."""
+    by_id = dict((i["id"], i) for i in to_move)
+    for entry in entries:
+        inst = by_id.get(entry["id"])
+        if inst is None or entry.get("placed") or not placer.budgets.anti_affine(inst):
+            continue
+        groups = ", ".join(placer.budgets.anti_affine(inst))
+        how = "the budgets option (anti_affinity) against where the provider lists every member"
+        if entry.get("target") is None or (entry.get("predicted") and not entry.get("pin")):
+            entry["checks"].append(check("anti_affinity", FAIL, how, "group %s: the destination of %s is chosen by the "
+                                         "vendor's allocator at begin, so no run can keep it off the other members' "
+                                         "servers; give a target (api=operator)" % (groups, inst["name"])))
+            continue
+        avoid = placer.avoid(inst)
+        if entry["target"] in avoid:
+            entry["checks"].append(check("anti_affinity", FAIL, how, "%s -> %s: %s" % (
+                inst["name"], entry.get("target_name") or entry["target"], avoid[entry["target"]])))
+        else:
+            placer.place(inst, entry["target"])
+            entry["checks"].append(check("anti_affinity", "pass", how, "group %s: no other member on %s" % (
+                groups, entry.get("target_name") or entry["target"])))
+    for entry in entries:
+        blocking = [c for c in entry["checks"] if c["name"] == "anti_affinity" and c["result"] == FAIL]
+        if blocking and not entry.get("blocked"):
+            entry["blocked"] = True
+            entry["problems"] = list(entry.get("problems") or []) + ["anti_affinity failed: %s" % c["detail"]
+                                                                     for c in blocking]
 
 
 def _id(provider, key):

@@ -90,6 +90,8 @@ class MigrationProvider(object):
     check_names = ()
     #: what an instance is called in messages about several ("instance(s)", "server(s)")
     noun = "instance(s)"
+    #: the last placement the provider chose itself ({"placement", "headroom"}), shown by check mode
+    placement_report = None
 
     def __init__(self, params):
         self.params = params
@@ -130,6 +132,11 @@ class MigrationProvider(object):
 
     def instances_on(self, server):
         """Instances on a compute node (for evacuations)."""
+        raise NotImplementedError
+
+    def everyone(self):
+        """Every instance the connection sees, [{"id", "name", "server", "tags"?}] (budgets: group members and
+        where they run, for anti-affinity)."""
         raise NotImplementedError
 
     # -- migrations -----------------------------------------------------------------------------

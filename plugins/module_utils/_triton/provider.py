@@ -170,6 +170,7 @@ class TritonProvider(MigrationProvider):
             inst = {"id": doc["id"], "name": doc.get("name") or doc["id"], "server": doc.get("compute_node"),
                     "state": doc.get("state"), "ram": doc.get("memory"), "disk": doc.get("disk")}
         inst["server_name"] = self._server_name(inst["server"])
+        inst["tags"] = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
         return inst
 
     def resolve(self, key):
@@ -202,6 +203,18 @@ class TritonProvider(MigrationProvider):
             return [m.get("name") for m in self.client.cloudapi("GET", "/machines") or []]
         except (TritonError, SigningError):
             return []
+
+    def everyone(self):
+        """Every instance (operator: VMAPI; cloudapi: the account's machines), with its compute node and tags."""
+        try:
+            if self.api == "operator":
+                docs = [v for v in self.client.vmapi("GET", "/vms") or []
+                        if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
+            else:
+                docs = self.client.cloudapi("GET", "/machines") or []
+        except (TritonError, SigningError) as exc:
+            raise _err(exc, "listing the instances (budgets: where each group member runs)")
+        return [self._inst(d) for d in docs]
 
     def instances_on(self, server):
         """Instances on the compute node, plus (operator) those with a migration record whose source
@@ -423,8 +436,10 @@ class TritonProvider(MigrationProvider):
                 entry["reason"] = "chosen by the allocator at begin (capacity not checked)"
                 continue
             fits, reasons, unknown = [], [], []
+            placer = opts.get("placer")
+            avoid = placer.avoid(inst) if placer is not None else {}
             for s in sorted(servers.values(), key=lambda x: x.get("hostname") or x["uuid"]):
-                why = self._filtered(s, inst) or self._short(free[s["uuid"]], inst)
+                why = avoid.get(s["uuid"]) or self._filtered(s, inst) or self._short(free[s["uuid"]], inst)
                 name = s.get("hostname") or s["uuid"]
                 if why is None:
                     fits.append(s)
@@ -447,6 +462,17 @@ class TritonProvider(MigrationProvider):
             free[best["uuid"]][1] -= inst.get("disk") or 0
             names = [f.get("hostname") or f["uuid"] for f in fits]
             checks.append(check("capacity", PASS, how, "%d compute node(s) can take it: %s" % (len(fits), ", ".join(names))))
+            if placer is not None and placer.budgets.anti_affine(inst):
+                # anti-affinity: the allocator knows nothing of the operator's groups, so the module's choice is sent
+                # as override_server_uuid (after the allocator's own hard filters and capacity, checked above)
+                placer.place(inst, best["uuid"])
+                checks.append(check("anti_affinity", PASS, "the budgets option (anti_affinity); sent as "
+                                    "override_server_uuid", "group %s: no other member on %s" % (
+                                        ", ".join(placer.budgets.anti_affine(inst)), best.get("hostname"))))
+                entry.update(target=best["uuid"], target_name=best.get("hostname"), predicted=False, pin=True,
+                             placed=True, reason="chosen: %s (anti-affinity: kept off %s; sent as the target)" % (
+                                 best.get("hostname"), ", ".join(self._server_name(u) or u for u in avoid)))
+                continue
             entry.update(target=best["uuid"], target_name=best.get("hostname"), predicted=True,
                          reason=("predicted: %s (the best-scored of %d that fit: %s; the allocator may choose another "
                                  "of them)" % (best.get("hostname"), len(fits), ", ".join(names))) if len(fits) > 1 else

@@ -133,6 +133,12 @@ class Inventory(object):
                 sid, ", ".join(str(h) for h in hvs)))
         return self._inst(sid, doc, hvs[0] if hvs else None)
 
+    def everyone(self):
+        where, names = self._listing()
+        name_of = dict((sid, name) for name, ids in names.items() for sid in ids)
+        return [{"id": sid, "name": name_of.get(sid, str(sid)), "server": hvs[0] if len(hvs) == 1 else None}
+                for sid, hvs in sorted(where.items())]
+
     def instances_on(self, server):
         hid, _name = self.resolve_server(server)
         ids = [s["id"] for s in self._servers_on(hid)]

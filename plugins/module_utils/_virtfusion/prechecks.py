@@ -21,6 +21,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.ch
     check,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import placement
 
 # REST ``state`` words (observed; the vendor does not document them): what the server-state check recognises
 ONLINE = ("online", "running")
@@ -100,6 +101,11 @@ class PreChecks(object):
 
     def precheck(self, instances, opts):
         target = opts.get("target_server")
+        if target is None and placement.wanted(self.params) and instances:
+            chooser = placement.Placement(self)
+            out = chooser.precheck(instances, opts)
+            self.placement_report = chooser.report
+            return out
         name = self._hv_name(target) if target is not None else None
         out = []
         for inst in instances:

@@ -78,6 +78,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.o
     migration_record,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.prechecks import CHECK_NAMES, ONLINE, PreChecks
+from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion import placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.spec import (
     hybrid_speed_limit,
     live_cli_options,
@@ -92,7 +93,7 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
     credentials_option = "virtfusion_credentials"
     states = ("migrated", "cancelled", "aborted")
     start_actions = ("start", "hybrid")
-    check_names = CHECK_NAMES
+    check_names = CHECK_NAMES + placement.CHECK_NAMES
     noun = "server(s)"
 
     def __init__(self, params, client=None, cache=None):
@@ -122,14 +123,22 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
 
     @classmethod
     def argument_spec(cls):
-        return virtfusion_argument_spec()
+        spec = virtfusion_argument_spec()
+        spec.update(placement.placement_argument_spec())
+        return spec
 
     @classmethod
     def check_params(cls, params):
-        if params.get("state") == "migrated" and not params.get("target_server"):
-            return ["target_server (the destination hypervisor, id or name) is required with provider=virtfusion and "
-                    "state=migrated: VirtFusion has no allocator"]
-        return []
+        problems = placement.check_params(params)
+        if params.get("state") == "migrated" and not params.get("target_server") and not placement.wanted(params):
+            problems.append("target_server (the destination hypervisor, id or name) is required with provider=virtfusion "
+                            "and state=migrated: VirtFusion has no allocator (or, for several servers, target_servers "
+                            "or exclude_servers: the module then chooses one per server from the vendor's capacity "
+                            "numbers)")
+        if placement.wanted(params) and params.get("instance"):
+            problems.append("target_servers / exclude_servers choose destinations for several servers (instances or "
+                            "from_server); for one server give target_server")
+        return problems
 
     def fork(self):
         self.hypervisors()
@@ -463,11 +472,13 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
     def verify_evacuation(self, source, expected, opts):
         """What differs from the promise of an evacuation to ``target_server``: the source lists none of the
         servers, each is listed once, on the destination, and online again if it was online."""
-        target = opts.get("target_server")
         problems = []
         where, _names = self._listing(tuple(sorted(self.hypervisors())))
         for inst in expected:
             hvs = where.get(inst["id"]) or []
+            target = (opts.get("placement") or {}).get(inst["id"], opts.get("target_server"))
+            if target is None and len(hvs) == 1 and hvs[0] != source:
+                target = hvs[0]   # placed by an earlier run (target_servers): on one hypervisor, not the source
             if hvs != [target]:
                 problems.append("%s (%s) is listed on hypervisor(s) %s, not only on %s" % (
                     inst["name"], inst["id"], ", ".join(str(h) for h in hvs) or "none", target))

@@ -89,7 +89,7 @@ def test_unknown_server_states_and_missing_destination_detail_block_unless_accep
     r = run_vf({"instance": "web-1", "target_server": "2", "accept_unverified": ["ssh"]})
     assert r["failed"] and r["msg"] == (
         "accept_unverified: ssh is no pre-check of provider=virtfusion; its pre-checks: server_state, storage, "
-        "ip_addresses, storage_enabled, destination_ssh, cpu_compatible, nat_interfaces")
+        "ip_addresses, storage_enabled, destination_ssh, cpu_compatible, nat_interfaces, capacity")
     assert vf.writes() == []
 
 
