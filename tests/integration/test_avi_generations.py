@@ -69,3 +69,26 @@ def test_evacuate_and_migrate_on_each_api_generation(make_lab, topology, method)
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
     requests = lab.admin("GET", "stats")["requests"]
     assert requests.get("DELETE", 0) <= 2      # at most the intent records' clean-up: nothing else deleted
+
+
+def test_rolling_upgrade_on_a_17x_controller_uses_the_system_upgrade_and_loses_no_virtual_service(make_lab):
+    """17.x has no SE-group upgrade (no /api/upgrade): the playbook's auto strategy takes the vendor's system upgrade
+    (POST /api/cluster/upgrade with a controller:// package path), protecting the single-SE virtual service first."""
+    lab = make_lab("upgrade-legacy.yml")
+    env = lab.env
+
+    def env_with_version():
+        out = env()
+        out["AVI_API_VERSION"] = "17.2.8"
+        return out
+    lab.env = env_with_version
+    upgrade = {"image": "controller://upgrade_pkgs/controller.pkg", "version": "17.2.14", "deployment": "vm",
+               "wait_sleep": 0.5}
+    run = run_playbook(lab, "upgrade", extra_vars=upgrade)
+    assert run[0] == 0, run[1][-3000:]
+    ses = world(lab)["service_engines"]
+    assert set(se["version"] for se in ses.values()) == {"17.2.14"}, ses
+    assert lab.admin("GET", "upgrade")["controller"]["version"] == "17.2.14"
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+    run = run_playbook(lab, "upgrade", extra_vars=upgrade)
+    assert run[0] == 0 and "changed=0" in run[1], run[1][-2000:]
