@@ -1,7 +1,8 @@
 """SE evacuation and VS migration end to end on a controller of each API generation the collection supports:
 17.2 (inventories of the 17.2 docs: no host_ref, the VS list as virtualservice_refs, runtime summaries with the
 VIP summaries as a list, collections without `next`), 20.1 (the same inventories, newer runtime fields), 22.1 and
-30.2 (ServiceEngineInventory / VsInventory with one VipSummary object), through ansible-playbook against the lab.
+30.2 (ServiceEngineInventory / VsInventory with one VipSummary object), through ansible-playbook against the lab; and the
+rolling upgrade on 17.2, 20.1 and 30.2.
 Both evacuation methods run, alternating over the generations."""
 import pytest
 import yaml
@@ -71,24 +72,35 @@ def test_evacuate_and_migrate_on_each_api_generation(make_lab, topology, method)
     assert requests.get("DELETE", 0) <= 2      # at most the intent records' clean-up: nothing else deleted
 
 
-def test_rolling_upgrade_on_a_17x_controller_uses_the_system_upgrade_and_loses_no_virtual_service(make_lab):
-    """17.x has no SE-group upgrade (no /api/upgrade): the playbook's auto strategy takes the vendor's system upgrade
-    (POST /api/cluster/upgrade with a controller:// package path), protecting the single-SE virtual service first."""
-    lab = make_lab("upgrade-legacy.yml")
+
+# topology, the controller's API version, what the operator asks for (a 17.x controller cannot tell an image path's
+# version, so its operator names both), the version every SE ends on
+UPGRADES = [("upgrade-legacy.yml", "17.2.8", {"image": "controller://upgrade_pkgs/controller.pkg", "version": "17.2.14"},
+             "17.2.14"),
+            ("avi-20.1.yml", "20.1.6", {"version": "20.1.9"}, "20.1.9"),
+            ("avi-30.2.yml", "30.2.1", {"version": "30.2.2"}, "30.2.2")]
+
+
+@pytest.mark.parametrize("topology,api_version,asked,target", UPGRADES, ids=[u[1] for u in UPGRADES])
+def test_rolling_upgrade_on_each_api_generation_loses_no_virtual_service(make_lab, topology, api_version, asked,
+                                                                         target):
+    """The upgrade playbook's auto strategy on each generation: the system upgrade on 17.x (POST /api/cluster/upgrade
+    with a controller:// package path; no SE-group upgrade there), the SE-group upgrade on 20.1 and 30.2, the VSs at
+    risk protected first; every SE on the target, 0 VS-seconds, and a re-run changes nothing."""
+    lab = make_lab(topology)
     env = lab.env
 
     def env_with_version():
         out = env()
-        out["AVI_API_VERSION"] = "17.2.8"
+        out["AVI_API_VERSION"] = api_version
         return out
     lab.env = env_with_version
-    upgrade = {"image": "controller://upgrade_pkgs/controller.pkg", "version": "17.2.14", "deployment": "vm",
-               "wait_sleep": 0.5}
+    upgrade = dict(asked, deployment="vm", wait_sleep=0.5)
     run = run_playbook(lab, "upgrade", extra_vars=upgrade)
     assert run[0] == 0, run[1][-3000:]
     ses = world(lab)["service_engines"]
-    assert set(se["version"] for se in ses.values()) == {"17.2.14"}, ses
-    assert lab.admin("GET", "upgrade")["controller"]["version"] == "17.2.14"
+    assert set(se["version"] for se in ses.values()) == {target}, ses
+    assert lab.admin("GET", "upgrade")["controller"]["version"] == target
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
     run = run_playbook(lab, "upgrade", extra_vars=upgrade)
     assert run[0] == 0 and "changed=0" in run[1], run[1][-2000:]
