@@ -27,7 +27,7 @@ ASSUME = {
     # Triton
     "triton_user_migration_allowed": False,  # the vendor's default
     "triton_data_fraction": 0.1,           # data a first sync sends, as a share of the disk quota, when not exported
-    "triton_sync_bytes_per_second": 4194304,  # the lab's default sync rate (lab/triton/world.py), in real bytes
+    "triton_sync_bytes_per_second": 4194304,  # the lab's default sync rate (lab/triton/common.py), in real bytes
     "triton_max_lab_bytes": 1048576,       # the largest dataset the lab writes (real files)
     "triton_server_ram": 65536,
     "triton_server_disk": 1048576,

@@ -12,7 +12,7 @@ operations' real time), which does not scale.
 FORECAST_LABEL = ("forecast from the lab's model of the source system (a twin exported read-only), not a measurement "
                   "of the real system")
 MEASURED_LABEL = "measured on this lab"
-# the lab's defaults (lab/triton/world.py TIMING_DEFAULTS, lab/virtfusion): lab seconds, settable in the topology
+# the lab's defaults (lab/triton/common.py TIMING_DEFAULTS, lab/virtfusion): lab seconds, settable in the topology
 TRITON_TIMING_DEFAULTS = {"begin": 20, "switch": 10, "finalize": 2, "stop": 5, "start": 5}
 VF_DEFAULT_TIMING = {"precheck": 1, "filters": 1, "prepare": 1, "finalize": 1, "boot": 1}
 VF_STEP_TIMING = {"precheck": "precheck", "filters": "filters", "prepare": "prepare", "finalize": "finalize",

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
-from lab.triton.world import ApiError
+from lab.triton.common import ApiError
 
 CLOCK_SKEW = 300
 # cloudapi lib/authorization.js OPTIONS.algorithms, less those http-signature 1.1.0 rejects

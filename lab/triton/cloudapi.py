@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lab.triton.auth import authenticate
-from lab.triton.world import ApiError
+from lab.triton.common import ApiError
 from lab.web import DROP, FaultsAndStats as BaseFaultsAndStats, is_loopback, world_admin
 
 log = logging.getLogger("lab.triton.cloudapi")

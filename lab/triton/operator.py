@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lab.triton.cloudapi import FaultsAndStats, error_response, request_params, watch_stream
-from lab.triton.world import UUID_RE, ApiError
+from lab.triton.common import UUID_RE, ApiError
 from lab.web import query
 
 TRUE = ("true", "1", True)

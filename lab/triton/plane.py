@@ -5,8 +5,9 @@ import os
 from lab.planes import Listener, SimulatedPlane
 from lab.store import Store
 from lab.triton.cloudapi import build_cloudapi
+from lab.triton.common import TABLES
 from lab.triton.operator import build_operator
-from lab.triton.world import TABLES, TritonWorld
+from lab.triton.world import TritonWorld
 
 
 class Plane(SimulatedPlane):

@@ -81,6 +81,9 @@ def test_transitions_and_412s(tlab):
     assert (r.status_code, r.json()["message"]) == (409, "fly is not a valid migration action")
     r = c.migrate(vm, "sync")
     assert (r.status_code, r.json()) == (404, {"code": "ResourceNotFound", "message": "migration not found"})
+    # the begin runs for 10 lab seconds: slow the clock down so the five refusals below all meet it running (at the
+    # topology's 0.01 it ends within 0.1 s, sooner than five signed requests on a loaded machine), then speed it up
+    tlab.tadmin("POST", "time-scale", {"scale": 0.5})
     r = c.migrate(vm, "begin")
     assert r.status_code == 201 and (r.json()["phase"], r.json()["state"], r.json()["machine"]) == (
         "begin", "running", vm)
@@ -91,6 +94,7 @@ def test_transitions_and_412s(tlab):
                         ("finalize", "Finalize only works on a successful migration")):
         r = c.migrate(vm, action)
         assert (r.status_code, r.json()) == (412, {"code": "PreconditionFailed", "message": msg}), action
+    tlab.tadmin("POST", "time-scale", {"scale": 0.01})
     c.wait_state(vm, ["paused"])
     r = c.migrate(vm, "switch")
     assert r.json()["message"] == 'You must perform at least one "migration sync" operation before switching'
