@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from conftest import ROOT, live_progress, secrets_found
 from test_playbooks import flat, recap
@@ -110,8 +111,17 @@ def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, t
                    (tlab.report()[n]["migrations"][0] for n in ("db-1", "web-1", "web-2")))
     assert max(sum(1 for s, e in spans if s <= t < e) for t, _e in spans) <= 2, spans
     idle = spans[2][0] - min(e for _s, e in spans[:2])
-    print("triton window: spans %s, third started %.3f s after the first slot freed" % (spans, idle))
-    assert 0 <= idle < 2.5, spans
+    # "as soon as" on this machine now: the module notices the end and sends the begin in a few HTTPS round trips to
+    # the lab; one round trip is measured here, under the same load, so a busy machine does not fail a correct window
+    costs = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        tlab.tadmin("GET", "stats")
+        costs.append(time.monotonic() - t0)
+    trip = sorted(costs)[2]
+    print("triton window: spans %s, third started %.3f s after the first slot freed (a round trip %.3f s)"
+          % (spans, idle, trip))
+    assert 0 <= idle < 1.5 + 10 * trip, (spans, trip)
     rc, out = tplaybook("evacuate_host", extra_vars={"compute_node": "cn-1", "concurrency": 2})
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
 
