@@ -35,6 +35,8 @@ if HAS_JMESPATH:
         "qemu_status: qemu.status, capabilities: qemu.capabilities, disk_copied_bytes: diskCopiedBytes, "
         "attempts: attempts, data_lost: dataLost}")
     STARTED_STEPS = jmespath.compile("steps[?status != 'pending'].{name: name, status: status, message: message}")
+else:   # the provider refuses to start without jmespath; the names stay importable
+    MEASURED = STARTED_STEPS = None
 
 WORDS = ("complete", "in-progress", "failed")            # [vendor: the statuses of last-status and of each step]
 WORD_RE = re.compile(r"(?<![\w-])(complete|in-progress|failed)(?![\w-])", re.I)
