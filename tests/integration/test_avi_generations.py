@@ -72,7 +72,6 @@ def test_evacuate_and_migrate_on_each_api_generation(make_lab, topology, method)
     assert requests.get("DELETE", 0) <= 2      # at most the intent records' clean-up: nothing else deleted
 
 
-
 # topology, the controller's API version, what the operator asks for (a 17.x controller cannot tell an image path's
 # version, so its operator names both), the version every SE ends on
 UPGRADES = [("upgrade-legacy.yml", "17.2.8", {"image": "controller://upgrade_pkgs/controller.pkg", "version": "17.2.14"},
