@@ -28,7 +28,9 @@ if ROOT not in sys.path:
 # a module-scoped fixture (one lab, one uninterrupted baseline run, shared by its tests) go to one worker together, so
 # the fixture is built once; every other test goes alone to whichever worker is free. (xdist's own ``loadgroup`` marks
 # do not reach its scheduler with pytest 9, whose test ids no longer come from ``Item._nodeid``.)
-_SHARED_FIXTURE = re.compile(r"@pytest\.fixture\(\s*scope\s*=\s*[\"'](?:module|package|session)[\"']")
+# (a file whose tests share module state some other way says so with ``ONE_WORKER = True``)
+_SHARED_FIXTURE = re.compile(r"@pytest\.fixture\(\s*scope\s*=\s*[\"'](?:module|package|session)[\"']|^ONE_WORKER = True",
+                             re.M)
 
 
 @functools.lru_cache(maxsize=None)

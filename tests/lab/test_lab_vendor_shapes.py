@@ -22,6 +22,8 @@ from labkit import TOPOLOGIES, wait_for
 
 SESSION_ROUTES = {("login", "POST"): "LoginAnswer", ("logout", "POST"): "Empty"}
 EXCUSED, RUNS = collections.Counter(), set()   # across the generations: which allowlist entries were needed
+# the last test reads what every walk left in EXCUSED and RUNS: the file runs on one pytest-xdist worker
+ONE_WORKER = True
 SUSPEND = {"action_on_error": "SUSPEND_UPGRADE_OPS_ON_ERROR"}
 
 
@@ -286,7 +288,7 @@ def test_every_route_answers_in_the_vendor_shape(lab_factory, topology):
           f"checked, allowlisted {dict(w.excused)}")
 
 
-def test_every_allowlist_entry_is_needed():
+def test_every_allowlist_entry_is_needed():   # reads what the walks above left in RUNS and EXCUSED (ONE_WORKER)
     """An entry of lab/avi/allowlist.py no answer of any generation needed is stale: drop it."""
     if len(RUNS) < len(GENERATIONS):
         pytest.skip("needs every generation's walk (run the whole file)")
