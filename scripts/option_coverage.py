@@ -89,7 +89,7 @@ def inventory():
     for fqcn in roles:
         short = fqcn.rsplit(".", 1)[1]
         # a variable of several entry points (a role's main and the task files other plays include) is one entry
-        for _entry_point, spec in sorted(docs[fqcn]["entry_points"].items()):
+        for _entry_point, spec in sorted(docs.get(fqcn, {}).get("entry_points", {}).items()):
             for entry, path, value, default in option_entries(short, spec.get("options")):
                 if value is not None and "." not in path:  # role variables with choices (booleans included)
                     entries.setdefault(entry, ("role", fqcn, path, value, default))

@@ -27,7 +27,8 @@ VARS_FILE_MODULES = {"vars/virtfusion_options.yml": "instance_migrate"}
 MAGIC = {"ansible_check_mode", "hostvars", "groups", "inventory_hostname", "omit", "lookup", "query", "now",
          "ansible_playbook_python", "ansible_failed_result", "ansible_failed_task", "item", "true", "false",
          "none", "True", "False", "None", "range", "dict", "lipsum", "undef", "ansible_python_interpreter",
-         "playbook_dir"}
+         "playbook_dir",
+         "strategy"}   # upgrade.yml reads it only to refuse it, naming upgrade_strategy (a play keyword's name)
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 SECRET_ID = re.compile(r"password|private_key|secret|token", re.I)
 
@@ -137,7 +138,9 @@ class Playbook:
         names = set()
         for ast in self.asts:
             names |= jinja2.meta.find_undeclared_variables(ast)
-        return (names - self.defined - MAGIC) | {var for rules, _when in self.specs for var in rules}
+        # an input check's entry with a ``value`` is computed by the playbook (check_inputs), not asked of the operator
+        return (names - self.defined - MAGIC) | {var for rules, _when in self.specs for var, rule in rules.items()
+                                                 if not (isinstance(rule, dict) and "value" in rule)}
 
     def env_reads(self):
         return set(re.findall(r"lookup\('ansible\.builtin\.env', '([A-Z_]+)'", self.text))
@@ -452,7 +455,7 @@ def test_survey_types_defaults_and_choices_agree_with_the_playbooks_roles_and_mo
                 assert bool(q["required"]) == (None in needs), where + " required differs from the check"
             for when in needs:
                 if when is not None:
-                    provider = re.findall(r"'(\w+)'", when)[-1]
+                    provider = (re.findall(r"provider == '(\w+)'", when) or re.findall(r"'(\w+)'", when))[-1]
                     assert "required with provider %s" % provider in q.get("question_description", ""), (where, when)
             assert not SECRET_ID.search(var) or kind == "password", where + " looks secret: use type password"
 
