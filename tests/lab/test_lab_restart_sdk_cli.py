@@ -7,7 +7,8 @@ from labkit import API_VERSION, ROOT, SMALL_PASSWORD, wait_for
 
 
 def test_restart_keeps_the_world_and_resumes_operations(lab_factory, tmp_path):
-    lab = lab_factory(time_scale=0.005, state_dir=tmp_path / "keep").start()
+    # 0.02: the 300-lab-second SE creation takes 6 s, longer than a stop and a start on a loaded machine
+    lab = lab_factory(time_scale=0.02, state_dir=tmp_path / "keep").start()
     api = lab.client()
     api.set_enable_state("se-c", "SE_STATE_DISABLED_FOR_PLACEMENT")
     vs = api.by_name("virtualservice", "vs-f1")
@@ -24,7 +25,7 @@ def test_restart_keeps_the_world_and_resumes_operations(lab_factory, tmp_path):
     def _settled():
         s = api.vs_ses("vs-f1")
         return s if not s[1]["migrate_in_progress"] else None
-    ses, rt = wait_for(_settled, timeout=15, what="resumed migration")
+    ses, rt = wait_for(_settled, timeout=30, what="resumed migration")
     assert lab.lab_vs("vs-f1")["migrate_state"] == "SE_MIGRATE_STATE_FINISHED" and ses[0].startswith("Avi-se-")
     # --reset reseeds from the topology
     lab.stop()

@@ -207,11 +207,16 @@ class Walk:
         self.ok("POST", "upgrade", dict(body, prechecks_only=True))
         self.ok("POST", "rollback/preview", {"system": True})
         self.admin("POST", "faults", {"kind": "fail_operation", "operation": "se_upgrade", "target": "nm-se-02"})
+        # a slower clock while the SEs upgrade: at the topologies' 0.005 an SE's upgrade lasts 0.1 s, shorter than a
+        # validated read of upgradestatusinfo on a loaded machine, and the walk must see one in progress
+        scale = self.admin("GET", "time-scale")
+        self.admin("POST", "time-scale", {"scale": 0.1})
         self.ok("POST", "upgrade", body)
         self.get("upgradestatusinfo")                             # the controller phase
         wait_for(lambda: any(s["state"]["state"] == "UPGRADE_FSM_IN_PROGRESS" and s["node_type"] == "NODE_SE_TYPE"
-                             for s in self.get("upgradestatusinfo")["results"]), timeout=60, what="an SE upgrading")
+                             for s in self.get("upgradestatusinfo")["results"]), timeout=120, what="an SE upgrading")
         self.reads()                                              # while SEs upgrade
+        self.admin("POST", "time-scale", {"scale": scale.get("time_scale", scale.get("scale", 0.005))})
         self.idle()
         group = self.by_name("serviceenginegroup", "sg-nm")
         resume = {"se_group_refs": [group["url"]], "se_group_options": {"action_on_error": "CONTINUE_UPGRADE_OPS_ON_ERROR"}}
