@@ -25,7 +25,7 @@ EVENTS="$ROOT/build/pytest"
 # PYTEST_WORKERS pytest-xdist workers; a file's tests sharing a module-scoped fixture stay on one (tests/conftest.py).
 pytest_all() {
   ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" \
-    -n "${PYTEST_WORKERS:-3}" --durations=15 tests/lab tests/integration tests/awx
+    -n "${PYTEST_WORKERS:-2}" --durations=15 tests/lab tests/integration tests/awx
 }
 
 option_coverage() {
