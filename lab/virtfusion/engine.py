@@ -284,6 +284,17 @@ class Engine(LiveMigration, HybridMigration):
             raise StepFailed(f"Connection to destination hypervisor {dst['id']} ({dst['name']}) on SSH port "
                              f"{dst['ssh']['port']} refused")
 
+    def _hand_over(self, mig):
+        """The end of a migration, both kinds: the source guest stops; (the server, the destination guest or None)."""
+        w = self.world
+        with w.lock:
+            s = w.servers[mig["server"]]
+            src = self.guests.pop(s["id"], None)
+            dst = self.incoming.pop(mig["id"], None)
+        if src is not None:
+            src.stop()
+        return s, dst
+
     def _switch_hypervisor(self, mig, s, storage_map=None):
         """The server belongs to the destination: storage ids follow the mount points (or the map)."""
         w = self.world

@@ -163,12 +163,7 @@ class HybridMigration:
 
     def _finalize_hybrid(self, mig, ev):
         w = self.world
-        with w.lock:
-            s = w.servers[mig["server"]]
-            src = self.guests.pop(s["id"], None)
-            dst = self.incoming.pop(mig["id"], None)
-        if src is not None:
-            src.stop()
+        s, dst = self._hand_over(mig)
         storage_map = {d["drive"]: d["storageId"] for d in mig["options"].get("disks") or []}
         self._switch_hypervisor(mig, s, storage_map)
         with w.lock:

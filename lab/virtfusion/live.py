@@ -36,7 +36,7 @@ def qemu_settings(opts):
 class LiveMigration:
     """precheck, filters, prepare, transfer, start on the destination, finalize: one method per step. Uses the
     engine's world, guests, runner helpers (``_wait``, ``_check``) and shared helpers (``_server``,
-    ``_refused``, ``_switch_hypervisor``)."""
+    ``_refused``, ``_hand_over``, ``_switch_hypervisor``)."""
 
     # ------------------------------------------------------------------ live
     def _run_live(self, mig, ev):
@@ -340,12 +340,7 @@ class LiveMigration:
     def _finalize_live(self, mig, ev):
         w = self.world
         self._wait(mig, ev, w.cfg["timing"]["finalize"])
-        with w.lock:
-            s = w.servers[mig["server"]]
-            src = self.guests.pop(s["id"], None)
-            dst = self.incoming.pop(mig["id"], None)
-        if src is not None:
-            src.stop()
+        s, dst = self._hand_over(mig)
         self._switch_hypervisor(mig, s)
         with w.lock:
             if dst is not None and dst.alive():
