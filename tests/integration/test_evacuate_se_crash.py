@@ -73,9 +73,7 @@ def crash_lab(tmp_path_factory):
     from conftest import PlaybookLab
     lab = PlaybookLab(tmp_path_factory.mktemp("se-crash"), "evacuate_crash.yml")
     lab.max_lifetime = 1800   # every run of the module on one lab, on a loaded machine
-    lab.start(reset=True)
-    yield lab
-    lab.stop()
+    yield from lab.running()   # started with --reset, stopped whatever happens
 
 
 @pytest.fixture(scope="module")
