@@ -114,7 +114,7 @@ def test_evacuate_host_sliding_window_moves_everything_and_is_idempotent(tlab, t
     # "as soon as" on this machine now: the module notices the end and sends the begin in a few HTTPS round trips to
     # the lab; one round trip is measured here, under the same load, so a busy machine does not fail a correct window
     costs = []
-    for _ in range(5):
+    for _attempt in range(5):
         t0 = time.monotonic()
         tlab.tadmin("GET", "stats")
         costs.append(time.monotonic() - t0)
