@@ -48,6 +48,7 @@ bench-upgrade: collection
 	@bash scripts/bench-upgrade.sh
 
 bench-virtfusion: collection
+	@bash scripts/system-packages.sh
 	@bash scripts/bench-virtfusion.sh
 
 .PHONY: bench-scale
