@@ -25,7 +25,6 @@ GUIDES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(RST, "g
 NOT_YET = {
     "guide_migrate_instance": "the Triton and VirtFusion commands (instance_migrate is being rewritten, issue 18); "
                               "VirtFusion needs QEMU guests",
-    "guide_evacuate_host": "roles/host_evacuate is being rewritten (issue 18)",
     "guide_fleet_maintenance": "its move back and fleet run in tests/integration/test_fleet_move_back.py against the "
                                "triton_fleet lab (the guide's commands name the operator's own files under /var/tmp)",
     "guide_awx": "needs an AWX / Automation Platform controller; tests/awx checks its templates and workflow",
@@ -36,7 +35,7 @@ VENDORS = {"guide_evacuate_se": ["avi"], "guide_rolling_upgrade": ["avi"], "guid
            "guide_evacuate_host": ["triton", "virtfusion"], "guide_fleet_maintenance": ["triton"],
            "guide_awx": ["avi", "triton", "virtfusion"],
            "guide_rehearsal": ["avi", "triton", "virtfusion"]}
-LAB_STATE = ".lab/demo"  # the state dir of the guides' "Against the lab" block
+LAB_STATES = re.compile(r"(?<![\w/.])\.lab/([\w-]+)")  # the state dirs of the guides' "Against the lab" blocks
 
 
 def code_blocks(name):
@@ -89,6 +88,11 @@ def test_guide_starts_with_against_the_lab_and_against_your_system(name):
         "%s: mark its runnable commands lab-test, or list it in NOT_YET with the reason" % name
 
 
+def localize(cmd, state_dir):
+    """``cmd`` with each lab state dir (``.lab/NAME``) moved under the test's ``state_dir``."""
+    return LAB_STATES.sub(lambda m: os.path.join(state_dir, m.group(1)), cmd)
+
+
 def run_guide(name, state_dir):
     env = ansible_env({k: v for k, v in os.environ.items() if not k.startswith(("AVI_", "TRITON_", "VIRTFUSION_"))})
     os.makedirs(state_dir, exist_ok=True)
@@ -97,7 +101,7 @@ def run_guide(name, state_dir):
     cmds = marked_commands(name)
     try:
         for i, cmd in enumerate(cmds):
-            literal = cmd.replace(LAB_STATE, state_dir)
+            literal = localize(cmd, state_dir)
             script = ("[ -f %s ] && . %s\n%s\nrc=$?\nexport -p > %s\nexit $rc\n" % (env_file, env_file, literal, env_file))
             p = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
                                check=False)
@@ -106,14 +110,15 @@ def run_guide(name, state_dir):
             if re.search(r"#\s*fails\b", cmd):
                 assert p.returncode != 0, "%s: expected to fail: %s\n%s" % (name, cmd, out[-3000:])
                 resume = cmds[i + 1].split("#")[0].strip()
-                assert "  " + resume.replace(LAB_STATE, state_dir) in out, \
+                assert "  " + localize(resume, state_dir) in out, \
                     "%s: the failure does not name the guide's next command %r\n%s" % (name, resume, out[-3000:])
             else:
                 assert p.returncode == 0, "%s: %s\n%s" % (name, cmd, out[-3000:])
             assert "[WARNING]" not in out, "%s: %s warns\n%s" % (name, cmd, out[-3000:])
     finally:
-        subprocess.run([sys.executable, "-m", "lab", "stop", "--state-dir", state_dir], cwd=ROOT, capture_output=True,
-                       timeout=60, check=False)
+        for lab_json in glob.glob(os.path.join(state_dir, "*", "lab.json")):
+            subprocess.run([sys.executable, "-m", "lab", "stop", "--state-dir", os.path.dirname(lab_json)], cwd=ROOT,
+                           capture_output=True, timeout=60, check=False)
     return ran
 
 
