@@ -23,8 +23,6 @@ from lab.cli import ENV_SETTINGS  # noqa: E402  (the connection settings python 
 RST = os.path.join(ROOT, "docs", "docsite", "rst")
 GUIDES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(RST, "guide_*.rst")))
 NOT_YET = {
-    "guide_migrate_instance": "the Triton and VirtFusion commands (instance_migrate is being rewritten, issue 18); "
-                              "VirtFusion needs QEMU guests",
     "guide_fleet_maintenance": "its move back and fleet run in tests/integration/test_fleet_move_back.py against the "
                                "triton_fleet lab (the guide's commands name the operator's own files under /var/tmp)",
     "guide_awx": "needs an AWX / Automation Platform controller; tests/awx checks its templates and workflow",
