@@ -168,6 +168,15 @@ def test_serial_switches_stop_and_roll_back_an_unhealthy_instance(tlab, tplayboo
     assert "switch" not in [p["name"] for p in steps["web-2"]["phases"]]
     assert "web-1 failed its health check after the switch (rolled back to cn-1); no further instance was " \
            "switched" in flat(out), out[-4000:]
+    # the failure ends with a summary: what was done, what is left in flight, the command that resumes, the undo
+    text = flat(out)
+    assert "FAILED: evacuation of compute node cn-1: " in text, out[-4000:]
+    assert "done: 0 of 3 moved" in text and "not moved: web-1 (failed)" in text
+    assert "in flight: db-1 at switched, web-2 at synced" in text
+    assert "ansible-playbook fleetops.maintenance.evacuate_host -e compute_node=cn-1 -e concurrency=3 -e report_file=" \
+           + report_file in text
+    assert "ansible-playbook fleetops.maintenance.migrate_instance -e instance=web-2 -e api=operator -e " \
+           "state=rolled_back" in text
     report = tlab.report()
     assert report["db-1"]["server_hostname"] == "cn-2"                      # switched first, healthy
     assert report["web-1"]["server_hostname"] == "cn-1"                     # rolled back

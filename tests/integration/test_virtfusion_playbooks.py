@@ -302,6 +302,11 @@ def test_a_failure_stops_new_starts_and_cancels_only_the_failed_one(vflab, vfpla
     assert "web-2 (102) -> hv-b: failed, cancelled - web-2: live failed:" in text
     assert "Migration failed: Connection to destination hypervisor 2 (hv-b) on SSH port 22 refused" in text
     assert "web-3 (103) -> hv-b: skipped" in text and "1 of 3 migration(s) failed" in text
+    # the failure ends with a summary: what was done, what was not, nothing in flight, the command that resumes
+    assert "FAILED: evacuation of hypervisor hv-a: " in text and "done: 1 of 3 moved: web-1" in text, out[-4000:]
+    assert "not moved: web-2 (failed)" in text and "not moved: web-3 (skipped)" in text and "in flight: none" in text
+    assert ("ansible-playbook fleetops.maintenance.evacuate_host -e provider=virtfusion -e hypervisor=hv-a "
+            "-e destination=hv-b -e concurrency=2") in text
     where = vflab.where()
     assert (where["web-1"], where["web-2"], where["web-3"]) == ("hv-b", "hv-a", "hv-a")
     last2 = vflab.last(102)
