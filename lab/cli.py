@@ -88,7 +88,9 @@ def cmd_start(a):
         try:
             old = _read_lab_json(a.state_dir)
             if _alive(old["pid"]):
-                print(f"a lab already runs for {a.state_dir} (pid {old['pid']})", file=sys.stderr)
+                print(f"a lab already runs for {a.state_dir} (pid {old['pid']}); stop it first to start another "
+                      f"(--reset does not restart a running lab): python -m lab stop --state-dir {a.state_dir}",
+                      file=sys.stderr)
                 return 1
         except (OSError, ValueError, KeyError):
             pass
