@@ -68,7 +68,13 @@ banner "Triton: begin and sync web-1 now (it keeps running and writing), switch 
 "${PLAY[@]}" fleetops.maintenance.migrate_instance -e instance=web-1 -e state=switched -e resync=true
 
 banner "Triton: evacuate compute node cn-1, two migrations at a time, then finalize (web-1, switched above, is only finalized)"
-"${PLAY[@]}" fleetops.maintenance.evacuate_host -e compute_node=cn-1 -e concurrency=2 -e accept_unverified=capacity
+"${PLAY[@]}" fleetops.maintenance.evacuate_host -e compute_node=cn-1 -e concurrency=2 -e accept_unverified=capacity \
+  -e "report_file=$TRITON_STATE/evacuate-cn-1.json"
+
+banner "Triton: after the maintenance, move back what the evacuation moved (from its run record), two at a time"
+"${PLAY[@]}" fleetops.maintenance.move_back_host -e "record=$TRITON_STATE/evacuate-cn-1.json" -e concurrency=2 \
+  -e "report_file=$TRITON_STATE/move-back-cn-1.json"
+echo "run records: $TRITON_STATE/evacuate-cn-1.json, $TRITON_STATE/move-back-cn-1.json (HTML beside them)"
 
 banner "Triton: what the lab measured (downtime at switch, bytes per sync, data intact)"
 python -m lab ctl --state-dir "$TRITON_STATE" --plane triton get migrations | python -c '
