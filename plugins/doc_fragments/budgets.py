@@ -61,3 +61,52 @@ options:
         type: bool
         default: true
 '''
+
+    # The same option for Avi virtual services (se_disable with method=per_vs): fragment fleetops.maintenance.budgets.avi
+    AVI = r'''
+options:
+  budgets:
+    description:
+      - Disruption budgets and anti-affinity, the same shape as the host evacuations' (M(fleetops.maintenance.host_evacuate)).
+        Each entry is a group of virtual services with a budget; a virtual service may be in several groups and must honour
+        all of them. Only with O(state=disabled).
+      - With O(method=per_vs) the window starts a virtual service only while each of its groups has fewer than
+        O(budgets[].max_moving) members moving (the next allowed one starts as one finishes); check mode returns the
+        schedule (C(plan.budgets.schedule), waves of equal-length migrations, a prediction) and each move's C(wave).
+      - With O(budgets[].anti_affinity) a member never goes to an SE that hosts another member of the group, as placed now
+        (members that are not moved count too) or as placed by this run. The module chooses that SE itself and names it in
+        the migration (C(to_se_ref)); a new SE when the controller may create one and no existing SE fits. After the moves
+        it checks the placement; a member found next to another member fails the task, naming it (it keeps serving where
+        it is).
+      - Refused before anything changes, naming the group and why - a member name that matches no virtual service, a
+        member with no SE free of other members, members on the SE with O(method=controller) (the controller alone chooses
+        the targets and the pace). A shape that is not one (an unknown key, no or two ways of naming the members, tags,
+        O(budgets[].max_moving) below 1) is refused before anything is read, naming C(budgets[i]).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The group's name (unique), used in schedules and refusals.
+        type: str
+        required: true
+      members:
+        description:
+          - The group's virtual services, by name or uuid. Exactly one of O(budgets[].members) and O(budgets[].pattern).
+        type: list
+        elements: str
+      pattern:
+        description: A shell-style pattern of the members' names (C(db-*), C(web-[0-9])), case-sensitive.
+        type: str
+      tags:
+        description: Not for Avi (Triton instance tags); refused.
+        type: dict
+      max_moving:
+        description: At most this many members moving at once.
+        type: int
+        default: 1
+      anti_affinity:
+        description: Never two members on one SE.
+        type: bool
+        default: true
+'''
