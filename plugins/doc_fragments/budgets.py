@@ -62,26 +62,33 @@ options:
         default: true
 '''
 
-    # The same option for Avi virtual services (se_disable with method=per_vs): fragment fleetops.maintenance.budgets.avi
+    # The same option for Avi virtual services (se_disable, cluster_upgrade): fragment fleetops.maintenance.budgets.avi
     AVI = r'''
 options:
   budgets:
     description:
       - Disruption budgets and anti-affinity, the same shape as the host evacuations' (M(fleetops.maintenance.host_evacuate)).
         Each entry is a group of virtual services with a budget; a virtual service may be in several groups and must honour
-        all of them. Only with O(state=disabled).
-      - With O(method=per_vs) the window starts a virtual service only while each of its groups has fewer than
-        O(budgets[].max_moving) members moving (the next allowed one starts as one finishes); check mode returns the
-        schedule (C(plan.budgets.schedule), waves of equal-length migrations, a prediction) and each move's C(wave).
-      - With O(budgets[].anti_affinity) a member never goes to an SE that hosts another member of the group, as placed now
-        (members that are not moved count too) or as placed by this run. The module chooses that SE itself and names it in
-        the migration (C(to_se_ref)); a new SE when the controller may create one and no existing SE fits. After the moves
-        it checks the placement; a member found next to another member fails the task, naming it (it keeps serving where
-        it is).
-      - Refused before anything changes, naming the group and why - a member name that matches no virtual service, a
-        member with no SE free of other members, members on the SE with O(method=controller) (the controller alone chooses
-        the targets and the pace). A shape that is not one (an unknown key, no or two ways of naming the members, tags,
-        O(budgets[].max_moving) below 1) is refused before anything is read, naming C(budgets[i]).
+        all of them.
+      - SE evacuation (M(fleetops.maintenance.se_disable), O(state=disabled), O(method=per_vs)) - the window starts a virtual
+        service only while each of its groups has fewer than O(budgets[].max_moving) members moving (the next allowed one
+        starts as one finishes); check mode returns the schedule (C(plan.budgets.schedule), waves of equal-length
+        migrations, a prediction) and each move's C(wave). With O(budgets[].anti_affinity) a member never goes to an SE
+        that hosts another member of the group, as placed now (members that are not moved count too) or as placed by this
+        run. The module chooses that SE itself and names it in the migration (C(to_se_ref)); a new SE when the controller
+        may create one and no existing SE fits. After the moves it checks the placement; a member found next to another
+        member fails the task, naming it (it keeps serving where it is). Refused before anything changes - a member with
+        no SE free of other members, members on the SE with O(method=controller) (the controller alone chooses the targets
+        and the pace).
+      - Upgrade (M(fleetops.maintenance.cluster_upgrade)) - an SE group upgrades its SEs one at a time [vendor], so it takes
+        out of service at once the members one of its SEs hosts (every member with O(disruptive) or O(force)). Check mode
+        returns the SE groups in waves that keep each budget group within O(budgets[].max_moving) (C(plan.budgets.waves);
+        a group that alone exceeds it is a wave of its own). A run whose SE groups exceed a budget together is refused
+        before anything changes, naming the group and the waves to run instead (the rolling_upgrade role runs them).
+        O(budgets[].anti_affinity) has no use there.
+      - A member name that matches no virtual service is refused before anything changes. A shape that is not one (an
+        unknown key, no or two ways of naming the members, tags, O(budgets[].max_moving) below 1) is refused before
+        anything is read, naming C(budgets[i]).
     type: list
     elements: dict
     default: []
@@ -102,11 +109,11 @@ options:
         description: Not for Avi (Triton instance tags); refused.
         type: dict
       max_moving:
-        description: At most this many members moving at once.
+        description: At most this many members moving (or out of service, during an upgrade) at once.
         type: int
         default: 1
       anti_affinity:
-        description: Never two members on one SE.
+        description: Never two members on one SE (an SE evacuation).
         type: bool
         default: true
 '''

@@ -6,9 +6,12 @@ timeline, not in what the module says), never two members of an anti-affinity gr
 already elsewhere count), check mode's schedule and targets equal what the run did (the lab follows the documented
 placement rules here), and a budget that cannot be honoured, or is not one, refused before anything changes."""
 import functools
+import json
+import os
 
+import pytest
 import yaml
-from conftest import run_playbook
+from conftest import PlaybookLab, run_playbook
 
 SE = "se-1"
 BUDGETS = [
@@ -111,3 +114,48 @@ def test_budgets_that_cannot_be_honoured_or_are_not_budgets_are_refused_before_a
         assert world[SE]["enable_state"] == "SE_STATE_ENABLED", (extra, world[SE])
         assert len(world[SE]["vs"]) == 5
         assert not _migrations(lab), extra
+
+
+UPGRADE_BUDGETS = _text([{"name": "db", "pattern": "db-*", "max_moving": 1}])
+
+
+@pytest.fixture
+def ulab(tmp_path):
+    the_lab = PlaybookLab(tmp_path / "lab", "avi_budgets_upgrade.yml")
+    the_lab.max_lifetime = 900
+    yield from the_lab.running()
+
+
+def _versions(lab):
+    summary = lab.admin("GET", "upgrade")
+    return summary["controller"]["version"], sorted(set(
+        se["version"] for group in summary["se_groups"].values() for se in group["service_engines"].values()))
+
+
+def test_rolling_upgrade_runs_the_se_groups_in_waves_that_honour_the_budgets(ulab):
+    lab = ulab
+    inputs = {"version": "22.1.7", "deployment": "vm", "wait_sleep": 0.5, "budgets": UPGRADE_BUDGETS,
+              "report_file": os.path.join(str(lab.state_dir), "upgrade.json")}
+    rc, out = run_playbook(lab, "upgrade", extra_vars=inputs, check=True)
+    assert rc == 0, out[-3000:]
+    # db-1 (sg-a) and db-2 (sg-b) never out of service at once: sg-b waits for the next wave; sg-c has no member
+    assert "budgets db: SE groups in 2 wave(s): sg-a, sg-c | sg-b" in out, out[-3000:]
+
+    # the system upgrade takes every SE group at once: refused before anything changes, naming the group
+    rc, out = run_playbook(lab, "upgrade", extra_vars=dict(inputs, upgrade_strategy="system"))
+    assert rc != 0 and "SE groups sg-a, sg-b, sg-c cannot be upgraded at once (db: 2 member(s)" in out, out[-3000:]
+    assert _versions(lab) == ("22.1.6", ["22.1.6"])
+
+    rc, out = run = run_playbook(lab, "upgrade", extra_vars=inputs)
+    assert rc == 0, out[-3000:]
+    assert _versions(lab) == ("22.1.7", ["22.1.7"])
+    steps = run.stats["rolling_upgrade_report"]["steps"]
+    # the run record: one step a wave, in the order check mode showed
+    assert [s["target"] for s in steps if s["target_type"] == "se_group" and not s["target"].startswith("SE group")] \
+        == ["sg-a, sg-c", "sg-b"]
+    ses = dict((s["target"], (s["start"], s["end"])) for s in steps if s["target_type"] == "service_engine")
+    assert sorted(ses) == ["a-se-1", "a-se-2", "b-se-1", "b-se-2", "c-se-1", "c-se-2"]
+    # sg-b's SEs upgraded only after every SE of sg-a; sg-a and sg-c at the same time
+    assert max(ses["a-se-1"][1], ses["a-se-2"][1]) <= min(ses["b-se-1"][0], ses["b-se-2"][0]), ses
+    assert ses["c-se-1"][0] < ses["a-se-2"][1], ses
+    assert not [n for n, vs in lab.admin("GET", "disruption")["virtualservice"].items() if vs["unavailable_seconds"]]

@@ -204,3 +204,30 @@ def upgrade_waves(budgets, placement, group_names, parallel, disruptive=False):
                 used[g] = used.get(g, 0) + n
         waves.append(wave)
     return {"waves": waves, "members": members}
+
+
+def upgrade_plan(budgets, placement, group_names, scope, disruptive):
+    """The budgets of an upgrade of the SE groups ``group_names`` (``scope`` se_group: in one request; system: every
+    group at once). Returns (plan, problems, refusal): ``plan`` the waves that honour the budgets and the members each
+    SE group takes out of service at once; ``problems`` bad input (members that match no virtual service); ``refusal``
+    why the groups cannot be upgraded together (None when they can)."""
+    names = dict((u, v["name"]) for u, v in placement.vss.items())
+    problems = unknown_members(budgets, names)
+    waves = upgrade_waves(budgets, placement, group_names, parallel=True, disruptive=disruptive)
+    members = {}
+    for counts in waves["members"].values():
+        for group, n in counts.items():
+            members[group] = members.get(group, 0) + n
+    limits = dict((g["name"], g.get("max_moving") or 1) for g in budgets.groups)
+    over = ["%s: %d member(s) out of service at once (%s), max_moving %d" % (
+        group, n, ", ".join("%s %d" % (sg, c[group]) for sg, c in sorted(waves["members"].items()) if group in c),
+        limits[group]) for group, n in sorted(members.items()) if n > limits[group]]
+    plan = {"groups": [{"name": g["name"], "max_moving": g["max_moving"]} for g in budgets.groups],
+            "waves": waves["waves"], "members_at_once": waves["members"]}
+    refusal = None
+    if len(waves["waves"]) > 1:
+        refusal = "budgets: SE groups %s cannot be upgraded at once (%s): upgrade them in waves, %s%s" % (
+            ", ".join(group_names), "; ".join(over), " | ".join(", ".join(w) for w in waves["waves"]),
+            " (scope=se_group, one wave a run: the rolling_upgrade role does this)" if scope == "system" else
+            " (one wave a run: the rolling_upgrade role does this)")
+    return plan, problems, refusal
