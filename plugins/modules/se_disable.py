@@ -46,7 +46,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi
   - fleetops.maintenance.wait
-  - fleetops.maintenance.budgets.avi
+  - fleetops.maintenance.avi_budgets
 attributes:
   check_mode:
     support: full
