@@ -1,12 +1,13 @@
-"""Disruption budgets and anti-affinity for an Avi SE evacuation (se_disable method=per_vs, playbook evacuate_se),
-end to end against the lab (topology avi_budgets.yml: se-1 hosts db-1..3 and web-1..2, db-4 runs on se-2).
+"""Disruption budgets and anti-affinity for Avi, end to end against the lab: an SE evacuation (se_disable
+method=per_vs, playbook evacuate_se; topology avi_budgets.yml: se-1 hosts db-1..3 and web-1..2, db-4 runs on se-2)
+and a rolling upgrade (playbook upgrade; topology avi_budgets_upgrade.yml: db-1 in SE group sg-a, db-2 in sg-b).
 
 What a user cares about: at most max_moving members of a group moving at once (seen in the lab's own operation
 timeline, not in what the module says), never two members of an anti-affinity group on one SE afterwards (members
 already elsewhere count), check mode's schedule and targets equal what the run did (the lab follows the documented
-placement rules here), and a budget that cannot be honoured, or is not one, refused before anything changes."""
+placement rules here), a budget that cannot be honoured, or is not one, refused before anything changes; the
+upgrade's SE groups in waves (check mode, the run record, each SE's upgrade times) and no VS losing service."""
 import functools
-import json
 import os
 
 import pytest
