@@ -67,10 +67,10 @@ def test_upgrade_waves_keep_members_of_a_budget_group_out_one_se_at_a_time():
               groups=("sg-a", "sg-b", "sg-c"))
     db = budgets({"name": "db", "pattern": "db-*"})
     # sg-a upgrades a1 then a2: one db member out at a time, so it may run with sg-c, not with sg-b
-    assert avi_budgets.upgrade_waves(db, p, ["sg-a", "sg-b", "sg-c"], parallel=True)["waves"] == [["sg-a", "sg-c"],
-                                                                                                  ["sg-b"]]
-    assert avi_budgets.upgrade_waves(db, p, ["sg-a", "sg-b"], parallel=True)["members"] == {"sg-a": {"db": 1},
-                                                                                              "sg-b": {"db": 1}}
+    waves = avi_budgets.upgrade_waves(db, p, ["sg-a", "sg-b", "sg-c"], parallel=True)["waves"]
+    assert waves == [["sg-a", "sg-c"], ["sg-b"]]
+    members = avi_budgets.upgrade_waves(db, p, ["sg-a", "sg-b"], parallel=True)["members"]
+    assert members == {"sg-a": {"db": 1}, "sg-b": {"db": 1}}
     # disruptive: every SE of sg-a at once, two db members (over the budget alone: a wave of its own)
     out = avi_budgets.upgrade_waves(db, p, ["sg-a", "sg-b", "sg-c"], parallel=True, disruptive=True)
     assert out["members"]["sg-a"] == {"db": 2} and out["waves"] == [["sg-a", "sg-c"], ["sg-b"]]
