@@ -80,3 +80,11 @@ def test_upgrade_waves_keep_members_of_a_budget_group_out_one_se_at_a_time():
     assert not problems and plan["waves"] == [["sg-a", "sg-c"], ["sg-b"]]
     assert "db: 2 member(s) out of service at once (sg-a 1, sg-b 1), max_moving 1" in refusal
     assert avi_budgets.upgrade_plan(db, p, ["sg-a", "sg-c"], "se_group", False)[2] is None
+
+
+def test_a_member_the_controller_put_next_to_another_is_named():
+    p = world({"s1": ("g", []), "s2": ("g", ["db-1", "db-2", "web-1"]), "s3": ("g", ["db-3"])})
+    wrong = avi_budgets.misplaced(budgets({"name": "db", "pattern": "db-*"}), p, [("db-1", ["s2"]), ("web-1", ["s2"])])
+    assert wrong == ["VS db-1 is on SE s2 next to db-2 (budgets group db, anti_affinity)"]
+    assert avi_budgets.misplaced(budgets({"name": "db", "pattern": "db-*", "anti_affinity": False}), p,
+                                 [("db-1", ["s2"])]) == []
