@@ -67,6 +67,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi
   - fleetops.maintenance.wait
+  - fleetops.maintenance.avi_budgets
 attributes:
   check_mode:
     support: full
@@ -328,6 +329,8 @@ plan:
       already, state). C(protection) per SE group the capacity count and the scale-outs planned. C(leftovers) what an
       interrupted run left to undo. C(disrupted_virtual_services) every virtual service that loses service, with the
       reason. C(image_check) the image check's verdict. C(prechecks) is the controller's dry-run answer where it has one.
+    - With O(budgets), C(budgets) - C(groups), C(waves) (the SE groups to upgrade, in waves that honour the budgets) and
+      C(members_at_once) (per SE group, the members of each budget group it takes out of service at once).
   returned: always
   type: dict
   sample: {"actions": ["give 2 virtual service(s) a temporary second SE (sg-nm: 2)",
@@ -415,6 +418,10 @@ progress:
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.cluster_upgrade import upgrade_cluster
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import avi_module, run_avi_module
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import check_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import (
+    budgets_argument_spec,
+    problems as budget_problems,
+)
 
 
 def main():
@@ -441,9 +448,10 @@ def main():
         api=dict(type="str", default="auto", choices=["auto", "flexible", "legacy"]),
         timeout=dict(type="int", default=7200),
     )
+    argument_spec.update(budgets_argument_spec())
     module = avi_module(argument_spec, with_wait=True, names=("image",))
     params = module.params
-    problems = []
+    problems = budget_problems(params["budgets"], "avi")
     for option in ("se_groups", "accept_disruption", "allow_se_creation", "kept_service_engines"):
         if any(not str(v).strip() for v in params[option] or []):
             problems.append("%s must not hold empty or blank names (got %r)" % (option, params[option]))

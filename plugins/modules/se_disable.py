@@ -46,6 +46,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi
   - fleetops.maintenance.wait
+  - fleetops.maintenance.avi_budgets
 attributes:
   check_mode:
     support: full
@@ -117,6 +118,13 @@ EXAMPLES = r'''
   check_mode: true
   register: evacuation_plan
 
+- name: Evacuate se-01, at most one db VS moving at once and never two db VSs on one SE
+  fleetops.maintenance.se_disable:
+    name: se-01
+    method: per_vs
+    budgets:
+      - {name: db, pattern: "db-*", max_moving: 1}
+
 - name: Put se-01 back in service
   fleetops.maintenance.se_disable:
     name: se-01
@@ -173,6 +181,10 @@ plan:
       controller's choice among eligible SEs, whether it creates an SE and on which host, are its own; the
       predicted targets follow its documented placement rules with ties broken by name. After a run,
       C(predictions_met) counts the moves that went where predicted.
+    - With O(budgets) and O(method=per_vs), C(budgets) - C(groups) (name, C(max_moving), C(anti_affinity),
+      C(members_here)), C(schedule) (waves of VS names, a prediction), after a run C(peak_moving) (the most members of
+      each group moving at once); each move has C(wave), C(budget_groups) and C(to_se_chosen) (the module named the SE,
+      for anti-affinity), and after a run C(started_s) / C(ended_s) (seconds from the start of the migrations).
   returned: always
   type: dict
   sample: {"method": "controller", "actions": ["set enable_state SE_STATE_DISABLED"], "moves": [],
@@ -208,6 +220,10 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module i
     run_avi_module,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_disable import disable_service_engine
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import (
+    budgets_argument_spec,
+    problems as budget_problems,
+)
 
 
 def main():
@@ -219,6 +235,7 @@ def main():
         concurrency=dict(type="int", default=4),
         takeover=dict(type="bool", default=False),
     )
+    argument_spec.update(budgets_argument_spec())
     module = avi_module(
         argument_spec,
         with_wait=True,
@@ -226,8 +243,11 @@ def main():
         required_one_of=[("name", "uuid")],
         mutually_exclusive=[("name", "uuid")],
     )
+    problems = budget_problems(module.params["budgets"], "avi")
     if module.params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be at least 1, got %d" % module.params["concurrency"])
+        problems.insert(0, "concurrency must be at least 1, got %d" % module.params["concurrency"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     run_avi_module(module, disable_service_engine, "se_disable")
 
 

@@ -25,7 +25,9 @@ import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi import budgets as avi_budgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import load_placement
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_image import (
     check_image_type,
     read_docker_mode,
@@ -355,6 +357,8 @@ class _ClusterUpgrade(object):
             "leftovers": {"scale_outs": sorted(v.get("vs") or k for k, v in vss_left.items()),
                           "created_service_engines": sorted(created_left)},
             "image_check": image_line, "warnings": []}
+        if params["budgets"] and scope != "controller":
+            self._budgets(placement, [view.groups[g]["name"] for g in start_groups])
         if controller_behind:  # check mode only: plan as if the controller step came first
             self.result["plan"]["warnings"].append(
                 "the controller runs %s: it must be upgraded to %s first (scope=controller)" % (ctl_version, wanted))
@@ -389,6 +393,17 @@ class _ClusterUpgrade(object):
             self.result["se_group_results"] = group_results(self.view, self.groups, wanted)
         self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
+
+    def _budgets(self, placement, group_names):
+        """The waves that honour the operator's budgets (in the plan); a run of groups that exceed them together,
+        or members that match no virtual service, are refused before anything changes."""
+        plan, problems, refusal = avi_budgets.upgrade_plan(
+            Budgets(self.params["budgets"]), placement, group_names, self.params["scope"],
+            bool(self.params["disruptive"] or self.params["force"]))
+        self.result["plan"]["budgets"] = plan
+        if problems or (refusal and not self.module.check_mode):
+            raise ModuleFailure("; ".join(problems + ([refusal] if refusal else [])) + "; nothing was changed",
+                                **self.result)
 
     def _protector(self):
         params = self.params

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi import budgets as avi_budgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
@@ -37,6 +38,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import Pacer, run_migrations
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets, Gate
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
     IntentError,
     IntentRecord,
@@ -145,6 +147,8 @@ class _SeDisable(object):
         self.progress = progress
         self.record = None
         self.hold = None
+        self.budgets = Budgets(module.params.get("budgets"))
+        self.jobs = {}
 
     # -- reading and deciding -------------------------------------------------------------------
     def read(self):
@@ -191,6 +195,8 @@ class _SeDisable(object):
                        "recorded": bool(recorded), "taken_over_from": None},
             "progress": self.progress.history,
         }
+        if wanted == SE_DISABLED and self.budgets:
+            self._check_budgets()
         self.before_view = _placement_view(self.placement, self.pairs)
         self.diff_before = {"enable_state": se["enable_state"], "placement": self.before_view}
         steps = self._decide(wanted)
@@ -283,6 +289,18 @@ class _SeDisable(object):
                               lambda: self._wait_evacuated(set())))
         return steps
 
+    # -- budgets ----------------------------------------------------------------------------------
+    def _check_budgets(self):
+        names = dict((vs.get("uuid"), vs.get("name")) for vs in self.client.get_all("virtualservice"))
+        wrong = avi_budgets.refusals(self.budgets, names, self.pairs, self.params["method"])
+        if wrong:
+            raise ModuleFailure("not disabling SE '%s': %s" % (self.se["name"], "; ".join(wrong)), **self.result)
+
+    def _budget_plan(self):
+        """The budgeted plan from the placement as read (targets for anti-affinity members, waves)."""
+        return avi_budgets.plan_evacuation(self.budgets, Planner(self.placement), self.se_uuid, self.pairs,
+                                           self.params["concurrency"])
+
     def _in_flight(self):
         """The SE's own evacuation has not ended (the controller still disabling it)."""
         return self.se.get("migrate_state") == MIGRATE_STARTED or self.se.get("oper_state") == OPER_DISABLING
@@ -352,7 +370,16 @@ class _SeDisable(object):
         evacuation the group cannot absorb before anything changes."""
         se = self.se
         try:
-            plan = Planner(self.placement).plan_evacuation(self.se_uuid)
+            if self.budgets and self.params["method"] == "per_vs":
+                planner = Planner(self.placement)
+                plan = self._budget_plan()
+                plan["capacity"] = planner.capacity_summary(self.se_uuid, self.group_uuid, len(self.pairs))
+                self.result["plan"]["budgets"] = {"groups": plan["groups"], "schedule": plan["schedule"]}
+                self.progress.update("budget", "schedule (window %d; waves of equal-length migrations, a prediction): "
+                                     "%s" % (self.params["concurrency"],
+                                             " | ".join(", ".join(w) for w in plan["schedule"])))
+            else:
+                plan = Planner(self.placement).plan_evacuation(self.se_uuid)
         except PlacementError as exc:
             self.result["changed"] = False
             self.result["service_engine"]["enable_state"]["after"] = se["enable_state"]
@@ -372,15 +399,36 @@ class _SeDisable(object):
 
     def _migrate_each(self):
         jobs = []
+        plan = self._budget_plan() if self.budgets else None
         for vs, vip_id in self.pairs:
-            jobs.append({"uuid": vs["uuid"], "name": vs["name"], "vip_id": vip_id, "from_se": self.se_uuid,
-                         "before": [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]})
+            key = "%s/%s" % (vs["uuid"], vip_id)
+            job = {"uuid": vs["uuid"], "name": vs["name"], "vip_id": vip_id, "from_se": self.se_uuid, "key": key,
+                   "before": [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]}
+            target = plan["targets"].get(key) if plan else None
+            if target is not None:
+                # an anti-affinity member: the SE chosen away from the other members, or a new one
+                job.update(to_new_se=True) if target["new"] else job.update(to_se=target["uuid"])
+            jobs.append(job)
+            self.jobs[key] = job
         if not jobs:
             return
+        gate = Gate(self.budgets, plan["gate_groups"], plan["names"]) if plan else None
         run_migrations(self.client, jobs, self.progress, concurrency=self.params["concurrency"],
                        timeout=self.params["timeout"], interval=self.params["wait_sleep"], group_uuid=self.group_uuid,
-                       known_ses=set(self.placement.ses), on_tick=self._renew)
-        failed = [job for job in jobs if job.get("result") != "moved"]
+                       known_ses=set(self.placement.ses), on_tick=self._renew, gate=gate)
+        if plan is not None:
+            self.result["plan"].setdefault("budgets", {})["peak_moving"] = gate.peak
+            self._check_anti_affinity(jobs)
+        failed = [job for job in jobs if job.get("result") not in ("moved", "misplaced")]
+        misplaced = [job for job in jobs if job.get("result") == "misplaced"]
+        if misplaced and not failed:
+            self._report_after()
+            raise ModuleFailure(
+                "%d virtual service(s) moved off SE '%s' but the controller placed them next to another member of "
+                "their budget group: %s. They keep serving there. The SE is left %s; run the task again to finish."
+                % (len(misplaced), self.se["name"], "; ".join(job["error"] for job in misplaced),
+                   SE_DISABLED_FOR_PLACEMENT if self.se["enable_state"] != SE_DISABLED else SE_DISABLED),
+                **self.result)
         if failed:
             self._report_after()
             raise ModuleFailure(
@@ -390,6 +438,18 @@ class _SeDisable(object):
                     "; ".join("%s: %s" % (job["name"], job.get("error")) for job in failed),
                     SE_DISABLED_FOR_PLACEMENT if self.se["enable_state"] != SE_DISABLED else SE_DISABLED),
                 **self.result)
+
+    def _check_anti_affinity(self, jobs):
+        """After the moves: a member the controller put next to another member of its group fails its step (it
+        keeps serving where it is; nothing is moved back)."""
+        moved = [(job["uuid"], job.get("after") or []) for job in jobs if job.get("result") == "moved"]
+        after = load_placement(self.client, self.group_uuid, static=self.placement)
+        wrong = avi_budgets.misplaced(self.budgets, after, moved)
+        for job in jobs:
+            mine = [w for w in wrong if w.startswith("VS %s is on" % job["name"])]
+            if mine:
+                job["result"] = "misplaced"
+                job["error"] = "; ".join(mine) + " (it serves there; move it with vs_migrate)"
 
     def _wait_evacuated(self, hosted):
         clock, sleep = self.module_clock()
@@ -427,9 +487,18 @@ class _SeDisable(object):
             created_se = bool(to_se and to_se not in self.placement.ses)
             if created_se and after.se_name(to_se) not in created:
                 created.append(after.se_name(to_se))
-            moves.append({"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "from_se": self.se["name"],
-                          "to_se": after.se_name(to_se) if to_se else None, "created_se": created_se,
-                          "result": "moved" if self.se_uuid not in now else "not_moved"})
+            move = {"name": vs["name"], "uuid": vs["uuid"], "vip_id": vip_id, "from_se": self.se["name"],
+                    "to_se": after.se_name(to_se) if to_se else None, "created_se": created_se,
+                    "result": "moved" if self.se_uuid not in now else "not_moved"}
+            job = self.jobs.get("%s/%s" % (vs["uuid"], vip_id))
+            if job is not None and self.budgets:
+                planned = [m for m in self.result["plan"].get("moves") or []
+                           if m["uuid"] == vs["uuid"] and m["vip_id"] == vip_id]
+                move.update(started_s=job.get("started_s"), ended_s=job.get("ended_s"),
+                            wave=planned[0].get("wave") if planned else None)
+                if job.get("result") == "misplaced":
+                    move["result"] = "misplaced"
+            moves.append(move)
         self.result["moves"] = moves
         self.result["created_service_engines"] = created
         predicted = dict(((m["name"], m["vip_id"]), m["to_se"]) for m in self.result["plan"].get("moves") or [])

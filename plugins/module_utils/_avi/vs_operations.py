@@ -196,8 +196,9 @@ class EventWatch(object):
 
 class _Follower(object):
     def __init__(self, client, jobs, progress, concurrency, timeout, interval, clock, sleep, group_uuid,
-                 known_ses, on_tick):
+                 known_ses, on_tick, gate=None):
         self.client = client
+        self.gate = gate
         self.jobs = jobs
         self.progress = progress
         self.concurrency = max(1, int(concurrency))
@@ -364,8 +365,28 @@ class _Follower(object):
             elif job.get("result") == "failed" and mine:
                 job["error"] = "%s; the controller reported %s" % (job["error"], "; ".join(job["events"]))
 
+    # -- the budgets' gate (at most max_moving members of a group at once) ------------------------
+    def next_allowed(self, pending):
+        """The first pending job the gate lets start (the first one without a gate), taken off ``pending``."""
+        for job in pending:
+            if self.gate is None or self.gate.allows(job.get("key")):
+                pending.remove(job)
+                return job
+        return None
+
+    def opened(self, job):
+        job["started_s"] = round(self.clock() - self.began, 3)
+        if self.gate is not None:
+            self.gate.start(job.get("key"))
+
+    def closed(self, job):
+        job["ended_s"] = round(self.clock() - self.began, 3)
+        if self.gate is not None:
+            self.gate.end(job.get("key"))
+
     # -- the loop -----------------------------------------------------------------------------
     def run(self):
+        self.began = self.clock()
         self.watch = EventWatch(self.client, self.clock)
         pending = list(self.jobs)
         active = []
@@ -374,10 +395,13 @@ class _Follower(object):
         while True:
             started = False
             while pending and len(active) < self.concurrency:
-                job = pending.pop(0)
+                job = self.next_allowed(pending)
+                if job is None:
+                    break                    # every pending job waits for its budget group (see _common.budgets)
                 if self.start(job):
                     active.append(job)
                     started = True
+                    self.opened(job)
                 else:
                     self.done += 1
             if not active and not pending:
@@ -402,11 +426,13 @@ class _Follower(object):
                         still.append(job)
                     else:
                         self.done += 1
+                        self.closed(job)
                     continue
                 if not outcome:
                     still.append(job)
                     continue
                 self.done += 1
+                self.closed(job)
                 self.pacer.restart()
                 action = job.get("action", "migrate")
                 self.progress.update(action, "VS %s %s (%d/%d)" % (job["name"], job["result"], self.done, total),
@@ -418,18 +444,20 @@ class _Follower(object):
 
 
 def run_migrations(client, jobs, progress, concurrency=1, timeout=1800, interval=2.0,
-                   clock=time.monotonic, sleep=time.sleep, group_uuid=None, known_ses=None, on_tick=None):
+                   clock=time.monotonic, sleep=time.sleep, group_uuid=None, known_ses=None, on_tick=None, gate=None):
     """Migrate (or scale out / in) VSs, ``concurrency`` at once, and follow each to its outcome.
 
     ``jobs``: dicts with ``uuid``, ``name``, ``vip_id``, ``from_se`` (uuid or None), and optionally ``action``
     (``migrate``, ``scaleout``, ``scalein``), ``to_se``, ``to_host``, ``to_new_se``, ``before`` (SE uuids).
     ``group_uuid``: the SE group of the VSs (one inventory read of it serves them all); ``known_ses``: the SE
     uuids of the group before the run (a target that must be a new SE must not be one of them); ``on_tick()``:
-    called at every wake-up (e.g. to renew a lease).
+    called at every wake-up (e.g. to renew a lease). ``gate`` (``_common.budgets.Gate``, keyed by each job's
+    ``key``): a job starts only while the gate allows it (disruption budgets); without one, in order.
 
     Each job gets ``result`` (``moved`` / ``scaled_out`` / ``scaled_in``, ``failed`` or ``unknown``), ``after``
-    (SE uuids), ``error`` and ``events`` (what the controller reported about the VS meanwhile). A failed
+    (SE uuids), ``error``, ``events`` (what the controller reported about the VS meanwhile), and ``started_s`` /
+    ``ended_s`` (seconds from the call: when it was started and when its outcome was seen). A failed
     migration leaves the VS where it was (make-before-break): a re-run converges. Returns ``jobs``.
     """
     return _Follower(client, jobs, progress, concurrency, timeout, interval, clock, sleep, group_uuid, known_ses,
-                     on_tick).run()
+                     on_tick, gate).run()

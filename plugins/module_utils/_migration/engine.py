@@ -436,7 +436,7 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
     ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
     request that changes something. ``on_failure``: ``stop`` starts no new ones after a failure (running
     ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
-    before its switch, ``leave`` leaves it for inspection. ``gate`` (``_migration.budgets.Gate``): an
+    before its switch, ``leave`` leaves it for inspection. ``gate`` (``_common.budgets.Gate``): an
     instance's worker starts only while its groups' budgets allow (the first allowed one in order starts
     next); a member counts as moving from its worker's start, reads ahead included, to its end, so a budget
     is never exceeded at the vendor. ``targets``: {key: destination} chosen per instance (else

@@ -18,7 +18,7 @@ __metaclass__ = type
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import blank_names
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.budgets import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import (
     Budgets,
     Gate,
     Placer,

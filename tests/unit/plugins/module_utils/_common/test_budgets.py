@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.budgets import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import (
     Budgets,
     Gate,
     Placer,
