@@ -49,7 +49,7 @@ options:
     description:
       - "The variables to check, each with its rules, C(name: {rule: value, ...})."
       - C(type), V(str) (default), V(name) (a name or uuid, no spaces around it), V(int), V(bool), V(path), V(dict),
-        V(list).
+        V(list), V(yaml_list) (a list, or its YAML text as an AWX survey or C(-e name=[...]) gives it).
       - C(required), the variable must be given (not empty, not blank).
       - "C(required_when), required only when other inputs have these values, C({provider: virtfusion}) (a list of
         values, any of them; several inputs, all of them)."

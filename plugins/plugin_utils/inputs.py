@@ -17,7 +17,9 @@ __metaclass__ = type
 import os
 import re
 
-TYPES = ("str", "name", "int", "bool", "path", "dict", "list")
+import yaml
+
+TYPES = ("str", "name", "int", "bool", "path", "dict", "list", "yaml_list")
 RULE_KEYS = ("type", "required", "required_when", "choices", "min", "max", "default", "description", "value", "env",
              "readable", "writable", "differs_from")
 TRUE = ("true", "yes", "on", "1")
@@ -84,6 +86,16 @@ def _convert(name, kind, value, rule):
         return (value, None) if isinstance(value, dict) else (None, "%s must be a dictionary" % name)
     if kind == "list":
         return (value, None) if isinstance(value, list) else (None, "%s must be a list" % name)
+    if kind == "yaml_list":
+        # a list given as structured data (-e '{"x": [...]}', a vars file) or as its YAML text (-e "x=[...]", an
+        # AWX survey's text answer)
+        if isinstance(value, str):
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                return None, "%s is not valid YAML: %s" % (name, " ".join(str(exc).split()))
+        return (value, None) if isinstance(value, list) else (
+            None, "%s must be a list (or its YAML text), got %s" % (name, _shown(value)))
     raise RuleError("%s: type must be one of %s, got %r" % (name, ", ".join(TYPES), kind))
 
 

@@ -439,6 +439,8 @@ def test_survey_types_defaults_and_choices_agree_with_the_playbooks_roles_and_mo
                 got = q["default"]
                 if kind == "multiplechoice" and set(q["choices"]) == {"true", "false"} and not unset:
                     got = got == "true"
+                if want == [] and kind == "textarea":     # a yaml_list input: its YAML text, empty for no list
+                    want = ""
                 assert got == want or str(got) == str(want), "%s: survey default %r, playbook %r" % (
                     where, q["default"], want)
             for spec in specs:

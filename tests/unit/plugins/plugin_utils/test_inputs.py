@@ -94,3 +94,17 @@ def test_a_wrong_value_that_may_come_from_the_environment_names_both_places():
         "avi_ca_path: /nonexistent/ca.pem does not exist (set by the extra var avi_ca_path or, without it, the "
         "environment variable AVI_CA_PATH)",
         "avi_controller (the controller; or set the environment variable AVI_CONTROLLER) is required"]
+
+
+def test_a_yaml_list_is_a_list_or_its_yaml_text():
+    rules = {"budgets": {"type": "yaml_list", "default": []}}
+    budget = [{"name": "db", "pattern": "db-*", "max_moving": 1}]
+    assert check(rules, {}) == ({"budgets": []}, [])                            # not given, or an empty survey answer
+    assert check(rules, {"budgets": ""}) == ({"budgets": []}, [])
+    assert check(rules, {"budgets": budget}) == ({"budgets": budget}, [])        # -e '{"budgets": [...]}', a vars file
+    assert check(rules, {"budgets": "[{name: db, pattern: 'db-*', max_moving: 1}]"}) == ({"budgets": budget}, [])
+    assert check(rules, {"budgets": "- {name: db, pattern: 'db-*', max_moving: 1}\n"}) == ({"budgets": budget}, [])
+    _checked, problems = check(rules, {"budgets": "[{name:"})                   # -e budgets=[{name: db, ...} cut at a space
+    assert len(problems) == 1 and problems[0].startswith("budgets is not valid YAML: "), problems
+    assert check(rules, {"budgets": "db"})[1] == ["budgets must be a list (or its YAML text), got 'db'"]
+    assert check(rules, {"budgets": {"name": "db"}})[1][0].startswith("budgets must be a list (or its YAML text)")
