@@ -8,6 +8,7 @@ import os
 import pytest
 
 from conftest import PlaybookLab, run_playbook
+from crashkit import Run, kill_ids, running
 from test_playbooks import flat, recap
 
 SEEDED = {"vs-1": ["se-a"], "vs-2": ["se-a"], "vs-3": ["se-b"]}
@@ -181,3 +182,26 @@ def test_move_back_skips_a_gone_vs_and_a_rerun_finishes_a_failed_run(mlab, mplay
     assert "moved back: 1 of 1, skipped: vs-1 (already on se-a), vs-retired (no longer on the controller, skipped)" \
         in flat(out)
     assert mlab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+@pytest.mark.parametrize("module", [False, True], ids=kill_ids([("moving", False), ("moving", True)]))
+def test_killed_while_moving_back_a_rerun_finishes_without_moving_twice(tmp_path, module):
+    """The move back killed while a virtual service moves (the playbook alone: its vs_migrate job goes on; or with the
+    job: the controller's migration goes on), then the same command again: every VS back once, none moved twice."""
+    lab = PlaybookLab(tmp_path / "lab", "small.yml", time_scale=0.02)    # a migration takes about a second
+    for the_lab in lab.running():
+        record = evacuate(the_lab, functools.partial(run_playbook, the_lab), str(tmp_path / "se-a.json"))
+        rc, out = run_playbook(the_lab, "evacuate_se", extra_vars={"service_engine": "se-a", "state": "enabled"})
+        assert rc == 0, out[-3000:]
+        ops = len(operations(the_lab))
+        args = {"record": record, "concurrency": 1}
+        killed = Run(the_lab, tmp_path, "killed", "move_back_se", args)
+        killed.kill_at("moving", lambda: running(the_lab, "migrate"), module)
+        again = Run(the_lab, tmp_path, "again", "move_back_se", args)
+        assert again.wait() == 0, again.output()
+        assert "verified: 2 virtual service(s) on se-a and up, nothing lost" in flat(again.output(6000))
+        assert placement(the_lab) == SEEDED
+        killed.survivors_end()
+        moves = [op["target"] for op in operations(the_lab)[ops:] if op["kind"] == "migrate" and op["result"] != "failed"]
+        assert sorted(moves) == ["vs-1", "vs-2"], operations(the_lab)[ops:]
+        assert the_lab.admin("GET", "disruption")["total_vs_seconds"] == 0
