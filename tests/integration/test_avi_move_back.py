@@ -167,6 +167,8 @@ def test_move_back_skips_a_gone_vs_and_a_rerun_finishes_a_failed_run(mlab, mplay
     assert now["vs-1"] == ["se-a"] and "se-a" not in now["vs-2"] and now["vs-2"], now
     assert "moved back: 1 of 2" in flat(out) and "vs-retired (no longer on the controller, skipped)" in flat(out)
     assert "failed: vs-2" in flat(out)
+    assert "FAILED: move back to Service Engine se-a: 1 virtual service(s) not back (each keeps serving where it is)" \
+        in flat(out) and "vs-2: se-c -> se-a: failed, migration of VS 'vs-2' (vip 0) did not complete" in flat(out)
     assert "ansible-playbook fleetops.maintenance.move_back_se -e record=%s" % edited in flat(out)
     with open(state + "/b2.json") as fh:
         failed = json.load(fh)
