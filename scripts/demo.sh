@@ -25,7 +25,8 @@ banner "placement before"
 "${PLAY[@]}" fleetops.maintenance.placement_report -e se_group=sg-nplusm
 
 banner "evacuate nm-se-01: 6 VSs, only 4 free slots on the other SEs, so the controller creates an SE"
-"${PLAY[@]}" fleetops.maintenance.evacuate_se --diff -e service_engine=nm-se-01
+"${PLAY[@]}" fleetops.maintenance.evacuate_se --diff -e service_engine=nm-se-01 \
+  -e "report_file=$LAB_STATE/evacuate-nm-se-01.json"
 
 banner "migrate app-aa-01 off aa-se-01 by hand (controller's best choice of target)"
 "${PLAY[@]}" fleetops.maintenance.migrate_vs -e virtual_service=app-aa-01 -e from_se=aa-se-01
@@ -39,7 +40,12 @@ banner "rolling upgrade to 22.1.7: controllers, then the SE groups in one reques
 echo "run record: $LAB_STATE/upgrade-report.json"
 echo "HTML report (timeline per SE group and SE): $LAB_STATE/upgrade-report.html"
 
-banner "what clients felt (the lab's disruption accounting, evacuation + migration + upgrade)"
+banner "after the maintenance: re-enable nm-se-01, then move its VSs back (make-before-break, from the evacuation's run record)"
+"${PLAY[@]}" fleetops.maintenance.evacuate_se -e service_engine=nm-se-01 -e state=enabled
+"${PLAY[@]}" fleetops.maintenance.move_back_se -e "record=$LAB_STATE/evacuate-nm-se-01.json" \
+  -e "report_file=$LAB_STATE/move-back-nm-se-01.json"
+
+banner "what clients felt (the lab's disruption accounting, evacuation + migration + upgrade + move back)"
 python -m lab ctl --state-dir "$LAB_STATE" disruption | python -c '
 import json, sys
 d = json.load(sys.stdin)
