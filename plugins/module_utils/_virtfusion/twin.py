@@ -9,7 +9,8 @@ hypervisor with ``vfcli-ctrl server:migrate-live servers --src=HV --json`` over 
 that command), and ``GET /servers/{id}`` for each.
 
 The paths are the vendor's; the field names read from the answers (hypervisors: ``id``, ``name``, ``sshEnabled``,
-``sshPort``, ``cpu``, ``storage``, ``ipRanges``; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``,
+``sshPort``, ``cpu``, ``storage``, ``ipRanges``, and ``enabled``, ``maintenance``, ``prohibit`` kept in the twin section
+as ``hypervisor_state``, which the fleet playbook's health wait reads; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``,
 ``memory``, ``nics``, ``disks``) are observed, not documented: a field missing from an answer is written null and
 listed as unknown, never guessed. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
 server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
@@ -51,6 +52,7 @@ def export_virtfusion(client, twin):
     hypervisors = sorted(read_hypervisors(client), key=lambda h: (str(h.get("name") or ""), h.get("id") or 0))
     out_hvs = []
     limits = {}
+    states = {}
     for hv in hypervisors:
         name = p.name("hv", hv.get("name") or str(hv.get("id")))
         cpu = hv.get("cpu") if isinstance(hv.get("cpu"), dict) else None
@@ -70,6 +72,9 @@ def export_virtfusion(client, twin):
         for key in ("maxServers", "maxCpu", "maxMemory"):
             if hv.get(key) not in (None, 0):
                 limits.setdefault(name, {})[key] = hv[key]
+        # as the vendor's answer shows them (null when missing): the fleet playbook's health wait reads them
+        states[name] = dict((key, hv.get(key) if isinstance(hv.get(key), bool) else None)
+                            for key in ("enabled", "maintenance", "prohibit"))
         for flag in ("maintenance", "prohibit"):
             if hv.get(flag):
                 twin.note("hypervisor %s has %s set at the source; the lab does not model it" % (name, flag))
@@ -80,6 +85,8 @@ def export_virtfusion(client, twin):
         twin.extra["hypervisor_limits"] = limits
         twin.note("hypervisor limits (maxServers, maxCpu, maxMemory) are kept in twin.hypervisor_limits; the lab "
                   "does not enforce them")
+
+    twin.extra["hypervisor_state"] = states
 
     out_servers = []
     in_flight = []
