@@ -129,3 +129,8 @@ banner "VirtFusion: evacuate hypervisor hv-a (web-2, web-3) into hv-b, two at a 
   -e "report_file=$VF_STATE/evacuate-hv-a.json"
 echo "run record: $VF_STATE/evacuate-hv-a.json"
 echo "HTML report (timeline per server): $VF_STATE/evacuate-hv-a.html"
+
+banner "VirtFusion: after the maintenance, move web-2 and web-3 back to hv-a (from the evacuation's run record)"
+"${PLAY[@]}" fleetops.maintenance.move_back_host "${VF[@]}" -e "record=$VF_STATE/evacuate-hv-a.json" -e concurrency=2 \
+  -e accept_unverified=storage_enabled,destination_ssh,cpu_compatible,nat_interfaces \
+  -e "report_file=$VF_STATE/move-back-hv-a.json"
