@@ -16,7 +16,7 @@ import re
 import time
 
 from lab.avi.common import ApiError
-from lab.avi.part import Part
+from lab.part import Part
 
 KEEP = 5000
 FILTER = re.compile(r"^(eq|ne|co|gt|lt|ge|le)\(([^,]+),(.*)\)$", re.S)

@@ -3,7 +3,7 @@ topology, and configuration writes (PUT / PATCH of an object)."""
 import time
 
 from lab.avi.common import HA_LEGACY, HA_PAIR, HA_SHARED, ApiError, new_uuid, ref, uuid_of
-from lab.avi.part import Part
+from lab.part import Part
 
 TYPES = ("cloud", "vimgrhostruntime", "serviceenginegroup", "serviceengine", "virtualservice", "stringgroup")
 # configuration objects a client may create (POST) and delete (DELETE); the others come from the topology

@@ -7,8 +7,8 @@ import time
 from lab.avi.common import HA_LEGACY, ApiError, ref, uuid_of
 from lab.avi.objects import (MIG_FAILED, MIG_FINISHED, MIG_IDLE, MIG_STARTED, SE_DFP, SE_DISABLED, SE_ENABLED,
                              SE_FORCE)
-from lab.avi.part import Part
 from lab.avi.upgrade.package import UPGRADE_FAULT_OPS, UPGRADE_OP_KINDS
+from lab.part import Part
 
 log = logging.getLogger("lab.avi.operations")
 

@@ -10,7 +10,7 @@ import string
 
 from lab.avi.common import ApiError, new_uuid, ref, uuid_of
 from lab.avi.objects import MIG_IDLE, SE_ENABLED
-from lab.avi.part import Part
+from lab.part import Part
 
 log = logging.getLogger("lab.avi.placement")
 

@@ -6,7 +6,7 @@ import re
 
 from lab.avi.common import HA_LEGACY, SERVING_OPER, ApiError, ref, uuid_of
 from lab.avi.upgrade.package import vkey
-from lab.avi.part import Part
+from lab.part import Part
 
 _vkey = functools.lru_cache(maxsize=64)(vkey)   # since() runs per item rendered: parse each version once
 

@@ -1,18 +1,25 @@
-"""The Triton world's compute-node capacity and allocator (CNAPI's default DAPI pipeline, lab/TRITON.md): usage per
-server, the hard filters, the scores with their random part, the allocator modes, and server updates."""
+"""The Triton world's ``allocation`` part: compute-node capacity and the allocator (CNAPI's default DAPI pipeline,
+lab/TRITON.md): usage per server, the hard filters, the scores with their random part, the allocator modes, and
+server updates."""
 import random
 
+from lab.part import Part
 from lab.triton.common import ALLOCATOR_MODES, ApiError, LARGE_POOL_RATIO, SCORE_WEIGHTS, SERVER_UPDATE_FIELDS
 
 
-class AllocationMixin(object):
-    """Capacity and placement, part of the TritonWorld (shares its ``self``: servers, vms, lock)."""
+class Allocation(Part):
+    """Capacity and placement (``world.allocation``): reads the world's servers, instances and migration records
+    through ``self.w``, under its lock."""
 
-    def _hidden_halves(self, server_uuid):
+    def __init__(self, world):
+        super().__init__(world)
+        self._alloc_draws = 0    # allocations drawn since the allocator was set (its seeded random scores)
+
+    def hidden_halves(self, server_uuid):
         """(vm, role) of migration halves living on a server other than the VM's own."""
         out = []
-        for rec in self.migrations.values():
-            vm = self.vms.get(rec["vm_uuid"])
+        for rec in self.w.migrations.values():
+            vm = self.w.vms.get(rec["vm_uuid"])
             if not vm:
                 continue
             for su in (rec["source_server_uuid"], rec.get("target_server_uuid")):
@@ -22,11 +29,11 @@ class AllocationMixin(object):
 
     def server_usage(self, su):
         ram = disk = 0
-        for vm in self.vms.values():
+        for vm in self.w.vms.values():
             if vm["server_uuid"] == su:
                 ram += vm["ram"]
                 disk += vm["disk"]
-        for vm in self._hidden_halves(su):
+        for vm in self.hidden_halves(su):
             ram += vm["ram"]
             disk += vm["disk"]
         return ram, disk
@@ -34,13 +41,13 @@ class AllocationMixin(object):
     def usage_by_server(self):
         """{server uuid: [ram, disk]} of every server, in one pass (``server_usage`` of each: a list of
         200 servers would otherwise scan every instance 200 times)."""
-        out = {su: [0, 0] for su in self.servers}
-        for vm in self.vms.values():
+        out = {su: [0, 0] for su in self.w.servers}
+        for vm in self.w.vms.values():
             if vm["server_uuid"] in out:
                 out[vm["server_uuid"]][0] += vm["ram"]
                 out[vm["server_uuid"]][1] += vm["disk"]
-        for rec in self.migrations.values():   # the hidden halves (_hidden_halves)
-            vm = self.vms.get(rec["vm_uuid"])
+        for rec in self.w.migrations.values():   # the hidden halves (_hidden_halves)
+            vm = self.w.vms.get(rec["vm_uuid"])
             if not vm:
                 continue
             for su in (rec["source_server_uuid"], rec.get("target_server_uuid")):
@@ -51,7 +58,7 @@ class AllocationMixin(object):
 
     def capacity(self, su, usage=None):
         """``usage``: ``usage_by_server()``, when asking for many servers."""
-        s = self.servers[su]
+        s = self.w.servers[su]
         ram, disk = usage[su] if usage is not None else self.server_usage(su)
         return {"ram": int(s["ram"] * (1 - s["reservation_ratio"])) - ram,
                 "disk": int(s["disk"] * (1 - s["reservation_ratio"])) - disk,
@@ -60,7 +67,7 @@ class AllocationMixin(object):
     def _why_not(self, su, vm):
         """Why the allocator's hard filters drop server ``su`` for ``vm`` (None: it passes), in the order of
         CNAPI's default pipeline: setup, running, reserved, traits, headnode, then RAM and disk."""
-        s = self.servers[su]
+        s = self.w.servers[su]
         if su == vm["server_uuid"]:
             return "the instance's own server (locality: far from itself)"
         if not s["setup"]:
@@ -92,14 +99,14 @@ class AllocationMixin(object):
         makes the lab choose otherwise: ``other_than_best`` the lowest-scored valid server, ``none`` no server.
         """
         if override:
-            if override not in self.servers:
+            if override not in self.w.servers:
                 return None, f"server {override} not found"
             if override == vm["server_uuid"]:
                 return None, "Failed to allocate the instance to a different server"
             return override, None
-        alloc = self.cfg.get("allocator") or {"mode": "vendor"}
+        alloc = self.w.cfg.get("allocator") or {"mode": "vendor"}
         reasons, valid = [], []
-        for su, s in sorted(self.servers.items(), key=lambda kv: kv[1]["hostname"]):
+        for su, s in sorted(self.w.servers.items(), key=lambda kv: kv[1]["hostname"]):
             why = self._why_not(su, vm)
             if why:
                 reasons.append(f"{s['hostname']}: {why}")
@@ -110,7 +117,7 @@ class AllocationMixin(object):
         if not valid:
             return None, (f"No compute resources available: no compute node has room for {vm['ram']} MiB RAM and "
                           f"{vm['disk']} MiB disk (" + "; ".join(reasons) + ")")
-        if len(self.servers) >= 7 and len(valid) > 1:
+        if len(self.w.servers) >= 7 and len(valid) > 1:
             drop = int(len(valid) * LARGE_POOL_RATIO)
             if drop:
                 valid = sorted(valid, key=lambda su: self.capacity(su)["ram"])[:len(valid) - drop]
@@ -123,10 +130,10 @@ class AllocationMixin(object):
         return ranked[0], None
 
     def _alloc_rng(self):
-        seed = (self.cfg.get("allocator") or {}).get("seed")
+        seed = (self.w.cfg.get("allocator") or {}).get("seed")
         if seed is None:
             return random.Random()
-        self._alloc_draws = getattr(self, "_alloc_draws", 0) + 1
+        self._alloc_draws += 1
         return random.Random(f"{seed}/{self._alloc_draws}")
 
     def _scores(self, valid, rng):
@@ -145,26 +152,17 @@ class AllocationMixin(object):
     def set_allocator(self, mode, seed=None):
         if mode not in ALLOCATOR_MODES:
             raise ApiError(400, "BadRequest", f"mode must be one of {', '.join(ALLOCATOR_MODES)}")
-        with self.lock:
-            self.cfg["allocator"] = {"mode": mode, "seed": seed}
+        with self.w.lock:
+            self.w.cfg["allocator"] = {"mode": mode, "seed": seed}
             self._alloc_draws = 0
-            self._save_meta()
-            self._flush()
-            return dict(self.cfg["allocator"])
-
-    def set_user_migration_allowed(self, value):
-        """The SAPI vmapi metadata ``user_migration_allowed`` (the lab has no SAPI: set it here)."""
-        if not isinstance(value, bool):
-            raise ApiError(400, "BadRequest", "user_migration_allowed must be true or false")
-        with self.lock:
-            self.cfg["user_migration_allowed"] = value
-            self._save_meta()
-            self._flush()
+            self.w._save_meta()
+            self.w._flush()
+            return dict(self.w.cfg["allocator"])
 
     def update_server(self, su, params):
         """CNAPI ServerUpdate (``POST /servers/:uuid``): the documented fields, 204."""
-        with self.lock:
-            s = self.servers.get(su)
+        with self.w.lock:
+            s = self.w.servers.get(su)
             if not s:
                 raise ApiError(404, "ResourceNotFound", f"Server {su} not found")
             unknown = sorted(set(params) - set(SERVER_UPDATE_FIELDS))
@@ -186,5 +184,5 @@ class AllocationMixin(object):
             for key in ("next_reboot", "rack_identifier", "reservation_ratio", "overprovision_ratios"):
                 if key in params:
                     s[key] = params[key]
-            self._save("servers", su)
-            self._flush()
+            self.w._save("servers", su)
+            self.w._flush()

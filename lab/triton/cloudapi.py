@@ -64,7 +64,7 @@ async def watch_stream(world, vm_uuid):
         nonlocal sent
         sent += 1
         return chunk
-    rec, live, prog = world.watch_snapshot(vm_uuid)
+    rec, live, prog = world.simulation.watch_snapshot(vm_uuid)
     hist = rec["progress_history"] if rec else []
     if hist and hist[-1]["state"] == "running":
         yield count(line(world.entry_view(hist[-1])))
@@ -76,7 +76,7 @@ async def watch_stream(world, vm_uuid):
                     "state": rec["state"] if rec else "unknown", "message": (rec or {}).get("error")})
         return
     # the latest progress event first (how a client re-attaches), then every event logged since
-    _events, seq = world.events_since(vm_uuid, 1 << 60)
+    _events, seq = world.simulation.events_since(vm_uuid, 1 << 60)
     if prog:
         yield count(line(prog))
     while True:
@@ -85,7 +85,7 @@ async def watch_stream(world, vm_uuid):
             log.info("watch of %s: dropping the connection (lab fault)", vm_uuid)
             yield DROP
             return
-        rec, live, prog = world.watch_snapshot(vm_uuid)
+        rec, live, prog = world.simulation.watch_snapshot(vm_uuid)
         if rec is None:
             yield line({"type": "end", "phase": None, "state": "unknown"})
             return
@@ -93,7 +93,7 @@ async def watch_stream(world, vm_uuid):
         for e in hist[next_idx:]:
             yield count(line(world.entry_view(e)))
         next_idx = max(next_idx, len(hist))
-        events, seq = world.events_since(vm_uuid, seq)
+        events, seq = world.simulation.events_since(vm_uuid, seq)
         for ev in events:
             yield count(line(ev))
         if not live or rec["state"] != "running":
@@ -152,7 +152,7 @@ def build_cloudapi(world):
                         return JSONResponse(world.machine_view(vm), headers=hdrs)
                     if len(rest) == 3 and rest[2] == "migrate":
                         if meth == "GET":
-                            _kind, est = world.migrate(vm["uuid"], "estimate", owner_uuid=account["uuid"])
+                            _kind, est = world.actions.migrate(vm["uuid"], "estimate", owner_uuid=account["uuid"])
                             return JSONResponse(est, headers=hdrs)
                         if meth == "POST":
                             pass  # below, outside the lock (the body is read asynchronously)
@@ -208,7 +208,7 @@ def build_cloudapi(world):
         if action not in ("begin", "sync", "switch", "automatic", "abort", "pause", "finalize"):
             raise ApiError(409, "InvalidArgument", f"{action} is not a valid migration action")
         automatic = action == "automatic"
-        kind, payload = world.migrate(vm["uuid"], "begin" if automatic else action, owner_uuid=account["uuid"],
+        kind, payload = world.actions.migrate(vm["uuid"], "begin" if automatic else action, owner_uuid=account["uuid"],
                                       automatic=automatic)
         if kind == "finalized":
             if payload:
@@ -254,7 +254,7 @@ def admin_endpoint(world):
                 return JSONResponse(world.instances_report(migrations_only=True))
             if path == "allocator" and meth in ("GET", "POST"):
                 if meth == "POST":
-                    return JSONResponse(world.set_allocator(body.get("mode", "vendor"), body.get("seed")))
+                    return JSONResponse(world.allocation.set_allocator(body.get("mode", "vendor"), body.get("seed")))
                 return JSONResponse(dict(world.cfg.get("allocator") or {"mode": "vendor", "seed": None}))
             if path == "settings" and meth in ("GET", "POST"):
                 if meth == "POST" and "user_migration_allowed" in body:

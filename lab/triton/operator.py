@@ -44,7 +44,7 @@ def build_operator(world):
                 if hidden:
                     rec = world.record_of(vm["uuid"])
                     for su in ((rec or {}).get("source_server_uuid"), (rec or {}).get("target_server_uuid")):
-                        if su and su != vm["server_uuid"] and vm in world._hidden_halves(su):
+                        if su and su != vm["server_uuid"] and vm in world.allocation.hidden_halves(su):
                             halves.append((su, True))
                 for su, is_hidden in halves:
                     view = world.vmapi_view(vm, hidden=is_hidden, server=su)
@@ -84,7 +84,7 @@ def build_operator(world):
                            f"Invalid parameters: override_server_uuid ({override}) is not a valid UUID",
                            errors=[{"field": "override_server_uuid", "code": "Invalid", "message": "Invalid UUID"}])
         automatic = params.get("migration_automatic") in TRUE
-        kind, payload = world.migrate(u, action, owner_uuid=params.get("owner_uuid"), automatic=automatic,
+        kind, payload = world.actions.migrate(u, action, owner_uuid=params.get("owner_uuid"), automatic=automatic,
                                       override=override if action == "begin" else None)
         if kind == "finalized":
             if payload:
@@ -132,7 +132,7 @@ def build_operator(world):
         uuids = [x for x in (q.get("uuids") or "").split(",") if x]
         with world.lock:
             out = []
-            usage = world.usage_by_server()
+            usage = world.allocation.usage_by_server()
             for su, s in sorted(world.servers.items(), key=lambda kv: kv[1]["hostname"]):
                 if uuids and su not in uuids:
                     continue
@@ -155,7 +155,7 @@ def build_operator(world):
     async def get_server(request: Request):
         if request.method == "POST":   # ServerUpdate [vendor: sdc-cnapi docs]
             params = await request_params(request)
-            world.update_server(request.path_params["uuid"], params)
+            world.allocation.update_server(request.path_params["uuid"], params)
             return Response(status_code=204)
         with world.lock:
             s = server_or_404(request.path_params["uuid"])
@@ -176,8 +176,8 @@ def build_operator(world):
             if wanted is not None and (not isinstance(wanted, list)
                                        or any(not UUID_RE.match(str(x)) for x in wanted)):
                 raise ApiError(409, "InvalidParameters", "servers: invalid server UUID")
-            usage = world.usage_by_server()
-            return JSONResponse({"capacities": {su: world.capacity(su, usage) for su in world.servers
+            usage = world.allocation.usage_by_server()
+            return JSONResponse({"capacities": {su: world.allocation.capacity(su, usage) for su in world.servers
                                                 if wanted is None or su in wanted}})
 
     app = Starlette(routes=[

@@ -1,38 +1,40 @@
-"""The Triton world's clock-driven simulation: the background tick that advances running migration actions and
-workloads, incremental syncs copying real dataset files, switch and rollback steps, progress events, and what the
-watch stream reads."""
+"""The Triton world's ``simulation`` part, clock-driven: the background tick that advances running migration
+actions (started and ended by the ``actions`` part) and workloads, incremental syncs copying real dataset files,
+switch and rollback steps, progress events, and what the watch stream reads."""
 import os
 import shutil
 import time
 
+from lab.part import Part
 from lab.triton.common import ROLLBACK_STEPS, SWITCH_STEPS, iso, log, tree_checksum, tree_manifest
 
 
-class SimulationMixin(object):
-    """What the TritonWorld's background thread advances, part of the TritonWorld (shares its ``self``)."""
+class Simulation(Part):
+    """What the world's background thread advances (``world.simulation``): the world's instances, migration
+    records and faults through ``self.w``, under its lock."""
 
     # ------------------------------------------------------------------ simulation
-    def run_simulation(self, interval=0.01, flush_every=0.2):
+    def run(self, interval=0.01, flush_every=0.2):
         """Advance the world every ``interval`` real seconds; write what changed at most every
         ``flush_every`` real seconds (public calls write at once)."""
-        last = self.lab_now()
+        last = self.w.lab_now()
         flushed = time.monotonic()
-        while not self.stop_event.wait(interval):
-            with self.lock:
+        while not self.w.stop_event.wait(interval):
+            with self.w.lock:
                 try:
-                    now = self.lab_now()
+                    now = self.w.lab_now()
                     self.tick(now, now - last)
                     last = now
                     if time.monotonic() - flushed >= flush_every:
-                        self._flush()
+                        self.w._flush()
                         flushed = time.monotonic()
                 except Exception:  # keep the lab alive; the failure is in lab.log
                     log.exception("triton simulation tick failed")
 
     def tick(self, now, dt):
-        for vm in list(self.vms.values()):
+        for vm in list(self.w.vms.values()):
             self._workload(vm, dt)
-        for rec in list(self.migrations.values()):
+        for rec in list(self.w.migrations.values()):
             act = rec["_lab"].get("action")
             if act:
                 self._advance(rec, act, now)
@@ -42,7 +44,7 @@ class SimulationMixin(object):
         if not wl["bytes_per_second"] or vm["state"] != "running":
             return
         wl["carry"] += wl["bytes_per_second"] * max(0.0, dt)
-        root = os.path.join(self._ds(vm["server_uuid"], vm["uuid"]), "workload")
+        root = os.path.join(self.w._ds(vm["server_uuid"], vm["uuid"]), "workload")
         n = 0
         while wl["carry"] >= wl["file_size"] and n < 64:
             os.makedirs(root, exist_ok=True)
@@ -54,57 +56,57 @@ class SimulationMixin(object):
             wl["carry"] -= wl["file_size"]
             n += 1
         if n:
-            self._save("vms", vm["uuid"])
+            self.w._save("vms", vm["uuid"])
 
     def _step_duration(self, spec):
-        t = self.cfg["timing"]
+        t = self.w.cfg["timing"]
         if isinstance(spec, str):
             return float(t[spec])
         return float(t["switch"]) * float(spec)
 
     def _fault(self, rec, phase, act, now, duration):
         """True when an injected fail_phase fault fires for this action now."""
-        vm = self.vms[rec["vm_uuid"]]
-        for fid, f in list(self.faults.items()):
+        vm = self.w.vms[rec["vm_uuid"]]
+        for fid, f in list(self.w.faults.items()):
             if f["kind"] != "fail_phase" or f["phase"] != phase:
                 continue
             if f["instance"] not in ("*", vm["uuid"], vm["alias"]):
                 continue
             if now - act["started"] < float(f.get("at", 0.5)) * max(duration, 1e-9):
                 continue
-            self._use_fault(fid, f)
+            self.w._use_fault(fid, f)
             return True
         return False
 
     def _advance(self, rec, act, now):
         kind = act["kind"]
-        vm = self.vms[rec["vm_uuid"]]
-        t = self.cfg["timing"]
+        vm = self.w.vms[rec["vm_uuid"]]
+        t = self.w.cfg["timing"]
         if kind == "begin":
             if act["step"] == 0:
                 override = rec["_lab"].get("override")
-                target, why = self.allocate(vm, override)
+                target, why = self.w.allocation.allocate(vm, override)
                 if not target:
-                    self._finish_action(rec, ok=False, error=why)
+                    self.w.actions.finish(rec, ok=False, error=why)
                     return
                 if override:
                     # no allocator ran: a target without room fails late, when cn-agent reserves the instance
-                    cap = self.capacity(target)
+                    cap = self.w.allocation.capacity(target)
                     short = [f"{cap['ram']} MiB RAM free, needs {vm['ram']}" if cap["ram"] < vm["ram"] else None,
                              f"{cap['disk']} MiB disk free, needs {vm['disk']}" if cap["disk"] < vm["disk"] else None]
                     short = [x for x in short if x]
                     if short:
-                        act["late_failure"] = (f"reserving instance failed - server {self.servers[target]['hostname']}: "
-                                               + ", ".join(short))
+                        host = self.w.servers[target]["hostname"]
+                        act["late_failure"] = f"reserving instance failed - server {host}: " + ", ".join(short)
                 rec["target_server_uuid"] = target
                 rec["_lab"]["target_reserved"] = True
-                self._summary(rec)["target_server"] = target
+                self.w.actions.summary(rec)["target_server"] = target
                 act["step"] = 1
-                self._save("migrations", rec["id"])
+                self.w._save("migrations", rec["id"])
             if self._fault(rec, "begin", act, now, float(t["begin"])):
-                shutil.rmtree(self._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
+                shutil.rmtree(self.w._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
                 rec["target_server_uuid"] = None
-                self._finish_action(rec, ok=False, error="lab fault: injected begin failure")
+                self.w.actions.finish(rec, ok=False, error="lab fault: injected begin failure")
                 return
             self._set_progress(rec, {"phase": "begin", "state": "running", "message": "reserving instance",
                                      "current_progress": min(99, int(100 * (now - act["started"]) /
@@ -114,10 +116,10 @@ class SimulationMixin(object):
                 if act.get("late_failure"):
                     rec["_lab"]["target_reserved"] = False
                     rec["target_server_uuid"] = None
-                    self._finish_action(rec, ok=False, error=act["late_failure"])
+                    self.w.actions.finish(rec, ok=False, error=act["late_failure"])
                     return
-                os.makedirs(self._ds(rec["target_server_uuid"], vm["uuid"]), exist_ok=True)
-                self._finish_action(rec, next_action="sync" if rec["automatic"] else None)
+                os.makedirs(self.w._ds(rec["target_server_uuid"], vm["uuid"]), exist_ok=True)
+                self.w.actions.finish(rec, next_action="sync" if rec["automatic"] else None)
             return
         if kind == "sync":
             self._advance_sync(rec, act, now, final=False)
@@ -130,22 +132,22 @@ class SimulationMixin(object):
             return
         if kind == "abort":
             if self._fault(rec, "abort", act, now, float(t["abort"])):
-                self._finish_action(rec, ok=False, error="lab fault: injected abort failure")
+                self.w.actions.finish(rec, ok=False, error="lab fault: injected abort failure")
                 return
             if now - act["started"] >= float(t["abort"]):
-                shutil.rmtree(self._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
+                shutil.rmtree(self.w._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
                 rec["_lab"]["target_reserved"] = False
-                self._finish_action(rec)
+                self.w.actions.finish(rec)
             return
         if kind == "pause":
             if now - act["started"] >= float(t["pause"]):
-                self._finish_action(rec)
+                self.w.actions.finish(rec)
 
     # -- sync ------------------------------------------------------------------------------
     def _begin_sync(self, rec, act, final):
-        vm = self.vms[rec["vm_uuid"]]
-        src = self._ds(rec["source_server_uuid"], vm["uuid"])
-        dst = self._ds(rec["target_server_uuid"], vm["uuid"])
+        vm = self.w.vms[rec["vm_uuid"]]
+        src = self.w._ds(rec["source_server_uuid"], vm["uuid"])
+        dst = self.w._ds(rec["target_server_uuid"], vm["uuid"])
         os.makedirs(dst, exist_ok=True)
         manifest = rec["_lab"]["manifest"]
         current = tree_manifest(src)
@@ -157,16 +159,16 @@ class SimulationMixin(object):
                 pass
             manifest.pop(gone, None)
         act["sync"] = {"queue": queue, "total": sum(current[p][0] for p in queue), "sent": 0, "files": 0,
-                       "started": self.lab_now(), "started_wall": self.wall(), "final": final,
+                       "started": self.w.lab_now(), "started_wall": self.w.wall(), "final": final,
                        "last_rate": 0.0}
 
     def _copy_some(self, rec, act, dt):
         """Copy files of the running sync within this tick's byte budget; True when done."""
-        vm = self.vms[rec["vm_uuid"]]
+        vm = self.w.vms[rec["vm_uuid"]]
         s = act["sync"]
-        src = self._ds(rec["source_server_uuid"], vm["uuid"])
-        dst = self._ds(rec["target_server_uuid"], vm["uuid"])
-        rate = float(self.cfg["timing"]["sync_bytes_per_second"])
+        src = self.w._ds(rec["source_server_uuid"], vm["uuid"])
+        dst = self.w._ds(rec["target_server_uuid"], vm["uuid"])
+        rate = float(self.w.cfg["timing"]["sync_bytes_per_second"])
         act["carry"] = act.get("carry", 0.0) + rate * max(0.0, dt)
         manifest = rec["_lab"]["manifest"]
         while s["queue"] and act["carry"] > 0:
@@ -189,22 +191,23 @@ class SimulationMixin(object):
     def _sync_progress(self, rec, act, phase_label="sync"):
         s = act["sync"]
         final = s["sent"] >= s["total"] and not s["queue"]
-        elapsed = max(self.lab_now() - s["started"], 1e-9)
+        elapsed = max(self.w.lab_now() - s["started"], 1e-9)
         rate = s["sent"] / elapsed
         left = max(s["total"] - s["sent"], 0)
-        eta_ms = int(left / max(rate, 1.0) * 1000 * self.time_scale) if rate > 0 else 0
+        eta_ms = int(left / max(rate, 1.0) * 1000 * self.w.time_scale) if rate > 0 else 0
         self._set_progress(rec, {"phase": phase_label, "state": "running", "message": "syncing data",
                                  "current_progress": s["sent"], "total_progress": max(s["sent"], s["total"]),
-                                 "eta_ms": eta_ms, "transfer_bytes_second": int(rate / self.time_scale),
+                                 "eta_ms": eta_ms, "transfer_bytes_second": int(rate / self.w.time_scale),
                                  "started_timestamp": iso(s["started_wall"]),
-                                 "duration_ms": int(elapsed * self.time_scale * 1000)}, final=final)
+                                 "duration_ms": int(elapsed * self.w.time_scale * 1000)}, final=final)
 
-    def _end_sync(self, rec, act):
+    def end_sync(self, rec, act):
+        """The running sync of ``act`` ends (done, failed or paused): its bytes go into the migration's summary."""
         s = act.pop("sync")
-        summary = self._summary(rec)
+        summary = self.w.actions.summary(rec)
         if summary:
             summary["syncs"].append({"bytes": s["sent"], "files": s["files"],
-                                     "lab_seconds": round(self.lab_now() - s["started"], 3), "final": s["final"]})
+                                     "lab_seconds": round(self.w.lab_now() - s["started"], 3), "final": s["final"]})
             summary["bytes_sent"] += s["sent"]
         return s
 
@@ -214,20 +217,20 @@ class SimulationMixin(object):
             act["last_tick"] = now
         dt = now - act.get("last_tick", now)
         act["last_tick"] = now
-        rate = float(self.cfg["timing"]["sync_bytes_per_second"])
+        rate = float(self.w.cfg["timing"]["sync_bytes_per_second"])
         expected = act["sync"]["total"] / max(rate, 1.0)
         if self._fault(rec, "sync", act, now, expected):
-            self._end_sync(rec, act)
-            self._finish_action(rec, ok=False, error="lab fault: injected sync failure")
+            self.end_sync(rec, act)
+            self.w.actions.finish(rec, ok=False, error="lab fault: injected sync failure")
             return
         done = self._copy_some(rec, act, dt)
         self._sync_progress(rec, act)
         if done:
-            self._end_sync(rec, act)
+            self.end_sync(rec, act)
             nxt = None
             if rec["automatic"]:
                 nxt = "sync" if rec["num_sync_phases"] == 0 else "switch"
-            self._finish_action(rec, next_action=nxt)
+            self.w.actions.finish(rec, next_action=nxt)
 
     # -- switch / rollback -------------------------------------------------------------------
     def _advance_steps(self, rec, act, now, steps, on_step):
@@ -248,7 +251,7 @@ class SimulationMixin(object):
                     self._begin_sync(rec, act, final=True)
                 if self._copy_some(rec, act, dt):
                     self._sync_progress(rec, act)
-                    self._end_sync(rec, act)
+                    self.end_sync(rec, act)
                 else:
                     self._sync_progress(rec, act)
                     return
@@ -257,12 +260,12 @@ class SimulationMixin(object):
             if on_step(rec, act, msg, "done") is False:
                 return
             act["step"] += 1
-        self._finish_action(rec)
+        self.w.actions.finish(rec)
 
     def _switch_step(self, rec, act, msg, when):
-        vm = self.vms[rec["vm_uuid"]]
-        summary = self._summary(rec)
-        now = self.lab_now()
+        vm = self.w.vms[rec["vm_uuid"]]
+        summary = self.w.actions.summary(rec)
+        now = self.w.lab_now()
         if when == "enter" and msg == "stopping the instance":
             act["was_running"] = vm["state"] == "running"
             vm["state"] = "stopping"
@@ -275,14 +278,14 @@ class SimulationMixin(object):
             summary["data_intact"] = summary["target_checksum_after_sync"] == summary["source_checksum_at_stop"]
             if self._fault(rec, "switch", act, now, 0.0):
                 vm["state"] = "running" if act.get("was_running") else "stopped"
-                self._save("vms", vm["uuid"])
-                self._finish_action(rec, ok=False, error="lab fault: injected switch failure")
+                self.w._save("vms", vm["uuid"])
+                self.w.actions.finish(rec, ok=False, error="lab fault: injected switch failure")
                 return False
         if when == "done" and msg == "hiding the original instance":
             pass  # the source half keeps its dataset at zones/<source>/<uuid>, hidden from listings
         if when == "done" and msg == "promoting the migrated instance":
             vm["server_uuid"] = rec["target_server_uuid"]
-            vm["updated"] = iso(self.wall())
+            vm["updated"] = iso(self.w.wall())
         if when == "done" and msg == "starting the migrated instance":
             vm["state"] = "running" if act.get("was_running", True) else "stopped"
             if summary:
@@ -290,38 +293,38 @@ class SimulationMixin(object):
                 summary["downtime_real_seconds"] = round(time.time() - act["stop_real"], 3)
                 summary["switched"] = round(now, 3)
                 summary["switched_real"] = round(time.time(), 3)
-        self._save("vms", vm["uuid"])
+        self.w._save("vms", vm["uuid"])
         return True
 
     def _checksum_off_clock(self, act, server_uuid, vm):
         """The dataset's checksum; the time the lab spends computing it is not counted as downtime."""
         t0 = time.monotonic()
-        digest = tree_checksum(self._ds(server_uuid, vm["uuid"]))
+        digest = tree_checksum(self.w._ds(server_uuid, vm["uuid"]))
         spent = time.monotonic() - t0
-        act["stop_lab"] += spent / self.time_scale
+        act["stop_lab"] += spent / self.w.time_scale
         act["stop_real"] += spent
-        act["step_started"] += spent / self.time_scale
+        act["step_started"] += spent / self.w.time_scale
         return digest
 
     def _rollback_step(self, rec, act, msg, when):
-        vm = self.vms[rec["vm_uuid"]]
+        vm = self.w.vms[rec["vm_uuid"]]
         if when == "enter" and msg == "stopping the instance":
             act["was_running"] = vm["state"] == "running"
-            if self._fault(rec, "rollback", act, self.lab_now() + 1e9, 0):
-                self._finish_action(rec, ok=False, error="lab fault: injected rollback failure")
+            if self._fault(rec, "rollback", act, self.w.lab_now() + 1e9, 0):
+                self.w.actions.finish(rec, ok=False, error="lab fault: injected rollback failure")
                 return False
             vm["state"] = "stopping"
         if when == "done" and msg == "stopping the instance":
             vm["state"] = "stopped"
         if when == "done" and msg == "promoting the original instance":
             vm["server_uuid"] = rec["source_server_uuid"]
-            vm["updated"] = iso(self.wall())
+            vm["updated"] = iso(self.w.wall())
         if when == "done" and msg == "removing the migrated instance":
-            shutil.rmtree(self._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
+            shutil.rmtree(self.w._ds(rec["target_server_uuid"], vm["uuid"]), ignore_errors=True)
             rec["_lab"]["target_reserved"] = False
         if when == "done" and msg == "starting the original instance":
             vm["state"] = "running" if act.get("was_running") else "stopped"
-        self._save("vms", vm["uuid"])
+        self.w._save("vms", vm["uuid"])
         return True
 
     def _set_progress(self, rec, event, final=False):
@@ -329,14 +332,14 @@ class SimulationMixin(object):
         event per lab second and kind, as cn-agent sends one a second; the last of a sync always)."""
         ev = {"type": "progress"}
         ev.update(event)
-        if ev == self.progress.get(rec["vm_uuid"]):
+        if ev == self.w.progress.get(rec["vm_uuid"]):
             return
-        self.progress[rec["vm_uuid"]] = ev
+        self.w.progress[rec["vm_uuid"]] = ev
         rec["_lab"]["progress"] = ev
         log_ = rec["_lab"].setdefault("events", [])
         seq = rec["_lab"].get("seq", 0) + 1
         rec["_lab"]["seq"] = seq
-        now = self.lab_now()
+        now = self.w.lab_now()
         last = log_[-1] if log_ else None
         if (last and not last["final"] and now - last["lab_t"] < 1.0
                 and (last["event"].get("phase"), last["event"].get("message")) == (ev.get("phase"), ev.get("message"))):
@@ -344,12 +347,12 @@ class SimulationMixin(object):
         else:
             log_.append({"seq": seq, "lab_t": now, "event": ev, "final": final})
             del log_[:-200]
-        self._save("migrations", rec["id"])
+        self.w._save("migrations", rec["id"])
 
     def events_since(self, vm_uuid, seq):
         """(progress events logged after seq, the last seq) for a watcher."""
-        with self.lock:
-            rec = self.record_of(vm_uuid) or self.last_record.get(vm_uuid)
+        with self.w.lock:
+            rec = self.w.record_of(vm_uuid) or self.w.last_record.get(vm_uuid)
             if not rec:
                 return [], seq
             log_ = rec["_lab"].get("events", [])
@@ -361,12 +364,9 @@ class SimulationMixin(object):
         def light(r):  # what a watcher needs, without the lab's bookkeeping (manifest, event log)
             return {"phase": r["phase"], "state": r["state"], "error": r.get("error"),
                     "progress_history": [dict(e) for e in r["progress_history"]]}
-        with self.lock:
-            rec = self.record_of(vm_uuid)
+        with self.w.lock:
+            rec = self.w.record_of(vm_uuid)
             if rec is None:
-                last = self.last_record.get(vm_uuid)
-                return (light(last) if last else None), False, self.progress.get(vm_uuid)
-            return light(rec), True, self.progress.get(vm_uuid)
-
-    def entry_view(self, e):
-        return self._entry_view(e, self.wall())
+                last = self.w.last_record.get(vm_uuid)
+                return (light(last) if last else None), False, self.w.progress.get(vm_uuid)
+            return light(rec), True, self.w.progress.get(vm_uuid)

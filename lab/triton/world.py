@@ -1,6 +1,12 @@
-"""The simulated Triton data center: compute nodes, instances with real datasets, migrations.
+"""The simulated Triton data center: compute nodes, instances with real datasets, migrations. The world
+holds the state (seeding, loading, lookups, views, the admin plane) and its parts, each a concern of its own
+(composition, not mixins; ``lab.part.Part``):
 
-Everything runs under ``TritonWorld.lock``; HTTP handlers call the public methods, one background
+- ``allocation`` (lab.triton.allocation): capacity, the allocator, server updates;
+- ``actions`` (lab.triton.migrations): the migration actions, their validation and records;
+- ``simulation`` (lab.triton.simulation): the tick that advances actions and workloads, progress events.
+
+Everything runs under ``TritonWorld.lock``; HTTP handlers call the world and its parts, one background
 thread (``run_simulation``) advances the running migration actions and the workloads. State is
 written through to ``triton.sqlite`` (``lab.store.Store`` with this plane's tables).
 
@@ -19,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lab.tls import write_private_key
-from lab.triton.allocation import AllocationMixin
+from lab.triton.allocation import Allocation
 from lab.triton.common import (
     ALLOCATOR_MODES,
     TIMING_DEFAULTS,
@@ -30,20 +36,27 @@ from lab.triton.common import (
     stable_uuid,
     tree_manifest,
 )
-from lab.triton.migrations import MigrationActionsMixin
-from lab.triton.simulation import SimulationMixin
+from lab.triton.migrations import MigrationActions
+from lab.triton.simulation import Simulation
 from lab.worldbase import WorldBase
 
 
-class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, WorldBase):
+class TritonWorld(WorldBase):
     def __init__(self, store, topology, state_dir, time_scale=None, reset=False):
         super().__init__(store, topology or {})
+        self.allocation = Allocation(self)
+        self.actions = MigrationActions(self)
+        self.simulation = Simulation(self)
         self.state_dir = state_dir
         self.base = os.path.join(state_dir, "triton")
         self.progress = {}       # vm uuid -> latest progress event (like VMAPI's in-memory map)
         self.last_record = {}    # vm uuid -> last record, also after it was deleted (watch end events)
         self.watch_events = {}   # vm uuid -> events sent so far on watches (drop_watch fault)
         self._open(time_scale, reset, "meta")
+
+    def run_simulation(self, interval=0.01, flush_every=0.2):
+        """The background thread's loop (lab.planes): the ``simulation`` part's."""
+        self.simulation.run(interval, flush_every)
 
     # ------------------------------------------------------------------ clock, persistence (lab.worldbase)
     @staticmethod
@@ -258,7 +271,7 @@ class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, World
         out["disk_pool_size_bytes"] = s["disk"] * 1024 * 1024
         out["memory_total_bytes"] = s["ram"] * 1024 * 1024
         if "capacity" in extras or "all" in extras:
-            cap = self.capacity(s["uuid"], usage)
+            cap = self.allocation.capacity(s["uuid"], usage)
             out.update(unreserved_ram=cap["ram"], unreserved_disk=cap["disk"], unreserved_cpu=cap["cpu"])
         if "vms" in extras or "all" in extras:
             out["vms"] = {v["uuid"]: {"uuid": v["uuid"], "owner_uuid": v["owner_uuid"], "state": v["state"],
@@ -268,7 +281,7 @@ class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, World
     def vms_on_server(self, su, include_hidden=True):
         out = [v for v in self.vms.values() if v["server_uuid"] == su]
         if include_hidden:
-            out += self._hidden_halves(su)
+            out += self.allocation.hidden_halves(su)
         return out
 
     @staticmethod
@@ -281,6 +294,10 @@ class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, World
             end = e.get("_finished_wall") or now_wall
             out["duration_ms"] = int(max(0.0, end - start) * 1000) if start else 0
         return out
+
+    def entry_view(self, e):
+        """A progress history entry as the watch stream sends it."""
+        return self._entry_view(e, self.wall())
 
     def migration_view(self, rec, raw=False, cloudapi=False):
         now_wall = self.wall()
@@ -304,6 +321,15 @@ class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, World
                 raise ApiError(404, "ResourceNotFound", f"instance {key} not found")
             vm["_lab"]["workload"]["bytes_per_second"] = int(bytes_per_second)
             self._save("vms", vm["uuid"])
+            self._flush()
+
+    def set_user_migration_allowed(self, value):
+        """The SAPI vmapi metadata ``user_migration_allowed`` (the lab has no SAPI: set it here)."""
+        if not isinstance(value, bool):
+            raise ApiError(400, "BadRequest", "user_migration_allowed must be true or false")
+        with self.lock:
+            self.cfg["user_migration_allowed"] = value
+            self._save_meta()
             self._flush()
 
     @staticmethod
@@ -391,11 +417,11 @@ class TritonWorld(AllocationMixin, MigrationActionsMixin, SimulationMixin, World
         with self.lock:
             out = {}
             for su, s in sorted(self.servers.items(), key=lambda kv: kv[1]["hostname"]):
-                cap = self.capacity(su)
+                cap = self.allocation.capacity(su)
                 out[s["hostname"]] = {"uuid": su, "unreserved_ram": cap["ram"], "unreserved_disk": cap["disk"],
                                       "instances": sorted(v["alias"] for v in self.vms.values()
                                                           if v["server_uuid"] == su),
-                                      "hidden": sorted(v["alias"] for v in self._hidden_halves(su))}
+                                      "hidden": sorted(v["alias"] for v in self.allocation.hidden_halves(su))}
             return {"servers": out, "migrations": {self.vms[r["vm_uuid"]]["alias"]: [r["phase"], r["state"]]
                                                    for r in self.migrations.values()},
                     "lab_now": round(self.lab_now(), 3)}

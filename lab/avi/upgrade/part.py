@@ -1,5 +1,5 @@
 """The base of the upgrade engine's parts."""
-from lab.avi.part import Part
+from lab.part import Part
 
 
 class UpgradePart(Part):
