@@ -209,7 +209,7 @@ def build_cloudapi(world):
             raise ApiError(409, "InvalidArgument", f"{action} is not a valid migration action")
         automatic = action == "automatic"
         kind, payload = world.actions.migrate(vm["uuid"], "begin" if automatic else action, owner_uuid=account["uuid"],
-                                      automatic=automatic)
+                                              automatic=automatic)
         if kind == "finalized":
             if payload:
                 await asyncio.sleep(payload)

@@ -85,7 +85,7 @@ def build_operator(world):
                            errors=[{"field": "override_server_uuid", "code": "Invalid", "message": "Invalid UUID"}])
         automatic = params.get("migration_automatic") in TRUE
         kind, payload = world.actions.migrate(u, action, owner_uuid=params.get("owner_uuid"), automatic=automatic,
-                                      override=override if action == "begin" else None)
+                                              override=override if action == "begin" else None)
         if kind == "finalized":
             if payload:
                 await asyncio.sleep(payload)
