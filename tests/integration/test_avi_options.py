@@ -100,6 +100,15 @@ def test_avi_module_options_on_the_lab(lab):
     assert _se(r["info_end"], "se-c")["enable_state"] == "SE_STATE_ENABLED"
     assert client.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_ENABLED"
 
+    # se_group_refresh in check mode: the plan sets the new hardware on the group and replaces its SEs one at a time;
+    # nothing changes on the controller
+    refresh = r["check_refresh"]
+    assert refresh["changed"], refresh
+    actions = " ".join(refresh["plan"]["actions"])
+    assert "disk_per_se" in actions and "40" in actions and "instance_flavor" in actions and "se-large" in actions, actions
+    group = client.by_name("serviceenginegroup", "sg-shared")
+    assert group.get("disk_per_se") != 40 and group.get("instance_flavor") != "se-large", group
+
     # nothing lost, no service interrupted by any of it
     assert all(vs["placement"] and vs["placement"][0]["service_engines"] for vs in r["info_end"]["virtual_services"])
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
