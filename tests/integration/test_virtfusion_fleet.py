@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, VirtFusionPlaybookLab, run_playbook
+from test_fleet_move_back import spans_of
 from test_playbooks import flat, recap
 from test_virtfusion_playbooks import UNREADABLE
 
@@ -110,17 +111,6 @@ def test_move_back_after_a_hypervisor_evacuation(flab, fplaybook):
                                                       "accept_unverified": ACCEPT})
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     assert flab.where() == home
-
-
-def spans_of(record):
-    fmt = "%Y-%m-%dT%H:%M:%S.%f"
-    out = {}
-    for step in record["steps"][1:]:
-        busy = [p for p in step.get("phases", []) if p["name"] != "wait for a slot"]
-        if busy:
-            out[step["target"]] = (datetime.datetime.strptime(busy[0]["start"], fmt),
-                                   datetime.datetime.strptime(busy[-1]["end"], fmt))
-    return out
 
 
 def test_fleet_window_2_capacity_move_back_and_resume(flab, fplaybook):
