@@ -198,13 +198,13 @@ class LiveProgressAction(ActionBase):
                 continue
             if self._progress_filter.wanted(entry):
                 display.display(format_progress(host, entry))
-        return max(shown, len(complete)), _job_done(job)
+        return max(shown, len(complete)), job_done(job)
 
 
 JOB_SEPARATOR = "\n--fleetops-async-job--\n"
 
 
-def _job_done(text):
+def job_done(text):
     """Whether an async job file holds the module's result (async_wrapper writes a ``started``
     marker while the module runs, and the module's own JSON once it ends)."""
     try:

@@ -89,6 +89,11 @@ def test_move_back_round_trip(mlab, mplaybook):
         ("migrate", "vs-1", "success"), ("migrate", "vs-2", "success")], new
     assert "moved back: 2 of 2, skipped: none" in flat(out)
     assert "verified: 2 virtual service(s) on se-a and up, nothing lost" in flat(out)
+    # the wave is followed quietly: each migration's progress live and one line as it ends, no retry noise
+    assert "FAILED - RETRYING" not in out, out[-3000:]
+    for vs in ("vs-1", "vs-2"):
+        assert "[job_wait] localhost %s | ended, changed" % vs in out, out[-3000:]
+        assert "[vs_migrate] localhost %s |" % vs in out, out[-3000:]
     with open(state + "/se-a-back.json") as fh:
         back = json.load(fh)
     assert back["kind"] == "se_move_back" and back["result"] == "ok" and not back["check_mode"]
