@@ -19,6 +19,7 @@ TWIN_FORMAT = "fleetops.maintenance.twin/v1"
 # maintenance -> (the collection's playbook, the provider it needs; None: the operator's `provider` variable)
 MAINTENANCE = {
     "evacuate_se": ("evacuate_se", "avi"),
+    "move_back_se": ("move_back_se", "avi"),
     "migrate_vs": ("migrate_vs", "avi"),
     "upgrade": ("upgrade", "avi"),
     "evacuate_host": ("evacuate_host", None),
@@ -34,7 +35,7 @@ CONNECTION_VARS = (
 )
 # environment variables that could point a playbook at the real system: never passed to the rehearsal's run
 REAL_ENV_PREFIXES = ("AVI_", "TRITON_", "SDC_", "VIRTFUSION_")
-DEFAULT_WINDOW = {"evacuate_host": 4}
+DEFAULT_WINDOW = {"evacuate_host": 4, "move_back_se": 4}
 
 
 def _write_private(path, text):

@@ -244,3 +244,32 @@ def test_avi_twin_of_a_lab_forecasts_the_real_rolling_upgrade(make_lab, tmp_path
     measured, _out = real_run(lab, "avi", "upgrade", variables, tmp_path / "real.json")
     assert measured["upgrade"]["controller"]["to"] == "22.1.7"
     agree(forecast, measured)
+
+
+def test_avi_twin_forecasts_the_real_move_back(make_lab, tmp_path):
+    """Move back rehearsed (issue 18 items 1 and 2): after a real evacuation of web-se-1 (shop to web-se-2, blog to
+    an SE the controller creates) and its re-enable, a twin of the controller as it is then rehearses move_back_se
+    with the evacuation's own record, and the forecast agrees with the real move back."""
+    lab = make_lab(os.path.join(FILES, "twin_source_avi.yml"))
+    source = yaml.safe_load(open(lab.topology))
+    record = str(tmp_path / "web-se-1.json")
+    rc, out = run_playbook(lab, "evacuate_se", {"service_engine": "web-se-1", "report_file": record})
+    assert rc == 0, out[-3000:]
+    rc, out = run_playbook(lab, "evacuate_se", {"service_engine": "web-se-1", "state": "enabled"})
+    assert rc == 0, out[-3000:]
+    twin_file = tmp_path / "twin-avi.yml"
+    export(lab, twin_file, provider="avi")
+
+    calls = api_calls(lab, "avi")
+    variables = {"record": record, "concurrency": 2}
+    forecast = rehearse(lab, twin_file, "move_back_se", variables, tmp_path / "rehearsal",
+                        {"timing": source["timing"]}, assume="max_se_on_host=3", time_scale="0.01")
+    assert api_calls(lab, "avi") == calls, "the rehearsal talked to the source"
+    assert sorted((i["kind"], i["target"]) for i in forecast["order"]) == [("migrate", "blog"), ("migrate", "shop")]
+    assert forecast["result"]["ok"] and forecast["created_service_engines"] == []
+
+    measured, out = real_run(lab, "avi", "move_back_se", variables, tmp_path / "real-back.json")
+    assert measured["result"]["ok"], out[-3000:]
+    agree(forecast, measured)
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
