@@ -4,7 +4,7 @@ rehearsal/rehearse.yml, then run the same maintenance for real on the source lab
 happened, within the tolerances of rehearsal/compare.py (the guide states them). The twin must hold none of the
 source's secrets, and the rehearsal must never touch the source.
 
-Time: the Avi SE evacuation runs always (about a minute on an idle machine). The other demonstrations (the Triton and
+Time: the Avi SE evacuation and the Avi move back run always (about two minutes each). The other demonstrations (the Triton and
 VirtFusion host evacuations, the Avi rolling upgrade) each take as long again: they run with FLEETOPS_TWIN_DEMO=1
 (their exports and secret checks run always). On the shared 2-core machine at a load average of 20-30, the
 VirtFusion one agreed, the Triton one agreed once and once not (its lab's clock stretches with the machine's delays:
