@@ -23,8 +23,6 @@ from lab.cli import ENV_SETTINGS  # noqa: E402  (the connection settings python 
 RST = os.path.join(ROOT, "docs", "docsite", "rst")
 GUIDES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(RST, "guide_*.rst")))
 NOT_YET = {
-    "guide_fleet_maintenance": "its move back and fleet run in tests/integration/test_fleet_move_back.py against the "
-                               "triton_fleet lab (the guide's commands name the operator's own files under /var/tmp)",
     "guide_awx": "needs an AWX / Automation Platform controller; tests/awx checks its templates and workflow",
     "guide_rehearsal": "its export, rehearsal and comparison run in tests/integration/test_twin_rehearsal.py against a "
                        "source lab (the guide's commands name the operator's own files under /var/tmp)",
@@ -34,6 +32,8 @@ VENDORS = {"guide_evacuate_se": ["avi"], "guide_rolling_upgrade": ["avi"], "guid
            "guide_awx": ["avi", "triton", "virtfusion"],
            "guide_rehearsal": ["avi", "triton", "virtfusion"]}
 LAB_STATES = re.compile(r"(?<![\w/.])\.lab/([\w-]+)")  # the state dirs of the guides' "Against the lab" blocks
+# the operator's own files in the guides' examples (run records, reports): kept under the test's dir instead
+OPERATOR_FILES = re.compile(r"(?<![\w/.])/var/tmp/")
 
 
 def code_blocks(name):
@@ -87,13 +87,15 @@ def test_guide_starts_with_against_the_lab_and_against_your_system(name):
 
 
 def localize(cmd, state_dir):
-    """``cmd`` with each lab state dir (``.lab/NAME``) moved under the test's ``state_dir``."""
+    """``cmd`` with each lab state dir (``.lab/NAME``) and the operator's files (``/var/tmp/...``) moved under the
+    test's ``state_dir``."""
+    cmd = OPERATOR_FILES.sub(lambda m: os.path.join(state_dir, "var-tmp") + "/", cmd)
     return LAB_STATES.sub(lambda m: os.path.join(state_dir, m.group(1)), cmd)
 
 
 def run_guide(name, state_dir):
     env = ansible_env({k: v for k, v in os.environ.items() if not k.startswith(("AVI_", "TRITON_", "VIRTFUSION_"))})
-    os.makedirs(state_dir, exist_ok=True)
+    os.makedirs(os.path.join(state_dir, "var-tmp"), exist_ok=True)
     env_file = os.path.join(state_dir, "guide-shell.env")
     ran = []
     cmds = marked_commands(name)
