@@ -1,9 +1,10 @@
 """The VirtFusion plane: a control server reached over real SSH whose servers are real QEMU guests.
 
 Pieces: the world (``world.py``, ``virtfusion.sqlite``), the engine (``engine.py``: QEMU guests and
-the migrations' runner; their steps in ``live.py`` and ``hybrid.py``), the command semantics (``service.py``), the HTTPS listener ``virtfusion`` (``app.py``:
-REST API, vfcli-ctrl's calls, ``/_lab/`` admin), the private sshd (``sshd.py``) and ``vfcli-ctrl``
-itself (``vfcli.py``, run in the SSH sessions). See lab/VIRTFUSION.md for the contract.
+the migrations' runner, with its parts ``engine.live`` and ``engine.hybrid`` holding the steps of each kind,
+``live.py`` and ``hybrid.py``), the command semantics (``service.py``), the HTTPS listener ``virtfusion``
+(``app.py``: REST API, vfcli-ctrl's calls, ``/_lab/`` admin), the private sshd (``sshd.py``) and
+``vfcli-ctrl`` itself (``vfcli.py``, run in the SSH sessions). See lab/VIRTFUSION.md for the contract.
 """
 import json
 import logging
