@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
+import io
 import socket
 import threading
 import time
@@ -103,7 +104,6 @@ def ssh_client(port, known):
 
 
 def _key_text():
-    import io
     out = io.StringIO()
     USER_KEY.write_private_key(out)
     return out.getvalue()
