@@ -1,5 +1,5 @@
 """The base of a plane's parts: each concern of a world (or of an engine working on a world) is an object
-that holds what it works on, not a mixin of it (lab.avi.world, lab.triton.world)."""
+that holds what it works on, not a mixin of it (lab.avi.world, lab.triton.world, lab.virtfusion.engine)."""
 
 
 class Part:

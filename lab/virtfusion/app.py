@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from lab.virtfusion.world import LIVE_OPTIONS, VfError
+from lab.virtfusion.options import LIVE_OPTIONS
+from lab.virtfusion.world import VfError
 from lab.web import FaultsAndStats as BaseFaultsAndStats, is_loopback, read_json, world_admin
 
 log = logging.getLogger("lab.virtfusion.app")

@@ -2,9 +2,10 @@
 
 Each migration runs in its own thread, step by step, writing its progress into the world (and so into
 SQLite) as it goes. This file holds the guests, the control of a running migration (start, abort,
-cancel), the step runner and what both kinds share (the server's switch to its destination, the undo
-of a destination, the cleanup of a cancelled migration); the steps themselves are in ``live``
-(QEMU's live migration) and ``hybrid`` (the two-stage disk copy).
+cancel), the step runner and what both kinds share (the precheck, the server's switch to its destination,
+the undo of a destination, the cleanup of a cancelled migration). The steps of each kind are a part the
+engine holds by composition (``lab.virtfusion.steps.EnginePart``): ``live`` (lab.virtfusion.live, QEMU's
+live migration) and ``hybrid`` (lab.virtfusion.hybrid, the two-stage disk copy).
 """
 import logging
 import os
@@ -21,7 +22,7 @@ from lab.virtfusion.world import VfError
 log = logging.getLogger("lab.virtfusion.engine")
 
 
-class Engine(LiveMigration, HybridMigration):
+class Engine:
     def __init__(self, world, state_dir, spawner, on_ssh_fault=None):
         self.world = world
         self.state_dir = state_dir
@@ -36,6 +37,8 @@ class Engine(LiveMigration, HybridMigration):
         self.stop_event = threading.Event()
         self.on_ssh_fault = on_ssh_fault
         self.qemu_version = qemu.qemu_version()
+        self.live = LiveMigration(self)
+        self.hybrid = HybridMigration(self)
 
     # ------------------------------------------------------------------ guests
     def ensure_layout(self):
@@ -154,7 +157,7 @@ class Engine(LiveMigration, HybridMigration):
     # ------------------------------------------------------------------ migration control
     def start_migration(self, mig):
         ev = {"abort": threading.Event(), "cancel": threading.Event(), "aborted_ack": threading.Event()}
-        fn = self._run_live if mig["kind"] == "live" else self._run_hybrid
+        fn = self.live.run if mig["kind"] == "live" else self.hybrid.run
         t = threading.Thread(target=self._run, args=(fn, mig, ev), name=f"vf-{mig['id']}", daemon=True)
         ev["thread"] = t
         with self.world.lock:
@@ -211,7 +214,7 @@ class Engine(LiveMigration, HybridMigration):
         if f is not None:
             raise StepFailed(f["message"])
 
-    def _wait(self, mig, ev, lab_seconds):
+    def wait(self, mig, ev, lab_seconds):
         """A lab-timed pause in a step; a cancel or the lab's shutdown ends it at once."""
         deadline = time.monotonic() + max(0.0, float(lab_seconds)) * self.world.time_scale
         while True:
@@ -241,7 +244,7 @@ class Engine(LiveMigration, HybridMigration):
             w.save_migration(mig["id"])
         log.info("migration %s of server %s failed at %s: %s", mig["id"], mig["server"], key, message)
 
-    def _steps(self, mig, plan, ev):
+    def run_steps(self, mig, plan, ev):
         """Run the steps of ``plan`` (key -> fn) that are not complete yet, in order."""
         w = self.world
         for st in mig["steps"]:
@@ -271,12 +274,23 @@ class Engine(LiveMigration, HybridMigration):
         return True
 
     # ------------------------------------------------------------------ shared by live and hybrid
-    def _server(self, mig):
+    def precheck(self, mig, ev):
+        """The first step of both kinds: the world's pre-migration checks, all reported at once."""
+        w = self.world
+        self.wait(mig, ev, w.cfg["timing"]["precheck"])
+        with w.lock:
+            s = w.servers[mig["server"]]
+            errors = w.prechecks(s, mig["dst"], mig["kind"], mig["options"].get("force_offline", False))
+        if errors:
+            raise StepFailed("; ".join(errors))
+        return "all pre-migration checks passed"
+
+    def server_of(self, mig):
         """The migration's server record, read under the world lock."""
         with self.world.lock:
             return self.world.servers[mig["server"]]
 
-    def _refused(self, mig):
+    def check_refused(self, mig):
         w = self.world
         f = w.take_fault("refuse_destination", server=mig["server"], hypervisor=mig["dst"])
         if f is not None:
@@ -284,7 +298,7 @@ class Engine(LiveMigration, HybridMigration):
             raise StepFailed(f"Connection to destination hypervisor {dst['id']} ({dst['name']}) on SSH port "
                              f"{dst['ssh']['port']} refused")
 
-    def _hand_over(self, mig):
+    def hand_over(self, mig):
         """The end of a migration, both kinds: the source guest stops; (the server, the destination guest or None)."""
         w = self.world
         with w.lock:
@@ -295,7 +309,7 @@ class Engine(LiveMigration, HybridMigration):
             src.stop()
         return s, dst
 
-    def _switch_hypervisor(self, mig, s, storage_map=None):
+    def switch_hypervisor(self, mig, s, storage_map=None):
         """The server belongs to the destination: storage ids follow the mount points (or the map)."""
         w = self.world
         with w.lock:
@@ -310,7 +324,7 @@ class Engine(LiveMigration, HybridMigration):
             w.save_server(s["id"])
         qemu.remove_files(old_paths)
 
-    def _discard_destination(self, mig, s, dst):
+    def discard_destination(self, mig, s, dst):
         """Undo a migration's destination side: its QEMU (``dst``, taken out of ``incoming``) is killed
         and, while the server still belongs to the source, its disk images there are removed."""
         if dst is not None:
@@ -328,7 +342,7 @@ class Engine(LiveMigration, HybridMigration):
                 raise VfError(409, f"The migration of server {mig['server']} completed before it could be cancelled")
             s = w.servers[mig["server"]]
             dst = self.incoming.pop(mig["id"], None)
-        self._discard_destination(mig, s, dst)
+        self.discard_destination(mig, s, dst)
         with w.lock:
             src = self.guests.get(s["id"])
         if mig["server_state"] == "awaiting_setup":

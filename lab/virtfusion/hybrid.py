@@ -1,4 +1,4 @@
-"""The steps of a hybrid migration on the VirtFusion plane (a mixin of ``lab.virtfusion.engine.Engine``).
+"""The steps of a hybrid migration on the VirtFusion plane: the engine's ``hybrid`` part (``lab.virtfusion.engine``).
 
 Hybrid migration [vendor: seed] copies the disk images in two stages (online, then only what changed
 with the guest suspended) and boots the guest on the destination; a failure rolls it back.
@@ -8,32 +8,32 @@ import time
 import zlib
 
 from lab.virtfusion import qemu
-from lab.virtfusion.steps import StepFailed, Stopped
+from lab.virtfusion.steps import EnginePart, StepFailed, Stopped
 
 CHUNK = 64 * 1024               # disk copy and compare granularity (hybrid)
 
 
-class HybridMigration:
-    """prepare, stage 1, suspend, stage 2, boot, finalize and the rollback: one method per step. Uses the
-    engine's world, guests, runner helpers and shared helpers like ``LiveMigration``."""
+class HybridMigration(EnginePart):
+    """prepare, stage 1, suspend, stage 2, boot, finalize and the rollback: one method per step (the precheck is
+    the engine's). Uses the world and the engine like ``LiveMigration``."""
 
     # ------------------------------------------------------------------ hybrid
-    def _run_hybrid(self, mig, ev):
-        plan = {"precheck": self._precheck, "prepare": self._prepare_hybrid, "stage1": self._stage1,
+    def run(self, mig, ev):
+        plan = {"precheck": self.e.precheck, "prepare": self._prepare_hybrid, "stage1": self._stage1,
                 "suspend": self._suspend, "stage2": self._stage2, "boot": self._boot_hybrid,
                 "finalize": self._finalize_hybrid}
-        if not self._steps(mig, plan, ev):
+        if not self.e.run_steps(mig, plan, ev):
             self._rollback_hybrid(mig)
 
     def _prepare_hybrid(self, mig, ev):
-        w = self.world
-        self._refused(mig)
-        s = self._server(mig)
+        w = self.w
+        self.e.check_refused(mig)
+        s = self.e.server_of(mig)
         for d in s["disks"]:
             dst = w.disk_path(s, d, mig["dst"])
             if not os.path.isdir(os.path.dirname(dst)):
                 raise StepFailed(f"Storage mount point {os.path.dirname(dst)} does not exist on the destination")
-        self._wait(mig, ev, w.cfg["timing"]["prepare"])
+        self.e.wait(mig, ev, w.cfg["timing"]["prepare"])
         return "destination storage ready"
 
     def _paced_copy(self, mig, src_path, dst_path, diff_only, ev, writer=None):
@@ -48,7 +48,7 @@ class HybridMigration:
         with open(src_path, "rb") as fs, open(dst_path, mode) as fd:
             off = 0
             while off < size:
-                if self.stop_event.is_set():
+                if self.e.stop_event.is_set():
                     raise Stopped()
                 if ev["cancel"].is_set():
                     raise StepFailed("cancelled")
@@ -76,7 +76,7 @@ class HybridMigration:
     def _copy_disks(self, mig, s, ev, diff_only, writer=None, verify=False):
         """Copy every disk of server ``s`` from the source to the destination (see _paced_copy), and
         with ``verify`` check that each copy equals its source; (bytes sent, chunks sent)."""
-        w = self.world
+        w = self.w
         total = chunks = 0
         for d in s["disks"]:
             src, dst = w.disk_path(s, d, mig["src"]), w.disk_path(s, d, mig["dst"])
@@ -88,10 +88,10 @@ class HybridMigration:
         return total, chunks
 
     def _stage1(self, mig, ev):
-        w = self.world
+        w = self.w
         with w.lock:
             s = w.servers[mig["server"]]
-            g = self.guests.get(s["id"])
+            g = self.e.guests.get(s["id"])
         rate = s.get("disk_write_rate", 0) if s["state"] == "online" else 0   # (awaiting setup: no guest)
         written = {"bytes": 0, "n": 0}
         t0 = time.monotonic()
@@ -116,10 +116,10 @@ class HybridMigration:
         return f"{total} bytes copied while the server was {s['state']}"
 
     def _suspend(self, mig, ev):
-        w = self.world
+        w = self.w
         with w.lock:
             s = w.servers[mig["server"]]
-            g = self.guests.get(s["id"])
+            g = self.e.guests.get(s["id"])
         mig["suspended_at"] = time.time()
         if s["state"] in ("offline", "awaiting_setup"):
             return "server offline: nothing to suspend"
@@ -130,8 +130,8 @@ class HybridMigration:
         return "server suspended on the source" if s["state"] == "online" else "server already suspended"
 
     def _stage2(self, mig, ev):
-        w = self.world
-        s = self._server(mig)
+        w = self.w
+        s = self.e.server_of(mig)
         if s["state"] in ("offline", "awaiting_setup"):
             with w.lock:
                 mig["disks"].update({"stage2_bytes": 0, "stage2_chunks": 0})
@@ -143,42 +143,42 @@ class HybridMigration:
         return f"{total} bytes of changes copied while suspended"
 
     def _boot_hybrid(self, mig, ev):
-        w = self.world
-        s = self._server(mig)
+        w = self.w
+        s = self.e.server_of(mig)
         if s["state"] in ("offline", "awaiting_setup"):
             with w.lock:
                 mig["data"] = "success"
             return f"server {s['state']}: not booted"
-        self._wait(mig, ev, w.cfg["timing"]["boot"])
-        dst = self.guest_for(s, mig["dst"])
+        self.e.wait(mig, ev, w.cfg["timing"]["boot"])
+        dst = self.e.guest_for(s, mig["dst"])
         dst.start()
         dst.wait_booted()
         if s["state"] == "suspended":
             with dst.qmp() as q:
                 q.cmd("stop")
         with w.lock:
-            self.incoming[mig["id"]] = dst
+            self.e.incoming[mig["id"]] = dst
             mig["downtime_ms"] = int((time.time() - mig["suspended_at"]) * 1000)
         return f"server booted on hypervisor {mig['dst']} ({'running' if s['state'] == 'online' else 'paused'})"
 
     def _finalize_hybrid(self, mig, ev):
-        w = self.world
-        s, dst = self._hand_over(mig)
+        w = self.w
+        s, dst = self.e.hand_over(mig)
         storage_map = {d["drive"]: d["storageId"] for d in mig["options"].get("disks") or []}
-        self._switch_hypervisor(mig, s, storage_map)
+        self.e.switch_hypervisor(mig, s, storage_map)
         with w.lock:
             if dst is not None:
-                self.guests[s["id"]] = dst
+                self.e.guests[s["id"]] = dst
         return f"server {s['id']} now on hypervisor {mig['dst']}"
 
     def _rollback_hybrid(self, mig):
         """A failed hybrid migration leaves the server as it was on the source [lab assumption]."""
-        w = self.world
+        w = self.w
         with w.lock:
             s = w.servers[mig["server"]]
-            dst = self.incoming.pop(mig["id"], None)
-            src = self.guests.get(s["id"])
-        self._discard_destination(mig, s, dst)
+            dst = self.e.incoming.pop(mig["id"], None)
+            src = self.e.guests.get(s["id"])
+        self.e.discard_destination(mig, s, dst)
         if s["state"] == "online" and src is not None and src.alive() and src.run_state() == "paused":
             with src.qmp() as q:
                 q.cmd("cont")

@@ -1,4 +1,4 @@
-"""The steps of a live migration on the VirtFusion plane (a mixin of ``lab.virtfusion.engine.Engine``).
+"""The steps of a live migration on the VirtFusion plane: the engine's ``live`` part (``lab.virtfusion.engine``).
 
 Live migration [vendor: seed, "Libvirt's (QEMU) inbuilt live migration"] is QEMU's migration between
 the source guest and a destination guest started with ``-incoming``; the start options map onto
@@ -9,7 +9,7 @@ import shutil
 import time
 
 from lab.virtfusion import qemu
-from lab.virtfusion.steps import StepFailed, Stopped
+from lab.virtfusion.steps import EnginePart, StepFailed, Stopped
 
 UNLIMITED_BANDWIDTH = 1 << 40   # bytes/s when no --xfer-speed: libvirt's "unlimited" [lab assumption]
 POLL = 0.1                      # seconds between query-migrate polls
@@ -33,35 +33,25 @@ def qemu_settings(opts):
     return caps, params
 
 
-class LiveMigration:
-    """precheck, filters, prepare, transfer, start on the destination, finalize: one method per step. Uses the
-    engine's world, guests, runner helpers (``_wait``, ``_check``) and shared helpers (``_server``,
-    ``_refused``, ``_hand_over``, ``_switch_hypervisor``)."""
+class LiveMigration(EnginePart):
+    """filters, prepare, transfer, start on the destination, finalize: one method per step (the precheck is the
+    engine's). Uses the world (``self.w``) and, through ``self.e``, the engine's guests, its runner (``run_steps``,
+    ``wait``) and what both kinds share (``check_refused``, ``hand_over``, ``switch_hypervisor``)."""
 
     # ------------------------------------------------------------------ live
-    def _run_live(self, mig, ev):
-        plan = {"precheck": self._precheck, "filters": self._filters, "prepare": self._prepare_live,
+    def run(self, mig, ev):
+        plan = {"precheck": self.e.precheck, "filters": self._filters, "prepare": self._prepare_live,
                 "transfer": self._transfer, "start_dst": self._start_dst, "finalize": self._finalize_live}
-        self._steps(mig, plan, ev)
-
-    def _precheck(self, mig, ev):
-        w = self.world
-        self._wait(mig, ev, w.cfg["timing"]["precheck"])
-        with w.lock:
-            s = w.servers[mig["server"]]
-            errors = w.prechecks(s, mig["dst"], mig["kind"], mig["options"].get("force_offline", False))
-        if errors:
-            raise StepFailed("; ".join(errors))
-        return "all pre-migration checks passed"
+        self.e.run_steps(mig, plan, ev)
 
     def _filters(self, mig, ev):
         if mig["options"].get("disable_filter_check"):
             return "skipped (--disable-filter-check)"
-        self._wait(mig, ev, self.world.cfg["timing"]["filters"])
+        self.e.wait(mig, ev, self.w.cfg["timing"]["filters"])
         return "source filters checked and up to date"
 
     def _copy_disks_full(self, mig, server):
-        w = self.world
+        w = self.w
         total = 0
         for d in server["disks"]:
             src = w.disk_path(server, d, mig["src"])
@@ -73,51 +63,51 @@ class LiveMigration:
         return total
 
     def _prepare_live(self, mig, ev):
-        w = self.world
-        self._refused(mig)
+        w = self.w
+        self.e.check_refused(mig)
         with w.lock:
             s = w.servers[mig["server"]]
-            src_guest = self.guests.get(s["id"])
+            src_guest = self.e.guests.get(s["id"])
         if s["state"] == "awaiting_setup":
             # [vendor: "awaiting setup (internal transfer)"]: no guest runs; the records and disks move
             disk_bytes = self._copy_disks_full(mig, s)
             with w.lock:
                 mig["disks"]["copied_bytes"] = disk_bytes
-            self._wait(mig, ev, w.cfg["timing"]["prepare"])
+            self.e.wait(mig, ev, w.cfg["timing"]["prepare"])
             return f"server awaiting setup: internal transfer, disk images copied ({disk_bytes} bytes)"
         if s["state"] == "offline" and not (src_guest is not None and src_guest.alive()):
             # --force-offline [vendor: seed]: start the server paused for the transfer (once per migration)
-            g = self.guest_for(s, mig["src"], paused=True)
+            g = self.e.guest_for(s, mig["src"], paused=True)
             g.start()
             with w.lock:
-                self.guests[s["id"]] = g
+                self.e.guests[s["id"]] = g
             w.debug(mig, "server offline: started paused on the source for the transfer (--force-offline)")
         elif src_guest is None or not src_guest.alive():
             raise StepFailed(f"Server {s['id']} is not running on source hypervisor {mig['src']}")
         disk_bytes = self._copy_disks_full(mig, s)
         with w.lock:
             mig["disks"]["copied_bytes"] = disk_bytes
-        old = self.incoming.pop(mig["id"], None)
+        old = self.e.incoming.pop(mig["id"], None)
         if old is not None:
             old.kill()
-        dst_guest = self.guest_for(s, mig["dst"], incoming=True)
+        dst_guest = self.e.guest_for(s, mig["dst"], incoming=True)
         dst_guest.start()
         with w.lock:
-            self.incoming[mig["id"]] = dst_guest
+            self.e.incoming[mig["id"]] = dst_guest
         w.debug(mig, f"destination QEMU pid {dst_guest.pid} waiting for the incoming migration")
-        self._wait(mig, ev, w.cfg["timing"]["prepare"])
+        self.e.wait(mig, ev, w.cfg["timing"]["prepare"])
         return f"disk images copied ({disk_bytes} bytes); destination QEMU ready"
 
     def _transfer(self, mig, ev):
-        w = self.world
+        w = self.w
         opts = mig["options"]
         with w.lock:
             s = w.servers[mig["server"]]
             if s["state"] == "awaiting_setup":
                 mig["data"] = "success"
                 return "internal transfer: the server awaits setup, no guest memory to move"
-            src = self.guests.get(s["id"])
-            dst = self.incoming.get(mig["id"])
+            src = self.e.guests.get(s["id"])
+            dst = self.e.incoming.get(mig["id"])
         if src is None or not src.alive() or dst is None or not dst.alive():
             raise StepFailed("source or destination QEMU is not running (re-run start to prepare again)")
         caps, params = qemu_settings(opts)
@@ -164,7 +154,7 @@ class LiveMigration:
                     why = f"QEMU migration {status}: {r.get('error-desc', 'no reason given')}"
                 break
             if why is None:
-                if self.stop_event.is_set():
+                if self.e.stop_event.is_set():
                     with src.qmp() as q:
                         q.cmd("migrate_cancel")
                     raise Stopped()
@@ -216,10 +206,10 @@ class LiveMigration:
         its next migration converges at once and the copy is stale (measured: a guest dirtying 24 MiB/s
         "converged" in 1.5 s at 10 MiB/s). So the lab moves the paused guest (an exact copy: nothing
         writes) into a new process and resumes it there [lab assumption: a workaround, ~tens of ms]."""
-        w = self.world
+        w = self.w
         t0 = time.monotonic()
         was = old.run_state()
-        new = self.guest_for(server, old.hv_id, incoming=True)
+        new = self.e.guest_for(server, old.hv_id, incoming=True)
         new.start()
         try:
             with old.qmp() as q:
@@ -258,7 +248,7 @@ class LiveMigration:
         old.stop()
         new.incoming = False
         with w.lock:
-            self.guests[server["id"]] = new
+            self.e.guests[server["id"]] = new
         w.debug(mig, f"lab: guest handed to a fresh QEMU process after the cancelled migration (QEMU 7.2 TCG "
                      f"dirty tracking), paused {int((time.monotonic() - t0) * 1000)} ms")
 
@@ -269,8 +259,8 @@ class LiveMigration:
                   "total": ram.get("total", 0), "dirty_pages_rate": ram.get("dirty-pages-rate", 0),
                   "dirty_sync_count": ram.get("dirty-sync-count", 0),
                   "throttle": r.get("cpu-throttle-percentage", 0), "mbps": ram.get("mbps", 0)}
-        with self.world.lock:
-            q = self.world.migrations[mig["id"]]["qemu"]
+        with self.w.lock:
+            q = self.w.migrations[mig["id"]]["qemu"]
             q["progress"] = sample
             q["max_throttle"] = max(q["max_throttle"], sample["throttle"] or 0)
             q["max_dirty_pages_rate"] = max(q["max_dirty_pages_rate"], sample["dirty_pages_rate"] or 0)
@@ -281,7 +271,7 @@ class LiveMigration:
                 pages = src.status_words()["pages"] if r.get("status") == "active" else None
             except qemu.QemuError:
                 pages = None
-            with self.world.lock:
+            with self.w.lock:
                 prev = q["samples"][-1] if q["samples"] else None
                 sample["guest_pages"] = pages
                 if prev and pages is not None and prev.get("guest_pages") is not None:
@@ -300,10 +290,10 @@ class LiveMigration:
                 "xbzrle": r.get("xbzrle-cache"), "error": r.get("error-desc")}
 
     def _start_dst(self, mig, ev):
-        w = self.world
+        w = self.w
         with w.lock:
             s = w.servers[mig["server"]]
-            dst = self.incoming.get(mig["id"])
+            dst = self.e.incoming.get(mig["id"])
         if s["state"] == "awaiting_setup":
             return "server awaiting setup: not started on the destination"
         state = dst.run_state() if dst is not None else "dead"
@@ -311,7 +301,7 @@ class LiveMigration:
             # data-success-force on a transfer that never finished [vendor: "may result in data loss"]
             if dst is not None:
                 dst.kill()
-            dst = self.guest_for(s, mig["dst"], paused=s["state"] == "offline")
+            dst = self.e.guest_for(s, mig["dst"], paused=s["state"] == "offline")
             for d in s["disks"]:
                 p = w.disk_path(s, d, mig["dst"])
                 if not os.path.exists(p):
@@ -323,7 +313,7 @@ class LiveMigration:
                     q.cmd("stop")
             with w.lock:
                 mig["data_lost"] = True
-                self.incoming[mig["id"]] = dst
+                self.e.incoming[mig["id"]] = dst
             w.debug(mig, "the destination had no migrated state (forced data status): the server was booted "
                          "from its disks on the destination; its memory state is lost")
             state = dst.run_state()
@@ -338,11 +328,11 @@ class LiveMigration:
         return f"server {s['state']} on destination hypervisor {mig['dst']} (QEMU {dst.run_state()})"
 
     def _finalize_live(self, mig, ev):
-        w = self.world
-        self._wait(mig, ev, w.cfg["timing"]["finalize"])
-        s, dst = self._hand_over(mig)
-        self._switch_hypervisor(mig, s)
+        w = self.w
+        self.e.wait(mig, ev, w.cfg["timing"]["finalize"])
+        s, dst = self.e.hand_over(mig)
+        self.e.switch_hypervisor(mig, s)
         with w.lock:
             if dst is not None and dst.alive():
-                self.guests[s["id"]] = dst
+                self.e.guests[s["id"]] = dst
         return f"server {s['id']} now on hypervisor {mig['dst']}"

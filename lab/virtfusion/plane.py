@@ -1,9 +1,11 @@
 """The VirtFusion plane: a control server reached over real SSH whose servers are real QEMU guests.
 
-Pieces: the world (``world.py``, ``virtfusion.sqlite``), the engine (``engine.py``: QEMU guests and
-the migrations' runner; their steps in ``live.py`` and ``hybrid.py``), the command semantics (``service.py``), the HTTPS listener ``virtfusion`` (``app.py``:
-REST API, vfcli-ctrl's calls, ``/_lab/`` admin), the private sshd (``sshd.py``) and ``vfcli-ctrl``
-itself (``vfcli.py``, run in the SSH sessions). See lab/VIRTFUSION.md for the contract.
+Pieces: the world (``world.py``, ``virtfusion.sqlite``; its topology section read by ``topology.py``), the
+engine (``engine.py``: QEMU guests and the migrations' runner, with its parts ``engine.live`` and
+``engine.hybrid`` holding the steps of each kind, ``live.py`` and ``hybrid.py``), the command semantics
+(``service.py``, a live start's options in ``options.py``), the HTTPS listener ``virtfusion`` (``app.py``: REST
+API, vfcli-ctrl's calls, ``/_lab/`` admin), the private sshd (``sshd.py``) and ``vfcli-ctrl`` itself
+(``vfcli.py``, run in the SSH sessions). See lab/VIRTFUSION.md for the contract.
 """
 import json
 import logging
@@ -20,7 +22,8 @@ from lab.virtfusion.app import build_app
 from lab.virtfusion.engine import Engine
 from lab.virtfusion.service import Service
 from lab.virtfusion.sshd import Sshd, SshdError
-from lab.virtfusion.world import TABLES, TopologyError, World
+from lab.virtfusion.topology import TopologyError
+from lab.virtfusion.world import TABLES, World
 
 log = logging.getLogger("lab.virtfusion")
 

@@ -13,7 +13,8 @@ import copy
 import logging
 import time
 
-from lab.virtfusion.world import LIVE_OPTIONS, VfError, validate_live_options
+from lab.virtfusion.options import LIVE_OPTIONS, validate_live_options
+from lab.virtfusion.world import VfError
 
 log = logging.getLogger("lab.virtfusion.service")
 

@@ -1,5 +1,15 @@
-"""What a step of a lab migration raises (``lab.virtfusion.engine`` runs the steps, ``live`` and ``hybrid``
-hold them)."""
+"""What the steps of a lab migration share (``lab.virtfusion.engine`` runs the steps, its parts ``live`` and
+``hybrid`` hold them): the base of those parts and what a step raises."""
+from lab.part import Part
+
+
+class EnginePart(Part):
+    """A part of the migration engine (``lab.virtfusion.engine.Engine``): the world in ``self.w``, the engine (its
+    guests, its step runner and what both kinds share) in ``self.e``."""
+
+    def __init__(self, engine):
+        super().__init__(engine.world)
+        self.e = engine
 
 
 class StepFailed(Exception):

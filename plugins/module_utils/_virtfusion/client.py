@@ -242,17 +242,33 @@ class VirtFusionClient(object):
 
     def _exec(self, command, timeout):
         """Run one command on the control server; (exit status, stdout, stderr). The only method that does
-        SSH I/O. Raises ConnectionProblem when the connection fails or drops before the exit status arrives."""
+        SSH I/O. Raises ConnectionProblem when the connection fails or drops before the exit status arrives.
+
+        The channel is opened as ``SSHClient.exec_command`` opens it, but without a stdin file object: the
+        commands read no input, and paramiko's ``ChannelStdinFile`` takes the channel's lock when it is
+        garbage-collected. Kept alive by a reference cycle (a traceback of a failed command holds it), it can be
+        collected on paramiko's transport thread while that thread holds the same lock (handling the channel's
+        close): the transport thread deadlocks, the next command times out opening its channel, and closing the
+        connection then waits for that lock for ever (paramiko/paramiko#2685, open in paramiko 5.1)."""
         if self._ssh is None:
             self._ssh = self._connect()
+        chan = None
         try:
-            _in, out, err = self._ssh.exec_command(command, timeout=timeout)
-            stdout = out.read()
-            stderr = err.read()
-            rc = out.channel.recv_exit_status()
-        except (paramiko.SSHException, socket.error, socket.timeout, EOFError) as exc:
+            chan = self._ssh.get_transport().open_session(timeout=timeout)
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+            stdout = chan.makefile("rb").read()
+            stderr = chan.makefile_stderr("rb").read()
+            rc = chan.recv_exit_status()
+        except (paramiko.SSHException, socket.error, socket.timeout, EOFError, AttributeError) as exc:
             self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped (%s: %s)" % (self.where, type(exc).__name__, exc))
+        finally:
+            if chan is not None:
+                try:
+                    chan.close()
+                except Exception:   # the connection is already gone: nothing left to close
+                    pass
         if rc == -1:  # paramiko's "no exit status": the channel closed under the command
             self._drop()
             raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
