@@ -59,15 +59,11 @@ class VfLab(Lab):
                     or not self._ssh.get_transport().is_active():
                 self._ssh = self.ssh()
             try:
-                _in, out, err = self._ssh.exec_command(cmd, timeout=timeout)
+                return run_command(self._ssh, cmd, timeout)
             except (paramiko.SSHException, EOFError, OSError):   # the kept connection was dropped: once more
                 self._ssh = self.ssh()
-                _in, out, err = self._ssh.exec_command(cmd, timeout=timeout)
-        else:
-            _in, out, err = (client or self.ssh()).exec_command(cmd, timeout=timeout, get_pty=pty)
-        o = out.read().decode()
-        e = "" if pty else err.read().decode()
-        return out.channel.recv_exit_status(), o, e
+                return run_command(self._ssh, cmd, timeout)
+        return run_command(client or self.ssh(), cmd, timeout, pty=pty)
 
     def stop(self):
         if getattr(self, "_ssh", None) is not None:
@@ -130,3 +126,20 @@ def timed(fn, *args, **kwargs):
     t0 = time.monotonic()
     out = fn(*args, **kwargs)
     return out, time.monotonic() - t0
+
+
+def run_command(client, cmd, timeout, pty=False):
+    """(exit status, stdout, stderr) of ``cmd`` on a channel opened without a stdin file object, as the module's
+    own client does: paramiko's ChannelStdinFile, collected on its transport thread, can deadlock it
+    (paramiko/paramiko#2685; plugins/module_utils/_virtfusion/client.py says how)."""
+    chan = client.get_transport().open_session(timeout=timeout)
+    try:
+        chan.settimeout(timeout)
+        if pty:
+            chan.get_pty()
+        chan.exec_command(cmd)
+        out = chan.makefile("rb").read().decode()
+        err = "" if pty else chan.makefile_stderr("rb").read().decode()
+        return chan.recv_exit_status(), out, err
+    finally:
+        chan.close()
