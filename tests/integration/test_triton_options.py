@@ -4,7 +4,7 @@ triton_options.yml), the host_evacuate role with the options its playbook leaves
 left unfinalized), the cordon restored by the evacuate_host playbook, and the host_move_back role without finalizing
 (tests/integration/files/triton_move_back.yml). Each outcome is asserted on the lab: migrations as the operator API
 keeps them, placement, the hidden halves, the compute node's reserved flag. These close gaps the option coverage
-stage (scripts/option_coverage.py) found."""
+stage (scripts/option_coverage.py) found. Last, the plan of an evacuation through CloudAPI (check mode)."""
 import os
 
 from conftest import run_playbook
@@ -71,3 +71,15 @@ def test_triton_connection_options_kept_cordon_and_unfinalized_moves(tlab):
     assert sorted(world["cn-1"]["instances"]) == HOME
     assert sorted(h for s in world.values() for h in s["hidden"]) == HOME, world
     assert "verified" in flat(out)
+
+    # the plan of an evacuation through one account's CloudAPI (the node by UUID): alice's instance only (bob-1 is
+    # not hers), its target left to the allocator, the capacity CloudAPI cannot show accepted; nothing moves
+    cn_2 = tlab.tadmin("GET", "world")["servers"]["cn-2"]["uuid"]
+    rc, out = run_playbook(tlab, "evacuate_host", check=True, extra_vars={
+        "compute_node": cn_2, "api": "cloudapi", "accept_unverified": "capacity"})
+    assert rc == 0, out[-3000:]
+    assert "compute node %s: 1 instance(s), 0 failed" % cn_2 in flat(out), out[-3000:]
+    assert ("stopped-1 -> ?: would run automatic; about 0.1 MiB to copy; pre-checks: migrations_allowed pass, "
+            "capacity accepted") in flat(out)
+    report = tlab.report()
+    assert report["stopped-1"]["server_hostname"] == "cn-2" and report["stopped-1"]["migrations"] == []
