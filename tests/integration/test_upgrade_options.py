@@ -112,3 +112,20 @@ def test_upgrade_options_on_a_container_controller_too_far_from_its_image(lab, t
     controller, ses = versions(lab)
     assert controller == "22.1.7" and ses == {"aa-se-01": "22.1.4", "aa-se-02": "22.1.4", "nm-se-01": "22.1.7",
                                               "nm-se-02": "22.1.7", new_se: "22.1.7"}, ses
+
+
+def test_the_17x_upgrade_api_named_on_a_17x_controller(make_lab):
+    """cluster_upgrade with api=legacy (tests/integration/files/upgrade_legacy_api.yml) on a 17.2 controller: the
+    system upgrade through POST /api/cluster/upgrade, the single-SE VS protected first; then nothing to do."""
+    lab = make_lab("upgrade-legacy.yml")
+    run = run_playbook(lab, os.path.join(FILES, "upgrade_legacy_api.yml"))
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    r = run.stats["upgrade_legacy_api"]
+    assert r["upgraded"]["changed"] and r["upgraded"]["api"] == "17.x", r["upgraded"]
+    assert r["upgraded"]["verification"]["ok"] is True
+    assert not r["again"]["changed"], r["again"]
+    controller, ses = versions(lab)
+    assert controller == "17.2.14" and set(ses.values()) == {"17.2.14"}, ses
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+    assert [op["kind"] for op in lab.admin("GET", "stats")["operations"]].count("system_upgrade") == 1
