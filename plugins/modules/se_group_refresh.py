@@ -82,7 +82,7 @@ options:
     description:
       - How many seconds the whole run (every replacement) may take at most. When it passes the module fails; the SE
         being replaced stays recorded, and running the task again finishes it before the next.
-      - The module always waits for the end of each replacement before the next one (there is no O(wait) option, as
+      - The module always waits for the end of each replacement before the next one (there is no C(wait) option, as
         the modules that start one operation have).
     type: int
     default: 1800

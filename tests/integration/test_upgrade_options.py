@@ -72,8 +72,8 @@ def test_upgrade_options_on_a_container_controller_too_far_from_its_image(lab, t
             "(docker) deployment, which takes controller_docker.tgz)") in text
     assert "0 virtual service(s) will lose service" in text and "protection: 2 scale-out(s)" in text
     assert lab.admin("GET", "stats")["operations"] == []
-    assert [i["name"] for i in lab.admin("GET", "upgrade")["images"]] == ["controller-22.1.4-9100",
-                                                                         "controller-22.1.7-9300"], "nothing uploaded"
+    images = [i["name"] for i in lab.admin("GET", "upgrade")["images"]]
+    assert images == ["controller-22.1.4-9100", "controller-22.1.7-9300"], "nothing uploaded"
 
     # the module itself
     run = run_playbook(lab, os.path.join(FILES, "upgrade_options.yml"))
