@@ -16,9 +16,10 @@ a refused or failed task did not show the option working. Entries:
 - ``module:option`` for any other option: exercised when a task ran with a value other than its default
   (``None`` when it has none); suboptions are ``module:option.suboption``;
 - ``role:variable=value`` for each choice of a role variable with choices (booleans too): exercised when the
-  role's argument validation passed in a job whose extra vars gave the variable that value, by its own name or by
-  the name the collection's playbooks give it (without the role's prefix); a variable not given counts as its
-  default. (ansible-core records no role variable in the job events; the extra vars are the job's input.)
+  role's argument validation passed in a job whose extra vars gave the variable that value, by its own name, by
+  its name without the role's prefix, or by the input a collection playbook hands it (``upgrade_strategy`` for
+  ``rolling_upgrade_strategy``); a variable not given counts as its default. (ansible-core records no role
+  variable in the job events; the extra vars are the job's input.)
 
 An entry the lab cannot reach is named, with the reason, in tests/coverage/option_coverage.yml (``unreachable``,
 reviewed like code). The figure is (exercised + unreachable) / all. The command fails when the figure is below
@@ -158,6 +159,17 @@ def _event_files(events_dir):
 _EXTRA_VARS = {}
 
 
+def playbook_names():
+    """{role variable: the names the collection's playbooks take it by} where a playbook hands a role variable an
+    input of another name (``rolling_upgrade_strategy: "{{ checked.inputs.upgrade_strategy }}"``)."""
+    names = collections.defaultdict(set)
+    for path in sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))):
+        with open(path) as stream:
+            for var, name in re.findall(r"^\s+(\w+):\s*[\"']?\{\{\s*checked\.inputs\.(\w+)", stream.read(), re.M):
+                names[var].add(name)
+    return names
+
+
 def _extra_vars(event_file):
     """The extra vars of the job an event belongs to: ansible-runner's private data dir holds them in
     env/extravars (PRIVATE/artifacts/IDENT/job_events/EVENT.json)."""
@@ -186,6 +198,7 @@ def exercised(entries, events_dirs):
     for entry, (kind, owner, path, value, default) in entries.items():
         (by_module if kind == "module" else by_role)[owner].append((entry, path, value, default))
     results = 0
+    aliases = playbook_names()
     for events_dir in events_dirs:
         for event_file in _event_files(events_dir):
             try:
@@ -224,7 +237,8 @@ def exercised(entries, events_dirs):
                 prefix = role.rsplit(".", 1)[-1] + "_"
                 for entry, path, value, default in by_role[role]:
                     short = path[len(prefix):] if path.startswith(prefix) else path
-                    got = extra.get(path, extra.get(short, default))
+                    given = [n for n in [path, short] + sorted(aliases.get(path, ())) if n in extra]
+                    got = extra[given[0]] if given else default
                     if _same(got, value):
                         seen[entry].add(test)
     return seen, results

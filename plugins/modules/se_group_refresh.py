@@ -38,7 +38,6 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleetops.maintenance.avi
-  - fleetops.maintenance.wait
 attributes:
   check_mode:
     support: full
@@ -79,6 +78,20 @@ options:
         expire. Only when you know that run is gone.
     type: bool
     default: false
+  timeout:
+    description:
+      - How many seconds the whole run (every replacement) may take at most. When it passes the module fails; the SE
+        being replaced stays recorded, and running the task again finishes it before the next.
+      - The module always waits for the end of each replacement before the next one (there is no C(wait) option, as
+        the modules that start one operation have).
+    type: int
+    default: 1800
+  wait_sleep:
+    description:
+      - Longest pause, in seconds, between two polls of the controller while waiting. Polling starts at a quarter of a
+        second and grows to this value, so short operations are seen finished at once.
+    type: float
+    default: 2.0
 notes:
   - O(timeout) bounds the whole run (every replacement).
   - Documented vendor behaviour the module relies on, and what it assumes, are listed in the collection's guide to SE
@@ -187,8 +200,10 @@ def main():
         disk_per_se=dict(type="int"),
         instance_flavor=dict(type="str"),
         takeover=dict(type="bool", default=False),
+        timeout=dict(type="int", default=1800),
+        wait_sleep=dict(type="float", default=2.0),
     )
-    module = avi_module(argument_spec, with_wait=True, names=("se_group", "instance_flavor"))
+    module = avi_module(argument_spec, names=("se_group", "instance_flavor"))
     for option in ("vcpus_per_se", "memory_per_se", "disk_per_se"):
         if module.params[option] is not None and module.params[option] < 1:
             module.fail_json(msg="%s must be a positive number, got %d" % (option, module.params[option]))

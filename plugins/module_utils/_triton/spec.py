@@ -64,8 +64,14 @@ def resolve_connection(params, environ=None, check_files=True):
     elif not result.get("vmapi_url"):
         raise missing_setting("vmapi_url", _CONNECTION_KEYS, "triton_credentials", " for api=operator")
     if result.get("private_key") and result.get("private_key_file"):
-        raise ValueError("private_key and private_key_file are mutually exclusive: give one (or neither, to sign "
-                         "with the ssh-agent)")
+        given = (params, params.get("triton_credentials") or {})
+        if not any(level.get("private_key_file") for level in given):
+            # the key given (task or triton_credentials) wins over a key file only the environment names
+            # (TRITON_KEY_FILE, for example set for the CLI tools)
+            result["private_key_file"] = None
+        else:
+            raise ValueError("private_key and private_key_file are mutually exclusive: give one (or neither, to "
+                             "sign with the ssh-agent)")
     if check_files:
         if result["validate_certs"] and result.get("ca_path"):
             ca_file(result["ca_path"], "ca_path (TRITON_CA_PATH)")

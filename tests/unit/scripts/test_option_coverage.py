@@ -64,3 +64,13 @@ def test_exercised_from_the_module_arguments_and_role_extra_vars(tmp_path):
     assert results == 2
     assert sorted(seen) == ["mod:state=enabled", "mod:wait=true", "role:role_state=on"]
     assert seen["mod:state=enabled"] == {"test_a0"}
+
+
+def test_a_role_variable_given_by_the_playbook_input_that_feeds_it(tmp_path, monkeypatch):
+    # the upgrade playbook hands rolling_upgrade_strategy its input upgrade_strategy (strategy is a play keyword)
+    assert "upgrade_strategy" in oc.playbook_names()["rolling_upgrade_strategy"]
+    monkeypatch.setattr(oc, "playbook_names", lambda: {"role_state": {"switch"}})
+    _job(tmp_path, "test_b0", [_ok("ansible.builtin.validate_argument_spec", role="ns.col.role")],
+         extravars={"switch": "on"})
+    seen, _results = oc.exercised(_entries(), [str(tmp_path)])
+    assert sorted(seen) == ["role:role_state=on"]

@@ -39,3 +39,17 @@ def test_the_ca_file_and_the_key_file_are_checked_before_anything_is_sent(tmp_pa
         resolve_connection(base, environ={"TRITON_KEY_FILE": str(tmp_path / "id_rsa")})
     assert str(exc.value).startswith("private_key_file (TRITON_KEY_FILE): %s is not a file" % (tmp_path / "id_rsa"))
     assert resolve_connection(dict(base, ca_path=str(not_pem), validate_certs=False), environ={})["ca_path"]
+
+
+def test_a_private_key_given_wins_over_the_key_file_of_the_environment():
+    base = {"url": "https://x", "account": "alice", "key_id": "aa:bb"}
+    env = {"TRITON_KEY_FILE": "/nonexistent/id_rsa"}
+    conn = resolve_connection(dict(base, private_key="PEM"), environ=env)
+    assert (conn["private_key"], conn["private_key_file"]) == ("PEM", None)
+    conn = resolve_connection(dict(base, triton_credentials={"private_key": "PEM"}), environ=env)
+    assert (conn["private_key"], conn["private_key_file"]) == ("PEM", None)
+    # both given: refused, naming both
+    with pytest.raises(ValueError, match="private_key and private_key_file are mutually exclusive"):
+        resolve_connection(dict(base, private_key="PEM", private_key_file="/k"), environ={})
+    with pytest.raises(ValueError, match="private_key and private_key_file are mutually exclusive"):
+        resolve_connection(dict(base, private_key="PEM", triton_credentials={"private_key_file": "/k"}), environ={})

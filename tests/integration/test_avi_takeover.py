@@ -1,0 +1,65 @@
+"""Taking over what a run that is gone left held, end to end on the small lab (tests/integration/files/
+avi_takeover.yml): the test leaves an intent record's lease on se-c and on sg-full as a run on another machine
+that died would (live for an hour more, so without takeover the modules would wait for it); with takeover=true
+se_disable and se_group_refresh take them over at once, do their work and leave no record. The same run passes
+the top-level validate_certs=false to se_group_refresh and vs_scale. These close gaps the option coverage stage
+(scripts/option_coverage.py) found."""
+import json
+import os
+import time
+
+from conftest import run_playbook
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "avi_takeover.yml")
+GONE = {"run": "gone-host-4242-deadbeef", "host": "gone-host"}
+
+
+def plant_lease(client, target):
+    """The intent record of ``target`` as a run on another machine left it: its lease only, an hour to go."""
+    now = time.time()
+    lease = dict(GONE, since=now - 60, expires=now + 3600)
+    r = client.post("stringgroup", {"name": "fleetops-maintenance-" + target, "type": "SG_TYPE_KEYVAL",
+                                    "kv": [{"key": "owner", "value": json.dumps(lease, sort_keys=True)}]})
+    assert r.status_code in (200, 201), r.text
+
+
+def records(client):
+    return sorted(g["name"] for g in client.get("stringgroup").json()["results"]
+                  if g["name"].startswith("fleetops-maintenance-"))
+
+
+def test_takeover_of_records_a_gone_run_left_and_no_certificate_verification(lab):
+    client = lab.client()
+    se_c = client.by_name("serviceengine", "se-c")["uuid"]
+    sg_full = client.by_name("serviceenginegroup", "sg-full")["uuid"]
+    plant_lease(client, "se-evacuate-" + se_c)
+    plant_lease(client, "se-group-refresh-" + sg_full)
+    run = run_playbook(lab, PLAYBOOK)
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    r = run.stats["avi_takeover"]
+    client = lab.client()
+
+    # se-c: taken over from the gone run (not waited for), disabled, enabled again
+    took = [p["msg"] for p in r["se_c_disabled"]["progress"] if "took over" in p["msg"]]
+    assert took == ["took over SE 'se-c' from run %s (its lease had expired, or takeover)" % GONE["run"]], took
+    assert r["se_c_disabled"]["changed"] and r["se_c_enabled"]["changed"]
+    assert client.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_ENABLED"
+
+    # sg-full: taken over, every SE replaced by one on the new definition, its virtual services kept
+    took = [p["msg"] for p in r["refreshed"]["progress"] if "took over" in p["msg"]]
+    assert took == ["took over SE group 'sg-full' from run %s (its lease had expired, or takeover)" % GONE["run"]]
+    assert sorted(s["name"] for s in r["refreshed"]["replaced"]) == ["se-f1", "se-f2"], r["refreshed"]["replaced"]
+    world = lab.admin("GET", "world")["service_engines"]
+    full = dict((name, se) for name, se in world.items() if se["group"] == "sg-full")
+    assert not {"se-f1", "se-f2"} & set(full) and sorted(vs for se in full.values() for vs in se["vs"]) == [
+        "vs-f1", "vs-f2"], full
+    assert client.by_name("serviceenginegroup", "sg-full")["vcpus_per_se"] == 2
+
+    # vs_scale without certificate verification: vs-p1 out to se-p3 and back
+    assert sorted(r["scaled_out"]["placement"]["after"]) == ["se-p1", "se-p2", "se-p3"]
+    assert sorted(client.vs_ses("vs-p1")[0]) == ["se-p1", "se-p2"]
+
+    # no record left, the gone run's leases included; nothing interrupted
+    assert records(client) == []
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0

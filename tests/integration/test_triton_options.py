@@ -1,0 +1,85 @@
+"""Triton options the collection's playbooks never pass, proven end to end on the lab (triton_small: cn-1 hosts
+web-1, web-2 and db-1): instance_migrate with every top-level connection option (tests/integration/files/
+triton_options.yml), the host_evacuate role with the options its playbook leaves alone (cordon kept, migrations
+left unfinalized), the cordon restored by the evacuate_host playbook, and the host_move_back role without finalizing
+(tests/integration/files/triton_move_back.yml). Each outcome is asserted on the lab: migrations as the operator API
+keeps them, placement, the hidden halves, the compute node's reserved flag. These close gaps the option coverage
+stage (scripts/option_coverage.py) found. Last, the plan of an evacuation through CloudAPI (check mode)."""
+import os
+
+from conftest import run_playbook
+from test_playbooks import flat
+from tritonkit import Operator
+
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
+EVACUATION = {"host_evacuate_server": "cn-1", "host_evacuate_cordon": True, "host_evacuate_keep_cordon": True,
+              "host_evacuate_finalize": False, "host_evacuate_on_failure": "continue",
+              "host_evacuate_failed_action": "leave", "host_evacuate_rollback_unhealthy": False,
+              "host_evacuate_takeover": True, "host_evacuate_concurrency": 3}
+HOME = ["db-1", "web-1", "web-2"]
+
+
+def reserved(tlab):
+    return dict((s["hostname"], s["reserved"]) for s in Operator(tlab.t["operator_url"], tlab.ca).get("/servers").json())
+
+
+def test_triton_connection_options_kept_cordon_and_unfinalized_moves(tlab):
+    record = str(tlab.state_dir) + "/cn-1.json"
+    run = run_playbook(tlab, os.path.join(FILES, "triton_options.yml"),
+                       extra_vars=dict(EVACUATION, host_evacuate_report_file=record))
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    r = run.stats["triton_options"]
+
+    # web-2's migration begun (its hidden target provisioned), the capacity check reported skipped, not passed
+    assert r["begun"]["changed"] and r["begun"]["reached"] == "begun", r["begun"]
+    checks = dict((c["name"], c["result"]) for c in r["begun"]["prechecks"])
+    assert checks.get("capacity") == "skipped", r["begun"]["prechecks"]
+    assert r["begun"]["migration"]["phase"] == "begin" and r["begun"]["server_name"]["after"] == "cn-1"
+    # then aborted without certificate verification: the source never stopped, the target removed
+    assert r["aborted"]["changed"] and r["aborted"]["phases"] == ["abort"], r["aborted"]
+    assert r["aborted"]["reached"] == "not_migrating" and r["aborted"]["server_name"]["after"] == "cn-1"
+    first = tlab.report()["web-2"]["migrations"][0]
+    assert first["result"] == "aborted", first
+
+    # the evacuation: every instance off cn-1, each migration switched but not finalized (the hidden sources stay on
+    # cn-1), and cn-1 left cordoned (reserved) for the maintenance that follows
+    world = tlab.tadmin("GET", "world")["servers"]
+    assert world["cn-1"]["instances"] == [] and world["cn-1"]["hidden"] == HOME, world["cn-1"]
+    report = tlab.report()
+    assert all(report[name]["migrations"][-1]["result"] == "switched" for name in HOME), report
+    assert all(report[name]["server_hostname"] != "cn-1" and report[name]["state"] == "running" for name in HOME)
+    assert reserved(tlab)["cn-1"] is True
+    assert "compute node cn-1: 3 instance(s), 0 failed" in out
+
+    # the evacuate_host playbook on cn-1 again, without keep_cordon, restores the reserved flag it recorded
+    rc, out = run_playbook(tlab, "evacuate_host", extra_vars={"compute_node": "cn-1"})
+    assert rc == 0, out[-3000:]
+    assert reserved(tlab)["cn-1"] is False
+
+    # the move back from the evacuation's record, not finalized: every instance runs on cn-1 again, the hidden
+    # halves of the moves back stay where the instances were
+    run = run_playbook(tlab, os.path.join(FILES, "triton_move_back.yml"), extra_vars={
+        "host_move_back_record": record, "host_move_back_finalize": False, "host_move_back_takeover": True})
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    report = tlab.report()
+    assert sorted(name for name in HOME if report[name]["server_hostname"] == "cn-1") == HOME, report
+    assert all(report[name]["migrations"][-1]["result"] == "switched" and report[name]["state"] == "running"
+               for name in HOME), report
+    world = tlab.tadmin("GET", "world")["servers"]
+    assert sorted(world["cn-1"]["instances"]) == HOME
+    assert sorted(h for s in world.values() for h in s["hidden"]) == HOME, world
+    assert "verified" in flat(out)
+
+    # the plan of an evacuation through one account's CloudAPI (the node by UUID): alice's instance only (bob-1 is
+    # not hers), its target left to the allocator, the capacity CloudAPI cannot show accepted; nothing moves
+    cn_2 = tlab.tadmin("GET", "world")["servers"]["cn-2"]["uuid"]
+    rc, out = run_playbook(tlab, "evacuate_host", check=True, extra_vars={
+        "compute_node": cn_2, "api": "cloudapi", "accept_unverified": "capacity"})
+    assert rc == 0, out[-3000:]
+    assert "compute node %s: 1 instance(s), 0 failed" % cn_2 in flat(out), out[-3000:]
+    assert ("stopped-1 -> ?: would run automatic; about 0.1 MiB to copy; pre-checks: migrations_allowed pass, "
+            "capacity accepted") in flat(out)
+    report = tlab.report()
+    assert report["stopped-1"]["server_hostname"] == "cn-2" and report["stopped-1"]["migrations"] == []
