@@ -36,6 +36,11 @@ def test_virtfusion_live_options_force_commands_and_target_servers(vflab):
     assert r["web2_failed"]["failed"], r["web2_failed"]
     assert r["web2_cancelled"]["changed"] and r["web2_cancelled"]["reached"] == "cancelled", r["web2_cancelled"]
     assert cli.get("cancel-force") == 1 and not cli.get("cancel"), cli
+    # planned first with capacity_check off: the room on hv-b (unknown on this lab) is reported skipped, not a block
+    plan = r["web2_unchecked"]
+    assert not plan["failed"] and plan["changed"], plan   # check mode: it would move web-2
+    checks = dict((c["name"], c["result"]) for c in plan["plan"]["prechecks"][0]["checks"])
+    assert checks["capacity"] == "skipped" and checks["server_state"] == "pass", checks
     assert r["web2_again"]["changed"], r["web2_again"]
     assert "hv-b" in str(r["web2_again"]["plan"]["placement"]), r["web2_again"]["plan"]
     mig = vflab.last(102)

@@ -31,6 +31,7 @@ __metaclass__ = type
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import (
     FAIL,
     PASS,
+    SKIPPED,
     UNKNOWN,
     check,
 )
@@ -199,6 +200,7 @@ class Placement(object):
 
     def precheck(self, instances, opts):
         accepted = "capacity" in (opts.get("accept_unverified") or ())
+        skipped = not opts.get("capacity_check", True)   # the operator's choice: room not a gate (still the score)
         placer = opts.get("placer")
         ids = self.candidates(set(i["server"] for i in instances))
         room = self.room(ids)
@@ -227,6 +229,8 @@ class Placement(object):
                     continue
                 need = self._need(inst, dest)
                 result, detail = self._fit(room[hid], need)
+                if skipped:
+                    result, detail = PASS, None
                 if result == FAIL:
                     why.append("%s: %s" % (names[hid], detail))
                 elif result == UNKNOWN:
@@ -258,7 +262,11 @@ class Placement(object):
             if placer is not None:
                 placer.place(inst, hid)
             entry["checks"].extend(checks)
-            if detail is None:
+            if skipped:
+                entry["checks"].append(check("capacity", SKIPPED, "capacity_check=false", "%s on %s: room not checked"
+                                             " (the vendor's start still refuses a destination without room)" % (
+                                                 inst["name"], names[hid])))
+            elif detail is None:
                 entry["checks"].append(check("capacity", PASS, HOW, "%s fits on %s: %s" % (
                     inst["name"], names[hid], _left(room[hid]))))
             else:
