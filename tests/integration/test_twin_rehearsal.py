@@ -272,4 +272,3 @@ def test_avi_twin_forecasts_the_real_move_back(make_lab, tmp_path):
     assert measured["result"]["ok"], out[-3000:]
     agree(forecast, measured)
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
-
