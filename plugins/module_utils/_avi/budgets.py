@@ -17,7 +17,8 @@ of it). Nothing here is a vendor's: the groups are the operator's; where members
 inventory.
 
 :class:`EvacuationBudgets` is where ``se_disable``'s step (``_avi.se_disable``) uses them: the refusals before
-anything changes, the budgeted plan, the anti-affinity check after the moves.
+anything changes, the budgeted plan, the anti-affinity check after the moves; :class:`UpgradeBudgets` where
+``cluster_upgrade``'s step does: the waves in the plan, and the refusal of groups that exceed the budgets together.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,7 +31,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     load_placement,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import schedule
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets, schedule
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 
 
@@ -269,3 +270,19 @@ class EvacuationBudgets(object):
             if mine:
                 job["result"] = "misplaced"
                 job["error"] = "; ".join(mine) + " (it serves there; move it with vs_migrate)"
+
+
+class UpgradeBudgets(object):
+    """The budgets of an upgrade (a mixin of ``cluster_upgrade``'s step): uses ``self.params``, ``self.module``
+    and ``self.result``."""
+
+    def _budgets(self, placement, group_names):
+        """The waves that honour the operator's budgets (in the plan); a run of groups that exceed them together,
+        or members that match no virtual service, are refused before anything changes."""
+        plan, problems, refusal = upgrade_plan(
+            Budgets(self.params["budgets"]), placement, group_names, self.params["scope"],
+            bool(self.params["disruptive"] or self.params["force"]))
+        self.result["plan"]["budgets"] = plan
+        if problems or (refusal and not self.module.check_mode):
+            raise ModuleFailure("; ".join(problems + ([refusal] if refusal else [])) + "; nothing was changed",
+                                **self.result)
