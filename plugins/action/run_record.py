@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keeps a run record (fleetops.maintenance.run_record/v1) on the controller as the run goes on.
 
-The documentation is in plugins/modules/run_record.py; the record is built by plugin_utils.run_record
+The documentation is in plugins/modules/run_record.py; the record is built by plugin_utils.run_record_builder
 and kept on disk by plugin_utils.run_record_store.
 """
 
@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils import run_record as rr
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils import run_record_builder as build
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils import run_record_store as store
 
 STEP_SPEC = {
@@ -52,7 +53,7 @@ ARGUMENT_SPEC = {
         "disruptive": {"type": "list", "elements": "str", "default": []},
         "unkeyed": {"type": "str", "choices": ["step", "drop"], "default": "step"},
     }},
-    "result": {"type": "str", "choices": list(rr.RESULTS_FINAL)},
+    "result": {"type": "str", "choices": list(build.RESULTS_FINAL)},
     "disruption": {"type": "dict"},
 }
 
@@ -75,11 +76,11 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(problem)
         try:
             if args["state"] == "started":
-                record = rr.new_record(args["kind"], args["title"], check_mode=self._play_context.check_mode,
-                                       details=args["details"], step=_step(args["step"]),
-                                       disruption=args["disruption"])
+                record = build.new_record(args["kind"], args["title"], check_mode=self._play_context.check_mode,
+                                          details=args["details"], step=_step(args["step"]),
+                                          disruption=args["disruption"])
                 _change(record, args, {})
-                rr.refresh(record, record["started"])
+                build.refresh(record, record["started"])
                 store.create(record, args["file"])
                 phase = {}
             else:
@@ -124,30 +125,30 @@ def _change(record, args, finished):
     if args["disruption"] and args["state"] != "started" and args["state"] != "finished":
         record["disruption"].update(args["disruption"])
     for spec in args["steps"]:
-        rr.update_step(record, _step(spec))
+        build.update_step(record, _step(spec))
     step_spec = _step(args["step"]) if args["state"] != "started" else None
     phase = args["phase"] or {}
     target = (step_spec or {}).get("target")
     if phase.get("state") == "finished":
-        step, done = rr.finish_phase(record, target, phase.get("name"))
+        step, done = build.finish_phase(record, target, phase.get("name"))
         if done:
             finished.update(target=step["target"], name=done["name"], start=done["start"], end=done["end"])
             progress = args["progress"]
             if progress:
-                rr.add_progress(record, (step, done), progress["entries"], key=progress["key"] or None,
-                                target_type=progress["target_type"], group=progress["group"],
-                                disruptive=tuple(progress["disruptive"]),
-                                step=step if progress["unkeyed"] == "step" else None)
+                build.add_progress(record, (step, done), progress["entries"], key=progress["key"] or None,
+                                   target_type=progress["target_type"], group=progress["group"],
+                                   disruptive=tuple(progress["disruptive"]),
+                                   step=step if progress["unkeyed"] == "step" else None)
         if step_spec and not step_spec.get("target") and step is not None:
             step_spec["target"] = step["target"]
     if step_spec:
         if not step_spec.get("target"):
-            step_spec["target"] = rr.step_or_first(record, None)["target"]
-        rr.update_step(record, step_spec)
+            step_spec["target"] = build.step_or_first(record, None)["target"]
+        build.update_step(record, step_spec)
     if phase.get("state") == "started":
-        rr.open_phase(record, target, phase["name"], phase["disruptive"])
+        build.open_phase(record, target, phase["name"], phase["disruptive"])
     if args["state"] == "finished":
-        rr.finish_record(record, args["result"], args["disruption"])
+        build.finish_record(record, args["result"], args["disruption"])
     else:
-        rr.refresh(record)
+        build.refresh(record)
     return record

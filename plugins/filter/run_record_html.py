@@ -52,7 +52,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import RunRecordError, render_html
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import RunRecordError
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record_html import render_html
 
 
 def run_record_html(record, title=None):

@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import render_html
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record_html import render_html
 
 TEMP_PREFIX = "fleetops-run-record-"
 TEMP_NAME = "record.json"

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from ansible_collections.fleetops.maintenance.plugins.filter.run_record_html import run_record_html
-from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import DISRUPTIVE, FORMAT, PALETTE
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import FORMAT
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record_html import DISRUPTIVE, PALETTE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 T0 = datetime.datetime(2026, 3, 1, 2, 0, 0)

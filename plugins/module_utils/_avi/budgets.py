@@ -15,14 +15,24 @@ For a rolling upgrade, :func:`upgrade_waves` splits the SE groups into waves so 
 once host at most ``max_moving`` members of a budget group (an SE being upgraded takes its virtual services out
 of it). Nothing here is a vendor's: the groups are the operator's; where members run is the controller's
 inventory.
+
+:class:`EvacuationBudgets` is where ``se_disable``'s step (``_avi.se_disable``) uses them: the refusals before
+anything changes, the budgeted plan, the anti-affinity check after the moves; :class:`UpgradeBudgets` where
+``cluster_upgrade``'s step does: the waves in the plan, and the refusal of groups that exceed the budgets together.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import SE_DISABLED, PlacementError
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import schedule
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
+    SE_DISABLED,
+    PlacementError,
+    load_placement,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets, schedule
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 
 
 def _vs(vs):
@@ -231,3 +241,48 @@ def upgrade_plan(budgets, placement, group_names, scope, disruptive):
             " (scope=se_group, one wave a run: the rolling_upgrade role does this)" if scope == "system" else
             " (one wave a run: the rolling_upgrade role does this)")
     return plan, problems, refusal
+
+
+class EvacuationBudgets(object):
+    """The budgets of an SE evacuation (a mixin of ``se_disable``'s step): uses ``self.budgets``, ``self.client``,
+    ``self.params``, the SE read (``self.se``, ``self.se_uuid``, ``self.group_uuid``, ``self.placement``,
+    ``self.pairs``) and ``self.result``."""
+
+    def _check_budgets(self):
+        names = dict((vs.get("uuid"), vs.get("name")) for vs in self.client.get_all("virtualservice"))
+        wrong = refusals(self.budgets, names, self.pairs, self.params["method"])
+        if wrong:
+            raise ModuleFailure("not disabling SE '%s': %s" % (self.se["name"], "; ".join(wrong)), **self.result)
+
+    def _budget_plan(self):
+        """The budgeted plan from the placement as read (targets for anti-affinity members, waves)."""
+        return plan_evacuation(self.budgets, Planner(self.placement), self.se_uuid, self.pairs,
+                               self.params["concurrency"])
+
+    def _check_anti_affinity(self, jobs):
+        """After the moves: a member the controller put next to another member of its group fails its step (it
+        keeps serving where it is; nothing is moved back)."""
+        moved = [(job["uuid"], job.get("after") or []) for job in jobs if job.get("result") == "moved"]
+        after = load_placement(self.client, self.group_uuid, static=self.placement)
+        wrong = misplaced(self.budgets, after, moved)
+        for job in jobs:
+            mine = [w for w in wrong if w.startswith("VS %s is on" % job["name"])]
+            if mine:
+                job["result"] = "misplaced"
+                job["error"] = "; ".join(mine) + " (it serves there; move it with vs_migrate)"
+
+
+class UpgradeBudgets(object):
+    """The budgets of an upgrade (a mixin of ``cluster_upgrade``'s step): uses ``self.params``, ``self.module``
+    and ``self.result``."""
+
+    def _budgets(self, placement, group_names):
+        """The waves that honour the operator's budgets (in the plan); a run of groups that exceed them together,
+        or members that match no virtual service, are refused before anything changes."""
+        plan, problems, refusal = upgrade_plan(
+            Budgets(self.params["budgets"]), placement, group_names, self.params["scope"],
+            bool(self.params["disruptive"] or self.params["force"]))
+        self.result["plan"]["budgets"] = plan
+        if problems or (refusal and not self.module.check_mode):
+            raise ModuleFailure("; ".join(problems + ([refusal] if refusal else [])) + "; nothing was changed",
+                                **self.result)

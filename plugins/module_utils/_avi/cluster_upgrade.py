@@ -14,7 +14,9 @@ per SE through the read-only API, the controllers' reboot window and lost sessio
 scale back in and deal with the SEs created for protection; verify the end state against the baseline
 (``_avi.upgrade_verify``). A failure part-way undoes exactly what protection did. Whatever the run changes around
 the vendor's upgrade is recorded first (``_avi.upgrade_intent``, held through ``_avi.intent.Hold``), so a re-run
-from anywhere restores exactly that. ``state=rolled_back`` is ``_avi.upgrade_rollback``.
+from anywhere restores exactly that. ``state=rolled_back`` is ``_avi.upgrade_rollback``. The step's other concerns
+are mixins beside the pieces they use: following (``_avi.upgrade_watch.UpgradeFollowing``), verifying
+(``_avi.upgrade_verify.UpgradeVerification``) and the budgets (``_avi.budgets.UpgradeBudgets``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,11 +25,10 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.budgets import UpgradeBudgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi import budgets as avi_budgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import load_placement
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_image import (
     check_image_type,
     read_docker_mode,
@@ -60,20 +61,25 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     running_version,
     same_version,
 )
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_verify import baseline, differences
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import UpgradeWatch, group_results, se_results
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_verify import UpgradeVerification, baseline
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_watch import (
+    RESUME_CLI,
+    UpgradeFollowing,
+    UpgradeWatch,
+    group_results,
+    se_results,
+)
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure, not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout
 
 RESUME_PATH = "segroup/resume"
-RESUME_CLI = "resume segroup se_group_refs %s"
 RESUME_SINCE = (18, 2, 8)
 
 
-class _ClusterUpgrade(object):
+class _ClusterUpgrade(UpgradeFollowing, UpgradeVerification, UpgradeBudgets):
     def __init__(self, module, client, progress=None, clock=time.monotonic, sleep=time.sleep):
         self.module = module
         self.client = client
@@ -130,56 +136,6 @@ class _ClusterUpgrade(object):
             for se in view.ses_of(guuid):
                 out["service_engine %s" % se["name"]] = se["version"]
         return out
-
-    # -- waiting -------------------------------------------------------------------------------------
-    def _wait(self, condition, what):
-        try:
-            return wait_until(condition, self.params["timeout"], self.params["wait_sleep"], clock=self._clock,
-                              sleep=self._sleep, what=what)
-        except WaitTimeout as exc:
-            raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
-                                **self.result)
-
-    def follow(self, wanted, rollback=False):
-        """Follow the upgrade (or rollback) to ``wanted`` to its end; fail with what was reached otherwise."""
-        outcome, view = self._wait(lambda: self.watch.poll(wanted),
-                                   "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
-        self.locked = False
-        self.view = view
-        self.result["status"] = self.watch.status(view)
-        self.result["versions"]["after"] = self._scope_versions(view)
-        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
-        self.result["service_engines"] = se_results(view, self.groups, self.result["versions"]["before"], wanted)
-        if self.groups:
-            self.result["se_group_results"] = group_results(view, self.groups, wanted)
-        if outcome == "failed":
-            raise ModuleFailure("the %s did not complete: %s%s" % ("rollback" if rollback else "upgrade",
-                                                                   self.watch.failure, self._ends(view, rollback)),
-                                **self.result)
-        return view
-
-    def _ends(self, view, rollback):
-        """After a failed follow: where the other SE groups ended, and how to resume the suspended ones."""
-        ends = self.result.get("se_group_results") or []
-        others = [g for g in ends if g["result"] not in ("suspended", "failed")]
-        suspended = [g["name"] for g in ends if g["result"] == "suspended"]
-        text = ""
-        if others and len(ends) > 1:
-            text += ". The other SE group(s) went on to their end: %s" % ", ".join(
-                "%s %s (%d/%d SEs)" % (g["name"], g["result"], g["upgraded"], g["service_engines"]) for g in others)
-        if suspended and not rollback:
-            text += (". To resume SE group(s) %s: fix what failed, then run again with resume=true (the upgrade "
-                     "playbook: -e resume=true), or on the controller's CLI: %s" % (
-                         ", ".join(suspended), "; ".join(RESUME_CLI % name for name in suspended)))
-        return text
-
-    def _on_poll(self, view):
-        """After every read while following: renew the lease (not while configuration is read-only)."""
-        ctl = view.controller
-        self.locked = bool(ctl.get("state") in FSM_RUNNING or (not self.flexible and (
-            ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING)))
-        if self.hold is not None and not self.locked:
-            self.hold.renew()
 
     # -- the lease -------------------------------------------------------------------------------------
     def _claim(self):
@@ -394,17 +350,6 @@ class _ClusterUpgrade(object):
         self.progress.update("done", "%s at %s, verified" % (scope.replace("_", " "), wanted), percent=100)
         return self.result
 
-    def _budgets(self, placement, group_names):
-        """The waves that honour the operator's budgets (in the plan); a run of groups that exceed them together,
-        or members that match no virtual service, are refused before anything changes."""
-        plan, problems, refusal = avi_budgets.upgrade_plan(
-            Budgets(self.params["budgets"]), placement, group_names, self.params["scope"],
-            bool(self.params["disruptive"] or self.params["force"]))
-        self.result["plan"]["budgets"] = plan
-        if problems or (refusal and not self.module.check_mode):
-            raise ModuleFailure("; ".join(problems + ([refusal] if refusal else [])) + "; nothing was changed",
-                                **self.result)
-
     def _protector(self):
         params = self.params
         return Protector(self.client, self.record, self.progress, concurrency=params["protect_concurrency"],
@@ -511,41 +456,6 @@ class _ClusterUpgrade(object):
             undone = "undoing protection failed too (%s): run again" % (getattr(undo_exc, "msg", None) or undo_exc)
         self._protection_result()
         raise ModuleFailure("%s; %s" % (msg, undone), **self.result)
-
-    # -- verifying ------------------------------------------------------------------------------------------
-    def _verify(self, wanted, base, kept=None):
-        placement = load_placement(self.client)
-        entries = self.record.entries()
-        if kept is None:
-            kept = [c.get("name") for c in (self.protector.created.values() if self.protector else [])
-                    if not c.get("removed")]
-        scope = self.params["scope"]
-        ctl = running_version(self.client) if scope in ("controller", "system") else None
-        found = differences(placement, entries, base, wanted if scope != "controller" else None, kept=kept,
-                            group_uuids=self.groups if scope == "se_group" else None, controller_version=ctl)
-        if scope == "controller":
-            found = [line for line in found if line.startswith("the controller")]
-        self.result["verification"] = {"ok": not found, "differences": found, "kept_service_engines": sorted(
-            k for k in kept if k)}
-        if found:
-            raise ModuleFailure("the end state differs from what the upgrade promised: %s" % "; ".join(found),
-                                **self.result)
-
-    def _verify_only(self, view):
-        """state=verified: compare the system with ``baseline`` (from the plan), read-only."""
-        wanted = self.params["version"]
-        if not wanted:
-            raise ModuleFailure("state=verified needs version (the version every node must run)")
-        base = self.params["baseline"]
-        if not base:
-            entries = self.record.entries()
-            base = baseline(load_placement(self.client), entries, self.groups if self.params["scope"] == "se_group"
-                            else None)
-        self.result["baseline"] = base
-        self.result["plan"]["actions"] = ["verify the end state"]
-        self._verify(wanted, base, kept=self.params["kept_service_engines"])
-        self.progress.update("done", "verified: the end state is what the upgrade promised", percent=100)
-        return self.result
 
     # -- the controller's dry run ---------------------------------------------------------------------------
     def preview(self, body):

@@ -14,6 +14,10 @@ from what it finds; a lease whose run is gone (expired, or its process dead on t
 over. A later ``state: enabled`` restores the recorded state, not what an interrupted run set. A run reports
 success only after it verified the end: the SE empty and disabled, every VS it hosted present once and placed
 on an SE that is up.
+
+The SE-level pieces shared with ``se_group_refresh`` (set the enable state, follow the controller's
+evacuation) are ``_avi.se_evacuation``; the budgets (refusals, the budgeted plan, the anti-affinity check after
+the moves) are ``_avi.budgets``' ``EvacuationBudgets``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +26,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi import budgets as avi_budgets
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.budgets import EvacuationBudgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
@@ -34,10 +38,20 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     SE_ENABLED,
     PlacementError,
     load_placement,
-    se_from_inventory,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import Pacer, run_migrations
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_evacuation import (
+    LEASE_SECONDS,
+    OPER_DISABLED,
+    OPER_DISABLING,
+    PREDICTION,
+    SERVING,
+    EvacuationFailed,
+    follow_evacuation,
+    read_se,
+    set_enable_state,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets, Gate
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
     IntentError,
@@ -46,19 +60,13 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._common.inten
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
 
 STATES = {
     "enabled": SE_ENABLED,
     "disabled_for_placement": SE_DISABLED_FOR_PLACEMENT,
     "disabled": SE_DISABLED,
 }
-OPER_DISABLED = "OPER_DISABLED"
-OPER_DISABLING = "OPER_DISABLING"
-SERVING = (OPER_UP, OPER_DISABLING, OPER_DISABLED)
-LEASE_SECONDS = 300.0
-PREDICTION = ("a prediction: the controller chooses the targets (and the hosts of new SEs) itself; the "
-              "predicted targets follow its documented rules, ties broken by name")
 
 
 def record_target(se_uuid):
@@ -75,71 +83,7 @@ def _placement_view(placement, pairs):
     return view
 
 
-def read_se(client, se_uuid):
-    items = client.get_all("serviceengine-inventory", params={"uuid": se_uuid, "include_name": "true"})
-    for item in items:
-        se = se_from_inventory(item)
-        if se["uuid"] == se_uuid:
-            return se
-    raise ModuleFailure("serviceengine %s disappeared from the inventory" % se_uuid)
-
-
-class EvacuationFailed(Exception):
-    """The controller ended an SE's evacuation with VSs left on it (``left``: their uuids)."""
-
-    def __init__(self, se, left):
-        super(EvacuationFailed, self).__init__("%d virtual service(s) left" % len(left))
-        self.se = se
-        self.left = left
-
-
-def follow_evacuation(client, se_uuid, se_name, hosted, timeout, interval, progress, on_tick=None,
-                      clock=time.monotonic, sleep=time.sleep):
-    """Follow a disabled SE until it is empty and ``OPER_DISABLED``; return it (as the inventory shows it).
-    Raises :class:`EvacuationFailed` when the controller finished with VSs left on it, WaitTimeout past
-    ``timeout``. Polling wakes when the next VS is due to have left (the shortest time one took so far), then
-    backs off."""
-    total = len(hosted)
-    pacer = Pacer(clock, interval)
-    state = {"polls": 0, "started": False, "left": None, "changed_at": clock()}
-    deadline = clock() + timeout
-    while True:
-        se = read_se(client, se_uuid)
-        state["polls"] += 1
-        if se.get("migrate_state") == MIGRATE_STARTED or se.get("oper_state") == OPER_DISABLING:
-            state["started"] = True
-        left = set(se["vs_uuids"])
-        moved = total - len(left & hosted)
-        if state["left"] is not None and len(left) < state["left"]:
-            now = clock()
-            pacer.observe((now - state["changed_at"]) / (state["left"] - len(left)))
-            state["changed_at"] = now
-        if state["left"] != len(left):
-            pacer.restart()
-        state["left"] = len(left)
-        progress.update("evacuate", "SE %s: %d/%d virtual service(s) moved, %s, %s"
-                        % (se_name, moved, total, se.get("migrate_state"), se.get("oper_state")),
-                        percent=100 * moved // total if total else None)
-        if not left and se.get("oper_state") == OPER_DISABLED and se.get("migrate_state") != MIGRATE_STARTED:
-            return se
-        if left and se.get("migrate_state") == MIGRATE_FAILED and (state["started"] or state["polls"] >= 3):
-            raise EvacuationFailed(se, left)
-        if on_tick is not None:
-            on_tick()
-        now = clock()
-        if now >= deadline:
-            raise WaitTimeout("timed out after %.0f seconds waiting for SE %s to be evacuated and disabled"
-                              % (timeout, se_name), last=se)
-        sleep(min(pacer.pause([state["changed_at"]] if left else []), deadline - now))
-
-
-def set_enable_state(client, se_uuid, wanted):
-    config = client.get("serviceengine/%s" % se_uuid)
-    config["enable_state"] = wanted
-    client.put("serviceengine/%s" % se_uuid, config)
-
-
-class _SeDisable(object):
+class _SeDisable(EvacuationBudgets):
     def __init__(self, module, client, progress):
         self.module = module
         self.client = client
@@ -289,18 +233,6 @@ class _SeDisable(object):
                               lambda: self._wait_evacuated(set())))
         return steps
 
-    # -- budgets ----------------------------------------------------------------------------------
-    def _check_budgets(self):
-        names = dict((vs.get("uuid"), vs.get("name")) for vs in self.client.get_all("virtualservice"))
-        wrong = avi_budgets.refusals(self.budgets, names, self.pairs, self.params["method"])
-        if wrong:
-            raise ModuleFailure("not disabling SE '%s': %s" % (self.se["name"], "; ".join(wrong)), **self.result)
-
-    def _budget_plan(self):
-        """The budgeted plan from the placement as read (targets for anti-affinity members, waves)."""
-        return avi_budgets.plan_evacuation(self.budgets, Planner(self.placement), self.se_uuid, self.pairs,
-                                           self.params["concurrency"])
-
     def _in_flight(self):
         """The SE's own evacuation has not ended (the controller still disabling it)."""
         return self.se.get("migrate_state") == MIGRATE_STARTED or self.se.get("oper_state") == OPER_DISABLING
@@ -438,18 +370,6 @@ class _SeDisable(object):
                     "; ".join("%s: %s" % (job["name"], job.get("error")) for job in failed),
                     SE_DISABLED_FOR_PLACEMENT if self.se["enable_state"] != SE_DISABLED else SE_DISABLED),
                 **self.result)
-
-    def _check_anti_affinity(self, jobs):
-        """After the moves: a member the controller put next to another member of its group fails its step (it
-        keeps serving where it is; nothing is moved back)."""
-        moved = [(job["uuid"], job.get("after") or []) for job in jobs if job.get("result") == "moved"]
-        after = load_placement(self.client, self.group_uuid, static=self.placement)
-        wrong = avi_budgets.misplaced(self.budgets, after, moved)
-        for job in jobs:
-            mine = [w for w in wrong if w.startswith("VS %s is on" % job["name"])]
-            if mine:
-                job["result"] = "misplaced"
-                job["error"] = "; ".join(mine) + " (it serves there; move it with vs_migrate)"
 
     def _wait_evacuated(self, hosted):
         clock, sleep = self.module_clock()

@@ -44,7 +44,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placemen
     se_from_inventory,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.planner import Planner
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_disable import (
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_evacuation import (
     LEASE_SECONDS,
     PREDICTION,
     SERVING,

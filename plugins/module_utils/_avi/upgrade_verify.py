@@ -9,14 +9,19 @@ scaled out counts with the placement it had before, an SE it created does not co
 changed counts with the state it had). The end state holds when every SE of the scope runs the target version
 with its baseline enable state, no SE is there that the baseline has not (but those kept at the operator's
 choice), every virtual service is placed as in the baseline, and the record holds nothing left to undo.
+
+:class:`UpgradeVerification` is the check ``cluster_upgrade``'s step runs at the end of a run and for
+``state=verified``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import load_placement
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_intent import leftovers
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import same_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_status import running_version, same_version
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 
 
 def created_ses(placement, entries):
@@ -99,3 +104,42 @@ def differences(placement, entries, base, wanted, kept=(), group_uuids=None, con
     for uuid in sorted(set(created) | set(groups) | set(states)):
         out.append("the intent record still holds %s" % uuid)
     return out
+
+
+class UpgradeVerification(object):
+    """Verifying the end state (a mixin of ``cluster_upgrade``'s step): uses ``self.client``, ``self.params``,
+    ``self.record``, ``self.protector``, ``self.groups``, ``self.progress`` and ``self.result``."""
+
+    def _verify(self, wanted, base, kept=None):
+        placement = load_placement(self.client)
+        entries = self.record.entries()
+        if kept is None:
+            kept = [c.get("name") for c in (self.protector.created.values() if self.protector else [])
+                    if not c.get("removed")]
+        scope = self.params["scope"]
+        ctl = running_version(self.client) if scope in ("controller", "system") else None
+        found = differences(placement, entries, base, wanted if scope != "controller" else None, kept=kept,
+                            group_uuids=self.groups if scope == "se_group" else None, controller_version=ctl)
+        if scope == "controller":
+            found = [line for line in found if line.startswith("the controller")]
+        self.result["verification"] = {"ok": not found, "differences": found, "kept_service_engines": sorted(
+            k for k in kept if k)}
+        if found:
+            raise ModuleFailure("the end state differs from what the upgrade promised: %s" % "; ".join(found),
+                                **self.result)
+
+    def _verify_only(self, view):
+        """state=verified: compare the system with ``baseline`` (from the plan), read-only."""
+        wanted = self.params["version"]
+        if not wanted:
+            raise ModuleFailure("state=verified needs version (the version every node must run)")
+        base = self.params["baseline"]
+        if not base:
+            entries = self.record.entries()
+            base = baseline(load_placement(self.client), entries, self.groups if self.params["scope"] == "se_group"
+                            else None)
+        self.result["baseline"] = base
+        self.result["plan"]["actions"] = ["verify the end state"]
+        self._verify(wanted, base, kept=self.params["kept_service_engines"])
+        self.progress.update("done", "verified: the end state is what the upgrade promised", percent=100)
+        return self.result

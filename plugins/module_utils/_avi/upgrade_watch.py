@@ -18,6 +18,9 @@ the controller upgrades the SEs of a group is not documented, so none is assumed
 and ``group``) is written whenever an SE moves from one list to another, which is what the run record's
 timeline shows. ``NODE_SE_TYPE`` entries of ``upgradestatusinfo`` add their state and reason where the
 controller keeps them.
+
+:class:`UpgradeFollowing` is how ``cluster_upgrade``'s step (``_avi.cluster_upgrade``) uses the watch: wait
+with the module's timeout, follow to the end and report what was reached, say how to resume a suspended group.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,8 +37,12 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.upgrade_
     read_view,
     same_version,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import WaitTimeout, wait_until
 
 UNAVAILABLE_RETRY = 20.0
+# the controller CLI's resume of a suspended SE group (told to the operator when an upgrade suspends)
+RESUME_CLI = "resume segroup se_group_refs %s"
 # the lists of SeGroupStatus (and of the 17.x SeUpgradeStatusSummary) that say where an SE is, later ones win
 SE_LISTS = ("se_upgrade_not_started", "se_upgrade_in_progress", "se_upgrade_completed", "se_upgrade_failed",
             "se_upgrade_suspended", "se_upgrade_skip_suspended")
@@ -277,3 +284,57 @@ class UpgradeWatch(object):
         return {"state": cstate.get("state"),
                 "nodes": [{"name": n.get("name"), "role": n.get("role"), "state": n.get("state")}
                           for n in data.get("node_states") or []]}
+
+
+class UpgradeFollowing(object):
+    """Following the upgrade (a mixin of ``cluster_upgrade``'s step): uses ``self.watch`` (an :class:`UpgradeWatch`),
+    ``self.params``, ``self.groups``, ``self.result``, ``self.hold``, ``self.flexible`` and the step's clock."""
+
+    def _wait(self, condition, what):
+        try:
+            return wait_until(condition, self.params["timeout"], self.params["wait_sleep"], clock=self._clock,
+                              sleep=self._sleep, what=what)
+        except WaitTimeout as exc:
+            raise ModuleFailure("%s; the controller carries on: run the task again to re-attach" % exc.msg,
+                                **self.result)
+
+    def follow(self, wanted, rollback=False):
+        """Follow the upgrade (or rollback) to ``wanted`` to its end; fail with what was reached otherwise."""
+        outcome, view = self._wait(lambda: self.watch.poll(wanted),
+                                   "the %s to %s" % ("rollback" if rollback else "upgrade", wanted))
+        self.locked = False
+        self.view = view
+        self.result["status"] = self.watch.status(view)
+        self.result["versions"]["after"] = self._scope_versions(view)
+        self.result["diff"]["after"] = {"versions": self.result["versions"]["after"]}
+        self.result["service_engines"] = se_results(view, self.groups, self.result["versions"]["before"], wanted)
+        if self.groups:
+            self.result["se_group_results"] = group_results(view, self.groups, wanted)
+        if outcome == "failed":
+            raise ModuleFailure("the %s did not complete: %s%s" % ("rollback" if rollback else "upgrade",
+                                                                   self.watch.failure, self._ends(view, rollback)),
+                                **self.result)
+        return view
+
+    def _ends(self, view, rollback):
+        """After a failed follow: where the other SE groups ended, and how to resume the suspended ones."""
+        ends = self.result.get("se_group_results") or []
+        others = [g for g in ends if g["result"] not in ("suspended", "failed")]
+        suspended = [g["name"] for g in ends if g["result"] == "suspended"]
+        text = ""
+        if others and len(ends) > 1:
+            text += ". The other SE group(s) went on to their end: %s" % ", ".join(
+                "%s %s (%d/%d SEs)" % (g["name"], g["result"], g["upgraded"], g["service_engines"]) for g in others)
+        if suspended and not rollback:
+            text += (". To resume SE group(s) %s: fix what failed, then run again with resume=true (the upgrade "
+                     "playbook: -e resume=true), or on the controller's CLI: %s" % (
+                         ", ".join(suspended), "; ".join(RESUME_CLI % name for name in suspended)))
+        return text
+
+    def _on_poll(self, view):
+        """After every read while following: renew the lease (not while configuration is read-only)."""
+        ctl = view.controller
+        self.locked = bool(ctl.get("state") in FSM_RUNNING or (not self.flexible and (
+            ctl.get("in_progress") or ctl.get("state") in LEGACY_RUNNING)))
+        if self.hold is not None and not self.locked:
+            self.hold.renew()

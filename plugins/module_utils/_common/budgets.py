@@ -7,7 +7,7 @@ Disruption budgets and anti-affinity (the ``budgets`` option, doc fragment ``fle
 
 The operator names groups of instances, servers or virtual services (a list of names, a name pattern, Triton
 tags), each with a budget: at most ``max_moving`` of the group moving at once, and (``anti_affinity``) never two
-members on one destination. Shared by the host evacuations (``_migration``: the window ``engine.run_window`` asks
+members on one destination. Shared by the host evacuations (``_migration``: the window ``window.run_window`` asks
 :class:`Gate` before it starts an instance, the target choice asks :meth:`Placer.avoid` which destinations already
 hold, or will hold as placed in this run, another member) and the Avi SE evacuation and upgrade (``_avi.budgets``).
 Nothing here is a vendor's: the groups are the operator's, where members run comes from the provider's listing.

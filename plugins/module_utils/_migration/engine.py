@@ -4,10 +4,11 @@
 """Private to the fleetops.maintenance collection: not a public API, it may change at any time.
 
 The vendor-neutral migration engine of ``instance_migrate``: converge one instance to the wanted
-state, with one decision (:func:`_decide`) for a run and for its check-mode plan; follow progress;
-migrate several instances through a sliding window. What a vendor's migration is (its record,
-its actions, its state machine) is the provider's (``_migration.provider``); the engine only calls
-its hooks, so re-attach, check mode, the failure policy and the result shape are the same for all.
+state, with one decision (:func:`_decide`) for a run and for its check-mode plan; follow progress.
+Several instances go through a sliding window (``_migration.window``) that calls :func:`converge` for
+each. What a vendor's migration is (its record, its actions, its state machine) is the provider's
+(``_migration.provider``); the engine only calls its hooks, so re-attach, check mode, the failure
+policy and the result shape are the same for all.
 
 Adding a provider: write ``module_utils/_<vendor>/provider.py`` with a subclass of
 ``MigrationProvider`` implementing its hooks (its option spec, connection, record, state machine),
@@ -19,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import threading
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import human_bytes
@@ -27,11 +27,6 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.ch
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import DONE, VENDOR_DONE, VENDOR_FAILED, MigrationError
 
 MAX_STEPS = 12
-
-
-class WindowStopped(MigrationError):
-    """A window stopped (an earlier migration failed, on_failure=stop) before this instance's turn: nothing was
-    asked of the vendor for it."""
 
 
 class _NoSlot(object):
@@ -341,182 +336,3 @@ def _plan(provider, inst, want, rec, opts, target):
         provider.note(action, sim, memo)
         sim = provider.simulate(sim, action, inst, plan["target_server"])
     return plan
-
-
-# -- several instances: a sliding window ---------------------------------------------------------
-class LockedProgress(object):
-    """A Progress shared by worker threads."""
-
-    def __init__(self, progress):
-        self._progress = progress
-        self._lock = threading.Lock()
-        self.history = progress.history
-
-    def update(self, *args, **kwargs):
-        with self._lock:
-            return self._progress.update(*args, **kwargs)
-
-    def waiting(self, text):
-        return self.update("wait", text)
-
-
-class _Window(object):
-    """The slots of a sliding window: at most ``size`` migrations run at the vendor at once. A worker reads and
-    decides before it takes a slot (:meth:`Slot.acquire`) and gives it back as soon as the vendor reports its
-    migration complete, so the next one starts then, not after the confirming reads. After a failure with
-    ``on_failure=stop`` no slot is given any more (:class:`WindowStopped`)."""
-
-    def __init__(self, size, on_failure):
-        self.size = size
-        self.on_failure = on_failure
-        self.cond = threading.Condition()
-        self.busy = 0
-        self.stopped = False
-        self.waiting = set()   # the order of each worker that has not had its first slot yet
-
-    def slot(self, clock, order=0):
-        with self.cond:
-            self.waiting.add(order)
-        return _Slot(self, clock, order)
-
-    def _first_turn(self, order):
-        """Whether no earlier worker still waits for its first slot (slots go out in the instances' order)."""
-        return not any(o < order for o in self.waiting)
-
-
-class _Slot(object):
-    def __init__(self, window, clock, order=0):
-        self.window = window
-        self.clock = clock
-        self.order = order   # slots go out in the instances' order: a worker ahead never overtakes an earlier one
-        self.held = False
-        self.taken_at = None   # when the worker first got its slot (its instance's time counts from then)
-
-    def acquire(self, name=None):
-        if self.held:
-            return
-        w = self.window
-        with w.cond:
-            first = self.taken_at is None
-            while not w.stopped and (w.busy >= w.size or (first and not w._first_turn(self.order))):
-                w.cond.wait()
-            if w.stopped:
-                raise WindowStopped("%s: not started (an earlier migration failed and on_failure=stop)" % name)
-            w.busy += 1
-            self.held = True
-            if first:
-                self.taken_at = self.clock()
-                w.waiting.discard(self.order)
-                w.cond.notify_all()
-
-    def failed(self):
-        """This worker's migration failed (the slot stays taken until its failure is handled)."""
-        w = self.window
-        with w.cond:
-            if w.on_failure == "stop":
-                w.stopped = True
-            w.cond.notify_all()
-
-    def release(self, failed=False):
-        w = self.window
-        with w.cond:
-            if failed and w.on_failure == "stop":
-                w.stopped = True   # before the slot is free: no start slips in after a failure
-            if self.held:
-                w.busy -= 1
-                self.held = False
-            w.waiting.discard(self.order)   # a worker that ends without a slot (nothing to change) holds no one up
-            w.cond.notify_all()
-
-
-def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
-               failed_action="abort", clock=time.time, gate=None, targets=None):
-    """Migrate several instances, at most ``concurrency`` at once at the vendor: a new one starts as soon
-    as the vendor reports one complete (not batches, and not after that one's confirming reads). Up to
-    ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
-    request that changes something. ``on_failure``: ``stop`` starts no new ones after a failure (running
-    ones finish), ``continue`` goes on. ``failed_action``: ``abort`` aborts a migration that failed
-    before its switch, ``leave`` leaves it for inspection. ``gate`` (``_common.budgets.Gate``): an
-    instance's worker starts only while its groups' budgets allow (the first allowed one in order starts
-    next); a member counts as moving from its worker's start, reads ahead included, to its end, so a budget
-    is never exceeded at the vendor. ``targets``: {key: destination} chosen per instance (else
-    ``opts["target_server"]``). Returns (results, summary)."""
-    shared = LockedProgress(progress)
-    results = [None] * len(keys)
-    window = _Window(concurrency, on_failure)
-    lock = threading.Condition()
-    workers = 1 if concurrency == 1 and len(keys) == 1 else 2 * concurrency   # the ones ahead read and decide
-    state = {"pending": list(range(len(keys))), "running": 0}
-
-    def work(index, prov, slot):
-        key = keys[index]
-        started = clock()
-        own = dict(opts, target_server=targets[key]) if targets and key in targets else opts
-        res = None
-        try:
-            res = converge(prov, key, own, shared, check_mode, clock=clock, slot=slot)
-            res["result"] = "ok"
-        except WindowStopped:
-            res = None    # never started: reported as skipped
-        except MigrationError as exc:
-            res = getattr(exc, "result", None) or {"instance": {"id": None, "name": key}, "changed": False}
-            res["result"] = "failed"
-            res["msg"] = exc.msg
-            res["failed"] = True
-            slot.failed()   # no new start while the failure is handled
-            if not check_mode and failed_action == "abort":
-                res["cleanup"] = prov.cleanup_failed(key, shared)
-        except Exception as exc:  # a worker never takes the others down
-            res = {"instance": {"id": None, "name": key}, "changed": False, "result": "failed", "failed": True,
-                   "msg": "%s: %s" % (key, exc)}
-        finally:
-            slot.release(failed=res is not None and res.get("result") == "failed")
-        if res is not None:   # from its slot (the reads ahead while it waited for one are not its time)
-            res["seconds"] = round(clock() - (slot.taken_at or started), 3)
-        with lock:
-            results[index] = res
-            state["running"] -= 1
-            if gate is not None:
-                gate.end(key)
-            lock.notify_all()
-
-    threads = []
-    with lock:
-        while True:
-            while state["running"] >= workers:
-                lock.wait()
-            if window.stopped or not state["pending"]:
-                break
-            allowed = [i for i in state["pending"] if gate is None or gate.allows(keys[i])]
-            if not allowed:   # every pending one waits for its group's budget: a running one ends first
-                lock.wait()
-                continue
-            index = allowed[0]
-            state["pending"].remove(index)
-            if gate is not None:
-                gate.start(keys[index])
-                if gate.groups_by_key.get(keys[index]):
-                    shared.update("budget", "%s: starts; %s" % (gate.names.get(keys[index], keys[index]), ", ".join(
-                        "group %s: %d of at most %d moving" % (g, gate.running[g], gate.limits[g])
-                        for g in gate.groups_by_key[keys[index]])))
-            state["running"] += 1
-            prov = provider if workers == 1 else provider.fork()
-            prov.on_wait(shared.waiting)
-            slot = window.slot(clock, index)   # registered in order, before its worker runs
-            t = threading.Thread(target=work, args=(index, prov, slot), name="migrate-%d" % index)
-            t.daemon = True
-            threads.append(t)
-            t.start()
-        while state["running"] > 0:
-            lock.wait()
-    for t in threads:
-        t.join()
-    for i, key in enumerate(keys):
-        if results[i] is None:
-            results[i] = {"instance": {"id": None, "name": key}, "changed": False, "result": "skipped",
-                          "msg": "%s: not started (an earlier migration failed and on_failure=stop)" % key}
-    summary = {"ok": sum(1 for r in results if r["result"] == "ok"),
-               "failed": sum(1 for r in results if r["result"] == "failed"),
-               "skipped": sum(1 for r in results if r["result"] == "skipped"),
-               "changed": sum(1 for r in results if r.get("changed"))}
-    return results, summary

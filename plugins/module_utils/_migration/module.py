@@ -27,13 +27,10 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budge
     schedule,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import FAIL, check, unknown_names
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import (
-    converge,
-    precheck_entries,
-    run_window,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import converge, precheck_entries
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.owner import Owner
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.window import run_window
 
 START_STATES = ("begun", "synced", "switched", "migrated")
 NAME_OPTIONS = ("instance", "instances", "from_server", "target_server", "source_server")

@@ -20,7 +20,7 @@ __metaclass__ = type
 DONE = "done"
 # the event a provider's ``wait`` may send (``on_event({"type": VENDOR_DONE})``) as soon as the vendor reports the
 # migration complete and nothing is left to ask of the vendor for it but reads: a sliding window lets the next one
-# start then (see ``engine.run_window``)
+# start then (see ``window.run_window``)
 VENDOR_DONE = "vendor_done"
 # and as soon as it shows the migration failing (before the reads that follow a failure): a window with
 # on_failure=stop starts no other migration from then on

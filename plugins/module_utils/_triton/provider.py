@@ -16,36 +16,26 @@ Two ways in, chosen with the ``api`` option:
   check and the predicted target. No authentication (the admin network).
 
 Pre-checks (``_migration.checks``: pass, fail or unknown, an unknown blocks unless accepted):
-``migrations_allowed`` (operator calls always are; with CloudAPI the estimate route answers it),
-``capacity`` (operator: CNAPI's capacity view through the allocator's own hard filters; CloudAPI
-shows none: unknown) and, with a target override, ``target_server`` (VMAPI runs no allocator
-filter then, so the collection checks the node itself). The target shown before begin is a
-prediction (the best-scored node that fits: CNAPI's allocator shuffles, adds a random score and
-drops the emptiest nodes of large fleets); the real target is the migration record's
+``migrations_allowed``, ``capacity`` and, with a target override, ``target_server``. The target shown
+before begin is a prediction (the best-scored node that fits: CNAPI's allocator shuffles, adds a random
+score and drops the emptiest nodes of large fleets); the real target is the migration record's
 ``target_server_uuid`` (operator) or where the instance runs after its switch.
 
 Triton's migration model (sdc-migrate, CloudAPI's MigrateMachine): an optional record per instance
 with a ``phase`` (begin, sync, switch, pause, abort, rollback) and a ``state`` (running, paused,
 failed, successful); actions ``begin``, ``automatic``, ``sync``, ``switch``, ``pause``, ``abort``,
 ``rollback``, ``finalize``; ``finalize``, ``abort`` and ``rollback`` delete the record.
+
+This file holds the provider's options, records, actions, evacuation hooks and state machine; its other
+concerns are mixins in their own files: ``inventory`` (compute nodes and instances, shared helpers) and
+``prechecks`` (the checks above and the predicted target).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-import threading
-
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import DirectoryStore
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.checks import (
-    FAIL,
-    PASS,
-    SKIPPED,
-    UNKNOWN,
-    check,
-)
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.owner import record_dir
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import (
     DONE,
@@ -59,33 +49,25 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.clien
     TritonNotFound,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.intent import CnapiCommentsStore
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.inventory import (
+    SERVERS_LOCK,
+    Inventory,
+    as_error,
+)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.prechecks import CHECK_NAMES, PreChecks
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.signing import SigningError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._triton.spec import (
     resolve_connection,
     triton_argument_spec,
 )
 
-_SERVERS_LOCK = threading.Lock()
 STATES = ("begun", "synced", "switched", "migrated", "finalized", "rolled_back", "aborted", "paused")
 # states reached from a successful migration: state -> (the action, the refusal otherwise)
 AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successful migration"),
                  "finalized": ("finalize", "Finalize only works on a successful migration")}
-MIGRATIONS_DISABLED = (
-    "User migration on this VM not allowed (the vendor's answer): user migrations are off for this instance. An "
-    "operator allows them with the instance's internal_metadata.user_migration_allowed = true (a JSON boolean, through "
-    "VMAPI) or, for the whole data center, the SAPI vmapi service metadata user_migration_allowed = true (sapiadm "
-    "update <vmapi service uuid> metadata.user_migration_allowed=true); or migrate with api=operator")
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def _err(exc, what):
-    if isinstance(exc, SigningError):
-        return MigrationError("%s: %s" % (what, exc))
-    reason = exc.message or exc.msg
-    return MigrationError("%s: %s" % (what, exc.msg), reason=reason, status=exc.status, code=exc.code)
-
-
-class TritonProvider(MigrationProvider):
+class TritonProvider(Inventory, PreChecks, MigrationProvider):
     name = "triton"
     credentials_option = "triton_credentials"
     states = STATES
@@ -94,7 +76,7 @@ class TritonProvider(MigrationProvider):
     downtime_start_message = "stopping the instance"
     downtime_end_phase = "switch"
     transfer_phases = ("sync",)
-    check_names = ("migrations_allowed", "capacity", "target_server")
+    check_names = CHECK_NAMES
 
     def __init__(self, params, client=None, servers=None):
         super(TritonProvider, self).__init__(params)
@@ -122,120 +104,6 @@ class TritonProvider(MigrationProvider):
     def on_wait(self, callback):
         self.client.on_wait(callback)
 
-    # -- compute nodes -------------------------------------------------------------------------
-    def servers(self, refresh=False):
-        if self.api != "operator":
-            return {}
-        if self._servers is None or refresh:
-            try:
-                items = self.client.cnapi("GET", "/servers", params={"extras": "capacity"}) or []
-            except (TritonError, SigningError) as exc:
-                raise _err(exc, "listing compute nodes (CNAPI)")
-            fresh = dict((s["uuid"], s) for s in items)
-            with _SERVERS_LOCK:  # forks share the cache: replace its content in one step
-                if self._servers is None:
-                    self._servers = fresh
-                else:
-                    self._servers.update(fresh)
-        with _SERVERS_LOCK:
-            return dict(self._servers)
-
-    def resolve_server(self, value):
-        if not value:
-            return None, None
-        if self.api != "operator":
-            if not UUID_RE.match(value):
-                raise MigrationError("compute node %s: with api=cloudapi give compute nodes by UUID (CloudAPI shows "
-                                     "an instance's compute_node as a UUID; host names need api=operator)" % value)
-            return value.lower(), None
-        servers = self.servers()
-        for s in servers.values():
-            if value in (s["uuid"], s.get("hostname")):
-                return s["uuid"], s.get("hostname")
-        raise MigrationError(not_found("compute node", value, [s.get("hostname") or s["uuid"] for s in servers.values()]))
-
-    def _server_name(self, su):
-        if self.api != "operator" or not su:
-            return None
-        s = self.servers().get(su)
-        return s.get("hostname") if s else None
-
-    # -- instances -------------------------------------------------------------------------------
-    def _inst(self, doc):
-        if self.api == "operator":
-            inst = {"id": doc["uuid"], "name": doc.get("alias") or doc["uuid"], "server": doc.get("server_uuid"),
-                    "state": doc.get("state"), "ram": doc.get("ram") or doc.get("max_physical_memory"),
-                    "disk": int(doc.get("quota") or 0) * 1024}
-        else:
-            inst = {"id": doc["id"], "name": doc.get("name") or doc["id"], "server": doc.get("compute_node"),
-                    "state": doc.get("state"), "ram": doc.get("memory"), "disk": doc.get("disk")}
-        inst["server_name"] = self._server_name(inst["server"])
-        inst["tags"] = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
-        return inst
-
-    def resolve(self, key):
-        try:
-            if self.api == "operator":
-                if UUID_RE.match(key):
-                    return self._inst(self.client.vmapi("GET", "/vms/%s" % key))
-                found = [v for v in self.client.vmapi("GET", "/vms", params={"alias": key}) or []
-                         if not v.get("do_not_inventory") and v.get("alias") == key]
-            else:
-                if UUID_RE.match(key):
-                    return self._inst(self.client.cloudapi("GET", "/machines/%s" % key))
-                found = [m for m in self.client.cloudapi("GET", "/machines", params={"name": key}) or []
-                         if m.get("name") == key]
-        except TritonNotFound:
-            found = []
-        except (TritonError, SigningError) as exc:
-            raise _err(exc, "looking up instance %s" % key)
-        if not found:
-            raise MigrationError("%s (no instance has that name or uuid%s)" % (
-                not_found("instance", key, self._instance_names()),
-                "" if self.api == "operator" else " in account %s" % self.conn["account"]))
-        return self._inst(found[0])
-
-    def _instance_names(self):
-        """The names of the instances this connection sees (for a name that matches none)."""
-        try:
-            if self.api == "operator":
-                return [v.get("alias") for v in self.client.vmapi("GET", "/vms") or [] if not v.get("do_not_inventory")]
-            return [m.get("name") for m in self.client.cloudapi("GET", "/machines") or []]
-        except (TritonError, SigningError):
-            return []
-
-    def everyone(self):
-        """Every instance (operator: VMAPI; cloudapi: the account's machines), with its compute node and tags."""
-        try:
-            if self.api == "operator":
-                docs = [v for v in self.client.vmapi("GET", "/vms") or []
-                        if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
-            else:
-                docs = self.client.cloudapi("GET", "/machines") or []
-        except (TritonError, SigningError) as exc:
-            raise _err(exc, "listing the instances (budgets: where each group member runs)")
-        return [self._inst(d) for d in docs]
-
-    def instances_on(self, server):
-        """Instances on the compute node, plus (operator) those with a migration record whose source
-        it is: after a switch they run elsewhere but their migration (finalize) is not done."""
-        su, _name = self.resolve_server(server)
-        try:
-            if self.api == "operator":
-                items = self.client.vmapi("GET", "/vms", params={"server_uuid": su}) or []
-                items = [v for v in items if not v.get("do_not_inventory") and v.get("state") not in ("destroyed",)]
-                known = set(v["uuid"] for v in items)
-                mine = self.client.vmapi("GET", "/migrations", params={"source_server_uuid": su, "format": "raw"})
-                for rec in mine or []:
-                    if rec.get("vm_uuid") and rec["vm_uuid"] not in known:
-                        known.add(rec["vm_uuid"])
-                        items.append(self.client.vmapi("GET", "/vms/%s" % rec["vm_uuid"]))
-            else:
-                items = [m for m in self.client.cloudapi("GET", "/machines") or [] if m.get("compute_node") == su]
-        except (TritonError, SigningError) as exc:
-            raise _err(exc, "listing the instances of compute node %s" % server)
-        return sorted((self._inst(d) for d in items), key=lambda i: i["name"])
-
     # -- migrations --------------------------------------------------------------------------------
     def record(self, inst):
         try:
@@ -246,7 +114,7 @@ class TritonProvider(MigrationProvider):
         except TritonNotFound:
             return None
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "reading the migration of %s" % inst["name"])
+            raise as_error(exc, "reading the migration of %s" % inst["name"])
         if not isinstance(doc, dict):
             return None
         hist = doc.get("progress_history") or []
@@ -284,9 +152,9 @@ class TritonProvider(MigrationProvider):
         except TritonNotFound as exc:
             if action == "abort" and exc.message == "migration not found":
                 return  # already gone (e.g. an abort answered 500 by CloudAPI, then retried)
-            raise _err(exc, "%s of %s" % (action, inst["name"]))
+            raise as_error(exc, "%s of %s" % (action, inst["name"]))
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "%s of %s" % (action, inst["name"]))
+            raise as_error(exc, "%s of %s" % (action, inst["name"]))
 
     def wait(self, inst, on_event, timeout):
         def open_stream():
@@ -305,10 +173,10 @@ class TritonProvider(MigrationProvider):
         try:
             return self.client.watch(open_stream, on_event, timeout, get_state=get_state)
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "following the migration of %s" % inst["name"])
+            raise as_error(exc, "following the migration of %s" % inst["name"])
 
     def estimate(self, inst):
-        with _SERVERS_LOCK:
+        with SERVERS_LOCK:
             if inst["id"] in self._estimates:   # the CloudAPI pre-check asked already (each ask is a zfs estimate)
                 return self._estimates[inst["id"]]
         try:
@@ -320,165 +188,6 @@ class TritonProvider(MigrationProvider):
         except (TritonError, SigningError):
             return None
         return (doc or {}).get("size") if isinstance(doc, dict) else None
-
-    # -- pre-checks ----------------------------------------------------------------------------------
-    def _check_allowed(self, inst):
-        """``migrations_allowed``: may this caller begin a migration of the instance? (research T1)"""
-        if self.api == "operator":
-            return check("migrations_allowed", PASS, "operator API (VMAPI without owner_uuid): the vendor always allows "
-                         "operator-initiated migrations (sdc-vmapi lib/vm-migration/migrate.js)")
-        how = ("CloudAPI GET /:login/machines/:id/migrate (the estimate route of CloudAPI's code, not of its docs), "
-               "which runs VMAPI's begin validation without changing anything; it costs a zfs size estimate on the "
-               "source compute node")
-        try:
-            doc = self.client.cloudapi("GET", "/machines/%s/migrate" % inst["id"])
-        except TritonError as exc:
-            if exc.status == 412 and (exc.message or "").startswith("User migration on this VM not allowed"):
-                return check("migrations_allowed", FAIL, how, MIGRATIONS_DISABLED)
-            if exc.status == 412:
-                return check("migrations_allowed", FAIL, how, exc.message or exc.msg)
-            return check("migrations_allowed", UNKNOWN, how, "the estimate route answered %s" % (exc.msg,))
-        except SigningError as exc:
-            return check("migrations_allowed", UNKNOWN, how, str(exc))
-        if isinstance(doc, dict):
-            with _SERVERS_LOCK:
-                self._estimates[inst["id"]] = doc.get("size")
-        return check("migrations_allowed", PASS, how)
-
-    @staticmethod
-    def _filtered(s, inst):
-        """Why CNAPI's allocator (its default hard filters) drops compute node ``s`` for ``inst``: None when it
-        passes, "unknown: ..." when a field the filter reads is missing."""
-        if s["uuid"] == inst["server"]:
-            return "the instance's own server"
-        for field in ("setup", "status", "reserved"):
-            if field not in s:
-                return "unknown: CNAPI shows no %s" % field
-        if not s["setup"]:
-            return "not set up"
-        if s["status"] != "running":
-            return "status %s" % s["status"]
-        if s["reserved"]:
-            return "reserved"
-        if s.get("traits"):
-            return "has traits (%s): the allocator keeps it for instances that ask for them" % ", ".join(
-                sorted(s["traits"]))
-        if s.get("headnode"):
-            return "headnode"
-        return None
-
-    @staticmethod
-    def _short(free, inst):
-        """Why ``free`` ([ram, disk] MiB or None) cannot take ``inst``: None when it fits."""
-        if free is None:
-            return "unknown: CNAPI shows no unreserved_ram / unreserved_disk"
-        short = []
-        if free[0] < (inst.get("ram") or 0):
-            short.append("%d MiB RAM free, needs %d" % (free[0], inst.get("ram") or 0))
-        if free[1] < (inst.get("disk") or 0):
-            short.append("%d MiB disk free, needs %d" % (free[1], inst.get("disk") or 0))
-        return ", ".join(short) or None
-
-    def precheck(self, instances, opts):
-        override = opts.get("target_server")
-        if self.api != "operator":
-            out = []
-            for inst in instances:
-                checks = [self._check_allowed(inst)]
-                if opts.get("capacity_check", True):
-                    checks.append(check("capacity", UNKNOWN, "CloudAPI shows no compute node or capacity",
-                                        "CloudAPI shows no compute node capacity: the allocator decides at begin (and "
-                                        "refuses with 'No compute resources available' when nothing fits); use "
-                                        "api=operator to check it"))
-                else:
-                    checks.append(check("capacity", SKIPPED, "capacity_check=false"))
-                out.append({"id": inst["id"], "name": inst["name"], "target": None, "target_name": None,
-                            "predicted": False, "reason": "chosen by the allocator at begin", "checks": checks})
-            return out
-        servers = self.servers(refresh=True)
-        free = dict((su, [s["unreserved_ram"], s["unreserved_disk"]] if "unreserved_ram" in s and "unreserved_disk" in s
-                     else None) for su, s in servers.items())
-        how = ("CNAPI GET /servers?extras=capacity: the allocator's hard filters (setup, running, not reserved, no "
-               "traits, not the headnode) and unreserved_ram / unreserved_disk")
-        out = []
-        for inst in instances:
-            checks = [self._check_allowed(inst)]
-            entry = {"id": inst["id"], "name": inst["name"], "target": None, "target_name": None, "predicted": False,
-                     "reason": None, "checks": checks}
-            out.append(entry)
-            if override:
-                s = servers[override]
-                entry.update(target=override, target_name=s.get("hostname"),
-                             reason="%s: given as target_server" % s.get("hostname"))
-                why = "the instance's own server" if override == inst["server"] else self._filtered(s, inst)
-                target_how = ("VMAPI runs no allocator filter with override_server_uuid: the collection checks the "
-                              "allocator's hard filters itself (CNAPI GET /servers?extras=capacity)")
-                if why is None:
-                    checks.append(check("target_server", PASS, target_how))
-                else:
-                    checks.append(check("target_server", UNKNOWN if why.startswith("unknown: ") else FAIL, target_how,
-                                        "%s: %s" % (s.get("hostname"), why)))
-                if not opts.get("capacity_check", True):
-                    checks.append(check("capacity", SKIPPED, "capacity_check=false"))
-                    continue
-                short = self._short(free[override], inst)
-                if short is None:
-                    free[override][0] -= inst.get("ram") or 0
-                    free[override][1] -= inst.get("disk") or 0
-                    checks.append(check("capacity", PASS, how, "%s: fits (%d MiB RAM left after placing)" % (
-                        s.get("hostname"), free[override][0])))
-                else:
-                    checks.append(check("capacity", UNKNOWN if short.startswith("unknown: ") else FAIL, how,
-                                        "%s: %s" % (s.get("hostname"), short)))
-                continue
-            if not opts.get("capacity_check", True):
-                checks.append(check("capacity", SKIPPED, "capacity_check=false"))
-                entry["reason"] = "chosen by the allocator at begin (capacity not checked)"
-                continue
-            fits, reasons, unknown = [], [], []
-            placer = opts.get("placer")
-            avoid = placer.avoid(inst) if placer is not None else {}
-            for s in sorted(servers.values(), key=lambda x: x.get("hostname") or x["uuid"]):
-                why = avoid.get(s["uuid"]) or self._filtered(s, inst) or self._short(free[s["uuid"]], inst)
-                name = s.get("hostname") or s["uuid"]
-                if why is None:
-                    fits.append(s)
-                elif why.startswith("unknown: "):
-                    unknown.append("%s: %s" % (name, why[len("unknown: "):]))
-                else:
-                    reasons.append("%s: %s" % (name, why))
-            if not fits:
-                result = UNKNOWN if unknown else FAIL
-                checks.append(check("capacity", result, how, "no compute node has room for %s MiB RAM and %s MiB disk "
-                                    "(%s)" % (inst.get("ram"), inst.get("disk"), "; ".join(unknown + reasons))))
-                entry["reason"] = checks[-1]["detail"]
-                continue
-            # the prediction: the node CNAPI's scores favour (unreserved RAM weighs twice the disk); the allocator
-            # shuffles, adds a random score and (7 nodes or more) drops the emptiest 15 %, so it may choose another
-            best = max(fits, key=lambda x: (2 * free[x["uuid"]][0] / float(max(1, max(free[f["uuid"]][0] for f in fits)))
-                                            + free[x["uuid"]][1] / float(max(1, max(free[f["uuid"]][1] for f in fits))),
-                                            x.get("hostname") or ""))
-            free[best["uuid"]][0] -= inst.get("ram") or 0
-            free[best["uuid"]][1] -= inst.get("disk") or 0
-            names = [f.get("hostname") or f["uuid"] for f in fits]
-            checks.append(check("capacity", PASS, how, "%d compute node(s) can take it: %s" % (len(fits), ", ".join(names))))
-            if placer is not None and placer.budgets.anti_affine(inst):
-                # anti-affinity: the allocator knows nothing of the operator's groups, so the module's choice is sent
-                # as override_server_uuid (after the allocator's own hard filters and capacity, checked above)
-                placer.place(inst, best["uuid"])
-                checks.append(check("anti_affinity", PASS, "the budgets option (anti_affinity); sent as "
-                                    "override_server_uuid", "group %s: no other member on %s" % (
-                                        ", ".join(placer.budgets.anti_affine(inst)), best.get("hostname"))))
-                entry.update(target=best["uuid"], target_name=best.get("hostname"), predicted=False, pin=True,
-                             placed=True, reason="chosen: %s (anti-affinity: kept off %s; sent as the target)" % (
-                                 best.get("hostname"), ", ".join(self._server_name(u) or u for u in avoid)))
-                continue
-            entry.update(target=best["uuid"], target_name=best.get("hostname"), predicted=True,
-                         reason=("predicted: %s (the best-scored of %d that fit: %s; the allocator may choose another "
-                                 "of them)" % (best.get("hostname"), len(fits), ", ".join(names))) if len(fits) > 1 else
-                         "predicted: %s (the only compute node that fits; the allocator chooses at begin)"
-                         % best.get("hostname"))
-        return out
 
     def cleanup_failed(self, key, progress):
         """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
@@ -513,7 +222,7 @@ class TritonProvider(MigrationProvider):
         try:
             doc = self.client.cnapi("GET", "/servers/%s" % server) or {}
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "reading compute node %s (CNAPI)" % server)
+            raise as_error(exc, "reading compute node %s (CNAPI)" % server)
         if not isinstance(doc.get("reserved"), bool):
             raise MigrationError("compute node %s: CNAPI shows no reserved flag; not cordoning what cannot be restored"
                                  % server)
@@ -525,7 +234,7 @@ class TritonProvider(MigrationProvider):
         try:   # [vendor: CNAPI ServerUpdate; reserved = the allocator places nothing new there]
             self.client.cnapi("POST", "/servers/%s" % server, body={"reserved": bool(value)})
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "setting reserved=%s on compute node %s (CNAPI)" % (bool(value), server))
+            raise as_error(exc, "setting reserved=%s on compute node %s (CNAPI)" % (bool(value), server))
 
     def verify_evacuation(self, source, expected, opts):
         problems = []
@@ -549,7 +258,7 @@ class TritonProvider(MigrationProvider):
                 records = [r for r in self.client.cloudapi("GET", "/migrations") or []
                            if r.get("machine") in set(e["id"] for e in expected)]
         except (TritonError, SigningError) as exc:
-            raise _err(exc, "verifying the evacuation of %s" % (self._server_name(source) or source))
+            raise as_error(exc, "verifying the evacuation of %s" % (self._server_name(source) or source))
         for e in expected:
             got = where.get(e["id"])
             if got is None:
