@@ -144,7 +144,7 @@ options:
       - Before any migration begins, check that the compute nodes can take every instance to be moved and fail
         naming what is short, with nothing moved. Needs the capacity view of O(api=operator); skipped otherwise.
       - O(provider=virtfusion), the room of the destinations the module chooses among (O(target_servers) or the
-        group's hypervisors: memory, cores, server slots and storage from the vendor's group resources). V(false)
+        group's hypervisors; memory, cores, server slots and storage from the vendor's group resources). V(false)
         reports that check C(skipped) and chooses by the same score without it (the vendor's own start still refuses
         a destination without room); the other pre-checks of every server always run, and when one fails nothing is
         moved.
