@@ -1,12 +1,13 @@
 """Kill the fleet maintenance anywhere (issues 12 and 18): on the Triton crash lab (cn-1 hosts web-1 and web-2,
 cn-2 hosts app-1), maintain_fleet maintains cn-1 and cn-2, one at a time (window 1), each evacuated (cordoned),
-its tasks run, healthy, uncordoned and its instances moved back. The run is killed while a node's evacuation
-migrations are in flight, while a node sits cordoned and empty in maintenance, during the move back, and while the
-second node drains (the first done; the nodes take the window in either order) - the playbook alone (the module of an evacuation or a move back, an async
-job, goes on) and the playbook with its module - then the same command runs again. The re-run must end as an
-uninterrupted fleet run does: every instance on its home node, running, its data intact, exactly one migration
-out and one back (no node evacuated twice, nothing moved back twice), none in flight, every node uncordoned, each
-node marked done, and the window never exceeded (the lab's migrations: no two nodes ever drained at once).
+its tasks run, healthy, uncordoned and its instances moved back. The run is killed while the first node's
+evacuation migrations are in flight, while it sits cordoned and empty in maintenance, during its move back, and
+while the second node drains (the nodes take the window in either order) - the playbook alone (the module of an
+evacuation or a move back, an async job, goes on, and so do the workers of ansible-playbook: crashkit.settle) and
+the playbook with its module - then the same command runs again. The re-run must end as an uninterrupted fleet run
+does: every instance on its home node, running, its data intact, exactly one migration out and one back (no node
+evacuated twice, nothing moved back twice), none in flight, every node uncordoned, each node marked done, and the
+window never exceeded (the lab's migrations: no two nodes ever drained at once).
 
 Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes two,
 FLEETOPS_CRASH_ALL=1 all of them. A fresh lab per run (the Triton plane has no reset).
