@@ -125,3 +125,47 @@ def kill_then_rerun(lab, tmp_path, playbook, extra_vars, at, module, point="?"):
     again = Run(lab, tmp_path, "again", playbook, extra_vars)
     assert again.wait() == 0, again.output()
     killed.survivors_end()
+
+
+# -- ansible-playbook's workers ----------------------------------------------------------------------------------
+# ansible-core (2.21 here) starts each worker (one task of one host) in a session of its own (os.setsid in
+# WorkerProcess), so killing the playbook's process group leaves the workers that were running a task: each finishes
+# its task (a module it waits for, a retry loop), then blocks for good writing its result to the dead playbook (the
+# result pipe's other end stays open in its sibling workers). Such a worker can no longer act; a worker still in a
+# retry loop can. ``settle`` waits for the second kind to end and then ends the first kind (they are this run's).
+IDLE = ("anon_pipe_write", "futex_do_wait", "pipe_write")
+
+
+def _proc(pid, name):
+    try:
+        with open("/proc/%d/%s" % (pid, name), "rb") as stream:
+            return stream.read()
+    except OSError:
+        return None
+
+
+def hung_worker(pid):
+    """Whether ``pid`` is a worker of a dead ansible-playbook blocked on its result (no child, waiting to write)."""
+    cmd, wchan = _proc(pid, "cmdline"), _proc(pid, "wchan")
+    if cmd is None or wchan is None or b"ansible-playbook" not in cmd:
+        return False
+    children = _proc(pid, "task/%d/children" % pid)
+    return wchan.decode() in IDLE and not (children or b"").strip()
+
+
+def settle(run, timeout=120, samples=3):
+    """Wait until every process of a killed run either ended or is a hung worker ``samples`` looks in a row (the
+    async module, a worker still in its task or retry loop must end), then SIGKILL the hung workers."""
+    import time
+    streak, deadline = 0, time.monotonic() + timeout
+    while streak < samples:
+        assert time.monotonic() < deadline, "a process of the killed run still acts: %s" % [
+            (p, (_proc(p, "cmdline") or b"")[:200], _proc(p, "wchan")) for p in marked(run.marker) if not hung_worker(p)]
+        streak = streak + 1 if all(hung_worker(p) for p in marked(run.marker)) else 0
+        time.sleep(0.5)
+    for pid in marked(run.marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not marked(run.marker), timeout=10, what="the killed run's hung workers to end")
