@@ -9,8 +9,8 @@ does: every instance on its home node, running, its data intact, exactly one mig
 evacuated twice, nothing moved back twice), none in flight, every node uncordoned, each node marked done, and the
 window never exceeded (the lab's migrations: no two nodes ever drained at once).
 
-Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes two,
-FLEETOPS_CRASH_ALL=1 all of them. A fresh lab per run (the Triton plane has no reset).
+Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes one (killed with its module
+during the move back), FLEETOPS_CRASH_ALL=1 all six. A fresh lab per run (the Triton plane has no reset).
 """
 import json
 import os
@@ -129,7 +129,7 @@ def test_an_uninterrupted_fleet_run_moves_each_instance_out_and_back_once(fleet_
 
 KILLS = chosen([("evacuation", False), ("evacuation", True), ("maintenance", False), ("move_back", False),
                 ("move_back", True), ("second_node", False)],
-               [("evacuation", False), ("move_back", True)])
+               [("move_back", True)])   # the point that found the re-run evacuating again (CI time: one)
 
 
 @pytest.mark.parametrize("point,module", KILLS, ids=kill_ids(KILLS))
