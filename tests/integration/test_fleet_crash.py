@@ -9,8 +9,9 @@ does: every instance on its home node, running, its data intact, exactly one mig
 evacuated twice, nothing moved back twice), none in flight, every node uncordoned, each node marked done, and the
 window never exceeded (the lab's migrations: no two nodes ever drained at once).
 
-Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes one (killed with its module
-during the move back), FLEETOPS_CRASH_ALL=1 all six. A fresh lab per run (the Triton plane has no reset).
+Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes one
+(killed with its module during the move back), FLEETOPS_CRASH_ALL=1 all six. A fresh lab per run (the Triton
+plane has no reset).
 """
 import json
 import os
