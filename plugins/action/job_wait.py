@@ -23,6 +23,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import (
     ASYNC_INTERNAL_KEYS, ProgressFilter, format_progress, job_done)
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 
 display = Display()
 
@@ -61,7 +62,8 @@ class ActionModule(ActionBase):
         result["msg"] = "%d job(s) ended, %d failed%s" % (
             len(results), len(result["failed_jobs"]),
             (": " + ", ".join(result["failed_jobs"])) if result["failed_jobs"] else "")
-        return result
+        # the jobs by their ids only: their registered results may carry anything the starting task returned
+        return add_invocation(result, dict(args, jobs=[job["jid"] for job in jobs]), task_vars, self._templar)
 
     def _job(self, entry, index, args):
         """One job to follow: its id, its name for the output, its files on the target."""
