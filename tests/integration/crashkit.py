@@ -48,12 +48,7 @@ class Run:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         if module:
-            for pid in marked(self.marker):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            wait_for(lambda: not marked(self.marker), timeout=10, what="the run's processes to end")
+            kill_marked(self.marker, "the run's processes to end")
 
     def kill_at(self, point, reached, module, timeout=240):
         """Wait (polling the lab, never sleeping a guess) until ``reached()``, then kill; fails if the run ended
@@ -163,9 +158,18 @@ def settle(run, timeout=120, samples=3):
             (p, (_proc(p, "cmdline") or b"")[:200], _proc(p, "wchan")) for p in marked(run.marker) if not hung_worker(p)]
         streak = streak + 1 if all(hung_worker(p) for p in marked(run.marker)) else 0
         time.sleep(0.5)
-    for pid in marked(run.marker):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    wait_for(lambda: not marked(run.marker), timeout=10, what="the killed run's hung workers to end")
+    kill_marked(run.marker, "the killed run's hung workers to end")
+
+
+def kill_marked(marker, what):
+    """SIGKILL every process carrying ``marker``, again until none is left: a process may start another while the
+    ones listed are killed, and one listed only once could escape (within 10 s, or the test fails naming ``what``)."""
+    def none_left():
+        pids = marked(marker)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return not pids
+    wait_for(none_left, timeout=10, interval=0.05, what=what)
