@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -22,7 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import (
-    ASYNC_INTERNAL_KEYS, ProgressFilter, format_progress, job_done)
+    ASYNC_INTERNAL_KEYS, ProgressFilter, job_done, show_new_lines)
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 
 display = Display()
@@ -118,21 +117,9 @@ class ActionModule(ActionBase):
         ended = []
         for job, chunk in zip(jobs, chunks):
             progress, _sep, job_text = chunk.partition(JOB_START)
-            self._show(host, job, progress)
+            job["shown"] = show_new_lines("%s %s" % (host, job["label"]), progress, job["shown"], job["filter"])
             ended.append(job_done(job_text))
         return ended + [False] * (len(jobs) - len(ended))
-
-    def _show(self, host, job, progress):
-        lines = progress.splitlines()
-        complete = lines if progress.endswith("\n") else lines[:-1]
-        for line in complete[job["shown"]:]:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if job["filter"].wanted(entry):
-                display.display(format_progress("%s %s" % (host, job["label"]), entry))
-        job["shown"] = max(job["shown"], len(complete))
 
     def _finish(self, host, job, started, task_vars):
         """The job's result read the ordinary way (async_status), its files removed, one line printed."""

@@ -189,16 +189,23 @@ class LiveProgressAction(ActionBase):
             % (quote(progress_path), JOB_SEPARATOR, quote(job_path)), sudoable=False)
         out = to_text(res.get("stdout", ""))
         progress, _sep, job = out.partition(JOB_SEPARATOR)
-        lines = progress.splitlines()
-        complete = lines if progress.endswith("\n") else lines[:-1]
-        for line in complete[shown:]:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if self._progress_filter.wanted(entry):
-                display.display(format_progress(host, entry))
-        return max(shown, len(complete)), job_done(job)
+        return show_new_lines(host, progress, shown, self._progress_filter), job_done(job)
+
+
+def show_new_lines(host, progress, shown, progress_filter):
+    """Print the complete progress lines of ``progress`` (a progress file's text) after the first ``shown`` that
+    ``progress_filter`` wants; return how many complete lines there are (a last line without its newline is still
+    being written)."""
+    lines = progress.splitlines()
+    complete = lines if progress.endswith("\n") else lines[:-1]
+    for line in complete[shown:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if progress_filter.wanted(entry):
+            display.display(format_progress(host, entry))
+    return max(shown, len(complete))
 
 
 JOB_SEPARATOR = "\n--fleetops-async-job--\n"
