@@ -127,3 +127,20 @@ def test_the_module_stays_correct_whatever_the_allocator_chooses(tlab, tplaybook
     db1 = tlab.report()["db-1"]
     assert db1["server_hostname"] == "cn-1" and db1["state"] == "running"
     tlab.tadmin("POST", "allocator", {"mode": "vendor"})
+
+
+def test_migrations_off_for_the_instance_are_refused_before_any_change_naming_the_flag(tlab, tplaybook):
+    # db-1 has internal_metadata.user_migration_allowed = false: through CloudAPI (the account's own key) the
+    # vendor answers 412 "User migration on this VM not allowed" to a begin; the module asks first, in check mode
+    # too, and refuses with the flag to set instead of starting and failing late
+    for check in (True, False):
+        rc, out = tplaybook("migrate_instance", extra_vars={"instance": "db-1", "api": "cloudapi",
+                                                            "accept_unverified": "capacity"}, check=check)
+        text = flat(out)
+        assert rc != 0 and "migrations_allowed failed: User migration on this VM not allowed" in text, out[-3000:]
+        assert "internal_metadata.user_migration_allowed = true" in text and "api=operator" in text, out[-3000:]
+    db1 = tlab.report()["db-1"]
+    assert db1["migrations"] == [] and db1["server_hostname"] == "cn-1" and db1["state"] == "running"
+    # the operator's way named in the message works: the operator API may always migrate
+    rc, out = tplaybook("migrate_instance", extra_vars=dict(OPERATOR, instance="db-1"), check=True)
+    assert rc == 0 and "migrations_allowed pass" in flat(out), out[-3000:]
