@@ -297,6 +297,17 @@ class LiveMigration(EnginePart):
         if s["state"] == "awaiting_setup":
             return "server awaiting setup: not started on the destination"
         state = dst.run_state() if dst is not None else "dead"
+        if dst is not None and ((mig.get("qemu") or {}).get("final") or {}).get("status") == "completed":
+            # QEMU's source says completed once it has sent everything; the destination may still be loading
+            # the last of the state (inmigrate), or slow to answer QMP under load (unknown): wait for it, so a
+            # transfer that really completed is never mistaken for a forced one (its memory state would be lost)
+            t0, first = time.monotonic(), state
+            while state in ("inmigrate", "unknown") and time.monotonic() < t0 + 30:
+                time.sleep(0.05)
+                state = dst.run_state()
+            if first != state:
+                w.debug(mig, f"lab: the destination was {first} after the source completed; {state} after "
+                             f"{int((time.monotonic() - t0) * 1000)} ms")
         if state in ("inmigrate", "dead", "unknown"):
             # data-success-force on a transfer that never finished [vendor: "may result in data loss"]
             if dst is not None:
