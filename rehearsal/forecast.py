@@ -44,6 +44,28 @@ def window_makespan(durations, window):
     return max(slots) if durations else 0.0
 
 
+def real_speed_clock(busy, idle_rate, busy_rate=1.0):
+    """A clock's time -> seconds at real speed since the first vendor operation started: the time during which
+    vendor operations ran (the union of ``busy`` intervals, in the clock's units) counts ``busy_rate`` real seconds
+    per unit, the time between them (the collection's own) ``idle_rate``. On the lab's clock (lab seconds) the
+    operations count 1 (a lab second stands for a real second of the vendor's) and the collection's time counts
+    ``time_scale`` (it was measured at the rehearsal's speed): the same arithmetic as the duration line."""
+    segments = []
+    for start, end in sorted((s, e) for s, e in busy if s is not None and e is not None and e >= s):
+        if segments and start <= segments[-1][1]:
+            segments[-1][1] = max(segments[-1][1], end)
+        else:
+            segments.append([start, end])
+    t0 = segments[0][0] if segments else 0.0
+
+    def at(t):
+        if t is None:
+            return None
+        inside = sum(min(end, t) - start for start, end in segments if start < t)
+        return max(0.0, inside * busy_rate + max(0.0, (t - t0) - inside) * idle_rate)
+    return at
+
+
 class Names:
     """Pseudonyms back to the real names (when the twin was pseudonymised and the operator gave the table)."""
 
@@ -102,14 +124,14 @@ def avi(before, after, ctx, names):
     ops = [o for o in after["stats"].get("operations") or [] if o["id"] not in seen]
     ids = set(o["id"] for o in ops)
     top = [o for o in ops if not o.get("parent") or o["parent"] not in ids]
-    t0 = min((o["started"] for o in ops), default=0.0)
     busy = union_length((o["started"], o["ended"]) for o in top)
     ops_real = busy * scale
     place_before, place_after = _placement(before["world"]), _placement(after["world"])
     kinds = dict((o["id"], o["kind"]) for o in ops)
+    real_speed = real_speed_clock([(o["started"], o["ended"]) for o in top], scale)
     order = []
     for o in sorted(ops, key=lambda o: (o["started"], o["id"])):
-        item = {"kind": o["kind"], "target": names(o["target"]), "start": _round(o["started"] - t0),
+        item = {"kind": o["kind"], "target": names(o["target"]), "start": _round(real_speed(o["started"])),
                 "seconds": _round(o.get("lab_seconds")), "result": o.get("result")}
         if o.get("parent") in kinds:
             item["within"] = kinds[o["parent"]]
@@ -213,12 +235,11 @@ def triton(before, after, ctx, names):
                 migs.append(dict(m, instance=name))
     errors = dict((r.get("vm_uuid"), r.get("error")) for r in after["stats"].get("migrations") or [] if r.get("error"))
     uuids = dict((name, e.get("uuid")) for name, e in (after["instances"].get("instances") or {}).items())
-    now = after["instances"].get("lab_now")
-    t0 = min((m["started"] for m in migs), default=0.0)
     timing = dict(TRITON_TIMING_DEFAULTS)
     timing.update(((ctx.get("topology") or {}).get("triton") or {}).get("timing") or {})
     order, at_risk, downtime, checksums, shortfalls, durations = [], {}, {}, {}, [], []
-    for m in sorted(migs, key=lambda m: (m["started"], m["instance"])):
+    migs.sort(key=lambda m: (m["started"], m["instance"]))
+    for m in migs:
         # the vendor's time of this migration in the lab's model: begin, the syncs before the switch, the switch
         # (stop to running on the target: the downtime), finalize; the client's time between phases is not in it
         syncs = [sy.get("lab_seconds") or 0.0 for sy in m.get("syncs") or [] if not sy.get("final")]
@@ -226,8 +247,12 @@ def triton(before, after, ctx, names):
         if m.get("result") == "finalized":
             seconds += float(timing["finalize"])
         durations.append(seconds)
+    # start offsets at real speed: each migration's vendor time counted from its start (lab seconds), the time
+    # between migrations (the collection's) at the time scale
+    real_speed = real_speed_clock([(m["started"], m["started"] + d) for m, d in zip(migs, durations)], scale)
+    for m, seconds in zip(migs, durations):
         item = {"instance": names(m["instance"]), "from": names(m.get("source_server_hostname")),
-                "to": names(m.get("target_server_hostname")), "start": _round(m["started"] - t0),
+                "to": names(m.get("target_server_hostname")), "start": _round(real_speed(m["started"])),
                 "seconds": _round(seconds), "result": m.get("result"),
                 "bytes_sent": int(round((m.get("bytes_sent") or 0) / k))}
         error = errors.get(uuids.get(m["instance"]))
@@ -250,6 +275,12 @@ def triton(before, after, ctx, names):
         for name, entry in (after["instances"].get("instances") or {}).items():
             if entry.get("server_hostname") == source:
                 at_risk.setdefault(names(name), []).append("still on %s" % names(source))
+    back = ctx.get("return_host")
+    if back:   # a move back: every instance the evacuation moved is on the node it emptied again
+        where = dict((name, e.get("server_hostname")) for name, e in (after["instances"].get("instances") or {}).items())
+        for name in ctx.get("returning") or []:
+            if where.get(name) != back:
+                at_risk.setdefault(names(name), []).append("not back on %s (on %s)" % (names(back), names(where.get(name))))
     capacity = {}
     for server in after.get("servers") or []:
         capacity[names(server.get("hostname"))] = {"unreserved_ram": server.get("unreserved_ram"),
@@ -285,7 +316,9 @@ def virtfusion(before, after, ctx, names):
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     order, durations, at_risk, downtime = [], [], {}, {}
     starts = []
-    for m in sorted(migs, key=lambda m: (m.get("startedAt") or "", int(str(m["id"]).rsplit("-", maxsplit=1)[-1]))):
+    migs.sort(key=lambda m: ((m.get("_lab") or {}).get("created_real") or 0, m.get("startedAt") or "",
+                             int(str(m["id"]).rsplit("-", maxsplit=1)[-1])))
+    for m in migs:
         overhead = sum(float(timing.get(VF_STEP_TIMING.get(st["key"]) or "", 0) or 0) for st in m.get("steps") or []
                        if st.get("status") == "complete")
         qemu = m.get("qemu") or {}
@@ -320,9 +353,24 @@ def virtfusion(before, after, ctx, names):
         for server in after["world"].get("servers") or []:
             if server.get("hypervisorId") in src_ids:
                 at_risk.setdefault(names(server["name"]), []).append("still on %s" % names(source))
+    back = ctx.get("return_host")
+    if back:   # a move back: every server the evacuation moved is on the hypervisor it emptied again
+        where = dict((s["name"], hv_names.get(s.get("hypervisorId"))) for s in after["world"].get("servers") or [])
+        for name in ctx.get("returning") or []:
+            if where.get(name) != back and str(back) not in [str(h["id"]) for h in after["world"].get("hypervisors") or []
+                                                             if h["name"] == where.get(name)]:
+                at_risk.setdefault(names(name), []).append("not back on %s (on %s)" % (names(back), names(where.get(name))))
     window = int(ctx.get("window") or 1)
     makespan = window_makespan(durations, window)
     observed = (max(e for _s, e in starts) - min(s for s, _e in starts)) if starts else 0.0
+    # start offsets at real speed: the lab's own real-time stamps of each migration; the time migrations ran counts
+    # as the modelled vendor time (the window's makespan over the time they were observed running), the time between
+    # them (the collection's) as measured
+    lab_times = [((m.get("_lab") or {}).get("created_real"), (m.get("_lab") or {}).get("finished_real")) for m in migs]
+    ran = union_length(lab_times)
+    real_speed = real_speed_clock(lab_times, 1.0, makespan / ran if ran > 0 else 1.0)
+    for item, (start, _end) in zip(order, lab_times):
+        item["start"] = _round(real_speed(start), 2)
     duration = _duration(makespan, observed, ctx.get("wall"), scale)
     duration["window"] = window
     refusals = ((after.get("stats") or {}).get("precheck_refusals") or 0) - \
@@ -342,7 +390,7 @@ def compute(before, after, ctx, label="forecast"):
     """The numbers of a run between two snapshots. ``ctx``: ``topology`` (the lab's topology: group settings),
     ``model`` and ``assume`` (twin.json), ``wall`` (the run's wall time, real seconds), ``rc``, ``record`` (the
     maintenance's run record), ``names`` (the pseudonym table), ``source_host`` (the node being emptied),
-    ``window`` (migrations at once)."""
+    ``return_host`` and ``returning`` (a move back: the node and what returns there), ``window`` (migrations at once)."""
     names = Names(ctx.get("names"))
     out = VENDORS[before["provider"]](before, after, ctx, names)
     out["label"] = FORECAST_LABEL if label == "forecast" else MEASURED_LABEL
@@ -382,7 +430,7 @@ def lines(f):
                "(measured in the run at time scale %s)"
                % (tag, _fmt_seconds(d["seconds"]), _fmt_seconds(d["vendor_operations_seconds"]),
                   _fmt_seconds(d["collection_seconds"]), d["time_scale"]))
-    out.append("order of work (%s):" % tag)
+    out.append("order of work (%s; start offsets at real speed from the first operation, as the duration):" % tag)
     for i, item in enumerate(f["order"], 1):
         if f["provider"] == "avi":
             move = ""
@@ -396,8 +444,8 @@ def lines(f):
                 i, item["instance"], item["from"], item["to"], item["start"], item["seconds"], item["result"],
                 item["bytes_sent"]))
         else:
-            out.append("  %d. %s: %s -> %s, %s s (transfer %s s, %s), %s" % (
-                i, item["server"], item["from"], item["to"], item["seconds"], item["transfer_seconds"],
+            out.append("  %d. %s: %s -> %s at +%s s, %s s (transfer %s s, %s), %s" % (
+                i, item["server"], item["from"], item["to"], item.get("start"), item["seconds"], item["transfer_seconds"],
                 item["transfer_basis"], item["status"]))
     risk = next(iter(f["at_risk"].values()))
     out.append("at risk (%s): %s" % (tag, "none" if not risk else "; ".join(
@@ -435,7 +483,7 @@ def record_steps(f, epoch):
     def at(offset):
         return (epoch + datetime.timedelta(seconds=float(offset or 0))).replace(tzinfo=None).isoformat()
     if f["provider"] == "avi":
-        # the operations' starts are lab seconds from the first one: already at real speed
+        # the operations' starts are at real speed from the first one (real_speed_clock)
         seen = {}
         for item in f["order"]:
             seen[item["target"]] = seen.get(item["target"], 0) + 1
@@ -456,8 +504,8 @@ def record_steps(f, epoch):
     slots = [0.0] * max(1, window)
     for item in f["order"]:
         i = slots.index(min(slots))
-        start = slots[i]
-        slots[i] += item["seconds"] or 0.0
+        start = item["start"] if item.get("start") is not None else slots[i]   # at real speed (order of work)
+        slots[i] = start + (item["seconds"] or 0.0)
         target = item["instance"] if f["provider"] == "triton" else item["server"]
         downtime = f["disruption"]["by_target"].get(target)
         steps.append({"target": target, "target_type": "instance" if f["provider"] == "triton" else "server",
