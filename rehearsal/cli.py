@@ -12,6 +12,7 @@ import yaml
 
 from rehearsal import compare as comparing
 from rehearsal import forecast as forecasting
+from rehearsal import timeline
 from rehearsal.observe import lab_info, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,6 +132,17 @@ def hosts_of(maintenance, provider, variables):
     return {"source_host": None, "return_host": (record.get("details") or {}).get("server"), "returning": returning}
 
 
+def budgets_of(variables):
+    """The operator's ``budgets`` (a list, or its YAML text as extra vars give it), or None."""
+    value = variables.get("budgets")
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            return None
+    return [g for g in value if isinstance(g, dict)] if isinstance(value, list) else None
+
+
 def _provider_of(maintenance, variables):
     playbook, provider = MAINTENANCE[maintenance]
     return playbook, provider or variables.get("provider") or "triton"
@@ -212,6 +224,7 @@ def cmd_prepare(a):
     before = snapshot(state, provider)
     _dump_json(os.path.join(work, "before.json"), before)
     hosts = hosts_of(a.maintenance, provider, maint_vars)
+    hosts["budgets"] = budgets_of(maint_vars)
     meta = {"maintenance": a.maintenance, "playbook": playbook, "provider": provider, "twin": os.path.abspath(a.twin),
             "source": twin["twin"].get("source"), "pseudonymised": twin["twin"].get("pseudonymised"),
             "time_scale": a.time_scale, "assume": assume, "assumptions": assumptions,
@@ -293,7 +306,7 @@ def cmd_forecast(a):
     result["files"] = {"work_dir": work, "maintenance_log": os.path.join(work, "maintenance.log"),
                        "maintenance_record": os.path.join(work, "maintenance", "run.json")}
     epoch = datetime.datetime.fromtimestamp(run.get("started") or time.time(), datetime.timezone.utc)
-    result["record_steps"] = forecasting.record_steps(result, epoch)
+    result["record_steps"] = timeline.record_steps(result, epoch)
     _dump_json(os.path.join(work, "forecast.json"), result)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
@@ -319,7 +332,7 @@ def measure_run(lab_state, before, after, maintenance, variables, wall=None, rc=
     variables = variables or {}
     ctx = {"maintenance": maintenance, "topology": _load(info["topology"]), "wall": wall, "rc": rc, "record": record,
            "window": variables.get("concurrency", DEFAULT_WINDOW.get(maintenance, 1))}
-    ctx.update(hosts_of(maintenance, provider, variables))
+    ctx.update(hosts_of(maintenance, provider, variables), budgets=budgets_of(variables))
     return forecasting.compute(before, after, ctx, "measured")
 
 

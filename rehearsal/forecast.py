@@ -9,6 +9,8 @@ time during which vendor operations ran, in lab seconds (the union of their inte
 count once), plus the time the collection spent outside them (the run's wall time in the rehearsal minus the
 operations' real time), which does not scale.
 """
+from rehearsal.timeline import real_speed_clock, schedule, union_length, window_makespan
+
 FORECAST_LABEL = ("forecast from the lab's model of the source system (a twin exported read-only), not a measurement "
                   "of the real system")
 MEASURED_LABEL = "measured on this lab"
@@ -17,53 +19,6 @@ TRITON_TIMING_DEFAULTS = {"begin": 20, "switch": 10, "finalize": 2, "stop": 5, "
 VF_DEFAULT_TIMING = {"precheck": 1, "filters": 1, "prepare": 1, "finalize": 1, "boot": 1}
 VF_STEP_TIMING = {"precheck": "precheck", "filters": "filters", "prepare": "prepare", "finalize": "finalize",
                   "start_dst": None, "boot": "boot"}
-
-
-def union_length(intervals):
-    """Total length of the union of [start, end] intervals."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted((s, e) for s, e in intervals if s is not None and e is not None and e >= s):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
-    return total
-
-
-def window_makespan(durations, window):
-    """The time N-at-a-time work takes when each item starts as soon as a slot frees, in the given order."""
-    window = max(1, int(window or 1))
-    slots = [0.0] * min(window, max(1, len(durations)))
-    for d in durations:
-        i = slots.index(min(slots))
-        slots[i] += d
-    return max(slots) if durations else 0.0
-
-
-def real_speed_clock(busy, idle_rate, busy_rate=1.0):
-    """A clock's time -> seconds at real speed since the first vendor operation started: the time during which
-    vendor operations ran (the union of ``busy`` intervals, in the clock's units) counts ``busy_rate`` real seconds
-    per unit, the time between them (the collection's own) ``idle_rate``. On the lab's clock (lab seconds) the
-    operations count 1 (a lab second stands for a real second of the vendor's) and the collection's time counts
-    ``time_scale`` (it was measured at the rehearsal's speed): the same arithmetic as the duration line."""
-    segments = []
-    for start, end in sorted((s, e) for s, e in busy if s is not None and e is not None and e >= s):
-        if segments and start <= segments[-1][1]:
-            segments[-1][1] = max(segments[-1][1], end)
-        else:
-            segments.append([start, end])
-    t0 = segments[0][0] if segments else 0.0
-
-    def at(t):
-        if t is None:
-            return None
-        inside = sum(min(end, t) - start for start, end in segments if start < t)
-        return max(0.0, inside * busy_rate + max(0.0, (t - t0) - inside) * idle_rate)
-    return at
 
 
 class Names:
@@ -290,7 +245,9 @@ def triton(before, after, ctx, names):
     busy = window_makespan(durations, window)
     duration = _duration(busy, busy * scale, ctx.get("wall"), scale)
     duration["window"] = window
+    spans = [(names(m["instance"]), m["started"], m.get("ended") or m.get("switched")) for m in migs]
     return {"order": order, "duration": duration, "created_service_engines": [],
+            "schedule": schedule(spans, ctx.get("budgets")),
             "at_risk": {"instances": dict(sorted(at_risk.items()))},
             "capacity": {"shortfalls": shortfalls, "headroom_after": capacity},
             "disruption": {"unit": "instance-seconds of downtime (switch)", "total": _round(sum(downtime.values()), 2),
@@ -376,7 +333,9 @@ def virtfusion(before, after, ctx, names):
     refusals = ((after.get("stats") or {}).get("precheck_refusals") or 0) - \
         ((before.get("stats") or {}).get("precheck_refusals") or 0)
     shortfalls = ["%d start(s) refused by the pre-checks" % refusals] if refusals > 0 else []
+    spans = [(names(m.get("serverName")), start, end) for m, (start, end) in zip(migs, lab_times)]
     return {"order": order, "duration": duration, "created_service_engines": [],
+            "schedule": schedule(spans, ctx.get("budgets")),
             "at_risk": {"servers": dict(sorted(at_risk.items()))},
             "capacity": {"shortfalls": shortfalls, "headroom_after": {}},
             "disruption": {"unit": "ms of downtime per server (QEMU, on the lab's loopback)",
@@ -447,6 +406,12 @@ def lines(f):
             out.append("  %d. %s: %s -> %s at +%s s, %s s (transfer %s s, %s), %s" % (
                 i, item["server"], item["from"], item["to"], item.get("start"), item["seconds"], item["transfer_seconds"],
                 item["transfer_basis"], item["status"]))
+    sched = f.get("schedule")
+    if sched and (sched["budgets"] or len(sched["waves"]) > 1):
+        out.append("schedule (%s): waves %s%s" % (tag, " | ".join(", ".join(w) for w in sched["waves"]), "".join(
+            "; group %s: at most %s moving, peak %s%s" % (g["name"], g["max_moving"], g["peak_moving"],
+                                                         ", members " + ", ".join(g["members"]) if g["members"] else "")
+            for g in sched["budgets"])))
     risk = next(iter(f["at_risk"].values()))
     out.append("at risk (%s): %s" % (tag, "none" if not risk else "; ".join(
         "%s (%s)" % (k, ", ".join(v)) for k, v in risk.items())))
@@ -465,54 +430,3 @@ def lines(f):
                                                                len(dis["data_intact"]),
                                                                "" if not bad else " (differ: %s)" % ", ".join(bad)))
     return out
-
-
-AVI_TARGET_TYPES = {"migrate": "virtual_service", "scaleout": "virtual_service", "scalein": "virtual_service",
-                    "se_disable": "service_engine", "se_create": "service_engine", "se_upgrade": "service_engine",
-                    "se_rollback": "service_engine", "se_group_upgrade": "se_group", "se_group_rollback": "se_group",
-                    "controller_upgrade": "controller_cluster", "controller_rollback": "controller_cluster",
-                    "system_upgrade": "system", "rollback": "system", "image_upload": "controller_cluster"}
-
-
-def record_steps(f, epoch):
-    """The work of a forecast as run-record steps (``fleetops.maintenance.run_record`` ``steps``) on a timeline that
-    starts at ``epoch`` (a datetime, UTC): each step spans its forecast time at real speed."""
-    import datetime
-    steps = []
-
-    def at(offset):
-        return (epoch + datetime.timedelta(seconds=float(offset or 0))).replace(tzinfo=None).isoformat()
-    if f["provider"] == "avi":
-        # the operations' starts are at real speed from the first one (real_speed_clock)
-        seen = {}
-        for item in f["order"]:
-            seen[item["target"]] = seen.get(item["target"], 0) + 1
-            target = item["target"] if seen[item["target"]] == 1 else "%s (%s #%d)" % (
-                item["target"], item["kind"], seen[item["target"]])
-            message = "%s (%s)" % (item["kind"], f["kind"])
-            if item.get("from") or item.get("to"):
-                message += ": %s -> %s" % (",".join(item.get("from") or []) or "-", ",".join(item.get("to") or []) or "-")
-            steps.append({"target": target,
-                          "target_type": AVI_TARGET_TYPES.get(item["kind"], "virtual_service"),
-                          "group": item.get("within") or item["kind"], "start": at(item["start"]),
-                          "end": at((item["start"] or 0) + (item["seconds"] or 0)),
-                          "result": item.get("result") or "unknown", "message": message,
-                          "disruption": {"expected": item["target"] in f["disruption"]["by_target"],
-                                         "seconds": f["disruption"]["by_target"].get(item["target"], 0.0)}})
-        return steps
-    window = f["duration"].get("window") or 1
-    slots = [0.0] * max(1, window)
-    for item in f["order"]:
-        i = slots.index(min(slots))
-        start = item["start"] if item.get("start") is not None else slots[i]   # at real speed (order of work)
-        slots[i] = start + (item["seconds"] or 0.0)
-        target = item["instance"] if f["provider"] == "triton" else item["server"]
-        downtime = f["disruption"]["by_target"].get(target)
-        steps.append({"target": target, "target_type": "instance" if f["provider"] == "triton" else "server",
-                      "group": "%s -> %s" % (item["from"], item["to"]), "start": at(start),
-                      "end": at(slots[i]), "result": item.get("result") or item.get("status") or "unknown",
-                      "message": "migration (%s), window of %d" % (f["kind"], window),
-                      "disruption": {"expected": downtime is not None,
-                                     "seconds": None if downtime is None else (
-                                         downtime if f["provider"] == "triton" else downtime / 1000.0)}})
-    return steps
