@@ -159,6 +159,13 @@ def cmd_prepare(a):
     if twin["twin"]["provider"] != provider:
         raise SystemExit(f"maintenance {a.maintenance} (provider {provider}) needs a twin of {provider}, not of "
                          f"{twin['twin']['provider']} ({a.twin})")
+    if a.maintenance == "move_back_host":   # refused before the lab starts
+        if twin["twin"].get("pseudonymised"):
+            raise SystemExit("maintenance move_back_host: the evacuation's record names the real instances and node; "
+                             "rehearse it on a twin exported without pseudonymise")
+        if not _record(str(variables.get("record") or "")):
+            raise SystemExit("maintenance move_back_host: the variable record must name the evacuation's run record "
+                             "(a readable JSON file), got %r" % variables.get("record"))
     work = os.path.abspath(a.work_dir)
     os.makedirs(os.path.join(work, "maintenance"), exist_ok=True)
     run = dict(twin)
@@ -192,12 +199,6 @@ def cmd_prepare(a):
     ignored = sorted(k for k in variables if k in CONNECTION_VARS)
     maint_vars = dict((k, translate(v, table)) for k, v in variables.items() if k not in CONNECTION_VARS)
     if a.maintenance == "move_back_host":
-        if twin["twin"].get("pseudonymised"):
-            raise SystemExit("maintenance move_back_host: the evacuation's record names the real instances and node; "
-                             "rehearse it on a twin exported without pseudonymise")
-        if not _record(str(variables.get("record") or "")):
-            raise SystemExit("maintenance move_back_host: the variable record must name the evacuation's run record "
-                             "(a readable JSON file), got %r" % variables.get("record"))
         # the rehearsal reads a copy: the operator's record is never written
         maint_vars["record"] = os.path.join(work, "evacuation-record.json")
         shutil.copyfile(variables["record"], maint_vars["record"])

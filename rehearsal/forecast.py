@@ -408,10 +408,10 @@ def lines(f):
                 item["transfer_basis"], item["status"]))
     sched = f.get("schedule")
     if sched and (sched["budgets"] or len(sched["waves"]) > 1):
-        out.append("schedule (%s): waves %s%s" % (tag, " | ".join(", ".join(w) for w in sched["waves"]), "".join(
-            "; group %s: at most %s moving, peak %s%s" % (g["name"], g["max_moving"], g["peak_moving"],
-                                                         ", members " + ", ".join(g["members"]) if g["members"] else "")
-            for g in sched["budgets"])))
+        groups = "".join("; group %s: at most %s moving, peak %s%s" % (
+            g["name"], g["max_moving"], g["peak_moving"], ", members " + ", ".join(g["members"]) if g["members"] else "")
+            for g in sched["budgets"])
+        out.append("schedule (%s): waves %s%s" % (tag, " | ".join(", ".join(w) for w in sched["waves"]), groups))
     risk = next(iter(f["at_risk"].values()))
     out.append("at risk (%s): %s" % (tag, "none" if not risk else "; ".join(
         "%s (%s)" % (k, ", ".join(v)) for k, v in risk.items())))
