@@ -7,9 +7,10 @@ Not part of the shipped collection (it starts the lab, which lives in this repos
   timings becomes a lab (``python -m lab start``); the operator's variables are translated (pseudonyms) and
   pointed at that lab (never at the real system); the lab's state before the run is kept.
 - ``maintain``: the collection's own playbook for the maintenance, with those variables, against the lab.
-- ``forecast``: the lab's state after the run, compared with before: the order of work, the duration at real
-  speed, what is at risk, SEs the controller would create, capacity shortfalls, disruption. Every number is a
-  forecast from the lab's model.
+- ``forecast``: the lab's state after the run, compared with before: the order of work (starts at real speed),
+  the duration at real speed, the schedule (waves, budget groups), what is at risk, SEs the controller would
+  create, capacity shortfalls, disruption. Every number is a forecast from the lab's model (``forecast.py``; the
+  time arithmetic in ``timeline.py``).
 - ``stop``: stop the lab.
 - ``observe``, ``measure``, ``compare``: the same numbers measured around a real run on any lab (the lab a twin
   was exported from, in the demonstration), and the agreement of a forecast with them.

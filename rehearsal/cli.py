@@ -12,6 +12,7 @@ import yaml
 
 from rehearsal import compare as comparing
 from rehearsal import forecast as forecasting
+from rehearsal import timeline
 from rehearsal.observe import lab_info, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +24,7 @@ MAINTENANCE = {
     "migrate_vs": ("migrate_vs", "avi"),
     "upgrade": ("upgrade", "avi"),
     "evacuate_host": ("evacuate_host", None),
+    "move_back_host": ("move_back_host", None),
     "migrate_instance": ("migrate_instance", None),
 }
 # the operator's variables the rehearsal never passes on: the connection to the real system, and where records go
@@ -31,11 +33,14 @@ CONNECTION_VARS = (
     "triton_url", "triton_account", "triton_key_id", "triton_key_file", "triton_vmapi_url", "triton_cnapi_url",
     "triton_ca_path", "virtfusion_host", "virtfusion_port", "virtfusion_user", "virtfusion_key_file",
     "virtfusion_known_hosts", "virtfusion_api_url", "virtfusion_api_token", "virtfusion_ca_path",
-    "report_file", "disruption_url", "disruption_ca_path",
+    "report_file", "disruption_url", "disruption_ca_path", "record_dir",
 )
 # environment variables that could point a playbook at the real system: never passed to the rehearsal's run
 REAL_ENV_PREFIXES = ("AVI_", "TRITON_", "SDC_", "VIRTFUSION_")
-DEFAULT_WINDOW = {"evacuate_host": 4, "move_back_se": 4}
+DEFAULT_WINDOW = {"evacuate_host": 4, "move_back_se": 4, "move_back_host": 4}
+VF_STORAGE_UNKNOWN = "virtfusion.hypervisors[*].storage"
+# where the rehearsal's run keeps its intent records (never the operator's FLEETOPS_RECORD_DIR), under the work dir
+INTENT_DIR = "intent"
 
 
 def _write_private(path, text):
@@ -114,6 +119,30 @@ def _lab(*args):
                           timeout=180, check=False)
 
 
+def hosts_of(maintenance, provider, variables):
+    """The node a run empties (``source_host``: evacuate_host's compute_node or hypervisor), and for a move back the
+    node it returns to and what returns there (``return_host``, ``returning``: from the evacuation's run record)."""
+    if provider == "avi":
+        return {"source_host": None}
+    if maintenance != "move_back_host":
+        return {"source_host": variables.get("compute_node") if provider == "triton" else variables.get("hypervisor")}
+    record = _record(variables.get("record") or "") or {}
+    returning = [str(step.get("target")) for step in (record.get("steps") or [])[1:]
+                 if step.get("target_type") in ("instance", "server") and (step.get("details") or {}).get("id")]
+    return {"source_host": None, "return_host": (record.get("details") or {}).get("server"), "returning": returning}
+
+
+def budgets_of(variables):
+    """The operator's ``budgets`` (a list, or its YAML text as extra vars give it), or None."""
+    value = variables.get("budgets")
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            return None
+    return [g for g in value if isinstance(g, dict)] if isinstance(value, list) else None
+
+
 def _provider_of(maintenance, variables):
     playbook, provider = MAINTENANCE[maintenance]
     return playbook, provider or variables.get("provider") or "triton"
@@ -130,6 +159,13 @@ def cmd_prepare(a):
     if twin["twin"]["provider"] != provider:
         raise SystemExit(f"maintenance {a.maintenance} (provider {provider}) needs a twin of {provider}, not of "
                          f"{twin['twin']['provider']} ({a.twin})")
+    if a.maintenance == "move_back_host":   # refused before the lab starts
+        if twin["twin"].get("pseudonymised"):
+            raise SystemExit("maintenance move_back_host: the evacuation's record names the real instances and node; "
+                             "rehearse it on a twin exported without pseudonymise")
+        if not _record(str(variables.get("record") or "")):
+            raise SystemExit("maintenance move_back_host: the variable record must name the evacuation's run record "
+                             "(a readable JSON file), got %r" % variables.get("record"))
     work = os.path.abspath(a.work_dir)
     os.makedirs(os.path.join(work, "maintenance"), exist_ok=True)
     run = dict(twin)
@@ -162,19 +198,39 @@ def cmd_prepare(a):
     table, mapping = _names_table(a.names_file)
     ignored = sorted(k for k in variables if k in CONNECTION_VARS)
     maint_vars = dict((k, translate(v, table)) for k, v in variables.items() if k not in CONNECTION_VARS)
+    if a.maintenance == "move_back_host":
+        # the rehearsal reads a copy: the operator's record is never written
+        maint_vars["record"] = os.path.join(work, "evacuation-record.json")
+        shutil.copyfile(variables["record"], maint_vars["record"])
     maint_vars.update(_connection_vars(provider, info, resolved["credentials"], twin))
     if provider == "avi" and not variables.get("avi_api_version"):
         maint_vars["avi_api_version"] = str((twin.get("controller") or {}).get("version") or "22.1.3")
     maint_vars["report_file"] = os.path.join(work, "maintenance", "run.json")
+    assumptions = []
+    for made in resolved.get("assumptions") or []:
+        if made not in assumptions:   # one line per field, not one per object
+            assumptions.append(made)
+    unknown = set(u.get("field") for u in twin["twin"].get("unknown") or [])
+    if provider == "virtfusion" and VF_STORAGE_UNKNOWN in unknown:
+        # the twin has no hypervisor storage, so the lab's answer lists no destination storage per drive: the storage
+        # pre-check is unknown in the rehearsal whatever the real system answers; it is accepted, and said so
+        accepted = [x.strip() for x in (maint_vars.get("accept_unverified") or "").split(",") if x.strip()] \
+            if isinstance(maint_vars.get("accept_unverified") or "", str) else list(maint_vars["accept_unverified"])
+        if "storage" not in accepted:
+            maint_vars["accept_unverified"] = ",".join(accepted + ["storage"])
+            assumptions.append({"field": "the storage pre-check (destination storage per drive)",
+                                "assumed": "passes (accept_unverified: storage, in the rehearsal only)",
+                                "source": "the twin has no hypervisor storage: %s" % VF_STORAGE_UNKNOWN})
     _dump_json(os.path.join(work, "maintenance-vars.json"), maint_vars, private=True)
     before = snapshot(state, provider)
     _dump_json(os.path.join(work, "before.json"), before)
-    source_host = maint_vars.get("compute_node") if provider == "triton" else maint_vars.get("hypervisor")
+    hosts = hosts_of(a.maintenance, provider, maint_vars)
+    hosts["budgets"] = budgets_of(maint_vars)
     meta = {"maintenance": a.maintenance, "playbook": playbook, "provider": provider, "twin": os.path.abspath(a.twin),
             "source": twin["twin"].get("source"), "pseudonymised": twin["twin"].get("pseudonymised"),
-            "time_scale": a.time_scale, "assume": assume, "assumptions": resolved.get("assumptions") or [],
+            "time_scale": a.time_scale, "assume": assume, "assumptions": assumptions,
             "model": resolved.get("model") or {}, "unknown": resolved.get("unknown") or [],
-            "ignored_vars": ignored, "source_host": source_host if provider != "avi" else None,
+            "ignored_vars": ignored, "hosts": hosts,
             "window": maint_vars.get("concurrency", DEFAULT_WINDOW.get(a.maintenance, 1)),
             "names": mapping, "lab_state": state, "python": a.python or sys.executable}
     _dump_json(os.path.join(work, "rehearsal.json"), meta)
@@ -186,6 +242,12 @@ def cmd_prepare(a):
 
 def _clean_env():
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith(REAL_ENV_PREFIXES))
+    return env
+
+
+def _maintenance_env(work):
+    env = _clean_env()
+    env["FLEETOPS_RECORD_DIR"] = os.path.join(work, INTENT_DIR)
     return env
 
 
@@ -203,7 +265,7 @@ def cmd_maintain(a):
     started = time.time()
     t0 = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), cwd=work,
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_maintenance_env(work), cwd=work,
                             check=False).returncode
     wall = time.monotonic() - t0
     _dump_json(os.path.join(work, "maintenance.json"), {"rc": rc, "wall": wall, "started": started,
@@ -236,7 +298,8 @@ def cmd_forecast(a):
     ctx = {"maintenance": meta["maintenance"], "topology": topology, "model": meta.get("model"),
            "assume": meta.get("assume"), "assumptions": meta.get("assumptions"), "wall": run.get("wall"),
            "rc": run.get("rc"), "record": _record(os.path.join(work, "maintenance", "run.json")),
-           "names": meta.get("names"), "source_host": meta.get("source_host"), "window": meta.get("window")}
+           "names": meta.get("names"), "window": meta.get("window")}
+    ctx.update(meta.get("hosts") or {})
     result = forecasting.compute(before, after, ctx, "forecast")
     result["twin"] = {"file": meta["twin"], "source": meta.get("source"), "unknown": meta.get("unknown"),
                       "pseudonymised": meta.get("pseudonymised")}
@@ -244,7 +307,7 @@ def cmd_forecast(a):
     result["files"] = {"work_dir": work, "maintenance_log": os.path.join(work, "maintenance.log"),
                        "maintenance_record": os.path.join(work, "maintenance", "run.json")}
     epoch = datetime.datetime.fromtimestamp(run.get("started") or time.time(), datetime.timezone.utc)
-    result["record_steps"] = forecasting.record_steps(result, epoch)
+    result["record_steps"] = timeline.record_steps(result, epoch)
     _dump_json(os.path.join(work, "forecast.json"), result)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
@@ -269,8 +332,8 @@ def measure_run(lab_state, before, after, maintenance, variables, wall=None, rc=
     provider = before["provider"]
     variables = variables or {}
     ctx = {"maintenance": maintenance, "topology": _load(info["topology"]), "wall": wall, "rc": rc, "record": record,
-           "source_host": variables.get("compute_node") if provider == "triton" else variables.get("hypervisor"),
            "window": variables.get("concurrency", DEFAULT_WINDOW.get(maintenance, 1))}
+    ctx.update(hosts_of(maintenance, provider, variables), budgets=budgets_of(variables))
     return forecasting.compute(before, after, ctx, "measured")
 
 

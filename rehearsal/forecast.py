@@ -9,6 +9,8 @@ time during which vendor operations ran, in lab seconds (the union of their inte
 count once), plus the time the collection spent outside them (the run's wall time in the rehearsal minus the
 operations' real time), which does not scale.
 """
+from rehearsal.timeline import real_speed_clock, schedule, union_length, window_makespan
+
 FORECAST_LABEL = ("forecast from the lab's model of the source system (a twin exported read-only), not a measurement "
                   "of the real system")
 MEASURED_LABEL = "measured on this lab"
@@ -17,31 +19,6 @@ TRITON_TIMING_DEFAULTS = {"begin": 20, "switch": 10, "finalize": 2, "stop": 5, "
 VF_DEFAULT_TIMING = {"precheck": 1, "filters": 1, "prepare": 1, "finalize": 1, "boot": 1}
 VF_STEP_TIMING = {"precheck": "precheck", "filters": "filters", "prepare": "prepare", "finalize": "finalize",
                   "start_dst": None, "boot": "boot"}
-
-
-def union_length(intervals):
-    """Total length of the union of [start, end] intervals."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted((s, e) for s, e in intervals if s is not None and e is not None and e >= s):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
-    return total
-
-
-def window_makespan(durations, window):
-    """The time N-at-a-time work takes when each item starts as soon as a slot frees, in the given order."""
-    window = max(1, int(window or 1))
-    slots = [0.0] * min(window, max(1, len(durations)))
-    for d in durations:
-        i = slots.index(min(slots))
-        slots[i] += d
-    return max(slots) if durations else 0.0
 
 
 class Names:
@@ -102,14 +79,14 @@ def avi(before, after, ctx, names):
     ops = [o for o in after["stats"].get("operations") or [] if o["id"] not in seen]
     ids = set(o["id"] for o in ops)
     top = [o for o in ops if not o.get("parent") or o["parent"] not in ids]
-    t0 = min((o["started"] for o in ops), default=0.0)
     busy = union_length((o["started"], o["ended"]) for o in top)
     ops_real = busy * scale
     place_before, place_after = _placement(before["world"]), _placement(after["world"])
     kinds = dict((o["id"], o["kind"]) for o in ops)
+    real_speed = real_speed_clock([(o["started"], o["ended"]) for o in top], scale)
     order = []
     for o in sorted(ops, key=lambda o: (o["started"], o["id"])):
-        item = {"kind": o["kind"], "target": names(o["target"]), "start": _round(o["started"] - t0),
+        item = {"kind": o["kind"], "target": names(o["target"]), "start": _round(real_speed(o["started"])),
                 "seconds": _round(o.get("lab_seconds")), "result": o.get("result")}
         if o.get("parent") in kinds:
             item["within"] = kinds[o["parent"]]
@@ -213,12 +190,11 @@ def triton(before, after, ctx, names):
                 migs.append(dict(m, instance=name))
     errors = dict((r.get("vm_uuid"), r.get("error")) for r in after["stats"].get("migrations") or [] if r.get("error"))
     uuids = dict((name, e.get("uuid")) for name, e in (after["instances"].get("instances") or {}).items())
-    now = after["instances"].get("lab_now")
-    t0 = min((m["started"] for m in migs), default=0.0)
     timing = dict(TRITON_TIMING_DEFAULTS)
     timing.update(((ctx.get("topology") or {}).get("triton") or {}).get("timing") or {})
     order, at_risk, downtime, checksums, shortfalls, durations = [], {}, {}, {}, [], []
-    for m in sorted(migs, key=lambda m: (m["started"], m["instance"])):
+    migs.sort(key=lambda m: (m["started"], m["instance"]))
+    for m in migs:
         # the vendor's time of this migration in the lab's model: begin, the syncs before the switch, the switch
         # (stop to running on the target: the downtime), finalize; the client's time between phases is not in it
         syncs = [sy.get("lab_seconds") or 0.0 for sy in m.get("syncs") or [] if not sy.get("final")]
@@ -226,8 +202,12 @@ def triton(before, after, ctx, names):
         if m.get("result") == "finalized":
             seconds += float(timing["finalize"])
         durations.append(seconds)
+    # start offsets at real speed: each migration's vendor time counted from its start (lab seconds), the time
+    # between migrations (the collection's) at the time scale
+    real_speed = real_speed_clock([(m["started"], m["started"] + d) for m, d in zip(migs, durations)], scale)
+    for m, seconds in zip(migs, durations):
         item = {"instance": names(m["instance"]), "from": names(m.get("source_server_hostname")),
-                "to": names(m.get("target_server_hostname")), "start": _round(m["started"] - t0),
+                "to": names(m.get("target_server_hostname")), "start": _round(real_speed(m["started"])),
                 "seconds": _round(seconds), "result": m.get("result"),
                 "bytes_sent": int(round((m.get("bytes_sent") or 0) / k))}
         error = errors.get(uuids.get(m["instance"]))
@@ -250,6 +230,12 @@ def triton(before, after, ctx, names):
         for name, entry in (after["instances"].get("instances") or {}).items():
             if entry.get("server_hostname") == source:
                 at_risk.setdefault(names(name), []).append("still on %s" % names(source))
+    back = ctx.get("return_host")
+    if back:   # a move back: every instance the evacuation moved is on the node it emptied again
+        where = dict((name, e.get("server_hostname")) for name, e in (after["instances"].get("instances") or {}).items())
+        for name in ctx.get("returning") or []:
+            if where.get(name) != back:
+                at_risk.setdefault(names(name), []).append("not back on %s (on %s)" % (names(back), names(where.get(name))))
     capacity = {}
     for server in after.get("servers") or []:
         capacity[names(server.get("hostname"))] = {"unreserved_ram": server.get("unreserved_ram"),
@@ -259,7 +245,9 @@ def triton(before, after, ctx, names):
     busy = window_makespan(durations, window)
     duration = _duration(busy, busy * scale, ctx.get("wall"), scale)
     duration["window"] = window
+    spans = [(names(m["instance"]), m["started"], m.get("ended") or m.get("switched")) for m in migs]
     return {"order": order, "duration": duration, "created_service_engines": [],
+            "schedule": schedule(spans, ctx.get("budgets")),
             "at_risk": {"instances": dict(sorted(at_risk.items()))},
             "capacity": {"shortfalls": shortfalls, "headroom_after": capacity},
             "disruption": {"unit": "instance-seconds of downtime (switch)", "total": _round(sum(downtime.values()), 2),
@@ -285,7 +273,9 @@ def virtfusion(before, after, ctx, names):
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     order, durations, at_risk, downtime = [], [], {}, {}
     starts = []
-    for m in sorted(migs, key=lambda m: (m.get("startedAt") or "", int(str(m["id"]).rsplit("-", maxsplit=1)[-1]))):
+    migs.sort(key=lambda m: ((m.get("_lab") or {}).get("created_real") or 0, m.get("startedAt") or "",
+                             int(str(m["id"]).rsplit("-", maxsplit=1)[-1])))
+    for m in migs:
         overhead = sum(float(timing.get(VF_STEP_TIMING.get(st["key"]) or "", 0) or 0) for st in m.get("steps") or []
                        if st.get("status") == "complete")
         qemu = m.get("qemu") or {}
@@ -320,15 +310,32 @@ def virtfusion(before, after, ctx, names):
         for server in after["world"].get("servers") or []:
             if server.get("hypervisorId") in src_ids:
                 at_risk.setdefault(names(server["name"]), []).append("still on %s" % names(source))
+    back = ctx.get("return_host")
+    if back:   # a move back: every server the evacuation moved is on the hypervisor it emptied again
+        where = dict((s["name"], hv_names.get(s.get("hypervisorId"))) for s in after["world"].get("servers") or [])
+        for name in ctx.get("returning") or []:
+            if where.get(name) != back and str(back) not in [str(h["id"]) for h in after["world"].get("hypervisors") or []
+                                                             if h["name"] == where.get(name)]:
+                at_risk.setdefault(names(name), []).append("not back on %s (on %s)" % (names(back), names(where.get(name))))
     window = int(ctx.get("window") or 1)
     makespan = window_makespan(durations, window)
     observed = (max(e for _s, e in starts) - min(s for s, _e in starts)) if starts else 0.0
+    # start offsets at real speed: the lab's own real-time stamps of each migration; the time migrations ran counts
+    # as the modelled vendor time (the window's makespan over the time they were observed running), the time between
+    # them (the collection's) as measured
+    lab_times = [((m.get("_lab") or {}).get("created_real"), (m.get("_lab") or {}).get("finished_real")) for m in migs]
+    ran = union_length(lab_times)
+    real_speed = real_speed_clock(lab_times, 1.0, makespan / ran if ran > 0 else 1.0)
+    for item, (start, _end) in zip(order, lab_times):
+        item["start"] = _round(real_speed(start), 2)
     duration = _duration(makespan, observed, ctx.get("wall"), scale)
     duration["window"] = window
     refusals = ((after.get("stats") or {}).get("precheck_refusals") or 0) - \
         ((before.get("stats") or {}).get("precheck_refusals") or 0)
     shortfalls = ["%d start(s) refused by the pre-checks" % refusals] if refusals > 0 else []
+    spans = [(names(m.get("serverName")), start, end) for m, (start, end) in zip(migs, lab_times)]
     return {"order": order, "duration": duration, "created_service_engines": [],
+            "schedule": schedule(spans, ctx.get("budgets")),
             "at_risk": {"servers": dict(sorted(at_risk.items()))},
             "capacity": {"shortfalls": shortfalls, "headroom_after": {}},
             "disruption": {"unit": "ms of downtime per server (QEMU, on the lab's loopback)",
@@ -342,7 +349,7 @@ def compute(before, after, ctx, label="forecast"):
     """The numbers of a run between two snapshots. ``ctx``: ``topology`` (the lab's topology: group settings),
     ``model`` and ``assume`` (twin.json), ``wall`` (the run's wall time, real seconds), ``rc``, ``record`` (the
     maintenance's run record), ``names`` (the pseudonym table), ``source_host`` (the node being emptied),
-    ``window`` (migrations at once)."""
+    ``return_host`` and ``returning`` (a move back: the node and what returns there), ``window`` (migrations at once)."""
     names = Names(ctx.get("names"))
     out = VENDORS[before["provider"]](before, after, ctx, names)
     out["label"] = FORECAST_LABEL if label == "forecast" else MEASURED_LABEL
@@ -382,7 +389,7 @@ def lines(f):
                "(measured in the run at time scale %s)"
                % (tag, _fmt_seconds(d["seconds"]), _fmt_seconds(d["vendor_operations_seconds"]),
                   _fmt_seconds(d["collection_seconds"]), d["time_scale"]))
-    out.append("order of work (%s):" % tag)
+    out.append("order of work (%s; start offsets at real speed from the first operation, as the duration):" % tag)
     for i, item in enumerate(f["order"], 1):
         if f["provider"] == "avi":
             move = ""
@@ -396,9 +403,15 @@ def lines(f):
                 i, item["instance"], item["from"], item["to"], item["start"], item["seconds"], item["result"],
                 item["bytes_sent"]))
         else:
-            out.append("  %d. %s: %s -> %s, %s s (transfer %s s, %s), %s" % (
-                i, item["server"], item["from"], item["to"], item["seconds"], item["transfer_seconds"],
+            out.append("  %d. %s: %s -> %s at +%s s, %s s (transfer %s s, %s), %s" % (
+                i, item["server"], item["from"], item["to"], item.get("start"), item["seconds"], item["transfer_seconds"],
                 item["transfer_basis"], item["status"]))
+    sched = f.get("schedule")
+    if sched and (sched["budgets"] or len(sched["waves"]) > 1):
+        groups = "".join("; group %s: at most %s moving, peak %s%s" % (
+            g["name"], g["max_moving"], g["peak_moving"], ", members " + ", ".join(g["members"]) if g["members"] else "")
+            for g in sched["budgets"])
+        out.append("schedule (%s): waves %s%s" % (tag, " | ".join(", ".join(w) for w in sched["waves"]), groups))
     risk = next(iter(f["at_risk"].values()))
     out.append("at risk (%s): %s" % (tag, "none" if not risk else "; ".join(
         "%s (%s)" % (k, ", ".join(v)) for k, v in risk.items())))
@@ -417,54 +430,3 @@ def lines(f):
                                                                len(dis["data_intact"]),
                                                                "" if not bad else " (differ: %s)" % ", ".join(bad)))
     return out
-
-
-AVI_TARGET_TYPES = {"migrate": "virtual_service", "scaleout": "virtual_service", "scalein": "virtual_service",
-                    "se_disable": "service_engine", "se_create": "service_engine", "se_upgrade": "service_engine",
-                    "se_rollback": "service_engine", "se_group_upgrade": "se_group", "se_group_rollback": "se_group",
-                    "controller_upgrade": "controller_cluster", "controller_rollback": "controller_cluster",
-                    "system_upgrade": "system", "rollback": "system", "image_upload": "controller_cluster"}
-
-
-def record_steps(f, epoch):
-    """The work of a forecast as run-record steps (``fleetops.maintenance.run_record`` ``steps``) on a timeline that
-    starts at ``epoch`` (a datetime, UTC): each step spans its forecast time at real speed."""
-    import datetime
-    steps = []
-
-    def at(offset):
-        return (epoch + datetime.timedelta(seconds=float(offset or 0))).replace(tzinfo=None).isoformat()
-    if f["provider"] == "avi":
-        # the operations' starts are lab seconds from the first one: already at real speed
-        seen = {}
-        for item in f["order"]:
-            seen[item["target"]] = seen.get(item["target"], 0) + 1
-            target = item["target"] if seen[item["target"]] == 1 else "%s (%s #%d)" % (
-                item["target"], item["kind"], seen[item["target"]])
-            message = "%s (%s)" % (item["kind"], f["kind"])
-            if item.get("from") or item.get("to"):
-                message += ": %s -> %s" % (",".join(item.get("from") or []) or "-", ",".join(item.get("to") or []) or "-")
-            steps.append({"target": target,
-                          "target_type": AVI_TARGET_TYPES.get(item["kind"], "virtual_service"),
-                          "group": item.get("within") or item["kind"], "start": at(item["start"]),
-                          "end": at((item["start"] or 0) + (item["seconds"] or 0)),
-                          "result": item.get("result") or "unknown", "message": message,
-                          "disruption": {"expected": item["target"] in f["disruption"]["by_target"],
-                                         "seconds": f["disruption"]["by_target"].get(item["target"], 0.0)}})
-        return steps
-    window = f["duration"].get("window") or 1
-    slots = [0.0] * max(1, window)
-    for item in f["order"]:
-        i = slots.index(min(slots))
-        start = slots[i]
-        slots[i] += item["seconds"] or 0.0
-        target = item["instance"] if f["provider"] == "triton" else item["server"]
-        downtime = f["disruption"]["by_target"].get(target)
-        steps.append({"target": target, "target_type": "instance" if f["provider"] == "triton" else "server",
-                      "group": "%s -> %s" % (item["from"], item["to"]), "start": at(start),
-                      "end": at(slots[i]), "result": item.get("result") or item.get("status") or "unknown",
-                      "message": "migration (%s), window of %d" % (f["kind"], window),
-                      "disruption": {"expected": downtime is not None,
-                                     "seconds": None if downtime is None else (
-                                         downtime if f["provider"] == "triton" else downtime / 1000.0)}})
-    return steps

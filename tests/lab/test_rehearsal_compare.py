@@ -3,6 +3,7 @@ the operator's variables translated to the twin's pseudonyms and the forecast's 
 from rehearsal.cli import translate
 from rehearsal.compare import compare, order_agreement
 from rehearsal.forecast import Names, union_length, window_makespan
+from rehearsal.timeline import real_speed_clock, schedule, waves
 
 
 def result(provider="triton", ops=30.0, total=100.0, disruption=40.0, order=("a", "b", "c"), at_risk=()):
@@ -52,3 +53,27 @@ def test_parallel_operations_count_once_and_a_window_fills_as_slots_free():
     assert union_length([(0, 10), (5, 15), (20, 25)]) == 20
     assert window_makespan([10, 10, 10], 3) == 10 and window_makespan([10, 10, 10], 1) == 30
     assert window_makespan([10, 5, 5], 2) == 10
+
+
+def test_starts_at_real_speed_count_the_collections_time_as_measured():
+    # lab seconds: operations 0-10 and 20-30; the 10 lab seconds between them are 0.1 s of the collection's time at
+    # time scale 0.01 (not 10 s)
+    at = real_speed_clock([(0, 10), (20, 30)], 0.01)
+    assert at(0) == 0 and at(10) == 10 and round(at(20), 3) == 10.1 and round(at(25), 3) == 15.1
+    # real-time stamps (VirtFusion): the time migrations ran counts at the modelled rate, the gaps as measured
+    at = real_speed_clock([(100.0, 101.0), (103.0, 104.0)], 1.0, 4.0)
+    assert at(100.0) == 0 and at(103.0) == 6.0
+    # a start far off is outside the tolerance
+    fast, slow = result(), result()
+    fast["order"] = [{"instance": "a", "start": 0.0}, {"instance": "b", "start": 30.0}]
+    slow["order"] = [{"instance": "a", "start": 0.0}, {"instance": "b", "start": 3000.0}]
+    assert failed(compare(fast, slow)) == ["start offsets at real speed (s)"]
+
+
+def test_waves_and_budget_peaks_from_when_migrations_ran():
+    spans = [("web-1", 0, 4), ("web-3", 0.5, 4.5), ("web-2", 4.2, 8.2)]
+    assert waves(spans) == [["web-1", "web-3"], ["web-2"]]
+    plan = schedule(spans, [{"name": "pair", "members": ["web-1", "web-2"], "max_moving": 1},
+                            {"name": "all", "pattern": "web-*", "max_moving": 3}])
+    assert [(g["name"], g["members"], g["peak_moving"]) for g in plan["budgets"]] == [
+        ("pair", ["web-1", "web-2"], 1), ("all", ["web-1", "web-3", "web-2"], 2)]
