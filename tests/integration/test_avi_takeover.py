@@ -11,6 +11,7 @@ import time
 from conftest import run_playbook
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "avi_takeover.yml")
+RERUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "se_disable_rerun.yml")
 GONE = {"run": "gone-host-4242-deadbeef", "host": "gone-host"}
 
 
@@ -62,4 +63,52 @@ def test_takeover_of_records_a_gone_run_left_and_no_certificate_verification(lab
 
     # no record left, the gone run's leases included; nothing interrupted
     assert records(client) == []
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+def intent(client, se_uuid):
+    """The key/values of se_disable's intent record of an SE (its recorded state, any lease), values decoded."""
+    group = [g for g in client.get("stringgroup").json()["results"]
+             if g["name"] == "fleetops-maintenance-se-evacuate-" + se_uuid]
+    return dict((kv["key"], json.loads(kv["value"])) for kv in (group[0].get("kv") or [])) if group else {}
+
+
+def test_the_record_across_runs_plan_equals_run_a_killed_runs_lease_released_state_restored(lab):
+    """se_disable runs the steps its check mode planned; a re-run with nothing to change releases the lease a run
+    killed on this host left (its process is gone) and keeps the recorded state; enabling restores that state."""
+    import socket
+    import subprocess
+    client = lab.client()
+    se_b = client.by_name("serviceengine", "se-b")["uuid"]
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "first"))
+    assert run[0] == 0, run[1][-4000:]
+    r = run.stats["se_disable_rerun"]
+    assert r["planned"]["plan"]["actions"] == r["evacuated"]["plan"]["actions"] == [
+        "set enable_state SE_STATE_DISABLED", "wait for the controller to evacuate 1 virtual service(s)"], r
+    assert client.by_name("serviceengine", "se-b")["enable_state"] == "SE_STATE_DISABLED"
+    assert "se-b" not in client.vs_ses("vs-3")[0]
+    assert intent(client, se_b) == {"se/" + se_b: {"was": "SE_STATE_DISABLED_FOR_PLACEMENT",
+                                                   "run": intent(client, se_b)["se/" + se_b]["run"]}}
+
+    # the lease of a run of this host whose process is gone (killed after its work was done)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lease = {"run": "%s-%d-0abc" % (socket.gethostname(), dead.pid), "host": socket.gethostname(), "since": 0,
+             "expires": time.time() + 3600}
+    group = [g for g in client.get("stringgroup").json()["results"]
+             if g["name"] == "fleetops-maintenance-se-evacuate-" + se_b][0]
+    group["kv"].append({"key": "owner", "value": json.dumps(lease)})
+    assert client.put("stringgroup/" + group["uuid"], group).status_code == 200
+    assert "owner" in intent(client, se_b)
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "again"))
+    assert run[0] == 0, run[1][-4000:]
+    assert run.stats["se_disable_rerun"]["again"]["changed"] is False
+    assert sorted(intent(client, se_b)) == ["se/" + se_b]
+
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "enable"))
+    assert run[0] == 0, run[1][-4000:]
+    enabled = run.stats["se_disable_rerun"]["enabled"]
+    assert enabled["service_engine"]["enable_state"]["after"] == "SE_STATE_DISABLED_FOR_PLACEMENT", enabled
+    assert client.by_name("serviceengine", "se-b")["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
+    assert records(client) == []          # the record is gone once restored
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
