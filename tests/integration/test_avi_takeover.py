@@ -60,6 +60,7 @@ def test_takeover_of_records_a_gone_run_left_and_no_certificate_verification(lab
     # vs_scale without certificate verification: vs-p1 out to se-p3 and back
     assert sorted(r["scaled_out"]["placement"]["after"]) == ["se-p1", "se-p2", "se-p3"]
     assert sorted(client.vs_ses("vs-p1")[0]) == ["se-p1", "se-p2"]
+    assert r["scaled_out_again"]["changed"] is False and r["scaled_in_again"]["changed"] is False   # idempotent
 
     # no record left, the gone run's leases included; nothing interrupted
     assert records(client) == []
@@ -111,4 +112,23 @@ def test_the_record_across_runs_plan_equals_run_a_killed_runs_lease_released_sta
     assert enabled["service_engine"]["enable_state"]["after"] == "SE_STATE_DISABLED_FOR_PLACEMENT", enabled
     assert client.by_name("serviceengine", "se-b")["enable_state"] == "SE_STATE_DISABLED_FOR_PLACEMENT"
     assert records(client) == []          # the record is gone once restored
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+def test_an_outcome_the_event_log_cannot_confirm_fails_and_a_rerun_converges(lab):
+    """The controller's event log cannot be read (404): each move's outcome is unconfirmed, so the step fails, yet
+    the virtual services moved (make-before-break, nothing lost); with the log back, a re-run verifies and ends."""
+    lab.admin("POST", "faults", {"kind": "http_error", "path": "^/api/analytics/logs", "method": "GET", "status": 404})
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "per_vs"))
+    assert run[0] == 0, run[1][-4000:]
+    failed = run.stats["se_disable_rerun"]["per_vs"]
+    assert failed["failed"] and "event log could not be read" in failed["msg"], failed
+    client = lab.client()
+    assert "se-a" not in client.vs_ses("vs-1")[0] + client.vs_ses("vs-2")[0]
+    lab.admin("DELETE", "faults")
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "per_vs"))
+    assert run[0] == 0, run[1][-4000:]
+    again = run.stats["se_disable_rerun"]["per_vs"]
+    assert not again.get("failed") and again["verified"]["problems"] == [], again
+    assert client.by_name("serviceengine", "se-a")["enable_state"] == "SE_STATE_DISABLED"
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0

@@ -250,7 +250,7 @@ INSTANCE_MIGRATE_REFUSALS = {
 @pytest.mark.parametrize("kind", ["triton", "virtfusion"])
 def test_instance_migrate_refuses_bad_input_naming_the_option_and_nothing_changes(labs, kind):
     """Used directly, instance_migrate refuses bad values, options of the other provider, blank and unknown names and
-    missing connection settings before it changes anything, naming the option; no secret (the private key given as
+    missing connection settings before it changes anything, naming the option; no secret (a private key given as
     content, the API token, a wrong token) appears in any event or artifact of the run."""
     lab = labs(kind)
     before = world(kind, lab)
@@ -275,5 +275,7 @@ def test_instance_migrate_refuses_bad_input_naming_the_option_and_nothing_change
         with open(lab.t["key_files"]["alice"]) as stream:
             secrets = [line for line in stream.read().splitlines() if "PRIVATE KEY" not in line][:2]
     else:
-        secrets = [lab.token, "wrong-token-123456"]
+        with open(lab.vf["ssh"]["private_key"]) as stream:
+            secrets = [lab.token, "wrong-token-123456"] + [
+                line for line in stream.read().splitlines() if "PRIVATE KEY" not in line][:2]
     assert secrets and secrets_found(run, *secrets) == []

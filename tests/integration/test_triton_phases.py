@@ -156,6 +156,15 @@ def test_wrong_states_and_failed_phases_fail_with_the_vendors_reason(tlab, tplay
     assert run[0] == 0 and run.stats["migrate_instance_result"]["phases"] == ["switch"], run[1][-3000:]
     assert tlab.report()["web-1"]["server_hostname"] == "cn-2"
 
+    # finalized, the migration record is gone: the source compute node named, a re-run knows it is done
+    rc, res = ad_hoc(tlab, dict(CLOUDAPI, instance="web-1", state="finalized"))
+    assert rc == 0 and res["changed"], res.get("msg")
+    cn1 = tlab.tadmin("GET", "world")["servers"]["cn-1"]["uuid"]
+    for state in ("migrated", "switched", "finalized"):
+        rc, res = ad_hoc(tlab, dict(CLOUDAPI, instance="web-1", state=state, source_server=cn1))
+        assert rc == 0 and not res["changed"] and res["reached"] == "finalized", (state, res.get("msg"))
+    assert phase(tlab, "web-1") is None and tlab.report()["web-1"]["server_hostname"] == "cn-2"
+
     # on_failure=stop with failed_action=abort: the first failure stops new migrations and discards its own
     tlab.tadmin("POST", "faults", {"kind": "fail_phase", "phase": "sync", "instance": "web-2"})
     rc, res = ad_hoc(tlab, dict(OPERATOR, instances=["web-2", "db-1"], state="synced", concurrency=1, on_failure="stop",
