@@ -3,10 +3,17 @@ avi_takeover.yml): the test leaves an intent record's lease on se-c and on sg-fu
 that died would (live for an hour more, so without takeover the modules would wait for it); with takeover=true
 se_disable and se_group_refresh take them over at once, do their work and leave no record. The same run passes
 the top-level validate_certs=false to se_group_refresh and vs_scale. These close gaps the option coverage stage
-(scripts/option_coverage.py) found."""
+(scripts/option_coverage.py) found.
+
+Beside it, se_disable across runs on the small lab (tests/integration/files/se_disable_rerun.yml, one tag per run):
+the plan check mode shows is the one a run executes, a killed run's lease is released, the recorded state restored,
+and a run that fails (a move that fails, an event log that cannot be read) names what is left for a re-run to
+finish."""
 import json
 import os
 import time
+
+import pytest
 
 from conftest import run_playbook
 
@@ -130,5 +137,30 @@ def test_an_outcome_the_event_log_cannot_confirm_fails_and_a_rerun_converges(lab
     assert run[0] == 0, run[1][-4000:]
     again = run.stats["se_disable_rerun"]["per_vs"]
     assert not again.get("failed") and again["verified"]["problems"] == [], again
+    assert client.by_name("serviceengine", "se-a")["enable_state"] == "SE_STATE_DISABLED"
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
+@pytest.mark.parametrize("method", ["per_vs", "controller"])
+def test_a_move_that_fails_is_named_the_rest_done_and_a_rerun_converges(lab, method):
+    """One VS's move fails: the run fails naming it (and only it), that VS keeps serving where it was, the others
+    moved; a re-run moves what is left and ends with the SE disabled and empty."""
+    lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "migrate", "target": "vs-2", "count": 1})
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "per_vs"), extra_vars={"se_a_method": method})
+    assert run[0] == 0, run[1][-4000:]
+    failed = run.stats["se_disable_rerun"]["per_vs"]
+    assert failed["failed"] and "vs-2" in failed["msg"] and "vs-1" not in failed["msg"], failed["msg"]
+    words, left = {"per_vs": ("run the task again to retry", "SE_STATE_DISABLED_FOR_PLACEMENT"),
+                   "controller": ("SE_MIGRATE_STATE_FINISHED_WITH_FAILURE", "SE_STATE_DISABLED")}[method]
+    assert words in failed["msg"], failed["msg"]
+    client = lab.client()
+    assert client.vs_ses("vs-2")[0] == ["se-a"] and "se-a" not in client.vs_ses("vs-1")[0]   # still serving
+    assert client.by_name("serviceengine", "se-a")["enable_state"] == left
+    run = run_playbook(lab, RERUN, extra_args=("--tags", "per_vs"), extra_vars={"se_a_method": method})
+    assert run[0] == 0, run[1][-4000:]
+    again = run.stats["se_disable_rerun"]["per_vs"]
+    assert again["changed"] and not again.get("failed"), again
+    assert [m["name"] for m in again["moves"]] == ["vs-2"], again["moves"]
+    assert "se-a" not in client.vs_ses("vs-2")[0]
     assert client.by_name("serviceengine", "se-a")["enable_state"] == "SE_STATE_DISABLED"
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
