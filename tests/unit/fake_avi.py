@@ -4,9 +4,10 @@
 """An in-memory Avi controller for unit tests, plugged in at AviClient._send (the one HTTP point).
 
 Why a fake and not the lab: it plays what the lab, being a consistent controller of the documented kind, never
-shows: a cloud object that does not show the controller's access mode (the lab's always do), and an event log that
+shows: a cloud object that does not show the controller's access mode (the lab's always do), an event log that
 contradicts the placement (``migrate_events``: an event saying a migration failed for a VS whose placement says it
-moved). It holds only what tests/unit/plugins/modules/test_se_disable.py reads; everything else se_disable and the
+moved), and an SE caught still disabling at the moment a re-run starts (its ``oper`` and ``migrate_state`` set by the
+test). It holds only what tests/unit/plugins/modules/test_se_disable.py reads; everything else se_disable and the
 other Avi modules do is tested end to end against the lab (tests/integration). Move a case there rather than extend
 this fake.
 """
@@ -171,6 +172,12 @@ class FakeController(object):
             se = self.ses[segs[3]]
             if method == "PUT":
                 se["enable_state"] = body["enable_state"]
+                if body["enable_state"] == "SE_STATE_DISABLED":    # the controller evacuates it at once
+                    for vs in self.vss.values():
+                        if se["uuid"] in vs["placed"]:
+                            vs["placed"] = [s for s in vs["placed"] if s != se["uuid"]] + [
+                                self._pick(vs, exclude=[se["uuid"]])]
+                    se["migrate_state"], se["oper"] = "SE_MIGRATE_STATE_FINISHED", "OPER_DISABLED"
             return 200, self.se_config(se)
         if kind == "virtualservice" and len(segs) == 5 and segs[4] == "migrate":
             vs = self.vss[segs[3]]

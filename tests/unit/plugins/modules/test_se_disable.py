@@ -2,7 +2,8 @@
 # Copyright: fleetops.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """se_disable against the in-memory controller (fake_avi), for what the lab cannot produce: a cloud object that
-does not show the controller's access mode, and an event log that contradicts the placement. Everything else runs
+does not show the controller's access mode, an event log that contradicts the placement, and an SE caught still
+disabling when a re-run starts. Everything else runs
 end to end against the lab: evacuation by both methods, check mode, idempotence, the run that executes its plan, a
 failed move and its re-run, the record and leases across runs, the refusals (tests/integration/test_playbooks.py,
 test_avi_options.py, test_avi_otherwise.py, test_avi_takeover.py, test_evacuate_se_crash.py,
@@ -44,3 +45,26 @@ def test_se_disable_per_vs_fails_when_the_event_log_contradicts_the_placement(fa
     result = run_module(se_disable, {"name": "se1", "method": "per_vs"})
     assert result["failed"] and "outcome is unknown" in result["msg"]
     assert "VS_MIGRATE_FAILED" in result["msg"] and "rpc timeout" in result["msg"] and "vs1:" not in result["msg"]
+
+
+def test_se_disable_rerun_waits_out_the_evacuation_an_interrupted_run_left_running(fake, run_module):
+    """(An exact timing: the lab shows it only by killing a run at that moment, a kill point CI does not take.)"""
+    # a killed run set the SE disabled; the controller has moved its VSs but is still disabling it: a re-run has
+    # nothing to change, and reports success only once the SE is disabled (the end state verified)
+    assert run_module(se_disable, {"name": "se1"})["changed"] is True
+    se = fake.ses["serviceengine-1"]
+    se["oper"], se["migrate_state"] = "OPER_DISABLING", "SE_MIGRATE_STATE_STARTED"
+    polls = []
+    send = fake.send
+
+    def settling(client, method, url, body=None):
+        if method == "GET" and "/serviceengine-inventory" in url:
+            polls.append(url)
+            if len(polls) >= 3:
+                se["oper"], se["migrate_state"] = "OPER_DISABLED", "SE_MIGRATE_STATE_FINISHED"
+        return send(client, method, url, body)
+    fake.send = settling
+    again = run_module(se_disable, {"name": "se1", "wait_sleep": 0})
+    assert again["changed"] is False and not again.get("failed"), again
+    assert se["oper"] == "OPER_DISABLED" and len(polls) >= 3
+    assert again["verified"]["problems"] == []
