@@ -149,7 +149,6 @@ def test_a_role_refuses_what_its_argument_specs_cannot_say(labs, tmp_path):
     assert not os.path.exists(str(tmp_path / "no"))
 
 
-
 # task of tests/integration/files/avi_module_refusals.yml -> how its message starts (or a part of it, after "...");
 # None: the task succeeds
 AVI_REFUSALS = {
@@ -192,7 +191,8 @@ AVI_REFUSALS = {
 def test_the_avi_modules_refuse_bad_input_naming_the_option_and_nothing_changes(labs):
     """Used directly, each Avi module refuses what it cannot do before it changes anything, saying why: blank or
     unknown names (the closest listed), bad choices and versions, a package path that is no file, counts and
-    durations that are not positive, CA files that cannot be used, targets the SE group rules out; and the password appears in no event or artifact of the run."""
+    durations that are not positive, CA files that cannot be used, targets the SE group rules out; and the password
+    appears in no event or artifact of the run."""
     lab = labs("avi")
     before = world("avi", lab)
     run = run_playbook(lab, os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "avi_module_refusals.yml"))

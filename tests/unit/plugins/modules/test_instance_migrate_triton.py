@@ -37,4 +37,3 @@ def test_a_resync_whose_answer_was_lost_is_followed_and_counts_as_the_resync(tri
     assert not r.get("failed"), r
     assert r["phases"] == ["sync", "switch"], r
     assert [a for _n, a in triton.started] == ["begin", "sync", "sync", "switch"]
-

@@ -85,4 +85,3 @@ def test_unknown_server_states_and_missing_destination_detail_block_unless_accep
         "accept_unverified: ssh is no pre-check of provider=virtfusion; its pre-checks: server_state, storage, "
         "ip_addresses, storage_enabled, destination_ssh, cpu_compatible, nat_interfaces, capacity")
     assert vf.writes() == []
-
