@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import PlaybookLab, TritonPlaybookLab, VirtFusionPlaybookLab, run_playbook
+from conftest import PlaybookLab, TritonPlaybookLab, VirtFusionPlaybookLab, run_playbook, secrets_found
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +147,145 @@ def test_a_role_refuses_what_its_argument_specs_cannot_say(labs, tmp_path):
         "host_evacuate_concurrency", "host_evacuate_report_file", "host_evacuate_health_check_tasks"], problems
     assert world("triton", lab) == before
     assert not os.path.exists(str(tmp_path / "no"))
+
+
+# task of tests/integration/files/avi_module_refusals.yml -> how its message starts (or a part of it, after "...");
+# None: the task succeeds
+AVI_REFUSALS = {
+    # an empty name used to match the first SE of the controller (an empty ?name= filter matches everything)
+    "se_empty_name": "name must not be empty or blank",
+    "se_blank_name": "name must not be empty or blank",
+    "se_blank_uuid": "uuid must not be empty or blank",
+    "se_unknown": "name: serviceengine 'se-9' not found; closest of 13 known: se-a, se-b, se-c, se-f1, se-f2",
+    "se_bad_state": "value of state must be one of: disabled, disabled_for_placement, enabled, got: off",
+    "migrate_blank_to_se": "to_se must not be empty or blank",
+    "migrate_unknown_host": "to_host: host 'esx-3' not found; closest of 3 known: esx-01, esx-02",
+    "migrate_unknown_vs": "name: virtualservice 'nope' not found",
+    "migrate_unknown_se": "to_se: serviceengine 'se-missing' not found",
+    "migrate_other_group": "to_se: serviceengine 'se-f1' is not in SE group 'sg-shared' of the virtual service",
+    "migrate_full": "cannot place VS 'vs-f1' on SE 'se-f2': SE 'se-f2' is full (1 of max_vs_per_se 1)",
+    "migrate_legacy": "...HA_MODE_LEGACY_ACTIVE_STANDBY: the controller does not support migration",
+    "migrate_no_from_se": "virtual service 'vs-p1' (vip 0) is on several SEs (se-p1, se-p2): set from_se",
+    "migrate_two_targets": "parameters are mutually exclusive: to_se|to_host|to_new_se",
+    "scale_blank_to_se": "to_se must not be empty or blank",
+    "scale_unknown_from_se": "from_se: serviceengine 'se-7' not found; known: se-a, se-b, se-c",
+    "scale_in_last": "cannot scale virtual service 'vs-3' in from se-b: it would be left on 0 SE(s) and its group "
+                     "'sg-shared' needs at least 1 (min_scaleout_per_vs)",
+    "scale_in_no_from_se": "state is scaled_in but all of the following are missing: from_se",
+    "scale_legacy": "...HA_MODE_LEGACY_ACTIVE_STANDBY: the controller does not scale virtual services out or in there",
+    "info_blank_name": "names must not be empty or blank",
+    "info_unknown_group": "se_group: serviceenginegroup 'sg-nope' not found; known: sg-bare, sg-full, sg-legacy",
+    "info_unknown_se": "names: serviceengine 'nope' not found",
+    "upgrade_bad_version": "version must be an Avi version such as 22.1.7, 22.1.7-9300 (with a build) or 30.2.1-2p1",
+    "upgrade_image_dir": "image (a local package file): %s is not a file" % os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "files"),
+    "se_no_concurrency": "concurrency must be",
+    "se_negative_sleep": "wait_sleep must be",
+    "info_missing_ca": "ca_path (AVI_CA_PATH): /nonexistent-fleetops-dir/ca.pem is not a file",
+    "info_not_pem_ca": "ca_path (AVI_CA_PATH): %s holds no PEM certificate" % os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "files", "avi_module_refusals.yml"),
+    "info_credentials_first": None,     # succeeds: avi_credentials win over the environment
+}
+
+
+def test_the_avi_modules_refuse_bad_input_naming_the_option_and_nothing_changes(labs):
+    """Used directly, each Avi module refuses what it cannot do before it changes anything, saying why: blank or
+    unknown names (the closest listed), bad choices and versions, a package path that is no file, counts and
+    durations that are not positive, CA files that cannot be used, targets the SE group rules out; and the password
+    appears in no event or artifact of the run."""
+    lab = labs("avi")
+    before = world("avi", lab)
+    run = run_playbook(lab, os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "avi_module_refusals.yml"))
+    assert run[0] == 0, run[1][-3000:]
+    results = run.stats["avi_refusals"]
+    assert sorted(results) == sorted(AVI_REFUSALS)
+    for task, expected in AVI_REFUSALS.items():
+        result = results[task]
+        if expected is None:
+            assert not result.get("failed"), (task, result)
+            continue
+        assert result["failed"] and not result["changed"], (task, result)
+        if expected.startswith("..."):
+            assert expected[3:] in result["msg"], (task, result["msg"])
+        else:
+            assert result["msg"].startswith(expected), (task, result["msg"])
+    assert world("avi", lab) == before
+    assert secrets_found(run, lab.credentials["password"]) == []
+
+
+# task of tests/integration/files/instance_migrate_refusals.yml -> how its message starts (or a part, after "..."); None:
+# the task succeeds (in check mode)
+INSTANCE_MIGRATE_REFUSALS = {
+    "triton": {
+        "t_concurrency": "concurrency must be a positive number, got 0",
+        "t_state": "value of state must be one of: begun, synced, switched, migrated, finalized, rolled_back",
+        "t_hostname": "compute node cn-1: with api=cloudapi give compute nodes by UUID",
+        "t_no_vmapi": "missing required connection setting 'vmapi_url' for api=operator",
+        "t_unknown": "instance 'nope' not found; known: db-1, stopped-1, web-1, web-2",
+        "t_planned": None,
+    },
+    "virtfusion": {
+        "v_ranges": "invalid VirtFusion migration options: xfer_speed must be from 10 to 8796093022206 (MiB/s), got 5; "
+                    "max_downtime must be from 5 to 9000 (milliseconds), got 3; abort_after must be from 60 to 86400 "
+                    "(seconds), got 10; auto_converge.initial must be from 1 to 70 (percent), got 80; "
+                    "auto_converge.increment must be from 1 to 15 (percent), got 20",
+        "v_converge_off": "...auto_converge.increment apply only while auto-converge is enabled",
+        "v_live_only": "...max_downtime, post_copy apply only to mode=live",
+        "v_hybrid_speed": "...xfer_speed must be at most 596 MiB/s with mode=hybrid",
+        "v_force_cancel": "...force_may_lose_data=cancel applies only to state=cancelled",
+        "v_mode": "value of mode must be one of: live, hybrid, got: warp",
+        "v_state": "web-1: state switched is not supported by provider virtfusion (its states: migrated, cancelled, "
+                   "aborted)",
+        "v_no_target": "target_server (the destination hypervisor, id or name) is required with provider=virtfusion",
+        "v_unknown_target": "hypervisor 'hv-nowhere' not found; known: hv-a, hv-b, hv-bad",
+        "v_resync": "resync is an option of provider=triton, not of provider=virtfusion",
+        "v_to_triton": "max_downtime, mode are an option of provider=virtfusion, not of provider=triton: drop them or "
+                       "set provider=virtfusion",
+        # Triton connection options given with provider=virtfusion used to be ignored silently
+        "v_triton_connection": "api, resync, url are an option of provider=triton, not of provider=virtfusion: drop "
+                               "them or set provider=triton",
+        # the connection dicts are not counted: module_defaults of both action groups give them to every task
+        "v_triton_dict": None,
+        "v_blank_instance": "instance must not be empty or blank",
+        "v_blank_in_list": "instances must not be empty or blank",
+        "v_empty_list": "instances must list at least one name or uuid",
+        "v_blank_target": "target_server must not be empty or blank",
+        "v_blank_source": "source_server must not be empty or blank",
+        "v_half_connection": "missing VirtFusion connection settings known_hosts_file, api_url, api_token",
+        "v_wrong_token": "...Unauthenticated.: the REST API refuses the token",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", ["triton", "virtfusion"])
+def test_instance_migrate_refuses_bad_input_naming_the_option_and_nothing_changes(labs, kind):
+    """Used directly, instance_migrate refuses bad values, options of the other provider, blank and unknown names and
+    missing connection settings before it changes anything, naming the option; no secret (a private key given as
+    content, the API token, a wrong token) appears in any event or artifact of the run."""
+    lab = labs(kind)
+    before = world(kind, lab)
+    run = run_playbook(lab, os.path.join(os.path.dirname(os.path.abspath(__file__)), "files",
+                                         "instance_migrate_refusals.yml"), extra_args=("--tags", kind))
+    assert run[0] == 0, run[1][-3000:]
+    results = run.stats["refusals"]
+    expected = INSTANCE_MIGRATE_REFUSALS[kind]
+    assert sorted(results) == sorted(expected)
+    for task, start in expected.items():
+        result = results[task]
+        if start is None:
+            assert not result.get("failed") and result["changed"], (task, result)
+            continue
+        assert result["failed"] and not result["changed"], (task, result)
+        if start.startswith("..."):
+            assert start[3:] in result["msg"], (task, result["msg"])
+        else:
+            assert result["msg"].startswith(start), (task, result["msg"])
+    assert world(kind, lab) == before
+    if kind == "triton":
+        with open(lab.t["key_files"]["alice"]) as stream:
+            secrets = [line for line in stream.read().splitlines() if "PRIVATE KEY" not in line][:2]
+    else:
+        with open(lab.vf["ssh"]["private_key"]) as stream:
+            secrets = [lab.token, "wrong-token-123456"] + [
+                line for line in stream.read().splitlines() if "PRIVATE KEY" not in line][:2]
+    assert secrets and secrets_found(run, *secrets) == []

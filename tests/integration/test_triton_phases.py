@@ -14,6 +14,7 @@ from conftest import ROOT
 from test_playbooks import flat
 
 OPERATOR = {"api": "operator"}
+CLOUDAPI = {"accept_unverified": ["capacity"]}    # CloudAPI shows no compute node capacity
 
 
 def ad_hoc(tlab, args):
@@ -144,3 +145,49 @@ def test_migrations_off_for_the_instance_are_refused_before_any_change_naming_th
     # the operator's way named in the message works: the operator API may always migrate
     rc, out = tplaybook("migrate_instance", extra_vars=dict(OPERATOR, instance="db-1"), check=True)
     assert rc == 0 and "migrations_allowed pass" in flat(out), out[-3000:]
+
+
+def test_wrong_states_and_failed_phases_fail_with_the_vendors_reason(tlab, tplaybook):
+    # a state the migration cannot go to fails with the vendor's words (its 412 or 404) and changes nothing
+    rc, res = ad_hoc(tlab, dict(CLOUDAPI, instance="web-1", state="synced"))
+    assert rc == 0, res["msg"]
+    synced = phase(tlab, "web-1")
+    for args, words in ((dict(CLOUDAPI, instance="web-1", state="finalized"), "Finalize only works on a successful migration"),
+                        (dict(OPERATOR, instance="web-1", state="rolled_back"),
+                         "Rollback only works on a successful migration"),
+                        (dict(CLOUDAPI, instance="web-2", state="paused"), "migration not found"),
+                        (dict(CLOUDAPI, instance="web-1", state="rolled_back"), "operator action")):    # cloudapi: no rollback
+        rc, res = ad_hoc(tlab, args)
+        assert rc != 0 and words in res["msg"], (args, res)
+    assert phase(tlab, "web-1") == synced and phase(tlab, "web-2") is None
+
+    # a switch that fails reports the vendor's reason and its phase (the source runs again); a re-run switches
+    tlab.tadmin("POST", "faults", {"kind": "fail_phase", "phase": "switch", "instance": "web-1"})
+    run = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "switched"})
+    rc, out = run
+    assert rc != 0 and "failed to switch migration instance - lab fault" in flat(out), out[-3000:]
+    # (failed_phase is not asserted: it reads the record's phase, which the vendor puts back to sync after a failed
+    # switch so that the switch can be retried; the reason above names the switch)
+    assert tlab.report()["web-1"]["server_hostname"] == "cn-1"
+    run = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "switched"})
+    assert run[0] == 0 and run.stats["migrate_instance_result"]["phases"] == ["switch"], run[1][-3000:]
+    assert tlab.report()["web-1"]["server_hostname"] == "cn-2"
+
+    # finalized, the migration record is gone: the source compute node named, a re-run knows it is done
+    rc, res = ad_hoc(tlab, dict(CLOUDAPI, instance="web-1", state="finalized"))
+    assert rc == 0 and res["changed"], res.get("msg")
+    cn1 = tlab.tadmin("GET", "world")["servers"]["cn-1"]["uuid"]
+    for state in ("migrated", "switched", "finalized"):
+        rc, res = ad_hoc(tlab, dict(CLOUDAPI, instance="web-1", state=state, source_server=cn1))
+        assert rc == 0 and not res["changed"] and res["reached"] == "finalized", (state, res.get("msg"))
+    assert phase(tlab, "web-1") is None and tlab.report()["web-1"]["server_hostname"] == "cn-2"
+
+    # on_failure=stop with failed_action=abort: the first failure stops new migrations and discards its own
+    tlab.tadmin("POST", "faults", {"kind": "fail_phase", "phase": "sync", "instance": "web-2"})
+    rc, res = ad_hoc(tlab, dict(OPERATOR, instances=["web-2", "db-1"], state="synced", concurrency=1, on_failure="stop",
+                                failed_action="abort"))
+    assert rc != 0 and res.get("summary") == {"ok": 0, "failed": 1, "skipped": 1, "changed": 1}, str(res)[:3000]
+    first = res["migrations"][0]
+    assert first["instance"]["name"] == "web-2" and first["result"] == "failed" and first["cleanup"] == "aborted", first
+    assert phase(tlab, "web-2") is None and phase(tlab, "db-1") is None
+    assert tlab.report()["web-2"]["migrations"][-1]["result"] == "aborted"

@@ -85,6 +85,9 @@ def test_upgrade_options_on_a_container_controller_too_far_from_its_image(lab, t
     # refused without force, naming the distance; nothing started by it
     assert r["refused"]["failed"] and "too far from 22.1.7" in r["refused"]["msg"], r["refused"]
     assert "skip_warnings" in r["refused"]["msg"]
+    # an SE group before the controller: refused, naming the order (the module's own check, not the controller's)
+    assert r["se_group_first"]["failed"] and r["se_group_first"]["msg"].startswith(
+        "the controller runs 22.1.4: upgrade it to 22.1.7 first (scope=controller)"), r["se_group_first"]
     # started with force without waiting (no end check), then taken over: one controller upgrade, verified
     assert r["started"]["changed"] and "verification" not in r["started"], r["started"]
     assert r["controller"]["verification"]["ok"] is True, r["controller"]

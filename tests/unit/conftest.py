@@ -32,7 +32,6 @@ except ImportError:  # ansible-core 2.17 and 2.18 (requires_ansible admits them)
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviClient  # noqa: E402
 from fake_avi import FakeController  # noqa: E402
-from fake_avi_upgrade import FakeUpgradeController  # noqa: E402
 
 
 def _quiet_env(monkeypatch, prefixes=()):
@@ -66,29 +65,11 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
-def ctl(monkeypatch):
-    """A FakeUpgradeController answering every request of AviClient (an Avi system that upgrades), no real sleeps."""
-    controller = FakeUpgradeController()
-    monkeypatch.setattr(AviClient, "_send", lambda self, method, url, body=None, form=None:
-                        controller.send(self, method, url, body, form))
-    init = AviClient.__init__
-
-    def no_sleep_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        self.retry.sleep = lambda seconds: None  # retries and backoff without real time
-    monkeypatch.setattr(AviClient, "__init__", no_sleep_init)
-    monkeypatch.delenv("FLEETOPS_PROGRESS_FILE", raising=False)
-    return controller
-
-
-@pytest.fixture
 def run_module(capsys):
     """Run a module's main() with args; return (failed, result dict)."""
 
     def runner(module, args, check_mode=False, diff=False):
         full = dict(controller="ctl.example", username="admin", password="s3cret-pw", wait_sleep=0)
-        if module.__name__.endswith("se_info"):
-            full.pop("wait_sleep")
         full.update(args)
         return _run_main(capsys, module.main, full, check_mode, diff)
 
@@ -162,8 +143,8 @@ def run_vf(capsys):
     from ansible_collections.fleetops.maintenance.plugins.modules import instance_migrate
     from fake_virtfusion import VF_CREDENTIALS
 
-    def runner(args, check_mode=False, diff=False, credentials=None):
-        full = dict(provider="virtfusion", virtfusion_credentials=dict(credentials or VF_CREDENTIALS))
+    def runner(args, check_mode=False, diff=False):
+        full = dict(provider="virtfusion", virtfusion_credentials=dict(VF_CREDENTIALS))
         full.update(args)
         return _run_main(capsys, instance_migrate.main, full, check_mode, diff)
     return runner

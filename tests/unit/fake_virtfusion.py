@@ -5,12 +5,15 @@
 VirtFusionClient._exec (a command run to its end), VirtFusionClient.follow (an attached command whose
 console is read as it comes) and VirtFusionClient._send (HTTP).
 
-Why a fake and not the lab: it answers in the forms the vendor leaves open and the lab does not use
-(other wordings around the status words, a status text with none of them, REST objects without the
-fields the lab shows, a server state word the module does not know, hypervisors on several pages, a
-last-debug holding a secret) and drops the SSH connection in the middle of a console or before a
-chosen command. What the lab can show (live, hybrid and forced migrations, cancel and abort, pre-checks,
-the sliding window, failures) is tested end to end in tests/integration/test_virtfusion_playbooks.py.
+Why a fake and not the lab: it answers in the forms the vendor leaves open and the lab does not use (other
+wordings around the status words, ``status_text``; a status text with none of them; REST objects without the
+fields the lab shows, ``destination_fields``; a server state word the module does not know; hypervisors on several
+pages, ``per_page``; a last-debug holding a secret, ``debug``), and fails a migration with a message of the test's
+choosing (``fail_next``). It holds only what tests/unit/plugins/modules/test_instance_migrate_virtfusion.py reads.
+What the lab can show (live, hybrid and forced migrations, cancel and abort, a console cut in the middle,
+pre-checks, the sliding window, failures, the refusals of bad input) is tested end to end in tests/integration
+(test_virtfusion_playbooks.py, test_virtfusion_fleet.py, test_refuse_bad_input.py). Move a case there rather than
+extend this fake.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +25,6 @@ import shlex
 import threading
 from urllib.parse import parse_qs, urlsplit
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.http import ConnectionProblem as _Dropped
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import CliAnswer
 
 API = "https://cp.example.test"
@@ -48,8 +50,6 @@ class FakeVirtFusion(object):
         self.requests = []            # (method, path, body)
         self.status_text = {}         # server id -> what last-status prints instead of the plain word
         self.fail_next = {}           # server id -> message: its next migration fails in "Transfer data"
-        self.drop_console = 0         # cut the next N attached consoles after their first step lines
-        self.drop = []                # [command]: drop the SSH connection before the next COMMAND runs
         self.debug = ["2026-01-01T00:00:00 step transfer: in-progress", "QMP migrate uri=tcp:10.0.0.2:49152",
                       "api token=s3cr3t-debug-token used for the destination", "QEMU: migration failed"]
         self.destination_fields = ("disks", "networking")   # what the destination endpoint shows
@@ -62,10 +62,6 @@ class FakeVirtFusion(object):
     def exec_(self, client, command, timeout):
         argv = shlex.split(command)
         with self.lock:
-            if self.drop and self.drop[0] == argv[2]:
-                self.drop.pop(0)
-                client.close()
-                raise _Dropped("the SSH connection dropped (fake, before the command)")
             self.commands.append(argv)
             return self._vfcli(argv)
 
@@ -77,12 +73,8 @@ class FakeVirtFusion(object):
             opts = dict((a[2:].partition("=")[0], a[2:].partition("=")[2]) for a in argv[3:] if a.startswith("--"))
             sid = int(opts["server"])
             s = self.servers[sid]
-            dst = int(opts["dst"]) if opts.get("dst") else None
+            dst = int(opts["dst"])
             last = self.last.get(sid)
-            if dst is None:
-                return CliAnswer(1, "", "Error: Specify a destination hypervisor ID\n")
-            if s["hv"] == dst and not (last and last["status"] == "in-progress"):
-                return CliAnswer(1, "", "Error: Server %d is already on the destination hypervisor %d\n" % (sid, dst))
             if not (last and last["status"] == "in-progress"):
                 self.last[sid] = last = {"status": "in-progress", "dst": dst, "cancelled": False, "step": 0}
         out = []
@@ -92,11 +84,6 @@ class FakeVirtFusion(object):
                 out.append(line)
                 on_line(line)
             with self.lock:
-                if self.drop_console and last["step"] == 1:
-                    self.drop_console -= 1
-                    last["step"] += 1
-                    client.close()
-                    raise _Dropped("the SSH connection dropped (fake, while the console was read)")
                 if name == "Transfer data" and sid in self.fail_next:
                     msg = self.fail_next.pop(sid)
                     last["status"] = "failed"
@@ -120,8 +107,6 @@ class FakeVirtFusion(object):
         assert url.startswith(API + "/api/v1/"), url
         with self.lock:
             self.requests.append((method, parts.path, body))
-            if client.conn["api_token"] != TOKEN:
-                return 401, {"message": "Unauthenticated."}
             return self._rest(method, parts.path[len("/api/v1"):], parse_qs(parts.query), body)
 
     # -- vfcli-ctrl (documented forms: words, {success, errors}, servers --json) ---------------------
@@ -144,16 +129,6 @@ class FakeVirtFusion(object):
             return 0, last["status"] + "\n", ""
         if cmd == "last-debug":
             return 0, "\n".join(self.debug) + "\n", ""
-        if cmd in ("cancel", "cancel-force"):
-            if last is None or last["status"] == "complete":
-                return 1, json.dumps({"success": False, "errors": ["Nothing to cancel for server %d" % sid]}), ""
-            last.update(status="failed", cancelled=True)
-            return 0, json.dumps({"success": True, "errors": []}), ""
-        if cmd == "abort":
-            if last is None or last["status"] != "in-progress":
-                return 1, json.dumps({"success": False, "errors": ["Server %d is not transferring data" % sid]}), ""
-            last["status"] = "failed"
-            return 0, json.dumps({"success": True, "errors": []}), ""
         raise AssertionError("unexpected command %s" % argv)
 
     # -- REST (without the lab's extra fields) ---------------------------------------------------------
@@ -166,9 +141,7 @@ class FakeVirtFusion(object):
             return 200, {"current_page": page, "last_page": last, "per_page": self.per_page, "total": len(items),
                          "data": items[(page - 1) * self.per_page:page * self.per_page]}
         if parts[:1] == ["servers"]:
-            s = self.servers.get(int(parts[1]))
-            if s is None:
-                return 404, {"message": "Server %s not found" % parts[1], "errors": ["Server %s not found" % parts[1]]}
+            s = self.servers[int(parts[1])]
             if len(parts) == 2 and method == "GET":
                 doc = {"id": s["id"], "name": s["name"], "uuid": s["uuid"]}
                 if s["state"] is not None:
