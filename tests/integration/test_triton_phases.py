@@ -165,9 +165,11 @@ def test_wrong_states_and_failed_phases_fail_with_the_vendors_reason(tlab, tplay
     tlab.tadmin("POST", "faults", {"kind": "fail_phase", "phase": "switch", "instance": "web-1"})
     run = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "switched"})
     rc, out = run
-    assert rc != 0 and "failed to switch migration instance - lab fault" in flat(out), out[-3000:]
-    # (failed_phase is not asserted: it reads the record's phase, which the vendor puts back to sync after a failed
-    # switch so that the switch can be retried; the reason above names the switch)
+    # the phase named is the switch (the vendor puts the record's phase back to sync so that the switch can be
+    # retried: the failed progress entry names it), and the message says what to run next
+    assert rc != 0 and "web-1: switch failed: failed to switch migration instance - lab fault" in flat(out), out[-3000:]
+    assert "next: the instance runs on its source again; run again with state=switched to retry the switch, or " \
+        "state=aborted to discard the migration" in flat(out), out[-3000:]
     assert tlab.report()["web-1"]["server_hostname"] == "cn-1"
     run = tplaybook("migrate_instance", extra_vars={"instance": "web-1", "state": "switched"})
     assert run[0] == 0 and run.stats["migrate_instance_result"]["phases"] == ["switch"], run[1][-3000:]

@@ -369,6 +369,8 @@ def test_post_copy_compression_off_abort_after_and_force_offline_end_to_end(vfla
     text = flat(out)
     assert "Migration aborted after 60 seconds (--abort-after)" in text, out[-4000:]
     assert "last-debug (last" in text, out[-4000:]
+    assert "; next: run again with state=migrated to continue it (the vendor's start continues a failed migration), " \
+        "or state=cancelled to end it with the server on its source" in text, out[-4000:]
     assert vflab.last(102)["status"] == "failed" and vflab.where()["web-2"] == "hv-a"
     assert vflab.guest(102)["qemu"] == "running"
     # --force-offline: the offline batch-1 migrates live only when forced (it is started paused for the transfer)

@@ -209,8 +209,10 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=No
                 result["debug_tail"] = end["debug_tail"]
                 tail = "; last-debug (last %d lines): %s" % (
                     min(10, len(end["debug_tail"])), " | ".join(end["debug_tail"][-10:]))
-            raise _fail("%s: %s failed: %s%s" % (inst["name"], end.get("phase") or action, reason, tail), result,
-                        reason=reason, failed_phase=end.get("phase") or action)
+            phase = provider.failed_phase(rec, end, action)
+            hint = provider.next_steps(phase)
+            raise _fail("%s: %s failed: %s%s%s" % (inst["name"], phase, reason, tail, "; next: " + hint if hint else ""),
+                        result, reason=reason, failed_phase=phase)
     else:
         raise _fail("%s: did not reach state %s after %d steps" % (inst["name"], want, MAX_STEPS), result)
     _finish(provider, inst, rec, obs, result, opts)

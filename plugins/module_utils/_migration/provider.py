@@ -168,6 +168,14 @@ class MigrationProvider(object):
         """None, or why this provider (as configured) cannot do ``action``."""
         return None
 
+    def failed_phase(self, rec, end, action):
+        """The phase that failed, after ``action`` was followed to ``end`` and the record read again (``rec``)."""
+        return end.get("phase") or action
+
+    def next_steps(self, phase):
+        """What the operator can run after ``phase`` failed (the module's ``state`` values), or ''."""
+        return ""
+
     def precheck(self, instances, opts):
         """The pre-checks of starting a migration of each of ``instances`` (read-only; capacity taken as they are
         placed, in order): one entry per instance, {"id", "name", "target", "target_name", "predicted" (whether

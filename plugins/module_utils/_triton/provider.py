@@ -67,6 +67,18 @@ AFTER_SUCCESS = {"rolled_back": ("rollback", "Rollback only works on a successfu
                  "finalized": ("finalize", "Finalize only works on a successful migration")}
 
 
+# after a failed phase: the instance runs on its source; what the vendor allows next (lab/TRITON.md, transitions)
+NEXT_STEPS = {
+    "begin": "run again with state=begun to retry the begin, or state=aborted to discard the migration",
+    "sync": "the instance runs on its source; run again with state=synced to sync again, or state=aborted to discard "
+            "the migration",
+    "switch": "the instance runs on its source again; run again with state=switched to retry the switch, or "
+              "state=aborted to discard the migration",
+    "abort": "run again with state=aborted",
+    "rollback": "run again with state=rolled_back (api=operator)",
+}
+
+
 class TritonProvider(Inventory, PreChecks, MigrationProvider):
     name = "triton"
     credentials_option = "triton_credentials"
@@ -133,6 +145,17 @@ class TritonProvider(Inventory, PreChecks, MigrationProvider):
             return ("target_server needs api=operator: CloudAPI's begin lets the allocator choose the server "
                     "(it takes no server, only affinity rules)")
         return None
+
+    def failed_phase(self, rec, end, action):
+        # the vendor puts a failed switch's record back to phase sync (so that the switch can be retried): the
+        # failed entry of progress_history names the phase that failed
+        last = ((rec.raw.get("progress_history") if rec is not None else None) or [None])[-1]
+        if isinstance(last, dict) and last.get("state") == "failed" and last.get("phase"):
+            return last["phase"]
+        return action if action != "automatic" else (end.get("phase") or action)
+
+    def next_steps(self, phase):
+        return NEXT_STEPS.get(phase, "")
 
     def went_through(self, exc, before, again):
         # 412 PreconditionFailed to the retry of a request whose answer was lost: the first one went through

@@ -341,6 +341,12 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
             return False
         return rec is None or rec.state != "running"
 
+    def next_steps(self, phase):
+        if self.mode == "hybrid":
+            return "run again with state=migrated to try the hybrid migration again"
+        return ("run again with state=migrated to continue it (the vendor's start continues a failed migration), or "
+                "state=cancelled to end it with the server on its source (possible until its data transfer succeeded)")
+
     def unsupported(self, action, target_server=None):
         if action in self.start_actions and target_server is None:
             return ("target_server (the destination hypervisor, id or name) is required with provider=virtfusion: "
