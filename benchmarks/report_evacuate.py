@@ -44,7 +44,7 @@ def main(out, names):
         splits.append((name, split(run["start"], run["end"],
                                    [{"start": op["started_epoch"], "end": op["ended_epoch"], "key": op.get("vs")}
                                     for op in stats["operations"] if op.get("ended_epoch") and not op.get("parent")],
-                                   requests, lambda path: UUID.findall(path))))
+                                   requests, UUID.findall)))
         migrations = [op for op in ops if op["kind"] == "migrate"]
         op_real = span(top)
         module_wall = run["end"] - run["start"]

@@ -34,8 +34,8 @@ def split(start, end, ops, requests, names_object=None):
     for o in ops:
         if not start <= o["end"] < end:
             continue
-        seen = next((a for a, _b, p in reqs if a >= o["end"] and (not names_object(p)
-                                                                   or o.get("key") in names_object(p))), end)
+        seen = next((a for a, _b, p in reqs
+                     if a >= o["end"] and (not names_object(p) or o.get("key") in names_object(p))), end)
         waits.append((o["end"], seen))
     points = sorted({min(max(t, start), end) for iv in (op_iv, req_iv, waits) for pair in iv for t in pair}
                     | {start, end, first, last})
