@@ -49,8 +49,8 @@ def test_the_job_file_gives_what_async_status_gave(result):
     act = _action()
     text = json.dumps(result)
     mine = dict((k, v) for k, v in act._job_result(text).items() if k not in ASYNC_INTERNAL_KEYS)
-    assert json.dumps(mine, sort_keys=True, default=str) == json.dumps(_via_async_status(act, text), sort_keys=True,
-                                                                      default=str)
+    theirs = _via_async_status(act, text)
+    assert json.dumps(mine, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)
     assert bool(mine.get("failed")) == bool(result.get("failed"))
 
 
