@@ -1,7 +1,12 @@
 """Print the evacuation benchmark table from the files scripts/bench.sh wrote."""
 import json
 import os
+import re
 import sys
+
+from time_split import HEADER, LEGEND, row, split
+
+UUID = re.compile(r"virtualservice-[0-9a-f-]+")
 
 
 def span(ops):
@@ -20,7 +25,7 @@ def span(ops):
 
 
 def main(out, names):
-    rows = []
+    rows, splits = [], []
     for name in names:
         with open(os.path.join(out, name + ".json")) as stream:
             run = json.load(stream)
@@ -34,6 +39,12 @@ def main(out, names):
             op["started_real"] = op["started"] * scale
             op["ended_real"] = op["ended"] * scale
         top = [op for op in ops if not op.get("parent")]
+        with open(os.path.join(out, name + ".requests.json")) as stream:
+            requests = json.load(stream)["requests"]
+        splits.append((name, split(run["start"], run["end"],
+                                   [{"start": op["started_epoch"], "end": op["ended_epoch"], "key": op.get("vs")}
+                                    for op in stats["operations"] if op.get("ended_epoch") and not op.get("parent")],
+                                   requests, UUID.findall)))
         migrations = [op for op in ops if op["kind"] == "migrate"]
         op_real = span(top)
         module_wall = run["end"] - run["start"]
@@ -66,6 +77,10 @@ def main(out, names):
           "\n  union of the migrations), i.e. %s x their lab durations; ratio = module s / lab op s;"
           "\n  outside op s = module call time not covered by a lab operation (login, reads, polling)."
           % rows[0]["scale"])
+    print("\nTime outside the lab's operations, by cause (seconds)\n" + HEADER)
+    for name, s in splits:
+        print(row(name, s))
+    print(LEGEND)
     for r in rows:
         print("  %s: lab operation time %.0f lab s (migrations %.0f lab s)"
               % (r["run"], r["lab_op_lab_seconds"], r["migrate_lab_seconds"]))

@@ -2,11 +2,16 @@
 fail when an instance's data did not arrive byte for byte."""
 import json
 import os
+import re
 import sys
+
+from time_split import HEADER, LEGEND, row, split
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def main(out, runs):
-    rows, problems = [], []
+    rows, problems, splits = [], [], []
     for spec in runs:
         name, n = spec.split(":")
         n = int(n)
@@ -15,8 +20,10 @@ def main(out, runs):
         with open(os.path.join(out, name + ".lab.json")) as stream:
             lab = json.load(stream)
         scale = lab["time_scale"]
-        migs = []
+        migs, ops = [], []
         for inst, info in sorted(lab["instances"].items()):
+            ops += [{"start": m["started_real"], "end": m["switched_real"], "key": info["uuid"]}
+                    for m in info["migrations"] if m.get("started_real") and m.get("switched_real")]
             done = [m for m in info["migrations"] if m["result"] == "switched"]
             if len(done) != 1 or not done[0]["data_intact"] or info["server_hostname"] == "cn-src":
                 problems.append(f"{name}: {inst}: migration {done[:1]} server {info['server_hostname']}")
@@ -25,6 +32,9 @@ def main(out, runs):
         durations = [(m["switched"] - m["started"]) * scale for m in migs]
         ideal = max(*durations, sum(durations) / n) if durations else 0.0
         wall = run["end"] - run["start"]
+        with open(os.path.join(out, name + ".requests.json")) as stream:
+            requests = json.load(stream)["requests"]
+        splits.append((name, split(run["start"], run["end"], ops, requests, UUID.findall)))
         downtime = sum(m["downtime_lab_seconds"] for m in migs)
         rows.append({"run": name, "n": n, "moved": len(migs), "wall": wall, "ideal": ideal,
                      "ratio": wall / ideal if ideal else float("nan"), "sum_migration": sum(durations),
@@ -39,6 +49,10 @@ def main(out, runs):
               f"{r['bytes']:>11} {r['intact']:>8}/{r['moved']}")
     print("ideal: the lab's own per-migration times (begin request to switch end) scheduled on N slots, "
           "max(longest, sum/N); ratio = module wall / ideal")
+    print("\nTime outside the lab's migrations (begin request to switch end), by cause (seconds)\n" + HEADER)
+    for name, sp in splits:
+        print(row(name, sp))
+    print(LEGEND)
     if problems:
         print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
         return 1

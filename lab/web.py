@@ -39,7 +39,7 @@ async def read_json(request, error):
 
 async def world_admin(world, path, meth, read_body, health=None, stats=None, reset=None):
     """The admin routes every ``WorldBase`` world answers: ``health``, ``faults`` (GET, POST,
-    DELETE), ``stats``, ``stats/reset``, ``reset`` and ``time-scale`` (GET, POST). Returns the
+    DELETE), ``stats``, ``stats/reset``, ``requests`` (the request log), ``reset`` and ``time-scale`` (GET, POST). Returns the
     response, or None for any other route. ``await read_body(object_only)`` is the request's JSON
     (with ``object_only``, what is not an object is refused), with the plane's own errors.
     ``health``, ``stats`` and ``reset`` (async callables) answer those routes for a plane that has
@@ -60,6 +60,8 @@ async def world_admin(world, path, meth, read_body, health=None, stats=None, res
     if path == "stats" and meth == "GET":
         report = await stats() if stats is not None else world.stats_report()
         return JSONResponse(dict(report, service=world.service_report()))
+    if path == "requests" and meth == "GET":
+        return JSONResponse(world.request_log())
     if path == "stats/reset" and meth == "POST":
         world.stats_reset()
         world.service_reset()
@@ -113,6 +115,7 @@ class FaultsAndStats:
         if scope["type"] != "http" or scope.get("path", "").startswith("/_lab/"):
             return await self.app(scope, receive, send)
         method = scope.get("method", "GET")
+        arrived = time.time()
         delay = self.world.http_delay(method, scope.get("path", ""))
         if delay:
             await asyncio.sleep(delay)   # late, not blocking: other requests are served meanwhile
@@ -122,6 +125,7 @@ class FaultsAndStats:
             status, message = hit
             self.world.count_request(method, status if status else "dropped")
             self.world.time_request(time.perf_counter() - started, delay)
+            self.world.log_request(method, scope.get("path", ""), status if status else "dropped", arrived, time.time())
             if status == 0 and self.abort(send):
                 return
             await self.fault_response(status, message)(scope, receive, send)
@@ -146,3 +150,4 @@ class FaultsAndStats:
         finally:
             self.world.count_request(method, seen.get("status", 500))
             self.world.time_request(seen.get("answered", time.perf_counter()) - started, delay)
+            self.world.log_request(method, scope.get("path", ""), seen.get("status", 500), arrived, time.time())

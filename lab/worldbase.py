@@ -19,13 +19,21 @@ real seconds) and ``latency`` (every matching request (``method``, ``path`` rege
 Service time (``service_report``, in ``GET /_lab/stats`` as ``service``): per API request the real
 seconds from its arrival to the start of its answer, less any injected latency: the lab's own cost
 of an answer. In memory only; ``POST /_lab/stats/reset`` resets it.
+
+Request log (``request_log``, ``GET /_lab/requests``): per API request its method, path, status and the
+wall-clock times (``time.time()``) it arrived and its answer ended, for the benchmarks to split a module's time
+between requests, operations and waiting. The last ``REQUEST_LOG_SIZE`` requests, in memory only; reset with
+the stats.
 """
+import collections
 import math
 import random
 import re
 import secrets
 import threading
 import time
+
+REQUEST_LOG_SIZE = 100000
 
 
 class WorldBase:
@@ -215,6 +223,7 @@ class WorldBase:
 
     # ------------------------------------------------------------------ stats
     def service_reset(self):
+        self.requests_seen = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self.service = {"requests": 0, "seconds": 0.0, "max_seconds": 0.0, "delayed_requests": 0,
                         "delayed_seconds": 0.0}
 
@@ -228,6 +237,17 @@ class WorldBase:
             if delayed:
                 s["delayed_requests"] += 1
                 s["delayed_seconds"] += delayed
+
+    def log_request(self, method, path, status, arrived, ended):
+        """Note one API request in the request log (wall-clock ``arrived`` and ``ended``, ``time.time()``)."""
+        self.requests_seen.append((method, path, status, round(arrived, 4), round(ended, 4)))
+
+    def request_log(self):
+        with self.lock:
+            rows = list(self.requests_seen)
+        return {"now": time.time(), "lab_now": self.lab_now(), "time_scale": self.time_scale,
+                "requests": [{"method": m, "path": p, "status": s, "arrived": a, "ended": e}
+                             for m, p, s, a, e in rows]}
 
     def service_report(self):
         with self.lock:

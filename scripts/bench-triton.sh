@@ -2,7 +2,8 @@
 # `make bench-triton`: evacuate a Triton compute node hosting 24 instances (lab topology
 # triton_bench24) with a sliding window of 6, one at a time, and in batches of 6; print wall time,
 # the ideal from the lab's own per-migration times, the ratio, total downtime, and check that every
-# instance's data arrived byte for byte.
+# instance's data arrived byte for byte; split the time outside the migrations by cause
+# (benchmarks/time_split.py, from the lab's request log and migration timestamps).
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
@@ -21,6 +22,7 @@ INSTANCES="$(python -c 'import yaml,json,sys; print(json.dumps([i["name"] for i 
 
 run() {  # run NAME MODE CONCURRENCY
   python -m lab ctl --state-dir "$LAB_STATE" --plane triton reset >/dev/null
+  python -m lab ctl --state-dir "$LAB_STATE" --plane triton stats reset >/dev/null
   local t0 t1
   t0=$(date +%s.%N)
   ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" \
@@ -28,6 +30,7 @@ run() {  # run NAME MODE CONCURRENCY
     -e "bench_out=$OUT/$1.json" benchmarks/evacuate_host.yml >"$OUT/$1.log" 2>&1 || { cat "$OUT/$1.log"; exit 1; }
   t1=$(date +%s.%N)
   python -m lab ctl --state-dir "$LAB_STATE" --plane triton get instances >"$OUT/$1.lab.json"
+  python -m lab ctl --state-dir "$LAB_STATE" --plane triton get requests >"$OUT/$1.requests.json"
   echo "$t0 $t1" >"$OUT/$1.playbook-times"
 }
 

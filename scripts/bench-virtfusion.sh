@@ -2,7 +2,7 @@
 # `make bench-virtfusion`: on the lab's VirtFusion plane (topology virtfusion_bench), live-migrate a guest that
 # dirties its memory at a fixed rate with different options (QEMU's downtime against max_downtime, total
 # time and bytes with and without auto-converge, with post-copy), then evacuate 8 servers with a window of
-# 4 and one at a time. Not part of the tests.
+# 4 and one at a time (BENCH_PARTS=evacuation: only the evacuations). Not part of the tests.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"

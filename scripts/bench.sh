@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: evacuate an SE hosting 50 VSs (lab topology bench50), once the controller's way
 # and once per VS, and print wall time, the lab's own operation time for the same moves, their
-# ratio, the time per module call spent outside the operation, and the logins made.
+# ratio, the time per module call spent outside the operation split by cause (benchmarks/time_split.py, from
+# the lab's request log and operation timestamps), and the logins made.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
@@ -25,6 +26,7 @@ run() {  # run NAME METHOD CONCURRENCY
     benchmarks/evacuate_se.yml >"$OUT/$1.log" 2>&1 || { cat "$OUT/$1.log"; exit 1; }
   t1=$(date +%s.%N)
   python -m lab ctl --state-dir "$LAB_STATE" stats >"$OUT/$1.stats.json"
+  python -m lab ctl --state-dir "$LAB_STATE" get requests >"$OUT/$1.requests.json"
   echo "$t0 $t1" >"$OUT/$1.playbook-times"
 }
 

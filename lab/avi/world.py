@@ -395,7 +395,7 @@ class World(WorldBase):
                 secs = end - op["started"]
                 if op["state"] == "done" and not op.get("parent"):
                     total += secs
-                ops.append({"id": op["id"], "kind": op["kind"], "target": op["target"],
+                ops.append({"id": op["id"], "kind": op["kind"], "target": op["target"], "vs": op.get("vs"),
                             "parent": op.get("parent"), "started": round(op["started"], 3),
                             "ended": None if op["ended"] is None else round(op["ended"], 3),
                             "lab_seconds": round(secs, 3), "real_seconds": round(secs * self.time_scale, 3),

@@ -19,9 +19,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import inspect
 import json
 import secrets
 import time
+from collections.abc import Sequence
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
@@ -158,10 +160,15 @@ class LiveProgressAction(ActionBase):
             while True:
                 time.sleep(pause)
                 pause = min(self.POLL_SECONDS, pause * 1.5)
-                # One cheap shell command per poll: the progress lines, then the job file. The
-                # async_status module (a Python process) runs only once the job file says done.
-                shown, done = self._poll(host, progress_path, job_path, shown)
+                # One cheap shell command per poll: the progress lines, then the job file, whose
+                # text is the module's result once it says done.
+                shown, done, job_text = self._poll(host, progress_path, job_path, shown)
                 if done:
+                    # the job file already read holds the module's result: parsed here as async_status would
+                    # return it, without starting a Python process for async_status (about a second)
+                    final = self._job_result(job_text)
+                    if final is not None:
+                        break
                     final = self._execute_module(
                         module_name="ansible.legacy.async_status", task_vars=task_vars,
                         module_args={"jid": jid, "_async_dir": async_dir})
@@ -182,14 +189,54 @@ class LiveProgressAction(ActionBase):
         return final
 
     def _poll(self, host, progress_path, job_path, shown):
-        """Print progress lines after the first ``shown`` ones; return (new count, job done?)."""
+        """Print progress lines after the first ``shown`` ones; return (new count, job done?, the job file's text)."""
         quote = self._connection._shell.quote
         res = self._low_level_execute_command(
             "cat %s 2>/dev/null; printf '%s'; cat %s 2>/dev/null; true"
             % (quote(progress_path), JOB_SEPARATOR, quote(job_path)), sudoable=False)
         out = to_text(res.get("stdout", ""))
         progress, _sep, job = out.partition(JOB_SEPARATOR)
-        return show_new_lines(host, progress, shown, self._progress_filter), job_done(job)
+        return show_new_lines(host, progress, shown, self._progress_filter), job_done(job), job
+
+    def _job_result(self, text):
+        """The module's result from its finished async job file, as ``_execute_module`` returns the module's own
+        result (the async_wrapper wrote the module's output there): parsed with the module result parser of
+        this ansible-core (the legacy serialization profile, the one async_status and this collection's
+        modules use), internal keys removed, the interpreter found by discovery added. None when the parser is
+        not one known here (then async_status reads the file, as before)."""
+        try:
+            if not isinstance(json.loads(text), dict):
+                return None
+        except ValueError:
+            return None
+        res = {"rc": 0, "stdout": text, "stderr": "", "stdout_lines": text.splitlines(), "stderr_lines": []}
+        try:
+            if "profile" in inspect.signature(self._parse_returned_data).parameters:   # ansible-core 2.19+
+                parsed = self._parse_returned_data(res, "legacy")
+            else:
+                parsed = self._parse_returned_data(res)
+            if isinstance(parsed, dict):   # ansible-core 2.17-2.20
+                from ansible.vars.clean import remove_internal_keys
+                data = parsed
+                data.pop("_ansible_suppress_tmpdir_delete", None)
+                if "results" in data and (not isinstance(data["results"], Sequence)
+                                          or isinstance(data["results"], (str, bytes))):
+                    data["ansible_module_results"] = data.pop("results")
+                remove_internal_keys(data)
+            elif hasattr(parsed, "as_result_dict") and hasattr(parsed, "remove_internal_keys"):   # 2.21+
+                parsed.remove_internal_keys()
+                data = parsed.as_result_dict(for_round_trip=True)
+            else:
+                return None
+        except Exception:  # pylint: disable=broad-except
+            return None
+        if not isinstance(data, dict):
+            return None
+        if getattr(self, "_discovered_interpreter_key", None):
+            if data.get("ansible_facts") is None:
+                data["ansible_facts"] = {}
+            data["ansible_facts"][self._discovered_interpreter_key] = self._discovered_interpreter
+        return data
 
 
 def show_new_lines(host, progress, shown, progress_filter):

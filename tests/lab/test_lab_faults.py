@@ -116,3 +116,25 @@ def test_latency_fault_delays_matching_requests_only(lab, api):
     assert lab.admin("GET", "faults")["faults"] == []
     for bad in ({"min_seconds": 0.5, "max_seconds": 0.1}, {"seconds": "soon"}, {"seconds": -1}):
         assert lab.admin_at(lab.url, "POST", "faults", dict(bad, kind="latency"), ok=False).status_code == 400
+
+
+def test_request_log_times_each_request_from_arrival_to_answer_end(lab, api):
+    """GET /_lab/requests (what the benchmarks split a module's time with): each API request's method, path,
+    status and wall-clock arrival and answer end, injected latency included; /_lab/ itself is not logged; the log
+    is reset with the stats."""
+    lab.admin("POST", "stats/reset")
+    lab.admin("POST", "faults", {"kind": "latency", "seconds": 0.2, "path": "^/api/serviceengine$", "count": 1})
+    before = time.time()
+    assert api.get("serviceengine").status_code == 200
+    assert api.get("virtualservice").status_code == 200
+    after = time.time()
+    log = lab.admin("GET", "requests")
+    rows = [r for r in log["requests"] if r["path"] in ("/api/serviceengine", "/api/virtualservice")]
+    assert [(r["method"], r["path"], r["status"]) for r in rows] == [
+        ("GET", "/api/serviceengine", 200), ("GET", "/api/virtualservice", 200)]
+    assert before - 0.01 <= rows[0]["arrived"] and rows[0]["ended"] - rows[0]["arrived"] >= 0.19
+    assert rows[0]["ended"] <= rows[1]["arrived"] <= rows[1]["ended"] <= after + 0.01
+    assert not any(r["path"].startswith("/_lab/") for r in log["requests"])
+    assert log["time_scale"] > 0 and abs(log["now"] - time.time()) < 5
+    lab.admin("POST", "stats/reset")
+    assert lab.admin("GET", "requests")["requests"] == []

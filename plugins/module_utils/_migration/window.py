@@ -110,8 +110,44 @@ class _Slot(object):
             w.cond.notify_all()
 
 
+def read_records(provider, instances, width):
+    """Each instance's migration record (``provider.record``), in the instances' order, read up to ``width`` at
+    once (the window's own width: no more requests at once than the window makes) by forks of the provider, as the
+    window's workers read; sequentially by ``provider`` when ``width`` is 1 or there is one instance. Returns
+    (records, forks): the forks, idle now, for :func:`run_window`'s workers (``spare``), so no connection is opened
+    twice. A read that fails raises its error (the first in the instances' order) once every read has ended."""
+    if width <= 1 or len(instances) <= 1:
+        return [provider.record(i) for i in instances], []
+    forks = [provider.fork() for _slot in range(min(width, len(instances)))]
+    records, errors = [None] * len(instances), [None] * len(instances)
+    todo = list(range(len(instances)))
+    lock = threading.Lock()
+
+    def reader(prov):
+        while True:
+            with lock:
+                if not todo:
+                    return
+                index = todo.pop(0)
+            try:
+                records[index] = prov.record(instances[index])
+            except Exception as exc:  # pylint: disable=broad-except
+                errors[index] = exc
+
+    threads = [threading.Thread(target=reader, args=(f,), name="read-%d" % n) for n, f in enumerate(forks)]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    for t in threads:
+        t.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return records, forks
+
+
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
-               failed_action="abort", clock=time.time, gate=None, targets=None):
+               failed_action="abort", clock=time.time, gate=None, targets=None, spare=None):
     """Migrate several instances, at most ``concurrency`` at once at the vendor: a new one starts as soon
     as the vendor reports one complete (not batches, and not after that one's confirming reads). Up to
     ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
@@ -121,7 +157,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
     instance's worker starts only while its groups' budgets allow (the first allowed one in order starts
     next); a member counts as moving from its worker's start, reads ahead included, to its end, so a budget
     is never exceeded at the vendor. ``targets``: {key: destination} chosen per instance (else
-    ``opts["target_server"]``). Returns (results, summary)."""
+    ``opts["target_server"]``). ``spare``: idle forks of ``provider`` (:func:`read_records`) the first workers use
+    instead of new ones. Returns (results, summary)."""
     shared = LockedProgress(progress)
     results = [None] * len(keys)
     window = _Window(concurrency, on_failure)
@@ -181,7 +218,7 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
                         "group %s: %d of at most %d moving" % (g, gate.running[g], gate.limits[g])
                         for g in gate.groups_by_key[keys[index]])))
             state["running"] += 1
-            prov = provider if workers == 1 else provider.fork()
+            prov = provider if workers == 1 else (spare.pop(0) if spare else provider.fork())
             prov.on_wait(shared.waiting)
             slot = window.slot(clock, index)   # registered in order, before its worker runs
             t = threading.Thread(target=work, args=(index, prov, slot), name="migrate-%d" % index)
