@@ -47,7 +47,7 @@ options:
     description:
       - Read again until every one of these virtual services is placed as given, or O(settle_timeout) passes.
       - Each entry is placed as given when its VIP is on O(settle[].on_se) and up there, no longer on
-        O(settle[].off_se) (when given), and, with O(settle[].vs_up), the virtual service is up.
+        O(settle[].off_se) (when given), and the virtual service itself is up.
     type: list
     elements: dict
     suboptions:
@@ -66,15 +66,11 @@ options:
       off_se:
         description: Name or UUID of an SE the VIP must no longer be on.
         type: str
-      vs_up:
-        description: Also wait until the virtual service's own operational state is C(OPER_UP).
-        type: bool
-        default: false
   settle_timeout:
     description:
       - Seconds to keep reading for O(settle); V(0) reads once.
     type: int
-    default: 60
+    default: 30
 seealso:
   - module: fleetops.maintenance.se_disable
   - module: fleetops.maintenance.vs_migrate
@@ -181,9 +177,8 @@ def main():
             vip_id=dict(type="str", default="0"),
             on_se=dict(type="str", required=True),
             off_se=dict(type="str"),
-            vs_up=dict(type="bool", default=False),
         )),
-        settle_timeout=dict(type="int", default=60),
+        settle_timeout=dict(type="int", default=30),
     )
     module = avi_module(argument_spec, names=("se_group", "names"))
     if module.params["settle_timeout"] < 0:

@@ -38,7 +38,7 @@ def unsettled(result, wanted):
             out.append("%s is %s on %s" % (want["name"], here[0]["oper_status"], want["on_se"]))
         elif want.get("off_se") and any(want["off_se"] in (e["name"], e["uuid"]) for e in entries):
             out.append("%s is still on %s too" % (want["name"], want["off_se"]))
-        elif want.get("vs_up") and vs["oper_status"] != "OPER_UP":
+        elif vs["oper_status"] != "OPER_UP":
             out.append("%s is %s" % (want["name"], vs["oper_status"]))
     return out
 

@@ -86,7 +86,7 @@ def test_se_info_settle_reads_again_until_the_vs_is_on_its_se_and_off_the_old_on
 def test_se_info_settle_reports_what_is_not_as_given_when_the_time_runs_out(fake, run_module):
     result = run_module(se_info, {"settle_timeout": 0, "settle": [
         {"name": "vs1", "on_se": "se3", "off_se": "se1"}, {"name": "vs2", "on_se": "se1", "off_se": "se2"},
-        {"name": "vs3", "on_se": "se2", "vs_up": True}, {"name": "gone", "on_se": "se1"}]})
+        {"name": "vs3", "on_se": "se2"}, {"name": "gone", "on_se": "se1"}]})
     assert not result.get("failed"), result
     assert result["settled"] is False and result["reads"] == 1
     assert result["unsettled"][0] == "vs1 (vip 0) is on se1, not on se3"
