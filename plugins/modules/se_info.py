@@ -18,7 +18,7 @@ description:
   - Read-only.
   - With O(settle), waits until the placement is as given (for example after a migration, until the controller shows
     the virtual service up on its new SE and off the old one), reading again quietly, and returns the last read with
-    what is still not as given. It never fails for that: the caller judges the end state.
+    what is still not as given. It never fails for that; the caller judges the end state.
 author:
   - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:

@@ -1,9 +1,10 @@
 """The user guides run: the commands of every ``console`` block marked ``:class: lab-test`` in docs/docsite/rst are
 executed literally, in order, in one shell session per guide (cwd: the repository root, as a reader of the guide
 would), against a lab started the way the guide's "Against the lab" block says - with its state dir replaced by a
-temporary one, and the operator's files (``/var/tmp/...``) under the test's directory. A command followed by ``# fails`` must fail, and its output must name the guide's next command (the
-resume command the guide gives); every other command must succeed; the lines a block shows after a command (its
-output, ``...`` for lines left out) must be in what the command prints. So a guide cannot drift from the code.
+temporary one, and the operator's files (``/var/tmp/...``) under the test's directory. A command followed by
+``# fails`` must fail, and its output must name the guide's next command (the resume command the guide gives); every
+other command must succeed; the lines a block shows after a command (its output, ``...`` for lines left out) must be
+in what the command prints. So a guide cannot drift from the code.
 
 Guides whose commands are not yet marked are listed in NOT_YET with the reason; the test fails when a guide is in
 neither. Every guide must start with the "Against the lab" and "Against your system" blocks, mapping each
