@@ -74,10 +74,17 @@ class ActionModule(ActionBase):
         label = item.get("name") if isinstance(item, dict) else item
         label = to_text(label if label is not None else entry["ansible_job_id"])
         shell = self._connection._shell
-        async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+        # Where the job writes its result: the file the starting task returned (its async wrapper expanded ~ with the
+        # job's own HOME, which need not be the home ~ expands to here); the async dir for a result without one.
+        path = entry.get("results_file")
+        if path:
+            async_dir = path.rsplit("/", 1)[0]
+        else:
+            async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+            path = shell.join_path(async_dir, entry["ansible_job_id"])
         return {
             "jid": entry["ansible_job_id"], "label": label, "entry": entry, "async_dir": async_dir,
-            "path": shell.join_path(async_dir, entry["ansible_job_id"]),
+            "path": path,
             "progress": shell.join_path(args["progress_dir"], "%d.jsonl" % index) if args["progress_dir"] else None,
             "shown": 0, "filter": ProgressFilter(verbose=display.verbosity >= 1),
         }

@@ -16,6 +16,9 @@ description:
   - Returns the service engines (SEs) of an Avi controller with their state and the virtual services (VSs) on
     each, and the virtual services with their placement per VIP.
   - Read-only.
+  - With O(settle), waits until the placement is as given (for example after a migration, until the controller shows
+    the virtual service up on its new SE and off the old one), reading again quietly, and returns the last read with
+    what is still not as given. It never fails for that; the caller judges the end state.
 author:
   - Fleetops Maintainers (@fleetops)
 extends_documentation_fragment:
@@ -40,6 +43,34 @@ options:
       - Only these SEs (names or UUIDs), and the VSs placed on them.
     type: list
     elements: str
+  settle:
+    description:
+      - Read again until every one of these virtual services is placed as given, or O(settle_timeout) passes.
+      - Each entry is placed as given when its VIP is on O(settle[].on_se) and up there, no longer on
+        O(settle[].off_se) (when given), and the virtual service itself is up.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the virtual service.
+        type: str
+        required: true
+      vip_id:
+        description: Its VIP.
+        type: str
+        default: "0"
+      on_se:
+        description: Name or UUID of the SE the VIP must be on, up.
+        type: str
+        required: true
+      off_se:
+        description: Name or UUID of an SE the VIP must no longer be on.
+        type: str
+  settle_timeout:
+    description:
+      - Seconds to keep reading for O(settle); V(0) reads once.
+    type: int
+    default: 30
 seealso:
   - module: fleetops.maintenance.se_disable
   - module: fleetops.maintenance.vs_migrate
@@ -57,6 +88,12 @@ EXAMPLES = r'''
   fleetops.maintenance.se_info:
     se_group: [Default-Group]
   register: group_ses
+
+- name: After moving web-vs from se-01 to se-03, read until the controller shows it up on se-03 only
+  fleetops.maintenance.se_info:
+    settle:
+      - {name: web-vs, on_se: se-03, off_se: se-01}
+  register: after
 
 - name: Names of the VSs on se-01
   ansible.builtin.debug:
@@ -106,6 +143,22 @@ virtual_services:
   sample: [{"name": "web-vs", "uuid": "virtualservice-1", "se_group": "Default-Group", "oper_status": "OPER_UP",
             "placement": [{"vip_id": "0", "service_engines": [{"name": "se-01", "uuid": "serviceengine-1",
                                                                 "primary": true, "standby": false, "oper_status": "OPER_UP"}]}]}]
+settled:
+  description: With O(settle), whether every entry was placed as given at the last read.
+  returned: when O(settle) is given
+  type: bool
+  sample: true
+unsettled:
+  description: With O(settle), one line per entry not placed as given at the last read.
+  returned: when O(settle) is given
+  type: list
+  elements: str
+  sample: ["web-vs is still on se-01 too"]
+reads:
+  description: With O(settle), how many times the placement was read.
+  returned: when O(settle) is given
+  type: int
+  sample: 2
 '''
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.module import (
@@ -119,8 +172,17 @@ def main():
     argument_spec = dict(
         se_group=dict(type="list", elements="str"),
         names=dict(type="list", elements="str"),
+        settle=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            vip_id=dict(type="str", default="0"),
+            on_se=dict(type="str", required=True),
+            off_se=dict(type="str"),
+        )),
+        settle_timeout=dict(type="int", default=30),
     )
     module = avi_module(argument_spec, names=("se_group", "names"))
+    if module.params["settle_timeout"] < 0:
+        module.fail_json(msg="settle_timeout must be 0 or more seconds, got %d" % module.params["settle_timeout"])
     run_avi_module(module, gather_se_info, "se_info")
 
 

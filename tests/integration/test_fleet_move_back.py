@@ -1,7 +1,11 @@
 """Move back (host_move_back, move_back_host) and the fleet's rolling maintenance (fleet_maintenance, maintain_fleet),
 run with ansible-playbook against the lab's Triton plane (triton_fleet topology: cn-1..cn-4 each host two 3 GiB
 instances, two nodes can drain at once and three cannot; cn-5 hosts big-1, which no other node can take).
-One lab for the module: the tests run in order and each starts from the placement the topology seeds."""
+One lab for the module: the tests run in order and each starts from the placement the topology seeds.
+
+A move back from an evacuation record (evacuate_host with report_file, move_back_host in check mode, then for real,
+verified, then again: nothing to do) runs in the guide, literally: docs/docsite/rst/guide_fleet_maintenance.rst
+"Move back after an evacuation", by tests/integration/test_guides.py."""
 import datetime
 import functools
 import json
@@ -136,31 +140,6 @@ def test_fleet_window_capacity_move_back_and_resume(flab, fplaybook):
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     assert "0 maintained, 3 done before" in flat(out), out[-3000:]
     assert placement(flab) == home
-
-
-def test_move_back_from_an_evacuation_record_check_mode_and_idempotence(flab, fplaybook):
-    """After the fleet: cn-1's evacuation record names a-1 and a-2; they are back, so a move back changes nothing;
-    then evacuate cn-4 (d-1, d-2 leave), and the move back from its record brings them home, check mode first."""
-    topo, home = seeded()
-    record = str(flab.state_dir) + "/cn-4.json"
-    rc, out = fplaybook("evacuate_host", extra_vars={"compute_node": "cn-4", "report_file": record})
-    assert rc == 0, out[-3000:]
-    assert placement(flab)["d-1"] != "cn-4" and placement(flab)["d-2"] != "cn-4"
-    rc, out = fplaybook("move_back_host", extra_vars={"record": record}, check=True)
-    assert rc == 0, out[-3000:]
-    assert "d-1: %s -> cn-4: would move back (automatic)" % placement(flab)["d-1"] in flat(out), out[-3000:]
-    assert placement(flab)["d-1"] != "cn-4"
-    back = str(flab.state_dir) + "/cn-4-back.json"
-    run = fplaybook("move_back_host", extra_vars={"record": record, "report_file": back})
-    rc, out = run
-    assert rc == 0, out[-3000:]
-    assert "verified: 2 instance(s) run on cn-4, as before the evacuation" in flat(out)
-    assert placement(flab) == home
-    rec = run.stats["host_move_back_report"]["run_record"]
-    assert rec["kind"] == "host_move_back" and rec["result"] == "ok"
-    assert sorted(s["target"] for s in rec["steps"][1:] if s["result"] == "moved_back") == ["d-1", "d-2"]
-    rc, out = fplaybook("move_back_host", extra_vars={"record": record})
-    assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
 
 
 def test_fleet_refuses_a_node_the_rest_cannot_absorb(flab, fplaybook):

@@ -1,8 +1,10 @@
 """The user guides run: the commands of every ``console`` block marked ``:class: lab-test`` in docs/docsite/rst are
 executed literally, in order, in one shell session per guide (cwd: the repository root, as a reader of the guide
 would), against a lab started the way the guide's "Against the lab" block says - with its state dir replaced by a
-temporary one. A command followed by ``# fails`` must fail, and its output must name the guide's next command (the
-resume command the guide gives); every other command must succeed. So a guide cannot drift from the code.
+temporary one, and the operator's files (``/var/tmp/...``) under the test's directory. A command followed by
+``# fails`` must fail, and its output must name the guide's next command (the resume command the guide gives); every
+other command must succeed; the lines a block shows after a command (its output, ``...`` for lines left out) must be
+in what the command prints. So a guide cannot drift from the code.
 
 Guides whose commands are not yet marked are listed in NOT_YET with the reason; the test fails when a guide is in
 neither. Every guide must start with the "Against the lab" and "Against your system" blocks, mapping each
@@ -23,9 +25,10 @@ from lab.cli import ENV_SETTINGS  # noqa: E402  (the connection settings python 
 RST = os.path.join(ROOT, "docs", "docsite", "rst")
 GUIDES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(RST, "guide_*.rst")))
 NOT_YET = {
-    "guide_awx": "needs an AWX / Automation Platform controller; tests/awx checks its templates and workflow",
-    "guide_rehearsal": "its export, rehearsal and comparison run in tests/integration/test_twin_rehearsal.py against a "
-                       "source lab (the guide's commands name the operator's own files under /var/tmp)",
+    "guide_awx": "its commands need an AWX / Automation Platform controller (apply.yml, launching from the UI); "
+                 "tests/awx checks its templates, surveys and workflow against the playbooks, and "
+                 "tests/awx/test_launch_like_awx.py launches a template as the controller does (playbook, survey "
+                 "answers as extra vars, the credential type's injectors rendered) against the lab",
 }
 VENDORS = {"guide_evacuate_se": ["avi"], "guide_rolling_upgrade": ["avi"], "guide_migrate_instance": ["triton", "virtfusion"],
            "guide_evacuate_host": ["triton", "virtfusion"], "guide_fleet_maintenance": ["triton"],
@@ -57,19 +60,27 @@ def code_blocks(name):
     return blocks
 
 
-def commands(body):
-    """The commands of a block: lines starting with ``$ ``, continuation lines (``\\``) joined."""
+def commands_shown(body):
+    """[(command, [lines of its output the block shows])] of a block: commands are the lines starting with ``$ ``,
+    continuation lines (``\\``) joined; the lines after a command up to the next one are its output as shown (a line
+    ``...`` stands for lines left out)."""
     out = []
     for line in body:
         if line.startswith("$ "):
-            out.append(line[2:])
-        elif out and out[-1].endswith("\\"):
-            out[-1] = out[-1][:-1] + " " + line
+            out.append((line[2:], []))
+        elif out and out[-1][0].endswith("\\") and not out[-1][1]:
+            out[-1] = (out[-1][0][:-1] + " " + line, [])
+        elif out and line.strip() and line.strip() != "...":
+            out[-1][1].append(line.strip())
     return out
 
 
+def marked_shown(name):
+    return [pair for classes, body in code_blocks(name) if "lab-test" in classes for pair in commands_shown(body)]
+
+
 def marked_commands(name):
-    return [cmd for classes, body in code_blocks(name) if "lab-test" in classes for cmd in commands(body)]
+    return [cmd for cmd, _shown in marked_shown(name)]
 
 
 @pytest.mark.parametrize("name", GUIDES)
@@ -98,9 +109,10 @@ def run_guide(name, state_dir):
     os.makedirs(os.path.join(state_dir, "var-tmp"), exist_ok=True)
     env_file = os.path.join(state_dir, "guide-shell.env")
     ran = []
-    cmds = marked_commands(name)
+    shown = marked_shown(name)
+    cmds = [cmd for cmd, _lines in shown]
     try:
-        for i, cmd in enumerate(cmds):
+        for i, (cmd, lines) in enumerate(shown):
             literal = localize(cmd, state_dir)
             script = ("[ -f %s ] && . %s\n%s\nrc=$?\nexport -p > %s\nexit $rc\n" % (env_file, env_file, literal, env_file))
             p = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
@@ -115,6 +127,9 @@ def run_guide(name, state_dir):
             else:
                 assert p.returncode == 0, "%s: %s\n%s" % (name, cmd, out[-3000:])
             assert "[WARNING]" not in out, "%s: %s warns\n%s" % (name, cmd, out[-3000:])
+            for line in lines:   # what the guide shows of the output is there (YAML line wrapping undone)
+                assert " ".join(localize(line, state_dir).split()) in " ".join(out.split()), \
+                    "%s: %s does not print %r\n%s" % (name, cmd, line, out[-3000:])
     finally:
         for lab_json in glob.glob(os.path.join(state_dir, "*", "lab.json")):
             subprocess.run([sys.executable, "-m", "lab", "stop", "--state-dir", os.path.dirname(lab_json)], cwd=ROOT,

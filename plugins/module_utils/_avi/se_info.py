@@ -9,11 +9,64 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import find_in, load_placement
+
+# the pauses between two reads while waiting for the placement to settle: the first short, then growing to this
+SETTLE_FIRST_PAUSE = 0.25
+SETTLE_LONGEST_PAUSE = 2.0
+
+
+def unsettled(result, wanted):
+    """What is not yet as ``wanted`` (the module's ``settle`` entries) in a read: one line per virtual service."""
+    vss = dict((vs["name"], vs) for vs in result["virtual_services"])
+    out = []
+    for want in wanted:
+        vs = vss.get(want["name"])
+        if vs is None:
+            out.append("%s is not on the controller" % want["name"])
+            continue
+        vip = [v for v in vs["placement"] if v["vip_id"] == str(want["vip_id"])]
+        entries = vip[0]["service_engines"] if vip else []
+        names = [e["name"] for e in entries]
+        here = [e for e in entries if want["on_se"] in (e["name"], e["uuid"])]
+        if not here:
+            out.append("%s (vip %s) is on %s, not on %s" % (want["name"], want["vip_id"], ", ".join(names) or "no SE",
+                                                            want["on_se"]))
+        elif here[0]["oper_status"] != "OPER_UP":
+            out.append("%s is %s on %s" % (want["name"], here[0]["oper_status"], want["on_se"]))
+        elif want.get("off_se") and any(want["off_se"] in (e["name"], e["uuid"]) for e in entries):
+            out.append("%s is still on %s too" % (want["name"], want["off_se"]))
+        elif vs["oper_status"] != "OPER_UP":
+            out.append("%s is %s" % (want["name"], vs["oper_status"]))
+    return out
 
 
 def gather_se_info(module, client, progress):
+    """One read; with ``settle``, reads again (quietly, pausing up to SETTLE_LONGEST_PAUSE s) until every entry is as
+    wanted or ``settle_timeout`` seconds have passed, and returns the last read with what is still not as wanted."""
     params = module.params
+    wanted = params.get("settle") or []
+    retry = getattr(client, "retry", None)
+    clock = getattr(retry, "clock", None) or time.monotonic
+    sleep = getattr(retry, "sleep", None) or time.sleep
+    deadline = clock() + (params.get("settle_timeout") or 0)
+    pause, reads = SETTLE_FIRST_PAUSE, 0
+    while True:
+        result, reads = _read(params, client), reads + 1
+        left = unsettled(result, wanted)
+        if not left or clock() + pause > deadline:
+            break
+        progress.update("settle", "waiting for %d virtual service(s) to settle: %s" % (len(left), "; ".join(left)))
+        sleep(pause)
+        pause = min(pause * 2, SETTLE_LONGEST_PAUSE)
+    if wanted:
+        result.update(settled=not left, unsettled=left, reads=reads)
+    return result
+
+
+def _read(params, client):
     placement = load_placement(client)
     group_uuids = None
     if params["se_group"]:

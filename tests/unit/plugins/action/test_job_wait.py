@@ -74,3 +74,12 @@ def test_jobs_past_the_timeout_fail_naming_each_and_where_its_result_stays(monke
     assert str(err.value) == ("1 job(s) still running after 5 seconds: vs-2 (jid j2). They go on in the background;"
                               " their results stay in /home/op/.ansible_async (ansible.builtin.async_status with"
                               " their jid reads them)")
+
+
+def test_a_job_is_read_where_it_said_it_writes_its_result():
+    """The starting task's results_file wins over ~ expanded here: the job's async wrapper expanded ~ with its own
+    HOME (a different HOME than the account's made every job look unfinished for ever)."""
+    act = action()
+    job = act._job({"ansible_job_id": "j1", "results_file": "/runner/.ansible_async/j1", "item": "vs-1"}, 0, ARGS)
+    assert job["path"] == "/runner/.ansible_async/j1" and job["async_dir"] == "/runner/.ansible_async"
+    assert act._job({"ansible_job_id": "j2"}, 1, ARGS)["path"] == "/home/op/.ansible_async/j2"
