@@ -59,6 +59,11 @@ class Resolver:
                               else "default", **({"why": why} if why else {})})
         return value
 
+    def default(self, field, assumed):
+        """The lab's own default for an unknown (no operator key), recorded once per field."""
+        if not any(a["field"] == field for a in self.made):
+            self.made.append({"field": field, "assumed": assumed, "key": None, "source": "default"})
+
     # ------------------------------------------------------------------ Avi
     def avi(self):
         ctl = self.topo.setdefault("controller", {}) or {}
@@ -145,11 +150,30 @@ class Resolver:
                                       "key": None, "source": "default"})
             if isinstance(hv.get("ssh"), dict):
                 hv["ssh"] = {k: v for k, v in hv["ssh"].items() if v is not None}
+            # the group and limits the placement reads (group resources): as exported; unknown -> the lab's
+            # "not set" (0), which leaves the hypervisor's room unknown, never free
+            if hv.get("group") is None:
+                hv.pop("group", None)
+                self.default("virtfusion.hypervisors[*].group", 1)
+            for key in ("max_servers", "max_cpu", "max_memory"):
+                if key in hv and hv[key] is None:
+                    hv[key] = 0
+                    self.default("virtfusion.hypervisors[*].%s" % key, "0 (not set)")
+            for st in hv.get("storage") or []:
+                if "size" in st and st["size"] is None:
+                    st.pop("size")
+                    self.default("virtfusion.hypervisors[*].storage[*].size", "0 (no limit)")
         memory = {}
         for server in vf.get("servers") or []:
             memory[server["name"]] = server.get("memory")
+            if isinstance(server.get("memory"), int):
+                server["api_memory"] = server["memory"]   # what the REST API (and the placement) reads: the source's
             server["memory"] = self.take("virtfusion_guest_memory", "virtfusion.servers[*].memory (lab guest)",
-                                         "every QEMU guest runs with this memory; the real size is kept in the model")
+                                         "every QEMU guest runs with this memory; the REST API reports the source's "
+                                         "(api_memory), the real size is kept in the model")
+            if server.get("cpu") is None:
+                server.pop("cpu", None)
+                self.default("virtfusion.servers[*].cpu", 1)
             if server.get("dirty_rate") is None:
                 server["dirty_rate"] = self.take("virtfusion_dirty_rate", "virtfusion.servers[*].dirty_rate")
             if server.get("state") is None:

@@ -82,6 +82,11 @@ def parse_topology(section):
             raise TopologyError(f"{where}.memory must be 16-1024 MiB (small QEMU guests), got {memory}")
         if not 1 <= wss <= memory - 8:
             raise TopologyError(f"{where}.working_set must be 1 to memory - 8 MiB ({memory - 8}), got {wss}")
+        # the memory the REST API reports (MiB; default: the guest's): a twin's servers keep the source's size while
+        # their QEMU guests stay small [lab assumption]
+        api_memory = _int(s.get("api_memory", memory), f"{where}.api_memory")
+        if api_memory < 1:
+            raise TopologyError(f"{where}.api_memory must be 1 MiB or more, got {api_memory}")
         rate = _int(s.get("dirty_rate", 0), f"{where}.dirty_rate")
         if not 0 <= rate <= 4096:
             raise TopologyError(f"{where}.dirty_rate must be 0-4096 MiB/s, got {rate}")
@@ -113,7 +118,8 @@ def parse_topology(section):
         cpu_flags = s.get("cpu_flags")
         servers[sid] = {"id": sid, "name": str(s.get("name") or f"server-{sid}"),
                         "uuid": str(s.get("uuid") or uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"fleetops-lab/{sid}")),
-                        "hypervisor": hv, "state": state, "memory": memory, "working_set": wss,
+                        "hypervisor": hv, "state": state, "memory": memory, "api_memory": api_memory,
+                        "working_set": wss,
                         "cpu": _int(s.get("cpu", 1), f"{where}.cpu"),
                         "dirty_rate": rate, "disk_write_rate": _int(s.get("disk_write_rate", 0),
                                                                     f"{where}.disk_write_rate"),

@@ -380,11 +380,12 @@ class World(WorldBase):
         hv = self.hvs[s["hypervisor"]]
         mig = self.migrations.get(s.get("migration") or "")
         out = {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
-               "state": s["state"], "memory": s["memory"], "cpu": s.get("cpu", 1)}
+               "state": s["state"], "memory": s.get("api_memory", s["memory"]), "cpu": s.get("cpu", 1)}
         if not (self.rich if rich is None else rich):
             return out
         return {"id": s["id"], "name": s["name"], "uuid": s["uuid"], "hypervisorId": s["hypervisor"],
-                "hypervisorName": hv["name"], "state": s["state"], "memory": s["memory"], "cpu": s.get("cpu", 1),
+                "hypervisorName": hv["name"], "state": s["state"], "memory": s.get("api_memory", s["memory"]),
+                "cpu": s.get("cpu", 1),
                 "dirtyRate": s["dirty_rate"], "workingSet": s["working_set"],
                 "nics": s["nics"], "disks": [{"drive": d["drive"], "storageId": d["storage"], "size": d["size"],
                                               "mount": self.storage_mount(s["hypervisor"], d["storage"])}
@@ -414,7 +415,8 @@ class World(WorldBase):
                 out.append({"hypervisorId": h["id"], "name": h["name"],
                             "servers": {"allocated": len(on), "max": h.get("max_servers", 0)},
                             "cpu": {"allocated": sum(s.get("cpu", 1) for s in on), "max": h.get("max_cpu", 0)},
-                            "memory": {"allocated": sum(s["memory"] for s in on), "max": h.get("max_memory", 0)},
+                            "memory": {"allocated": sum(s.get("api_memory", s["memory"]) for s in on),
+                                       "max": h.get("max_memory", 0)},
                             "storage": [{"storageId": st["id"], "allocated": used.get(st["id"], 0),
                                          "max": st.get("size", 0)} for st in h["storage"]]})
             return out

@@ -371,3 +371,72 @@ def test_virtfusion_twin_forecasts_a_budgeted_evacuation(vflab, tmp_path):
     assert measured["result"]["ok"], out[-3000:]
     assert measured["schedule"]["waves"] == [["web-1", "web-3"], ["web-2"]], measured["schedule"]
     agree(forecast, measured)
+
+
+class TwinVfLab(long_lived(VirtFusionPlaybookLab)):
+    """A lab started from a VirtFusion twin: its API token is the one lab/twin.py made up (twin.json)."""
+
+    @property
+    def token(self):
+        with open(os.path.join(str(self.state_dir), "twin.json")) as stream:
+            return json.load(stream)["credentials"]["virtfusion_api_token"]
+
+
+def group_resources(lab):
+    """{hypervisor: (group, its GET /compute/hypervisors/groups/{group}/resources item)} and {server: REST memory}."""
+    hvs = lab.api("GET", "compute/hypervisors?results=200", token=lab.token).json()["data"]
+    out = {}
+    for gid in sorted(set(h["groupId"] for h in hvs)):
+        answer = lab.api("GET", "compute/hypervisors/groups/%d/resources?results=200" % gid, token=lab.token).json()
+        for item in answer["data"]:
+            out[item["name"]] = (gid, item)
+    memory = dict((s["name"], s["memory"]) for s in lab.vfadmin("GET", "world")["servers"])
+    return out, memory
+
+
+VF_BUDGETS_PLACEMENT = {"db-1": "hv-b", "db-2": "hv-d", "web-1": "hv-c", "web-2": "hv-b"}
+
+
+def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
+    """A twin of virtfusion_budgets (groups 1 and 2, limits per hypervisor, hv-e with none set): the twin's lab answers
+    the same group resources (limits and allocation) and server memory as the source, though its QEMU guests run at
+    16 MiB, so the capacity-aware placement (several destinations) plans the same on both: the same placement and the
+    same headroom left per hypervisor."""
+    from test_budgets_capacity import DB
+    from test_virtfusion_playbooks import ad_hoc
+    source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
+    source.output = "rich"      # the hypervisors' storage and the servers' disks shown (else unknown to the twin)
+    source.start(reset=True)
+    twin_lab = None
+    try:
+        twin_file = tmp_path / "twin.yml"
+        _text, twin = export(source, twin_file, provider="virtfusion")
+        hvs = dict((h["name"], h) for h in twin["virtfusion"]["hypervisors"])
+        assert [(hvs[n]["group"], hvs[n]["max_memory"], hvs[n]["max_cpu"], hvs[n]["max_servers"])
+                for n in ("hv-d", "hv-e")] == [(1, 40, 8, 10), (2, 0, 0, 0)], hvs    # hv-e: "not set", as answered
+        assert "hypervisor_limits" not in twin["twin"]
+        twin["twin"]["assume"] = {"virtfusion_guest_memory": 16}
+        twin_file.write_text(yaml.safe_dump(twin))
+        twin_lab = TwinVfLab(tmp_path / "twin-lab", str(twin_file))
+        twin_lab.output = "rich"
+        twin_lab.start(reset=True)
+        made = json.load(open(tmp_path / "twin-lab" / "twin.json"))["assumptions"]
+        assert {"field": "virtfusion.servers[*].memory (lab guest)", "assumed": 16} in [
+            {"field": a["field"], "assumed": a["assumed"]} for a in made], made
+        seen, wanted = group_resources(twin_lab), group_resources(source)
+        assert seen == wanted
+        assert set(seen[0]) == {"hv-src", "hv-b", "hv-c", "hv-d", "hv-e"} and set(seen[1].values()) == {32}
+
+        args = {"from_server": "hv-src", "exclude_servers": ["hv-e"], "budgets": DB, "concurrency": 3}
+        plans = []
+        for lab in (source, twin_lab):
+            rc, out = ad_hoc(lab, args, check=True)
+            assert rc == 0, out
+            plans.append(out["plan"]["placement"])
+        assert plans[1] == plans[0]
+        assert dict((p["server"], p["target"]) for p in plans[0]["placement"]) == VF_BUDGETS_PLACEMENT, plans[0]
+        assert {h: r["memory_free"] for h, r in plans[0]["headroom"].items()} == {"hv-b": 32, "hv-c": 64, "hv-d": 8}
+    finally:
+        for lab in (twin_lab, source):
+            if lab is not None:
+                lab.stop()

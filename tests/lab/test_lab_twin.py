@@ -86,3 +86,34 @@ def test_the_lab_starts_from_a_twin_as_exported(tmp_path):
         assert images == ["controller-22.1.6-9191", "controller-22.1.7-9300"]
     finally:
         lab.stop()
+
+
+def test_virtfusion_twin_keeps_groups_limits_and_the_rest_memory_while_guests_stay_small(tmp_path):
+    """What the capacity-aware placement reads (group resources, a server's memory) is the source's; the QEMU guest
+    runs at the lab's size; a limit the source did not show is 0 in the lab ("not set": the room unknown, never
+    free), a group it did not show is group 1; each is a stated assumption."""
+    twin = {"twin": {"format": "fleetops.maintenance.twin/v1", "provider": "virtfusion"},
+            "virtfusion": {"api_token": None, "hypervisors": [
+                {"id": 1, "name": "hv-1", "group": 3, "max_servers": 10, "max_cpu": 16, "max_memory": 65536,
+                 "cpu": None, "storage": [{"id": 1, "mount": "/d", "enabled": True, "size": 512000}]},
+                {"id": 2, "name": "hv-2", "group": None, "max_servers": None, "max_cpu": 0, "max_memory": None,
+                 "cpu": None, "storage": [{"id": 2, "mount": "/d", "enabled": True, "size": None}]}],
+                "servers": [{"id": 7, "name": "db", "hypervisor": 1, "state": "online", "memory": 8192, "cpu": 4,
+                             "dirty_rate": None, "nics": [], "disks": []},
+                            {"id": 8, "name": "web", "hypervisor": 2, "state": "online", "memory": None, "cpu": None,
+                             "dirty_rate": None, "nics": [], "disks": []}]}}
+    vf = resolve(twin, str(tmp_path))["virtfusion"]
+    hv1, hv2 = vf["hypervisors"]
+    assert (hv1["group"], hv1["max_servers"], hv1["max_cpu"], hv1["max_memory"]) == (3, 10, 16, 65536)
+    assert hv1["storage"][0]["size"] == 512000
+    assert "group" not in hv2 and (hv2["max_servers"], hv2["max_cpu"], hv2["max_memory"]) == (0, 0, 0)
+    assert "size" not in hv2["storage"][0]
+    db, web = vf["servers"]
+    assert (db["api_memory"], db["memory"], db["cpu"]) == (8192, ASSUME["virtfusion_guest_memory"], 4)
+    assert "api_memory" not in web and "cpu" not in web and web["memory"] == ASSUME["virtfusion_guest_memory"]
+    made = dict((a["field"], a["assumed"]) for a in json.load(open(tmp_path / "twin.json"))["assumptions"])
+    assert made["virtfusion.hypervisors[*].group"] == 1
+    assert made["virtfusion.hypervisors[*].max_memory"] == "0 (not set)"
+    assert made["virtfusion.hypervisors[*].storage[*].size"] == "0 (no limit)"
+    assert made["virtfusion.servers[*].cpu"] == 1
+    assert "virtfusion.hypervisors[*].max_cpu" not in made      # 0 is what the source answered ("not set")

@@ -6,12 +6,14 @@
 The twin of a VirtFusion control server, read-only (research-triton-vf.md V9): the REST API's
 ``GET /compute/hypervisors`` (paged: ``results``, ``page``, ``last_page``; since 7.1.0), the servers of each
 hypervisor with ``vfcli-ctrl server:migrate-live servers --src=HV --json`` over SSH (the one documented JSON of
-that command), and ``GET /servers/{id}`` for each.
+that command), ``GET /servers/{id}`` for each, and ``GET /compute/hypervisors/groups/{groupId}/resources`` of each
+hypervisor group (the limits the capacity-aware placement reads, when the hypervisor answer has none).
 
 The paths are the vendor's; the field names read from the answers (hypervisors: ``id``, ``name``, ``sshEnabled``,
-``sshPort``, ``cpu``, ``storage``, ``ipRanges``, and ``enabled``, ``maintenance``, ``prohibit`` kept in the twin section
+``sshPort``, ``cpu``, ``storage``, ``ipRanges``, ``groupId``, ``maxServers``, ``maxCpu``, ``maxMemory``, and ``enabled``, ``maintenance``, ``prohibit`` kept in the twin section
 as ``hypervisor_state``, which the fleet playbook's health wait reads; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``,
-``memory``, ``nics``, ``disks``) are observed, not documented: a field missing from an answer is written null and
+``memory``, ``cpu``, ``nics``, ``disks``; group resources: ``hypervisorId``, ``servers``, ``cpu``, ``memory`` as
+``{allocated, max}``, ``storage`` as ``[{storageId, max}]``) are observed, not documented: a field missing from an answer is written null and
 listed as unknown, never guessed. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
 server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
 """
@@ -46,19 +48,67 @@ def read_hypervisors(client):
         page += 1
 
 
+LIMITS = (("max_servers", "maxServers", "servers"), ("max_cpu", "maxCpu", "cpu"), ("max_memory", "maxMemory", "memory"))
+
+
+def read_group_resources(client, gid, twin):
+    """{hypervisorId: item} of ``GET /compute/hypervisors/groups/{gid}/resources`` (all pages) [vendor: the path and
+    "server counts, CPU, memory and storage allocation against each hypervisor's limits"; field names observed, the
+    ones the capacity-aware placement reads]; {} when the answer cannot be read (noted: the limits are then unknown)."""
+    out = {}
+    page = 1
+    while True:
+        try:
+            answer = client.rest("GET", "/compute/hypervisors/groups/%s/resources?results=%d&page=%d" % (gid, PAGE, page))
+        except VirtFusionError as exc:
+            twin.note("the resources of hypervisor group %s could not be read (%s): its limits are unknown"
+                      % (gid, exc.reason))
+            return out
+        for item in (_data(answer) if isinstance(answer, dict) else answer) or []:
+            if isinstance(item, dict) and "hypervisorId" in item:
+                out[item["hypervisorId"]] = item
+        last = answer.get("last_page") if isinstance(answer, dict) else None
+        if not isinstance(last, int) or page >= last:
+            return out
+        page += 1
+
+
+def _limits(hv, resources):
+    """The hypervisor's limits as the vendor gives them: its own answer's ``maxServers``, ``maxCpu``, ``maxMemory``,
+    else the ``max`` of the group resources (0: "not set", kept as 0); None when neither answer has it."""
+    out = {}
+    for key, field, resource in LIMITS:
+        value = hv.get(field)
+        if not isinstance(value, int) or isinstance(value, bool):
+            item = resources.get(resource) if isinstance(resources, dict) else None
+            value = item.get("max") if isinstance(item, dict) else None
+        out[key] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return out
+
+
 def export_virtfusion(client, twin):
     """Fill ``twin`` from the control server behind ``client``; returns nothing."""
     p = twin.pseudonyms
     hypervisors = sorted(read_hypervisors(client), key=lambda h: (str(h.get("name") or ""), h.get("id") or 0))
     out_hvs = []
-    limits = {}
     states = {}
+    groups = {}
+    for gid in sorted(set(hv.get("groupId") for hv in hypervisors if isinstance(hv.get("groupId"), int))):
+        groups[gid] = read_group_resources(client, gid, twin)
     for hv in hypervisors:
         name = p.name("hv", hv.get("name") or str(hv.get("id")))
         cpu = hv.get("cpu") if isinstance(hv.get("cpu"), dict) else None
-        storage = [{"id": s.get("id"), "mount": s.get("mount"), "enabled": s.get("enabled", True) is not False}
-                   for s in hv.get("storage") or [] if isinstance(s, dict)]
-        entry = {"id": hv.get("id"), "name": name,
+        gid = hv.get("groupId") if isinstance(hv.get("groupId"), int) else None
+        resources = groups.get(gid, {}).get(hv.get("id")) or {}
+        sizes = dict((r.get("storageId"), r.get("max")) for r in resources.get("storage") or [] if isinstance(r, dict))
+        storage = []
+        for s in hv.get("storage") or []:
+            if isinstance(s, dict):
+                size = s.get("size") if isinstance(s.get("size"), int) else sizes.get(s.get("id"))
+                storage.append({"id": s.get("id"), "mount": s.get("mount"), "enabled": s.get("enabled", True) is not False,
+                                "size": size if isinstance(size, int) and size >= 0 else None})
+        limits = _limits(hv, resources)
+        entry = {"id": hv.get("id"), "name": name, "group": gid,
                  "cpu": {"vendor": cpu.get("vendor"), "flags": list(cpu.get("flags") or [])} if cpu else None,
                  "storage": storage or None,
                  "ip_ranges": [p.network(r) for r in hv.get("ipRanges") or []] if "ipRanges" in hv else None,
@@ -69,9 +119,19 @@ def export_virtfusion(client, twin):
                 twin.mark_unknown("virtfusion.hypervisors[*].%s" % key,
                                   "the hypervisor answer has no %s (field names observed, not documented)" % field,
                                   "the lab's default")
-        for key in ("maxServers", "maxCpu", "maxMemory"):
-            if hv.get(key) not in (None, 0):
-                limits.setdefault(name, {})[key] = hv[key]
+        entry.update(limits)
+        if gid is None:
+            twin.mark_unknown("virtfusion.hypervisors[*].group", "the hypervisor answer has no groupId",
+                              "group 1 in the lab")
+        for key, field, _resource in LIMITS:
+            if limits[key] is None:
+                twin.mark_unknown("virtfusion.hypervisors[*].%s" % key,
+                                  "neither the hypervisor answer (%s) nor its group's resources give it" % field,
+                                  "0 in the lab: not set, so the hypervisor's room is unknown to the placement")
+        if any(s["size"] is None for s in storage):
+            twin.mark_unknown("virtfusion.hypervisors[*].storage[*].size",
+                              "neither the hypervisor answer nor its group's resources give the storage's size",
+                              "0 in the lab: no limit")
         # as the vendor's answer shows them (null when missing): the fleet playbook's health wait reads them
         states[name] = dict((key, hv.get(key) if isinstance(hv.get(key), bool) else None)
                             for key in ("enabled", "maintenance", "prohibit"))
@@ -81,11 +141,6 @@ def export_virtfusion(client, twin):
         if hv.get("enabled") is False:
             twin.note("hypervisor %s is disabled at the source; the lab does not model it" % name)
         out_hvs.append(entry)
-    if limits:
-        twin.extra["hypervisor_limits"] = limits
-        twin.note("hypervisor limits (maxServers, maxCpu, maxMemory) are kept in twin.hypervisor_limits; the lab "
-                  "does not enforce them")
-
     twin.extra["hypervisor_state"] = states
 
     out_servers = []
@@ -116,10 +171,14 @@ def export_virtfusion(client, twin):
             entry = {"id": server.get("id", item.get("id")), "name": name,
                      "uuid": p.uuid("server", server.get("uuid") or item.get("uuid")),
                      "hypervisor": server.get("hypervisorId", hv.get("id")), "state": state,
-                     "memory": server.get("memory"), "dirty_rate": None, "nics": nics, "disks": disks}
+                     "memory": server.get("memory"),
+                     "cpu": server.get("cpu") if isinstance(server.get("cpu"), int) else None, "dirty_rate": None, "nics": nics,
+                     "disks": disks}
             if entry["memory"] is None:
                 twin.mark_unknown("virtfusion.servers[*].memory", "the server answer has no memory",
                                   "the lab's default guest memory")
+            if entry["cpu"] is None:
+                twin.mark_unknown("virtfusion.servers[*].cpu", "the server answer has no cpu", "1 core in the lab")
             migration = server.get("migration") if isinstance(server.get("migration"), dict) else None
             if migration and migration.get("status") == "in-progress":
                 in_flight.append({"server": name, "type": migration.get("type")})
