@@ -440,3 +440,41 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
         for lab in (twin_lab, source):
             if lab is not None:
                 lab.stop()
+
+
+@demo
+def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
+    """hv-src of virtfusion_budgets evacuated onto several destinations (hv-b, hv-c, hv-d: the module chooses one
+    per server from the group resources): the rehearsal on the twin places each server where the source's check-mode
+    plan does, and the real run on the source does the same. The source answers rich (its servers' disks shown: with
+    the documented answers only, a twin has no disks and the rehearsal's capacity check is unknown)."""
+    from test_virtfusion_playbooks import ad_hoc
+    source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
+    source.output = "rich"
+    source.start(reset=True)
+    try:
+        topology = yaml.safe_load(open(source.topology))
+        twin_file = tmp_path / "twin.yml"
+        export(source, twin_file, provider="virtfusion")
+        rc, out = ad_hoc(source, {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"],
+                                  "concurrency": 2}, check=True)
+        assert rc == 0, out
+        plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+        assert sorted(plan) == ["db-1", "db-2", "web-1", "web-2"] and set(plan.values()) <= {"hv-b", "hv-c", "hv-d"}
+        variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
+                     "concurrency": 2, "accept_unverified": VF_UNREADABLE}
+        calls = api_calls(source, "virtfusion")
+        forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                            {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
+                            time_scale=str(topology["time_scale"]))
+        assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
+        assert forecast["result"]["ok"], forecast["lines"]
+        assert dict((o["server"], o["to"]) for o in forecast["order"]) == plan, forecast["order"]
+        assert forecast["capacity"]["shortfalls"] == [], forecast["capacity"]
+
+        measured, out = real_run(source, "virtfusion", "evacuate_host", variables, tmp_path / "real.json")
+        assert measured["result"]["ok"], out[-3000:]
+        assert dict((o["server"], o["to"]) for o in measured["order"]) == plan, measured["order"]
+        agree(forecast, measured)
+    finally:
+        source.stop()
