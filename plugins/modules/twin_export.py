@@ -25,8 +25,9 @@ description:
   - "O(provider=triton) (operator APIs): compute nodes (memory, disk, reservation ratio, reserved, status, set up,
     head node) and the capacity CNAPI computes; instances (size, owner, compute node, state, brand, the per-instance
     C(user_migration_allowed) flag); migrations in flight; with O(estimate_data) the size a first sync would send."
-  - "O(provider=virtfusion): hypervisors (CPU vendor and flags, storage, IP ranges, SSH), servers (hypervisor,
-    state, memory, network interfaces and IP addresses, disks)."
+  - "O(provider=virtfusion): hypervisors (CPU vendor and flags, storage and its size, IP ranges, SSH, the hypervisor
+    group and its limits C(maxServers), C(maxCpu), C(maxMemory)), servers (hypervisor, state, memory, CPU cores,
+    network interfaces and IP addresses, disks)."
   - B(Nothing secret or private leaves the source.) No password, token or key (the module refuses to write a file
     in which it finds the connection's password, token or key), no metadata value, no certificate, no data, no
     virtual service content beyond its group, enable state and placement. O(pseudonymise) also replaces names,
@@ -89,7 +90,8 @@ notes:
   - Triton reads CNAPI C(GET /servers?extras=capacity), VMAPI C(GET /vms?state=active) and C(GET
     /migrations?format=raw); account logins are not read (VMAPI knows owners by uuid).
   - VirtFusion reads C(GET /compute/hypervisors) (7.1.0+), C(vfcli-ctrl server:migrate-live servers --src=ID
-    --json) and C(GET /servers/{id}). The field names of these answers are observed, not documented by the
+    --json), C(GET /servers/{id}) and C(GET /compute/hypervisors/groups/{groupId}/resources) (the limits, when the
+    hypervisor answer has none). The field names of these answers are observed, not documented by the
     vendor; a missing one is written as unknown.
 seealso:
   - module: fleetops.maintenance.se_info
