@@ -182,6 +182,8 @@ class Resolver:
                 real_size = disk.get("size")
                 cap = self.assume["virtfusion_max_disk_size"]
                 disk["size"] = int(min(real_size, cap)) if isinstance(real_size, (int, float)) and real_size else cap
+                if isinstance(real_size, int) and real_size > disk["size"]:
+                    disk["api_size"] = real_size   # what the REST API (and the storage allocation) shows: the source's
                 if disk.get("data") is None:
                     disk["data"] = min(disk["size"], self.take("virtfusion_disk_data",
                                                                "virtfusion.servers[*].disks[*].data"))

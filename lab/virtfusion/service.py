@@ -242,7 +242,7 @@ class Service:
                 options = [{"storageId": st["id"], "mount": st["mount"], "enabled": st["enabled"]}
                            for st in dst["storage"]]
                 match = next((st["id"] for st in dst["storage"] if st["mount"] == mount), None)
-                disks.append({"drive": d["drive"], "size": d["size"], "sourceStorageId": d["storage"], "mount": mount,
+                disks.append({"drive": d["drive"], "size": d.get("api_size", d["size"]), "sourceStorageId": d["storage"], "mount": mount,
                               "storage": options, "suggestedStorageId": match})
             body = {"destinationId": dst["id"],
                     "disks": [{"drive": d["drive"], "storageId": d["suggestedStorageId"]} for d in disks

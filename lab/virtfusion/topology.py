@@ -114,7 +114,12 @@ def parse_topology(section):
             data = _int(d.get("data", 4), f"{where}.disks[{j}].data")
             if not 1 <= size <= 4096 or not 0 <= data <= size:
                 raise TopologyError(f"{where}.disks[{j}]: size must be 1-4096 MiB and data 0-size, got {size}/{data}")
-            disks.append({"drive": drive, "storage": st, "size": size, "data": data})
+            # the size the REST API reports (MiB; default: the qcow2's): a twin's disks keep the source's size while
+            # the lab's images stay small [lab assumption]
+            api_size = _int(d.get("api_size", size), f"{where}.disks[{j}].api_size")
+            if api_size < 1:
+                raise TopologyError(f"{where}.disks[{j}].api_size must be 1 MiB or more, got {api_size}")
+            disks.append({"drive": drive, "storage": st, "size": size, "api_size": api_size, "data": data})
         cpu_flags = s.get("cpu_flags")
         servers[sid] = {"id": sid, "name": str(s.get("name") or f"server-{sid}"),
                         "uuid": str(s.get("uuid") or uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"fleetops-lab/{sid}")),

@@ -387,7 +387,8 @@ class World(WorldBase):
                 "hypervisorName": hv["name"], "state": s["state"], "memory": s.get("api_memory", s["memory"]),
                 "cpu": s.get("cpu", 1),
                 "dirtyRate": s["dirty_rate"], "workingSet": s["working_set"],
-                "nics": s["nics"], "disks": [{"drive": d["drive"], "storageId": d["storage"], "size": d["size"],
+                "nics": s["nics"], "disks": [{"drive": d["drive"], "storageId": d["storage"],
+                                              "size": d.get("api_size", d["size"]),
                                               "mount": self.storage_mount(s["hypervisor"], d["storage"])}
                                              for d in s["disks"]],
                 "migration": None if mig is None else {"id": mig["id"], "type": mig["kind"], "status": mig["status"],
@@ -411,7 +412,7 @@ class World(WorldBase):
                 used = {}
                 for s in on:
                     for d in s["disks"]:
-                        used[d["storage"]] = used.get(d["storage"], 0) + d["size"]
+                        used[d["storage"]] = used.get(d["storage"], 0) + d.get("api_size", d["size"])
                 out.append({"hypervisorId": h["id"], "name": h["name"],
                             "servers": {"allocated": len(on), "max": h.get("max_servers", 0)},
                             "cpu": {"allocated": sum(s.get("cpu", 1) for s in on), "max": h.get("max_cpu", 0)},

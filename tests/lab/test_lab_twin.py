@@ -99,7 +99,8 @@ def test_virtfusion_twin_keeps_groups_limits_and_the_rest_memory_while_guests_st
                 {"id": 2, "name": "hv-2", "group": None, "max_servers": None, "max_cpu": 0, "max_memory": None,
                  "cpu": None, "storage": [{"id": 2, "mount": "/d", "enabled": True, "size": None}]}],
                 "servers": [{"id": 7, "name": "db", "hypervisor": 1, "state": "online", "memory": 8192, "cpu": 4,
-                             "dirty_rate": None, "nics": [], "disks": []},
+                             "dirty_rate": None, "nics": [],
+                             "disks": [{"drive": "a", "storage": 1, "size": 20480, "data": None}]},
                             {"id": 8, "name": "web", "hypervisor": 2, "state": "online", "memory": None, "cpu": None,
                              "dirty_rate": None, "nics": [], "disks": []}]}}
     vf = resolve(twin, str(tmp_path))["virtfusion"]
@@ -110,6 +111,7 @@ def test_virtfusion_twin_keeps_groups_limits_and_the_rest_memory_while_guests_st
     assert "size" not in hv2["storage"][0]
     db, web = vf["servers"]
     assert (db["api_memory"], db["memory"], db["cpu"]) == (8192, ASSUME["virtfusion_guest_memory"], 4)
+    assert (db["disks"][0]["api_size"], db["disks"][0]["size"]) == (20480, ASSUME["virtfusion_max_disk_size"])
     assert "api_memory" not in web and "cpu" not in web and web["memory"] == ASSUME["virtfusion_guest_memory"]
     made = dict((a["field"], a["assumed"]) for a in json.load(open(tmp_path / "twin.json"))["assumptions"])
     assert made["virtfusion.hypervisors[*].group"] == 1
@@ -117,3 +119,31 @@ def test_virtfusion_twin_keeps_groups_limits_and_the_rest_memory_while_guests_st
     assert made["virtfusion.hypervisors[*].storage[*].size"] == "0 (no limit)"
     assert made["virtfusion.servers[*].cpu"] == 1
     assert "virtfusion.hypervisors[*].max_cpu" not in made      # 0 is what the source answered ("not set")
+
+
+def test_a_virtfusion_twin_lab_answers_the_source_sizes_with_small_guests(tmp_path):
+    """The lab started from that twin answers the source's memory and disk sizes (GET /servers/{id}, the group
+    resources) while its QEMU guest and image are lab-sized."""
+    from vfkit import VfLab
+    twin = {"twin": {"format": "fleetops.maintenance.twin/v1", "provider": "virtfusion"},
+            "virtfusion": {"api_token": None, "hypervisors": [
+                {"id": 1, "name": "hv-1", "group": 3, "max_servers": 10, "max_cpu": 16, "max_memory": 65536,
+                 "cpu": None, "storage": [{"id": 1, "mount": "/home/vf-data/disk", "enabled": True, "size": 512000}]}],
+                "servers": [{"id": 7, "name": "db", "hypervisor": 1, "state": "offline", "memory": 8192, "cpu": 4,
+                             "dirty_rate": None, "nics": [],
+                             "disks": [{"drive": "a", "storage": 1, "size": 20480, "data": None}]}]}}
+    path = tmp_path / "twin.yml"
+    path.write_text(yaml.safe_dump(twin))
+    lab = VfLab(tmp_path / "state", str(path), time_scale=0.05)
+    lab.start(reset=True)
+    try:
+        token = json.load(open(tmp_path / "state" / "twin.json"))["credentials"]["virtfusion_api_token"]
+        server = lab.api("GET", "servers/7", token=token).json()["data"]
+        assert (server["memory"], server["cpu"]) == (8192, 4)
+        [item] = lab.api("GET", "compute/hypervisors/groups/3/resources", token=token).json()["data"]
+        assert item["memory"] == {"allocated": 8192, "max": 65536} and item["cpu"] == {"allocated": 4, "max": 16}
+        assert item["servers"] == {"allocated": 1, "max": 10}
+        assert item["storage"] == [{"storageId": 1, "allocated": 20480, "max": 512000}]
+        assert lab.api("GET", "compute/hypervisors?results=50", token=token).json()["data"][0]["groupId"] == 3
+    finally:
+        lab.stop()
