@@ -252,8 +252,8 @@ class Service:
             # bodies"; the field names are the lab's]; rich: the lab's pre-check verdict too [lab assumption]
             data = {"serverId": s["id"], "destinationId": dst["id"], "destinationName": dst["name"], "disks": disks,
                     "networking": {"ipRanges": dst["ip_ranges"], "ips": [ip for n in s["nics"] for ip in n["ips"]]},
-                    "memory": s.get("api_memory", s["memory"]), "startBodies": [body] if all(d["suggestedStorageId"] is not None
-                                                                        for d in disks) else []}
+                    "memory": s.get("api_memory", s["memory"]),
+                    "startBodies": [body] if all(d["suggestedStorageId"] is not None for d in disks) else []}
             if w.rich:
                 data.update(available=not problems, problems=problems)
             return {"data": data}

@@ -10,10 +10,11 @@ that command), ``GET /servers/{id}`` for each, and ``GET /compute/hypervisors/gr
 hypervisor group (the limits the capacity-aware placement reads, when the hypervisor answer has none).
 
 The paths are the vendor's; the field names read from the answers (hypervisors: ``id``, ``name``, ``sshEnabled``,
-``sshPort``, ``cpu``, ``storage``, ``ipRanges``, ``groupId``, ``maxServers``, ``maxCpu``, ``maxMemory``, and ``enabled``, ``maintenance``, ``prohibit`` kept in the twin section
-as ``hypervisor_state``, which the fleet playbook's health wait reads; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``,
-``memory``, ``cpu``, ``nics``, ``disks``; group resources: ``hypervisorId``, ``servers``, ``cpu``, ``memory`` as
-``{allocated, max}``, ``storage`` as ``[{storageId, max}]``) are observed, not documented: a field missing from an answer is written null and
+``sshPort``, ``cpu``, ``storage``, ``ipRanges``, ``groupId``, ``maxServers``, ``maxCpu``, ``maxMemory``, and
+``enabled``, ``maintenance``, ``prohibit`` kept in the twin section as ``hypervisor_state``, which the fleet playbook's
+health wait reads; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``, ``memory``, ``cpu``, ``nics``, ``disks``;
+group resources: ``hypervisorId``, ``servers``, ``cpu``, ``memory`` as ``{allocated, max}``, ``storage`` as
+``[{storageId, max}]``) are observed, not documented: a field missing from an answer is written null and
 listed as unknown, never guessed. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
 server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
 """
