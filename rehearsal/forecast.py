@@ -262,6 +262,25 @@ def _iso(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+def vf_headroom(world, names, shortfalls):
+    """Room left on each hypervisor after the run, against the limits the vendor's group resources give (0: not set,
+    so unknown: None); a hypervisor over a limit is a shortfall."""
+    out = {}
+    servers = world.get("servers") or []
+    for hv in world.get("hypervisors") or []:
+        on = [s for s in servers if s.get("hypervisorId") == hv["id"]]
+        used = {"memory": sum(s.get("memory") or 0 for s in on), "cpu": sum(s.get("cpu") or 1 for s in on),
+                "servers": len(on)}
+        entry = {"servers": len(on)}
+        for key, value in used.items():
+            limit = hv.get("max_" + key) or 0
+            entry[key + "_free"] = limit - value if limit else None
+            if limit and value > limit:
+                shortfalls.append("hypervisor %s holds %s %s, over its limit %s" % (names(hv["name"]), value, key, limit))
+        out[names(hv["name"])] = entry
+    return out
+
+
 def virtfusion(before, after, ctx, names):
     scale = after.get("time_scale") or 1.0
     timing = dict(VF_DEFAULT_TIMING)
@@ -333,16 +352,30 @@ def virtfusion(before, after, ctx, names):
     refusals = ((after.get("stats") or {}).get("precheck_refusals") or 0) - \
         ((before.get("stats") or {}).get("precheck_refusals") or 0)
     shortfalls = ["%d start(s) refused by the pre-checks" % refusals] if refusals > 0 else []
+    headroom = vf_headroom(after["world"], names, shortfalls)
     spans = [(names(m.get("serverName")), start, end) for m, (start, end) in zip(migs, lab_times)]
     return {"order": order, "duration": duration, "created_service_engines": [],
             "schedule": schedule(spans, ctx.get("budgets")),
             "at_risk": {"servers": dict(sorted(at_risk.items()))},
-            "capacity": {"shortfalls": shortfalls, "headroom_after": {}},
+            "capacity": {"shortfalls": shortfalls, "headroom_after": headroom},
             "disruption": {"unit": "ms of downtime per server (QEMU, on the lab's loopback)",
                            "total": sum(downtime.values()), "by_target": downtime}}
 
 
 VENDORS = {"avi": avi, "triton": triton, "virtfusion": virtfusion}
+
+
+def record_shortfalls(record, names=None):
+    """The capacity refusals of a host evacuation: each instance or server step of its run record that failed on
+    the capacity pre-check (the module refuses before the vendor sees a start, so the lab's counters never show
+    them)."""
+    names = names or Names()
+    out = []
+    for step in record.get("steps") or []:
+        message = str(step.get("message") or "")
+        if step.get("result") == "failed" and "capacity " in message and step.get("target_type") in ("instance", "server"):
+            out.append("%s: %s" % (names(step.get("target")), message))
+    return out
 
 
 def compute(before, after, ctx, label="forecast"):
@@ -362,6 +395,9 @@ def compute(before, after, ctx, label="forecast"):
         first = (record.get("steps") or [{}])[0]
         out["result"].update(record_result=record.get("result"), failures=record.get("failures"),
                              message=first.get("message"))
+        for text in record_shortfalls(record, names):
+            if text not in out["capacity"]["shortfalls"]:
+                out["capacity"]["shortfalls"].append(text)
     out["assumptions"] = ctx.get("assumptions") or []
     out["lines"] = lines(out)
     return out
@@ -421,6 +457,9 @@ def lines(f):
             "%s in %s on %s" % (c["name"], c["group"], c["host"]) for c in created)))
     cap = f["capacity"]
     out.append("capacity shortfalls (%s): %s" % (tag, "none" if not cap["shortfalls"] else "; ".join(cap["shortfalls"])))
+    room = [(h, r["memory_free"]) for h, r in sorted(cap["headroom_after"].items()) if r.get("memory_free") is not None]
+    if f["provider"] == "virtfusion" and room:
+        out.append("memory left per hypervisor (%s): %s" % (tag, ", ".join("%s %s MiB" % hr for hr in room)))
     dis = f["disruption"]
     out.append("disruption (%s): %s %s%s" % (tag, dis["total"], dis["unit"], "" if not dis["by_target"] else ": " + ", ".join(
         "%s %s" % (k, v) for k, v in sorted(dis["by_target"].items()))))

@@ -425,7 +425,9 @@ class World(WorldBase):
     def world_view(self):
         with self.lock:
             return {"hypervisors": [{"id": h["id"], "name": h["name"], "prohibit": h.get("prohibit", False),
-                                     "ssh": h["ssh"], "cpu": h["cpu"],
+                                     "ssh": h["ssh"], "cpu": h["cpu"], "group": h.get("group", 1),
+                                     "max_memory": h.get("max_memory", 0), "max_cpu": h.get("max_cpu", 0),
+                                     "max_servers": h.get("max_servers", 0),
                                      "storage": h["storage"], "ip_ranges": h["ip_ranges"],
                                      "servers": [s["id"] for s in self.servers_on(h["id"])]}
                                     for h in sorted(self.hvs.values(), key=lambda h: h["id"])],

@@ -461,6 +461,7 @@ def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
         assert rc == 0, out
         plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
         assert sorted(plan) == ["db-1", "db-2", "web-1", "web-2"] and set(plan.values()) <= {"hv-b", "hv-c", "hv-d"}
+        room = dict((h, r["memory_free"]) for h, r in out["plan"]["placement"]["headroom"].items())
         variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
                      "concurrency": 2, "accept_unverified": VF_UNREADABLE}
         calls = api_calls(source, "virtfusion")
@@ -471,6 +472,9 @@ def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
         assert forecast["result"]["ok"], forecast["lines"]
         assert dict((o["server"], o["to"]) for o in forecast["order"]) == plan, forecast["order"]
         assert forecast["capacity"]["shortfalls"] == [], forecast["capacity"]
+        # the room the forecast leaves on each destination is the room the source's plan promised
+        left = forecast["capacity"]["headroom_after"]
+        assert dict((h, left[h]["memory_free"]) for h in room) == room, (room, left)
 
         measured, out = real_run(source, "virtfusion", "evacuate_host", variables, tmp_path / "real.json")
         assert measured["result"]["ok"], out[-3000:]

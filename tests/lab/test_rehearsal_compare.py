@@ -2,7 +2,7 @@
 the operator's variables translated to the twin's pseudonyms and the forecast's names translated back."""
 from rehearsal.cli import translate
 from rehearsal.compare import compare, order_agreement
-from rehearsal.forecast import Names, union_length, window_makespan
+from rehearsal.forecast import Names, record_shortfalls, union_length, window_makespan
 from rehearsal.timeline import real_speed_clock, schedule, waves
 
 
@@ -77,3 +77,21 @@ def test_waves_and_budget_peaks_from_when_migrations_ran():
                             {"name": "all", "pattern": "web-*", "max_moving": 3}])
     assert [(g["name"], g["members"], g["peak_moving"]) for g in plan["budgets"]] == [
         ("pair", ["web-1", "web-2"], 1), ("all", ["web-1", "web-3", "web-2"], 2)]
+
+
+def test_capacity_refusals_of_the_run_record_are_shortfalls():
+    # the module refuses before the vendor sees a start: the lab's counters show nothing, the run record does
+    record = {"steps": [
+        {"target": "hv-x", "target_type": "hypervisor", "result": "failed",
+         "message": "pre-checks failed, nothing was moved: 2 of 2 server(s) cannot be migrated (capacity ...)"},
+        {"target": "s-1", "target_type": "server", "result": "failed",
+         "message": "pre-checks failed: capacity failed: hv-y: 16 MiB free, needs 32"},
+        {"target": "s-2", "target_type": "server", "result": "failed", "message": "pre-checks failed: storage failed"},
+        {"target": "i-1", "target_type": "instance", "result": "failed",
+         "message": "cannot move: capacity unverified: CloudAPI shows no compute node"},
+        {"target": "s-3", "target_type": "server", "result": "moved", "message": "capacity pass"}]}
+    names = Names({"names/server": {"web-1": "s-1"}})
+    assert record_shortfalls(record, names) == [
+        "web-1: pre-checks failed: capacity failed: hv-y: 16 MiB free, needs 32",
+        "i-1: cannot move: capacity unverified: CloudAPI shows no compute node"]
+    assert record_shortfalls({}) == []
