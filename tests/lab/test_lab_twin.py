@@ -25,6 +25,15 @@ AVI_TWIN = {
 }
 
 
+def started_from(twin, lab_class, tmp_path, time_scale):
+    """A lab of ``lab_class`` started from ``twin`` (a dict) as exported, and the credentials it made up."""
+    path = tmp_path / "twin.yml"
+    path.write_text(yaml.safe_dump(twin))
+    lab = lab_class(tmp_path / "state", str(path), time_scale=time_scale)
+    lab.start(reset=True)
+    return lab, json.load(open(tmp_path / "state" / "twin.json"))["credentials"]
+
+
 def test_unknowns_become_stated_assumptions_and_credentials_are_made_up(tmp_path):
     twin = dict(AVI_TWIN, twin=dict(AVI_TWIN["twin"], assume={"max_se_on_host": 4}))
     topo = resolve(twin, str(tmp_path))
@@ -72,13 +81,9 @@ def test_triton_data_is_scaled_to_lab_size_with_the_sync_rate_so_sync_times_stay
 
 
 def test_the_lab_starts_from_a_twin_as_exported(tmp_path):
-    path = tmp_path / "twin.yml"
-    path.write_text(yaml.safe_dump(AVI_TWIN))
-    lab = Lab(tmp_path / "state", str(path), time_scale=0.01)
-    lab.start(reset=True)
+    lab, credentials = started_from(AVI_TWIN, Lab, tmp_path, 0.01)
     try:
-        password = json.load(open(tmp_path / "state" / "twin.json"))["credentials"]["avi_password"]
-        client = lab.client(password=password)
+        client = lab.client(password=credentials["avi_password"])
         hosts = client.get("vimgrhostruntime").json()["results"]
         assert [h["name"] for h in hosts] == ["esx-1"]
         assert lab.admin("GET", "world")["hosts"]["esx-1"]["max_se_on_host"] == ASSUME["max_se_on_host"]
@@ -132,12 +137,9 @@ def test_a_virtfusion_twin_lab_answers_the_source_sizes_with_small_guests(tmp_pa
                 "servers": [{"id": 7, "name": "db", "hypervisor": 1, "state": "offline", "memory": 8192, "cpu": 4,
                              "dirty_rate": None, "nics": [],
                              "disks": [{"drive": "a", "storage": 1, "size": 20480, "data": None}]}]}}
-    path = tmp_path / "twin.yml"
-    path.write_text(yaml.safe_dump(twin))
-    lab = VfLab(tmp_path / "state", str(path), time_scale=0.05)
-    lab.start(reset=True)
+    lab, credentials = started_from(twin, VfLab, tmp_path, 0.05)
     try:
-        token = json.load(open(tmp_path / "state" / "twin.json"))["credentials"]["virtfusion_api_token"]
+        token = credentials["virtfusion_api_token"]
         server = lab.api("GET", "servers/7", token=token).json()["data"]
         assert (server["memory"], server["cpu"]) == (8192, 4)
         [item] = lab.api("GET", "compute/hypervisors/groups/3/resources", token=token).json()["data"]
