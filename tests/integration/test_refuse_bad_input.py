@@ -114,8 +114,6 @@ def check_failure(run):
     return data["res"]["problems"], data["res"]["msg"]
 
 
-@pytest.mark.parametrize("playbook, kind, what, extra_vars, names", CASES,
-                         ids=["%s-%s-%s" % (c[0], c[1], c[2].replace(" ", "_")) for c in CASES])
 def check_refusals(results, expected, ok_changes=False):
     """Each task's result against ``expected`` (task -> the message's start, "..." + a part of it, or None: the
     task is accepted, and changes something when ``ok_changes``); a refused task changed nothing."""
@@ -132,6 +130,8 @@ def check_refusals(results, expected, ok_changes=False):
             assert result["msg"].startswith(words), (task, result["msg"])
 
 
+@pytest.mark.parametrize("playbook, kind, what, extra_vars, names", CASES,
+                         ids=["%s-%s-%s" % (c[0], c[1], c[2].replace(" ", "_")) for c in CASES])
 def test_bad_input_is_refused_naming_the_variable_and_nothing_changes(labs, playbook, kind, what, extra_vars, names):
     lab = labs(kind)
     before = world(kind, lab)
