@@ -21,7 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import (
-    ASYNC_INTERNAL_KEYS, ProgressFilter, job_done, show_new_lines)
+    ASYNC_INTERNAL_KEYS, ProgressFilter, job_done, job_result, show_new_lines)
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 
 display = Display()
@@ -125,13 +125,17 @@ class ActionModule(ActionBase):
         for job, chunk in zip(jobs, chunks):
             progress, _sep, job_text = chunk.partition(JOB_START)
             job["shown"] = show_new_lines("%s %s" % (host, job["label"]), progress, job["shown"], job["filter"])
+            job["text"] = job_text
             ended.append(job_done(job_text))
         return ended + [False] * (len(jobs) - len(ended))
 
     def _finish(self, host, job, started, task_vars):
-        """The job's result read the ordinary way (async_status), its files removed, one line printed."""
-        final = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                     module_args={"jid": job["jid"], "_async_dir": job["async_dir"]})
+        """The job's result from the job file the last poll read (as live progress reads it; async_status when
+        that parser does not know this ansible-core), its files removed, one line printed."""
+        final = job_result(self, job.get("text") or "")
+        if final is None:
+            final = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                                         module_args={"jid": job["jid"], "_async_dir": job["async_dir"]})
         quote = self._connection._shell.quote
         self._low_level_execute_command("rm -f %s %s" % (
             quote(job["path"]), quote(job["progress"]) if job["progress"] else ""), sudoable=False)

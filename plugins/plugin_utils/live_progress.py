@@ -199,44 +199,49 @@ class LiveProgressAction(ActionBase):
         return show_new_lines(host, progress, shown, self._progress_filter), job_done(job), job
 
     def _job_result(self, text):
-        """The module's result from its finished async job file, as ``_execute_module`` returns the module's own
-        result (the async_wrapper wrote the module's output there): parsed with the module result parser of
-        this ansible-core (the legacy serialization profile, the one async_status and this collection's
-        modules use), internal keys removed, the interpreter found by discovery added. None when the parser is
-        not one known here (then async_status reads the file, as before)."""
-        try:
-            if not isinstance(json.loads(text), dict):
-                return None
-        except ValueError:
+        """The module's result from its finished async job file (see :func:`job_result`), or None."""
+        return job_result(self, text)
+
+
+def job_result(action, text):
+    """The module's result from its finished async job file, as ``_execute_module`` returns the module's own
+    result (the async_wrapper wrote the module's output there): parsed with the module result parser of
+    this ansible-core (the legacy serialization profile, the one async_status and this collection's
+    modules use), internal keys removed, the interpreter found by discovery added. None when the parser is
+    not one known here (then async_status reads the file, as before)."""
+    try:
+        if not isinstance(json.loads(text), dict):
             return None
-        res = {"rc": 0, "stdout": text, "stderr": "", "stdout_lines": text.splitlines(), "stderr_lines": []}
-        try:
-            if "profile" in inspect.signature(self._parse_returned_data).parameters:   # ansible-core 2.19+
-                parsed = self._parse_returned_data(res, "legacy")
-            else:
-                parsed = self._parse_returned_data(res)
-            if isinstance(parsed, dict):   # ansible-core 2.17-2.20
-                from ansible.vars.clean import remove_internal_keys
-                data = parsed
-                data.pop("_ansible_suppress_tmpdir_delete", None)
-                if "results" in data and (not isinstance(data["results"], Sequence)
-                                          or isinstance(data["results"], (str, bytes))):
-                    data["ansible_module_results"] = data.pop("results")
-                remove_internal_keys(data)
-            elif hasattr(parsed, "as_result_dict") and hasattr(parsed, "remove_internal_keys"):   # 2.21+
-                parsed.remove_internal_keys()
-                data = parsed.as_result_dict(for_round_trip=True)
-            else:
-                return None
-        except Exception:  # pylint: disable=broad-except
+    except ValueError:
+        return None
+    res = {"rc": 0, "stdout": text, "stderr": "", "stdout_lines": text.splitlines(), "stderr_lines": []}
+    try:
+        if "profile" in inspect.signature(action._parse_returned_data).parameters:   # ansible-core 2.19+
+            parsed = action._parse_returned_data(res, "legacy")
+        else:
+            parsed = action._parse_returned_data(res)
+        if isinstance(parsed, dict):   # ansible-core 2.17-2.20
+            from ansible.vars.clean import remove_internal_keys
+            data = parsed
+            data.pop("_ansible_suppress_tmpdir_delete", None)
+            if "results" in data and (not isinstance(data["results"], Sequence)
+                                      or isinstance(data["results"], (str, bytes))):
+                data["ansible_module_results"] = data.pop("results")
+            remove_internal_keys(data)
+        elif hasattr(parsed, "as_result_dict") and hasattr(parsed, "remove_internal_keys"):   # 2.21+
+            parsed.remove_internal_keys()
+            data = parsed.as_result_dict(for_round_trip=True)
+        else:
             return None
-        if not isinstance(data, dict):
-            return None
-        if getattr(self, "_discovered_interpreter_key", None):
-            if data.get("ansible_facts") is None:
-                data["ansible_facts"] = {}
-            data["ansible_facts"][self._discovered_interpreter_key] = self._discovered_interpreter
-        return data
+    except Exception:  # pylint: disable=broad-except
+        return None
+    if not isinstance(data, dict):
+        return None
+    if getattr(action, "_discovered_interpreter_key", None):
+        if data.get("ansible_facts") is None:
+            data["ansible_facts"] = {}
+        data["ansible_facts"][action._discovered_interpreter_key] = action._discovered_interpreter
+    return data
 
 
 def show_new_lines(host, progress, shown, progress_filter):
