@@ -62,7 +62,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.pr
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import (
     GROUP,
-    HAS_PARAMIKO,
+    has_paramiko,
     VirtFusionClient,
     VirtFusionError,
 )
@@ -98,10 +98,11 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
 
     def __init__(self, params, client=None, cache=None):
         super(VirtFusionProvider, self).__init__(params)
-        if not HAS_PARAMIKO or not HAS_JMESPATH:
+        paramiko_ok = has_paramiko()
+        if not paramiko_ok or not HAS_JMESPATH:
             raise MigrationError("provider=virtfusion needs the Python libraries paramiko and jmespath on the host "
                                  "that runs the module (pip install paramiko jmespath); missing: %s" % ", ".join(
-                                     n for n, ok in (("paramiko", HAS_PARAMIKO), ("jmespath", HAS_JMESPATH)) if not ok))
+                                     n for n, ok in (("paramiko", paramiko_ok), ("jmespath", HAS_JMESPATH)) if not ok))
         try:
             self.conn = resolve_connection(params)
             self.opts = validate_migration_options(params)
