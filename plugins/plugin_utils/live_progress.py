@@ -269,15 +269,17 @@ def show_new_lines(host, progress, shown, progress_filter):
 JOB_SEPARATOR = "\n--fleetops-async-job--\n"
 
 
-def wait_for_end(job_path, wait, step, quote):
-    """A POSIX shell prefix that waits (at most ``wait`` seconds, checking every ``step``) while the async job file
-    still holds async_wrapper's running marker; it gives up at once where ``sleep`` takes no fractions."""
+def wait_for_end(job_paths, wait, step, quote):
+    """A POSIX shell prefix that waits (at most ``wait`` seconds, checking every ``step``) while every async job file
+    in ``job_paths`` (one path or a list) still holds async_wrapper's running marker; it gives up at once where
+    ``sleep`` takes no fractions."""
+    paths = [job_paths] if isinstance(job_paths, str) else list(job_paths)
     rounds = int(wait / step) if wait and step else 0
-    if rounds < 1:
+    if rounds < 1 or not paths:
         return ""
-    return ('i=0; while [ "$i" -lt %d ]; do case "$(cat %s 2>/dev/null)" in \'{"started"\'*) '
-            'sleep %s 2>/dev/null || break;; *) break;; esac; i=$((i+1)); done; '
-            % (rounds, quote(job_path), step))
+    return ('i=0; while [ "$i" -lt %d ]; do r=1; for f in %s; do case "$(cat "$f" 2>/dev/null)" in \'{"started"\'*) ;; '
+            '*) r=0;; esac; done; [ "$r" = 1 ] || break; sleep %s 2>/dev/null || break; i=$((i+1)); done; '
+            % (rounds, " ".join(quote(p) for p in paths), step))
 
 
 def job_done(text):

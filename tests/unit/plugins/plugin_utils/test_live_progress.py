@@ -72,3 +72,13 @@ def test_the_poll_waits_while_the_job_runs_and_wakes_when_it_ends(tmp_path):
     # a job file that is gone (or a result) never holds the poll
     assert _run_wait(str(tmp_path / "missing"), 2.0) < 0.5
     assert lp.wait_for_end(str(job), 0, 0.05, str) == ""
+
+
+def test_the_poll_of_several_jobs_wakes_when_any_of_them_ends(tmp_path):
+    running = json.dumps({"started": 1, "finished": 0, "ansible_job_id": "j1"})
+    first, second = tmp_path / "j1", tmp_path / "j2"
+    first.write_text(running)
+    second.write_text(running)
+    assert 0.4 <= _run_wait([str(first), str(second)], 0.5) < 2.0
+    second.write_text(json.dumps({"changed": False}))
+    assert _run_wait([str(first), str(second)], 2.0) < 0.5
