@@ -16,6 +16,7 @@ __metaclass__ = type
 import threading
 import time
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import UNREAD, converge
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
 
@@ -119,30 +120,7 @@ def read_records(provider, instances, width):
     if width <= 1 or len(instances) <= 1:
         return [provider.record(i) for i in instances], []
     forks = [provider.fork() for _slot in range(min(width, len(instances)))]
-    records, errors = [None] * len(instances), [None] * len(instances)
-    todo = list(range(len(instances)))
-    lock = threading.Lock()
-
-    def reader(prov):
-        while True:
-            with lock:
-                if not todo:
-                    return
-                index = todo.pop(0)
-            try:
-                records[index] = prov.record(instances[index])
-            except Exception as exc:  # pylint: disable=broad-except
-                errors[index] = exc
-
-    threads = [threading.Thread(target=reader, args=(f,), name="read-%d" % n) for n, f in enumerate(forks)]
-    for t in threads:
-        t.daemon = True
-        t.start()
-    for t in threads:
-        t.join()
-    for exc in errors:
-        if exc is not None:
-            raise exc
+    records = fan_out(instances, forks, lambda prov, inst: prov.record(inst))
     return records, forks
 
 

@@ -78,6 +78,7 @@ def has_paramiko():
         paramiko = imported
     return True
 
+
 GROUP = "server:migrate-live"
 # the settings a failure names (key of virtfusion_credentials, and the environment variable)
 SSH_SETTINGS = {"address": "virtfusion_credentials.host (VIRTFUSION_HOST) and port (VIRTFUSION_SSH_PORT)"}

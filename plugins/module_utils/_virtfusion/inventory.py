@@ -13,8 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import threading
-
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import GROUP, VirtFusionError
@@ -81,32 +80,11 @@ class Inventory(object):
         clients = [self.client] + reused + added
         with self._cache["lock"]:
             self._cache["clients"].extend(added)   # api_stats counts their commands
-        listed, errors, todo = [None] * len(hids), [None] * len(hids), list(range(len(hids)))
-        lock = threading.Lock()
-
-        def lister(client):
-            while True:
-                with lock:
-                    if not todo:
-                        return
-                    index = todo.pop(0)
-                try:
-                    listed[index] = self._servers_on(hids[index], client)
-                except Exception as exc:  # pylint: disable=broad-except
-                    errors[index] = exc
-
-        threads = [threading.Thread(target=lister, args=(c,), name="list-%d" % n) for n, c in enumerate(clients)]
-        for t in threads:
-            t.daemon = True
-            t.start()
-        for t in threads:
-            t.join()
-        with self._cache["lock"]:
-            self._cache["idle"].extend(clients[1:])
-        for exc in errors:
-            if exc is not None:
-                raise exc
-        return listed
+        try:
+            return fan_out(hids, clients, lambda client, hid: self._servers_on(hid, client))
+        finally:
+            with self._cache["lock"]:
+                self._cache["idle"].extend(clients[1:])
 
     def _listing(self, refresh=()):
         """server id -> hypervisor id, and name -> ids, from ``servers --src`` of every hypervisor (once), or of
