@@ -482,3 +482,50 @@ def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
         agree(forecast, measured)
     finally:
         source.stop()
+
+
+def test_a_virtfusion_twin_of_documented_answers_reads_disks_from_the_destination_endpoint(tmp_path):
+    """A source that answers only the documented fields (the lab's default output: no disks in GET /servers/{id}, no
+    storage in the hypervisor answers): the export reads each server's drives and sizes, and the hypervisors' storage,
+    from the hybrid destination endpoint (vendor, 7.1.0+), so the twin has the source's disks and the rehearsal of a
+    capacity-aware evacuation (several destinations) is no longer refused for unknown capacity: it places each server
+    where the source's own check-mode plan does."""
+    from test_virtfusion_playbooks import ad_hoc
+    source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
+    source.start(reset=True)      # output: documented (the lab's default)
+    try:
+        assert "disks" not in source.api("GET", "servers/101", token=source.token).json()["data"]
+        topology = yaml.safe_load(open(source.topology))
+        twin_file = tmp_path / "twin.yml"
+        _text, twin = export(source, twin_file, provider="virtfusion")
+        vf = twin["virtfusion"]
+        assert dict((s["name"], [(d["drive"], d["storage"], d["size"]) for d in s["disks"]]) for s in vf["servers"]) == \
+            dict((s["name"], [(d["drive"], d["storage"], d["size"]) for d in s["disks"]])
+                 for s in topology["virtfusion"]["servers"])
+        assert dict((h["name"], h["storage"]) for h in vf["hypervisors"]) == dict(
+            (h["name"], [{"id": st["id"], "mount": st["mount"], "enabled": True, "size": st.get("size", 0)}
+                         for st in h["storage"]]) for h in topology["virtfusion"]["hypervisors"])
+        unknown = set(u["field"] for u in twin["twin"]["unknown"])
+        assert not unknown & {"virtfusion.servers[*].disks", "virtfusion.servers[*].disks[*].size",
+                              "virtfusion.hypervisors[*].storage"}, unknown
+
+        args = {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"], "concurrency": 2}
+        rc, out = ad_hoc(source, args, check=True)
+        assert rc == 0, out
+        plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+        variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
+                     "concurrency": 2, "accept_unverified": VF_UNREADABLE}
+        calls = api_calls(source, "virtfusion")
+        forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                            {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
+                            time_scale=str(topology["time_scale"]))
+        assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
+        assert forecast["result"]["ok"], forecast["lines"]
+        # the rehearsal's run checked capacity and storage itself: neither was accepted unverified for it
+        ran_with = json.load(open(tmp_path / "rehearsal" / "run" / "maintenance-vars.json"))
+        assert ran_with["accept_unverified"] == VF_UNREADABLE, ran_with["accept_unverified"]
+        assert not any(a["field"].startswith("the storage pre-check") for a in forecast["assumptions"])
+        assert dict((o["server"], o["to"]) for o in forecast["order"]) == plan, forecast["order"]
+        assert forecast["capacity"]["shortfalls"] == [], forecast["capacity"]
+    finally:
+        source.stop()
