@@ -217,6 +217,66 @@ def test_triton_twin_forecasts_the_real_move_back(tlab, tmp_path):
     agree(forecast, measured)
 
 
+TRITON_TAGS = {"web-1": {"role": "web", "smartdc_role": "portal"}, "web-2": {"role": "web"}, "db-1": {"role": "db"}}
+
+
+@pytest.fixture
+def tagged_tlab(tmp_path):
+    """triton_small with instance tags (role: web / db): disruption budgets select their groups by tag."""
+    topology = yaml.safe_load(open(os.path.join(ROOT, "lab", "topologies", "triton_small.yml")))
+    for inst in topology["triton"]["instances"]:
+        if inst["name"] in TRITON_TAGS:
+            inst["tags"] = TRITON_TAGS[inst["name"]]
+    path = tmp_path / "triton_tagged.yml"
+    path.write_text(yaml.safe_dump(topology))
+    yield from long_lived(TritonPlaybookLab)(tmp_path / "lab", str(path), time_scale=TRITON_SCALE).running()
+
+
+def export_tagged_triton(tlab, tmp_path):
+    """A pseudonymised twin: the instances' tags are in it, keys and values as pseudonyms (the vendor's smartdc_*
+    kept), and the names table takes them back."""
+    twin_file, names_file = tmp_path / "twin-tagged.yml", tmp_path / "twin-tagged.names.yml"
+    text, twin = export(tlab, twin_file, provider="triton", pseudonymise=True, names_file=str(names_file),
+                        estimate_data=True)
+    names = yaml.safe_load(open(names_file))
+    back = dict((pseudo, real) for key in ("names/instance", "names/tag", "names/tagvalue")
+                for real, pseudo in names[key].items())
+    tags = dict((back[i["name"]], dict((back.get(k, k), back.get(v, v)) for k, v in (i.get("tags") or {}).items()))
+                for i in twin["triton"]["instances"] if i.get("tags"))
+    assert tags == TRITON_TAGS, tags
+    assert "role: web" not in text and "web-1" not in text and "smartdc_role: portal" in text
+    return twin_file, names_file
+
+
+def test_a_triton_twin_carries_instance_tags_as_pseudonyms(tagged_tlab, tmp_path):
+    export_tagged_triton(tagged_tlab, tmp_path)
+
+
+@demo
+def test_triton_twin_forecasts_a_budgeted_evacuation_by_tag(tagged_tlab, tmp_path):
+    """A disruption budget selected by tag (role: web, at most one moving) rehearsed on a pseudonymised twin: the
+    forecast lists the group's members under their real names (from the twin's tags, through the names table) and
+    its peak, and the real run on the source agrees."""
+    source = yaml.safe_load(open(tagged_tlab.topology))
+    twin_file, names_file = export_tagged_triton(tagged_tlab, tmp_path)
+    budgets = [{"name": "web", "tags": {"role": "web"}, "max_moving": 1, "anti_affinity": False}]
+    variables = {"compute_node": "cn-1", "concurrency": 3, "budgets": budgets}
+    forecast = rehearse(tagged_tlab, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                        {"triton": {"timing": source["triton"]["timing"]}}, time_scale=str(TRITON_SCALE),
+                        names_file=str(names_file))
+    assert forecast["result"]["ok"], forecast["lines"]
+    assert sorted(i["instance"] for i in forecast["order"]) == ["db-1", "web-1", "web-2"]
+    [group] = forecast["schedule"]["budgets"]
+    assert (sorted(group["members"]), group["peak_moving"]) == (["web-1", "web-2"], 1), forecast["schedule"]
+    assert not any({"web-1", "web-2"} <= set(wave) for wave in forecast["schedule"]["waves"]), forecast["schedule"]
+
+    measured, out = real_run(tagged_tlab, "triton", "evacuate_host", variables, tmp_path / "real.json")
+    assert measured["result"]["ok"], out[-3000:]
+    assert [(sorted(g["members"]), g["peak_moving"]) for g in measured["schedule"]["budgets"]] == [
+        (["web-1", "web-2"], 1)], measured["schedule"]
+    agree(forecast, measured)
+
+
 def export_virtfusion(vflab, tmp_path):
     source = yaml.safe_load(open(vflab.topology))
     twin_file = tmp_path / "twin-vf.yml"
