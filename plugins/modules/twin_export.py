@@ -69,8 +69,8 @@ options:
     description:
       - Replace the names of every object (SEs, groups, hosts, VSs, compute nodes, instances, hypervisors, servers)
         with stable pseudonyms (C(se-001), C(cn-002)...), uuids with derived ones, and IP addresses with addresses
-        that keep their place in the ranges the twin knows. Triton instance tags become C(tag-001: tagvalue-001)
-        (keys and values), but for the vendor's own C(smartdc_*) tags.
+        that keep their place in the ranges the twin knows. Each Triton instance tag's key and value become
+        pseudonyms too (C(tag-001), C(tagvalue-001)), but for the vendor's own C(smartdc_*) tags.
     type: bool
     default: false
   names_file:

@@ -23,8 +23,10 @@ storage and networking detail for one destination, plus ready-to-send start bodi
 migration's storage pre-check reads]: each drive's ``drive``, ``size``, ``sourceStorageId`` and ``mount``, and the
 destination's storage options ``storage [{storageId, mount, enabled}]`` (field names observed in the lab, not
 documented), which also give a hypervisor's storage when its own answer has none. One call per such server, and one
-per hypervisor whose storage is still unknown after them; what no answer gives stays null and unknown, never 0. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
-server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
+per hypervisor whose storage is still unknown after them; what no answer gives stays null and unknown, never 0.
+
+Never exported: the API token, SSH keys, server passwords, hostnames beyond the server's name, rDNS, user ids.
+Guest memory activity and disk contents are unknown to any API.
 """
 
 from __future__ import absolute_import, division, print_function
