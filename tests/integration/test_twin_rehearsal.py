@@ -465,7 +465,7 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
     from test_budgets_capacity import DB
     from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
-    source.output = "rich"      # the hypervisors' storage and the servers' disks shown (else unknown to the twin)
+    source.output = "rich"      # the hypervisors' storage and the servers' disks in their own answers
     source.start(reset=True)
     twin_lab = None
     try:
@@ -506,8 +506,8 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
 def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
     """hv-src of virtfusion_budgets evacuated onto several destinations (hv-b, hv-c, hv-d: the module chooses one
     per server from the group resources): the rehearsal on the twin places each server where the source's check-mode
-    plan does, and the real run on the source does the same. The source answers rich (its servers' disks shown: with
-    the documented answers only, a twin has no disks and the rehearsal's capacity check is unknown)."""
+    plan does, and the real run on the source does the same. The source answers rich (its servers' disks in their
+    answers; a documented-only source: test_a_virtfusion_twin_of_documented_answers_reads_disks_...)."""
     from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
     source.output = "rich"
