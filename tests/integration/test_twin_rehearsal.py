@@ -269,6 +269,10 @@ def test_triton_twin_forecasts_a_budgeted_evacuation_by_tag(tagged_tlab, tmp_pat
     [group] = forecast["schedule"]["budgets"]
     assert (sorted(group["members"]), group["peak_moving"]) == (["web-1", "web-2"], 1), forecast["schedule"]
     assert not any({"web-1", "web-2"} <= set(wave) for wave in forecast["schedule"]["waves"]), forecast["schedule"]
+    # the budget's wait is in the duration: web-2 starts after web-1's switch, and the vendor's time reaches its end
+    web2 = next(i for i in forecast["order"] if i["instance"] == "web-2")
+    assert forecast["duration"]["vendor_operations_seconds"] >= web2["start"] + web2["seconds"] - 2, (
+        forecast["duration"], forecast["order"])
 
     measured, out = real_run(tagged_tlab, "triton", "evacuate_host", variables, tmp_path / "real.json")
     assert measured["result"]["ok"], out[-3000:]
