@@ -103,7 +103,10 @@ class Inventory(object):
             with self._cache["lock"]:
                 self._cache["where"], self._cache["names"] = where, names
         refresh = list(refresh)
-        for hid, listed in zip(refresh, self._list_all(refresh)):
+        # a worker's own refresh (its migration's source and destination) stays on its own connection: opening
+        # more while the window's migrations end competes with the next starts
+        lists = self._list_all(refresh) if len(refresh) > 2 else [self._servers_on(hid) for hid in refresh]
+        for hid, listed in zip(refresh, lists):
             with self._cache["lock"]:
                 where = self._cache["where"]
                 for sid in list(where):
