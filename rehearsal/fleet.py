@@ -10,7 +10,8 @@ The forecast (``compute``), from the same lab reports as the other rehearsals pl
 order and waves as the window ran them, per node the servers evacuated (and moved back) and where they went, the
 capacity verdict before each start (refusals are shortfalls naming the node), the memory each hypervisor held at
 most against its limit, and the duration at real speed. Real speed: a piecewise clock over the rehearsal's wall time,
-where each migration counts its modelled vendor time (forecast.virtfusion), the stand-in for the operator's work
+where each node's evacuation (and move back) counts the modelled vendor time of its migrations, ``concurrency`` at a
+time (forecast.virtfusion's durations, as a host evacuation's forecast), the stand-in for the operator's work
 counts ``rehearsal_node_work_seconds``, and the rest (the collection's own time: checks, lock, health) counts as
 measured. Where several run at once, the slowest rate counts (an approximation, said in the guide).
 VirtFusion only: the Triton lab times migrations on its own clock, which this attribution does not read yet.
@@ -20,7 +21,7 @@ import json
 import os
 
 from rehearsal import forecast as forecasting
-from rehearsal.timeline import waves
+from rehearsal.timeline import waves, window_makespan
 
 NODE_WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks", "node_work.yml")
 # the operator's fleet variables a rehearsal replaces: their tasks, how nodes are reached, where the fleet's state is
@@ -202,6 +203,25 @@ def _replay_memory(before, after, migs, names):
     return out, exceeded
 
 
+def _attribute(migs, mig_spans, steps, hv_names):
+    """Each migration's part of the fleet: ("evacuate", node) when it left the node during the node's evacuation,
+    ("move back", node) when it came to the node during its move back, else ("other", index)."""
+    out = []
+    for i, (m, (s, _e)) in enumerate(zip(migs, mig_spans)):
+        key = ("other", i)
+        for step in steps:
+            node, ph = step.get("target"), _phases(step)
+            evac, back = ph.get("evacuate", (None, None)), ph.get("move back", (None, None))
+            if evac[0] is not None and s is not None and evac[0] <= s <= (evac[1] or s) \
+                    and hv_names.get(m.get("sourceId")) == node:
+                key = ("evacuate", node)
+            elif back[0] is not None and s is not None and back[0] <= s <= (back[1] or s) \
+                    and hv_names.get(m.get("destinationId")) == node:
+                key = ("move back", node)
+        out.append(key)
+    return out
+
+
 def compute(before, after, ctx, label="forecast"):
     """forecast.compute for a fleet run, with its ``fleet`` part, its duration and start offsets at real speed."""
     names = forecasting.Names(ctx.get("names"))
@@ -210,21 +230,28 @@ def compute(before, after, ctx, label="forecast"):
     migs = _migrations(before, after)
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     steps = _node_steps(record)
-    # the piecewise clock: migrations at their modelled vendor time, the stand-in at the operator's seconds
-    intervals, mig_spans = [], []
-    for m, item in zip(migs, out["order"]):
-        lab = m.get("_lab") or {}
-        s, e = lab.get("created_real"), lab.get("finished_real")
-        mig_spans.append((s, e))
+    mig_spans = [((m.get("_lab") or {}).get("created_real"), (m.get("_lab") or {}).get("finished_real")) for m in migs]
+    group_of = _attribute(migs, mig_spans, steps, hv_names)
+    # the piecewise clock: each node's evacuation (and move back) at the modelled vendor time of its migrations,
+    # concurrency at a time (forecast.virtfusion's durations), the stand-in at the operator's seconds
+    groups = {}
+    for i, key in enumerate(group_of):
+        groups.setdefault(key, []).append(i)
+    intervals = []
+    for members in groups.values():
+        s = min([mig_spans[i][0] for i in members if mig_spans[i][0] is not None] or [None])
+        e = max([mig_spans[i][1] for i in members if mig_spans[i][1] is not None] or [None])
+        busy = window_makespan([float(out["order"][i].get("seconds") or 0.0) for i in members], ctx.get("window") or 1)
         if s is not None and e is not None and e > s:
-            intervals.append((s, e, float(item.get("seconds") or 0.0) / (e - s)))
+            intervals.append((s, e, busy / (e - s)))
     work = ctx.get("node_work_seconds") if label == "forecast" else None   # a real run's work counts as measured
     work_spans = []
     for step in steps:
         s, e = _phases(step).get("maintenance", (None, None))
-        if work is not None and s is not None and e is not None and e > s:
-            intervals.append((s, e, float(work) / (e - s)))
+        if s is not None and e is not None and e > s:
             work_spans.append((s, e))
+            if work is not None:
+                intervals.append((s, e, float(work) / (e - s)))
     starts = []
     for step in steps:
         ph = _phases(step)
@@ -245,21 +272,19 @@ def compute(before, after, ctx, label="forecast"):
         busy = [v for k, v in ph.items() if k != "wait for a slot" and v[0] is not None]
         start = min(v[0] for v in busy) if busy else None
         end = max((v[1] for v in busy if v[1] is not None), default=None)
-        evac, back = ph.get("evacuate", (None, None)), ph.get("move back", (None, None))
         evacuated, moved_back = [], []
-        for m, (s, _e) in zip(migs, mig_spans):
+        for m, key in zip(migs, group_of):
             entry = {"server": names(m.get("serverName")), "from": names(hv_names.get(m.get("sourceId"))),
                      "to": names(hv_names.get(m.get("destinationId"))), "status": m.get("status")}
-            if evac[0] is not None and s is not None and evac[0] <= s <= (evac[1] or s) \
-                    and hv_names.get(m.get("sourceId")) == node:
+            if key == ("evacuate", node):
                 evacuated.append(entry)
-            elif back[0] is not None and s is not None and back[0] <= s <= (back[1] or s) \
-                    and hv_names.get(m.get("destinationId")) == node:
+            elif key == ("move back", node):
                 moved_back.append(entry)
         room = (step.get("details") or {}).get("room") or {}
         result = step.get("result") or "unfinished"
         if result in ("failed", "not_started"):
-            shortfalls.append("%s: %s" % (names(node), step.get("message") or result))
+            text = str(step.get("message") or result)
+            shortfalls.append(text if text.startswith(str(node)) else "%s: %s" % (names(node), text))
         per_node.append({"node": names(node), "start": real(start), "end": real(end),
                          "seconds": None if start is None or end is None else round(at(end) - at(start), 2),
                          "result": result, "capacity": {"verdict": room.get("verdict"), "detail": room.get("detail")},
