@@ -237,13 +237,14 @@ def compute(before, after, ctx, label="forecast"):
     groups = {}
     for i, key in enumerate(group_of):
         groups.setdefault(key, []).append(i)
-    intervals = []
+    intervals, group_spans = [], []
     for members in groups.values():
         s = min([mig_spans[i][0] for i in members if mig_spans[i][0] is not None] or [None])
         e = max([mig_spans[i][1] for i in members if mig_spans[i][1] is not None] or [None])
         busy = window_makespan([float(out["order"][i].get("seconds") or 0.0) for i in members], ctx.get("window") or 1)
         if s is not None and e is not None and e > s:
             intervals.append((s, e, busy / (e - s)))
+            group_spans.append((s, e))
     work = ctx.get("node_work_seconds") if label == "forecast" else None   # a real run's work counts as measured
     work_spans = []
     for step in steps:
@@ -301,7 +302,7 @@ def compute(before, after, ctx, label="forecast"):
     # duration at real speed: from the first node's start to the last's end
     last = max([e for _s, e in mig_spans if e is not None] + [v[1] for st in steps for v in _phases(st).values()
                                                               if v[1] is not None] or [t0])
-    vendor = _clocked_union(mig_spans, at)
+    vendor = _clocked_union(group_spans, at)
     stood_in = _clocked_union(work_spans, at)
     total = round(at(last) - at(t0), 1)
     duration = dict(out["duration"])
