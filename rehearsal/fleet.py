@@ -313,7 +313,7 @@ def compute(before, after, ctx, label="forecast"):
     out["duration"] = duration
     out["fleet"] = {"nodes": [names(n) for n in ctx.get("fleet_nodes") or []], "window": ctx.get("fleet_window"),
                     "move_back": ctx.get("move_back"), "order": started,
-                    "waves": waves([(n, s, e) for n, s, e in spans]), "per_node": per_node,
+                    "waves": waves(spans), "per_node": per_node,
                     "memory": peaks, "capacity_exceeded": exceeded,
                     "node_work": {"seconds": work, "stood_in": label == "forecast"},
                     "record_result": record.get("result")}
