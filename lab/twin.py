@@ -181,6 +181,8 @@ class Resolver:
             for disk in server.get("disks") or []:
                 real_size = disk.get("size")
                 cap = self.assume["virtfusion_max_disk_size"]
+                if not real_size:   # unknown at the source: the lab's largest disk (its API then shows that size)
+                    self.take("virtfusion_max_disk_size", "virtfusion.servers[*].disks[*].size")
                 disk["size"] = int(min(real_size, cap)) if isinstance(real_size, (int, float)) and real_size else cap
                 if isinstance(real_size, int) and real_size > disk["size"]:
                     disk["api_size"] = real_size   # what the REST API (and the storage allocation) shows: the source's

@@ -79,6 +79,13 @@ def translate(value, table):
         return table.get(value, value)
     if isinstance(value, list):
         return [translate(v, table) for v in value]
+    if isinstance(value, dict):   # a budget group: its members, and its tags' keys and values (Triton)
+        out = dict(value)
+        if isinstance(out.get("members"), list):
+            out["members"] = translate(out["members"], table)
+        if isinstance(out.get("tags"), dict):
+            out["tags"] = dict((table.get(str(k), k), table.get(str(v), v)) for k, v in out["tags"].items())
+        return out
     return value
 
 
@@ -236,7 +243,7 @@ def cmd_prepare(a):
     before = snapshot(state, provider)
     _dump_json(os.path.join(work, "before.json"), before)
     hosts = hosts_of(a.maintenance, provider, maint_vars)
-    hosts["budgets"] = budgets_of(maint_vars)
+    hosts["budgets"] = budgets_of(variables)   # the operator's names: the forecast translates the lab's back
     if a.maintenance == "maintain_fleet":
         fleet.refuse_operator_tasks(variables, maint_vars)
     meta = {"maintenance": a.maintenance, "playbook": playbook, "provider": provider, "twin": os.path.abspath(a.twin),

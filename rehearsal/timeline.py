@@ -66,20 +66,28 @@ def waves(spans):
     return [sorted(w) for w in out]
 
 
-def _members(group, names):
+def _tag_match(want, have):
+    """The collection's rule (module_utils/_common/budgets.py): every key present, values equal ignoring case."""
+    have = have if isinstance(have, dict) else {}
+    return all(k in have and str(have[k]).lower() == str(v).lower() for k, v in want.items())
+
+
+def _members(group, names, tags=None):
     if group.get("members") is not None:
         return [n for n in names if n in [str(m) for m in group["members"]]]
     if group.get("pattern") is not None:
         return [n for n in names if fnmatch.fnmatchcase(n, str(group["pattern"]))]
-    return None   # Triton tags: not in the snapshot
+    if group.get("tags") and tags is not None:   # Triton tags: the instances' tags of the lab's topology (the twin)
+        return [n for n in names if _tag_match(group["tags"], tags.get(n))]
+    return None   # tags, but no instance tags known
 
 
-def schedule(spans, budgets):
+def schedule(spans, budgets, tags=None):
     """The waves and, per budget group (the operator's ``budgets``), its members here and the most that moved at
-    once."""
+    once. ``tags``: {instance name: its tags} (Triton), for the groups the operator selects by tag."""
     groups = []
     for group in budgets or []:
-        members = _members(group, [n for n, _s, _e in spans])
+        members = _members(group, [n for n, _s, _e in spans], tags)
         peak = None
         if members is not None:
             events = sorted([(s, 1) for n, s, _e in spans if n in members and s is not None]

@@ -21,7 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import (
-    ASYNC_INTERNAL_KEYS, ProgressFilter, job_done, job_result, show_new_lines)
+    ASYNC_INTERNAL_KEYS, ProgressFilter, job_done, job_result, show_new_lines, wait_for_end)
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.invocation import add_invocation
 
 display = Display()
@@ -40,8 +40,8 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
-    FIRST_POLL = 0.1
     POLL_SECONDS = 0.5
+    WAKE_SECONDS = 0.05
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -92,15 +92,17 @@ class ActionModule(ActionBase):
     def _wait(self, host, jobs, timeout, task_vars):
         results = [None] * len(jobs)
         deadline = time.time() + timeout
-        pause = self.FIRST_POLL
         started = time.time()
         while any(r is None for r in results):
-            time.sleep(pause)
-            pause = min(self.POLL_SECONDS, pause * 1.5)
+            asked = time.time()
             waiting = [i for i, r in enumerate(results) if r is None]
-            for i, done in zip(waiting, self._poll(host, [jobs[i] for i in waiting])):
+            # the poll waits on the target while every job runs: an end is seen within WAKE_SECONDS
+            for i, done in zip(waiting, self._poll(host, [jobs[i] for i in waiting], wait=self.POLL_SECONDS)):
                 if done:
                     results[i] = self._finish(host, jobs[i], started, task_vars)
+            left = self.POLL_SECONDS - (time.time() - asked)
+            if left > self.WAKE_SECONDS and any(r is None for r in results):
+                time.sleep(left)   # a target whose sleep takes whole seconds answers at once
             if time.time() > deadline and any(r is None for r in results):
                 running = [jobs[i] for i, r in enumerate(results) if r is None]
                 raise AnsibleActionFail(
@@ -110,10 +112,11 @@ class ActionModule(ActionBase):
                         running[0]["async_dir"]))
         return results
 
-    def _poll(self, host, jobs):
-        """Print each job's new progress lines; return, per job, whether it ended. One shell command for all."""
+    def _poll(self, host, jobs, wait=0):
+        """Print each job's new progress lines; return, per job, whether it ended. One shell command for all, which
+        first waits on the target (at most ``wait`` seconds) while every job still runs."""
         quote = self._connection._shell.quote
-        parts = []
+        parts = [wait_for_end([job["path"] for job in jobs], wait, self.WAKE_SECONDS, quote) + "true"]
         for job in jobs:
             parts.append("printf '%s'" % PROGRESS_START)
             if job["progress"]:

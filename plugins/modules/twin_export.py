@@ -24,10 +24,13 @@ description:
     virtual services (group, enable state, placement: the SEs of the VIP, primary first); system images."
   - "O(provider=triton) (operator APIs): compute nodes (memory, disk, reservation ratio, reserved, status, set up,
     head node) and the capacity CNAPI computes; instances (size, owner, compute node, state, brand, the per-instance
-    C(user_migration_allowed) flag); migrations in flight; with O(estimate_data) the size a first sync would send."
+    C(user_migration_allowed) flag, tags: disruption budgets select groups by tag); migrations in flight; with
+    O(estimate_data) the size a first sync would send."
   - "O(provider=virtfusion): hypervisors (CPU vendor and flags, storage and its size, IP ranges, SSH, the hypervisor
     group and its limits C(maxServers), C(maxCpu), C(maxMemory)), servers (hypervisor, state, memory, CPU cores,
-    network interfaces and IP addresses, disks)."
+    network interfaces and IP addresses, disks). When the server answer lists no disks, the drives, their sizes and
+    the hypervisors' storage come from the hybrid destination endpoint (C(GET /servers/{id}/migrate/hybrid/
+    destinations/{hypervisor}), read-only, VirtFusion 7.1.0+)."
   - B(Nothing secret or private leaves the source.) No password, token or key (the module refuses to write a file
     in which it finds the connection's password, token or key), no metadata value, no certificate, no data, no
     virtual service content beyond its group, enable state and placement. O(pseudonymise) also replaces names,
@@ -66,7 +69,8 @@ options:
     description:
       - Replace the names of every object (SEs, groups, hosts, VSs, compute nodes, instances, hypervisors, servers)
         with stable pseudonyms (C(se-001), C(cn-002)...), uuids with derived ones, and IP addresses with addresses
-        that keep their place in the ranges the twin knows.
+        that keep their place in the ranges the twin knows. Each Triton instance tag's key and value become
+        pseudonyms too (C(tag-001), C(tagvalue-001)), but for the vendor's own C(smartdc_*) tags.
     type: bool
     default: false
   names_file:

@@ -88,8 +88,8 @@ class LiveProgressAction(ActionBase):
 
     _supports_check_mode = True
     _supports_async = True
-    FIRST_POLL = 0.1
     POLL_SECONDS = 0.5
+    WAKE_SECONDS = 0.05
     # The module's own default for ``timeout`` (the async budget must outlast the module).
     DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
 
@@ -155,14 +155,13 @@ class LiveProgressAction(ActionBase):
         deadline = time.time() + timeout + ASYNC_MARGIN
         job_path = self._connection._shell.join_path(async_dir, jid)
         final = None
-        pause = self.FIRST_POLL
         try:
             while True:
-                time.sleep(pause)
-                pause = min(self.POLL_SECONDS, pause * 1.5)
-                # One cheap shell command per poll: the progress lines, then the job file, whose
-                # text is the module's result once it says done.
-                shown, done, job_text = self._poll(host, progress_path, job_path, shown)
+                # One cheap shell command per poll: it waits on the target until the job ends or the poll's
+                # time is up, then prints the progress lines and the job file, whose text is the module's
+                # result once it says done. The end is seen within WAKE_SECONDS, not a whole poll late.
+                asked = time.time()
+                shown, done, job_text = self._poll(host, progress_path, job_path, shown, wait=self.POLL_SECONDS)
                 if done:
                     # the job file already read holds the module's result: parsed here as async_status would
                     # return it, without starting a Python process for async_status (about a second)
@@ -178,6 +177,10 @@ class LiveProgressAction(ActionBase):
                     final = {"failed": True,
                              "msg": "the module did not finish within %s seconds" % (timeout + ASYNC_MARGIN)}
                     break
+                # a target whose sleep takes whole seconds only answers at once: the poll's time is spent here
+                left = self.POLL_SECONDS - (time.time() - asked)
+                if left > self.WAKE_SECONDS:
+                    time.sleep(left)
             self._poll(host, progress_path, job_path, shown)
         finally:
             # what async_status mode=cleanup does, without starting a Python process
@@ -188,11 +191,14 @@ class LiveProgressAction(ActionBase):
             final.pop(key, None)
         return final
 
-    def _poll(self, host, progress_path, job_path, shown):
-        """Print progress lines after the first ``shown`` ones; return (new count, job done?, the job file's text)."""
+    def _poll(self, host, progress_path, job_path, shown, wait=0):
+        """Print progress lines after the first ``shown`` ones; return (new count, job done?, the job file's text).
+        With ``wait``, the command first waits on the target, at most ``wait`` seconds, while the job file still
+        holds async_wrapper's running marker (``{"started": ...``; the module's result replaces it when it ends)."""
         quote = self._connection._shell.quote
         res = self._low_level_execute_command(
-            "cat %s 2>/dev/null; printf '%s'; cat %s 2>/dev/null; true"
+            wait_for_end(job_path, wait, self.WAKE_SECONDS, quote)
+            + "cat %s 2>/dev/null; printf '%s'; cat %s 2>/dev/null; true"
             % (quote(progress_path), JOB_SEPARATOR, quote(job_path)), sudoable=False)
         out = to_text(res.get("stdout", ""))
         progress, _sep, job = out.partition(JOB_SEPARATOR)
@@ -261,6 +267,19 @@ def show_new_lines(host, progress, shown, progress_filter):
 
 
 JOB_SEPARATOR = "\n--fleetops-async-job--\n"
+
+
+def wait_for_end(job_paths, wait, step, quote):
+    """A POSIX shell prefix that waits (at most ``wait`` seconds, checking every ``step``) while every async job file
+    in ``job_paths`` (one path or a list) still holds async_wrapper's running marker; it gives up at once where
+    ``sleep`` takes no fractions."""
+    paths = [job_paths] if isinstance(job_paths, str) else list(job_paths)
+    rounds = int(wait / step) if wait and step else 0
+    if rounds < 1 or not paths:
+        return ""
+    return ('i=0; while [ "$i" -lt %d ]; do r=1; for f in %s; do case "$(cat "$f" 2>/dev/null)" in \'{"started"\'*) ;; '
+            '*) r=0;; esac; done; [ "$r" = 1 ] || break; sleep %s 2>/dev/null || break; i=$((i+1)); done; '
+            % (rounds, " ".join(quote(p) for p in paths), step))
 
 
 def job_done(text):

@@ -217,6 +217,70 @@ def test_triton_twin_forecasts_the_real_move_back(tlab, tmp_path):
     agree(forecast, measured)
 
 
+TRITON_TAGS = {"web-1": {"role": "web", "smartdc_role": "portal"}, "web-2": {"role": "web"}, "db-1": {"role": "db"}}
+
+
+@pytest.fixture
+def tagged_tlab(tmp_path):
+    """triton_small with instance tags (role: web / db): disruption budgets select their groups by tag."""
+    topology = yaml.safe_load(open(os.path.join(ROOT, "lab", "topologies", "triton_small.yml")))
+    for inst in topology["triton"]["instances"]:
+        if inst["name"] in TRITON_TAGS:
+            inst["tags"] = TRITON_TAGS[inst["name"]]
+    path = tmp_path / "triton_tagged.yml"
+    path.write_text(yaml.safe_dump(topology))
+    yield from long_lived(TritonPlaybookLab)(tmp_path / "lab", str(path), time_scale=TRITON_SCALE).running()
+
+
+def export_tagged_triton(tlab, tmp_path):
+    """A pseudonymised twin: the instances' tags are in it, keys and values as pseudonyms (the vendor's smartdc_*
+    kept), and the names table takes them back."""
+    twin_file, names_file = tmp_path / "twin-tagged.yml", tmp_path / "twin-tagged.names.yml"
+    text, twin = export(tlab, twin_file, provider="triton", pseudonymise=True, names_file=str(names_file),
+                        estimate_data=True)
+    names = yaml.safe_load(open(names_file))
+    back = dict((pseudo, real) for key in ("names/instance", "names/tag", "names/tagvalue")
+                for real, pseudo in names[key].items())
+    tags = dict((back[i["name"]], dict((back.get(k, k), back.get(v, v)) for k, v in (i.get("tags") or {}).items()))
+                for i in twin["triton"]["instances"] if i.get("tags"))
+    assert tags == TRITON_TAGS, tags
+    assert "role: web" not in text and "web-1" not in text and "smartdc_role: portal" in text
+    return twin_file, names_file
+
+
+def test_a_triton_twin_carries_instance_tags_as_pseudonyms(tagged_tlab, tmp_path):
+    export_tagged_triton(tagged_tlab, tmp_path)
+
+
+@demo
+def test_triton_twin_forecasts_a_budgeted_evacuation_by_tag(tagged_tlab, tmp_path):
+    """A disruption budget selected by tag (role: web, at most one moving) rehearsed on a pseudonymised twin: the
+    forecast lists the group's members under their real names (from the twin's tags, through the names table) and
+    its peak, and the real run on the source agrees."""
+    source = yaml.safe_load(open(tagged_tlab.topology))
+    twin_file, names_file = export_tagged_triton(tagged_tlab, tmp_path)
+    budgets = [{"name": "web", "tags": {"role": "web"}, "max_moving": 1, "anti_affinity": False}]
+    variables = {"compute_node": "cn-1", "concurrency": 3, "budgets": budgets}
+    forecast = rehearse(tagged_tlab, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                        {"triton": {"timing": source["triton"]["timing"]}}, time_scale=str(TRITON_SCALE),
+                        names_file=str(names_file))
+    assert forecast["result"]["ok"], forecast["lines"]
+    assert sorted(i["instance"] for i in forecast["order"]) == ["db-1", "web-1", "web-2"]
+    [group] = forecast["schedule"]["budgets"]
+    assert (sorted(group["members"]), group["peak_moving"]) == (["web-1", "web-2"], 1), forecast["schedule"]
+    assert not any({"web-1", "web-2"} <= set(wave) for wave in forecast["schedule"]["waves"]), forecast["schedule"]
+    # the budget's wait is in the duration: web-2 starts after web-1's switch, and the vendor's time reaches its end
+    web2 = next(i for i in forecast["order"] if i["instance"] == "web-2")
+    assert forecast["duration"]["vendor_operations_seconds"] >= web2["start"] + web2["seconds"] - 2, (
+        forecast["duration"], forecast["order"])
+
+    measured, out = real_run(tagged_tlab, "triton", "evacuate_host", variables, tmp_path / "real.json")
+    assert measured["result"]["ok"], out[-3000:]
+    assert [(sorted(g["members"]), g["peak_moving"]) for g in measured["schedule"]["budgets"]] == [
+        (["web-1", "web-2"], 1)], measured["schedule"]
+    agree(forecast, measured)
+
+
 def export_virtfusion(vflab, tmp_path):
     source = yaml.safe_load(open(vflab.topology))
     twin_file = tmp_path / "twin-vf.yml"
@@ -405,7 +469,7 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
     from test_budgets_capacity import DB
     from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
-    source.output = "rich"      # the hypervisors' storage and the servers' disks shown (else unknown to the twin)
+    source.output = "rich"      # the hypervisors' storage and the servers' disks in their own answers
     source.start(reset=True)
     twin_lab = None
     try:
@@ -446,8 +510,8 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
 def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
     """hv-src of virtfusion_budgets evacuated onto several destinations (hv-b, hv-c, hv-d: the module chooses one
     per server from the group resources): the rehearsal on the twin places each server where the source's check-mode
-    plan does, and the real run on the source does the same. The source answers rich (its servers' disks shown: with
-    the documented answers only, a twin has no disks and the rehearsal's capacity check is unknown)."""
+    plan does, and the real run on the source does the same. The source answers rich (its servers' disks in their
+    answers; a documented-only source: test_a_virtfusion_twin_of_documented_answers_reads_disks_...)."""
     from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
     source.output = "rich"
@@ -480,5 +544,52 @@ def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
         assert measured["result"]["ok"], out[-3000:]
         assert dict((o["server"], o["to"]) for o in measured["order"]) == plan, measured["order"]
         agree(forecast, measured)
+    finally:
+        source.stop()
+
+
+def test_a_virtfusion_twin_of_documented_answers_reads_disks_from_the_destination_endpoint(tmp_path):
+    """A source that answers only the documented fields (the lab's default output: no disks in GET /servers/{id}, no
+    storage in the hypervisor answers): the export reads each server's drives and sizes, and the hypervisors' storage,
+    from the hybrid destination endpoint (vendor, 7.1.0+), so the twin has the source's disks and the rehearsal of a
+    capacity-aware evacuation (several destinations) is no longer refused for unknown capacity: it places each server
+    where the source's own check-mode plan does."""
+    from test_virtfusion_playbooks import ad_hoc
+    source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
+    source.start(reset=True)      # output: documented (the lab's default)
+    try:
+        assert "disks" not in source.api("GET", "servers/101", token=source.token).json()["data"]
+        topology = yaml.safe_load(open(source.topology))
+        twin_file = tmp_path / "twin.yml"
+        _text, twin = export(source, twin_file, provider="virtfusion")
+        vf = twin["virtfusion"]
+        assert dict((s["name"], [(d["drive"], d["storage"], d["size"]) for d in s["disks"]]) for s in vf["servers"]) == \
+            dict((s["name"], [(d["drive"], d["storage"], d["size"]) for d in s["disks"]])
+                 for s in topology["virtfusion"]["servers"])
+        assert dict((h["name"], h["storage"]) for h in vf["hypervisors"]) == dict(
+            (h["name"], [{"id": st["id"], "mount": st["mount"], "enabled": True, "size": st.get("size", 0)}
+                         for st in h["storage"]]) for h in topology["virtfusion"]["hypervisors"])
+        unknown = set(u["field"] for u in twin["twin"]["unknown"])
+        assert not unknown & {"virtfusion.servers[*].disks", "virtfusion.servers[*].disks[*].size",
+                              "virtfusion.hypervisors[*].storage"}, unknown
+
+        args = {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"], "concurrency": 2}
+        rc, out = ad_hoc(source, args, check=True)
+        assert rc == 0, out
+        plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+        variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
+                     "concurrency": 2, "accept_unverified": VF_UNREADABLE}
+        calls = api_calls(source, "virtfusion")
+        forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                            {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
+                            time_scale=str(topology["time_scale"]))
+        assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
+        assert forecast["result"]["ok"], forecast["lines"]
+        # the rehearsal's run checked capacity and storage itself: neither was accepted unverified for it
+        ran_with = json.load(open(tmp_path / "rehearsal" / "run" / "maintenance-vars.json"))
+        assert ran_with["accept_unverified"] == VF_UNREADABLE, ran_with["accept_unverified"]
+        assert not any(a["field"].startswith("the storage pre-check") for a in forecast["assumptions"])
+        assert dict((o["server"], o["to"]) for o in forecast["order"]) == plan, forecast["order"]
+        assert forecast["capacity"]["shortfalls"] == [], forecast["capacity"]
     finally:
         source.stop()

@@ -107,7 +107,8 @@ def test_reattach_abort_and_cancel_a_migration_that_cannot_converge(vflab):
     # the lab cut the attached console's SSH session once: the module connected again (and re-attached), and says so
     assert vflab.vfadmin("GET", "faults")["faults"] == []
     stats = res["api_stats"]
-    assert stats["ssh_reconnects"] >= 1 and stats["ssh_connects"] == stats["ssh_reconnects"] + 1, stats
+    # (a reconnect is a connect; the hypervisors' listings run on up to 4 connections at once besides)
+    assert stats["ssh_reconnects"] >= 1 and stats["ssh_connects"] >= stats["ssh_reconnects"] + 1, stats
     rc, res = ad_hoc(vflab, hard)                                       # the task again: re-attach, not restart
     assert rc != 0 and res["waited_for"] and res["phases"] == [], res        # re-attached, nothing started
     stats = vflab.vfadmin("GET", "stats")

@@ -2,7 +2,7 @@
 the operator's variables translated to the twin's pseudonyms and the forecast's names translated back."""
 from rehearsal.cli import translate
 from rehearsal.compare import compare, order_agreement
-from rehearsal.forecast import Names, record_shortfalls, union_length, window_makespan
+from rehearsal.forecast import Names, compute, record_shortfalls, union_length, window_makespan
 from rehearsal.timeline import real_speed_clock, schedule, waves
 
 
@@ -44,6 +44,12 @@ def test_names_go_to_the_twin_and_come_back():
     assert translate("web-se-1", table) == "se-003"
     assert translate("web-se-1, other", table) == "se-003,other"
     assert translate(["sg-web", 3], table) == ["seg-001", 3]
+    # budget groups: members, and the keys and values of a Triton tag selector (the twin's tags are pseudonymised)
+    table = {"db-1": "instance-001", "role": "tag-001", "db": "tagvalue-001"}
+    assert translate([{"name": "db", "members": ["db-1", "x"], "max_moving": 1},
+                      {"name": "db", "tags": {"role": "db", "smartdc_role": "nat"}, "pattern": None}], table) == [
+        {"name": "db", "members": ["instance-001", "x"], "max_moving": 1},
+        {"name": "db", "tags": {"tag-001": "tagvalue-001", "smartdc_role": "nat"}, "pattern": None}]
     names = Names({"names/se": {"web-se-1": "se-003"}, "names/se_prefix": {"web": "sep-001"}})
     assert names("se-003") == "web-se-1" and names("unknown") == "unknown" and names(None) is None
     assert names("sep-001-se-xaend") == "web-se-xaend"   # a new SE, named after its group's pseudonymous prefix
@@ -95,3 +101,37 @@ def test_capacity_refusals_of_the_run_record_are_shortfalls():
         "web-1: pre-checks failed: capacity failed: hv-y: 16 MiB free, needs 32",
         "i-1: cannot move: capacity unverified: CloudAPI shows no compute node"]
     assert record_shortfalls({}) == []
+
+
+def test_budget_groups_by_tag_list_their_members_from_the_twin_with_real_names():
+    """A Triton rehearsal with a group selected by tag: the lab's snapshot has no tags, the twin (the lab's topology)
+    has them, pseudonymised; the forecast lists the group's members and its peak under the real names. An instance
+    counts as moving until its switch (not the finalize at the end of the run)."""
+    def moved(name, start, switched):   # the playbook finalizes every migration at the end: "ended" is 30 for all
+        return {"migrations": [{"id": "m-" + name, "started": start, "switched": switched, "ended": 30,
+                                "result": "finalized",
+                                "source_server_hostname": "cn-001", "target_server_hostname": "cn-002", "syncs": []}],
+                "server_hostname": "cn-002", "uuid": name}
+    before = {"provider": "triton", "instances": {"instances": {}}}
+    after = {"provider": "triton", "time_scale": 0.01, "stats": {"migrations": []}, "servers": [],
+             "instances": {"instances": {"instance-001": moved("instance-001", 0, 10),
+                                         "instance-002": moved("instance-002", 0, 10),
+                                         "instance-003": moved("instance-003", 10, 20)}}}
+    twin = {"triton": {"instances": [
+        {"name": "instance-001", "tags": {"tag-001": "tagvalue-001", "smartdc_role": "x"}},   # db-1: role=db
+        {"name": "instance-002", "tags": {"tag-001": "tagvalue-002"}},                        # web-1: role=web
+        {"name": "instance-003", "tags": {"tag-001": "tagvalue-001"}}]}}                      # db-2: role=db
+    names = {"names/instance": {"db-1": "instance-001", "web-1": "instance-002", "db-2": "instance-003"},
+             "names/cn": {"cn-a": "cn-001", "cn-b": "cn-002"},
+             "names/tag": {"role": "tag-001"}, "names/tagvalue": {"db": "tagvalue-001", "web": "tagvalue-002"}}
+    budgets = [{"name": "dbs", "tags": {"role": "DB"}, "max_moving": 1},
+               {"name": "vendor", "tags": {"smartdc_role": "x"}, "max_moving": 1},
+               {"name": "none", "tags": {"role": "cache"}, "max_moving": 1}]
+    forecast = compute(before, after, {"topology": twin, "names": names, "budgets": budgets, "window": 2, "rc": 0})
+    assert [(g["name"], g["members"], g["peak_moving"]) for g in forecast["schedule"]["budgets"]] == [
+        ("dbs", ["db-1", "db-2"], 1), ("vendor", ["db-1"], 1), ("none", [], 0)]
+    assert any(line.startswith("schedule (forecast): waves db-1, web-1 | db-2; group dbs: at most 1 moving, peak 1")
+               for line in forecast["lines"]), forecast["lines"]
+    # no tags known (a twin exported before tags were): the group is listed, its members unknown
+    untagged = compute(before, after, {"names": names, "budgets": budgets[:1], "window": 2, "rc": 0})
+    assert untagged["schedule"]["budgets"][0]["members"] is None

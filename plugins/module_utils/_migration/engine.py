@@ -112,9 +112,15 @@ class _Observer(object):
         self.progress.update(phase, msg, percent, **data)
 
 
-def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=None):
+# ``converge``'s ``record`` when the caller read none (None is a record read: no migration)
+UNREAD = object()
+
+
+def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=None, record=UNREAD):
     """Drive one instance to ``opts["state"]``. Returns the per-instance result dict; raises
-    MigrationError (with ``result`` attached) on failure. Changes nothing in check mode.
+    MigrationError (with ``result`` attached) on failure. Changes nothing in check mode. ``record``: the
+    instance's migration record as this run's plan just read it (``window.read_records``), the first decision's
+    instead of a second read of the same record (a worker reading ahead decides before its slot either way).
 
     ``slot`` (a sliding window's place) is taken right before the first request that changes something
     (or before following a migration that runs already) and given back when the provider reports the
@@ -136,7 +142,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=No
                     % (inst["name"], want, provider.name, ", ".join(provider.states)), result)
     if want == "rolled_back" and provider.unsupported("rollback"):
         raise _fail("%s: %s" % (inst["name"], provider.unsupported("rollback")), result)
-    rec = provider.record(inst)
+    rec = provider.record(inst) if record is UNREAD else record
     before = rec.view() if rec else None
     result["migration_before"] = before
     memo = {}

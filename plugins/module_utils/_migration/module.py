@@ -227,6 +227,7 @@ def _many(module, provider, opts, progress, result, owners):
         instances = [provider.resolve(k) for k in keys]
         owners.claim([provider.scope_of(i, opts) for i in instances])
     plan = {"prechecks": None}
+    records = None
     budgets = Budgets(p["budgets"])
     targets = {}
     gate = None
@@ -284,7 +285,7 @@ def _many(module, provider, opts, progress, result, owners):
     result["plan"] = plan
     results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
                                   on_failure=p["on_failure"], failed_action=p["failed_action"], gate=gate,
-                                  targets=targets, spare=spare)
+                                  targets=targets, spare=spare, records=records)
     if gate is not None:
         plan["budgets"]["peak_moving"] = dict(gate.peak)
     known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)

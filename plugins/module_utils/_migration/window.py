@@ -16,7 +16,8 @@ __metaclass__ = type
 import threading
 import time
 
-from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import converge
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
+from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.engine import UNREAD, converge
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
 
 
@@ -119,35 +120,12 @@ def read_records(provider, instances, width):
     if width <= 1 or len(instances) <= 1:
         return [provider.record(i) for i in instances], []
     forks = [provider.fork() for _slot in range(min(width, len(instances)))]
-    records, errors = [None] * len(instances), [None] * len(instances)
-    todo = list(range(len(instances)))
-    lock = threading.Lock()
-
-    def reader(prov):
-        while True:
-            with lock:
-                if not todo:
-                    return
-                index = todo.pop(0)
-            try:
-                records[index] = prov.record(instances[index])
-            except Exception as exc:  # pylint: disable=broad-except
-                errors[index] = exc
-
-    threads = [threading.Thread(target=reader, args=(f,), name="read-%d" % n) for n, f in enumerate(forks)]
-    for t in threads:
-        t.daemon = True
-        t.start()
-    for t in threads:
-        t.join()
-    for exc in errors:
-        if exc is not None:
-            raise exc
+    records = fan_out(instances, forks, lambda prov, inst: prov.record(inst))
     return records, forks
 
 
 def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_failure="stop",
-               failed_action="abort", clock=time.time, gate=None, targets=None, spare=None):
+               failed_action="abort", clock=time.time, gate=None, targets=None, spare=None, records=None):
     """Migrate several instances, at most ``concurrency`` at once at the vendor: a new one starts as soon
     as the vendor reports one complete (not batches, and not after that one's confirming reads). Up to
     ``concurrency`` more workers read and decide ahead, each waiting for a slot right before its first
@@ -158,7 +136,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
     next); a member counts as moving from its worker's start, reads ahead included, to its end, so a budget
     is never exceeded at the vendor. ``targets``: {key: destination} chosen per instance (else
     ``opts["target_server"]``). ``spare``: idle forks of ``provider`` (:func:`read_records`) the first workers use
-    instead of new ones. Returns (results, summary)."""
+    instead of new ones; ``records``: the records those reads returned, in ``keys``' order (each worker's first
+    decision uses its instance's instead of reading it again). Returns (results, summary)."""
     shared = LockedProgress(progress)
     results = [None] * len(keys)
     window = _Window(concurrency, on_failure)
@@ -172,7 +151,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
         own = dict(opts, target_server=targets[key]) if targets and key in targets else opts
         res = None
         try:
-            res = converge(prov, key, own, shared, check_mode, clock=clock, slot=slot)
+            res = converge(prov, key, own, shared, check_mode, clock=clock, slot=slot,
+                           record=records[index] if records else UNREAD)
             res["result"] = "ok"
         except WindowStopped:
             res = None    # never started: reported as skipped

@@ -11,8 +11,10 @@ VMAPI ``GET /migrations?format=raw`` (migrations in flight, noted), and only whe
 send; it runs a zfs size estimate on the instance's compute node: it reads, but it is not free).
 
 Never exported: data, ``customer_metadata``, ``internal_metadata`` other than ``user_migration_allowed`` (it can
-hold credentials), tags, NIC addresses and MACs, server comments, account logins (VMAPI knows owners by uuid
-only: the twin names them ``owner-NNN``).
+hold credentials), NIC addresses and MACs, server comments, account logins (VMAPI knows owners by uuid
+only: the twin names them ``owner-NNN``). Instance ``tags`` are exported (disruption budgets select groups by tag,
+and the vendor's ``smartdc_*`` tags mark its core zones): as they are, or with ``pseudonymise`` each key and value
+replaced by a pseudonym (``tag-001: tagvalue-001``) like names, except the vendor's own ``smartdc_*`` tags.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,6 +53,23 @@ def _pages(call, path, params):
 
 def _mib(value_bytes):
     return int(value_bytes // MIB) if isinstance(value_bytes, (int, float)) else None
+
+
+VENDOR_TAG_PREFIX = "smartdc_"   # the vendor's own tags (smartdc_type, smartdc_role): kept as they are
+
+
+def instance_tags(p, tags):
+    """An instance's tags as the twin holds them: as they are, or keys and values pseudonymised (names tables
+    ``tag`` and ``tagvalue``) but for the vendor's ``smartdc_*``; None when VMAPI shows none."""
+    if not isinstance(tags, dict):
+        return None
+    out = {}
+    for key, value in sorted(tags.items()):
+        if str(key).startswith(VENDOR_TAG_PREFIX) or not p.enabled:
+            out[key] = value
+        else:
+            out[p.name("tag", str(key))] = p.name("tagvalue", str(value))
+    return out
 
 
 def export_triton(client, twin, estimate_data=False):
@@ -117,6 +136,9 @@ def export_triton(client, twin, estimate_data=False):
         entry = {"name": name, "uuid": p.uuid("vm", vm["uuid"]), "owner": owners[owner_uuid], "server": server,
                  "ram": ram, "disk": int(quota) * 1024 if isinstance(quota, (int, float)) else None,
                  "state": state, "brand": vm.get("brand"), "dataset": None}
+        tags = instance_tags(p, vm.get("tags"))
+        if tags:
+            entry["tags"] = tags
         if entry["disk"] is None:
             twin.mark_unknown("triton.instances[*].disk", "VMAPI gave no quota for some instances", "10 GiB")
         flag = (vm.get("internal_metadata") or {}).get("user_migration_allowed")
@@ -136,7 +158,7 @@ def export_triton(client, twin, estimate_data=False):
                           "in twin.data_bytes (VMAPI VmMigrateEstimate)" if estimate_data else
                           "not read (set estimate_data: true to read VMAPI's estimate)"),
                       "twin.data_bytes when present, else a share of the disk quota (assume.triton_data_fraction)")
-    twin.leave_out("instance data, customer_metadata, internal_metadata other than user_migration_allowed, tags, "
+    twin.leave_out("instance data, customer_metadata, internal_metadata other than user_migration_allowed, "
                    "NIC addresses and MACs")
 
     in_flight = []

@@ -13,10 +13,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import GROUP, VirtFusionError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.output import as_error
+
+
+# how many hypervisors' ``servers --src`` listings run at once (each on its own SSH connection)
+LIST_WIDTH = 4
 
 
 class Inventory(object):
@@ -54,11 +59,32 @@ class Inventory(object):
         return h.get("name") if h else None
 
     # -- where the servers are (servers --src, the documented listing) ----------------------------------
-    def _servers_on(self, hid):
+    def _servers_on(self, hid, client=None):
         try:
-            return self.client.servers(hid)
+            return (client or self.client).servers(hid)
         except VirtFusionError as exc:
             raise as_error(exc, "listing the servers of hypervisor %s (vfcli-ctrl %s servers)" % (hid, GROUP))
+
+    def _list_all(self, hids):
+        """``servers --src`` of each hypervisor in ``hids``, in that order, up to LIST_WIDTH at once: each command
+        costs the control server a ``vfcli-ctrl`` process (0.3-0.6 s measured on the lab), and one after another
+        they held every evacuation's first start back by seconds. The extra connections are kept (``idle``) for
+        the window's workers (``fork``), so none is opened for nothing. A failed listing raises its error (the
+        first in ``hids``' order) once every listing has ended."""
+        width = min(LIST_WIDTH, len(hids))
+        if width <= 1:
+            return [self._servers_on(hid) for hid in hids]
+        with self._cache["lock"]:   # idle connections of an earlier listing first, then new ones
+            reused = [self._cache["idle"].pop(0) for _slot in range(min(width - 1, len(self._cache["idle"])))]
+        added = [self.client.fork() for _slot in range(width - 1 - len(reused))]
+        clients = [self.client] + reused + added
+        with self._cache["lock"]:
+            self._cache["clients"].extend(added)   # api_stats counts their commands
+        try:
+            return fan_out(hids, clients, lambda client, hid: self._servers_on(hid, client))
+        finally:
+            with self._cache["lock"]:
+                self._cache["idle"].extend(clients[1:])
 
     def _listing(self, refresh=()):
         """server id -> hypervisor id, and name -> ids, from ``servers --src`` of every hypervisor (once), or of
@@ -67,16 +93,17 @@ class Inventory(object):
             where = self._cache["where"]
         if where is None:
             where, names = {}, {}
-            for hid in sorted(self.hypervisors()):
-                for s in self._servers_on(hid):
+            hids = sorted(self.hypervisors())
+            for hid, listed in zip(hids, self._list_all(hids)):
+                for s in listed:
                     where.setdefault(s["id"], []).append(hid)
                     ids = names.setdefault(s.get("name"), [])
                     if s["id"] not in ids:
                         ids.append(s["id"])
             with self._cache["lock"]:
                 self._cache["where"], self._cache["names"] = where, names
-        for hid in refresh:
-            listed = self._servers_on(hid)
+        refresh = list(refresh)
+        for hid, listed in zip(refresh, self._list_all(refresh)):
             with self._cache["lock"]:
                 where = self._cache["where"]
                 for sid in list(where):

@@ -62,7 +62,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.pr
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._virtfusion.client import (
     GROUP,
-    HAS_PARAMIKO,
+    has_paramiko,
     VirtFusionClient,
     VirtFusionError,
 )
@@ -98,10 +98,11 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
 
     def __init__(self, params, client=None, cache=None):
         super(VirtFusionProvider, self).__init__(params)
-        if not HAS_PARAMIKO or not HAS_JMESPATH:
+        paramiko_ok = has_paramiko()
+        if not paramiko_ok or not HAS_JMESPATH:
             raise MigrationError("provider=virtfusion needs the Python libraries paramiko and jmespath on the host "
                                  "that runs the module (pip install paramiko jmespath); missing: %s" % ", ".join(
-                                     n for n, ok in (("paramiko", HAS_PARAMIKO), ("jmespath", HAS_JMESPATH)) if not ok))
+                                     n for n, ok in (("paramiko", paramiko_ok), ("jmespath", HAS_JMESPATH)) if not ok))
         try:
             self.conn = resolve_connection(params)
             self.opts = validate_migration_options(params)
@@ -112,9 +113,11 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
         self.client = client or VirtFusionClient(self.conn)
         # shared with forks: hypervisors by id, where each server is, name -> ids, what this run started
         self._cache = cache if cache is not None else {
-            "lock": threading.Lock(), "hypervisors": None, "where": None, "names": None, "started": {}, "clients": []}
+            "lock": threading.Lock(), "hypervisors": None, "where": None, "names": None, "started": {}, "clients": [],
+            "idle": []}
         with self._cache["lock"]:
-            self._cache["clients"].append(self.client)   # api_stats counts every worker's connection
+            if self.client not in self._cache["clients"]:
+                self._cache["clients"].append(self.client)   # api_stats counts every worker's connection
         self._attached = {}   # server id -> the attached start this worker runs (its console)
         self._reattach = {}   # server id -> the destination of a running migration this run re-attaches to
         self._ended = {}      # server id -> its record read after this worker's console ended (read once)
@@ -143,7 +146,9 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
     def fork(self):
         self.hypervisors()
         self._listing()
-        return VirtFusionProvider(self.params, client=self.client.fork(), cache=self._cache)
+        with self._cache["lock"]:   # a connection the listing opened and left idle, else a new one
+            client = self._cache["idle"].pop(0) if self._cache["idle"] else None
+        return VirtFusionProvider(self.params, client=client or self.client.fork(), cache=self._cache)
 
     def api_stats(self):
         """This run's counters, summed over the connections of every worker of a window."""

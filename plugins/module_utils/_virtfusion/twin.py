@@ -15,8 +15,18 @@ The paths are the vendor's; the field names read from the answers (hypervisors: 
 health wait reads; servers: ``name``, ``uuid``, ``hypervisorId``, ``state``, ``memory``, ``cpu``, ``nics``, ``disks``;
 group resources: ``hypervisorId``, ``servers``, ``cpu``, ``memory`` as ``{allocated, max}``, ``storage`` as
 ``[{storageId, max}]``) are observed, not documented: a field missing from an answer is written null and
-listed as unknown, never guessed. Never exported: the API token, SSH keys, server passwords, hostnames beyond the
-server's name, rDNS, user ids. Guest memory activity and disk contents are unknown to any API.
+listed as unknown, never guessed.
+
+When a server answer lists no disks (the vendor documents none in it), the disks come from the hybrid destination
+endpoint, ``GET /servers/{serverId}/migrate/hybrid/destinations/{destinationId}`` [vendor, since 7.1.0: "Resource,
+storage and networking detail for one destination, plus ready-to-send start bodies"; read-only; the one the
+migration's storage pre-check reads]: each drive's ``drive``, ``size``, ``sourceStorageId`` and ``mount``, and the
+destination's storage options ``storage [{storageId, mount, enabled}]`` (field names observed in the lab, not
+documented), which also give a hypervisor's storage when its own answer has none. One call per such server, and one
+per hypervisor whose storage is still unknown after them; what no answer gives stays null and unknown, never 0.
+
+Never exported: the API token, SSH keys, server passwords, hostnames beyond the server's name, rDNS, user ids.
+Guest memory activity and disk contents are unknown to any API.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,6 +57,47 @@ def read_hypervisors(client):
         if not isinstance(last, int) or page >= last or not items:
             return out
         page += 1
+
+
+def read_destination(client, server_id, dst, twin):
+    """The ``data`` of ``GET /servers/{id}/migrate/hybrid/destinations/{dst}`` (read-only), or None when it cannot be
+    read (before 7.1.0: no such endpoint; noted)."""
+    try:
+        data = _data(client.rest("GET", "/servers/%s/migrate/hybrid/destinations/%s" % (server_id, dst)))
+    except VirtFusionError as exc:
+        twin.note("the hybrid destination endpoint of server %s (destination %s) could not be read (%s): its disks "
+                  "and that storage stay unknown" % (server_id, dst, exc.reason))
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _size(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def disks_from_destination(data, src, dst, learned):
+    """The server's disks from a destination answer (``None`` when it lists none), and each storage it shows
+    (the source's per drive, the destination's options) added to ``learned`` ({hypervisor id: {storage id: entry}})."""
+    disks = []
+    for d in data.get("disks") or []:
+        if not isinstance(d, dict):
+            continue
+        sid = d.get("sourceStorageId")
+        if isinstance(sid, int) and d.get("mount"):
+            learned.setdefault(src, {}).setdefault(sid, {"id": sid, "mount": d["mount"], "enabled": True})
+        for o in d.get("storage") or []:
+            if isinstance(o, dict) and isinstance(o.get("storageId"), int) and o.get("mount"):
+                learned.setdefault(dst, {})[o["storageId"]] = {"id": o["storageId"], "mount": o["mount"],
+                                                               "enabled": o.get("enabled", True) is not False}
+        disks.append({"drive": d.get("drive"), "storage": sid if isinstance(sid, int) else None,
+                      "size": _size(d.get("size")), "data": None})
+    return disks or None
+
+
+def _destination_for(server_hv, hv_ids, unknown_storage):
+    """The hypervisor to ask about: one whose storage is still unknown, else any other, else the server's own."""
+    others = [h for h in hv_ids if h != server_hv]
+    return next((h for h in others if h in unknown_storage), others[0] if others else server_hv)
 
 
 LIMITS = (("max_servers", "maxServers", "servers"), ("max_cpu", "maxCpu", "cpu"), ("max_memory", "maxMemory", "memory"))
@@ -87,6 +138,16 @@ def _limits(hv, resources):
     return out
 
 
+def _hv_storage(hv, sizes):
+    out = []
+    for s in hv.get("storage") or []:
+        if isinstance(s, dict):
+            size = s.get("size") if isinstance(s.get("size"), int) else sizes.get(s.get("id"))
+            out.append({"id": s.get("id"), "mount": s.get("mount"), "enabled": s.get("enabled", True) is not False,
+                        "size": size if isinstance(size, int) and size >= 0 else None})
+    return out
+
+
 def export_virtfusion(client, twin):
     """Fill ``twin`` from the control server behind ``client``; returns nothing."""
     p = twin.pseudonyms
@@ -94,6 +155,7 @@ def export_virtfusion(client, twin):
     out_hvs = []
     states = {}
     groups = {}
+    sizes_of = {}
     for gid in sorted(set(hv.get("groupId") for hv in hypervisors if isinstance(hv.get("groupId"), int))):
         groups[gid] = read_group_resources(client, gid, twin)
     for hv in hypervisors:
@@ -102,12 +164,8 @@ def export_virtfusion(client, twin):
         gid = hv.get("groupId") if isinstance(hv.get("groupId"), int) else None
         resources = groups.get(gid, {}).get(hv.get("id")) or {}
         sizes = dict((r.get("storageId"), r.get("max")) for r in resources.get("storage") or [] if isinstance(r, dict))
-        storage = []
-        for s in hv.get("storage") or []:
-            if isinstance(s, dict):
-                size = s.get("size") if isinstance(s.get("size"), int) else sizes.get(s.get("id"))
-                storage.append({"id": s.get("id"), "mount": s.get("mount"), "enabled": s.get("enabled", True) is not False,
-                                "size": size if isinstance(size, int) and size >= 0 else None})
+        sizes_of[hv.get("id")] = sizes
+        storage = _hv_storage(hv, sizes)
         limits = _limits(hv, resources)
         entry = {"id": hv.get("id"), "name": name, "group": gid,
                  "cpu": {"vendor": cpu.get("vendor"), "flags": list(cpu.get("flags") or [])} if cpu else None,
@@ -115,7 +173,7 @@ def export_virtfusion(client, twin):
                  "ip_ranges": [p.network(r) for r in hv.get("ipRanges") or []] if "ipRanges" in hv else None,
                  "ssh": {"enabled": hv.get("sshEnabled"), "port": hv.get("sshPort")}
                  if "sshEnabled" in hv else None}
-        for key, field in (("cpu", "cpu"), ("storage", "storage"), ("ip_ranges", "ipRanges"), ("ssh", "sshEnabled")):
+        for key, field in (("cpu", "cpu"), ("ip_ranges", "ipRanges"), ("ssh", "sshEnabled")):
             if entry[key] is None:
                 twin.mark_unknown("virtfusion.hypervisors[*].%s" % key,
                                   "the hypervisor answer has no %s (field names observed, not documented)" % field,
@@ -129,10 +187,6 @@ def export_virtfusion(client, twin):
                 twin.mark_unknown("virtfusion.hypervisors[*].%s" % key,
                                   "neither the hypervisor answer (%s) nor its group's resources give it" % field,
                                   "0 in the lab: not set, so the hypervisor's room is unknown to the placement")
-        if any(s["size"] is None for s in storage):
-            twin.mark_unknown("virtfusion.hypervisors[*].storage[*].size",
-                              "neither the hypervisor answer nor its group's resources give the storage's size",
-                              "0 in the lab: no limit")
         # as the vendor's answer shows them (null when missing): the fleet playbook's health wait reads them
         states[name] = dict((key, hv.get(key) if isinstance(hv.get(key), bool) else None)
                             for key in ("enabled", "maintenance", "prohibit"))
@@ -144,6 +198,9 @@ def export_virtfusion(client, twin):
         out_hvs.append(entry)
     twin.extra["hypervisor_state"] = states
 
+    hv_ids = [hv.get("id") for hv in hypervisors]
+    unknown_storage = set(e["id"] for e in out_hvs if e["storage"] is None)
+    learned = {}   # {hypervisor id: {storage id: {id, mount, enabled}}} from the hybrid destination endpoint
     out_servers = []
     in_flight = []
     for hv in hypervisors:
@@ -168,13 +225,27 @@ def export_virtfusion(client, twin):
             for disk in server.get("disks") or []:
                 if isinstance(disk, dict):
                     disks.append({"drive": disk.get("drive"), "storage": disk.get("storageId"),
-                                  "size": disk.get("size"), "data": None})
-            entry = {"id": server.get("id", item.get("id")), "name": name,
+                                  "size": _size(disk.get("size")), "data": None})
+            sid = server.get("id", item.get("id"))
+            where = server.get("hypervisorId", hv.get("id"))
+            if not disks:   # the documented answer lists none: the destination endpoint does, with their sizes
+                dst = _destination_for(where, hv_ids, unknown_storage - set(learned))
+                data = read_destination(client, sid, dst, twin)
+                disks = disks_from_destination(data, where, dst, learned) if data else None
+            entry = {"id": sid, "name": name,
                      "uuid": p.uuid("server", server.get("uuid") or item.get("uuid")),
-                     "hypervisor": server.get("hypervisorId", hv.get("id")), "state": state,
+                     "hypervisor": where, "state": state,
                      "memory": server.get("memory"),
                      "cpu": server.get("cpu") if isinstance(server.get("cpu"), int) else None, "dirty_rate": None, "nics": nics,
                      "disks": disks}
+            if disks is None:
+                twin.mark_unknown("virtfusion.servers[*].disks", "neither the server answer nor the hybrid destination "
+                                  "endpoint lists the server's disks", "no disks in the lab: the storage pre-check "
+                                  "and the capacity check are unknown")
+            elif any(d["size"] is None for d in disks):
+                twin.mark_unknown("virtfusion.servers[*].disks[*].size", "neither the server answer nor the hybrid "
+                                  "destination endpoint gives a drive's size", "assume.virtfusion_max_disk_size in "
+                                  "the lab")
             if entry["memory"] is None:
                 twin.mark_unknown("virtfusion.servers[*].memory", "the server answer has no memory",
                                   "the lab's default guest memory")
@@ -184,6 +255,24 @@ def export_virtfusion(client, twin):
             if migration and migration.get("status") == "in-progress":
                 in_flight.append({"server": name, "type": migration.get("type")})
             out_servers.append(entry)
+    # a hypervisor no server answer showed the storage of: ask about it as a destination (one call, any server)
+    for hid in sorted(h for h in unknown_storage - set(learned) if h is not None):
+        subject = next((s for s in out_servers if s["hypervisor"] != hid), out_servers[0] if out_servers else None)
+        if subject is not None:
+            data = read_destination(client, subject["id"], hid, twin)
+            if data:
+                disks_from_destination(data, subject["hypervisor"], hid, learned)
+    for entry in out_hvs:
+        if entry["storage"] is None and learned.get(entry["id"]):
+            entry["storage"] = _hv_storage({"storage": [st for _sid, st in sorted(learned[entry["id"]].items())]},
+                                           sizes_of.get(entry["id"]) or {})
+        if entry["storage"] is None:
+            twin.mark_unknown("virtfusion.hypervisors[*].storage", "neither the hypervisor answer nor the hybrid "
+                              "destination endpoint shows its storage", "the lab's default")
+        elif any(s["size"] is None for s in entry["storage"]):
+            twin.mark_unknown("virtfusion.hypervisors[*].storage[*].size",
+                              "neither the hypervisor answer nor its group's resources give the storage's size",
+                              "0 in the lab: no limit")
     twin.mark_unknown("virtfusion.servers[*].dirty_rate",
                       "how fast a guest writes its memory is not in any VirtFusion API",
                       "an idle guest (assume.virtfusion_dirty_rate MiB/s)")

@@ -64,7 +64,7 @@ def test_jobs_past_the_timeout_fail_naming_each_and_where_its_result_stays(monke
     act = action()
     jobs = [act._job({"ansible_job_id": "j1", "item": {"name": "vs-1"}}, 0, ARGS),
             act._job({"ansible_job_id": "j2", "item": "vs-2"}, 1, ARGS)]
-    act._poll = lambda host, waiting: [w["jid"] == "j1" for w in waiting]
+    act._poll = lambda host, waiting, wait=0: [w["jid"] == "j1" for w in waiting]
     act._finish = lambda host, job, started, task_vars: {"changed": True}
     clock = iter(range(0, 1000, 3))
     monkeypatch.setattr(job_wait.time, "time", lambda: next(clock))

@@ -1,5 +1,12 @@
 """plugin_utils.live_progress: which progress entries become a line of the default output (tests/integration shows
 the lines arriving live through ansible-runner); here, the rule "print when something changes"."""
+import json
+import shlex
+import subprocess
+import threading
+import time
+
+from ansible_collections.fleetops.maintenance.plugins.plugin_utils import live_progress as lp
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.live_progress import ProgressFilter, format_progress
 
 
@@ -42,3 +49,36 @@ def test_verbose_shows_every_entry():
 def test_format_names_the_task_host_phase_percent_and_message():
     assert format_progress("localhost", _entries(("migrate", 25, "migrating VS a"))[0]) == \
         "[se_disable] localhost | migrate | 25% | migrating VS a (1.0s)"
+
+
+def _run_wait(job_path, wait):
+    started = time.time()
+    subprocess.run(["/bin/sh", "-c", lp.wait_for_end(job_path, wait, 0.05, shlex.quote) + "true"], check=True)
+    return time.time() - started
+
+
+def test_the_poll_waits_while_the_job_runs_and_wakes_when_it_ends(tmp_path):
+    job = tmp_path / "j123.456"
+    job.write_text(json.dumps({"started": True, "finished": False, "ansible_job_id": "j123.456"}))
+    # still running: the poll's whole wait is spent on the target
+    assert 0.4 <= _run_wait(str(job), 0.5) < 2.0
+
+    def finish():
+        time.sleep(0.15)
+        job.write_text(json.dumps({"changed": True, "msg": "done"}))
+    threading.Thread(target=finish).start()
+    # the module's result replaces the marker: the poll answers within a step or two, not a whole poll late
+    assert _run_wait(str(job), 2.0) < 1.0
+    # a job file that is gone (or a result) never holds the poll
+    assert _run_wait(str(tmp_path / "missing"), 2.0) < 0.5
+    assert lp.wait_for_end(str(job), 0, 0.05, str) == ""
+
+
+def test_the_poll_of_several_jobs_wakes_when_any_of_them_ends(tmp_path):
+    running = json.dumps({"started": 1, "finished": 0, "ansible_job_id": "j1"})
+    first, second = tmp_path / "j1", tmp_path / "j2"
+    first.write_text(running)
+    second.write_text(running)
+    assert 0.4 <= _run_wait([str(first), str(second)], 0.5) < 2.0
+    second.write_text(json.dumps({"changed": False}))
+    assert _run_wait([str(first), str(second)], 2.0) < 0.5
