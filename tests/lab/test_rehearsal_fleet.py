@@ -80,6 +80,10 @@ def test_the_operators_tasks_never_reach_the_rehearsals_run(tmp_path):
             fleet.refuse_operator_tasks(operator, dict(passed, **leak))
     with pytest.raises(SystemExit, match="rehearsal_node_work_seconds: give the real seconds"):
         fleet.stand_in(dict(operator, rehearsal_node_work_seconds="soon"), {}, str(tmp_path), 0.05, [])
+    # a twin without hypervisor storage: drive sizes accepted as unknown, in the rehearsal's run only, and said
+    accepted = {"accept_unverified": "storage_enabled"}
+    assert "memory, CPU" in fleet.accept_drive_sizes(accepted, "virtfusion.hypervisors[*].storage")["assumed"]
+    assert accepted["accept_unverified"] == "storage_enabled,capacity"
     with pytest.raises(SystemExit, match="a Triton fleet is not rehearsed yet"):
         fleet.check_provider("triton")
 
