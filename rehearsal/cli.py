@@ -11,6 +11,7 @@ import time
 import yaml
 
 from rehearsal import compare as comparing
+from rehearsal import fleet
 from rehearsal import forecast as forecasting
 from rehearsal import timeline
 from rehearsal.observe import lab_info, snapshot
@@ -26,6 +27,7 @@ MAINTENANCE = {
     "evacuate_host": ("evacuate_host", None),
     "move_back_host": ("move_back_host", None),
     "migrate_instance": ("migrate_instance", None),
+    "maintain_fleet": ("maintain_fleet", None),
 }
 # the operator's variables the rehearsal never passes on: the connection to the real system, and where records go
 CONNECTION_VARS = (
@@ -37,7 +39,7 @@ CONNECTION_VARS = (
 )
 # environment variables that could point a playbook at the real system: never passed to the rehearsal's run
 REAL_ENV_PREFIXES = ("AVI_", "TRITON_", "SDC_", "VIRTFUSION_")
-DEFAULT_WINDOW = {"evacuate_host": 4, "move_back_se": 4, "move_back_host": 4}
+DEFAULT_WINDOW = {"evacuate_host": 4, "move_back_se": 4, "move_back_host": 4, "maintain_fleet": 4}
 VF_STORAGE_UNKNOWN = "virtfusion.hypervisors[*].storage"
 # where the rehearsal's run keeps its intent records (never the operator's FLEETOPS_RECORD_DIR), under the work dir
 INTENT_DIR = "intent"
@@ -131,6 +133,8 @@ def hosts_of(maintenance, provider, variables):
     node it returns to and what returns there (``return_host``, ``returning``: from the evacuation's run record)."""
     if provider == "avi":
         return {"source_host": None}
+    if maintenance == "maintain_fleet":
+        return fleet.hosts(variables)
     if maintenance != "move_back_host":
         return {"source_host": variables.get("compute_node") if provider == "triton" else variables.get("hypervisor")}
     record = _record(variables.get("record") or "") or {}
@@ -163,6 +167,9 @@ def cmd_prepare(a):
     if not isinstance(variables, dict):
         raise SystemExit(f"{a.vars_file}: the maintenance's variables must be a mapping")
     playbook, provider = _provider_of(a.maintenance, variables)
+    if a.maintenance == "maintain_fleet":   # refused before the lab starts
+        fleet.check_provider(provider)
+        fleet.hosts(variables)
     if twin["twin"]["provider"] != provider:
         raise SystemExit(f"maintenance {a.maintenance} (provider {provider}) needs a twin of {provider}, not of "
                          f"{twin['twin']['provider']} ({a.twin})")
@@ -214,6 +221,8 @@ def cmd_prepare(a):
         maint_vars["avi_api_version"] = str((twin.get("controller") or {}).get("version") or "22.1.3")
     maint_vars["report_file"] = os.path.join(work, "maintenance", "run.json")
     assumptions = []
+    if a.maintenance == "maintain_fleet":   # the operator's tasks never run: they would act on real machines
+        assumptions.append(fleet.stand_in(variables, maint_vars, work, a.time_scale, ignored))
     for made in resolved.get("assumptions") or []:
         if made not in assumptions:   # one line per field, not one per object
             assumptions.append(made)
@@ -228,11 +237,15 @@ def cmd_prepare(a):
             assumptions.append({"field": "the storage pre-check (destination storage per drive)",
                                 "assumed": "passes (accept_unverified: storage, in the rehearsal only)",
                                 "source": "the twin has no hypervisor storage: %s" % VF_STORAGE_UNKNOWN})
+        if a.maintenance == "maintain_fleet":
+            assumptions.append(fleet.accept_drive_sizes(maint_vars, VF_STORAGE_UNKNOWN))
     _dump_json(os.path.join(work, "maintenance-vars.json"), maint_vars, private=True)
     before = snapshot(state, provider)
     _dump_json(os.path.join(work, "before.json"), before)
     hosts = hosts_of(a.maintenance, provider, maint_vars)
     hosts["budgets"] = budgets_of(variables)   # the operator's names: the forecast translates the lab's back
+    if a.maintenance == "maintain_fleet":
+        fleet.refuse_operator_tasks(variables, maint_vars)
     meta = {"maintenance": a.maintenance, "playbook": playbook, "provider": provider, "twin": os.path.abspath(a.twin),
             "source": twin["twin"].get("source"), "pseudonymised": twin["twin"].get("pseudonymised"),
             "time_scale": a.time_scale, "assume": assume, "assumptions": assumptions,
@@ -307,14 +320,15 @@ def cmd_forecast(a):
            "rc": run.get("rc"), "record": _record(os.path.join(work, "maintenance", "run.json")),
            "names": meta.get("names"), "window": meta.get("window")}
     ctx.update(meta.get("hosts") or {})
-    result = forecasting.compute(before, after, ctx, "forecast")
+    fleet_run = meta["maintenance"] == "maintain_fleet"
+    result = (fleet.compute if fleet_run else forecasting.compute)(before, after, ctx, "forecast")
     result["twin"] = {"file": meta["twin"], "source": meta.get("source"), "unknown": meta.get("unknown"),
                       "pseudonymised": meta.get("pseudonymised")}
     result["ignored_vars"] = meta.get("ignored_vars")
     result["files"] = {"work_dir": work, "maintenance_log": os.path.join(work, "maintenance.log"),
                        "maintenance_record": os.path.join(work, "maintenance", "run.json")}
     epoch = datetime.datetime.fromtimestamp(run.get("started") or time.time(), datetime.timezone.utc)
-    result["record_steps"] = timeline.record_steps(result, epoch)
+    result["record_steps"] = (fleet.record_steps if fleet_run else timeline.record_steps)(result, epoch)
     _dump_json(os.path.join(work, "forecast.json"), result)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
@@ -341,7 +355,7 @@ def measure_run(lab_state, before, after, maintenance, variables, wall=None, rc=
     ctx = {"maintenance": maintenance, "topology": _load(info["topology"]), "wall": wall, "rc": rc, "record": record,
            "window": variables.get("concurrency", DEFAULT_WINDOW.get(maintenance, 1))}
     ctx.update(hosts_of(maintenance, provider, variables), budgets=budgets_of(variables))
-    return forecasting.compute(before, after, ctx, "measured")
+    return (fleet.compute if maintenance == "maintain_fleet" else forecasting.compute)(before, after, ctx, "measured")
 
 
 def cmd_measure(a):

@@ -122,7 +122,28 @@ def compare(forecast, measured):
           or provider == "virtfusion", "the same set (VirtFusion: every migrated server has some downtime)")
     check("result", forecast["result"]["ok"], measured["result"]["ok"],
           forecast["result"]["ok"] == measured["result"]["ok"], "the same")
+    if forecast.get("fleet") or measured.get("fleet"):
+        fleet_checks(forecast.get("fleet") or {}, measured.get("fleet") or {}, check)
     return {"agree": all(c["ok"] for c in checks), "checks": checks}
+
+
+def _fleet_moves(fleet, key):
+    return dict((n["node"], sorted([e["server"], e["to"]] for e in n.get(key) or [])) for n in fleet.get("per_node") or [])
+
+
+def fleet_checks(fleet_f, fleet_m, check):
+    """A fleet maintenance: the nodes started in the same order, every server went to the same destination in each
+    node's evacuation (and move back), the same capacity verdict before each start, capacity never exceeded."""
+    check("fleet node order", fleet_f.get("order"), fleet_m.get("order"), fleet_f.get("order") == fleet_m.get("order"),
+          "the same order")
+    for key, name in (("evacuated", "fleet evacuation destinations"), ("moved_back", "fleet move back destinations")):
+        ff, fm = _fleet_moves(fleet_f, key), _fleet_moves(fleet_m, key)
+        check(name, ff, fm, ff == fm, "per node, the same destination for each server")
+    fv = dict((n["node"], n["capacity"]["verdict"]) for n in fleet_f.get("per_node") or [])
+    mv = dict((n["node"], n["capacity"]["verdict"]) for n in fleet_m.get("per_node") or [])
+    check("fleet capacity verdicts", fv, mv, fv == mv, "the same verdict before each node's start")
+    fe, me = fleet_f.get("capacity_exceeded"), fleet_m.get("capacity_exceeded")
+    check("fleet capacity never exceeded", fe, me, fe == [] and me == [], "no hypervisor over its memory limit in either")
 
 
 def lines(comparison):
