@@ -21,7 +21,7 @@ import json
 import os
 
 from rehearsal import forecast as forecasting
-from rehearsal.timeline import waves, window_makespan
+from rehearsal.timeline import merged, waves, window_makespan
 
 NODE_WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks", "node_work.yml")
 # the operator's fleet variables a rehearsal replaces: their tasks, how nodes are reached, where the fleet's state is
@@ -323,13 +323,7 @@ def compute(before, after, ctx, label="forecast"):
 
 def _clocked_union(spans, at):
     """Real-speed seconds of the union of wall-clock spans."""
-    merged = []
-    for s, e in sorted((s, e) for s, e in spans if s is not None and e is not None and e >= s):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return sum(at(e) - at(s) for s, e in merged)
+    return sum(at(e) - at(s) for s, e in merged(spans))
 
 
 def lines(f):

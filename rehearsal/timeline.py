@@ -5,19 +5,21 @@ import datetime
 import fnmatch
 
 
+def merged(intervals):
+    """The union of [start, end] intervals as sorted, disjoint [start, end] lists (None ends and reversed ones left
+    out)."""
+    segments = []
+    for start, end in sorted((s, e) for s, e in intervals if s is not None and e is not None and e >= s):
+        if segments and start <= segments[-1][1]:
+            segments[-1][1] = max(segments[-1][1], end)
+        else:
+            segments.append([start, end])
+    return segments
+
+
 def union_length(intervals):
     """Total length of the union of [start, end] intervals."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted((s, e) for s, e in intervals if s is not None and e is not None and e >= s):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
-    return total
+    return sum(end - start for start, end in merged(intervals))
 
 
 def window_makespan(durations, window):
@@ -36,12 +38,7 @@ def real_speed_clock(busy, idle_rate, busy_rate=1.0):
     per unit, the time between them (the collection's own) ``idle_rate``. On the lab's clock (lab seconds) the
     operations count 1 (a lab second stands for a real second of the vendor's) and the collection's time counts
     ``time_scale`` (it was measured at the rehearsal's speed): the same arithmetic as the duration line."""
-    segments = []
-    for start, end in sorted((s, e) for s, e in busy if s is not None and e is not None and e >= s):
-        if segments and start <= segments[-1][1]:
-            segments[-1][1] = max(segments[-1][1], end)
-        else:
-            segments.append([start, end])
+    segments = merged(busy)
     t0 = segments[0][0] if segments else 0.0
 
     def at(t):

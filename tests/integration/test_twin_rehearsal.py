@@ -506,13 +506,32 @@ def test_virtfusion_twin_carries_the_capacity_the_placement_reads(tmp_path):
                 lab.stop()
 
 
+def rehearse_capacity_aware(source, twin_file, topology, tmp_path):
+    """The source's own check-mode plan of evacuating hv-src onto hv-b, hv-c and hv-d (placement chosen by the
+    module), then the rehearsal of the same evacuation on the twin, which must not talk to the source. Returns
+    (the plan's {server: destination}, the check-mode result, the rehearsal's variables, the forecast)."""
+    from test_virtfusion_playbooks import ad_hoc
+    rc, out = ad_hoc(source, {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"],
+                              "concurrency": 2}, check=True)
+    assert rc == 0, out
+    plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+    variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
+                 "concurrency": 2, "accept_unverified": VF_UNREADABLE}
+    calls = api_calls(source, "virtfusion")
+    forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
+                        {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
+                        time_scale=str(topology["time_scale"]))
+    assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
+    assert forecast["result"]["ok"], forecast["lines"]
+    return plan, out, variables, forecast
+
+
 @demo
 def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
     """hv-src of virtfusion_budgets evacuated onto several destinations (hv-b, hv-c, hv-d: the module chooses one
     per server from the group resources): the rehearsal on the twin places each server where the source's check-mode
     plan does, and the real run on the source does the same. The source answers rich (its servers' disks in their
     answers; a documented-only source: test_a_virtfusion_twin_of_documented_answers_reads_disks_...)."""
-    from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
     source.output = "rich"
     source.start(reset=True)
@@ -520,20 +539,9 @@ def test_virtfusion_twin_forecasts_a_capacity_aware_evacuation(tmp_path):
         topology = yaml.safe_load(open(source.topology))
         twin_file = tmp_path / "twin.yml"
         export(source, twin_file, provider="virtfusion")
-        rc, out = ad_hoc(source, {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"],
-                                  "concurrency": 2}, check=True)
-        assert rc == 0, out
-        plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
+        plan, out, variables, forecast = rehearse_capacity_aware(source, twin_file, topology, tmp_path)
         assert sorted(plan) == ["db-1", "db-2", "web-1", "web-2"] and set(plan.values()) <= {"hv-b", "hv-c", "hv-d"}
         room = dict((h, r["memory_free"]) for h, r in out["plan"]["placement"]["headroom"].items())
-        variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
-                     "concurrency": 2, "accept_unverified": VF_UNREADABLE}
-        calls = api_calls(source, "virtfusion")
-        forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
-                            {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
-                            time_scale=str(topology["time_scale"]))
-        assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
-        assert forecast["result"]["ok"], forecast["lines"]
         assert dict((o["server"], o["to"]) for o in forecast["order"]) == plan, forecast["order"]
         assert forecast["capacity"]["shortfalls"] == [], forecast["capacity"]
         # the room the forecast leaves on each destination is the room the source's plan promised
@@ -554,7 +562,6 @@ def test_a_virtfusion_twin_of_documented_answers_reads_disks_from_the_destinatio
     from the hybrid destination endpoint (vendor, 7.1.0+), so the twin has the source's disks and the rehearsal of a
     capacity-aware evacuation (several destinations) is no longer refused for unknown capacity: it places each server
     where the source's own check-mode plan does."""
-    from test_virtfusion_playbooks import ad_hoc
     source = long_lived(VirtFusionPlaybookLab)(tmp_path / "lab", "virtfusion_budgets.yml")
     source.start(reset=True)      # output: documented (the lab's default)
     try:
@@ -573,18 +580,7 @@ def test_a_virtfusion_twin_of_documented_answers_reads_disks_from_the_destinatio
         assert not unknown & {"virtfusion.servers[*].disks", "virtfusion.servers[*].disks[*].size",
                               "virtfusion.hypervisors[*].storage"}, unknown
 
-        args = {"from_server": "hv-src", "target_servers": ["hv-b", "hv-c", "hv-d"], "concurrency": 2}
-        rc, out = ad_hoc(source, args, check=True)
-        assert rc == 0, out
-        plan = dict((p["server"], p["target"]) for p in out["plan"]["placement"]["placement"])
-        variables = {"provider": "virtfusion", "hypervisor": "hv-src", "destinations": "hv-b,hv-c,hv-d",
-                     "concurrency": 2, "accept_unverified": VF_UNREADABLE}
-        calls = api_calls(source, "virtfusion")
-        forecast = rehearse(source, twin_file, "evacuate_host", variables, tmp_path / "rehearsal",
-                            {"virtfusion": {"timing": topology["virtfusion"]["timing"]}},
-                            time_scale=str(topology["time_scale"]))
-        assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
-        assert forecast["result"]["ok"], forecast["lines"]
+        plan, _out, _variables, forecast = rehearse_capacity_aware(source, twin_file, topology, tmp_path)
         # the rehearsal's run checked capacity and storage itself: neither was accepted unverified for it
         ran_with = json.load(open(tmp_path / "rehearsal" / "run" / "maintenance-vars.json"))
         assert ran_with["accept_unverified"] == VF_UNREADABLE, ran_with["accept_unverified"]
