@@ -128,7 +128,9 @@ def compare(forecast, measured):
 
 
 def _fleet_moves(fleet, key):
-    return dict((n["node"], sorted([e["server"], e["to"]] for e in n.get(key) or [])) for n in fleet.get("per_node") or [])
+    """Per node, [what moved (a VirtFusion server, a Triton instance), where to]."""
+    return dict((n["node"], sorted([e.get("server", e.get("instance")), e["to"]] for e in n.get(key) or []))
+                for n in fleet.get("per_node") or [])
 
 
 def fleet_checks(fleet_f, fleet_m, check):
@@ -138,12 +140,12 @@ def fleet_checks(fleet_f, fleet_m, check):
           "the same order")
     for key, name in (("evacuated", "fleet evacuation destinations"), ("moved_back", "fleet move back destinations")):
         ff, fm = _fleet_moves(fleet_f, key), _fleet_moves(fleet_m, key)
-        check(name, ff, fm, ff == fm, "per node, the same destination for each server")
+        check(name, ff, fm, ff == fm, "per node, the same destination for each instance or server")
     fv = dict((n["node"], n["capacity"]["verdict"]) for n in fleet_f.get("per_node") or [])
     mv = dict((n["node"], n["capacity"]["verdict"]) for n in fleet_m.get("per_node") or [])
     check("fleet capacity verdicts", fv, mv, fv == mv, "the same verdict before each node's start")
     fe, me = fleet_f.get("capacity_exceeded"), fleet_m.get("capacity_exceeded")
-    check("fleet capacity never exceeded", fe, me, fe == [] and me == [], "no hypervisor over its memory limit in either")
+    check("fleet capacity never exceeded", fe, me, fe == [] and me == [], "no node over its memory limit in either")
 
 
 def lines(comparison):

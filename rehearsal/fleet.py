@@ -11,10 +11,15 @@ order and waves as the window ran them, per node the servers evacuated (and move
 capacity verdict before each start (refusals are shortfalls naming the node), the memory each hypervisor held at
 most against its limit, and the duration at real speed. Real speed: a piecewise clock over the rehearsal's wall time,
 where each node's evacuation (and move back) counts the modelled vendor time of its migrations, ``concurrency`` at a
-time (forecast.virtfusion's durations, as a host evacuation's forecast), the stand-in for the operator's work
-counts ``rehearsal_node_work_seconds``, and the rest (the collection's own time: checks, lock, health) counts as
-measured. Where several run at once, the slowest rate counts (an approximation, said in the guide).
-VirtFusion only: the Triton lab times migrations on its own clock, which this attribution does not read yet.
+time (forecast.virtfusion's or forecast.triton's durations, as a host evacuation's forecast), the stand-in for the
+operator's work counts ``rehearsal_node_work_seconds``, and the rest (the collection's own time: checks, lock, health)
+counts as measured. Where several run at once, the slowest rate counts (an approximation, said in the guide).
+
+Both providers: a VirtFusion migration is placed on the wall clock by the lab's ``created_real`` / ``finished_real``
+and attributed to a node by its source and destination hypervisor ids; a Triton migration (the Triton lab times it on
+its own clock, in lab seconds: ``started``, ``switched``, ``ended``) by the same records' real-time stamps
+(``started_real``, ``ended_real``; the lab's clock is real time / time_scale) and its source and target hostnames,
+its modelled duration the lab seconds forecast.triton counts (begin, syncs, switch, finalize).
 """
 import datetime
 import json
@@ -62,10 +67,13 @@ def hosts(variables):
             "node_work_seconds": _work_seconds(variables) if WORK_SECONDS in variables else None}
 
 
+PROVIDERS = ("triton", "virtfusion")
+
+
 def check_provider(provider):
-    if provider != "virtfusion":
-        raise SystemExit("maintenance maintain_fleet: the rehearsal forecasts a VirtFusion fleet (provider: virtfusion); "
-                         "a Triton fleet is not rehearsed yet, got provider %s" % provider)
+    if provider not in PROVIDERS:
+        raise SystemExit("maintenance maintain_fleet: the rehearsal forecasts a fleet of Triton compute nodes or "
+                         "VirtFusion hypervisors (provider: triton or virtfusion), got provider %s" % provider)
 
 
 def stand_in(variables, maint_vars, work, time_scale, ignored):
@@ -138,9 +146,69 @@ def _migrations(before, after):
     return migs
 
 
+def _vf_moves(before, after, _ctx):
+    """VirtFusion: each migration (who, from, to, status, completed, wall-clock span, memory), the memory each
+    hypervisor held before the run and its limit (the vendor's max_memory, by hypervisor name)."""
+    hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
+    memory = dict((s["id"], s.get("memory") or 0) for s in before["world"].get("servers") or [])
+    moves = []
+    for m in _migrations(before, after):
+        lab = m.get("_lab") or {}
+        moves.append({"who": m.get("serverName"), "from": hv_names.get(m.get("sourceId")),
+                      "to": hv_names.get(m.get("destinationId")), "status": m.get("status"),
+                      "completed": m.get("status") == "complete" and not m.get("cancelled"),
+                      "start": lab.get("created_real"), "end": lab.get("finished_real"),
+                      "memory": memory.get(m.get("serverId"), 0)})
+    held = dict((h["name"], 0) for h in after["world"].get("hypervisors") or [])
+    for srv in before["world"].get("servers") or []:
+        node = hv_names.get(srv.get("hypervisorId"), srv.get("hypervisorId"))
+        held[node] = held.get(node, 0) + (srv.get("memory") or 0)
+    limits = dict((h["name"], h.get("max_memory") or None) for h in after["world"].get("hypervisors") or [])
+    return moves, held, limits
+
+
+def _triton_moves(before, after, ctx):
+    """Triton: each migration as forecast.triton orders them (by its start in lab seconds, then the instance), placed
+    on the wall clock by the lab's real-time stamps and attributed by its source and target hostnames; an instance's
+    RAM from the lab's topology (the twin's sizes); each node's limit its reservable RAM before the run (CNAPI's
+    unreserved_ram plus the RAM of the instances on it then)."""
+    seen = set()
+    for entry in (before["instances"].get("instances") or {}).values():
+        seen.update(m["id"] for m in entry.get("migrations") or [])
+    migs = []
+    for name, entry in (after["instances"].get("instances") or {}).items():
+        for m in entry.get("migrations") or []:
+            if m["id"] not in seen:
+                migs.append(dict(m, instance=name))
+    migs.sort(key=lambda m: (m["started"], m["instance"]))
+    ram = dict((i.get("name"), i.get("ram") or 0)
+               for i in ((ctx.get("topology") or {}).get("triton") or {}).get("instances") or [] if isinstance(i, dict))
+    moves = [{"who": m["instance"], "from": m.get("source_server_hostname"), "to": m.get("target_server_hostname"),
+              "status": m.get("result"), "completed": m.get("result") == "finalized", "start": m.get("started_real"),
+              "end": m.get("ended_real") or m.get("failed_real") or m.get("switched_real"),
+              "memory": ram.get(m["instance"], 0)} for m in migs]
+    held = {}
+    for name, entry in (before["instances"].get("instances") or {}).items():
+        node = entry.get("server_hostname")
+        held[node] = held.get(node, 0) + ram.get(name, 0)
+    limits = {}
+    for server in before.get("servers") or []:
+        node = server.get("hostname")
+        held.setdefault(node, 0)
+        limits[node] = None if server.get("unreserved_ram") is None else server["unreserved_ram"] + held[node]
+    return moves, held, limits
+
+
+MOVES = {"virtfusion": _vf_moves, "triton": _triton_moves}
+# what a migration moves, and what a node is, per provider (run-record target types)
+WHO = {"virtfusion": "server", "triton": "instance"}
+NODE_TYPE = {"virtfusion": "hypervisor", "triton": "compute_node"}
+
+
 def clock(intervals):
     """Piecewise clock: ``intervals`` [(start, end, rate)] on the wall clock; the time inside one counts ``rate`` real
-    seconds per second (the highest where they overlap), outside them 1. Returns t -> seconds since the first."""
+    seconds per second (the highest where they overlap), outside them 1 (before the first too: a node's checks before
+    its first migration count as measured). Returns t -> seconds since the first interval's start."""
     points = sorted(set([p for s, e, _r in intervals for p in (s, e) if s is not None and e is not None]))
     segments = []
     for a, b in zip(points, points[1:]):
@@ -148,7 +216,11 @@ def clock(intervals):
         rates = [r for s, e, r in intervals if s is not None and e is not None and s <= mid < e]
         segments.append((a, b, max(rates) if rates else 1.0))
 
+    origin = points[0] if points else 0.0
+
     def at(t):
+        if t <= origin or not segments:
+            return t - origin
         total = 0.0
         for a, b, rate in segments:
             if t <= a:
@@ -171,52 +243,46 @@ def _phases(step):
     return out
 
 
-def _replay_memory(before, after, migs, names):
-    """The most memory each hypervisor held during the run (a server counts on its destination from the migration's
-    start, and leaves its source when the migration completes), against its limit."""
-    hvs = dict((h["id"], h) for h in after["world"].get("hypervisors") or [])
-    memory = dict((s["id"], s.get("memory") or 0) for s in before["world"].get("servers") or [])
-    held = dict((hid, 0) for hid in hvs)
-    for s in before["world"].get("servers") or []:
-        held[s.get("hypervisorId")] = held.get(s.get("hypervisorId"), 0) + (s.get("memory") or 0)
+def _replay_memory(moves, held, limits, names, node_word="hypervisor"):
+    """The most memory each node held during the run (an instance or server counts on its destination from the
+    migration's start, and leaves its source when the migration completes), against its limit."""
+    held = dict(held)
     peak = dict(held)
     events = []
-    for m in migs:
-        lab = m.get("_lab") or {}
-        events.append((lab.get("created_real") or 0, 1, m))
-        events.append((lab.get("finished_real") or lab.get("created_real") or 0, 2, m))
+    for m in moves:
+        events.append((m["start"] or 0, 1, m))
+        events.append((m["end"] or m["start"] or 0, 2, m))
     for _t, kind, m in sorted(events, key=lambda e: (e[0], e[1])):
-        mem = memory.get(m.get("serverId"), 0)
         if kind == 1:
-            held[m.get("destinationId")] = held.get(m.get("destinationId"), 0) + mem
-            peak[m.get("destinationId")] = max(peak.get(m.get("destinationId"), 0), held[m.get("destinationId")])
-        elif m.get("status") == "complete" and not m.get("cancelled"):
-            held[m.get("sourceId")] = held.get(m.get("sourceId"), 0) - mem
+            held[m["to"]] = held.get(m["to"], 0) + m["memory"]
+            peak[m["to"]] = max(peak.get(m["to"], 0), held[m["to"]])
+        elif m["completed"]:
+            held[m["from"]] = held.get(m["from"], 0) - m["memory"]
         else:
-            held[m.get("destinationId")] = held.get(m.get("destinationId"), 0) - mem
+            held[m["to"]] = held.get(m["to"], 0) - m["memory"]
     out, exceeded = {}, []
-    for hid, hv in sorted(hvs.items()):
-        limit = hv.get("max_memory") or None
-        out[names(hv["name"])] = {"peak_memory": peak.get(hid, 0), "max_memory": limit}
-        if limit and peak.get(hid, 0) > limit:
-            exceeded.append("hypervisor %s held %s MiB at most, over its limit %s" % (names(hv["name"]), peak[hid], limit))
+    for node in sorted(set(limits) | set(held), key=str):
+        if node is None:
+            continue
+        limit = limits.get(node) or None
+        out[names(node)] = {"peak_memory": peak.get(node, 0), "max_memory": limit}
+        if limit and peak.get(node, 0) > limit:
+            exceeded.append("%s %s held %s MiB at most, over its limit %s" % (node_word, names(node), peak[node], limit))
     return out, exceeded
 
 
-def _attribute(migs, mig_spans, steps, hv_names):
+def _attribute(moves, steps):
     """Each migration's part of the fleet: ("evacuate", node) when it left the node during the node's evacuation,
     ("move back", node) when it came to the node during its move back, else ("other", index)."""
     out = []
-    for i, (m, (s, _e)) in enumerate(zip(migs, mig_spans)):
-        key = ("other", i)
+    for i, m in enumerate(moves):
+        key, s = ("other", i), m["start"]
         for step in steps:
             node, ph = step.get("target"), _phases(step)
             evac, back = ph.get("evacuate", (None, None)), ph.get("move back", (None, None))
-            if evac[0] is not None and s is not None and evac[0] <= s <= (evac[1] or s) \
-                    and hv_names.get(m.get("sourceId")) == node:
+            if evac[0] is not None and s is not None and evac[0] <= s <= (evac[1] or s) and m["from"] == node:
                 key = ("evacuate", node)
-            elif back[0] is not None and s is not None and back[0] <= s <= (back[1] or s) \
-                    and hv_names.get(m.get("destinationId")) == node:
+            elif back[0] is not None and s is not None and back[0] <= s <= (back[1] or s) and m["to"] == node:
                 key = ("move back", node)
         out.append(key)
     return out
@@ -227,13 +293,14 @@ def compute(before, after, ctx, label="forecast"):
     names = forecasting.Names(ctx.get("names"))
     out = forecasting.compute(before, after, ctx, label)
     record = ctx.get("record") or {}
-    migs = _migrations(before, after)
-    hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
+    provider = before["provider"]
+    moves, held, limits = MOVES[provider](before, after, ctx)
     steps = _node_steps(record)
-    mig_spans = [((m.get("_lab") or {}).get("created_real"), (m.get("_lab") or {}).get("finished_real")) for m in migs]
-    group_of = _attribute(migs, mig_spans, steps, hv_names)
+    mig_spans = [(m["start"], m["end"]) for m in moves]
+    group_of = _attribute(moves, steps)
     # the piecewise clock: each node's evacuation (and move back) at the modelled vendor time of its migrations,
-    # concurrency at a time (forecast.virtfusion's durations), the stand-in at the operator's seconds
+    # concurrency at a time (forecast.virtfusion's or forecast.triton's durations), the stand-in at the operator's
+    # seconds
     groups = {}
     for i, key in enumerate(group_of):
         groups.setdefault(key, []).append(i)
@@ -274,9 +341,9 @@ def compute(before, after, ctx, label="forecast"):
         start = min(v[0] for v in busy) if busy else None
         end = max((v[1] for v in busy if v[1] is not None), default=None)
         evacuated, moved_back = [], []
-        for m, key in zip(migs, group_of):
-            entry = {"server": names(m.get("serverName")), "from": names(hv_names.get(m.get("sourceId"))),
-                     "to": names(hv_names.get(m.get("destinationId"))), "status": m.get("status")}
+        for m, key in zip(moves, group_of):
+            entry = {WHO[provider]: names(m["who"]), "from": names(m["from"]), "to": names(m["to"]),
+                     "status": m["status"]}
             if key == ("evacuate", node):
                 evacuated.append(entry)
             elif key == ("move back", node):
@@ -295,7 +362,7 @@ def compute(before, after, ctx, label="forecast"):
             spans.append((names(node), real(start), real(end)))
     per_node.sort(key=lambda n: (n["start"] is None, n["start"] or 0, n["node"]))   # as the window started them
     started = [n["node"] for n in per_node if n["start"] is not None]
-    peaks, exceeded = _replay_memory(before, after, migs, names)
+    peaks, exceeded = _replay_memory(moves, held, limits, names, NODE_TYPE[provider].replace("_", " "))
     for text in shortfalls + exceeded:
         if text not in out["capacity"]["shortfalls"]:
             out["capacity"]["shortfalls"].append(text)
@@ -326,6 +393,11 @@ def _clocked_union(spans, at):
     return sum(at(e) - at(s) for s, e in merged(spans))
 
 
+def who(entry):
+    """What a per-node entry moved: a VirtFusion server or a Triton instance."""
+    return entry.get("server", entry.get("instance"))
+
+
 def lines(f):
     tag = "forecast" if f["kind"] == "forecast" else "measured"
     fl = f["fleet"]
@@ -333,14 +405,14 @@ def lines(f):
         tag, len(fl["nodes"]), fl["window"], "yes" if fl["move_back"] else "no", ", ".join(fl["order"]) or "none",
         " | ".join(", ".join(w) for w in fl["waves"]) or "none")]
     for n in fl["per_node"]:
-        moves = ", ".join("%s -> %s" % (e["server"], e["to"]) for e in n["evacuated"]) or "nothing"
-        back = "; moved back: %s" % (", ".join("%s <- %s" % (e["server"], e["from"]) for e in n["moved_back"]) or "nothing") \
+        moves = ", ".join("%s -> %s" % (who(e), e["to"]) for e in n["evacuated"]) or "nothing"
+        back = "; moved back: %s" % (", ".join("%s <- %s" % (who(e), e["from"]) for e in n["moved_back"]) or "nothing") \
             if fl["move_back"] else ""
         out.append("  %s: %s, starts at +%s s, %s s; capacity before its start: %s (%s); evacuated: %s%s" % (
             n["node"], n["result"], n["start"], n["seconds"], n["capacity"]["verdict"], n["capacity"]["detail"],
             moves, back))
-    out.append("memory held at most per hypervisor (%s, MiB of the limit): %s%s" % (
-        tag, ", ".join("%s %s/%s" % (h, v["peak_memory"], v["max_memory"]) for h, v in sorted(fl["memory"].items())),
+    out.append("memory held at most per %s (%s, MiB of the limit): %s%s" % (
+        NODE_TYPE.get(f.get("provider"), "node").replace("_", " "), tag, ", ".join("%s %s/%s" % (h, v["peak_memory"], v["max_memory"]) for h, v in sorted(fl["memory"].items())),
         "; EXCEEDED: " + "; ".join(fl["capacity_exceeded"]) if fl["capacity_exceeded"] else "; never exceeded"))
     if fl["node_work"]["stood_in"]:
         out.append("the operator's work on each node was NOT run: %s s at real speed stood for it per node "
@@ -353,10 +425,12 @@ def record_steps(f, epoch):
     def at(offset):
         return (epoch + datetime.timedelta(seconds=float(offset or 0))).replace(tzinfo=None).isoformat()
     steps = []
+    provider = f["provider"]
+    key = WHO[provider]   # Triton: downtime in (lab) seconds; VirtFusion: QEMU's, in ms
     wave_of = dict((n, i + 1) for i, w in enumerate(f["fleet"]["waves"]) for n in w)
     for n in f["fleet"]["per_node"]:
-        moves = ", ".join("%s -> %s" % (e["server"], e["to"]) for e in n["evacuated"]) or "nothing to move"
-        steps.append({"target": n["node"], "target_type": "hypervisor", "group": "wave %s" % wave_of.get(n["node"], "-"),
+        moves = ", ".join("%s -> %s" % (who(e), e["to"]) for e in n["evacuated"]) or "nothing to move"
+        steps.append({"target": n["node"], "target_type": NODE_TYPE[provider], "group": "wave %s" % wave_of.get(n["node"], "-"),
                       "start": at(n["start"]), "end": at(n["end"] if n["end"] is not None else n["start"]),
                       "result": n["result"], "message": "capacity %s; evacuated: %s%s" % (
                           n["capacity"]["verdict"], moves, "; moved back: %d" % len(n["moved_back"])
@@ -364,13 +438,13 @@ def record_steps(f, epoch):
                       "disruption": {"expected": False, "seconds": 0.0}})
         for kind, entries in (("evacuation of", n["evacuated"]), ("move back to", n["moved_back"])):
             for e in entries:
-                item = next((i for i in f["order"] if i["server"] == e["server"] and i["from"] == e["from"]
+                item = next((i for i in f["order"] if i[key] == e[key] and i["from"] == e["from"]
                              and i["to"] == e["to"]), {})
-                downtime = f["disruption"]["by_target"].get(e["server"])
-                steps.append({"target": "%s (%s %s)" % (e["server"], kind, n["node"]), "target_type": "server",
+                downtime = f["disruption"]["by_target"].get(e[key])
+                steps.append({"target": "%s (%s %s)" % (e[key], kind, n["node"]), "target_type": key,
                               "group": "%s %s" % (kind, n["node"]), "start": at(item.get("start")),
                               "end": at((item.get("start") or 0) + (item.get("seconds") or 0)),
                               "result": e["status"] or "unknown", "message": "%s -> %s" % (e["from"], e["to"]),
-                              "disruption": {"expected": downtime is not None,
-                                             "seconds": None if downtime is None else downtime / 1000.0}})
+                              "disruption": {"expected": downtime is not None, "seconds": None if downtime is None
+                                             else downtime if provider == "triton" else downtime / 1000.0}})
     return steps

@@ -1,4 +1,5 @@
-"""A fleet maintenance rehearsed on a twin (issue 18, item 1 x item 5), end to end on VirtFusion: export a twin of a
+"""A fleet maintenance rehearsed on a twin (issue 18, item 1 x item 5), end to end on VirtFusion (and with
+FLEETOPS_TWIN_DEMO=1 on Triton: tests/integration/files/triton_fleet_twin.yml, cn-1 then cn-2): export a twin of a
 small lab (tests/integration/files/vf_fleet_twin.yml: hv-1 holds a-1 and a-2, hv-2 b-1, hv-3 none), rehearse
 fleetops.maintenance.maintain_fleet on it with rehearsal/rehearse.yml (hv-1; with FLEETOPS_TWIN_DEMO=1 also hv-1
 then hv-2, a window of 1, without and with move back),
@@ -12,11 +13,14 @@ import time
 
 import pytest
 import yaml
-from conftest import VirtFusionPlaybookLab, run_playbook
+from conftest import TritonPlaybookLab, VirtFusionPlaybookLab, run_playbook
 
-from test_twin_rehearsal import REHEARSE, VF_UNREADABLE, agree, api_calls, demo, export, long_lived, real_run
+from test_twin_rehearsal import (REHEARSE, TRITON_SCALE, VF_UNREADABLE, agree, api_calls, demo, export, long_lived,
+                                 real_run)
 
-TOPOLOGY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "vf_fleet_twin.yml")
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
+TOPOLOGY = os.path.join(FILES, "vf_fleet_twin.yml")
+TRITON_TOPOLOGY = os.path.join(FILES, "triton_fleet_twin.yml")
 WORK_SECONDS = 2   # the operator's work on one node: the real run's tasks wait as long, the rehearsal stands in for it
 OPERATOR_TASKS = """
 - name: The operator's work on the node (a stand-in for patching; notes that it ran)
@@ -137,3 +141,78 @@ def rehearse_and_run(source, tmp_path, fleet_nodes, move_back):
     assert source.where() == home if move_back else source.where() != home
     agree(forecast, measured)
     print("fleet rehearsal, real run and comparison: %.1f s" % (time.monotonic() - t0))
+
+
+# ------------------------------------------------------------------------------------------------------------ Triton
+@pytest.fixture
+def tsource(tmp_path):
+    yield from long_lived(TritonPlaybookLab)(tmp_path / "lab", TRITON_TOPOLOGY, time_scale=TRITON_SCALE).running()
+
+
+@demo
+def test_triton_fleet_rehearsal_forecasts_the_real_fleet_maintenance(tsource, tmp_path):
+    """cn-1 then cn-2, a window of one, no move back: a-1 and a-2 leave cn-1 for cn-3 (the most RAM), then b-1 leaves
+    cn-2 for cn-1 (empty again, uncordoned). The forecast reads the Triton lab's migration records (lab seconds) and
+    maps each node's span onto the fleet's real-speed clock; the real run on the source lab agrees. A few minutes."""
+    t0 = time.monotonic()
+    fleet_nodes = ["cn-1", "cn-2"]
+    marker = tmp_path / "operator-work.log"
+    tasks, health = tmp_path / "patch.yml", tmp_path / "health.yml"
+    tasks.write_text(OPERATOR_TASKS.format(marker=marker, what="patched", seconds=WORK_SECONDS))
+    health.write_text(OPERATOR_TASKS.format(marker=marker, what="checked", seconds=0))
+    variables = {"provider": "triton", "maintenance": "patch-twin", "compute_nodes": ",".join(fleet_nodes), "window": 1,
+                 "move_back": False, "concurrency": 2, "tasks_file": str(tasks), "health_check_tasks": str(health),
+                 "node_connection": "local", "health_timeout": 60, "state_dir": str(tmp_path / "fleet-state"),
+                 "rehearsal_node_work_seconds": WORK_SECONDS}
+    home = dict((n, i["server_hostname"]) for n, i in tsource.report().items())
+    twin_file = tmp_path / "twin.yml"
+    export(tsource, twin_file, provider="triton", estimate_data=True)
+    topology = yaml.safe_load(open(TRITON_TOPOLOGY))
+
+    work = tmp_path / "rehearsal"
+    work.mkdir()
+    (work / "operator-vars.yml").write_text(yaml.safe_dump(variables))
+    (work / "timing.yml").write_text(yaml.safe_dump({"triton": {"timing": topology["triton"]["timing"]}}))
+    calls = api_calls(tsource, "triton")
+    rc, out = run_playbook(tsource, REHEARSE, {
+        "twin": str(twin_file), "maintenance": "maintain_fleet", "maintenance_vars": str(work / "operator-vars.yml"),
+        "timing_file": str(work / "timing.yml"), "work_dir": str(work / "run"), "report_file": str(work / "rehearsal.json"),
+        "time_scale": str(TRITON_SCALE)})
+    assert rc == 0, out[-5000:]
+    assert api_calls(tsource, "triton") == calls, "the rehearsal talked to the source"
+    assert not marker.exists(), "the operator's tasks ran in the rehearsal"
+    passed = (work / "run" / "maintenance-vars.json").read_text()
+    assert str(tasks) not in passed and str(health) not in passed and str(tmp_path / "fleet-state") not in passed
+    forecast = json.load(open(work / "run" / "forecast.json"))
+    print("\n".join(forecast["lines"]))
+    fleet = forecast["fleet"]
+    assert fleet["order"] == fleet_nodes and fleet["waves"] == [[n] for n in fleet_nodes], fleet
+    nodes = dict((n["node"], n) for n in fleet["per_node"])
+    assert [[e["instance"], e["to"]] for e in nodes["cn-1"]["evacuated"]] == [["a-1", "cn-3"], ["a-2", "cn-3"]], nodes
+    assert [[e["instance"], e["to"]] for e in nodes["cn-2"]["evacuated"]] == [["b-1", "cn-1"]], nodes
+    for entry in nodes.values():
+        assert entry["result"] == "maintained" and entry["capacity"]["verdict"] == "pass", entry
+        assert all(e["status"] == "finalized" for e in entry["evacuated"]) and entry["moved_back"] == [], entry
+        assert entry["seconds"] >= WORK_SECONDS, entry
+    assert nodes["cn-2"]["start"] >= nodes["cn-1"]["end"] - 0.5, nodes    # a window of one: one after the other
+    assert fleet["capacity_exceeded"] == [] and forecast["capacity"]["shortfalls"] == []
+    assert fleet["memory"]["cn-3"]["peak_memory"] == 2048, fleet["memory"]
+    assert forecast["duration"]["node_work_seconds"] >= len(fleet_nodes) * WORK_SECONDS - 0.1, forecast["duration"]
+    assert all(forecast["disruption"]["data_intact"].values()) and len(forecast["disruption"]["data_intact"]) == 3
+    record = json.load(open(work / "rehearsal.json"))
+    assert record["kind"] == "rehearsal" and record["result"] == "ok" and os.path.exists(work / "rehearsal.html")
+    assert [s["target"] for s in record["steps"][1:] if s["target_type"] == "compute_node"] == fleet_nodes
+    assert len(record["steps"]) == 1 + len(fleet_nodes) + len(forecast["order"]), [s["target"] for s in record["steps"]]
+
+    # the real fleet maintenance on the source lab, measured the same way, against the forecast
+    measured, out = real_run(tsource, "triton", "maintain_fleet", variables, tmp_path / "real.json")
+    assert measured["result"]["ok"], out[-5000:]
+    assert sorted(marker.read_text().split("\n")[:-1]) == sorted(
+        "%s %s" % (node, what) for node in fleet_nodes for what in ("checked", "patched"))
+    now = dict((n, i["server_hostname"]) for n, i in tsource.report().items())
+    assert now == dict(home, **{"a-1": "cn-3", "a-2": "cn-3", "b-1": "cn-1"}), now
+    agree(forecast, measured)
+    print("triton fleet: forecast %s s (vendor %s s), measured %s s (vendor %s s, wall %s s); rehearsal, real run "
+          "and comparison: %.1f s" % (forecast["duration"]["seconds"], forecast["duration"]["vendor_operations_seconds"],
+                                      measured["duration"]["seconds"], measured["duration"]["vendor_operations_seconds"],
+                                      measured["duration"]["run_wall_seconds"], time.monotonic() - t0))

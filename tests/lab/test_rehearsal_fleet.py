@@ -84,8 +84,10 @@ def test_the_operators_tasks_never_reach_the_rehearsals_run(tmp_path):
     accepted = {"accept_unverified": "storage_enabled"}
     assert "memory, CPU" in fleet.accept_drive_sizes(accepted, "virtfusion.hypervisors[*].storage")["assumed"]
     assert accepted["accept_unverified"] == "storage_enabled,capacity"
-    with pytest.raises(SystemExit, match="a Triton fleet is not rehearsed yet"):
-        fleet.check_provider("triton")
+    fleet.check_provider("triton")                               # a Triton fleet is rehearsed too
+    fleet.check_provider("virtfusion")
+    with pytest.raises(SystemExit, match="provider: triton or virtfusion\\), got provider avi"):
+        fleet.check_provider("avi")
 
 
 def test_the_fleet_forecast_from_its_run_record():
@@ -128,3 +130,100 @@ def test_memory_over_a_limit_is_a_shortfall_and_compare_checks_the_fleet():
     assert failed == ["fleet evacuation destinations"]
     assert "fleet node order" in [c["name"] for c in compare(f, dict(m, fleet=dict(m["fleet"], order=["hv-2"])))["checks"]
                                   if not c["ok"]]
+
+
+# ------------------------------------------------------------------------------------------------------------ Triton
+TRITON_SCALE = 0.05   # the Triton lab's clock: lab seconds = real seconds / time scale (lab/worldbase.py lab_now)
+RAM = {"a-1": 1024, "a-2": 1024, "b-1": 1024}
+
+
+def tmigration(n, src, dst, start, end):
+    """A Triton lab migration record (lab/triton/migrations.py): lab seconds and their real-time stamps; its modelled
+    vendor time is begin 4 + a 2 s sync + a 2 s switch + finalize 1 = 9 lab seconds."""
+    lab = lambda offset: round(offset / TRITON_SCALE, 3)   # noqa: E731
+    return {"id": "tm-%d" % n, "result": "finalized", "source_server_hostname": src, "target_server_hostname": dst,
+            "started": lab(start), "switched": lab(end - 0.1), "ended": lab(end), "started_real": T0 + start,
+            "switched_real": T0 + end - 0.1, "ended_real": T0 + end, "syncs": [{"lab_seconds": 2.0, "final": False}],
+            "downtime_lab_seconds": 2.0, "data_intact": True, "bytes_sent": 262144}
+
+
+def tsnapshots(cn3_free=10444):
+    def instances(where, migrations):
+        return {"instances": dict((name, {"uuid": "u-" + name, "server_hostname": node,
+                                          "migrations": migrations.get(name, [])}) for name, node in where.items())}
+    servers = [{"hostname": "cn-1", "unreserved_ram": 6963 - 2048, "unreserved_disk": 10 ** 6},
+               {"hostname": "cn-2", "unreserved_ram": 6963 - 1024, "unreserved_disk": 10 ** 6},
+               {"hostname": "cn-3", "unreserved_ram": cn3_free, "unreserved_disk": 10 ** 6}]
+    before = {"provider": "triton", "time_scale": TRITON_SCALE, "world": {}, "stats": {"migrations": []},
+              "servers": servers, "instances": instances({"a-1": "cn-1", "a-2": "cn-1", "b-1": "cn-2"}, {})}
+    after = {"provider": "triton", "time_scale": TRITON_SCALE, "world": {}, "stats": {"migrations": []},
+             "servers": servers, "instances": instances({"a-1": "cn-3", "a-2": "cn-3", "b-1": "cn-1"}, {
+                 "a-1": [tmigration(1, "cn-1", "cn-3", 0.5, 1.6)], "a-2": [tmigration(2, "cn-1", "cn-3", 0.6, 1.6)],
+                 "b-1": [tmigration(3, "cn-2", "cn-1", 3.4, 4.3)]})}
+    return before, after
+
+
+def trecord():
+    def phase(name, start, end):
+        return {"name": name, "start": stamp(start), "end": stamp(end)}
+    room = {"verdict": "pass", "detail": "the rest of the fleet can absorb them"}
+    return {"kind": "fleet_maintenance", "result": "ok", "steps": [
+        {"target": "patch", "target_type": "system"},
+        {"target": "cn-1", "target_type": "compute_node", "result": "maintained", "details": {"room": room},
+         "phases": [phase("evacuate", 0, 2), phase("maintenance", 2, 3), phase("health", 3, 3.2)]},
+        {"target": "cn-2", "target_type": "compute_node", "result": "maintained", "details": {"room": room},
+         "phases": [phase("wait for a slot", 0, 3.2), phase("evacuate", 3.2, 4.5), phase("maintenance", 4.5, 5.5),
+                    phase("health", 5.5, 5.6)]}]}
+
+
+def tctx(work=300.0):
+    out = {"maintenance": "maintain_fleet", "rc": 0, "record": trecord(), "window": 2,
+           "topology": {"triton": {"timing": {"begin": 4, "finalize": 1},
+                                   "instances": [{"name": n, "ram": r} for n, r in RAM.items()]}}}
+    out.update(fleet.hosts({"compute_nodes": "cn-1,cn-2", "window": 1, "rehearsal_node_work_seconds": work}))
+    return out
+
+
+def test_the_triton_fleet_forecast_reads_the_labs_migration_records():
+    before, after = tsnapshots()
+    f = fleet.compute(before, after, tctx(), "forecast")
+    fl = f["fleet"]
+    assert fl["order"] == ["cn-1", "cn-2"] and fl["waves"] == [["cn-1"], ["cn-2"]]
+    cn1, cn2 = fl["per_node"]
+    assert [[e["instance"], e["to"], e["status"]] for e in cn1["evacuated"]] == [["a-1", "cn-3", "finalized"],
+                                                                                ["a-2", "cn-3", "finalized"]]
+    assert [[e["instance"], e["from"], e["to"]] for e in cn2["evacuated"]] == [["b-1", "cn-2", "cn-1"]]
+    assert cn1["capacity"]["verdict"] == cn2["capacity"]["verdict"] == "pass"
+    # each node's evacuation counts its migrations' modelled lab seconds, two at a time: 9 s each node
+    assert f["duration"]["vendor_operations_seconds"] == 18.0
+    assert f["duration"]["node_work_seconds"] == 600.0                   # 300 s stood for each node's work
+    assert [i["start"] for i in f["order"]] == [0.5, round(0.5 + 0.1 * 9 / 1.1, 2), cn2["start"] + 0.2]
+    assert cn2["start"] >= cn1["end"] and cn1["seconds"] > 309.0
+    # memory replayed against each node's reservable RAM before the run (CNAPI's unreserved_ram + its instances)
+    assert fl["memory"]["cn-3"] == {"peak_memory": 2048, "max_memory": 10444}
+    assert fl["memory"]["cn-1"] == {"peak_memory": 2048, "max_memory": 6963} and fl["capacity_exceeded"] == []
+    assert any(line.startswith("memory held at most per compute node (forecast") for line in f["lines"])
+    steps = fleet.record_steps(f, datetime.datetime.fromtimestamp(T0, datetime.timezone.utc))
+    assert [(s["target"], s["target_type"]) for s in steps] == [
+        ("cn-1", "compute_node"), ("a-1 (evacuation of cn-1)", "instance"), ("a-2 (evacuation of cn-1)", "instance"),
+        ("cn-2", "compute_node"), ("b-1 (evacuation of cn-2)", "instance")]
+    assert steps[1]["disruption"] == {"expected": True, "seconds": 2.0}   # the switch, in (lab) seconds
+
+
+def test_triton_memory_over_a_limit_and_compares_fleet_checks():
+    before, after = tsnapshots(cn3_free=1500)   # cn-3 takes both 1 GiB instances at once: 2048 > 1500
+    over = fleet.compute(before, after, tctx(), "measured")
+    assert over["fleet"]["capacity_exceeded"] == ["compute node cn-3 held 2048 MiB at most, over its limit 1500"]
+    assert "compute node cn-3 held 2048 MiB at most, over its limit 1500" in over["capacity"]["shortfalls"]
+    before, after = tsnapshots()
+    f, m = fleet.compute(before, after, tctx(0), "forecast"), fleet.compute(before, after, tctx(0), "measured")
+    result = compare(f, m)
+    assert all(c["ok"] for c in result["checks"] if c["name"].startswith("fleet")), result["checks"]
+    assert {"fleet node order", "fleet evacuation destinations", "fleet capacity verdicts"} <= set(
+        c["name"] for c in result["checks"])
+    elsewhere = dict(m, fleet=dict(m["fleet"], per_node=[dict(m["fleet"]["per_node"][0], evacuated=[
+        {"instance": "a-1", "to": "cn-2"}, {"instance": "a-2", "to": "cn-3"}])] + m["fleet"]["per_node"][1:]))
+    assert [c["name"] for c in compare(f, elsewhere)["checks"] if not c["ok"]] == ["fleet evacuation destinations"]
+    refused = dict(m, fleet=dict(m["fleet"], per_node=m["fleet"]["per_node"][:1] + [dict(
+        m["fleet"]["per_node"][1], capacity={"verdict": "fail", "detail": "no room"})]))
+    assert [c["name"] for c in compare(f, refused)["checks"] if not c["ok"]] == ["fleet capacity verdicts"]
