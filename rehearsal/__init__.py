@@ -11,9 +11,9 @@ Not part of the shipped collection (it starts the lab, which lives in this repos
   the duration at real speed, the schedule (waves, budget groups), what is at risk, SEs the controller would
   create, capacity shortfalls, disruption. Every number is a forecast from the lab's model (``forecast.py``; the
   time arithmetic in ``timeline.py``).
-- ``maintain_fleet`` (VirtFusion): the operator's tasks file and health check never run (``fleet.py``: a pause on the
-  controller stands for them); the forecast adds the fleet's node order, waves, per-node destinations and capacity
-  verdicts, and the memory each hypervisor held at most.
+- ``maintain_fleet`` (Triton, VirtFusion): the operator's tasks file and health check never run (``fleet.py``: a pause
+  on the controller stands for them); the forecast adds the fleet's node order, waves, per-node destinations and
+  capacity verdicts, and the memory each compute node or hypervisor held at most.
 - ``stop``: stop the lab.
 - ``observe``, ``measure``, ``compare``: the same numbers measured around a real run on any lab (the lab a twin
   was exported from, in the demonstration), and the agreement of a forecast with them.
