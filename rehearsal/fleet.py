@@ -412,7 +412,8 @@ def lines(f):
             n["node"], n["result"], n["start"], n["seconds"], n["capacity"]["verdict"], n["capacity"]["detail"],
             moves, back))
     out.append("memory held at most per %s (%s, MiB of the limit): %s%s" % (
-        NODE_TYPE.get(f.get("provider"), "node").replace("_", " "), tag, ", ".join("%s %s/%s" % (h, v["peak_memory"], v["max_memory"]) for h, v in sorted(fl["memory"].items())),
+        NODE_TYPE.get(f.get("provider"), "node").replace("_", " "), tag,
+        ", ".join("%s %s/%s" % (h, v["peak_memory"], v["max_memory"]) for h, v in sorted(fl["memory"].items())),
         "; EXCEEDED: " + "; ".join(fl["capacity_exceeded"]) if fl["capacity_exceeded"] else "; never exceeded"))
     if fl["node_work"]["stood_in"]:
         out.append("the operator's work on each node was NOT run: %s s at real speed stood for it per node "

@@ -149,11 +149,28 @@ def tsource(tmp_path):
     yield from long_lived(TritonPlaybookLab)(tmp_path / "lab", TRITON_TOPOLOGY, time_scale=TRITON_SCALE).running()
 
 
+# where each node's instances go: without move back b-1 finds cn-1 empty again (more RAM left than cn-3); with it,
+# cn-1's instances are home again when cn-2 starts, and cn-3 has the most room
+TRITON_EVACUATED = {False: {"cn-1": [["a-1", "cn-3"], ["a-2", "cn-3"]], "cn-2": [["b-1", "cn-1"]]},
+                    True: {"cn-1": [["a-1", "cn-3"], ["a-2", "cn-3"]], "cn-2": [["b-1", "cn-3"]]}}
+
+
 @demo
 def test_triton_fleet_rehearsal_forecasts_the_real_fleet_maintenance(tsource, tmp_path):
     """cn-1 then cn-2, a window of one, no move back: a-1 and a-2 leave cn-1 for cn-3 (the most RAM), then b-1 leaves
     cn-2 for cn-1 (empty again, uncordoned). The forecast reads the Triton lab's migration records (lab seconds) and
-    maps each node's span onto the fleet's real-speed clock; the real run on the source lab agrees. A few minutes."""
+    maps each node's span onto the fleet's real-speed clock; the real run on the source lab agrees. About 3 minutes."""
+    rehearse_and_run_triton(tsource, tmp_path, move_back=False)
+
+
+@demo
+def test_triton_fleet_rehearsal_with_move_back(tsource, tmp_path):
+    """The same with move back: each node's instances come home (by their target hostname, during the node's move
+    back) before the next node starts. Twice the migrations, about 4 minutes."""
+    rehearse_and_run_triton(tsource, tmp_path, move_back=True)
+
+
+def rehearse_and_run_triton(tsource, tmp_path, move_back):
     t0 = time.monotonic()
     fleet_nodes = ["cn-1", "cn-2"]
     marker = tmp_path / "operator-work.log"
@@ -161,7 +178,7 @@ def test_triton_fleet_rehearsal_forecasts_the_real_fleet_maintenance(tsource, tm
     tasks.write_text(OPERATOR_TASKS.format(marker=marker, what="patched", seconds=WORK_SECONDS))
     health.write_text(OPERATOR_TASKS.format(marker=marker, what="checked", seconds=0))
     variables = {"provider": "triton", "maintenance": "patch-twin", "compute_nodes": ",".join(fleet_nodes), "window": 1,
-                 "move_back": False, "concurrency": 2, "tasks_file": str(tasks), "health_check_tasks": str(health),
+                 "move_back": move_back, "concurrency": 2, "tasks_file": str(tasks), "health_check_tasks": str(health),
                  "node_connection": "local", "health_timeout": 60, "state_dir": str(tmp_path / "fleet-state"),
                  "rehearsal_node_work_seconds": WORK_SECONDS}
     home = dict((n, i["server_hostname"]) for n, i in tsource.report().items())
@@ -188,17 +205,19 @@ def test_triton_fleet_rehearsal_forecasts_the_real_fleet_maintenance(tsource, tm
     fleet = forecast["fleet"]
     assert fleet["order"] == fleet_nodes and fleet["waves"] == [[n] for n in fleet_nodes], fleet
     nodes = dict((n["node"], n) for n in fleet["per_node"])
-    assert sorted([e["instance"], e["to"]] for e in nodes["cn-1"]["evacuated"]) == [["a-1", "cn-3"], ["a-2", "cn-3"]], nodes
-    assert [[e["instance"], e["to"]] for e in nodes["cn-2"]["evacuated"]] == [["b-1", "cn-1"]], nodes
-    for entry in nodes.values():
+    for node, entry in nodes.items():
+        assert sorted([e["instance"], e["to"]] for e in entry["evacuated"]) == TRITON_EVACUATED[move_back][node], nodes
         assert entry["result"] == "maintained" and entry["capacity"]["verdict"] == "pass", entry
-        assert all(e["status"] == "finalized" for e in entry["evacuated"]) and entry["moved_back"] == [], entry
+        assert all(e["status"] == "finalized" for e in entry["evacuated"] + entry["moved_back"]), entry
+        assert sorted([e["instance"], e["to"]] for e in entry["moved_back"]) == (
+            [[e["instance"], node] for e in sorted(entry["evacuated"], key=lambda e: e["instance"])] if move_back else [])
         assert entry["seconds"] >= WORK_SECONDS, entry
     assert nodes["cn-2"]["start"] >= nodes["cn-1"]["end"] - 0.5, nodes    # a window of one: one after the other
     assert fleet["capacity_exceeded"] == [] and forecast["capacity"]["shortfalls"] == []
     assert fleet["memory"]["cn-3"]["peak_memory"] == 2048, fleet["memory"]
     assert forecast["duration"]["node_work_seconds"] >= len(fleet_nodes) * WORK_SECONDS - 0.1, forecast["duration"]
     assert all(forecast["disruption"]["data_intact"].values()) and len(forecast["disruption"]["data_intact"]) == 3
+    assert len(forecast["order"]) == (6 if move_back else 3), forecast["order"]
     record = json.load(open(work / "rehearsal.json"))
     assert record["kind"] == "rehearsal" and record["result"] == "ok" and os.path.exists(work / "rehearsal.html")
     assert [s["target"] for s in record["steps"][1:] if s["target_type"] == "compute_node"] == fleet_nodes
@@ -210,9 +229,10 @@ def test_triton_fleet_rehearsal_forecasts_the_real_fleet_maintenance(tsource, tm
     assert sorted(marker.read_text().split("\n")[:-1]) == sorted(
         "%s %s" % (node, what) for node in fleet_nodes for what in ("checked", "patched"))
     now = dict((n, i["server_hostname"]) for n, i in tsource.report().items())
-    assert now == dict(home, **{"a-1": "cn-3", "a-2": "cn-3", "b-1": "cn-1"}), now
+    assert now == (home if move_back else dict(home, **{"a-1": "cn-3", "a-2": "cn-3", "b-1": "cn-1"})), now
     agree(forecast, measured)
-    print("triton fleet: forecast %s s (vendor %s s), measured %s s (vendor %s s, wall %s s); rehearsal, real run "
-          "and comparison: %.1f s" % (forecast["duration"]["seconds"], forecast["duration"]["vendor_operations_seconds"],
-                                      measured["duration"]["seconds"], measured["duration"]["vendor_operations_seconds"],
-                                      measured["duration"]["run_wall_seconds"], time.monotonic() - t0))
+    fd, md = forecast["duration"], measured["duration"]
+    print("triton fleet (move back %s): forecast %s s (vendor %s s), measured %s s (vendor %s s, wall %s s); "
+          "rehearsal, real run and comparison: %.1f s" % (move_back, fd["seconds"], fd["vendor_operations_seconds"],
+                                                          md["seconds"], md["vendor_operations_seconds"],
+                                                          md["run_wall_seconds"], time.monotonic() - t0))
