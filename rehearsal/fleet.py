@@ -158,7 +158,9 @@ def _vf_moves(before, after, _ctx):
                       "to": hv_names.get(m.get("destinationId")), "status": m.get("status"),
                       "completed": m.get("status") == "complete" and not m.get("cancelled"),
                       "start": lab.get("created_real"), "end": lab.get("finished_real"),
-                      "memory": memory.get(m.get("serverId"), 0)})
+                      "memory": memory.get(m.get("serverId"), 0),
+                      "downtime": (m.get("qemu") or {}).get("downtimeMs") if m.get("status") == "complete"
+                      and not m.get("cancelled") else None})
     held = dict((h["name"], 0) for h in after["world"].get("hypervisors") or [])
     for srv in before["world"].get("servers") or []:
         node = hv_names.get(srv.get("hypervisorId"), srv.get("hypervisorId"))
@@ -186,7 +188,7 @@ def _triton_moves(before, after, ctx):
     moves = [{"who": m["instance"], "from": m.get("source_server_hostname"), "to": m.get("target_server_hostname"),
               "status": m.get("result"), "completed": m.get("result") == "finalized", "start": m.get("started_real"),
               "end": m.get("ended_real") or m.get("failed_real") or m.get("switched_real"),
-              "memory": ram.get(m["instance"], 0)} for m in migs]
+              "memory": ram.get(m["instance"], 0), "downtime": m.get("downtime_lab_seconds")} for m in migs]
     held = {}
     for name, entry in (before["instances"].get("instances") or {}).items():
         node = entry.get("server_hostname")
@@ -362,6 +364,16 @@ def compute(before, after, ctx, label="forecast"):
             spans.append((names(node), real(start), real(end)))
     per_node.sort(key=lambda n: (n["start"] is None, n["start"] or 0, n["node"]))   # as the window started them
     started = [n["node"] for n in per_node if n["start"] is not None]
+    # disruption: every switch counts (forecast.compute keeps one per instance or server; a fleet moves one twice
+    # when it comes home, or when the node it went to is maintained later)
+    downtime = {}
+    for m in moves:
+        if m["downtime"] is not None:
+            downtime[names(m["who"])] = downtime.get(names(m["who"]), 0) + m["downtime"]
+    if downtime:
+        digits = 2 if provider == "triton" else 0
+        out["disruption"]["by_target"] = dict((k, round(v, digits) if digits else v) for k, v in downtime.items())
+        out["disruption"]["total"] = round(sum(downtime.values()), digits) if digits else sum(downtime.values())
     peaks, exceeded = _replay_memory(moves, held, limits, names, NODE_TYPE[provider].replace("_", " "))
     for text in shortfalls + exceeded:
         if text not in out["capacity"]["shortfalls"]:

@@ -147,7 +147,7 @@ def tmigration(n, src, dst, start, end):
             "downtime_lab_seconds": 2.0, "data_intact": True, "bytes_sent": 262144}
 
 
-def tsnapshots(cn3_free=10444):
+def tsnapshots(cn3_free=10444, move_back=False):
     def instances(where, migrations):
         return {"instances": dict((name, {"uuid": "u-" + name, "server_hostname": node,
                                           "migrations": migrations.get(name, [])}) for name, node in where.items())}
@@ -159,11 +159,14 @@ def tsnapshots(cn3_free=10444):
     after = {"provider": "triton", "time_scale": TRITON_SCALE, "world": {}, "stats": {"migrations": []},
              "servers": servers, "instances": instances({"a-1": "cn-3", "a-2": "cn-3", "b-1": "cn-1"}, {
                  "a-1": [tmigration(1, "cn-1", "cn-3", 0.5, 1.6)], "a-2": [tmigration(2, "cn-1", "cn-3", 0.6, 1.6)],
-                 "b-1": [tmigration(3, "cn-2", "cn-1", 3.4, 4.3)]})}
+                 "b-1": [tmigration(3, "cn-2", "cn-1", 3.4, 4.3)]
+                 + ([tmigration(4, "cn-1", "cn-2", 5.7, 6.2)] if move_back else [])})}
+    if move_back:
+        after["instances"]["instances"]["b-1"]["server_hostname"] = "cn-2"
     return before, after
 
 
-def trecord():
+def trecord(move_back=False):
     def phase(name, start, end):
         return {"name": name, "start": stamp(start), "end": stamp(end)}
     room = {"verdict": "pass", "detail": "the rest of the fleet can absorb them"}
@@ -173,7 +176,7 @@ def trecord():
          "phases": [phase("evacuate", 0, 2), phase("maintenance", 2, 3), phase("health", 3, 3.2)]},
         {"target": "cn-2", "target_type": "compute_node", "result": "maintained", "details": {"room": room},
          "phases": [phase("wait for a slot", 0, 3.2), phase("evacuate", 3.2, 4.5), phase("maintenance", 4.5, 5.5),
-                    phase("health", 5.5, 5.6)]}]}
+                    phase("health", 5.5, 5.6)] + ([phase("move back", 5.6, 6.5)] if move_back else [])}]}
 
 
 def tctx(work=300.0):
@@ -227,3 +230,16 @@ def test_triton_memory_over_a_limit_and_compares_fleet_checks():
     refused = dict(m, fleet=dict(m["fleet"], per_node=m["fleet"]["per_node"][:1] + [dict(
         m["fleet"]["per_node"][1], capacity={"verdict": "fail", "detail": "no room"})]))
     assert [c["name"] for c in compare(f, refused)["checks"] if not c["ok"]] == ["fleet capacity verdicts"]
+
+
+def test_a_triton_move_back_is_attributed_to_its_node_and_every_switch_counts():
+    before, after = tsnapshots(move_back=True)
+    ctx = dict(tctx(), record=trecord(move_back=True), move_back=True)
+    f = fleet.compute(before, after, ctx, "forecast")
+    cn1, cn2 = f["fleet"]["per_node"]
+    assert cn1["moved_back"] == []
+    assert [[e["instance"], e["from"], e["to"]] for e in cn2["moved_back"]] == [["b-1", "cn-1", "cn-2"]]
+    # b-1 switched twice (2 lab seconds each): both count
+    assert f["disruption"]["by_target"] == {"a-1": 2.0, "a-2": 2.0, "b-1": 4.0} and f["disruption"]["total"] == 8.0
+    steps = fleet.record_steps(f, datetime.datetime.fromtimestamp(T0, datetime.timezone.utc))
+    assert [s["target"] for s in steps][-2:] == ["b-1 (evacuation of cn-2)", "b-1 (move back to cn-2)"]
