@@ -140,7 +140,8 @@ RAM = {"a-1": 1024, "a-2": 1024, "b-1": 1024}
 def tmigration(n, src, dst, start, end):
     """A Triton lab migration record (lab/triton/migrations.py): lab seconds and their real-time stamps; its modelled
     vendor time is begin 4 + a 2 s sync + a 2 s switch + finalize 1 = 9 lab seconds."""
-    lab = lambda offset: round(offset / TRITON_SCALE, 3)   # noqa: E731
+    def lab(offset):
+        return round(offset / TRITON_SCALE, 3)
     return {"id": "tm-%d" % n, "result": "finalized", "source_server_hostname": src, "target_server_hostname": dst,
             "started": lab(start), "switched": lab(end - 0.1), "ended": lab(end), "started_real": T0 + start,
             "switched_real": T0 + end - 0.1, "ended_real": T0 + end, "syncs": [{"lab_seconds": 2.0, "final": False}],
@@ -193,8 +194,8 @@ def test_the_triton_fleet_forecast_reads_the_labs_migration_records():
     fl = f["fleet"]
     assert fl["order"] == ["cn-1", "cn-2"] and fl["waves"] == [["cn-1"], ["cn-2"]]
     cn1, cn2 = fl["per_node"]
-    assert [[e["instance"], e["to"], e["status"]] for e in cn1["evacuated"]] == [["a-1", "cn-3", "finalized"],
-                                                                                ["a-2", "cn-3", "finalized"]]
+    assert [[e["instance"], e["to"], e["status"]] for e in cn1["evacuated"]] == [
+        ["a-1", "cn-3", "finalized"], ["a-2", "cn-3", "finalized"]]
     assert [[e["instance"], e["from"], e["to"]] for e in cn2["evacuated"]] == [["b-1", "cn-2", "cn-1"]]
     assert cn1["capacity"]["verdict"] == cn2["capacity"]["verdict"] == "pass"
     # each node's evacuation counts its migrations' modelled lab seconds, two at a time: 9 s each node
