@@ -174,15 +174,7 @@ def _triton_moves(before, after, ctx):
     on the wall clock by the lab's real-time stamps and attributed by its source and target hostnames; an instance's
     RAM from the lab's topology (the twin's sizes); each node's limit its reservable RAM before the run (CNAPI's
     unreserved_ram plus the RAM of the instances on it then)."""
-    seen = set()
-    for entry in (before["instances"].get("instances") or {}).values():
-        seen.update(m["id"] for m in entry.get("migrations") or [])
-    migs = []
-    for name, entry in (after["instances"].get("instances") or {}).items():
-        for m in entry.get("migrations") or []:
-            if m["id"] not in seen:
-                migs.append(dict(m, instance=name))
-    migs.sort(key=lambda m: (m["started"], m["instance"]))
+    migs = forecasting.triton_migrations(before, after)
     ram = dict((i.get("name"), i.get("ram") or 0)
                for i in ((ctx.get("topology") or {}).get("triton") or {}).get("instances") or [] if isinstance(i, dict))
     moves = [{"who": m["instance"], "from": m.get("source_server_hostname"), "to": m.get("target_server_hostname"),

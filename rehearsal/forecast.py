@@ -186,10 +186,9 @@ def instance_tags(topology, names):
                 for i in instances if isinstance(i, dict))
 
 
-def triton(before, after, ctx, names):
-    scale = after.get("time_scale") or 1.0
-    model = (ctx.get("model") or {}).get("triton") or {}
-    k = model.get("data_scale") or 1.0
+def triton_migrations(before, after):
+    """The Triton lab's migrations new since ``before`` (each with its ``instance`` name), by start (lab seconds),
+    then instance."""
     seen = set()
     for entry in (before["instances"].get("instances") or {}).values():
         seen.update(m["id"] for m in entry.get("migrations") or [])
@@ -198,12 +197,20 @@ def triton(before, after, ctx, names):
         for m in entry.get("migrations") or []:
             if m["id"] not in seen:
                 migs.append(dict(m, instance=name))
+    migs.sort(key=lambda m: (m["started"], m["instance"]))
+    return migs
+
+
+def triton(before, after, ctx, names):
+    scale = after.get("time_scale") or 1.0
+    model = (ctx.get("model") or {}).get("triton") or {}
+    k = model.get("data_scale") or 1.0
+    migs = triton_migrations(before, after)
     errors = dict((r.get("vm_uuid"), r.get("error")) for r in after["stats"].get("migrations") or [] if r.get("error"))
     uuids = dict((name, e.get("uuid")) for name, e in (after["instances"].get("instances") or {}).items())
     timing = dict(TRITON_TIMING_DEFAULTS)
     timing.update(((ctx.get("topology") or {}).get("triton") or {}).get("timing") or {})
     order, at_risk, downtime, checksums, shortfalls, durations = [], {}, {}, {}, [], []
-    migs.sort(key=lambda m: (m["started"], m["instance"]))
     for m in migs:
         # the vendor's time of this migration in the lab's model: begin, the syncs before the switch, the switch
         # (stop to running on the target: the downtime), finalize; the client's time between phases is not in it

@@ -67,6 +67,23 @@ def test_virtfusion_fleet_rehearsal_with_move_back(source, tmp_path):
     rehearse_and_run(source, tmp_path, ["hv-1", "hv-2"], move_back=True)
 
 
+def rehearse_fleet(lab, plane, twin_file, variables, timing, time_scale, tmp_path):
+    """rehearsal/rehearse.yml of maintain_fleet on the twin with the operator's variables and the plane's timing;
+    asserts it ran and never talked to the source lab. Returns the rehearsal's work directory."""
+    work = tmp_path / "rehearsal"
+    work.mkdir()
+    (work / "operator-vars.yml").write_text(yaml.safe_dump(variables))
+    (work / "timing.yml").write_text(yaml.safe_dump({plane: {"timing": timing}}))
+    calls = api_calls(lab, plane)
+    rc, out = run_playbook(lab, REHEARSE, {
+        "twin": str(twin_file), "maintenance": "maintain_fleet", "maintenance_vars": str(work / "operator-vars.yml"),
+        "timing_file": str(work / "timing.yml"), "work_dir": str(work / "run"), "report_file": str(work / "rehearsal.json"),
+        "time_scale": str(time_scale)})
+    assert rc == 0, out[-5000:]
+    assert api_calls(lab, plane) == calls, "the rehearsal talked to the source"
+    return work
+
+
 def rehearse_and_run(source, tmp_path, fleet_nodes, move_back):
     t0 = time.monotonic()
     marker = tmp_path / "operator-work.log"
@@ -83,17 +100,8 @@ def rehearse_and_run(source, tmp_path, fleet_nodes, move_back):
     topology = yaml.safe_load(open(TOPOLOGY))
 
     # the rehearsal, on the twin: never the source, never the operator's tasks
-    work = tmp_path / "rehearsal"
-    work.mkdir()
-    (work / "operator-vars.yml").write_text(yaml.safe_dump(variables))
-    (work / "timing.yml").write_text(yaml.safe_dump({"virtfusion": {"timing": topology["virtfusion"]["timing"]}}))
-    calls = api_calls(source, "virtfusion")
-    rc, out = run_playbook(source, REHEARSE, {
-        "twin": str(twin_file), "maintenance": "maintain_fleet", "maintenance_vars": str(work / "operator-vars.yml"),
-        "timing_file": str(work / "timing.yml"), "work_dir": str(work / "run"), "report_file": str(work / "rehearsal.json"),
-        "time_scale": str(topology["time_scale"])})
-    assert rc == 0, out[-5000:]
-    assert api_calls(source, "virtfusion") == calls, "the rehearsal talked to the source"
+    work = rehearse_fleet(source, "virtfusion", twin_file, variables, topology["virtfusion"]["timing"],
+                          topology["time_scale"], tmp_path)
     assert source.where() == home
     assert not marker.exists(), "the operator's tasks ran in the rehearsal"
     passed = (work / "run" / "maintenance-vars.json").read_text()
@@ -186,17 +194,7 @@ def rehearse_and_run_triton(tsource, tmp_path, move_back):
     export(tsource, twin_file, provider="triton", estimate_data=True)
     topology = yaml.safe_load(open(TRITON_TOPOLOGY))
 
-    work = tmp_path / "rehearsal"
-    work.mkdir()
-    (work / "operator-vars.yml").write_text(yaml.safe_dump(variables))
-    (work / "timing.yml").write_text(yaml.safe_dump({"triton": {"timing": topology["triton"]["timing"]}}))
-    calls = api_calls(tsource, "triton")
-    rc, out = run_playbook(tsource, REHEARSE, {
-        "twin": str(twin_file), "maintenance": "maintain_fleet", "maintenance_vars": str(work / "operator-vars.yml"),
-        "timing_file": str(work / "timing.yml"), "work_dir": str(work / "run"), "report_file": str(work / "rehearsal.json"),
-        "time_scale": str(TRITON_SCALE)})
-    assert rc == 0, out[-5000:]
-    assert api_calls(tsource, "triton") == calls, "the rehearsal talked to the source"
+    work = rehearse_fleet(tsource, "triton", twin_file, variables, topology["triton"]["timing"], TRITON_SCALE, tmp_path)
     assert not marker.exists(), "the operator's tasks ran in the rehearsal"
     passed = (work / "run" / "maintenance-vars.json").read_text()
     assert str(tasks) not in passed and str(health) not in passed and str(tmp_path / "fleet-state") not in passed
