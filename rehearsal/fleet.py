@@ -137,22 +137,13 @@ def _epoch(stamp):
     return when.timestamp()
 
 
-def _migrations(before, after):
-    """The run's migrations as forecast.virtfusion orders them (so they zip with its ``order``)."""
-    seen = set(m["id"] for m in (before.get("migrations") or {}).get("migrations") or [])
-    migs = [m for m in (after.get("migrations") or {}).get("migrations") or [] if m["id"] not in seen]
-    migs.sort(key=lambda m: ((m.get("_lab") or {}).get("created_real") or 0, m.get("startedAt") or "",
-                             int(str(m["id"]).rsplit("-", maxsplit=1)[-1])))
-    return migs
-
-
 def _vf_moves(before, after, _ctx):
     """VirtFusion: each migration (who, from, to, status, completed, wall-clock span, memory), the memory each
     hypervisor held before the run and its limit (the vendor's max_memory, by hypervisor name)."""
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     memory = dict((s["id"], s.get("memory") or 0) for s in before["world"].get("servers") or [])
     moves = []
-    for m in _migrations(before, after):
+    for m in forecasting.virtfusion_migrations(before, after):   # ordered as forecast.virtfusion orders them
         lab = m.get("_lab") or {}
         moves.append({"who": m.get("serverName"), "from": hv_names.get(m.get("sourceId")),
                       "to": hv_names.get(m.get("destinationId")), "status": m.get("status"),

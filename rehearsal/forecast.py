@@ -304,19 +304,25 @@ def vf_headroom(world, names, shortfalls):
     return out
 
 
+def virtfusion_migrations(before, after):
+    """The VirtFusion lab's migrations new since ``before``, by creation (the lab's real-time stamp), start, then id."""
+    seen = set(m["id"] for m in (before.get("migrations") or {}).get("migrations") or [])
+    migs = [m for m in (after.get("migrations") or {}).get("migrations") or [] if m["id"] not in seen]
+    migs.sort(key=lambda m: ((m.get("_lab") or {}).get("created_real") or 0, m.get("startedAt") or "",
+                             int(str(m["id"]).rsplit("-", maxsplit=1)[-1])))
+    return migs
+
+
 def virtfusion(before, after, ctx, names):
     scale = after.get("time_scale") or 1.0
     timing = dict(VF_DEFAULT_TIMING)
     timing.update(((ctx.get("topology") or {}).get("virtfusion") or {}).get("timing") or {})
     real_memory = ((ctx.get("model") or {}).get("virtfusion") or {}).get("real_memory_mib") or {}
     bandwidth = (ctx.get("assume") or {}).get("virtfusion_bandwidth_mib_s")
-    seen = set(m["id"] for m in (before.get("migrations") or {}).get("migrations") or [])
-    migs = [m for m in (after.get("migrations") or {}).get("migrations") or [] if m["id"] not in seen]
+    migs = virtfusion_migrations(before, after)
     hv_names = dict((h["id"], h["name"]) for h in after["world"].get("hypervisors") or [])
     order, durations, at_risk, downtime = [], [], {}, {}
     starts = []
-    migs.sort(key=lambda m: ((m.get("_lab") or {}).get("created_real") or 0, m.get("startedAt") or "",
-                             int(str(m["id"]).rsplit("-", maxsplit=1)[-1])))
     for m in migs:
         overhead = sum(float(timing.get(VF_STEP_TIMING.get(st["key"]) or "", 0) or 0) for st in m.get("steps") or []
                        if st.get("status") == "complete")
