@@ -516,7 +516,10 @@ summary:
   type: dict
   sample: {"ok": 24, "failed": 0, "skipped": 0, "changed": 24}
 progress:
-  description: Progress steps recorded while the module ran (also streamed live by the action plugin).
+  description:
+    - Progress steps recorded while the module ran (also streamed live by the action plugin).
+    - Of the updates about one instance or VS that only advance its current step (a rising percentage, a sync's
+      bytes), the latest replaces the earlier ones here, and repeats are left out; live, every one is shown.
   returned: always
   type: list
   elements: dict

@@ -179,7 +179,10 @@ verified:
   type: dict
   sample: {"virtual_services": 4, "problems": []}
 progress:
-  description: Progress steps recorded while the module ran (also streamed live by the collection's action plugin).
+  description:
+    - Progress steps recorded while the module ran (also streamed live by the collection's action plugin).
+    - Of the updates about one instance or VS that only advance its current step (a rising percentage, a sync's
+      bytes), the latest replaces the earlier ones here, and repeats are left out; live, every one is shown.
   returned: always
   type: list
   elements: dict

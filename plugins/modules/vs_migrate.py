@@ -181,7 +181,10 @@ events:
   elements: str
   sample: ["CREATE_SE_FAIL: Service Engine Avi-se-abcde creation failed (no room on the host)"]
 progress:
-  description: Progress steps (see the collection's progress reporting), including C(progress_percent) of the migration.
+  description:
+    - Progress steps (see the collection's progress reporting), including C(progress_percent) of the migration.
+    - Of the updates about one instance or VS that only advance its current step (a rising percentage, a sync's
+      bytes), the latest replaces the earlier ones here, and repeats are left out; live, every one is shown.
   returned: always
   type: list
   elements: dict

@@ -132,7 +132,10 @@ plan:
   type: dict
   sample: {"actions": ["scale out to se-2"]}
 progress:
-  description: Progress steps recorded while the module ran.
+  description:
+    - Progress steps recorded while the module ran.
+    - Of the updates about one instance or VS that only advance its current step (a rising percentage, a sync's
+      bytes), the latest replaces the earlier ones here, and repeats are left out; live, every one is shown.
   returned: always
   type: list
   elements: dict
