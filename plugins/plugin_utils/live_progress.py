@@ -155,6 +155,7 @@ class LiveProgressAction(ActionBase):
         deadline = time.time() + timeout + ASYNC_MARGIN
         job_path = self._connection._shell.join_path(async_dir, jid)
         final = None
+        ended = False
         try:
             while True:
                 # One cheap shell command per poll: it waits on the target until the job ends or the poll's
@@ -164,9 +165,11 @@ class LiveProgressAction(ActionBase):
                 shown, done, job_text = self._poll(host, progress_path, job_path, shown, wait=self.POLL_SECONDS)
                 if done:
                     # the job file already read holds the module's result: parsed here as async_status would
-                    # return it, without starting a Python process for async_status (about a second)
+                    # return it, without starting a Python process for async_status (about a second); the
+                    # progress read after it is complete (the module wrote it before it ended)
                     final = self._job_result(job_text)
                     if final is not None:
+                        ended = True
                         break
                     final = self._execute_module(
                         module_name="ansible.legacy.async_status", task_vars=task_vars,
@@ -181,7 +184,8 @@ class LiveProgressAction(ActionBase):
                 left = self.POLL_SECONDS - (time.time() - asked)
                 if left > self.WAKE_SECONDS:
                     time.sleep(left)
-            self._poll(host, progress_path, job_path, shown)
+            if not ended:
+                self._poll(host, progress_path, job_path, shown)
         finally:
             # what async_status mode=cleanup does, without starting a Python process
             self._low_level_execute_command("rm -f %s %s" % (self._connection._shell.quote(progress_path),
@@ -194,12 +198,13 @@ class LiveProgressAction(ActionBase):
     def _poll(self, host, progress_path, job_path, shown, wait=0):
         """Print progress lines after the first ``shown`` ones; return (new count, job done?, the job file's text).
         With ``wait``, the command first waits on the target, at most ``wait`` seconds, while the job file still
-        holds async_wrapper's running marker (``{"started": ...``; the module's result replaces it when it ends)."""
+        holds async_wrapper's running marker (``{"started": ...``; the module's result replaces it when it ends).
+        The job file is read before the progress file: when it holds the result, the progress printed is whole."""
         quote = self._connection._shell.quote
         res = self._low_level_execute_command(
             wait_for_end(job_path, wait, self.WAKE_SECONDS, quote)
-            + "cat %s 2>/dev/null; printf '%s'; cat %s 2>/dev/null; true"
-            % (quote(progress_path), JOB_SEPARATOR, quote(job_path)), sudoable=False)
+            + "j=$(cat %s 2>/dev/null); cat %s 2>/dev/null; printf '%s'; printf '%%s' \"$j\"; true"
+            % (quote(job_path), quote(progress_path), JOB_SEPARATOR), sudoable=False)
         out = to_text(res.get("stdout", ""))
         progress, _sep, job = out.partition(JOB_SEPARATOR)
         return show_new_lines(host, progress, shown, self._progress_filter), job_done(job), job

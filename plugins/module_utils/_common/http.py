@@ -20,7 +20,7 @@ import ssl
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, make_context
 
 RETRY_STATUSES = (500, 502, 503, 504)
 
@@ -56,9 +56,15 @@ class ConnectionProblem(Exception):
 
 def http_request(validate_certs=True, ca_path=None, timeout=60):
     """The ``Request`` every client sends with: TLS verified (against ``ca_path`` when given), safe
-    redirects only, no ``.netrc``."""
+    redirects only, no ``.netrc``. Its TLS context is made once, here, as ``Request`` would make it for every
+    request (the CA file read again each time); when it cannot be made (an unreadable CA file), ``Request``
+    makes it per request, so the first request fails and names the problem as before."""
+    try:
+        context = make_context(cafile=ca_path, validate_certs=validate_certs)
+    except Exception:  # pylint: disable=broad-except
+        context = None
     return Request(validate_certs=validate_certs, ca_path=ca_path, timeout=timeout, follow_redirects="safe",
-                   use_netrc=False)
+                   use_netrc=False, context=context)
 
 
 def network_problem(exc):
