@@ -180,6 +180,7 @@ def converge(provider, key, opts, progress, check_mode, clock=time.time, slot=No
         starts = action in provider.start_actions
         if starts:
             _prechecked(provider, inst, opts, result)
+        provider.ready()
         slot.acquire(inst["name"])
         progress.update(action, "%s: %s" % (inst["name"], action), 0, instance=inst["name"])
         key_before = rec.key() if rec else None

@@ -112,6 +112,12 @@ class MigrationProvider(object):
         """A provider for another worker thread (its own connection), same settings."""
         raise NotImplementedError
 
+    def ready(self):
+        """Open what the first request that changes something will need (a connection) while the worker waits for
+        its window slot, so the request goes out as soon as the slot is free. Best effort: a failure here is
+        left for that request to meet and report. Nothing to open by default (HTTP opens per request)."""
+        return None
+
     def api_stats(self):
         """Counters of this provider's API calls."""
         raise NotImplementedError

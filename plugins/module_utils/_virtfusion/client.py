@@ -286,6 +286,17 @@ class VirtFusionClient(object):
             raise ConnectionProblem("the SSH connection to %s dropped before the command ended" % self.where)
         return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
+    def ready(self):
+        """Open the SSH connection now if it is not open (a window's worker, before it waits for its slot: the
+        handshake is then not on the way of its start). Best effort: a failure is left to the next command,
+        whose retry loop meets and reports it."""
+        if self._ssh is not None:
+            return
+        try:
+            self._ssh = self._connect()
+        except Exception:  # pylint: disable=broad-except
+            self._ssh = None
+
     def _open(self, command):
         """Start one command on the control server and return its channel (the only method that starts a
         command whose output is read as it comes). Raises ConnectionProblem when the connection fails."""

@@ -150,6 +150,9 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
             client = self._cache["idle"].pop(0) if self._cache["idle"] else None
         return VirtFusionProvider(self.params, client=client or self.client.fork(), cache=self._cache)
 
+    def ready(self):
+        self.client.ready()
+
     def api_stats(self):
         """This run's counters, summed over the connections of every worker of a window."""
         total = {}
