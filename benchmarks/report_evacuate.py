@@ -24,7 +24,20 @@ def span(ops):
     return total + (cur_end - cur_start)
 
 
+def floor_seconds(out, name):
+    """Module seconds of the side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the
+    module's start, its login and reads, the result's way back): what no module design can take out."""
+    with open(os.path.join(out, name + ".json")) as stream:
+        run = json.load(stream)
+    if run["result"].get("changed"):
+        raise SystemExit("the floor call changed something: %s" % run["result"].get("msg"))
+    return run["end"] - run["start"]
+
+
 def main(out, names):
+    floor = None
+    if names and names[-1].startswith("floor:"):
+        floor = floor_seconds(out, names.pop()[len("floor:"):])
     rows, splits = [], []
     for name in names:
         with open(os.path.join(out, name + ".json")) as stream:
@@ -77,6 +90,12 @@ def main(out, names):
           "\n  union of the migrations), i.e. %s x their lab durations; ratio = module s / lab op s;"
           "\n  outside op s = module call time not covered by a lab operation (login, reads, polling)."
           % rows[0]["scale"])
+    if floor is not None:
+        print("\nAnsible's floor, measured side by side: the same se_disable call with nothing left to do (the SE"
+              "\n  disabled and empty) took %.2f s: task start, async wrapper, module start, login and reads, result."
+              "\n  Ratio with the floor taken out, (module s - floor) / lab op s: %s"
+              % (floor, ", ".join("%s %.2f" % (r["run"], (r["module_wall"] - floor) / r["lab_op_real"])
+                                  for r in rows if r["lab_op_real"])))
     print("\nTime outside the lab's operations, by cause (seconds)\n" + HEADER)
     for name, s in splits:
         print(row(name, s))

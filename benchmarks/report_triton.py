@@ -10,7 +10,26 @@ from time_split import HEADER, LEGEND, row, split
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def floor_seconds(out, name):
+    """Module seconds of the side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the
+    module's start, its reads, the result's way back): what no module design can take out."""
+    with open(os.path.join(out, name + ".json")) as stream:
+        run = json.load(stream)
+    moved = [m["instance"]["name"] for m in run["migrations"] if m.get("changed")]
+    if moved:
+        raise SystemExit("the floor call migrated something: %s" % ", ".join(moved))
+    return run["end"] - run["start"]
+
+
+def calls(r):
+    """Module calls a run made: one for a window, one per batch of N for batches."""
+    return -(-r["moved"] // r["n"]) if r["run"].startswith("batches") else 1
+
+
 def main(out, runs):
+    floor = None
+    if runs and runs[-1].startswith("floor:"):
+        floor = floor_seconds(out, runs.pop()[len("floor:"):])
     rows, problems, splits = [], [], []
     for spec in runs:
         name, n = spec.split(":")
@@ -49,6 +68,13 @@ def main(out, runs):
               f"{r['bytes']:>11} {r['intact']:>8}/{r['moved']}")
     print("ideal: the lab's own per-migration times (begin request to switch end) scheduled on N slots, "
           "max(longest, sum/N); ratio = module wall / ideal")
+    if floor is not None:
+        print("\nAnsible's floor, measured side by side: an instance_migrate call with nothing to do (vm-01, already"
+              "\n  moved) took %.2f s: task start, async wrapper, module start, its reads, result."
+              "\n  Ratio with the floor taken out, (module wall - floor) / ideal: %s"
+              % (floor, ", ".join("%s %.2f" % (r["run"], (r["wall"] - floor * calls(r)) / r["ideal"])
+                                  for r in rows if r["ideal"])))
+        print("  (a batches run is one module call per batch: one floor taken out per batch)")
     print("\nTime outside the lab's migrations (begin request to switch end), by cause (seconds)\n" + HEADER)
     for name, sp in splits:
         print(row(name, sp))
