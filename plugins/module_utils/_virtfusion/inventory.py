@@ -170,7 +170,11 @@ class Inventory(object):
                 for sid, hvs in sorted(where.items())]
 
     def instances_on(self, server):
+        """The servers listed on hypervisor ``server`` now: the first listing of every hypervisor is fresh; after
+        it, that hypervisor is listed again."""
         hid, _name = self.resolve_server(server)
-        ids = [s["id"] for s in self._servers_on(hid)]
-        self._listing((hid,))
+        with self._cache["lock"]:
+            listed = self._cache["where"] is not None
+        where, _names = self._listing((hid,) if listed else ())
+        ids = sorted(sid for sid, hvs in where.items() if hid in hvs)
         return sorted((self.resolve(str(i)) for i in ids), key=lambda i: i["name"])
