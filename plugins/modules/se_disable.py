@@ -210,7 +210,8 @@ progress:
   description:
     - Progress steps recorded while the module ran (also streamed live by the collection's action plugin).
     - Of the updates about one instance or VS that only advance its current step (a rising percentage, a sync's
-      bytes), the latest replaces the earlier ones here, and repeats are left out; live, every one is shown.
+      bytes), the latest replaces the earlier ones here, keeping the step's place and its C(elapsed) (when it
+      began), with C(updated) the latest's C(elapsed); repeats are left out. Live, every one is shown.
   returned: always
   type: list
   elements: dict

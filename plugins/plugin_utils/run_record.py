@@ -118,7 +118,8 @@ def phases_from_progress(progress, started, key=None, disruptive=()):
     ``key`` (``instance``, ``vs``...) the entries are split by that field and a mapping
     ``{value: [phases]}`` is returned (entries without it are left out); without, one list. A phase
     runs from its first entry to the first entry of the next phase of the same target (the last
-    one to its own last entry). Phase names in ``disruptive`` are marked ``disruptive: true``.
+    one to its own last entry or update: an entry's ``updated``, when the module folded a step's later
+    updates into it). Phase names in ``disruptive`` are marked ``disruptive: true``.
     """
     origin = parse_time(started)
     # write the times the way ``started`` was written (the roles use naive UTC from now(utc=true))
@@ -143,12 +144,14 @@ def phases_from_progress(progress, started, key=None, disruptive=()):
         phases = []
         for entry in by_target[target]:
             at = origin + datetime.timedelta(seconds=float(entry.get("elapsed") or 0))
+            # a step whose later updates the module folded into it (``updated``) lasted until the last of them
+            last = origin + datetime.timedelta(seconds=float(entry.get("updated") or entry.get("elapsed") or 0))
             if phases and phases[-1]["name"] == entry["phase"]:
-                phases[-1]["_last"] = at
+                phases[-1]["_last"] = max(phases[-1]["_last"], last)
                 continue
             if phases:
                 phases[-1]["_end"] = at
-            phases.append({"name": str(entry["phase"]), "_start": at, "_last": at})
+            phases.append({"name": str(entry["phase"]), "_start": at, "_last": max(at, last)})
         out[target] = [{"name": p["name"], "start": iso(p["_start"], naive),
                         "end": iso(p.get("_end", p["_last"]), naive),
                         "disruptive": p["name"] in disruptive} for p in phases]

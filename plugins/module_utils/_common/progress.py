@@ -7,7 +7,8 @@ Progress reporting shared by every long-running module.
 
 A module records each progress step with :meth:`Progress.update`. Steps are kept in
 ``history`` (returned to the user as ``progress``; of one step's rising updates, its percentage
-or a sync's bytes, only the latest is kept there, in the place of the first) and, when the collection's action plugin
+or a sync's bytes, only the latest is kept there, in the place and with the ``elapsed`` of the first, and
+``updated`` the latest's) and, when the collection's action plugin
 runs the module, also appended as JSON lines to the file named by the environment variable
 ``FLEETOPS_PROGRESS_FILE``. The action plugin tails that file and prints the lines while the
 module is still waiting, which is how progress shows up live in ``ansible-playbook`` output and
@@ -77,7 +78,9 @@ class Progress(object):
         if data:
             entry.update(data)
         if last is not None and _advances(last, entry):
-            self.history[self._last_of[subject]] = entry
+            # the step keeps its place and when it began (``elapsed``: the run record's phases start there);
+            # ``updated`` says when it last advanced
+            self.history[self._last_of[subject]] = dict(entry, elapsed=last["elapsed"], updated=entry["elapsed"])
         else:
             self.history.append(entry)
             if subject is not None:

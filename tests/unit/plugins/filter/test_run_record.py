@@ -6,6 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.maintenance.plugins.filter.run_record_html import run_record_html
 from ansible_collections.fleetops.maintenance.plugins.filter.run_record_phases import run_record_phases
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
 from ansible_collections.fleetops.maintenance.plugins.plugin_utils.run_record import FORMAT, validate
 
 
@@ -82,6 +83,33 @@ def test_phases_from_progress_split_per_instance_with_the_switch_disruptive():
          "disruptive": False}]
     with pytest.raises(AnsibleFilterError, match="started is needed"):
         run_record_phases(PROGRESS, "")
+
+
+def test_phases_of_a_progress_whose_steps_were_folded_keep_their_starts_and_ends():
+    # the module folds a step's rising updates into its first entry (_common.progress): the phases must still start
+    # at the step's first update and last until its last one
+    clock = iter([0.0, 0.5, 1.0, 1.5, 2.0, 3.5, 4.0, 6.0]).__next__
+    progress = Progress("instance_migrate", path="", clock=clock)
+    progress.update("begin", "web-1: reserving instance", 10, instance="web-1")       # 0.5
+    progress.update("begin", "web-1: reserving instance", 90, instance="web-1")       # 1.0: folded
+    for n in (0, 512, 1024):                                                           # 1.5, 2.0, 3.5: folded
+        progress.update("sync", "web-1: %d KiB" % n, n * 100 // 1024, instance="web-1", bytes=n, total_bytes=1024)
+    progress.update("switch", "web-1: stopping the instance", 3, instance="web-1")    # 4.0
+    progress.update("switch", "web-1: starting the migrated instance", 95, instance="web-1")   # 6.0
+    assert len(progress.history) == 4
+    phases = run_record_phases(progress.history, "2026-01-01T10:00:00", "instance")["web-1"]
+    assert phases == [
+        {"name": "begin", "start": "2026-01-01T10:00:00.500000", "end": "2026-01-01T10:00:01.500000",
+         "disruptive": False},
+        {"name": "sync", "start": "2026-01-01T10:00:01.500000", "end": "2026-01-01T10:00:04", "disruptive": False},
+        {"name": "switch", "start": "2026-01-01T10:00:04", "end": "2026-01-01T10:00:06", "disruptive": False}]
+
+
+def test_the_last_phase_lasts_until_its_last_folded_update():
+    entries = [{"elapsed": 1.0, "phase": "sync", "msg": "a: 1 MiB of 2 MiB", "instance": "a", "updated": 5.0}]
+    phases = run_record_phases(entries, "2026-01-01T10:00:00", "instance")["a"]
+    assert phases == [{"name": "sync", "start": "2026-01-01T10:00:01", "end": "2026-01-01T10:00:05",
+                       "disruptive": False}]
 
 
 class Collector(html.parser.HTMLParser):
