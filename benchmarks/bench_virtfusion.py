@@ -18,7 +18,7 @@ import time
 
 import requests
 import yaml
-from time_split import HEADER, LEGEND, row, split
+from time_split import HEADER, LEGEND, floor_text, row, split
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSY = 100
@@ -213,10 +213,9 @@ def evacuation_report(b):
     print("lab ideal (the lab's own migration times on N slots, max(longest, sum/N)) and play wall / lab ideal: "
           + ", ".join("%s %.1f s, %.2f" % ("window_4" if e["n"] == 4 else "serial_1", e["lab_ideal"],
                                            e["wall"] / e["lab_ideal"]) for e in evac))
-    print("Ansible's floor, measured side by side: the same play with nothing left to move (hv-src empty) took "
-          "%.1f s; with it taken out, (play wall - floor) / lab ideal: %s" % (floor, ", ".join(
-              "%s %.2f" % ("window_4" if e["n"] == 4 else "serial_1", (e["wall"] - floor) / e["lab_ideal"])
-              for e in evac)))
+    print(floor_text("the same play with nothing left to move (hv-src empty; the role's tasks too)", floor,
+                     "(play wall - floor) / lab ideal",
+                     [("window_4" if e["n"] == 4 else "serial_1", (e["wall"] - floor) / e["lab_ideal"]) for e in evac]))
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")
         return 1

@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from time_split import HEADER, LEGEND, row, split
+from time_split import HEADER, LEGEND, floor_text, pop_floor, row, split
 
 UUID = re.compile(r"virtualservice-[0-9a-f-]+")
 
@@ -35,9 +35,8 @@ def floor_seconds(out, name):
 
 
 def main(out, names):
-    floor = None
-    if names and names[-1].startswith("floor:"):
-        floor = floor_seconds(out, names.pop()[len("floor:"):])
+    floor_run = pop_floor(names)
+    floor = floor_seconds(out, floor_run) if floor_run else None
     rows, splits = [], []
     for name in names:
         with open(os.path.join(out, name + ".json")) as stream:
@@ -91,11 +90,9 @@ def main(out, names):
           "\n  outside op s = module call time not covered by a lab operation (login, reads, polling)."
           % rows[0]["scale"])
     if floor is not None:
-        print("\nAnsible's floor, measured side by side: the same se_disable call with nothing left to do (the SE"
-              "\n  disabled and empty) took %.2f s: task start, async wrapper, module start, login and reads, result."
-              "\n  Ratio with the floor taken out, (module s - floor) / lab op s: %s"
-              % (floor, ", ".join("%s %.2f" % (r["run"], (r["module_wall"] - floor) / r["lab_op_real"])
-                                  for r in rows if r["lab_op_real"])))
+        print(floor_text("the same se_disable call with nothing left to do (the SE disabled and empty)", floor,
+                         "(module s - floor) / lab op s",
+                         [(r["run"], (r["module_wall"] - floor) / r["lab_op_real"]) for r in rows if r["lab_op_real"]]))
     print("\nTime outside the lab's operations, by cause (seconds)\n" + HEADER)
     for name, s in splits:
         print(row(name, s))

@@ -5,7 +5,7 @@ import os
 import re
 import sys
 
-from time_split import HEADER, LEGEND, row, split
+from time_split import HEADER, LEGEND, floor_text, pop_floor, row, split
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -27,9 +27,8 @@ def calls(r):
 
 
 def main(out, runs):
-    floor = None
-    if runs and runs[-1].startswith("floor:"):
-        floor = floor_seconds(out, runs.pop()[len("floor:"):])
+    floor_run = pop_floor(runs)
+    floor = floor_seconds(out, floor_run) if floor_run else None
     rows, problems, splits = [], [], []
     for spec in runs:
         name, n = spec.split(":")
@@ -69,11 +68,9 @@ def main(out, runs):
     print("ideal: the lab's own per-migration times (begin request to switch end) scheduled on N slots, "
           "max(longest, sum/N); ratio = module wall / ideal")
     if floor is not None:
-        print("\nAnsible's floor, measured side by side: an instance_migrate call with nothing to do (vm-01, already"
-              "\n  moved) took %.2f s: task start, async wrapper, module start, its reads, result."
-              "\n  Ratio with the floor taken out, (module wall - floor) / ideal: %s"
-              % (floor, ", ".join("%s %.2f" % (r["run"], (r["wall"] - floor * calls(r)) / r["ideal"])
-                                  for r in rows if r["ideal"])))
+        print(floor_text("an instance_migrate call with nothing to do (vm-01, already moved)", floor,
+                         "(module wall - floor) / ideal",
+                         [(r["run"], (r["wall"] - floor * calls(r)) / r["ideal"]) for r in rows if r["ideal"]]))
         print("  (a batches run is one module call per batch: one floor taken out per batch)")
     print("\nTime outside the lab's migrations (begin request to switch end), by cause (seconds)\n" + HEADER)
     for name, sp in splits:

@@ -76,3 +76,19 @@ LEGEND = ("outside = module s not covered by a lab operation = startup (task sta
           "\n  (in a request, no operation running) + waiting (an operation's end to the next request that can see"
           "\n  it) + finish (last answer to the module's end) + rest (own work between requests); op = operation time"
           "\n  inside the module call; seconds, wall clock, from the lab's request log and operation timestamps")
+
+
+def pop_floor(names):
+    """The name of the side-by-side floor run, given as the last argument ``floor:NAME`` (taken off ``names``),
+    or None."""
+    if names and names[-1].startswith("floor:"):
+        return names.pop()[len("floor:"):]
+    return None
+
+
+def floor_text(what, floor, formula, ratios):
+    """The floor paragraph of a benchmark's report: ``what`` (the call that had nothing to do) took ``floor``
+    seconds, what no module design takes out; then each run's ratio with it taken out (``ratios``: (run, ratio))."""
+    return ("\nAnsible's floor, measured side by side: %s took %.2f s: task start, async wrapper, module start, its"
+            "\n  reads, the result. Ratio with the floor taken out, %s: %s"
+            % (what, floor, formula, ", ".join("%s %.2f" % pair for pair in ratios)))
