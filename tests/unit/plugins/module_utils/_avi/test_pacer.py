@@ -35,10 +35,10 @@ def test_once_an_operation_was_seen_to_end_the_next_read_is_when_the_earliest_is
     pacer.observe(10.0)
     assert abs(pacer.pause([clock.now - 4.0]) - 5.5) < 1e-9     # 95 % of 10 s after its start
     clock.now += 5.5
-    assert [round(pacer.pause([clock.now - 9.5]), 3) for _step in range(3)] == [0.2, 0.3, 0.45]   # then 2 % of it, x1.5
+    assert [round(pacer.pause([clock.now - 9.5]), 3) for _ in range(3)] == [0.2, 0.3, 0.45]   # then 2 % of it, x1.5
 
 
 def test_without_a_running_operation_it_backs_off():
     clock = Clock()
     pacer = Pacer(clock, interval=2.0)
-    assert [round(pacer.pause([]), 4) for _step in range(4)] == [0.05, 0.075, 0.1125, 0.1688]
+    assert [round(pacer.pause([]), 4) for _ in range(4)] == [0.05, 0.075, 0.1125, 0.1688]
