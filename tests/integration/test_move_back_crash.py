@@ -7,13 +7,16 @@ back's: every instance on cn-1 again, running, two migrations each (out and back
 intact, none in flight, the cordon and the intent records as an uninterrupted run leaves them.
 
 Kill points are read from the lab's state, never timed (tests/integration/crashkit.py); the suite takes two,
-FLEETOPS_CRASH_ALL=1 all three. A fresh lab per run (the Triton plane has no reset).
+FLEETOPS_CRASH_ALL=1 all three. For "between", each instance's first action is held a second by a lab latency fault
+(hold_each_first_action): the module begins the next instance milliseconds after a switch, too soon to be seen. A
+fresh lab per run (the Triton plane has no reset).
 """
 import pytest
 
 from conftest import TritonPlaybookLab
 from crashkit import Run, chosen, kill_ids
-from test_evacuate_host_crash import TRITON_VARS, triton_end, triton_migrations
+from test_evacuate_host_crash import (TRITON_VARS, hold_each_first_action, triton_between, triton_end,
+                                      triton_migrations)
 
 BACK_VARS = {"concurrency": 1}
 
@@ -26,18 +29,10 @@ def evacuated(lab, workdir):
     return record
 
 
-def back_between(lab):
-    """One instance back on cn-1 (its migration back switched), the other's migration back not begun."""
-    report = lab.report()
-    back = [n for n, i in report.items() if len(i["migrations"]) >= 2]
-    return len(back) == 1 and report[back[0]]["server_hostname"] == "cn-1" and not any(
-        state == "running" for _phase, state in triton_migrations(lab).values())
-
-
 BACK_POINTS = {
     "sync": lambda lab: ["sync", "running"] in triton_migrations(lab).values(),
     "switch": lambda lab: ["switch", "running"] in triton_migrations(lab).values(),
-    "between": back_between,
+    "between": triton_between,     # the evacuation's migrations were finalized: the lab lists only these
 }
 
 
@@ -67,6 +62,8 @@ BACK_KILLS = chosen([("sync", True), ("switch", False), ("between", True)], [("s
 def test_move_back_killed_anywhere_a_rerun_adopts_and_converges(moved_back_uninterrupted, tmp_path, point, module):
     for lab in TritonPlaybookLab(tmp_path / "lab", "triton_crash.yml").running():
         record = evacuated(lab, tmp_path)
+        if point == "between":
+            hold_each_first_action(lab)
         killed = Run(lab, tmp_path, "killed", "move_back_host", dict(BACK_VARS, record=record))
         killed.kill_at(point, lambda: BACK_POINTS[point](lab), module)
         again = Run(lab, tmp_path, "again", "move_back_host", dict(BACK_VARS, record=record))
