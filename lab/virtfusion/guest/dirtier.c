@@ -8,9 +8,11 @@
  * no host CPU use).
  *
  * Pacing: the loop "write one whole page, then spin N times" is calibrated ONCE at boot against
- * the PIT (channel 2, one-shot, real time in QEMU). After that the loop never looks at a clock,
- * so when QEMU's auto-converge throttles the vCPU, the guest really dirties fewer pages per
- * second (a clock-paced loop would catch up and defeat the throttle).
+ * the PIT (channel 2, one-shot, real time in QEMU), each measurement the most of three windows (a
+ * vCPU starved by a busy host would otherwise rate itself slow and then write too fast for good).
+ * After that the loop never looks at a clock, so when QEMU's auto-converge throttles the vCPU, the
+ * guest really dirties fewer pages per second (a clock-paced loop would catch up and defeat the
+ * throttle).
  *
  * Every word of a page changes on each pass, so XBZRLE cannot shrink a re-sent page.
  *
@@ -111,13 +113,21 @@ static void spin(u32 n) {
     for (u32 i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
 }
 
-/* pages written in ~50 ms with `s` spins per page */
-#define WINDOW_TICKS 59659u   /* 50 ms */
+/* Pages written in one 25 ms window with `s` spins per page: the most of three windows. Time the host takes
+ * the vCPU away (a busy machine) only ever lowers a window's count, and a low count would pace the loop too
+ * fast for good, so a starved window must not decide; the quickest of three is the vCPU's own speed. */
+#define WINDOW_TICKS 29830u   /* 25 ms */
+#define WINDOWS_PER_S 40u
+#define TRIES 3
 static u32 measure(u32 s) {
-    u32 n = 0;
-    pit_arm((u16)WINDOW_TICKS);
-    while (!pit_done()) { write_page(); spin(s); n++; }
-    return n;
+    u32 best = 0;
+    for (int t = 0; t < TRIES; t++) {
+        u32 n = 0;
+        pit_arm((u16)WINDOW_TICKS);
+        while (!pit_done()) { write_page(); spin(s); n++; }
+        if (n > best) best = n;
+    }
+    return best;
 }
 
 static void halt_forever(void) {
@@ -139,21 +149,25 @@ void kmain(void) {
     STATUS->target_pps = target_pps;
 
     measure(0);                          /* warm-up (translation caches) */
-    u32 full = measure(0) * 20u;         /* pages per second, no spin */
+    u32 full = measure(0) * WINDOWS_PER_S;         /* pages per second, no spin */
     STATUS->full_pps = full;
     u32 s = 0;
     if (full > target_pps) {
         /* cost of one spin iteration, then spins per page for the target period; refined on the
          * combined loop (x87 doubles: no 64-bit integer division without libgcc) */
         u32 spins = 0;
-        pit_arm((u16)WINDOW_TICKS);
-        while (!pit_done()) { spin(1000); spins += 1000; }
-        double spins_ps = (double)spins * 20.0;
+        for (int t = 0; t < TRIES; t++) {   /* the most of three windows, as measure() */
+            u32 n = 0;
+            pit_arm((u16)WINDOW_TICKS);
+            while (!pit_done()) { spin(1000); n += 1000; }
+            if (n > spins) spins = n;
+        }
+        double spins_ps = (double)spins * (double)WINDOWS_PER_S;
         double page_spins = spins_ps / (double)full;
         double want = spins_ps / (double)target_pps - page_spins;
         for (int round = 0; round < 4; round++) {
             s = want > 0 ? (u32)(int)want : 0;
-            u32 got = measure(s) * 20u;
+            u32 got = measure(s) * WINDOWS_PER_S;
             if (got == 0) { want = want / 2; continue; }
             want = ((double)s + page_spins) * (double)got / (double)target_pps - page_spins;
         }
