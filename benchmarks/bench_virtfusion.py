@@ -18,8 +18,9 @@ import time
 
 import requests
 import yaml
-from time_split import HEADER, LEGEND, floor_text, row, split
+from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, row, split
 
+STAMP_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stamp_python.sh")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSY = 100
 # the live requirements no read-only VirtFusion call shows (vfcli-ctrl's start runs them): accepted by name
@@ -121,12 +122,17 @@ class Bench:
 
     def play(self, concurrency, out):
         """Run benchmarks/evacuate_hypervisor.yml (hv-src into hv-dst, a window of ``concurrency``); its saved JSON."""
+        # every process Ansible starts on the target is stamped as it starts and ends (benchmarks/stamp_python.sh)
+        stamps = out[:-len(".json")] + ".stamps"
+        if os.path.exists(stamps):
+            os.remove(stamps)
         cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
-               "ansible_python_interpreter=" + sys.executable, "-e", "bench_server=hv-src",
+               "ansible_python_interpreter=" + STAMP_PYTHON, "-e", "bench_server=hv-src",
                "-e", "bench_destination=hv-dst", "-e", f"bench_concurrency={concurrency}", "-e", f"bench_out={out}",
                os.path.join(ROOT, "benchmarks", "evacuate_hypervisor.yml")]
-        p = subprocess.run(cmd, cwd=ROOT, env=dict(self.env(), VIRTFUSION_TIMEOUT="120"), capture_output=True,
-                           text=True, timeout=1800, check=False)
+        p = subprocess.run(cmd, cwd=ROOT, env=dict(self.env(), VIRTFUSION_TIMEOUT="120", BENCH_PYTHON=sys.executable,
+                                                   BENCH_STAMPS=stamps),
+                           capture_output=True, text=True, timeout=1800, check=False)
         if p.returncode != 0:
             raise SystemExit(p.stdout[-4000:])
         with open(out) as fh:
@@ -140,7 +146,9 @@ class Bench:
         moved = [s for s in run["report"]["servers"] if s.get("result") == "migrated"]
         if moved:
             raise SystemExit("the floor run migrated %d server(s)" % len(moved))
-        return run["end"] - run["start"]
+        with open(os.path.join(self.out, "evacuate_floor.requests.json"), "w") as fh:
+            json.dump({"requests": self.admin("GET", "requests")["requests"]}, fh)
+        return run["end"] - run["start"], ends(self.out, "evacuate_floor", run)
 
     def evacuation(self, concurrency):
         self.admin("POST", "reset")
@@ -160,9 +168,10 @@ class Bench:
             json.dump({"requests": self.admin("GET", "requests")["requests"], "migrations": migs}, fh)
         split_s = split(run["start"], run["end"], ops, self.admin("GET", "requests")["requests"],
                         lambda path: re.findall(r"/servers/(\d+)", path))
+        parts = ends(self.out, f"evacuate_{concurrency}", run)
         lab_secs = [o["end"] - o["start"] for o in ops]
         lab_ideal = max(lab_secs + [sum(lab_secs) / concurrency]) if lab_secs else float("nan")
-        return {"n": concurrency, "split": split_s, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal,
+        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal,
                 "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
                 "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
                 "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
@@ -192,7 +201,7 @@ def main(lab_json, topology, out, repeats="2"):
 
 def evacuation_report(b):
     evac = [b.evacuation(4), b.evacuation(1)]
-    floor = b.floor()
+    floor, floor_parts = b.floor()
     print("Part 2 - evacuate hv-src (8 idle 32 MiB guests) into hv-dst with host_evacuate; each migration has 25 lab "
           "seconds of step overheads at time scale 0.2 (5 s)")
     print(f"{'run':<18} {'moved':>5} {'play wall':>9} {'ideal':>7} {'ratio':>5} {'sum of migrations':>17} "
@@ -216,6 +225,11 @@ def evacuation_report(b):
     print(floor_text("the same play with nothing left to move (hv-src empty; the role's tasks too)", floor,
                      "(play wall - floor) / lab ideal",
                      [("window_4" if e["n"] == 4 else "serial_1", (e["wall"] - floor) / e["lab_ideal"]) for e in evac]))
+    print("\nStart-up and finish of the instance_migrate call in each play, by part (seconds)\n" + ENDS_HEADER)
+    for name, parts in [("window_4" if e["n"] == 4 else "serial_1", e["parts"]) for e in evac] + [("floor", floor_parts)]:
+        print(ends_row(name, parts))
+    print(ENDS_LEGEND + "\n  (here the play's start: controller holds the role's tasks before the module's, seen its"
+          " tasks after it)")
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")
         return 1

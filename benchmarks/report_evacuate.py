@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from time_split import HEADER, LEGEND, floor_text, pop_floor, row, split
+from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, pop_floor, row, split
 
 UUID = re.compile(r"virtualservice-[0-9a-f-]+")
 
@@ -24,20 +24,22 @@ def span(ops):
     return total + (cur_end - cur_start)
 
 
-def floor_seconds(out, name):
-    """Module seconds of the side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the
-    module's start, its login and reads, the result's way back): what no module design can take out."""
+def floor_run(out, name):
+    """The side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the module's start,
+    its login and reads, the result's way back): what no module design can take out. Its saved JSON."""
     with open(os.path.join(out, name + ".json")) as stream:
         run = json.load(stream)
     if run["result"].get("changed"):
         raise SystemExit("the floor call changed something: %s" % run["result"].get("msg"))
-    return run["end"] - run["start"]
+    return run
+
 
 
 def main(out, names):
-    floor_run = pop_floor(names)
-    floor = floor_seconds(out, floor_run) if floor_run else None
-    rows, splits = [], []
+    floor_name = pop_floor(names)
+    floor_doc = floor_run(out, floor_name) if floor_name else None
+    floor = floor_doc["end"] - floor_doc["start"] if floor_doc else None
+    rows, splits, parts = [], [], []
     for name in names:
         with open(os.path.join(out, name + ".json")) as stream:
             run = json.load(stream)
@@ -57,6 +59,7 @@ def main(out, names):
                                    [{"start": op["started_epoch"], "end": op["ended_epoch"], "key": op.get("vs")}
                                     for op in stats["operations"] if op.get("ended_epoch") and not op.get("parent")],
                                    requests, UUID.findall)))
+        parts.append((name, ends(out, name, run)))
         migrations = [op for op in ops if op["kind"] == "migrate"]
         op_real = span(top)
         module_wall = run["end"] - run["start"]
@@ -97,6 +100,12 @@ def main(out, names):
     for name, s in splits:
         print(row(name, s))
     print(LEGEND)
+    if floor_doc:
+        parts.append(("floor", ends(out, floor_name, floor_doc)))
+    print("\nStart-up and finish of each module call, by part (seconds)\n" + ENDS_HEADER)
+    for name, p in parts:
+        print(ends_row(name, p))
+    print(ENDS_LEGEND)
     for r in rows:
         print("  %s: lab operation time %.0f lab s (migrations %.0f lab s)"
               % (r["run"], r["lab_op_lab_seconds"], r["migrate_lab_seconds"]))

@@ -5,20 +5,21 @@ import os
 import re
 import sys
 
-from time_split import HEADER, LEGEND, floor_text, pop_floor, row, split
+from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, pop_floor, row, split
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def floor_seconds(out, name):
-    """Module seconds of the side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the
-    module's start, its reads, the result's way back): what no module design can take out."""
+def floor_run(out, name):
+    """The side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the module's start, its
+    reads, the result's way back): what no module design can take out. Its saved JSON."""
     with open(os.path.join(out, name + ".json")) as stream:
         run = json.load(stream)
     moved = [m["instance"]["name"] for m in run["migrations"] if m.get("changed")]
     if moved:
         raise SystemExit("the floor call migrated something: %s" % ", ".join(moved))
-    return run["end"] - run["start"]
+    return run
+
 
 
 def calls(r):
@@ -27,9 +28,10 @@ def calls(r):
 
 
 def main(out, runs):
-    floor_run = pop_floor(runs)
-    floor = floor_seconds(out, floor_run) if floor_run else None
-    rows, problems, splits = [], [], []
+    floor_name = pop_floor(runs)
+    floor_doc = floor_run(out, floor_name) if floor_name else None
+    floor = floor_doc["end"] - floor_doc["start"] if floor_doc else None
+    rows, problems, splits, parts = [], [], [], []
     for spec in runs:
         name, n = spec.split(":")
         n = int(n)
@@ -53,6 +55,7 @@ def main(out, runs):
         with open(os.path.join(out, name + ".requests.json")) as stream:
             requests = json.load(stream)["requests"]
         splits.append((name, split(run["start"], run["end"], ops, requests, UUID.findall)))
+        parts.append((name, ends(out, name, run)))
         downtime = sum(m["downtime_lab_seconds"] for m in migs)
         rows.append({"run": name, "n": n, "moved": len(migs), "wall": wall, "ideal": ideal,
                      "ratio": wall / ideal if ideal else float("nan"), "sum_migration": sum(durations),
@@ -76,6 +79,13 @@ def main(out, runs):
     for name, sp in splits:
         print(row(name, sp))
     print(LEGEND)
+    if floor_doc:
+        parts.append(("floor", ends(out, floor_name, floor_doc)))
+    print("\nStart-up and finish of each run, by part (seconds; batches: its first call's start-up, its last call's"
+          " finish)\n" + ENDS_HEADER)
+    for name, p in parts:
+        print(ends_row(name, p))
+    print(ENDS_LEGEND)
     if problems:
         print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
         return 1

@@ -15,6 +15,9 @@ Every instant of the window falls in exactly one of:
 - ``rest``: any other time between requests (the module's own work, polls of an operation not yet started).
 """
 
+import json
+import os
+
 
 def _inside(t, intervals):
     return any(a <= t < b for a, b in intervals)
@@ -92,3 +95,73 @@ def floor_text(what, floor, formula, ratios):
     return ("\nAnsible's floor, measured side by side: %s took %.2f s: task start, async wrapper, module start, its"
             "\n  reads, the result. Ratio with the floor taken out, %s: %s"
             % (what, floor, formula, ", ".join("%s %.2f" % pair for pair in ratios)))
+
+
+def read_stamps(path):
+    """The lines benchmarks/stamp_python.sh wrote: [(epoch seconds, "start" or "end", script name)], in time order;
+    [] when there is no such file."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3:
+                    out.append((float(parts[0].replace(",", ".")), parts[1], parts[2]))
+    except OSError:
+        return []
+    return sorted(out)
+
+
+def ends_split(start, end, requests, stamps):
+    """The module call's start-up (its window's start to its first request) and finish (its last answer to the
+    window's end) split at the instants benchmarks/stamp_python.sh noted, seconds; None without stamps:
+
+    - ``controller``: the window's start to the async wrapper's start on the target (Ansible's task start, the
+      module's AnsiballZ payload and the async wrapper's built and copied);
+    - ``wrapper``: the async wrapper's start to the module's (its interpreter, imports, forks);
+    - ``module``: the module's interpreter start to its first request (AnsiballZ, imports, arguments, the module's
+      own work before it asks anything);
+    - ``exit``: the module's last answer to its process's end (its own end, the result, the interpreter's exit);
+    - ``seen``: the module's end to the window's end (the async wrapper's result file, the live-progress poll
+      seeing it, the result's way back to the play and its next task).
+
+    Several module calls in one window (batches): the first call's start-up and the last call's finish."""
+    reqs = sorted((r["arrived"], r["ended"]) for r in requests if r["ended"] > start and r["arrived"] < end)
+    inside = [s for s in stamps if start <= s[0] <= end]
+    wrapper = next((t for t, what, name in inside if what == "start" and name == "async_wrapper.py"), None)
+    module = next((t for t, what, name in inside if what == "start" and name.startswith("AnsiballZ_")
+                   and wrapper is not None and t >= wrapper), None)
+    module_end = max((t for t, what, name in inside if what == "end" and name.startswith("AnsiballZ_")), default=None)
+    if not reqs or wrapper is None or module is None or module_end is None:
+        return None
+    first, last = reqs[0][0], max(b for _a, b in reqs)
+    return {"controller": wrapper - start, "wrapper": module - wrapper, "module": first - module,
+            "exit": module_end - last, "seen": end - module_end}
+
+
+def ends(out, name, run):
+    """The start-up and finish of the run saved as ``out/name.json`` (``run``: its JSON, with ``start`` and ``end``),
+    split at its interpreter stamps (``name.stamps``) and request log (``name.requests.json``); None without them."""
+    try:
+        with open(os.path.join(out, name + ".requests.json"), encoding="utf-8") as stream:
+            requests = json.load(stream)["requests"]
+    except OSError:
+        return None
+    return ends_split(run["start"], run["end"], requests, read_stamps(os.path.join(out, name + ".stamps")))
+
+
+ENDS_HEADER = ("%-12s %10s %8s %7s %7s %7s" % ("run", "controller", "wrapper", "module", "exit", "seen"))
+
+
+def ends_row(name, parts):
+    if parts is None:
+        return "%-12s (no interpreter stamps)" % name
+    return ("%-12s %10.2f %8.2f %7.2f %7.2f %7.2f"
+            % (name, parts["controller"], parts["wrapper"], parts["module"], parts["exit"], parts["seen"]))
+
+
+ENDS_LEGEND = ("start-up = controller (task start to the async wrapper's start on the target: Ansible builds and copies"
+               "\n  the module and the wrapper) + wrapper (the async wrapper's interpreter, imports and forks, to the"
+               "\n  module's start) + module (its interpreter, AnsiballZ, imports, its work before the first request);"
+               "\n  finish = exit (last answer to the module process's end) + seen (the async result file, the"
+               "\n  live-progress poll, the result's way back, the next task's start); from benchmarks/stamp_python.sh")

@@ -15,13 +15,18 @@ python -m lab start --topology "$LAB_TOPOLOGY" --state-dir "$LAB_STATE" --reset 
 trap 'python -m lab stop --state-dir "$LAB_STATE" >/dev/null 2>&1 || true' EXIT
 # shellcheck source=scripts/lab_env.sh
 source "$ROOT/scripts/lab_env.sh"
+# every process Ansible starts on the target is stamped as it starts and ends (benchmarks/stamp_python.sh)
+BENCH_PYTHON="$(command -v python)"
+export BENCH_PYTHON
+STAMP_PYTHON="$ROOT/benchmarks/stamp_python.sh"
 
 run() {  # run NAME METHOD CONCURRENCY
   python -m lab ctl --state-dir "$LAB_STATE" reset >/dev/null
   python -m lab ctl --state-dir "$LAB_STATE" stats reset >/dev/null
   local t0 t1
   t0=$(date +%s.%N)
-  ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" \
+  rm -f "$OUT/$1.stamps"
+  BENCH_STAMPS="$OUT/$1.stamps" ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$STAMP_PYTHON" \
     -e bench_se=bench-se-01 -e "bench_method=$2" -e "bench_concurrency=$3" -e "bench_out=$OUT/$1.json" \
     benchmarks/evacuate_se.yml >"$OUT/$1.log" 2>&1 || { cat "$OUT/$1.log"; exit 1; }
   t1=$(date +%s.%N)
@@ -31,12 +36,11 @@ run() {  # run NAME METHOD CONCURRENCY
 }
 
 floor() {  # the same call once more, side by side: the SE is disabled and empty, so nothing is left to move
-  local t0 t1
-  t0=$(date +%s.%N)
-  ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" \
+  rm -f "$OUT/floor.stamps"
+  BENCH_STAMPS="$OUT/floor.stamps" ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$STAMP_PYTHON" \
     -e bench_se=bench-se-01 -e bench_method=per_vs -e bench_concurrency=8 -e "bench_out=$OUT/floor.json" \
     benchmarks/evacuate_se.yml >"$OUT/floor.log" 2>&1 || { cat "$OUT/floor.log"; exit 1; }
-  t1=$(date +%s.%N)
+  python -m lab ctl --state-dir "$LAB_STATE" get requests >"$OUT/floor.requests.json"
 }
 
 run controller controller 1
