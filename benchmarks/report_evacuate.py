@@ -34,7 +34,6 @@ def floor_run(out, name):
     return run
 
 
-
 def main(out, names):
     floor_name = pop_floor(names)
     floor_doc = floor_run(out, floor_name) if floor_name else None

@@ -21,7 +21,6 @@ def floor_run(out, name):
     return run
 
 
-
 def calls(r):
     """Module calls a run made: one for a window, one per batch of N for batches."""
     return -(-r["moved"] // r["n"]) if r["run"].startswith("batches") else 1
