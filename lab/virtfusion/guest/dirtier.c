@@ -113,22 +113,25 @@ static void spin(u32 n) {
     for (u32 i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
 }
 
-/* Pages written in one 25 ms window with `s` spins per page: the most of three windows. Time the host takes
- * the vCPU away (a busy machine) only ever lowers a window's count, and a low count would pace the loop too
- * fast for good, so a starved window must not decide; the quickest of three is the vCPU's own speed. */
+/* One timing: how many rounds of "write a page (if `pages`), spin `s`" fit in a 25 ms window, the most of
+ * three windows. Time the host takes the vCPU away (a busy machine) only ever lowers a window's count, and a
+ * low count would pace the loop too fast for good, so a starved window must not decide; the quickest of three
+ * is the vCPU's own speed. */
 #define WINDOW_TICKS 29830u   /* 25 ms */
 #define WINDOWS_PER_S 40u
 #define TRIES 3
-static u32 measure(u32 s) {
+static u32 timed(int pages, u32 s) {
     u32 best = 0;
     for (int t = 0; t < TRIES; t++) {
         u32 n = 0;
         pit_arm((u16)WINDOW_TICKS);
-        while (!pit_done()) { write_page(); spin(s); n++; }
+        while (!pit_done()) { if (pages) write_page(); spin(s); n++; }
         if (n > best) best = n;
     }
     return best;
 }
+/* pages written per window with `s` spins per page */
+static u32 measure(u32 s) { return timed(1, s); }
 
 static void halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
@@ -149,19 +152,13 @@ void kmain(void) {
     STATUS->target_pps = target_pps;
 
     measure(0);                          /* warm-up (translation caches) */
-    u32 full = measure(0) * WINDOWS_PER_S;         /* pages per second, no spin */
+    u32 full = measure(0) * WINDOWS_PER_S;   /* pages per second, no spin */
     STATUS->full_pps = full;
     u32 s = 0;
     if (full > target_pps) {
         /* cost of one spin iteration, then spins per page for the target period; refined on the
          * combined loop (x87 doubles: no 64-bit integer division without libgcc) */
-        u32 spins = 0;
-        for (int t = 0; t < TRIES; t++) {   /* the most of three windows, as measure() */
-            u32 n = 0;
-            pit_arm((u16)WINDOW_TICKS);
-            while (!pit_done()) { spin(1000); n += 1000; }
-            if (n > spins) spins = n;
-        }
+        u32 spins = timed(0, 1000) * 1000u;
         double spins_ps = (double)spins * (double)WINDOWS_PER_S;
         double page_spins = spins_ps / (double)full;
         double want = spins_ps / (double)target_pps - page_spins;
