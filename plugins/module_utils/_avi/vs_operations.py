@@ -91,9 +91,9 @@ class Pacer(object):
     of the time the earliest running operation has run (at most ``interval``), so the first end is seen at most
     about 10% late whatever the operations' length; afterwards at the moment the earliest running operation is
     due (its start plus 95% of the shortest duration seen), then in small steps past it (from 2% of that
-    duration, x1.5), so an end is seen a few per cent of its time late. Without a
-    running operation's start to go by, a back-off from ``first`` seconds (x1.5, at most ``interval``). The
-    durations are the controller's, as observed: nothing is assumed about them."""
+    duration, x1.5), so an end is seen a few per cent of its time late. Without a running operation's start to
+    go by, a back-off from ``first`` seconds (x1.5, at most ``interval``). The durations are the controller's,
+    as observed: nothing is assumed about them."""
 
     # before the first end: read again after this fraction of the time the earliest operation has run
     LATE_FRACTION = 0.1
