@@ -34,8 +34,9 @@ TRITON_SCALE = 0.05
 # The move back starts its wave's migrations one loop item after the other (vs_migrate as async jobs): the second starts
 # a loop item's start-up (about 0.3 s) after the first, while the first runs. That start-up counts in the vendor
 # operations' time at 1 / time_scale lab seconds per real second; at 0.01 the check's 10% (about 6 lab s) was 60 ms of
-# ansible-playbook's own start-up jitter, at 0.1 it is about 0.35 s.
-AVI_MOVE_BACK_SCALE = 0.1
+# ansible-playbook's own start-up jitter. At 0.1 a fresh-clone CI run still failed the start offsets' 2 s (shop at
+# +7.1 forecast, +4.7 measured: 0.24 s of start-up); at 0.25 that 2 s is 0.5 s.
+AVI_MOVE_BACK_SCALE = 0.25
 # VirtFusion has no read-only call that shows these pre-checks (vfcli-ctrl's start runs them): accepted by name
 VF_UNREADABLE = "storage_enabled,destination_ssh,cpu_compatible,nat_interfaces"
 # The tests' labs stop themselves after 300 s; a demonstration on a loaded machine can take longer.
