@@ -118,6 +118,10 @@ class MigrationProvider(object):
         left for that request to meet and report. Nothing to open by default (HTTP opens per request)."""
         return None
 
+    def retire(self):
+        """A fork's worker has ended: keep what it opened (a connection) for the next worker. Nothing by default."""
+        return None
+
     def api_stats(self):
         """Counters of this provider's API calls."""
         raise NotImplementedError

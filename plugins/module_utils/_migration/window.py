@@ -171,6 +171,8 @@ def run_window(provider, keys, opts, progress, check_mode, concurrency=1, on_fai
             slot.release(failed=res is not None and res.get("result") == "failed")
         if res is not None:   # from its slot (the reads ahead while it waited for one are not its time)
             res["seconds"] = round(clock() - (slot.taken_at or started), 3)
+        if prov is not provider:
+            prov.retire()   # before the next worker's fork, which takes its connection
         with lock:
             results[index] = res
             state["running"] -= 1

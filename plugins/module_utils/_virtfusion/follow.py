@@ -80,10 +80,12 @@ class Following(object):
                 ans = self.client.follow(attached["argv"], on_line, left)
             except (ConnectionProblem, VirtFusionError):
                 ans = False   # dropped: re-attach with the same command [vendor]
+            ended = time.monotonic()
             if ans is None:
                 break
-            if ans is not False and shown and all(st == "complete" for st, _step in shown.values()) and \
-                    not failed_line(lines):
+            done = ans is not False and shown and all(st == "complete" for st, _step in shown.values()) and \
+                not failed_line(lines)
+            if done:
                 # the console ended ("each step will be shown in the console": it ends with the migration) with every
                 # step it showed complete: the vendor is done with it; a window starts the next one now, while
                 # last-status and the listing confirm the outcome
@@ -91,14 +93,18 @@ class Following(object):
             rec = self._live_record(inst)
             if rec is not None and rec.state == "running":
                 continue      # the console ended before the migration (a dropped connection): re-attach
-            return self._outcome(inst, attached, rec, ans, bool(shown), lines, on_event)
+            # the listings that show where it is begin after its end: the console's end when it showed every step
+            # complete (the listings then serve the window's other workers whose consoles had ended), else the
+            # answer of last-status
+            return self._outcome(inst, attached, rec, ans, bool(shown), lines, ended if done else time.monotonic())
         raise MigrationError("%s: still migrating after %d seconds (timeout); the migration goes on: run the task "
                              "again to re-attach to it" % (name, timeout))
 
-    def _outcome(self, inst, attached, rec, ans, ran, lines, on_event):
-        """How an attached start ended: where the server is listed now and ``last-status``."""
+    def _outcome(self, inst, attached, rec, ans, ran, lines, ended):
+        """How an attached start ended: ``last-status`` and where the server is listed by listings begun at
+        ``ended`` (when it had ended) or later, shared with the other workers that need them."""
         sid, dst = inst["id"], attached["dst"]
-        on = self._where(sid, refresh=tuple(h for h in (attached.get("src"), dst) if h is not None))
+        on = self._where(sid, refresh=tuple(h for h in (attached.get("src"), dst) if h is not None), since=ended)
         text = ans.text if ans else ""
         done_texts = ("is already on the destination", "Specify a destination hypervisor ID")
         if on == dst and (rec is None or rec.state == "successful" or any(t in text for t in done_texts)):

@@ -13,6 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+import time
+
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import not_found
 from ansible_collections.fleetops.maintenance.plugins.module_utils._migration.provider import MigrationError
@@ -65,18 +68,19 @@ class Inventory(object):
         except VirtFusionError as exc:
             raise as_error(exc, "listing the servers of hypervisor %s (vfcli-ctrl %s servers)" % (hid, GROUP))
 
-    def _list_all(self, hids):
+    def _list_all(self, hids, open_new=True):
         """``servers --src`` of each hypervisor in ``hids``, in that order, up to LIST_WIDTH at once: each command
         costs the control server a ``vfcli-ctrl`` process (0.3-0.6 s measured on the lab), and one after another
         they held every evacuation's first start back by seconds. The extra connections are kept (``idle``) for
-        the window's workers (``fork``), so none is opened for nothing. A failed listing raises its error (the
-        first in ``hids``' order) once every listing has ended."""
+        the window's workers (``fork``), so none is opened for nothing; with ``open_new`` false only idle ones are
+        used (none: one after another on this connection). A failed listing raises its error (the first in
+        ``hids``' order) once every listing has ended."""
         width = min(LIST_WIDTH, len(hids))
-        if width <= 1:
-            return [self._servers_on(hid) for hid in hids]
         with self._cache["lock"]:   # idle connections of an earlier listing first, then new ones
             reused = [self._cache["idle"].pop(0) for _slot in range(min(width - 1, len(self._cache["idle"])))]
-        added = [self.client.fork() for _slot in range(width - 1 - len(reused))]
+        if width <= 1 or (not open_new and not reused):
+            return [self._servers_on(hid) for hid in hids]
+        added = [self.client.fork() for _slot in range(width - 1 - len(reused))] if open_new else []
         clients = [self.client] + reused + added
         with self._cache["lock"]:
             self._cache["clients"].extend(added)   # api_stats counts their commands
@@ -86,14 +90,18 @@ class Inventory(object):
             with self._cache["lock"]:
                 self._cache["idle"].extend(clients[1:])
 
-    def _listing(self, refresh=()):
-        """server id -> hypervisor id, and name -> ids, from ``servers --src`` of every hypervisor (once), or of
-        the hypervisors in ``refresh`` again (after a migration moved a server between them)."""
+    def _listing(self, refresh=(), since=None):
+        """server id -> hypervisor id, and name -> ids, from ``servers --src`` of every hypervisor (once), and of
+        each hypervisor in ``refresh`` as listed by a listing begun at ``since`` (``time.monotonic()``; default:
+        now) or later: after a migration moved a server between them, only a listing begun after its end shows
+        where it is. A listing another worker began late enough serves this one too: the workers of a window
+        whose migrations end together wait for one listing of their common source, not one each."""
         with self._cache["lock"]:
             where = self._cache["where"]
         if where is None:
             where, names = {}, {}
             hids = sorted(self.hypervisors())
+            began = time.monotonic()
             for hid, listed in zip(hids, self._list_all(hids)):
                 for s in listed:
                     where.setdefault(s["id"], []).append(hid)
@@ -102,13 +110,53 @@ class Inventory(object):
                         ids.append(s["id"])
             with self._cache["lock"]:
                 self._cache["where"], self._cache["names"] = where, names
-        refresh = list(refresh)
-        # a worker's own refresh (its migration's source and destination) stays on its own connection: opening
-        # more while the window's migrations end competes with the next starts
-        lists = self._list_all(refresh) if len(refresh) > 2 else [self._servers_on(hid) for hid in refresh]
-        for hid, listed in zip(refresh, lists):
-            with self._cache["lock"]:
-                where = self._cache["where"]
+                self._cache["listed_at"] = dict((hid, began) for hid in hids)
+        if refresh:
+            self._fresh(list(refresh), time.monotonic() if since is None else since)
+        with self._cache["lock"]:
+            return dict((k, list(v)) for k, v in self._cache["where"].items()), dict(self._cache["names"])
+
+    def _fresh(self, hids, since):
+        """Make the listing of each of ``hids`` one begun at ``since`` or later: keep one that is, wait for one
+        another worker runs that began late enough, list the others (on this connection and any idle ones; no
+        new connection). Each listing is registered when it begins (``flights``), so workers that need the same
+        hypervisors share them, and a hypervisor one worker is listing is listed by the next one meanwhile."""
+        cache = self._cache
+        while True:
+            mine, theirs = [], None
+            with cache["lock"]:
+                cache["asked"] = max(cache["asked"] or since, since)   # the end-state check's "since"
+                for hid in hids:
+                    if cache["listed_at"].get(hid, since - 1) >= since:
+                        continue   # listed late enough already
+                    flight = cache["flights"].get(hid)
+                    if flight is not None and not flight["done"].is_set() and flight["began"] >= since:
+                        theirs = theirs or flight
+                        continue   # another worker lists it now
+                    mine.append(hid)
+                mine = mine[:1 + min(len(cache["idle"]), LIST_WIDTH - 1)]   # as many as it has connections for
+                began = time.monotonic()
+                flights = [{"began": began, "done": threading.Event()} for _hid in mine]
+                cache["flights"].update(zip(mine, flights))
+            if not mine and theirs is None:
+                return
+            try:
+                if mine:
+                    self._apply(mine, self._list_all(mine, open_new=False), began)
+            finally:
+                for flight in flights:
+                    flight["done"].set()
+            if theirs is not None and not mine:
+                theirs["done"].wait()   # then look again: it may have failed (listed here next round)
+
+    def _apply(self, hids, lists, began):
+        """Put each hypervisor's listing (begun at ``began``) in the shared view, unless a later one is there."""
+        with self._cache["lock"]:
+            where = self._cache["where"]
+            for hid, listed in zip(hids, lists):
+                if self._cache["listed_at"].get(hid, began) > began:
+                    continue
+                self._cache["listed_at"][hid] = began
                 for sid in list(where):
                     if hid in where[sid]:
                         where[sid] = [h for h in where[sid] if h != hid]
@@ -118,11 +166,9 @@ class Inventory(object):
                     ids = self._cache["names"].setdefault(s.get("name"), [])
                     if s["id"] not in ids:
                         ids.append(s["id"])
-        with self._cache["lock"]:
-            return dict((k, list(v)) for k, v in self._cache["where"].items()), dict(self._cache["names"])
 
-    def _where(self, sid, refresh=()):
-        where, _names = self._listing(refresh)
+    def _where(self, sid, refresh=(), since=None):
+        where, _names = self._listing(refresh, since)
         hvs = where.get(sid) or []
         return hvs[0] if len(hvs) == 1 else None
 

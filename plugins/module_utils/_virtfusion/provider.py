@@ -111,10 +111,11 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
         self.mode = self.opts["mode"]
         self.force = self.opts.get("force_may_lose_data")
         self.client = client or VirtFusionClient(self.conn)
-        # shared with forks: hypervisors by id, where each server is, name -> ids, what this run started
+        # shared with forks: hypervisors by id, where each server is, name -> ids, what this run started, idle
+        # connections, when each hypervisor's listing in "where" began and the listings running now (inventory)
         self._cache = cache if cache is not None else {
             "lock": threading.Lock(), "hypervisors": None, "where": None, "names": None, "started": {}, "clients": [],
-            "idle": []}
+            "idle": [], "listed_at": {}, "flights": {}, "asked": None}
         with self._cache["lock"]:
             if self.client not in self._cache["clients"]:
                 self._cache["clients"].append(self.client)   # api_stats counts every worker's connection
@@ -152,6 +153,12 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
 
     def ready(self):
         self.client.ready()
+
+    def retire(self):
+        """A worker's end: its connection, open, waits (``idle``) for the next worker or listing."""
+        with self._cache["lock"]:
+            if self.client not in self._cache["idle"]:
+                self._cache["idle"].append(self.client)
 
     def api_stats(self):
         """This run's counters, summed over the connections of every worker of a window."""
@@ -487,7 +494,11 @@ class VirtFusionProvider(Inventory, Following, PreChecks, MigrationProvider):
         """What differs from the promise of an evacuation to ``target_server``: the source lists none of the
         servers, each is listed once, on the destination, and online again if it was online."""
         problems = []
-        where, _names = self._listing(tuple(sorted(self.hypervisors())))
+        # every hypervisor as listed after the last migration's end: the listings the workers began after their
+        # ends serve, the others are listed now (each worker asks for listings begun after its end: "asked")
+        with self._cache["lock"]:
+            since = self._cache["asked"]
+        where, _names = self._listing(tuple(sorted(self.hypervisors())), since=since)
         for inst in expected:
             hvs = where.get(inst["id"]) or []
             target = (opts.get("placement") or {}).get(inst["id"], opts.get("target_server"))
