@@ -295,6 +295,7 @@ def test_evacuate_a_hypervisor_with_a_sliding_window_and_a_report(vflab, vfplayb
     last_end = max(f for _s, f in spans)
     listings = [r for r in vflab.vfadmin("GET", "requests")["requests"]
                 if r["path"] == "/_vfcli/servers" and r["arrived"] >= last_end]
+    print("virtfusion window: %d listing(s) after the last migration's end" % len(listings))
     assert 1 <= len(listings) <= 3, listings
     world = vflab.vfadmin("GET", "world")
     assert next(h for h in world["hypervisors"] if h["name"] == "hv-a")["servers"] == []
