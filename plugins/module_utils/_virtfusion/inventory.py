@@ -99,18 +99,13 @@ class Inventory(object):
         with self._cache["lock"]:
             where = self._cache["where"]
         if where is None:
-            where, names = {}, {}
             hids = sorted(self.hypervisors())
             began = time.monotonic()
-            for hid, listed in zip(hids, self._list_all(hids)):
-                for s in listed:
-                    where.setdefault(s["id"], []).append(hid)
-                    ids = names.setdefault(s.get("name"), [])
-                    if s["id"] not in ids:
-                        ids.append(s["id"])
+            lists = self._list_all(hids)
             with self._cache["lock"]:
-                self._cache["where"], self._cache["names"] = where, names
-                self._cache["listed_at"] = dict((hid, began) for hid in hids)
+                if self._cache["where"] is None:
+                    self._cache["where"], self._cache["names"] = {}, {}
+            self._apply(hids, lists, began)
         if refresh:
             self._fresh(list(refresh), time.monotonic() if since is None else since)
         with self._cache["lock"]:
@@ -156,10 +151,11 @@ class Inventory(object):
             for hid, listed in zip(hids, lists):
                 if self._cache["listed_at"].get(hid, began) > began:
                     continue
+                if hid in self._cache["listed_at"]:   # listed before: what it listed then is replaced
+                    for sid in list(where):
+                        if hid in where[sid]:
+                            where[sid] = [h for h in where[sid] if h != hid]
                 self._cache["listed_at"][hid] = began
-                for sid in list(where):
-                    if hid in where[sid]:
-                        where[sid] = [h for h in where[sid] if h != hid]
                 for s in listed:
                     if hid not in where.setdefault(s["id"], []):
                         where[s["id"]].append(hid)
