@@ -65,7 +65,7 @@ class Inv(Inventory):
 
 
 def listed(where_on, at):
-    """A cache whose listing of hypervisors 1 and 2 (server 7 on 1) began at ``at``."""
+    """A cache whose listings of hypervisors 1, 2 and 3 (server 7 on ``where_on``) began at ``at``."""
     return {"lock": threading.Lock(), "hypervisors": {1: {"id": 1, "name": "hv-1"}, 2: {"id": 2, "name": "hv-2"},
                                                       3: {"id": 3, "name": "hv-3"}},
             "where": {7: list(where_on)}, "names": {"srv-7": [7]}, "idle": [], "clients": [],
