@@ -117,10 +117,11 @@ class Inventory(object):
         new connection). Each listing is registered when it begins (``flights``), so workers that need the same
         hypervisors share them, and a hypervisor one worker is listing is listed by the next one meanwhile."""
         cache = self._cache
+        with cache["lock"]:
+            cache["asked"] = max(cache["asked"] or since, since)   # the end-state check's "since"
         while True:
             mine, theirs = [], None
             with cache["lock"]:
-                cache["asked"] = max(cache["asked"] or since, since)   # the end-state check's "since"
                 for hid in hids:
                     if cache["listed_at"].get(hid, since - 1) >= since:
                         continue   # listed late enough already

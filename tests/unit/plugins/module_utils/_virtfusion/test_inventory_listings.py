@@ -26,7 +26,7 @@ WAIT = 5.0
 
 class GatedClient(object):
     """``servers(hid)`` blocks until the test lets that call answer (``answer``), then returns what it was given
-    (or raises it); ``calls`` counts the listings per hypervisor, ``begun`` is set as each call starts."""
+    (or raises it); ``calls`` holds each listing's hypervisor in order, ``begun`` is notified as each call starts."""
 
     def __init__(self):
         self.lock = threading.Lock()
