@@ -65,7 +65,7 @@ async def watch_stream(world, vm_uuid):
         nonlocal sent
         sent += 1
         return chunk
-    rec, live, prog = world.simulation.watch_snapshot(vm_uuid)
+    rec, live, prog, seq = world.simulation.watch_snapshot(vm_uuid)
     hist = rec["progress_history"] if rec else []
     if hist and hist[-1]["state"] == "running":
         yield count(line(world.entry_view(hist[-1])))
@@ -76,8 +76,7 @@ async def watch_stream(world, vm_uuid):
         yield line({"type": "end", "phase": rec["phase"] if rec else None,
                     "state": rec["state"] if rec else "unknown", "message": (rec or {}).get("error")})
         return
-    # the latest progress event first (how a client re-attaches), then every event logged since
-    _events, seq = world.simulation.events_since(vm_uuid, 1 << 60)
+    # the latest progress event first (how a client re-attaches), then every event logged after it
     if prog:
         yield count(line(prog))
     while True:
@@ -86,7 +85,7 @@ async def watch_stream(world, vm_uuid):
             log.info("watch of %s: dropping the connection (lab fault)", vm_uuid)
             yield DROP
             return
-        rec, live, prog = world.simulation.watch_snapshot(vm_uuid)
+        rec, live, _prog, _seq = world.simulation.watch_snapshot(vm_uuid)
         if rec is None:
             yield line({"type": "end", "phase": None, "state": "unknown"})
             return

@@ -360,13 +360,16 @@ class Simulation(Part):
 
     # ------------------------------------------------------------------ watch support
     def watch_snapshot(self, vm_uuid):
-        """(record-or-None, history length, latest progress event) under the lock."""
+        """(record-or-None, whether it is live, latest progress event, the event log's last seq), all from one
+        moment under the lock: a watcher that sends the latest event and then asks for the events after that
+        seq misses none (an event logged between two separate reads was lost: a sync's last event, the 100%)."""
         def light(r):  # what a watcher needs, without the lab's bookkeeping (manifest, event log)
             return {"phase": r["phase"], "state": r["state"], "error": r.get("error"),
                     "progress_history": [dict(e) for e in r["progress_history"]]}
         with self.w.lock:
             rec = self.w.record_of(vm_uuid)
+            live = rec is not None
             if rec is None:
-                last = self.w.last_record.get(vm_uuid)
-                return (light(last) if last else None), False, self.w.progress.get(vm_uuid)
-            return light(rec), True, self.w.progress.get(vm_uuid)
+                rec = self.w.last_record.get(vm_uuid)
+            seq = rec["_lab"].get("seq", 0) if rec else 0
+            return (light(rec) if rec else None), live, self.w.progress.get(vm_uuid), seq
