@@ -47,7 +47,7 @@ rm -rf "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" 2>&1 | grep -v "is ignored: it is neither" || true
 if [ "$REQUIREMENTS" = requirements-dev.txt ]; then
-  "$VENV/bin/python" -c "import ansible, ansible_builder, antsibull_docs, sphinx, PIL, starlette, uvicorn, cryptography, yaml, avi.sdk, python_multipart, qemu.qmp" \
+  "$VENV/bin/python" -c "import ansible, ansible_builder, antsibull_docs, sphinx, PIL, starlette, uvicorn, cryptography, yaml, avi.sdk, python_multipart, qemu.qmp, pytest_timeout" \
     || { echo "error: the tool chain did not install" >&2; exit 1; }
 else
   "$VENV/bin/python" -m pip check --disable-pip-version-check >/dev/null \
