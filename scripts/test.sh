@@ -23,8 +23,8 @@ stage() {  # stage NAME COMMAND...
 EVENTS="$ROOT/build/pytest"
 # The lab and playbook tests mostly wait on the labs' clocks (about a third of a core each), so they run on
 # PYTEST_WORKERS pytest-xdist workers; a file's tests sharing a module-scoped fixture stay on one (tests/conftest.py).
-# A test that hangs fails after PYTEST_TIMEOUT seconds, with every thread's stack (pytest-timeout; the longest test
-# takes under a minute on 2 cores), and the run goes on.
+# A test that hangs fails after PYTEST_TIMEOUT seconds, with every thread's stack (pytest-timeout; the slowest test,
+# the VirtFusion fleet, takes about 3 minutes on 2 cores), and the run goes on.
 pytest_all() {
   ANSIBLE_INJECT_INVOCATION=1 python -m pytest -q -p no:cacheprovider --basetemp "$EVENTS" \
     -n "${PYTEST_WORKERS:-2}" --timeout "${PYTEST_TIMEOUT:-600}" --durations=15 tests/lab tests/integration tests/awx
