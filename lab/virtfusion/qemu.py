@@ -196,12 +196,12 @@ def _run(cmd):
 class Qmp:
     """One QMP session (``with Qmp(path) as q: q.cmd(...)``); errors become QemuError."""
 
+    GREETING_TRIES = 3      # connections tried when the first line is not the greeting (see __enter__)
+
     def __init__(self, path, timeout=15.0):
         self.path = path
         self.timeout = timeout
         self._q = None
-
-    GREETING_TRIES = 3
 
     def __enter__(self):
         for attempt in range(1, self.GREETING_TRIES + 1):
