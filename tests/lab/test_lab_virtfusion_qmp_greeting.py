@@ -34,7 +34,7 @@ class FakeQemu:
     def serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 return
             self.connections += 1
