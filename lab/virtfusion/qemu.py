@@ -210,24 +210,19 @@ class Qmp:
             try:
                 self._q.connect()
                 return self
-            except QMPError as e:
-                # qemu.qmp raises GreetingError, or ConnectError wrapping it (its .exc), by version and path
-                if not isinstance(e, GreetingError) and not isinstance(getattr(e, "exc", None), GreetingError):
-                    self.close()
-                    raise QemuError(f"QMP connect to {os.path.basename(self.path)} failed: {e}") from None
-                # The first line was not the greeting. Seen once in the lab's tests, right after a transfer began;
-                # not reproduced. The likely cause: QEMU's migration thread emits events (STOP at the end of a
+            except (QMPError, OSError, EOFError) as e:
+                self.close()
+                # Only a greeting that was not understood is tried again (qemu.qmp raises GreetingError, or a
+                # ConnectError wrapping it as .exc): the first line was not the greeting. Seen once in the lab's
+                # tests, right after a transfer began; not reproduced. The likely cause: QEMU's migration thread emits events (STOP at the end of a
                 # migration) to every monitor in command mode, and a client whose socket was just accepted, before
                 # the main loop opened its session with the greeting, can get one first. A new session starts with
                 # the greeting.
-                self.close()
-                if attempt == self.GREETING_TRIES:
+                greeting = isinstance(e, GreetingError) or isinstance(getattr(e, "exc", None), GreetingError)
+                if not greeting or attempt == self.GREETING_TRIES:
                     raise QemuError(f"QMP connect to {os.path.basename(self.path)} failed: {e}") from None
                 log.warning("QMP connect to %s: %s (try %d of %d); connecting again", os.path.basename(self.path),
                             e, attempt, self.GREETING_TRIES)
-            except (OSError, EOFError) as e:
-                self.close()
-                raise QemuError(f"QMP connect to {os.path.basename(self.path)} failed: {e}") from None
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def cmd(self, name, **args):
