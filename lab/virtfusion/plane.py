@@ -93,10 +93,12 @@ class Plane(BasePlane):
         fd = os.open(self.cli_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"url": url, "ca_path": info["ca_path"], "token": self.cli_token}, fh)
-        try:
-            self.sshd.start()
+        try:   # a port the lab picked (not configured) that is taken before sshd binds it is picked again
+            self.sshd.start(new_port=None if self.ports.get("virtfusion_ssh") else qemu.free_port)
         except SshdError as e:
             _fatal(str(e))
+        self.ssh_port = self.sshd.port
+        info["virtfusion"]["ssh"] = self.sshd.info()
         _in_thread(self.engine.boot_all)
 
     def info(self, ports):

@@ -112,7 +112,33 @@ class Sshd:
             raise SshdError(f"sshd rejected its configuration: {p.stderr.strip()}")
 
     # ------------------------------------------------------------------ process
-    def start(self, timeout=10.0):
+    BIND_TRIES = 3
+
+    def start(self, timeout=10.0, new_port=None):
+        """Start sshd. With ``new_port`` (the port was picked free, not configured), a port another process took
+        between the pick and sshd's bind is replaced by ``new_port()``, at most BIND_TRIES times."""
+        for attempt in range(1, self.BIND_TRIES + 1):
+            logged = os.path.getsize(self.log_file) if os.path.exists(self.log_file) else 0
+            try:
+                self._start_once(timeout)
+                return
+            except SshdError:
+                if new_port is None or attempt == self.BIND_TRIES or not self._bind_failed(logged):
+                    raise
+                old, self.port = self.port, int(new_port())
+                log.warning("sshd could not bind 127.0.0.1:%s (taken since it was picked); trying port %s", old,
+                            self.port)
+
+    def _bind_failed(self, logged):
+        """Whether sshd's log, from offset ``logged`` on (this try), says the port was taken."""
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(logged)
+                return b"Address already in use" in fh.read()
+        except OSError:
+            return False
+
+    def _start_once(self, timeout):
         self.prepare()
         logf = open(self.log_file, "ab")  # noqa: SIM115 - the child keeps it
         try:
