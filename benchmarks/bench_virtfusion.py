@@ -18,7 +18,8 @@ import time
 
 import requests
 import yaml
-from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, row, split
+from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
+                        gap_row, makespan, row, split)
 
 STAMP_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stamp_python.sh")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,9 +170,9 @@ class Bench:
         split_s = split(run["start"], run["end"], ops, self.admin("GET", "requests")["requests"],
                         lambda path: re.findall(r"/servers/(\d+)", path))
         parts = ends(self.out, f"evacuate_{concurrency}", run)
-        lab_secs = [o["end"] - o["start"] for o in ops]
+        lab_secs = [o["end"] - o["start"] for o in sorted(ops, key=lambda o: o["start"])]
         lab_ideal = max(lab_secs + [sum(lab_secs) / concurrency]) if lab_secs else float("nan")
-        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal,
+        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal, "lab_secs": lab_secs,
                 "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
                 "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
                 "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
@@ -230,6 +231,16 @@ def evacuation_report(b):
         print(ends_row(name, parts))
     print(ENDS_LEGEND + "\n  (here the play's start: controller holds the role's tasks before the module's, seen its"
           " tasks after it)")
+    print("\nWhere each play's wall goes, against the lab ideal (seconds)\n" + GAP_HEADER)
+    for e in evac:
+        print(gap_row("window_4" if e["n"] == 4 else "serial_1", e["wall"], e["lab_ideal"], e["split"]))
+    print(GAP_LEGEND)
+    for e in evac:
+        if e["n"] > 1 and e["lab_secs"]:
+            print("  window_4's packing: its %d migrations on %d slots in the order they started take %.2f s; largest "
+                  "first %.2f s (the lab ideal %.2f s); simulated from this run's durations, one starting the moment "
+                  "one ends" % (len(e["lab_secs"]), e["n"], makespan(e["lab_secs"], e["n"]),
+                                makespan(sorted(e["lab_secs"], reverse=True), e["n"]), e["lab_ideal"]))
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")
         return 1

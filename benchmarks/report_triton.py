@@ -5,7 +5,8 @@ import os
 import re
 import sys
 
-from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, pop_floor, row, split
+from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
+                        gap_row, makespan, pop_floor, row, split)
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -48,7 +49,7 @@ def main(out, runs):
                 problems.append(f"{name}: {inst}: migration {done[:1]} server {info['server_hostname']}")
                 continue
             migs.append(done[0])
-        durations = [(m["switched"] - m["started"]) * scale for m in migs]
+        durations = [(m["switched"] - m["started"]) * scale for m in sorted(migs, key=lambda m: m["started_real"])]
         ideal = max(*durations, sum(durations) / n) if durations else 0.0
         wall = run["end"] - run["start"]
         with open(os.path.join(out, name + ".requests.json")) as stream:
@@ -58,6 +59,7 @@ def main(out, runs):
         downtime = sum(m["downtime_lab_seconds"] for m in migs)
         rows.append({"run": name, "n": n, "moved": len(migs), "wall": wall, "ideal": ideal,
                      "ratio": wall / ideal if ideal else float("nan"), "sum_migration": sum(durations),
+                     "durations": durations, "split": splits[-1][1],
                      "downtime_lab": downtime, "downtime_real": downtime * scale,
                      "bytes": sum(m["bytes_sent"] for m in migs),
                      "intact": sum(1 for m in migs if m["data_intact"])})
@@ -85,6 +87,17 @@ def main(out, runs):
     for name, p in parts:
         print(ends_row(name, p))
     print(ENDS_LEGEND)
+    print("\nWhere each run's wall goes (seconds)\n" + GAP_HEADER)
+    for r in rows:
+        if r["ideal"]:
+            print(gap_row(r["run"], r["wall"], r["ideal"], r["split"]))
+    print(GAP_LEGEND)
+    for r in rows:
+        if r["ideal"] and not r["run"].startswith("batches") and r["n"] > 1:
+            print("  %s's packing: its %d migrations on %d slots in the order they started take %.2f s; largest first "
+                  "%.2f s (the ideal %.2f s); simulated from this run's durations, one starting the moment one ends"
+                  % (r["run"], len(r["durations"]), r["n"], makespan(r["durations"], r["n"]),
+                     makespan(sorted(r["durations"], reverse=True), r["n"]), r["ideal"]))
     if problems:
         print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
         return 1

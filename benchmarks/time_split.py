@@ -15,6 +15,7 @@ Every instant of the window falls in exactly one of:
 - ``rest``: any other time between requests (the module's own work, polls of an operation not yet started).
 """
 
+import heapq
 import json
 import os
 
@@ -165,3 +166,29 @@ ENDS_LEGEND = ("start-up = controller (task start to the async wrapper's start o
                "\n  module's start) + module (its interpreter, AnsiballZ, imports, its work before the first request);"
                "\n  finish = exit (last answer to the module process's end) + seen (the async result file, the"
                "\n  live-progress poll, the result's way back, the next task's start); from benchmarks/stamp_python.sh")
+
+
+def makespan(durations, slots):
+    """Seconds ``durations`` take started in their order on ``slots`` (each the moment a slot frees, no gap)."""
+    free = [0.0] * max(1, slots)
+    for d in durations:
+        heapq.heappush(free, heapq.heappop(free) + d)
+    return max(free)
+
+
+TARGET = 1.3   # issue 16: each evacuation within 1.3x of its ideal
+
+GAP_HEADER = ("%-12s %7s %7s %8s %8s %6s %12s"
+              % ("run", "wall", "ideal", "packing", "outside", "ratio", "over %.1fx" % TARGET))
+
+
+def gap_row(name, wall, ideal, s):
+    """wall = ideal + packing + outside, seconds: ``s`` is the run's split (``op`` + ``outside`` = wall)."""
+    packing = s["op"] - ideal
+    return ("%-12s %7.2f %7.2f %8.2f %8.2f %6.2f %12.2f"
+            % (name, wall, ideal, packing if abs(packing) >= 0.005 else 0.0, s["outside"], wall / ideal, wall - TARGET * ideal))
+
+
+GAP_LEGEND = ("wall = ideal + packing + outside: packing = the migrations' span beyond the ideal (their lengths and"
+              "\n  start order on N slots), outside = the split above; over %.1fx = wall - %.1f x ideal (negative: within"
+              "\n  it): the seconds the run would have to lose to be within %.1fx of its ideal" % (TARGET, TARGET, TARGET))
