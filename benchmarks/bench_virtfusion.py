@@ -172,8 +172,8 @@ class Bench:
         parts = ends(self.out, f"evacuate_{concurrency}", run)
         lab_secs = [o["end"] - o["start"] for o in sorted(ops, key=lambda o: o["start"])]
         lab_ideal = max(lab_secs + [sum(lab_secs) / concurrency]) if lab_secs else float("nan")
-        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal, "lab_secs": lab_secs,
-                "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
+        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal,
+                "lab_secs": lab_secs, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
                 "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
                 "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
 
@@ -237,9 +237,9 @@ def evacuation_report(b):
     print(GAP_LEGEND)
     for e in evac:
         if e["n"] > 1 and e["lab_secs"]:
-            print("  window_4's packing: its %d migrations on %d slots in the order they started take %.2f s; largest "
+            print("  window_%d's packing: its %d migrations on %d slots in the order they started take %.2f s; largest "
                   "first %.2f s (the lab ideal %.2f s); simulated from this run's durations, one starting the moment "
-                  "one ends" % (len(e["lab_secs"]), e["n"], makespan(e["lab_secs"], e["n"]),
+                  "one ends" % (e["n"], len(e["lab_secs"]), e["n"], makespan(e["lab_secs"], e["n"]),
                                 makespan(sorted(e["lab_secs"], reverse=True), e["n"]), e["lab_ideal"]))
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")

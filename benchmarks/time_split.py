@@ -185,10 +185,12 @@ GAP_HEADER = ("%-12s %7s %7s %8s %8s %6s %12s"
 def gap_row(name, wall, ideal, s):
     """wall = ideal + packing + outside, seconds: ``s`` is the run's split (``op`` + ``outside`` = wall)."""
     packing = s["op"] - ideal
+    packing = packing if abs(packing) >= 0.005 else 0.0   # not "-0.00"
     return ("%-12s %7.2f %7.2f %8.2f %8.2f %6.2f %12.2f"
-            % (name, wall, ideal, packing if abs(packing) >= 0.005 else 0.0, s["outside"], wall / ideal, wall - TARGET * ideal))
+            % (name, wall, ideal, packing, s["outside"], wall / ideal, wall - TARGET * ideal))
 
 
 GAP_LEGEND = ("wall = ideal + packing + outside: packing = the migrations' span beyond the ideal (their lengths and"
-              "\n  start order on N slots), outside = the split above; over %.1fx = wall - %.1f x ideal (negative: within"
-              "\n  it): the seconds the run would have to lose to be within %.1fx of its ideal" % (TARGET, TARGET, TARGET))
+              "\n  start order on N slots; for batches also each batch's wait for its slowest), outside = the split"
+              "\n  above; over %.1fx = wall - %.1f x ideal (negative: within it): the seconds the run would have to"
+              "\n  lose to be within %.1fx of its ideal" % (TARGET, TARGET, TARGET))
