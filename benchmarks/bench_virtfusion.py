@@ -19,7 +19,7 @@ import time
 import requests
 import yaml
 from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
-                        gap_row, makespan, row, split)
+                        gap_row, packing_text, row, split)
 
 STAMP_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stamp_python.sh")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -237,10 +237,7 @@ def evacuation_report(b):
     print(GAP_LEGEND)
     for e in evac:
         if e["n"] > 1 and e["lab_secs"]:
-            print("  window_%d's packing: its %d migrations on %d slots in the order they started take %.2f s; largest "
-                  "first %.2f s (the lab ideal %.2f s); simulated from this run's durations, one starting the moment "
-                  "one ends" % (e["n"], len(e["lab_secs"]), e["n"], makespan(e["lab_secs"], e["n"]),
-                                makespan(sorted(e["lab_secs"], reverse=True), e["n"]), e["lab_ideal"]))
+            print(packing_text("window_%d" % e["n"], e["lab_secs"], e["n"], e["lab_ideal"]))
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")
         return 1

@@ -6,7 +6,7 @@ import re
 import sys
 
 from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
-                        gap_row, makespan, pop_floor, row, split)
+                        gap_row, packing_text, pop_floor, row, split)
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -94,10 +94,7 @@ def main(out, runs):
     print(GAP_LEGEND)
     for r in rows:
         if r["ideal"] and not r["run"].startswith("batches") and r["n"] > 1:
-            print("  %s's packing: its %d migrations on %d slots in the order they started take %.2f s; largest first "
-                  "%.2f s (the ideal %.2f s); simulated from this run's durations, one starting the moment one ends"
-                  % (r["run"], len(r["durations"]), r["n"], makespan(r["durations"], r["n"]),
-                     makespan(sorted(r["durations"], reverse=True), r["n"]), r["ideal"]))
+            print(packing_text(r["run"], r["durations"], r["n"], r["ideal"]))
     if problems:
         print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
         return 1

@@ -194,3 +194,12 @@ GAP_LEGEND = ("wall = ideal + packing + outside: packing = the migrations' span 
               "\n  start order on N slots; for batches also each batch's wait for its slowest), outside = the split"
               "\n  above; over %.1fx = wall - %.1f x ideal (negative: within it): the seconds the run would have to"
               "\n  lose to be within %.1fx of its ideal" % (TARGET, TARGET, TARGET))
+
+
+def packing_text(name, durations, slots, ideal):
+    """A window's packing, simulated: its ``durations`` (in the order they started) on ``slots`` again, in that order
+    and largest first, against ``ideal``."""
+    return ("  %s's packing: its %d migrations on %d slots in the order they started take %.2f s; largest first %.2f s"
+            " (the ideal %.2f s); simulated from this run's durations, one starting the moment one ends"
+            % (name, len(durations), slots, makespan(durations, slots),
+               makespan(sorted(durations, reverse=True), slots), ideal))
