@@ -214,10 +214,10 @@ class Qmp:
                 self.close()
                 # Only a greeting that was not understood is tried again (qemu.qmp raises GreetingError, or a
                 # ConnectError wrapping it as .exc): the first line was not the greeting. Seen once in the lab's
-                # tests, right after a transfer began; not reproduced. The likely cause: QEMU's migration thread emits events (STOP at the end of a
-                # migration) to every monitor in command mode, and a client whose socket was just accepted, before
-                # the main loop opened its session with the greeting, can get one first. A new session starts with
-                # the greeting.
+                # tests, right after a transfer began; not reproduced. The likely cause: QEMU's migration thread
+                # emits events (STOP at the end of a migration) to every monitor in command mode, and a client whose
+                # socket was just accepted, before the main loop opened its session with the greeting, can get one
+                # first. A new session starts with the greeting.
                 greeting = isinstance(e, GreetingError) or isinstance(getattr(e, "exc", None), GreetingError)
                 if not greeting or attempt == self.GREETING_TRIES:
                     raise QemuError(f"QMP connect to {os.path.basename(self.path)} failed: {e}") from None

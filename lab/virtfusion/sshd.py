@@ -112,7 +112,7 @@ class Sshd:
             raise SshdError(f"sshd rejected its configuration: {p.stderr.strip()}")
 
     # ------------------------------------------------------------------ process
-    BIND_TRIES = 3
+    BIND_TRIES = 3      # starts tried when the port the lab picked was taken before sshd bound it (see start)
 
     def start(self, timeout=10.0, new_port=None):
         """Start sshd. With ``new_port`` (the port was picked free, not configured), a port another process took
