@@ -18,8 +18,7 @@ import time
 
 import requests
 import yaml
-from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
-                        gap_row, packing_text, row, split)
+from time_split import ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, gap_report, row, split
 
 STAMP_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stamp_python.sh")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -172,8 +171,9 @@ class Bench:
         parts = ends(self.out, f"evacuate_{concurrency}", run)
         lab_secs = [o["end"] - o["start"] for o in sorted(ops, key=lambda o: o["start"])]
         lab_ideal = max(lab_secs + [sum(lab_secs) / concurrency]) if lab_secs else float("nan")
-        return {"n": concurrency, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs), "lab_ideal": lab_ideal,
-                "lab_secs": lab_secs, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
+        name = "window_%d" % concurrency if concurrency > 1 else "serial_1"
+        return {"n": concurrency, "name": name, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs),
+                "lab_ideal": lab_ideal, "lab_secs": lab_secs, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
                 "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
                 "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
 
@@ -215,29 +215,25 @@ def evacuation_report(b):
     print("\nTime of the play outside the lab's migrations (created to finished, the lab's real-time stamps), by cause "
           "(seconds)\n" + HEADER)
     for e in evac:
-        print(row("window_4" if e["n"] == 4 else "serial_1", e["split"]))
+        print(row(e["name"], e["split"]))
     print(LEGEND + "\n  (vfcli-ctrl's calls over SSH count as requests from their HTTP call to the lab on; the play "
           "holds the role's reads and checks: every task's start-up is 'rest' after the first request)")
     print("lab's sum of migrations: " + ", ".join(
-        "%s %.1f s" % ("window_4" if e["n"] == 4 else "serial_1", e["ops_sum"]) for e in evac))
+        "%s %.1f s" % (e["name"], e["ops_sum"]) for e in evac))
     print("lab ideal (the lab's own migration times on N slots, max(longest, sum/N)) and play wall / lab ideal: "
-          + ", ".join("%s %.1f s, %.2f" % ("window_4" if e["n"] == 4 else "serial_1", e["lab_ideal"],
+          + ", ".join("%s %.1f s, %.2f" % (e["name"], e["lab_ideal"],
                                            e["wall"] / e["lab_ideal"]) for e in evac))
     print(floor_text("the same play with nothing left to move (hv-src empty; the role's tasks too)", floor,
                      "(play wall - floor) / lab ideal",
-                     [("window_4" if e["n"] == 4 else "serial_1", (e["wall"] - floor) / e["lab_ideal"]) for e in evac]))
+                     [(e["name"], (e["wall"] - floor) / e["lab_ideal"]) for e in evac]))
     print("\nStart-up and finish of the instance_migrate call in each play, by part (seconds)\n" + ENDS_HEADER)
-    for name, parts in [("window_4" if e["n"] == 4 else "serial_1", e["parts"]) for e in evac] + [("floor", floor_parts)]:
+    for name, parts in [(e["name"], e["parts"]) for e in evac] + [("floor", floor_parts)]:
         print(ends_row(name, parts))
     print(ENDS_LEGEND + "\n  (here the play's start: controller holds the role's tasks before the module's, seen its"
           " tasks after it)")
-    print("\nWhere each play's wall goes, against the lab ideal (seconds)\n" + GAP_HEADER)
-    for e in evac:
-        print(gap_row("window_4" if e["n"] == 4 else "serial_1", e["wall"], e["lab_ideal"], e["split"]))
-    print(GAP_LEGEND)
-    for e in evac:
-        if e["n"] > 1 and e["lab_secs"]:
-            print(packing_text("window_%d" % e["n"], e["lab_secs"], e["n"], e["lab_ideal"]))
+    print(gap_report("Where each play's wall goes, against the lab ideal", [
+        {"name": e["name"], "wall": e["wall"], "ideal": e["lab_ideal"], "split": e["split"], "slots": e["n"],
+         "durations": e["lab_secs"] if e["n"] > 1 else None} for e in evac]))
     if any(e["moved"] != 8 for e in evac):
         print("NOT EVERY SERVER MOVED")
         return 1

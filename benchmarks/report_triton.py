@@ -5,8 +5,8 @@ import os
 import re
 import sys
 
-from time_split import (ENDS_HEADER, ENDS_LEGEND, GAP_HEADER, GAP_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text,
-                        gap_row, packing_text, pop_floor, row, split)
+from time_split import (ENDS_HEADER, ENDS_LEGEND, HEADER, LEGEND, ends, ends_row, floor_text, gap_report, pop_floor,
+                        row, split)
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -87,14 +87,10 @@ def main(out, runs):
     for name, p in parts:
         print(ends_row(name, p))
     print(ENDS_LEGEND)
-    print("\nWhere each run's wall goes (seconds)\n" + GAP_HEADER)
-    for r in rows:
-        if r["ideal"]:
-            print(gap_row(r["run"], r["wall"], r["ideal"], r["split"]))
-    print(GAP_LEGEND)
-    for r in rows:
-        if r["ideal"] and not r["run"].startswith("batches") and r["n"] > 1:
-            print(packing_text(r["run"], r["durations"], r["n"], r["ideal"]))
+    print(gap_report("Where each run's wall goes", [
+        {"name": r["run"], "wall": r["wall"], "ideal": r["ideal"], "split": r["split"], "slots": r["n"],
+         "durations": r["durations"] if r["n"] > 1 and not r["run"].startswith("batches") else None}
+        for r in rows if r["ideal"]]))
     if problems:
         print("DATA CHECK FAILED:\n  " + "\n  ".join(problems))
         return 1

@@ -196,6 +196,16 @@ GAP_LEGEND = ("wall = ideal + packing + outside: packing = the migrations' span 
               "\n  lose to be within %.1fx of its ideal" % (TARGET, TARGET, TARGET))
 
 
+def gap_report(title, runs):
+    """The "where each run's wall goes" section: ``title``, a ``gap_row`` per run, the legend, then the simulated
+    packing of each run with ``durations`` (dicts: name, wall, ideal, split, slots, durations or None)."""
+    lines = ["\n%s (seconds)\n%s" % (title, GAP_HEADER)]
+    lines += [gap_row(r["name"], r["wall"], r["ideal"], r["split"]) for r in runs]
+    lines.append(GAP_LEGEND)
+    lines += [packing_text(r["name"], r["durations"], r["slots"], r["ideal"]) for r in runs if r["durations"]]
+    return "\n".join(lines)
+
+
 def packing_text(name, durations, slots, ideal):
     """A window's packing, simulated: its ``durations`` (in the order they started) on ``slots`` again, in that order
     and largest first, against ``ideal``."""
