@@ -173,8 +173,8 @@ class Bench:
         lab_ideal = max(lab_secs + [sum(lab_secs) / concurrency]) if lab_secs else float("nan")
         name = "window_%d" % concurrency if concurrency > 1 else "serial_1"
         return {"n": concurrency, "name": name, "split": split_s, "parts": parts, "ops_sum": sum(lab_secs),
-                "lab_ideal": lab_ideal, "lab_secs": lab_secs, "moved": sum(1 for s in servers if s["result"] == "migrated"), "wall": wall,
-                "ideal": ideal, "ratio": wall / ideal, "sum": sum(secs),
+                "lab_ideal": lab_ideal, "lab_secs": lab_secs, "wall": wall, "ideal": ideal,
+                "moved": sum(1 for s in servers if s["result"] == "migrated"), "ratio": wall / ideal, "sum": sum(secs),
                 "downtime_ms": sum(s["downtime_ms"] or 0 for s in servers), "bytes": sum(s["bytes"] for s in servers)}
 
 
@@ -218,11 +218,9 @@ def evacuation_report(b):
         print(row(e["name"], e["split"]))
     print(LEGEND + "\n  (vfcli-ctrl's calls over SSH count as requests from their HTTP call to the lab on; the play "
           "holds the role's reads and checks: every task's start-up is 'rest' after the first request)")
-    print("lab's sum of migrations: " + ", ".join(
-        "%s %.1f s" % (e["name"], e["ops_sum"]) for e in evac))
+    print("lab's sum of migrations: " + ", ".join("%s %.1f s" % (e["name"], e["ops_sum"]) for e in evac))
     print("lab ideal (the lab's own migration times on N slots, max(longest, sum/N)) and play wall / lab ideal: "
-          + ", ".join("%s %.1f s, %.2f" % (e["name"], e["lab_ideal"],
-                                           e["wall"] / e["lab_ideal"]) for e in evac))
+          + ", ".join("%s %.1f s, %.2f" % (e["name"], e["lab_ideal"], e["wall"] / e["lab_ideal"]) for e in evac))
     print(floor_text("the same play with nothing left to move (hv-src empty; the role's tasks too)", floor,
                      "(play wall - floor) / lab ideal",
                      [(e["name"], (e["wall"] - floor) / e["lab_ideal"]) for e in evac]))
