@@ -3,11 +3,16 @@ moves, max-downtime is honoured, and for a guest dirtying memory faster than the
 does not converge while auto-converge and post-copy do. Hybrid copies disks in two stages.
 
 The printed lines (pytest -s) are the measured numbers the benchmark of issue 6 starts from."""
+import json
+
 import pytest
 
 from vfkit import VfLab, pages_after
 
-DIRTY = {"rate": 24, "working_set": 8}     # MiB/s into 8 MiB: ~2.4x the 10 MiB/s link below
+# MiB/s into 8 MiB against the 10 MiB/s link below. The guest writes 0.5-1.2x what it is asked (its one-time
+# calibration under host load) and pre-copy converges once it writes less than ~10-14 MiB/s, so 24 MiB/s
+# converged now and then on a busy CI machine; 64 keeps even a half-speed guest well out of reach.
+DIRTY = {"rate": 64, "working_set": 8}
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +26,11 @@ def report(label, m):
           f"max-downtime={m['options']['maxDowntime']}ms total={q['totalTimeMs']}ms "
           f"transferred={q['transferredBytes']}B syncs={q['dirtySyncCount']} max-throttle={q['maxThrottlePercent']}% "
           f"max-dirty={q['maxDirtyRateMiBs']}MiB/s postcopy-bytes={q['postcopyBytes']}")
+
+
+def guest_rates(m):
+    """The guest's own write rate (MiB/s) in each second of a migration's transfer."""
+    return [s["guest_write_mib_s"] for s in m["qemu"]["samples"] if s.get("guest_write_mib_s") is not None]
 
 
 def test_dirty_rate_is_roughly_what_was_asked(vf):
@@ -75,9 +85,13 @@ def test_dirtying_guest_needs_auto_converge_or_post_copy(vf):
     vf.vfadmin("POST", "time-scale", {"scale": 0.07})       # --abort-after=60 lab seconds = 4.2 s
     vf.vfadmin("POST", "servers/102/dirty-rate", DIRTY)
     try:
-        plain = vf.vfjson("start --server=102 --dst=2 --xfer-speed=10 --disable-auto-converge --abort-after=60",
-                          expect_rc=1)
+        rc, out, _err = vf.vfcli("start --server=102 --dst=2 --xfer-speed=10 --disable-auto-converge --abort-after=60 "
+                                 "--json")
+        plain = json.loads(out)
         m = plain["migration"]
+        assert rc == 1, (f"plain pre-copy ended {m['status']} (rc {rc}): the guest wrote {guest_rates(m)} MiB/s "
+                         f"per second against the 10 MiB/s link, {m['qemu'].get('dirtySyncCount')} sync passes in "
+                         f"{m['qemu'].get('totalTimeMs')} ms")
         report("plain pre-copy (aborted)", {**m, "qemu": {**m["qemu"], "downtimeMs": None}})
         assert m["aborted"] is True and "aborted after 60 seconds (--abort-after)" in plain["errors"][0]
         assert m["qemu"]["status"] == "cancelled" and m["qemu"]["maxThrottlePercent"] == 0
@@ -89,8 +103,7 @@ def test_dirtying_guest_needs_auto_converge_or_post_copy(vf):
         report("auto-converge 70/15", auto["migration"])
         q = auto["migration"]["qemu"]
         assert auto["success"] is True and q["maxThrottlePercent"] >= 70 and q["downtimeMs"] <= 300
-        rates = [s.get("guest_write_mib_s") for s in q["samples"] if s.get("guest_write_mib_s") is not None]
-        print(f"[vf-bench] guest write MiB/s per second of the auto-converge run: {rates}")
+        print(f"[vf-bench] guest write MiB/s per second of the auto-converge run: {guest_rates(auto['migration'])}")
 
         post = vf.vfjson("start --server=102 --dst=1 --xfer-speed=10 --disable-auto-converge --auto-post-copy "
                          "--abort-after=300")
