@@ -119,6 +119,7 @@ def test_dirtying_guest_needs_auto_converge_or_post_copy(vf):
 
 
 def test_hybrid_two_stage_copy_online_and_offline(vf):
+    assert vf.server(102)["hypervisorId"] == 1, "server 102 is not on hypervisor 1: an earlier test left it moved"
     r = vf.api("GET", "servers/102/migrate/hybrid/destinations/2")
     assert r.status_code == 200
     body = r.json()["data"]["startBodies"][0]
