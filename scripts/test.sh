@@ -21,8 +21,9 @@ stage() {  # stage NAME COMMAND...
 # has each task result carry the module arguments it ran with (INJECT_INVOCATION, ansible-core 2.21): the option
 # coverage stage reads them there afterwards, without running a playbook of its own.
 EVENTS="$ROOT/build/pytest"
-# The lab and playbook tests mostly wait on the labs' clocks (about a third of a core each), so they run on
-# PYTEST_WORKERS pytest-xdist workers; a file's tests sharing a module-scoped fixture stay on one (tests/conftest.py).
+# The lab and playbook tests run on PYTEST_WORKERS pytest-xdist workers (2: they are CPU-bound, mostly Ansible's own
+# processes, and 3 beside the other lane took longer; README); a file's tests sharing a module-scoped fixture stay on
+# one (tests/conftest.py).
 # A test that hangs fails after PYTEST_TIMEOUT seconds, with every thread's stack (pytest-timeout; the slowest test,
 # the VirtFusion fleet, takes about 3 minutes on 2 cores), and the run goes on.
 pytest_all() {
@@ -111,8 +112,8 @@ ONLY=("$@")
 for s in "${ONLY[@]}"; do
   case $s in pytest|coverage|sanity|units|lint|changelog|docs|galaxy|molecule|matrix) ;; *) echo "unknown stage '$s': use pytest, coverage, sanity, units, lint, changelog, docs, galaxy, molecule or matrix" >&2; exit 2;; esac
 done
-# Two lanes: the pytest stage (mostly waiting on the labs' simulated operations) beside the other stages
-# (mostly CPU), so 2 cores stay busy; TEST_LANES=1 runs everything one after the other. The second lane's
+# Two lanes: the pytest stage (its workers leave part of the cores idle while the labs' operations run) beside the
+# other stages, so 2 cores stay busy; TEST_LANES=1 runs everything one after the other. The second lane's
 # output goes to build/test-results/lane2.log and is printed when both lanes are done.
 lane1() {
   wanted pytest && stage "lab, integration and AWX tests (pytest)" pytest_all
