@@ -28,9 +28,11 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client i
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
     Conflict,
     IntentError,
+    IntentRecord,
     Store,
     process_gone,
 )
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 
 PREFIX = "fleetops-maintenance-"
 DESCRIPTION = ("fleetops.maintenance intent record: what a maintenance run changed and must undo; "
@@ -132,6 +134,26 @@ class Hold(object):
                 "its process is gone" if process_gone(displaced) else "its lease had expired, or takeover"))
         return left, waited["any"] or bool(displaced)
 
+    def entries(self):
+        """What the record holds now (what an earlier run changed and must undo); the module fails naming the
+        target when the record cannot be read."""
+        try:
+            return self.record.entries()
+        except IntentError as exc:
+            raise ModuleFailure("cannot read the intent record of %s: %s" % (self.what, exc))
+
+    def claim_before_change(self, params, result):
+        """``claim`` with the module's ``timeout`` and ``takeover`` options, before the run's first change: when the
+        record cannot be owned the module fails with ``result`` (what it did so far); ``result["intent"]`` names the
+        run it took the record over from. Returns what ``claim`` returns."""
+        try:
+            left, contended = self.claim(params["timeout"], takeover=params.get("takeover"))
+        except IntentError as exc:
+            raise ModuleFailure("not changing %s: %s" % (self.what, exc), **result)
+        if self.record.displaced:
+            result["intent"]["taken_over_from"] = self.record.displaced.get("run")
+        return left, contended
+
     def renew(self):
         if not self.claimed:
             return
@@ -160,3 +182,10 @@ class Hold(object):
                 self.record.release()
             except (AviError, IntentError):
                 pass   # read-only now: the lease is judged by its process, then its expiry
+
+
+def target_hold(client, target, what, progress, lease_seconds):
+    """A run's hold on the intent record of one SE or SE group (``se_disable``, ``se_group_refresh``): the record
+    ``target`` (e.g. ``se-evacuate-<uuid>``) on the controller, its lease ``lease_seconds`` long; ``what`` names the
+    target in messages (``SE 'se-1'``)."""
+    return Hold(IntentRecord(StringGroupStore(client, target), lease_seconds=lease_seconds), what, progress)

@@ -28,7 +28,7 @@ import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.budgets import EvacuationBudgets
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import ref_uuid
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import target_hold
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
@@ -53,11 +53,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_evacu
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.budgets import Budgets, Gate
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import (
-    IntentError,
-    IntentRecord,
-    process_gone,
-)
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError, process_gone
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.wait import wait_until
@@ -110,15 +106,11 @@ class _SeDisable(EvacuationBudgets):
         self.se = se
         self.pairs = placement.vs_on_se(self.se_uuid)
         self.hosted = set(se["vs_uuids"]) | set(vs["uuid"] for vs, _vip in self.pairs)
-        if self.record is None:
-            self.record = IntentRecord(StringGroupStore(client, record_target(self.se_uuid)),
-                                       lease_seconds=LEASE_SECONDS)
         if self.hold is None:
-            self.hold = Hold(self.record, "SE '%s'" % self.se["name"], self.progress)
-        try:
-            self.left = self.record.entries()
-        except IntentError as exc:
-            raise ModuleFailure("cannot read the intent record of SE '%s': %s" % (se["name"], exc))
+            self.hold = target_hold(client, record_target(self.se_uuid), "SE '%s'" % se["name"], self.progress,
+                                    LEASE_SECONDS)
+            self.record = self.hold.record
+        self.left = self.hold.entries()
 
     def run(self):
         self.read()
@@ -241,12 +233,7 @@ class _SeDisable(EvacuationBudgets):
     def _claim(self):
         """Own the SE's record before the first change. Returns True when another run held it (and may have
         changed the SE meanwhile)."""
-        try:
-            self.left, contended = self.hold.claim(self.params["timeout"], takeover=self.params.get("takeover"))
-        except IntentError as exc:
-            raise ModuleFailure("not changing SE '%s': %s" % (self.se["name"], exc), **self.result)
-        if self.record.displaced:
-            self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
+        self.left, contended = self.hold.claim_before_change(self.params, self.result)
         return contended
 
     def _drop_dead_lease(self):

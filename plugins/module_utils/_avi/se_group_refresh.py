@@ -32,7 +32,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.client import AviError
-from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import Hold, StringGroupStore
+from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent import target_hold
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     HA_LEGACY,
     MIGRATE_STARTED,
@@ -53,7 +53,6 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.se_evacu
     set_enable_state,
 )
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.vs_operations import run_migrations
-from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError, IntentRecord
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import ModuleFailure
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.plan import Step, execute, texts
 
@@ -84,15 +83,11 @@ class _Refresh(object):
         self.placement = load_placement(client, self.group_uuid)
         self.objects = dict((o["uuid"], o)
                             for o in client.get_all("serviceengine", params={"se_group_ref": self.group_uuid}))
-        if self.record is None:
-            self.record = IntentRecord(StringGroupStore(client, record_target(self.group_uuid)),
-                                       lease_seconds=LEASE_SECONDS)
         if self.hold is None:
-            self.hold = Hold(self.record, "SE group '%s'" % group["name"], self.progress)
-        try:
-            self.left = self.record.entries()
-        except IntentError as exc:
-            raise ModuleFailure("cannot read the intent record of SE group '%s': %s" % (group.get("name"), exc))
+            self.hold = target_hold(client, record_target(self.group_uuid), "SE group '%s'" % group["name"],
+                                    self.progress, LEASE_SECONDS)
+            self.record = self.hold.record
+        self.left = self.hold.entries()
 
     def wanted(self):
         """The hardware definition wanted: each option given, else the group's own setting (which new SEs get)."""
@@ -284,12 +279,7 @@ class _Refresh(object):
 
     # -- the record -------------------------------------------------------------------------------
     def claim(self):
-        try:
-            self.left, contended = self.hold.claim(self.params["timeout"], takeover=self.params.get("takeover"))
-        except IntentError as exc:
-            raise ModuleFailure("not changing SE group '%s': %s" % (self.group_obj["name"], exc), **self.result)
-        if self.record.displaced:
-            self.result["intent"]["taken_over_from"] = self.record.displaced.get("run")
+        self.left, contended = self.hold.claim_before_change(self.params, self.result)
         return contended
 
     def renew(self):
