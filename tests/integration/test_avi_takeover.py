@@ -1,9 +1,9 @@
 """Taking over what a run that is gone left held, end to end on the small lab (tests/integration/files/
 avi_takeover.yml): the test leaves an intent record's lease on se-c and on sg-full as a run on another machine
-that died would (live for an hour more, so without takeover the modules would wait for it); with takeover=true
-se_disable and se_group_refresh take them over at once, do their work and leave no record. The same run passes
-the top-level validate_certs=false to se_group_refresh and vs_scale. These close gaps the option coverage stage
-(scripts/option_coverage.py) found.
+that died would (live for an hour more, so without takeover the modules would wait for it: se_disable refuses once
+its timeout has passed); with takeover=true se_disable and se_group_refresh take them over at once, do their work and
+leave no record. The same run passes the top-level validate_certs=false to se_group_refresh and vs_scale. These close
+gaps the option coverage stage (scripts/option_coverage.py) found.
 
 Beside it, se_disable across runs on the small lab (tests/integration/files/se_disable_rerun.yml, one tag per run):
 the plan check mode shows is the one a run executes, a killed run's lease is released, the recorded state restored,
@@ -48,15 +48,25 @@ def test_takeover_of_records_a_gone_run_left_and_no_certificate_verification(lab
     r = run.stats["avi_takeover"]
     client = lab.client()
 
+    # se-c without takeover: the gone run's live lease is waited for until timeout, then refused, nothing changed
+    held = r["se_c_held"]
+    assert held["failed"] and not held["changed"], held
+    assert held["msg"].startswith("not changing SE 'se-c': the intent record fleetops-maintenance-se-evacuate-%s "
+                                  "(StringGroup on " % se_c), held["msg"]
+    assert "is held by run %s on %s" % (GONE["run"], GONE["host"]) in held["msg"] and "(takeover)" in held["msg"]
+    assert any("waiting for it" in p["msg"] for p in held["progress"]), held["progress"]
+
     # se-c: taken over from the gone run (not waited for), disabled, enabled again
     took = [p["msg"] for p in r["se_c_disabled"]["progress"] if "took over" in p["msg"]]
     assert took == ["took over SE 'se-c' from run %s (its lease had expired, or takeover)" % GONE["run"]], took
+    assert r["se_c_disabled"]["intent"]["taken_over_from"] == GONE["run"], r["se_c_disabled"]["intent"]
     assert r["se_c_disabled"]["changed"] and r["se_c_enabled"]["changed"]
     assert client.by_name("serviceengine", "se-c")["enable_state"] == "SE_STATE_ENABLED"
 
     # sg-full: taken over, every SE replaced by one on the new definition, its virtual services kept
     took = [p["msg"] for p in r["refreshed"]["progress"] if "took over" in p["msg"]]
     assert took == ["took over SE group 'sg-full' from run %s (its lease had expired, or takeover)" % GONE["run"]]
+    assert r["refreshed"]["intent"]["taken_over_from"] == GONE["run"], r["refreshed"]["intent"]
     assert sorted(s["name"] for s in r["refreshed"]["replaced"]) == ["se-f1", "se-f2"], r["refreshed"]["replaced"]
     world = lab.admin("GET", "world")["service_engines"]
     full = dict((name, se) for name, se in world.items() if se["group"] == "sg-full")

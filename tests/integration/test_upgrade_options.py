@@ -5,6 +5,7 @@ image (tests/integration/files/upgrade_far_docker.yml: 22.1.4, the 22.1.7 image 
   deployment stated and action_on_error continue; the system upgrade from a local image file, its type checked
   against the deployment the controller reports (deployment auto), with action_on_error rollback (what the
   controller does with each action_on_error is shown by the module's own runs below);
+- cluster_upgrade refused while a run on another machine holds the upgrade (tests/integration/files/upgrade_held.yml);
 - cluster_upgrade itself (tests/integration/files/upgrade_options.yml): every top-level connection option, the
   version-distance refusal and force, a controller upgrade started without waiting and then taken over, SE groups
   with action_on_error continue and rollback, state=verified against a baseline (kept_service_engines), without
@@ -18,6 +19,7 @@ import sys
 
 import pytest
 from conftest import ROOT, PlaybookLab, run_playbook
+from test_avi_takeover import GONE, plant_lease
 from test_upgrade import flat
 
 FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
@@ -74,6 +76,20 @@ def test_upgrade_options_on_a_container_controller_too_far_from_its_image(lab, t
     assert lab.admin("GET", "stats")["operations"] == []
     images = [i["name"] for i in lab.admin("GET", "upgrade")["images"]]
     assert images == ["controller-22.1.4-9100", "controller-22.1.7-9300"], "nothing uploaded"
+
+    # a run on another machine holds the upgrade (its lease planted, an hour to go): without takeover the module
+    # waits out its timeout, then refuses, naming that run; nothing changes
+    api = lab.client(password=lab.credentials["password"])
+    plant_lease(api, "upgrade")
+    run = run_playbook(lab, os.path.join(FILES, "upgrade_held.yml"))
+    assert run[0] == 0, run[1][-3000:]
+    held = run.stats["upgrade_held"]
+    assert held["failed"] and held["changed"] is False, held
+    assert "fleetops-maintenance-upgrade (StringGroup on " in held["msg"], held["msg"]
+    assert "is held by run %s on %s" % (GONE["run"], GONE["host"]) in held["msg"] and "(takeover)" in held["msg"]
+    assert lab.admin("GET", "stats")["operations"] == [] and versions(lab)[0] == "22.1.4"
+    record = api.by_name("stringgroup", "fleetops-maintenance-upgrade")
+    assert api.delete("stringgroup/" + record["uuid"]).status_code in (200, 204)   # the planted run is gone
 
     # the module itself
     run = run_playbook(lab, os.path.join(FILES, "upgrade_options.yml"))

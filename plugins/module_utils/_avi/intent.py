@@ -144,12 +144,14 @@ class Hold(object):
 
     def claim_before_change(self, params, result):
         """``claim`` with the module's ``timeout`` and ``takeover`` options, before the run's first change: when the
-        record cannot be owned the module fails with ``result`` (what it did so far); ``result["intent"]`` names the
-        run it took the record over from. Returns what ``claim`` returns."""
+        record cannot be owned the module fails with ``result`` (its plan) and ``changed`` false (nothing changed);
+        ``result["intent"]`` names the run it took the record over from. Returns what ``claim`` returns."""
         try:
             left, contended = self.claim(params["timeout"], takeover=params.get("takeover"))
         except IntentError as exc:
-            raise ModuleFailure("not changing %s: %s" % (self.what, exc), **result)
+            refused = dict(result)
+            refused["changed"] = False
+            raise ModuleFailure("not changing %s: %s" % (self.what, exc), **refused)
         if self.record.displaced:
             result["intent"]["taken_over_from"] = self.record.displaced.get("run")
         return left, contended

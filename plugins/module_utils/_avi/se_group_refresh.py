@@ -320,8 +320,10 @@ class _Refresh(object):
                                  % (len(self.result["plan"]["replacements"]), self.group_obj["name"]))
             return self.result
         if self.claim():
+            # another run held the group: it may have done (part of) the work; decide again from what is now
             self.read()
             steps = self.decide()
+            self.result["changed"] = bool(steps)
         for key in [k for k in self.left if k.startswith("se/") and k.split("/", 1)[1] not in self.placement.ses]:
             self.record.forget(key)      # an SE an earlier run deleted before it could say so
             self.left.pop(key, None)
