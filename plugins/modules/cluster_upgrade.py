@@ -195,7 +195,8 @@ options:
   takeover:
     description:
       - Take the upgrade over from another run that still holds its lease (only when you know that run is gone).
-        Otherwise a live run is waited for, up to O(timeout).
+        Otherwise a live run is waited for, up to O(timeout); then the module fails naming that run, having changed
+        nothing (RV(ignore:changed=false)).
     type: bool
     default: false
   baseline:

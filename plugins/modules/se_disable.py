@@ -93,6 +93,8 @@ options:
     description:
       - Take the SE over from another run that holds its intent record's lease, without waiting for that lease
         to expire. Only when you know that run is gone (its machine died); a live run renews its lease.
+      - Without it, a run that holds the lease is waited for, up to O(timeout); then the module fails naming that run,
+        having changed nothing (RV(ignore:changed=false)).
     type: bool
     default: false
 seealso:

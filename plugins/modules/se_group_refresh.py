@@ -76,6 +76,8 @@ options:
     description:
       - Take the group over from another run that holds its intent record's lease, without waiting for that lease to
         expire. Only when you know that run is gone.
+      - Without it, a run that holds the lease is waited for, up to O(timeout); then the module fails naming that run,
+        having changed nothing (RV(ignore:changed=false)).
     type: bool
     default: false
   timeout:
