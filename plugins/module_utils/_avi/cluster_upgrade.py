@@ -146,9 +146,7 @@ class _ClusterUpgrade(UpgradeFollowing, UpgradeVerification, UpgradeBudgets):
             contended = self.hold.claim(float(self.params["timeout"]), takeover=self.params["takeover"],
                                         interval=max(0.5, float(self.params["wait_sleep"])))[1]
         except IntentError as exc:
-            refused = dict(self.result)
-            refused["changed"] = False     # claimed before any change
-            raise ModuleFailure(str(exc), **refused)
+            raise ModuleFailure.before_any_change(str(exc), self.result)
         displaced = self.record.displaced
         if displaced:
             self.result["owner"] = {"displaced": dict((k, displaced.get(k)) for k in ("run", "host", "since"))}

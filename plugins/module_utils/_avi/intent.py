@@ -149,9 +149,7 @@ class Hold(object):
         try:
             left, contended = self.claim(params["timeout"], takeover=params.get("takeover"))
         except IntentError as exc:
-            refused = dict(result)
-            refused["changed"] = False
-            raise ModuleFailure("not changing %s: %s" % (self.what, exc), **refused)
+            raise ModuleFailure.before_any_change("not changing %s: %s" % (self.what, exc), result)
         if self.record.displaced:
             result["intent"]["taken_over_from"] = self.record.displaced.get("run")
         return left, contended

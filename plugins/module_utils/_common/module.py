@@ -26,6 +26,13 @@ class ModuleFailure(Exception):
         self.msg = msg
         self.result = result
 
+    @classmethod
+    def before_any_change(cls, msg, result):
+        """A failure before the run's first change: ``result`` (its plan so far) goes with it, ``changed`` false."""
+        refused = dict(result)
+        refused["changed"] = False
+        return cls(msg, **refused)
+
 
 # Options that must be positive numbers (or at least 0), whichever module has them.
 POSITIVE_OPTIONS = ("timeout", "concurrency", "api_timeout")
