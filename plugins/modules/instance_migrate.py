@@ -125,6 +125,21 @@ options:
         migration starts as soon as one finishes.
     type: int
     default: 1
+  order:
+    description:
+      - With O(instances) or O(from_server) and O(concurrency) above 1, the order the migrations start in.
+      - V(largest_first) starts the instances with the most data first, by the vendor's size estimate (Triton, the
+        migration estimate, the bytes a first sync would send; VirtFusion live migration, the server's memory), so the
+        window ends with its shortest migrations and they fill its slots evenly (the longest-first rule). Instances
+        whose size is not known (VirtFusion hybrid migration, an estimate refused) follow, as listed. The sizes are a
+        prediction of each migration's length; a wrong one costs time, never correctness.
+      - V(listed) starts them as listed in O(instances), or by name with O(from_server).
+      - With O(concurrency=1) the total time does not depend on the order and the instances go as listed.
+      - Triton reads one estimate per instance, as many at once as the window runs (each a zfs size estimate on the
+        instance's compute node, it changes nothing).
+    type: str
+    choices: [largest_first, listed]
+    default: largest_first
   on_failure:
     description:
       - With several instances, V(stop) starts no new migration after one fails (running ones finish); V(continue)
@@ -431,6 +446,8 @@ plan:
     - With O(budgets), C(budgets), the groups (C(name), C(max_moving), C(anti_affinity), C(members_here)), the
       C(schedule) (rounds of equal-length migrations, a prediction) and, after a run, C(peak_moving) (per group, the
       most members that migrated at once).
+    - With O(order=largest_first), C(order), the instances to move in the order they start, each with its
+      C(name) and C(estimated_bytes) (V(null) where not known; a prediction).
     - With O(target_servers) or O(exclude_servers), C(placement), C(placement) (each server and the hypervisor chosen)
       and C(headroom) (per hypervisor, C(memory_free) MiB, C(cpu_free), C(servers_free), C(storage_free) MiB per
       storage id, left after placing; V(null) where the vendor does not say).

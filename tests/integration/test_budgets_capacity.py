@@ -113,7 +113,16 @@ def test_triton_anti_affinity_chooses_and_pins_the_target_in_check_mode(tlab):
         assert entries[name]["pin"] and not entries[name]["predicted"], entries[name]
         assert [c["result"] for c in entries[name]["checks"] if c["name"] == "anti_affinity"] == ["pass"]
     assert entries["db-1"]["predicted"] and "pin" not in entries["db-1"]      # not in a group: the allocator's
-    assert out["plan"]["budgets"]["schedule"] == [["db-1", "web-1"], ["web-2"]], out["plan"]["budgets"]
+    # the schedule follows the start order, largest first by the vendor's estimates: window 2, one web at a time
+    order = out["plan"]["order"]
+    sizes = [o["estimated_bytes"] for o in order]
+    assert sorted(o["name"] for o in order) == ["db-1", "web-1", "web-2"] and all(sizes), order
+    assert sizes == sorted(sizes, reverse=True), order
+    names = [o["name"] for o in order]
+    first_web, other_web = [n for n in names if n.startswith("web")]
+    assert out["plan"]["budgets"]["schedule"] == [sorted([first_web, "db-1"], key=names.index), [other_web]], \
+        out["plan"]["budgets"]
+    assert [m["instance"]["name"] for m in out["migrations"]] == ["db-1", "web-1", "web-2"]   # reported as listed
     plans = dict((m["instance"]["name"], m["target_server_name"]) for m in out["migrations"])
     assert plans["web-1"] == entries["web-1"]["target_name"] and plans["web-2"] == entries["web-2"]["target_name"]
     assert tlab.tadmin("GET", "stats")["migrations"] == []                  # check mode: nothing began

@@ -4,7 +4,8 @@ triton_options.yml), the host_evacuate role with the options its playbook leaves
 left unfinalized), the cordon restored by the evacuate_host playbook, and the host_move_back role without finalizing
 (tests/integration/files/triton_move_back.yml). Each outcome is asserted on the lab: migrations as the operator API
 keeps them, placement, the hidden halves, the compute node's reserved flag. These close gaps the option coverage
-stage (scripts/option_coverage.py) found. Last, the plan of an evacuation through CloudAPI (check mode)."""
+stage (scripts/option_coverage.py) found. Then the plan of an evacuation through CloudAPI (check mode). Last, the
+order a window starts its migrations in: largest first by VMAPI's estimates, or as listed."""
 import os
 
 from conftest import run_playbook
@@ -83,3 +84,30 @@ def test_triton_connection_options_kept_cordon_and_unfinalized_moves(tlab):
             "capacity accepted") in flat(out)
     report = tlab.report()
     assert report["stopped-1"]["server_hostname"] == "cn-2" and report["stopped-1"]["migrations"] == []
+
+
+def test_a_window_starts_the_largest_migrations_first_unless_told_to_keep_the_listed_order(tlab):
+    """web-1 and db-1 hold 1 MiB each, web-2 half of it: with a window of 2, largest first (the default) starts
+    web-2 last although it is listed first; order=listed starts it first. Results are reported as listed."""
+    listed = ["web-2", "web-1", "db-1"]
+    run = run_playbook(tlab, os.path.join(FILES, "triton_order.yml"))
+    rc, out = run
+    assert rc == 0, out[-4000:]
+    r = run.stats["triton_order"]
+    first = r["largest_first"]
+    order = first["plan"]["order"]
+    assert [o["name"] for o in order][-1] == "web-2", order
+    sizes = [o["estimated_bytes"] for o in order]
+    assert all(sizes) and sizes == sorted(sizes, reverse=True), order
+    assert [m["instance"]["name"] for m in first["migrations"]] == listed
+    assert "largest first, by the vendor's size estimate" in flat(out)
+    history = tlab.report()
+    began = dict((name, history[name]["migrations"][0]["started_real"]) for name in listed)
+    assert began["web-2"] > max(began["web-1"], began["db-1"]), began    # its turn came when a slot freed
+    # finalized: nothing starts, so no order; then back to cn-1 as listed: web-2 and web-1 take the two slots, db-1
+    # waits for one
+    assert r["finalized"]["changed"] and "order" not in r["finalized"]["plan"], r["finalized"]["plan"]
+    assert "order" not in r["listed"]["plan"], r["listed"]["plan"]
+    assert all(history[name]["server_hostname"] == "cn-1" for name in listed), history
+    began = dict((name, history[name]["migrations"][-1]["started_real"]) for name in listed)
+    assert began["db-1"] > max(began["web-2"], began["web-1"]), began

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.fleetops.maintenance.plugins.module_utils._common.fanout import fan_out
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.intent import IntentError
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.module import blank_names
 from ansible_collections.fleetops.maintenance.plugins.module_utils._common.progress import Progress
@@ -55,6 +56,7 @@ def argument_spec(providers, default):
         target_server=dict(type="str"),
         source_server=dict(type="str"),
         concurrency=dict(type="int", default=1),
+        order=dict(type="str", default="largest_first", choices=["largest_first", "listed"]),
         on_failure=dict(type="str", default="stop", choices=["stop", "continue"]),
         failed_action=dict(type="str", default="leave", choices=["abort", "leave"]),
         capacity_check=dict(type="bool", default=True),
@@ -228,6 +230,7 @@ def _many(module, provider, opts, progress, result, owners):
         owners.claim([provider.scope_of(i, opts) for i in instances])
     plan = {"prechecks": None}
     records = None
+    ranked = None   # the order the migrations start in, as indexes into keys (None: as listed)
     budgets = Budgets(p["budgets"])
     targets = {}
     gate = None
@@ -237,13 +240,9 @@ def _many(module, provider, opts, progress, result, owners):
         names.update((k, k) for k in keys if k not in names)
         by_key = dict((k, budgets.groups_of(_inst_of(instances, k))) for k in keys)
         gate = Gate(budgets, by_key, names)
-        rounds = schedule(keys, names, by_key, gate.limits, p["concurrency"])
         plan["budgets"] = {
             "groups": [{"name": g["name"], "max_moving": g["max_moving"], "anti_affinity": g["anti_affinity"],
-                        "members_here": [names[k] for k in keys if g["name"] in by_key[k]]} for g in budgets.groups],
-            "schedule": rounds}
-        progress.update("budget", "schedule (window %d; rounds of equal-length migrations, a prediction): %s" % (
-            p["concurrency"], " | ".join(", ".join(r) for r in rounds)))
+                        "members_here": [names[k] for k in keys if g["name"] in by_key[k]]} for g in budgets.groups]}
     if opts["state"] in START_STATES:
         # every instance's record, read as many at once as the window will run (sequential reads over SSH cost
         # ~0.4 s each); the forks that read them become the window's first workers
@@ -279,13 +278,24 @@ def _many(module, provider, opts, progress, result, owners):
             raise MigrationError("pre-checks failed, nothing was moved: %d of %d %s cannot be migrated: %s" % (
                 len(blocked), len(to_move), provider.noun, "; ".join(
                     "%s: %s" % (e["name"], "; ".join(e["problems"])) for e in blocked)))
+        if p["order"] == "largest_first" and p["concurrency"] > 1 and len(to_move) > 1:
+            ranked, plan["order"] = _largest_first(provider, instances, to_move, spare, progress)
+    if gate is not None:   # in the order the migrations start (largest first, or as listed)
+        rounds = schedule([keys[n] for n in ranked or range(len(keys))], names, by_key, gate.limits,
+                          p["concurrency"])
+        plan["budgets"]["schedule"] = rounds
+        progress.update("budget", "schedule (window %d; rounds of equal-length migrations, a prediction): %s" % (
+            p["concurrency"], " | ".join(", ".join(r) for r in rounds)))
     if targets and any(e.get("target") for e in plan["prechecks"] or ()):
         progress.update("placement", "; ".join("%s -> %s" % (e["name"], e.get("target_name") or e["target"])
                                                for e in plan["prechecks"] if e.get("target") is not None))
     result["plan"] = plan
-    results, summary = run_window(provider, keys, opts, progress, module.check_mode, concurrency=p["concurrency"],
-                                  on_failure=p["on_failure"], failed_action=p["failed_action"], gate=gate,
-                                  targets=targets, spare=spare, records=records)
+    ranked = ranked or list(range(len(keys)))
+    results, summary = run_window(provider, [keys[n] for n in ranked], opts, progress, module.check_mode,
+                                  concurrency=p["concurrency"], on_failure=p["on_failure"],
+                                  failed_action=p["failed_action"], gate=gate, targets=targets, spare=spare,
+                                  records=None if records is None else [records[n] for n in ranked])
+    results = [res for _n, res in sorted(zip(ranked, results), key=lambda pair: pair[0])]   # reported as listed
     if gate is not None:
         plan["budgets"]["peak_moving"] = dict(gate.peak)
     known = dict((i["id"], {"id": i["id"], "name": i["name"]}) for i in instances)
@@ -334,6 +344,32 @@ def _room_text(room):
     return "%s MiB memory, %s core(s), %s server slot(s)%s" % (
         room["memory_free"], room["cpu_free"], room["servers_free"], "".join(
             ", storage %s: %s MiB" % (k, v) for k, v in sorted(room.get("storage_free", {}).items())))
+
+
+def _largest_first(provider, instances, to_move, spare, progress):
+    """The order the migrations start in: the most data first, by the vendor's size estimate (``provider.estimate``),
+    so a window ends with its shortest migrations and they pack onto its slots (the longest-first rule); an instance
+    whose size is not known, or that has nothing to move, keeps its listed place after them. The estimates are read
+    as many at once as the window runs, by the forks that read the records. Returns (indexes into ``instances`` in
+    that order, the plan's entry); the sizes are a prediction of each migration's length, and a wrong one costs
+    packing, never correctness."""
+    if spare:
+        sizes = fan_out(to_move, spare, lambda prov, inst: prov.estimate(inst))
+    else:
+        sizes = [provider.estimate(i) for i in to_move]
+    size_of = dict((i["id"], s) for i, s in zip(to_move, sizes) if isinstance(s, (int, float)) and s >= 0)
+    ranked = sorted(range(len(instances)), key=lambda n: (instances[n]["id"] not in size_of,
+                                                          -size_of.get(instances[n]["id"], 0)))
+    moving = set(i["id"] for i in to_move)
+    entry = [{"name": instances[n]["name"], "estimated_bytes": size_of.get(instances[n]["id"])}
+             for n in ranked if instances[n]["id"] in moving]
+    progress.update("order", "largest first, by the vendor's size estimate (a prediction of each migration's "
+                    "length): %s" % ", ".join("%s %s" % (e["name"], _mib(e["estimated_bytes"])) for e in entry))
+    return ranked, entry
+
+
+def _mib(size):
+    return "size unknown" if size is None else "%.1f MiB" % (size / 1048576.0)
 
 
 def _inst_of(instances, key):
