@@ -90,14 +90,15 @@ class TritonProvider(Inventory, PreChecks, MigrationProvider):
     transfer_phases = ("sync",)
     check_names = CHECK_NAMES
 
-    def __init__(self, params, client=None, servers=None):
+    def __init__(self, params, client=None, servers=None, estimates=None):
         super(TritonProvider, self).__init__(params)
         self.conn = resolve_connection(params)
         self.api = self.conn["api"]
         self.resync = bool(params.get("resync"))
         self.client = client or TritonClient(self.conn)
         self._servers = servers  # cache shared with forks: {uuid: server}
-        self._estimates = {}     # instance id -> the size the estimate route answered (CloudAPI pre-check)
+        # instance id -> the size the estimate route answered (CloudAPI pre-check), shared with forks
+        self._estimates = {} if estimates is None else estimates
 
     @classmethod
     def argument_spec(cls):
@@ -108,7 +109,7 @@ class TritonProvider(Inventory, PreChecks, MigrationProvider):
     def fork(self):
         if self.api == "operator":
             self.servers()
-        return TritonProvider(self.params, client=self.client.fork(), servers=self._servers)
+        return TritonProvider(self.params, client=self.client.fork(), servers=self._servers, estimates=self._estimates)
 
     def api_stats(self):
         return dict(self.client.stats)
@@ -199,8 +200,10 @@ class TritonProvider(Inventory, PreChecks, MigrationProvider):
             raise as_error(exc, "following the migration of %s" % inst["name"])
 
     def estimate(self, inst):
+        """Asked once per instance and run (each ask is a zfs size estimate on its compute node): the CloudAPI
+        pre-check, the window's start order and the check-mode plan share the answer."""
         with SERVERS_LOCK:
-            if inst["id"] in self._estimates:   # the CloudAPI pre-check asked already (each ask is a zfs estimate)
+            if inst["id"] in self._estimates:
                 return self._estimates[inst["id"]]
         try:
             if self.api == "operator":
@@ -210,7 +213,10 @@ class TritonProvider(Inventory, PreChecks, MigrationProvider):
                 doc = self.client.cloudapi("GET", "/machines/%s/migrate" % inst["id"])
         except (TritonError, SigningError):
             return None
-        return (doc or {}).get("size") if isinstance(doc, dict) else None
+        size = (doc or {}).get("size") if isinstance(doc, dict) else None
+        with SERVERS_LOCK:
+            self._estimates[inst["id"]] = size
+        return size
 
     def cleanup_failed(self, key, progress):
         """Failure policy: abort a failed migration that has not switched (the source keeps running)."""
