@@ -101,6 +101,20 @@ def test_migrate_vs_to_named_se_then_no_change(lab, playbook):
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
 
 
+def test_a_migration_the_controller_fails_keeps_the_vs_and_reports_no_change(lab, playbook):
+    lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "migrate", "target": "vs-3", "count": 1})
+    run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
+    rc, out = run
+    assert rc != 0
+    [failed] = [e["event_data"]["res"] for e in run.events if e["event"] == "runner_on_failed"]
+    assert "the VS keeps serving from se-b, run the task again to retry" in failed["msg"], failed["msg"]
+    assert failed["changed"] is False and failed["placement"]["after"] == ["se-b"], failed
+    assert lab.client().vs_ses("vs-3")[0] == ["se-b"]
+    run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})    # the retry moves it
+    assert run[0] == 0 and run.stats["migrate_vs_result"]["placement"]["after"] == ["se-c"], run[1][-3000:]
+    assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
+
+
 def test_migrate_refused_on_legacy_active_standby(lab, playbook):
     rc, out = playbook("migrate_vs", extra_vars={"virtual_service": "vs-l1", "from_se": "se-l1"})
     assert rc != 0

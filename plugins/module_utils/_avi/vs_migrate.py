@@ -158,6 +158,8 @@ def migrate_virtual_service(module, client, progress):
     if job.get("result") != "moved":
         result["target"] = None
         result["created_service_engine"] = None
+        # changed only if the controller did change something: the VS's SEs, or an SE it created before failing
+        result["changed"] = sorted(after) != sorted(before) or bool(set(after_placement.ses) - set(placement.ses))
         raise ModuleFailure("%s; the VS keeps serving from %s, run the task again to retry"
                             % (job.get("error") or "migration failed", ", ".join(after_names)), **result)
     new = [u for u in after if u not in before]
