@@ -69,9 +69,14 @@ def test_check_mode_plans_a_new_se_and_changes_nothing(lab, playbook):
 
 def test_evacuation_that_cannot_fit_fails_cleanly(lab, playbook):
     # sg-bare: a cloud with no orchestrator (no SE creation), every SE full
-    rc, out = playbook("evacuate_se", extra_vars={"service_engine": "se-n1"})
+    run = playbook("evacuate_se", extra_vars={"service_engine": "se-n1"})
+    rc, out = run
     assert rc != 0
     assert recap(out)["failed"] == 1
+    [refused] = [e["event_data"]["res"] for e in run.events if e["event"] in ("runner_on_ok", "runner_on_failed")
+                 and e["event_data"]["task_action"] == "fleetops.maintenance.se_disable"]
+    assert "not disabling SE 'se-n1'" in refused["msg"] and refused["changed"] is False, refused   # before any change
+    assert refused["service_engine"]["enable_state"]["after"] == "SE_STATE_ENABLED", refused["service_engine"]
     assert "se-n1" in out and re.search(r"cannot|capacity|no room|not enough", flat(out), re.I), out[-3000:]
     assert operations(lab) == []
     rc, out = playbook("placement_report")

@@ -300,9 +300,8 @@ class _SeDisable(EvacuationBudgets):
             else:
                 plan = Planner(self.placement).plan_evacuation(self.se_uuid)
         except PlacementError as exc:
-            self.result["changed"] = False
-            self.result["service_engine"]["enable_state"]["after"] = se["enable_state"]
-            raise ModuleFailure("not disabling SE '%s': %s" % (se["name"], exc), **self.result)
+            self.result["service_engine"]["enable_state"]["after"] = se["enable_state"]   # it stays as it is
+            raise ModuleFailure.before_any_change("not disabling SE '%s': %s" % (se["name"], exc), self.result)
         self.result["plan"].update(moves=plan["moves"], created_service_engines=plan["created_service_engines"],
                                    capacity=plan["capacity"], predicted=True, prediction=PREDICTION)
         predicted = {}
