@@ -131,8 +131,9 @@ options:
       - V(largest_first) starts the instances with the most data first, by the vendor's size estimate (Triton, the
         migration estimate, the bytes a first sync would send; VirtFusion live migration, the server's memory), so the
         window ends with its shortest migrations and they fill its slots evenly (the longest-first rule). Instances
-        whose size is not known (VirtFusion hybrid migration, an estimate refused) follow, as listed. The sizes are a
-        prediction of each migration's length; a wrong one costs time, never correctness.
+        whose size is not known (VirtFusion hybrid migration, an estimate refused) follow, as listed. Migrations an
+        earlier run left in flight go on first, before any new one. The sizes are a prediction of each migration's
+        length; a wrong one costs time, never correctness.
       - V(listed) starts them as listed in O(instances), or by name with O(from_server).
       - With O(concurrency=1) the total time does not depend on the order and the instances go as listed.
       - Triton reads one estimate per instance, as many at once as the window runs (each a zfs size estimate on the

@@ -347,24 +347,32 @@ def _room_text(room):
 
 
 def _largest_first(provider, instances, to_move, spare, progress):
-    """The order the migrations start in: the most data first, by the vendor's size estimate (``provider.estimate``),
-    so a window ends with its shortest migrations and they pack onto its slots (the longest-first rule); an instance
-    whose size is not known, or that has nothing to move, keeps its listed place after them. The estimates are read
-    as many at once as the window runs, by the forks that read the records. Returns (indexes into ``instances`` in
-    that order, the plan's entry); the sizes are a prediction of each migration's length, and a wrong one costs
-    packing, never correctness."""
+    """The order the migrations start in: first, as listed, the instances with nothing to start (a migration an
+    earlier run left in flight takes its slot again before any new one; one already moved ends at once); then the
+    most data first, by the vendor's size estimate (``provider.estimate``), so a window ends with its shortest
+    migrations and they pack onto its slots (the longest-first rule); last, as listed, those whose size is not known.
+    The estimates are read as many at once as the window runs, by the forks that read the records. Returns (indexes
+    into ``instances`` in that order, the plan's entry); the sizes are a prediction of each migration's length, and
+    a wrong one costs packing, never correctness."""
     if spare:
         sizes = fan_out(to_move, spare, lambda prov, inst: prov.estimate(inst))
     else:
         sizes = [provider.estimate(i) for i in to_move]
     size_of = dict((i["id"], s) for i, s in zip(to_move, sizes) if isinstance(s, (int, float)) and s >= 0)
-    ranked = sorted(range(len(instances)), key=lambda n: (instances[n]["id"] not in size_of,
-                                                          -size_of.get(instances[n]["id"], 0)))
     moving = set(i["id"] for i in to_move)
+
+    def rank(n):
+        key = instances[n]["id"]
+        return (0 if key not in moving else 1 if key in size_of else 2), -size_of.get(key, 0)
+
+    ranked = sorted(range(len(instances)), key=rank)
     entry = [{"name": instances[n]["name"], "estimated_bytes": size_of.get(instances[n]["id"])}
              for n in ranked if instances[n]["id"] in moving]
-    progress.update("order", "largest first, by the vendor's size estimate (a prediction of each migration's "
-                    "length): %s" % ", ".join("%s %s" % (e["name"], _mib(e["estimated_bytes"])) for e in entry))
+    others = [instances[n]["name"] for n in ranked if instances[n]["id"] not in moving]
+    progress.update("order", "%slargest first, by the vendor's size estimate (a prediction of each migration's "
+                    "length): %s" % ("first %s (nothing to start: in flight or done), then " % ", ".join(others)
+                                     if others else "",
+                                     ", ".join("%s %s" % (e["name"], _mib(e["estimated_bytes"])) for e in entry)))
     return ranked, entry
 
 
