@@ -223,6 +223,7 @@ def test_the_avi_modules_refuse_bad_input_naming_the_option_and_nothing_changes(
 INSTANCE_MIGRATE_REFUSALS = {
     "triton": {
         "t_concurrency": "concurrency must be a positive number, got 0",
+        "t_order": "value of order must be one of: largest_first, listed, got: smallest_first",
         "t_state": "value of state must be one of: begun, synced, switched, migrated, finalized, rolled_back",
         "t_hostname": "compute node cn-1: with api=cloudapi give compute nodes by UUID",
         "t_no_vmapi": "missing required connection setting 'vmapi_url' for api=operator",
