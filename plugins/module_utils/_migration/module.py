@@ -230,7 +230,7 @@ def _many(module, provider, opts, progress, result, owners):
         owners.claim([provider.scope_of(i, opts) for i in instances])
     plan = {"prechecks": None}
     records = None
-    ranked = None   # the order the migrations start in, as indexes into keys (None: as listed)
+    ranked = list(range(len(keys)))   # the order the migrations start in, as indexes into keys: as listed
     budgets = Budgets(p["budgets"])
     targets = {}
     gate = None
@@ -281,8 +281,7 @@ def _many(module, provider, opts, progress, result, owners):
         if p["order"] == "largest_first" and p["concurrency"] > 1 and len(to_move) > 1:
             ranked, plan["order"] = _largest_first(provider, instances, to_move, spare, progress)
     if gate is not None:   # in the order the migrations start (largest first, or as listed)
-        rounds = schedule([keys[n] for n in ranked or range(len(keys))], names, by_key, gate.limits,
-                          p["concurrency"])
+        rounds = schedule([keys[n] for n in ranked], names, by_key, gate.limits, p["concurrency"])
         plan["budgets"]["schedule"] = rounds
         progress.update("budget", "schedule (window %d; rounds of equal-length migrations, a prediction): %s" % (
             p["concurrency"], " | ".join(", ".join(r) for r in rounds)))
@@ -290,7 +289,6 @@ def _many(module, provider, opts, progress, result, owners):
         progress.update("placement", "; ".join("%s -> %s" % (e["name"], e.get("target_name") or e["target"])
                                                for e in plan["prechecks"] if e.get("target") is not None))
     result["plan"] = plan
-    ranked = ranked or list(range(len(keys)))
     results, summary = run_window(provider, [keys[n] for n in ranked], opts, progress, module.check_mode,
                                   concurrency=p["concurrency"], on_failure=p["on_failure"],
                                   failed_action=p["failed_action"], gate=gate, targets=targets, spare=spare,
@@ -369,10 +367,9 @@ def _largest_first(provider, instances, to_move, spare, progress):
     entry = [{"name": instances[n]["name"], "estimated_bytes": size_of.get(instances[n]["id"])}
              for n in ranked if instances[n]["id"] in moving]
     others = [instances[n]["name"] for n in ranked if instances[n]["id"] not in moving]
-    progress.update("order", "%slargest first, by the vendor's size estimate (a prediction of each migration's "
-                    "length): %s" % ("first %s (nothing to start: in flight or done), then " % ", ".join(others)
-                                     if others else "",
-                                     ", ".join("%s %s" % (e["name"], _mib(e["estimated_bytes"])) for e in entry)))
+    first = "first %s (nothing to start: in flight or done), then " % ", ".join(others) if others else ""
+    progress.update("order", first + "largest first, by the vendor's size estimate (a prediction of each migration's "
+                    "length): %s" % ", ".join("%s %s" % (e["name"], _mib(e["estimated_bytes"])) for e in entry))
     return ranked, entry
 
 
