@@ -106,15 +106,21 @@ def test_migrate_vs_to_named_se_then_no_change(lab, playbook):
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0
 
 
-def test_a_migration_the_controller_fails_keeps_the_vs_and_reports_no_change(lab, playbook):
-    lab.admin("POST", "faults", {"kind": "fail_operation", "operation": "migrate", "target": "vs-3", "count": 1})
-    run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
-    rc, out = run
-    assert rc != 0
-    [failed] = [e["event_data"]["res"] for e in run.events if e["event"] == "runner_on_failed"]
-    assert "the VS keeps serving from se-b, run the task again to retry" in failed["msg"], failed["msg"]
-    assert failed["changed"] is False and failed["placement"]["after"] == ["se-b"], failed
-    assert lab.client().vs_ses("vs-3")[0] == ["se-b"]
+def test_a_migration_the_controller_rejects_or_fails_keeps_the_vs_and_reports_no_change(lab, playbook):
+    # rejected (the migrate request answered 400), then accepted and failed (the operation ends in failure)
+    faults = [{"kind": "http_error", "path": "^/api/virtualservice/[^/]+/migrate", "method": "POST", "status": 400,
+               "count": 1},
+              {"kind": "fail_operation", "operation": "migrate", "target": "vs-3", "count": 1}]
+    for fault in faults:
+        lab.admin("POST", "faults", fault)
+        run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})
+        rc, out = run
+        assert rc != 0
+        [failed] = [e["event_data"]["res"] for e in run.events if e["event"] == "runner_on_failed"]
+        assert "the VS keeps serving from se-b, run the task again to retry" in failed["msg"], failed["msg"]
+        assert failed["changed"] is False and failed["placement"]["after"] == ["se-b"], failed
+        assert lab.client().vs_ses("vs-3")[0] == ["se-b"]
+        lab.admin("DELETE", "faults")
     run = playbook("migrate_vs", extra_vars={"virtual_service": "vs-3", "to_se": "se-c"})    # the retry moves it
     assert run[0] == 0 and run.stats["migrate_vs_result"]["placement"]["after"] == ["se-c"], run[1][-3000:]
     assert lab.admin("GET", "disruption")["total_vs_seconds"] == 0

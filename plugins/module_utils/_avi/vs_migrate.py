@@ -151,14 +151,17 @@ def migrate_virtual_service(module, client, progress):
         return result
     result["events"] = job.get("events") or []
     after_placement = load_placement(client, group_uuid, static=placement)
-    after = job.get("after") or []
+    if job.get("result") == "moved":
+        after = job.get("after") or []
+    else:   # as read again now (a request the controller rejected leaves the job no placement)
+        after = [e["se_uuid"] for e in ((after_placement.vss.get(vs_uuid) or {}).get("vips") or {}).get(vip_id, [])]
     after_names = sorted(after_placement.se_name(u) for u in after)
     result["placement"]["after"] = after_names
     result["diff"]["after"] = {"placement": after_names}
     if job.get("result") != "moved":
         result["target"] = None
         result["created_service_engine"] = None
-        # changed only if the controller did change something: the VS's SEs, or an SE it created before failing
+        # changed only if the controller changed something: the VS's SEs, or an SE it created before failing
         result["changed"] = sorted(after) != sorted(before) or bool(set(after_placement.ses) - set(placement.ses))
         raise ModuleFailure("%s; the VS keeps serving from %s, run the task again to retry"
                             % (job.get("error") or "migration failed", ", ".join(after_names)), **result)
