@@ -81,6 +81,10 @@ class Placement(object):
         pairs.sort(key=lambda p: (p[0]["name"], p[1]))
         return pairs
 
+    def vip_ses(self, vs_uuid, vip_id):
+        """The UUIDs of the SEs one vip of a VS is placed on ([] for a VS or vip not in the inventory)."""
+        return [e["se_uuid"] for e in (self.vss.get(vs_uuid) or {}).get("vips", {}).get(vip_id, [])]
+
     def vs_placement(self, vs_uuid, vip_id=None):
         """{vip_id: [se names]} for a VS (or the list for one vip)."""
         vs = self.vss.get(vs_uuid)

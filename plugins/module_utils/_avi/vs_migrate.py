@@ -69,7 +69,7 @@ def migrate_virtual_service(module, client, progress):
     if vip_id not in vs["vips"]:
         raise ModuleFailure("vip_id: '%s' not found on virtual service '%s'; its vip_ids are: %s"
                             % (vip_id, vs["name"], ", ".join(sorted(vs["vips"])) or "none"), **result)
-    before = [e["se_uuid"] for e in vs["vips"][vip_id]]
+    before = placement.vip_ses(vs_uuid, vip_id)
     before_names = sorted(placement.se_name(u) for u in before)
     result["placement"] = {"before": before_names, "after": before_names}
 
@@ -154,7 +154,7 @@ def migrate_virtual_service(module, client, progress):
     if job.get("result") == "moved":
         after = job.get("after") or []
     else:   # as read again now (a request the controller rejected leaves the job no placement)
-        after = [e["se_uuid"] for e in ((after_placement.vss.get(vs_uuid) or {}).get("vips") or {}).get(vip_id, [])]
+        after = after_placement.vip_ses(vs_uuid, vip_id)
     after_names = sorted(after_placement.se_name(u) for u in after)
     result["placement"]["after"] = after_names
     result["diff"]["after"] = {"placement": after_names}
