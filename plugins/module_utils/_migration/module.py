@@ -352,10 +352,7 @@ def _largest_first(provider, instances, to_move, spare, progress):
     The estimates are read as many at once as the window runs, by the forks that read the records. Returns (indexes
     into ``instances`` in that order, the plan's entry); the sizes are a prediction of each migration's length, and
     a wrong one costs packing, never correctness."""
-    if spare:
-        sizes = fan_out(to_move, spare, lambda prov, inst: prov.estimate(inst))
-    else:
-        sizes = [provider.estimate(i) for i in to_move]
+    sizes = fan_out(to_move, spare or [provider], lambda prov, inst: prov.estimate(inst))
     size_of = dict((i["id"], s) for i, s in zip(to_move, sizes) if isinstance(s, (int, float)) and s >= 0)
     moving = set(i["id"] for i in to_move)
 
