@@ -118,24 +118,26 @@ def ends_split(start, end, requests, stamps):
     window's end) split at the instants benchmarks/stamp_python.sh noted, seconds; None without stamps:
 
     - ``controller``: the window's start to the async wrapper's start on the target (Ansible's task start, the
-      module's AnsiballZ payload and the async wrapper's built and copied);
-    - ``wrapper``: the async wrapper's start to the module's (its interpreter, imports, forks);
+      module's AnsiballZ payload and the async wrapper's built and copied), or to the module's start where it
+      runs without the async wrapper (``connection: local``: the module runs the ordinary way);
+    - ``wrapper``: the async wrapper's start to the module's (its interpreter, imports, forks); 0 without it;
     - ``module``: the module's interpreter start to its first request (AnsiballZ, imports, arguments, the module's
       own work before it asks anything);
     - ``exit``: the module's last answer to its process's end (its own end, the result, the interpreter's exit);
-    - ``seen``: the module's end to the window's end (the async wrapper's result file, the live-progress poll
-      seeing it, the result's way back to the play and its next task).
+    - ``seen``: the module's end to the window's end (the result's way back to the play and its next task; with
+      the async wrapper, its result file and the live-progress poll seeing it first).
 
     Several module calls in one window (batches): the first call's start-up and the last call's finish."""
     reqs = sorted((r["arrived"], r["ended"]) for r in requests if r["ended"] > start and r["arrived"] < end)
     inside = [s for s in stamps if start <= s[0] <= end]
     wrapper = next((t for t, what, name in inside if what == "start" and name == "async_wrapper.py"), None)
     module = next((t for t, what, name in inside if what == "start" and name.startswith("AnsiballZ_")
-                   and wrapper is not None and t >= wrapper), None)
+                   and t >= (wrapper or start)), None)
     module_end = max((t for t, what, name in inside if what == "end" and name.startswith("AnsiballZ_")), default=None)
-    if not reqs or wrapper is None or module is None or module_end is None:
+    if not reqs or module is None or module_end is None:
         return None
     first, last = reqs[0][0], max(b for _a, b in reqs)
+    wrapper = module if wrapper is None else wrapper
     return {"controller": wrapper - start, "wrapper": module - wrapper, "module": first - module,
             "exit": module_end - last, "seen": end - module_end}
 
@@ -161,11 +163,12 @@ def ends_row(name, parts):
             % (name, parts["controller"], parts["wrapper"], parts["module"], parts["exit"], parts["seen"]))
 
 
-ENDS_LEGEND = ("start-up = controller (task start to the async wrapper's start on the target: Ansible builds and copies"
-               "\n  the module and the wrapper) + wrapper (the async wrapper's interpreter, imports and forks, to the"
-               "\n  module's start) + module (its interpreter, AnsiballZ, imports, its work before the first request);"
-               "\n  finish = exit (last answer to the module process's end) + seen (the async result file, the"
-               "\n  live-progress poll, the result's way back, the next task's start); from benchmarks/stamp_python.sh")
+ENDS_LEGEND = ("start-up = controller (task start to the module's start: Ansible builds and copies the module; with"
+               "\n  the async wrapper, to its start) + wrapper (the async wrapper's interpreter, imports and forks, to"
+               "\n  the module's start; 0: the module runs the ordinary way, connection local) + module (its"
+               "\n  interpreter, AnsiballZ, imports, its work before the first request); finish = exit (last answer to"
+               "\n  the module process's end) + seen (the result's way back, the next task's start; with the async"
+               "\n  wrapper, its result file and the live-progress poll first); from benchmarks/stamp_python.sh")
 
 
 def makespan(durations, slots):

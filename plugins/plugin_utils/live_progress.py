@@ -6,13 +6,22 @@
 A module's output reaches Ansible only when it exits, so a module that waits twenty minutes for
 an evacuation would print nothing for twenty minutes. The modules of this collection record
 their progress with ``module_utils.progress.Progress``, which appends JSON lines to the file
-named by ``FLEETOPS_PROGRESS_FILE``. This base runs the module through Ansible's own async
-wrapper on the target, tails that file every ``poll`` seconds, and prints each new line with
-``Display``, which ``ansible-playbook`` shows at once and AWX / ansible-runner turn into job
-events. A line is printed when something changes: a new phase or message, or an item's progress
-moving on by ``PERCENT_STEP`` points or finishing (not every percent of every item); with ``-v``
-every line is printed. When the task uses ``async`` itself, runs in check mode, or sets ``wait: false``, the
-module runs the ordinary way.
+named by ``FLEETOPS_PROGRESS_FILE``; this base reads that file every ``poll`` seconds while the
+module runs and prints each new line with ``Display``, which ``ansible-playbook`` shows at once and
+AWX / ansible-runner turn into job events. Two ways, by where the module runs:
+
+- on this machine (``connection: local`` without become, the usual case of these API modules):
+  the module runs the ordinary way, synchronously, and a thread reads the file from the local
+  disk. Nothing is started on top of the module (no async wrapper, no poll command), and its result
+  comes back the ordinary way the moment it ends.
+- anywhere else: the module runs through Ansible's own async wrapper on the target, and one short
+  shell command per poll reads the file and the job file there (the end is seen within
+  ``WAKE_SECONDS``).
+
+A line is printed when something changes: a new phase or message, or an item's progress moving on
+by ``PERCENT_STEP`` points or finishing (not every percent of every item); with ``-v`` every line
+is printed. When the task uses ``async`` itself, runs in check mode, or sets ``wait: false``, the
+module runs the ordinary way, without progress lines.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,10 +30,15 @@ __metaclass__ = type
 
 import inspect
 import json
+import os
 import secrets
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 
+from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -101,8 +115,14 @@ class LiveProgressAction(ActionBase):
 
     def _quick(self, args):
         """Whether this call ends at once (nothing to wait for): then it runs the ordinary way,
-        without the async wrapper and polling, which cost about a second per task."""
+        without progress lines."""
         return False
+
+    def _runs_here(self):
+        """Whether the module runs on this machine as this user (``connection: local`` without become): then
+        its progress file is read here, from a thread, while the module runs the ordinary way."""
+        return (getattr(self._connection, "transport", None) == "local"
+                and not getattr(self._connection, "become", None) and not self._play_context.become)
 
     def run(self, tmp=None, task_vars=None):
         result = super(LiveProgressAction, self).run(tmp, task_vars)
@@ -113,8 +133,46 @@ class LiveProgressAction(ActionBase):
             if not wrap_async:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
-        result.update(self._run_with_progress(task_vars))
+        host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
+        if self._runs_here():
+            result.update(self._run_here_with_progress(task_vars, host))
+        else:
+            result.update(self._run_with_progress(task_vars, host))
         return result
+
+    @contextmanager
+    def _progress_file_env(self, path):
+        """The task's environment, for the module's run, with ``FLEETOPS_PROGRESS_FILE`` naming ``path``."""
+        saved_env = self._task.environment
+        extra_env = {PROGRESS_FILE_ENV: path}
+        if not saved_env:
+            self._task.environment = [extra_env]
+        elif isinstance(saved_env, list):
+            self._task.environment = list(saved_env) + [extra_env]
+        else:
+            self._task.environment = [saved_env, extra_env]
+        try:
+            yield
+        finally:
+            self._task.environment = saved_env
+
+    def _run_here_with_progress(self, task_vars, host):
+        """The module run synchronously on this machine, its progress file (in Ansible's local temporary
+        directory of this run) read by a thread every ``POLL_SECONDS``, then once more after the module ended."""
+        fd, path = tempfile.mkstemp(prefix="fleetops-progress-", suffix=".jsonl", dir=C.DEFAULT_LOCAL_TMP)
+        os.close(fd)
+        tail = LocalTail(host, path, ProgressFilter(verbose=display.verbosity >= 1), self.POLL_SECONDS)
+        tail.start()
+        try:
+            with self._progress_file_env(path):
+                return self._execute_module(task_vars=task_vars, wrap_async=False)
+        finally:
+            tail.finish()
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            self._remove_tmp_path(self._connection._shell.tmpdir)
 
     def _total_timeout(self, args):
         """Seconds the module may run at most (its own ``timeout`` option by default)."""
@@ -126,26 +184,20 @@ class LiveProgressAction(ActionBase):
     def _async_dir(self):
         return self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
 
-    def _run_with_progress(self, task_vars):
-        host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
+    def _run_with_progress(self, task_vars, host):
+        """The module run through the async wrapper on the target, its progress and job files read there."""
         async_dir = self._async_dir()
         progress_path = self._connection._shell.join_path(
             async_dir, "fleetops-progress-%s.jsonl" % secrets.token_hex(8))
         timeout = self._total_timeout(self._task.args)
 
-        saved_env, saved_async = self._task.environment, self._task.async_val
-        extra_env = {PROGRESS_FILE_ENV: progress_path}
-        if not saved_env:
-            self._task.environment = [extra_env]
-        elif isinstance(saved_env, list):
-            self._task.environment = list(saved_env) + [extra_env]
-        else:
-            self._task.environment = [saved_env, extra_env]
+        saved_async = self._task.async_val
         self._task.async_val = timeout + ASYNC_MARGIN
         try:
-            started = self._execute_module(task_vars=task_vars, wrap_async=True)
+            with self._progress_file_env(progress_path):
+                started = self._execute_module(task_vars=task_vars, wrap_async=True)
         finally:
-            self._task.environment, self._task.async_val = saved_env, saved_async
+            self._task.async_val = saved_async
         jid = started.get("ansible_job_id")
         if started.get("failed") or not jid:
             return started
@@ -269,6 +321,34 @@ def show_new_lines(host, progress, shown, progress_filter):
         if progress_filter.wanted(entry):
             display.display(format_progress(host, entry))
     return max(shown, len(complete))
+
+
+class LocalTail(threading.Thread):
+    """Prints the new progress lines of a module running on this machine: reads its progress file ``path`` every
+    ``poll`` seconds until ``finish``, which reads it once more (the module wrote its last lines before it ended)."""
+
+    def __init__(self, host, path, progress_filter, poll):
+        super(LocalTail, self).__init__(name="fleetops-progress", daemon=True)
+        self.host, self.path, self.progress_filter, self.poll = host, path, progress_filter, poll
+        self.shown = 0
+        self._ended = threading.Event()
+
+    def run(self):
+        while not self._ended.wait(self.poll):
+            self.read()
+
+    def read(self):
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as stream:
+                text = stream.read()
+        except OSError:
+            return
+        self.shown = show_new_lines(self.host, text, self.shown, self.progress_filter)
+
+    def finish(self):
+        self._ended.set()
+        self.join()
+        self.read()
 
 
 JOB_SEPARATOR = "\n--fleetops-async-job--\n"

@@ -101,11 +101,12 @@ class PlaybookRun(tuple):
         return start, [e for e in self.events if e["event_data"].get("task_uuid") == uuid]
 
 
-def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=(), timeout=600):
+def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_args=(), timeout=600, extra_env=None):
     """Run one of the collection's playbooks (or a playbook file, by its absolute path) through ansible-runner, the
     engine AWX uses (job events,
-    artifacts, extra vars from a file, the environment kept out of the artifacts as AWX does);
-    returns (returncode, text output) with the events and artifacts attached (PlaybookRun)."""
+    artifacts, extra vars from a file, the environment kept out of the artifacts as AWX does), with the lab's
+    environment and ``extra_env``; returns (returncode, text output) with the events and artifacts attached
+    (PlaybookRun)."""
     private = tempfile.mkdtemp(prefix="runner-", dir=str(lab.state_dir))
     os.makedirs(os.path.join(private, "project"))
     cmdline = ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable]
@@ -118,6 +119,7 @@ def run_playbook(lab, playbook, extra_vars=None, check=False, diff=False, extra_
     # avi_password, virtfusion_api_token) go to the job in a file of the private data dir, never on the
     # command line or in the environment that ansible-runner records in its artifacts.
     env = lab.env()
+    env.update(extra_env or {})
     extra = dict(extra_vars or {})
     for env_name, var in SECRET_EXTRA_VARS.items():
         if env.get(env_name):

@@ -82,3 +82,31 @@ def test_the_poll_of_several_jobs_wakes_when_any_of_them_ends(tmp_path):
     assert 0.4 <= _run_wait([str(first), str(second)], 0.5) < 2.0
     second.write_text(json.dumps({"changed": False}))
     assert _run_wait([str(first), str(second)], 2.0) < 0.5
+
+
+def test_a_module_running_here_has_its_lines_shown_while_it_runs_and_the_last_ones_at_its_end(tmp_path, monkeypatch):
+    # connection local: the module runs the ordinary way and a thread reads its progress file here
+    shown = []
+    monkeypatch.setattr(lp.display, "display", shown.append)
+    path = tmp_path / "progress.jsonl"
+    path.write_text("")
+    tail = lp.LocalTail("localhost", str(path), ProgressFilter(), poll=0.02)
+    tail.start()
+
+    def write(phase, end="\n"):
+        with open(str(path), "a") as stream:
+            stream.write(json.dumps({"task": "se_disable", "phase": phase, "msg": "m", "elapsed": 1}) + end)
+
+    write("placement")
+    deadline = time.time() + 5
+    while not shown and time.time() < deadline:   # shown by the thread, before the module's end
+        time.sleep(0.01)
+    assert shown == ["[se_disable] localhost | placement | m (1s)"] and tail.is_alive()
+    write("evacuate")
+    write("half", end="")                          # a line still being written is not shown
+    time.sleep(0.1)
+    assert len(shown) == 2 and "evacuate" in shown[1]
+    with open(str(path), "a") as stream:
+        stream.write("\n")
+    tail.finish()                                  # the module ended: what it wrote last is shown, the thread ends
+    assert len(shown) == 3 and "half" in shown[2] and not tail.is_alive()
