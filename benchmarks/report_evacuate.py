@@ -25,7 +25,7 @@ def span(ops):
 
 
 def floor_run(out, name):
-    """The side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the module's start,
+    """The side-by-side call that had nothing to do (Ansible's task start, the module's start,
     its login and reads, the result's way back): what no module design can take out. Its saved JSON."""
     with open(os.path.join(out, name + ".json")) as stream:
         run = json.load(stream)

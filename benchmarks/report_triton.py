@@ -12,7 +12,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def floor_run(out, name):
-    """The side-by-side call that had nothing to do (Ansible's task start, the async wrapper, the module's start, its
+    """The side-by-side call that had nothing to do (Ansible's task start, the module's start, its
     reads, the result's way back): what no module design can take out. Its saved JSON."""
     with open(os.path.join(out, name + ".json")) as stream:
         run = json.load(stream)

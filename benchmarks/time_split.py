@@ -93,8 +93,8 @@ def pop_floor(names):
 def floor_text(what, floor, formula, ratios):
     """The floor paragraph of a benchmark's report: ``what`` (the call that had nothing to do) took ``floor``
     seconds, what no module design takes out; then each run's ratio with it taken out (``ratios``: (run, ratio))."""
-    return ("\nAnsible's floor, measured side by side: %s took %.2f s: task start, async wrapper, module start, its"
-            "\n  reads, the result. Ratio with the floor taken out, %s: %s"
+    return ("\nAnsible's floor, measured side by side: %s took %.2f s: task start, module start, its reads, the"
+            "\n  result. Ratio with the floor taken out, %s: %s"
             % (what, floor, formula, ", ".join("%s %.2f" % pair for pair in ratios)))
 
 
