@@ -1,8 +1,9 @@
 """Kill a playbook anywhere (issue 12): what the crash tests share.
 
 A run is ansible-playbook started as a user starts it, in a process group of its own, with a marker in its
-environment (``FLEETOPS_CRASH_TEST_RUN``) that every process it starts inherits: the async wrapper and the module
-it runs go on after ansible-playbook is killed, and "its module" is every process that carries the marker.
+environment (``FLEETOPS_CRASH_TEST_RUN``) that every process it starts inherits: the module goes on after
+ansible-playbook is killed (ansible-core 2.21 runs each worker in a session of its own, and the worker waits for its
+module; an async job's wrapper would too), and "its module" is every process that carries the marker.
 Kill points are read from the lab's own state (``kill_at``), never timed. The suite takes a few of each test's
 kill points (``chosen``); FLEETOPS_CRASH_ALL=1 takes them all.
 """
@@ -44,7 +45,7 @@ class Run:
         return marked(self.marker)
 
     def kill(self, module):
-        """SIGKILL the playbook's process group, and with ``module`` every process of the run (the async module)."""
+        """SIGKILL the playbook's process group, and with ``module`` every process of the run (its module)."""
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         if module:
@@ -150,7 +151,7 @@ def hung_worker(pid):
 
 def settle(run, timeout=120, samples=3):
     """Wait until every process of a killed run either ended or is a hung worker ``samples`` looks in a row (the
-    async module, a worker still in its task or retry loop must end), then SIGKILL the hung workers."""
+    module, a worker still in its task or retry loop must end), then SIGKILL the hung workers."""
     import time
     streak, deadline = 0, time.monotonic() + timeout
     while streak < samples:

@@ -1,6 +1,6 @@
 """Kill the host evacuation anywhere (issue 12), on Triton and on VirtFusion: the evacuate_host playbook (cordon
 on, one instance at a time) is killed while a migration syncs, at a switch and between two instances - the
-playbook alone (its module, an async job, goes on) and the playbook with its module - then the same command runs
+playbook alone (its module goes on) and the playbook with its module - then the same command runs
 again. The re-run adopts the migration in flight instead of starting a second one; the end state must equal an
 uninterrupted run's: the source empty, every instance present once and running where the uninterrupted run put
 it, one migration each, none left in flight, the source's cordon as the operator had it, the intent records as an

@@ -1,6 +1,6 @@
 """Kill the SE evacuation anywhere (issue 12): the evacuate_se playbook is killed after the SE's placement is
 turned off, while virtual services move, while a created SE starts and while the SE is being disabled - the
-playbook alone (its module, an async job, goes on) and the playbook with its module - then the same command
+playbook alone (its module goes on) and the playbook with its module - then the same command
 runs again. The end state must equal an uninterrupted run's: the SE disabled and empty, every VS present once,
 no VS moved twice, the intent record holding the SE's state from before the first run (what a later
 ``state=enabled`` restores), 0 VS-seconds of disruption.

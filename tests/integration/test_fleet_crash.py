@@ -3,7 +3,7 @@ cn-2 hosts app-1), maintain_fleet maintains cn-1 and cn-2, one at a time (window
 its tasks run, healthy, uncordoned and its instances moved back. The run is killed while the first node's
 evacuation migrations are in flight, while it sits cordoned and empty in maintenance, during its move back, and
 while the second node drains (the nodes take the window in either order) - the playbook alone (the module of an
-evacuation or a move back, an async job, goes on, and so do the workers of ansible-playbook: crashkit.settle) and
+evacuation or a move back goes on, and so do the workers of ansible-playbook: crashkit.settle) and
 the playbook with its module - then the same command runs again. The re-run must end as an uninterrupted fleet run
 does: every instance on its home node, running, its data intact, exactly one migration out and one back (no node
 evacuated twice, nothing moved back twice), none in flight, every node uncordoned, each node marked done, and the
@@ -141,7 +141,7 @@ def test_fleet_killed_anywhere_a_rerun_resumes_and_converges(fleet_uninterrupted
         again = Run(lab, tmp_path, "again", "maintain_fleet", fleet_vars(tmp_path))
         assert again.wait(timeout=900) == 0, again.output()
         end = fleet_end(lab, tmp_path)
-        # what the killed run left running (its async module, its workers: crashkit.settle) ends, having acted on
+        # what the killed run left running (its module, its workers: crashkit.settle) ends, having acted on
         # nothing afterwards
         settle(killed)
         assert fleet_end(lab, tmp_path) == end

@@ -1,7 +1,7 @@
 """Kill the move back anywhere (issues 12 and 18): on the Triton crash lab, evacuate_host empties cn-1 (cordon on,
 one instance at a time, its run record kept), then move_back_host brings both instances back from that record and
 is killed while a migration back syncs, at its switch and between the two instances - the playbook alone (its
-module, an async job, goes on) and the playbook with its module - then the same command runs again. The re-run
+module goes on) and the playbook with its module - then the same command runs again. The re-run
 adopts the migration in flight instead of starting a second one; the end state must equal an uninterrupted move
 back's: every instance on cn-1 again, running, two migrations each (out and back), both finalized with their data
 intact, none in flight, the cordon and the intent records as an uninterrupted run leaves them.

@@ -77,7 +77,7 @@ def test_refresh_refuses_what_it_cannot_do_naming_why(lab, group, why):
 
 
 # -- kill it anywhere (issue 11/12): the refresh is killed while an SE is evacuated (playbook and module) and while the
-# controller creates a replacement SE (the playbook alone: its module, an async job, goes on); the same command runs
+# controller creates a replacement SE (the playbook alone: its module goes on); the same command runs
 # again; the end state must equal an uninterrupted run's, with 0 VS-seconds. Kill points are read from the lab's
 # operations, never timed. One lab for the three runs, at a time scale at which an operation lasts long enough to
 # be seen (se_create 1.2 s).

@@ -1,11 +1,11 @@
 """Kill the rolling upgrade anywhere (issue 12): the upgrade playbook is killed while the controllers reboot, while
 protection scales virtual services out, while an SE upgrades and while they are scaled back in - the playbook alone
-(its module, an async job, goes on) and the playbook with its module - then the same command runs again; the end
+(its module goes on) and the playbook with its module - then the same command runs again; the end
 state must equal an uninterrupted run's, with 0 VS-seconds of disruption.
 
 The kill points are read from the lab's state (its operations and reboot window), never timed; the playbook runs as
 a user runs it (ansible-playbook), in a process group of its own; "its module" is every process that carries this
-run's marker in its environment (the async wrapper and the module it started).
+run's marker in its environment (the module, and the worker that waits for it).
 """
 import pytest
 
