@@ -198,8 +198,7 @@ class _Refresh(object):
             self.record.remember(key, {"was": now["enable_state"], "run": self.record.run_id})
             self.left[key] = {"was": now["enable_state"]}
         hosted = set(now["vs_uuids"]) | set(v["uuid"] for v, _vip in self.placement.vs_on_se(uuid))
-        before = dict((u, [e["se_uuid"] for e in self.placement.vss[u]["vips"].get("0", [])])
-                      for u in hosted if u in self.placement.vss)
+        before = dict((u, self.placement.vip_ses(u, "0")) for u in hosted if u in self.placement.vss)
         clock, sleep = self.clock()
         if now["enable_state"] == SE_DISABLED and now.get("migrate_state") != MIGRATE_STARTED and now["vs_uuids"]:
             self.move_left_over(now)         # the controller's evacuation ended with some left: one by one
@@ -235,7 +234,7 @@ class _Refresh(object):
             vs = after.vss.get(vs_uuid)
             if vs is None:
                 continue
-            now_on = [e["se_uuid"] for e in vs["vips"].get("0", [])]
+            now_on = after.vip_ses(vs_uuid, "0")
             new = [u for u in now_on if u not in before.get(vs_uuid, [])]
             moved.append({"name": vs["name"], "to_se": after.se_name(new[0]) if new else None})
         self.result["replaced"].append({"name": name, "uuid": uuid, "moved": moved, "deleted": True})
@@ -246,7 +245,7 @@ class _Refresh(object):
         jobs = []
         for vs, vip_id in self.placement.vs_on_se(se["uuid"]):
             jobs.append({"uuid": vs["uuid"], "name": vs["name"], "vip_id": vip_id, "from_se": se["uuid"],
-                         "before": [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]})
+                         "before": self.placement.vip_ses(vs["uuid"], vip_id)})
         run_migrations(self.client, jobs, self.progress, concurrency=1, timeout=self.params["timeout"],
                        interval=self.params["wait_sleep"], group_uuid=self.group_uuid,
                        known_ses=set(self.placement.ses), on_tick=self.renew)
