@@ -32,6 +32,7 @@ from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.intent i
 from ansible_collections.fleetops.maintenance.plugins.module_utils._avi.placement import (
     MIGRATE_FAILED,
     MIGRATE_STARTED,
+    OPER_CREATING,
     OPER_UP,
     SE_DISABLED,
     SE_DISABLED_FOR_PLACEMENT,
@@ -112,8 +113,33 @@ class _SeDisable(EvacuationBudgets):
             self.record = self.hold.record
         self.left = self.hold.entries()
 
-    def run(self):
-        self.read()
+    def _changes_under_way(self):
+        """The placement changes the controller shows under way in the SE's group: VIPs with a move, scale-out or
+        scale-in in progress (the VS runtime's flags), SEs still being created."""
+        under_way = ["VS %s (vip %s): %s" % (vs["name"], vip_id, ", ".join(flags))
+                     for vs in sorted(self.placement.vss.values(), key=lambda v: v["name"])
+                     for vip_id, flags in sorted((vs.get("busy") or {}).items()) if flags]
+        return under_way + ["SE %s: %s" % (se["name"], OPER_CREATING)
+                            for se in sorted(self.placement.ses.values(), key=lambda e: e["name"])
+                            if se.get("oper_state") == OPER_CREATING]
+
+    def _wait_settled(self):
+        """Wait (``timeout``, polling every ``wait_sleep``) until the group shows no placement change under way,
+        reading the placement again each time: the capacity check must not count a move or an SE half done."""
+        def settled():
+            self.read()
+            under_way = self._changes_under_way()
+            if under_way:
+                self.progress.waiting("placement changes under way in the SE group, waiting for them to end: %s"
+                                      % "; ".join(under_way[:3]) + (" (and %d more)" % (len(under_way) - 3)
+                                                                    if len(under_way) > 3 else ""))
+            return not under_way
+        wait_until(settled, self.params["timeout"], self.params["wait_sleep"],
+                   what="the placement changes under way in SE group of %s to end" % self.se["name"])
+
+    def _begin_result(self):
+        """The state wanted and the state recorded before the evacuation, from what ``read`` found; the result
+        started from them."""
         se, params = self.se, self.params
         wanted = STATES[params["state"]]
         recorded = (self.left.get("se/%s" % self.se_uuid) or {}).get("was")
@@ -128,9 +154,26 @@ class _SeDisable(EvacuationBudgets):
                                "migrate_state": se.get("migrate_state")},
             "moves": [], "created_service_engines": [], "plan": {"method": params["method"], "actions": []},
             "intent": {"record": self.record.store.name, "original_enable_state": self.original,
-                       "recorded": bool(recorded), "taken_over_from": None},
+                       "recorded": bool(recorded), "taken_over_from": (self.record.displaced or {}).get("run")},
             "progress": self.progress.history,
         }
+        return wanted, recorded
+
+    def run(self):
+        self.read()
+        wanted, recorded = self._begin_result()
+        if not self.module.check_mode and self.record.held_elsewhere():
+            # Another run is changing this SE now (a killed run's module goes on): its moves are half done, and an
+            # SE it is creating counts against max_se before it takes any load. Wait for it (claiming the record),
+            # then decide and plan from what it left.
+            self._claim()
+            self.read()
+            wanted, recorded = self._begin_result()
+        if wanted == SE_DISABLED and not self.module.check_mode and self._changes_under_way():
+            # moves or SE creations a killed run started go on at the controller: plan from where they end
+            self._wait_settled()
+            wanted, recorded = self._begin_result()
+        se, params = self.se, self.params
         if wanted == SE_DISABLED and self.budgets:
             self._check_budgets()
         self.before_view = _placement_view(self.placement, self.pairs)
@@ -138,14 +181,17 @@ class _SeDisable(EvacuationBudgets):
         steps = self._decide(wanted)
         self.result["plan"]["actions"] = texts(steps)
         if not steps:
-            self._tidy_record(wanted)
-            self._drop_dead_lease()
-            if wanted == SE_DISABLED and params["wait"] and not self.module.check_mode and self._in_flight():
-                # disabled and empty, but the evacuation an interrupted run started is not over yet (the SE is
-                # still disabling): nothing to change, and success only once it ends as promised
-                self._wait_evacuated(set())
-                self._report_after()
-                self._verify()
+            try:
+                self._tidy_record(wanted)
+                self._drop_dead_lease()
+                if wanted == SE_DISABLED and params["wait"] and not self.module.check_mode and self._in_flight():
+                    # disabled and empty, but the evacuation an interrupted run started is not over yet (the SE is
+                    # still disabling): nothing to change, and success only once it ends as promised
+                    self._wait_evacuated(set())
+                    self._report_after()
+                    self._verify()
+            finally:
+                self._release()     # held only when this run waited for another one
             return self.result
         self.result["changed"] = True
         self.result["service_engine"]["enable_state"]["after"] = wanted
@@ -153,7 +199,11 @@ class _SeDisable(EvacuationBudgets):
             self.result["diff"] = {"before": self.diff_before,
                                    "after": {"enable_state": wanted, "placement": self.before_view}}
         else:
-            self._predict()
+            try:
+                self._predict()
+            except ModuleFailure:
+                self._release()     # held only when this run waited for another one
+                raise
         if self.module.check_mode:
             if wanted == SE_DISABLED:
                 self.progress.update("plan", "would disable SE %s and move %d virtual service(s) (targets predicted)"
@@ -232,7 +282,9 @@ class _SeDisable(EvacuationBudgets):
     # -- the record and its lease -----------------------------------------------------------------
     def _claim(self):
         """Own the SE's record before the first change. Returns True when another run held it (and may have
-        changed the SE meanwhile)."""
+        changed the SE meanwhile); False when this run owns it already."""
+        if self.hold.claimed:
+            return False
         self.left, contended = self.hold.claim_before_change(self.params, self.result)
         return contended
 
@@ -321,7 +373,7 @@ class _SeDisable(EvacuationBudgets):
         for vs, vip_id in self.pairs:
             key = "%s/%s" % (vs["uuid"], vip_id)
             job = {"uuid": vs["uuid"], "name": vs["name"], "vip_id": vip_id, "from_se": self.se_uuid, "key": key,
-                   "before": [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]}
+                   "before": self.placement.vip_ses(vs["uuid"], vip_id)}
             target = plan["targets"].get(key) if plan else None
             if target is not None:
                 # an anti-affinity member: the SE chosen away from the other members, or a new one
@@ -385,9 +437,8 @@ class _SeDisable(EvacuationBudgets):
         moves = []
         created = []
         for vs, vip_id in self.pairs:
-            before = [e["se_uuid"] for e in vs["vips"].get(vip_id, [])]
-            current = after.vss.get(vs["uuid"])
-            now = [e["se_uuid"] for e in current["vips"].get(vip_id, [])] if current else []
+            before = self.placement.vip_ses(vs["uuid"], vip_id)
+            now = after.vip_ses(vs["uuid"], vip_id)
             new = [u for u in now if u not in before]
             to_se = new[0] if new else None
             created_se = bool(to_se and to_se not in self.placement.ses)

@@ -141,7 +141,17 @@ def process_gone(lease):
         os.kill(pid, 0)
     except OSError as exc:
         return exc.errno == errno.ESRCH
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid):
+    """Whether process ``pid`` has ended and only waits for its parent to reap it (it can no longer act); False
+    where ``/proc`` cannot tell."""
+    try:
+        with open("/proc/%d/stat" % pid) as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (IOError, OSError, IndexError):
+        return False
 
 
 class IntentRecord(object):
@@ -171,6 +181,10 @@ class IntentRecord(object):
         """The lease as stored (``run``, ``host``, ``since``, ``expires``), or None."""
         return self.store.read()[0].get(OWNER)
 
+    def held_elsewhere(self):
+        """Whether another run holds the record now (a live lease that is not this run's)."""
+        return self._live(self.owner())
+
     def _live(self, lease):
         if not lease or lease.get("run") == self.run_id:
             return False
@@ -188,7 +202,8 @@ class IntentRecord(object):
         while True:
             entries, token = self.store.read()
             lease = entries.get(OWNER)
-            if self._live(lease) and not takeover:
+            # a lease whose process ends while this run waits (on this machine) is stale from then on
+            if self._live(lease) and not takeover and not process_gone(lease):
                 waited = self.clock() - start
                 if waited >= wait_seconds:
                     raise IntentError(

@@ -167,3 +167,35 @@ def test_a_lease_judged_by_its_process_outlives_its_expiry_and_dies_with_its_pro
         child.wait()
     other.claim()                           # the process is gone: taken over without waiting
     assert other.displaced["run"] == holder.run_id
+
+
+def test_a_run_waiting_for_a_lease_takes_it_over_once_its_process_ends_even_before_it_is_reaped(tmp_path):
+    # a killed run's module on this machine: its lease is stale once its process ended (a zombie that its parent
+    # has not reaped yet can no longer act), not only at its expiry; the waiting run notices while it waits
+    import socket
+    import subprocess
+    import sys
+    import time
+    clk = FakeClock()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = record(tmp_path, clk, "%s-%d-abc" % (socket.gethostname().split(".")[0], child.pid), lease=600)
+        holder.claim()
+        other = record(tmp_path, clk, "run-2")
+        looks, start = [], clk.now
+
+        def on_wait(lease, waited):
+            looks.append(waited)
+            if len(looks) == 2:
+                child.kill()                # ends while the other run waits; not reaped (child.wait) until the end
+                deadline = time.time() + 10
+                while time.time() < deadline:
+                    with open("/proc/%d/stat" % child.pid) as stream:
+                        if stream.read().rsplit(")", 1)[1].split()[0] == "Z":
+                            break
+                    time.sleep(0.01)
+        other.claim(wait_seconds=300, on_wait=on_wait, interval=1.0)
+        assert len(looks) == 2 and clk.now - start < 10 and other.displaced["run"] == holder.run_id
+    finally:
+        child.kill()
+        child.wait()
