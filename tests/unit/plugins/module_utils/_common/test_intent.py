@@ -7,8 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -145,26 +150,31 @@ def test_an_unreadable_record_is_an_error_not_an_empty_one(tmp_path):
     assert OWNER == "owner"
 
 
+@contextlib.contextmanager
+def holder_process(tmp_path, clk, lease):
+    """A process of this machine (a sleeping child) holding the record with a lease of ``lease`` seconds: yields
+    (the child, its record); the child is killed and reaped at the end."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = record(tmp_path, clk, "%s-%d-abc" % (socket.gethostname().split(".")[0], child.pid), lease=lease)
+        holder.claim()
+        yield child, holder
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_a_lease_judged_by_its_process_outlives_its_expiry_and_dies_with_its_process(tmp_path):
     # a run that cannot renew (the controller's configuration is read-only during its upgrade) keeps its lease as
     # long as its process runs on this machine; once the process is gone the lease is stale at once
-    import socket
-    import subprocess
-    import sys
     clk = FakeClock()
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        holder = record(tmp_path, clk, "%s-%d-abc" % (socket.gethostname().split(".")[0], child.pid), lease=60)
-        holder.claim()
+    with holder_process(tmp_path, clk, lease=60) as (_child, holder):
         clk.now += 600                      # far past its expiry, but its process runs
         other = IntentRecord(DirectoryStore(str(tmp_path), "se-evacuate-se-1"), run_id="run-2", clock=clk.clock,
                              sleep=clk.sleep, live_while_running=True)
         with pytest.raises(IntentError) as err:
             other.claim(wait_seconds=5)
         assert "is held by run" in str(err.value)
-    finally:
-        child.kill()
-        child.wait()
     other.claim()                           # the process is gone: taken over without waiting
     assert other.displaced["run"] == holder.run_id
 
@@ -172,22 +182,15 @@ def test_a_lease_judged_by_its_process_outlives_its_expiry_and_dies_with_its_pro
 def test_a_run_waiting_for_a_lease_takes_it_over_once_its_process_ends_even_before_it_is_reaped(tmp_path):
     # a killed run's module on this machine: its lease is stale once its process ended (a zombie that its parent
     # has not reaped yet can no longer act), not only at its expiry; the waiting run notices while it waits
-    import socket
-    import subprocess
-    import sys
-    import time
     clk = FakeClock()
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        holder = record(tmp_path, clk, "%s-%d-abc" % (socket.gethostname().split(".")[0], child.pid), lease=600)
-        holder.claim()
+    with holder_process(tmp_path, clk, lease=600) as (child, holder):
         other = record(tmp_path, clk, "run-2")
         looks, start = [], clk.now
 
         def on_wait(lease, waited):
             looks.append(waited)
             if len(looks) == 2:
-                child.kill()                # ends while the other run waits; not reaped (child.wait) until the end
+                child.kill()                # ends while the other run waits; reaped only when the test ends
                 deadline = time.time() + 10
                 while time.time() < deadline:
                     with open("/proc/%d/stat" % child.pid) as stream:
@@ -196,6 +199,3 @@ def test_a_run_waiting_for_a_lease_takes_it_over_once_its_process_ends_even_befo
                     time.sleep(0.01)
         other.claim(wait_seconds=300, on_wait=on_wait, interval=1.0)
         assert len(looks) == 2 and clk.now - start < 10 and other.displaced["run"] == holder.run_id
-    finally:
-        child.kill()
-        child.wait()
