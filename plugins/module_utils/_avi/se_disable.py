@@ -114,10 +114,13 @@ class _SeDisable(EvacuationBudgets):
         self.left = self.hold.entries()
 
     def _changes_under_way(self):
-        """The placement changes the controller shows under way in the SE's group: VIPs with a move, scale-out or
-        scale-in in progress (the VS runtime's flags), SEs still being created."""
+        """The placement changes the controller shows under way that the SE's evacuation depends on: its VSs' VIPs
+        with a move, scale-out or scale-in in progress (the VS runtime's flags), and SEs of its group still being
+        created. None when the SE hosts nothing (nothing to plan)."""
+        if not self.hosted:
+            return []
         under_way = ["VS %s (vip %s): %s" % (vs["name"], vip_id, ", ".join(flags))
-                     for vs in sorted(self.placement.vss.values(), key=lambda v: v["name"])
+                     for vs in sorted(self.placement.vss.values(), key=lambda v: v["name"]) if vs["uuid"] in self.hosted
                      for vip_id, flags in sorted((vs.get("busy") or {}).items()) if flags]
         return under_way + ["SE %s: %s" % (se["name"], OPER_CREATING)
                             for se in sorted(self.placement.ses.values(), key=lambda e: e["name"])
