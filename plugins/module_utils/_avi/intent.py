@@ -124,7 +124,6 @@ class Hold(object):
             waited["any"] = True
             self.progress.update("wait", "%s is being changed by run %s on %s: waiting for it (%.0fs)"
                                  % (self.what, holder.get("run"), holder.get("host"), seconds))
-        takeover = bool(takeover) or process_gone(self.record.owner())
         left = self.record.claim(wait_seconds=wait_seconds, on_wait=on_wait, takeover=takeover, interval=interval)
         self.claimed = True
         displaced = self.record.displaced

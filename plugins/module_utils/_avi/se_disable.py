@@ -165,7 +165,7 @@ class _SeDisable(EvacuationBudgets):
     def run(self):
         self.read()
         wanted, recorded = self._begin_result()
-        if not self.module.check_mode and self.record.held_elsewhere():
+        if not self.module.check_mode and self.record.holder():
             # Another run is changing this SE now (a killed run's module goes on): its moves are half done, and an
             # SE it is creating counts against max_se before it takes any load. Wait for it (claiming the record),
             # then decide and plan from what it left.
@@ -316,7 +316,7 @@ class _SeDisable(EvacuationBudgets):
         key = "se/%s" % self.se_uuid
         if key in self.left and wanted != SE_DISABLED and not self.module.check_mode:
             try:
-                self.record.claim(wait_seconds=0, takeover=process_gone(self.record.owner()))
+                self.record.claim(wait_seconds=0)
                 self.hold.claimed = True
                 self.record.forget(key)
             except IntentError:

@@ -181,15 +181,18 @@ class IntentRecord(object):
         """The lease as stored (``run``, ``host``, ``since``, ``expires``), or None."""
         return self.store.read()[0].get(OWNER)
 
-    def held_elsewhere(self):
-        """Whether another run holds the record now (a live lease that is not this run's)."""
-        return self._live(self.owner())
+    def holder(self):
+        """The live lease of another run, or None."""
+        lease = self.owner()
+        return lease if self._live(lease) else None
 
     def _live(self, lease):
-        if not lease or lease.get("run") == self.run_id:
+        """Whether ``lease`` holds the record for another run: not once its process on this machine has ended (checked
+        again at every look, so a run waiting for it goes on then), else until its expiry."""
+        if not lease or lease.get("run") == self.run_id or process_gone(lease):
             return False
         if self.live_while_running and _lease_pid(lease) is not None:
-            return not process_gone(lease)
+            return True
         return float(lease.get("expires", 0)) > self.clock()
 
     # -- the lease --------------------------------------------------------------------------------
@@ -202,8 +205,7 @@ class IntentRecord(object):
         while True:
             entries, token = self.store.read()
             lease = entries.get(OWNER)
-            # a lease whose process ends while this run waits (on this machine) is stale from then on
-            if self._live(lease) and not takeover and not process_gone(lease):
+            if self._live(lease) and not takeover:
                 waited = self.clock() - start
                 if waited >= wait_seconds:
                     raise IntentError(

@@ -45,23 +45,11 @@ def record_dir(params, environ=None):
     return os.path.expanduser(DEFAULT_RECORD_DIR), False
 
 
-class LocalIntentRecord(IntentRecord):
-    """The shared intent record, where a lease whose process is gone from this machine is stale at once."""
-
-    def _live(self, lease):
-        return IntentRecord._live(self, lease) and not process_gone(lease)
-
-    def holder(self):
-        """The live lease of another run, or None."""
-        lease = self.owner()
-        return lease if self._live(lease) else None
-
-
 class Owner(object):
     """This run's hold on one target (see the module docstring)."""
 
     def __init__(self, store, progress=None, lease_seconds=LEASE_SECONDS, clock=time.time, sleep=time.sleep):
-        self.record = LocalIntentRecord(store, lease_seconds=lease_seconds, clock=clock, sleep=sleep)
+        self.record = IntentRecord(store, lease_seconds=lease_seconds, clock=clock, sleep=sleep)
         self.progress = progress
         self._lock = threading.Lock()
         self._stop = threading.Event()
