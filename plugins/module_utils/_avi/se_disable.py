@@ -133,9 +133,9 @@ class _SeDisable(EvacuationBudgets):
             self.read()
             under_way = self._changes_under_way()
             if under_way:
-                self.progress.waiting("placement changes under way in the SE group, waiting for them to end: %s"
-                                      % "; ".join(under_way[:3]) + (" (and %d more)" % (len(under_way) - 3)
-                                                                    if len(under_way) > 3 else ""))
+                more = " (and %d more)" % (len(under_way) - 3) if len(under_way) > 3 else ""
+                self.progress.waiting("placement changes under way in the SE group, waiting for them to end: %s%s"
+                                      % ("; ".join(under_way[:3]), more))
             return not under_way
         wait_until(settled, self.params["timeout"], self.params["wait_sleep"],
                    what="the placement changes under way in SE group of %s to end" % self.se["name"])
